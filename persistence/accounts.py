@@ -1,0 +1,99 @@
+"""Queries for users and refresh tokens."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from persistence.bridge import bridged
+from persistence.errors import Conflict
+from persistence.records import Account, DeviceGrant
+
+
+class AccountQueries:
+    pool: asyncpg.Pool
+
+    @bridged
+    async def create_user(self, username: str, email: str, password_hash: str) -> int:
+        try:
+            return await self.pool.fetchval(  # type: ignore[no-any-return]
+                "INSERT INTO users (username, email, password_hash) VALUES ($1, $2, $3) RETURNING id",
+                username, email, password_hash)
+        except asyncpg.UniqueViolationError as exc:
+            raise Conflict("email" if "email" in (exc.constraint_name or "") else "username") from exc
+
+    @bridged
+    async def account_by_login(self, login: str) -> Account | None:
+        column = "email" if "@" in login else "username"
+        row = await self.pool.fetchrow(
+            f"SELECT id, username, password_hash, disabled FROM users WHERE lower({column}) = lower($1)",
+            login)
+        return Account(row["id"], row["username"], row["password_hash"], row["disabled"]) if row else None
+
+    @bridged
+    async def active_username(self, user_id: int) -> str | None:
+        """The username of an existing, not disabled user (token holders are re-checked at hello)."""
+        return await self.pool.fetchval(  # type: ignore[no-any-return]
+            "SELECT username FROM users WHERE id = $1 AND NOT disabled", user_id)
+
+    @bridged
+    async def resolve_users(self, refs: list[int | str]) -> dict[int | str, tuple[int, str]]:
+        """Map user ids and usernames to (id, username); unknown refs are absent from the result."""
+        ids = [r for r in refs if isinstance(r, int)]
+        names = [r.lower() for r in refs if isinstance(r, str)]
+        rows = await self.pool.fetch(
+            "SELECT id, username FROM users WHERE NOT disabled AND (id = ANY($1::bigint[])"
+            " OR lower(username) = ANY($2::text[]))", ids, names)
+        by_id = {r["id"]: (r["id"], r["username"]) for r in rows}
+        by_name = {r["username"].lower(): (r["id"], r["username"]) for r in rows}
+        out: dict[int | str, tuple[int, str]] = {}
+        for ref in refs:
+            hit = by_id.get(ref) if isinstance(ref, int) else by_name.get(ref.lower())
+            if hit:
+                out[ref] = hit
+        return out
+
+    @bridged
+    async def usernames(self, ids: list[int]) -> dict[int, str]:
+        rows = await self.pool.fetch("SELECT id, username FROM users WHERE id = ANY($1::bigint[])", ids)
+        return {r["id"]: r["username"] for r in rows}
+
+    @bridged
+    async def add_refresh_token(self, user_id: int, device_id: str, device_name: str | None,
+                                token_hash: bytes, ttl_seconds: int) -> None:
+        await self.pool.execute(
+            "INSERT INTO refresh_tokens (token_hash, user_id, device_id, device_name, expires_at)"
+            " VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5))",
+            token_hash, user_id, device_id, device_name, float(ttl_seconds))
+
+    @bridged
+    async def rotate_refresh_token(self, old_hash: bytes, new_hash: bytes, ttl_seconds: int
+                                   ) -> DeviceGrant | None:
+        """Spend a refresh token and issue its successor for the same device, atomically.
+
+        A token that was already spent (reuse: it was copied) revokes the whole device.
+        """
+        async with self.pool.acquire() as con, con.transaction():
+            row = await con.fetchrow(
+                "UPDATE refresh_tokens t SET revoked_at = now() FROM users u"
+                " WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND t.expires_at > now()"
+                " AND u.id = t.user_id AND NOT u.disabled"
+                " RETURNING t.user_id, t.device_id, t.device_name, u.username", old_hash)
+            if row is None:
+                await con.execute(
+                    "UPDATE refresh_tokens SET revoked_at = now() WHERE revoked_at IS NULL AND device_id ="
+                    " (SELECT device_id FROM refresh_tokens WHERE token_hash = $1 AND revoked_at IS NOT NULL)",
+                    old_hash)
+                return None
+            await con.execute(
+                "INSERT INTO refresh_tokens (token_hash, user_id, device_id, device_name, expires_at)"
+                " VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5))",
+                new_hash, row["user_id"], row["device_id"], row["device_name"], float(ttl_seconds))
+            return DeviceGrant(row["user_id"], row["username"], str(row["device_id"]))
+
+    @bridged
+    async def revoke_device(self, token_hash: bytes) -> bool:
+        """Revoke every refresh token of the device that `token_hash` belongs to."""
+        status = await self.pool.execute(
+            "UPDATE refresh_tokens SET revoked_at = now() WHERE revoked_at IS NULL AND device_id ="
+            " (SELECT device_id FROM refresh_tokens WHERE token_hash = $1)", token_hash)
+        return not status.endswith(" 0")

@@ -1,0 +1,15 @@
+"""Errors the store raises; callers never see asyncpg or redis exception types."""
+
+
+class StoreError(Exception):
+    pass
+
+
+class StoreUnavailable(StoreError):
+    """The database cannot be reached or refused for a transient reason; the caller should retry."""
+
+
+class Conflict(StoreError):
+    def __init__(self, field: str) -> None:
+        super().__init__(f"{field} is already taken")
+        self.field = field

@@ -1,0 +1,104 @@
+"""Plain records the store returns (no asyncpg types leak out)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from protocol.frames import Message
+
+
+@dataclass(slots=True)
+class MemberState:
+    role: str
+    joined_seq: int
+    left_seq: int | None = None
+
+    @property
+    def current(self) -> bool:
+        return self.left_seq is None
+
+
+@dataclass(slots=True)
+class RoomState:
+    """What a room actor keeps in memory; reloaded from Postgres when the actor starts."""
+
+    id: int
+    kind: str
+    name: str | None
+    history_visibility: str
+    last_seq: int
+    members: dict[int, MemberState] = field(default_factory=dict)
+
+    def current_members(self) -> list[int]:
+        return [uid for uid, m in self.members.items() if m.current]
+
+
+@dataclass(frozen=True, slots=True)
+class Membership:
+    """One room as seen by a user actor."""
+
+    room_id: int
+    joined_seq: int
+    left_seq: int | None
+    delivered_seq: int
+    last_seq: int
+
+    @property
+    def upto(self) -> int:
+        """Highest seq this user is owed in the room."""
+        return self.left_seq if self.left_seq is not None else self.last_seq
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    id: int
+    username: str
+    password_hash: str
+    disabled: bool
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceGrant:
+    user_id: int
+    username: str
+    device_id: str
+
+
+# ----------------------------------------------------------------- items a room appends in one commit
+
+@dataclass(frozen=True, slots=True)
+class NewText:
+    sender: int
+    client_id: str
+    body: str
+
+
+@dataclass(frozen=True, slots=True)
+class MemberChange:
+    """A membership change, stored as a system message; its seq becomes joined_seq / left_seq."""
+
+    action: str  # added | removed | left | owner_changed
+    user: int
+    by: int
+    role: str = "member"
+
+
+AppendItem = NewText | MemberChange
+
+
+@dataclass(frozen=True, slots=True)
+class Appended:
+    message: Message
+    duplicate: bool = False
+
+
+def to_message(row: Any) -> Message:
+    created: datetime = row["created_at"]
+    client_id = row["client_id"]
+    return Message(
+        room=row["room_id"], seq=row["seq"], ts=int(created.timestamp() * 1000), kind=row["kind"],
+        sender=row["sender_id"], client_id=str(client_id) if client_id is not None else None,
+        body=row["body"], event=row["event"],
+    )

@@ -1,0 +1,132 @@
+"""Queries for rooms and memberships."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from persistence.bridge import bridged
+from persistence.records import MemberState, Membership, RoomState, to_message
+from protocol.frames import Member, RoomSummary
+
+UNREAD_CAP = 1000  # unread counts stop at this (clients show "999+")
+
+
+class RoomQueries:
+    pool: asyncpg.Pool
+
+    async def _create_room(self, con: asyncpg.Connection, *, kind: str, name: str | None,
+                           direct_key: str | None, creator: int, members: dict[int, str],
+                           visibility: str) -> int:
+        """Insert a room whose seq 1 is the 'created' system message and whose members join at 1."""
+        room_id = await con.fetchval(
+            "INSERT INTO rooms (kind, name, direct_key, history_visibility, last_seq, created_by)"
+            " VALUES ($1, $2, $3, $4, 1, $5) ON CONFLICT (direct_key) DO NOTHING RETURNING id",
+            kind, name, direct_key, visibility, creator)
+        if room_id is None:
+            return 0
+        event = {"type": "created", "by": creator, "name": name, "members": sorted(members)}
+        await con.execute(
+            "INSERT INTO messages (room_id, seq, kind, event) VALUES ($1, 1, 'system', $2::jsonb)",
+            room_id, event)
+        await con.executemany(
+            "INSERT INTO room_members (room_id, user_id, role, joined_seq) VALUES ($1, $2, $3, 1)",
+            [(room_id, uid, role) for uid, role in members.items()])
+        return room_id  # type: ignore[no-any-return]
+
+    @bridged
+    async def get_or_create_direct(self, a: int, b: int) -> tuple[int, bool]:
+        """The one direct room of the pair (a, b): (room id, created now)."""
+        key = f"{min(a, b)}:{max(a, b)}"
+        async with self.pool.acquire() as con:
+            for _ in range(2):
+                existing = await con.fetchval("SELECT id FROM rooms WHERE direct_key = $1", key)
+                if existing:
+                    return existing, False
+                async with con.transaction():
+                    room_id = await self._create_room(
+                        con, kind="direct", name=None, direct_key=key, creator=a,
+                        members={a: "member", b: "member"}, visibility="shared")
+                if room_id:
+                    return room_id, True
+            raise RuntimeError(f"direct room {key} neither found nor created")
+
+    @bridged
+    async def create_group(self, owner: int, name: str, members: list[int], visibility: str) -> int:
+        roles = {uid: "member" for uid in members}
+        roles[owner] = "owner"
+        async with self.pool.acquire() as con, con.transaction():
+            return await self._create_room(con, kind="group", name=name, direct_key=None, creator=owner,
+                                           members=roles, visibility=visibility)
+
+    @bridged
+    async def load_room(self, room_id: int) -> RoomState | None:
+        async with self.pool.acquire() as con:
+            room = await con.fetchrow(
+                "SELECT id, kind, name, history_visibility, last_seq FROM rooms WHERE id = $1", room_id)
+            if room is None:
+                return None
+            rows = await con.fetch(
+                "SELECT user_id, role, joined_seq, left_seq FROM room_members WHERE room_id = $1", room_id)
+        return RoomState(room["id"], room["kind"], room["name"], room["history_visibility"], room["last_seq"],
+                         {r["user_id"]: MemberState(r["role"], r["joined_seq"], r["left_seq"]) for r in rows})
+
+    @bridged
+    async def room_members(self, room_id: int) -> list[Member]:
+        rows = await self.pool.fetch(
+            "SELECT u.id, u.username, rm.role FROM room_members rm JOIN users u ON u.id = rm.user_id"
+            " WHERE rm.room_id = $1 AND rm.left_seq IS NULL ORDER BY rm.joined_seq, u.id", room_id)
+        return [Member(r["id"], r["username"], r["role"]) for r in rows]
+
+    @bridged
+    async def memberships(self, user_id: int, room_id: int | None = None) -> list[Membership]:
+        """Every room the user is or was in (removed members are owed messages up to left_seq)."""
+        rows = await self.pool.fetch(
+            "SELECT rm.room_id, rm.joined_seq, rm.left_seq, rm.delivered_seq, r.last_seq"
+            " FROM room_members rm JOIN rooms r ON r.id = rm.room_id"
+            " WHERE rm.user_id = $1 AND ($2::bigint IS NULL OR rm.room_id = $2)", user_id, room_id)
+        return [Membership(r["room_id"], r["joined_seq"], r["left_seq"], r["delivered_seq"], r["last_seq"])
+                for r in rows]
+
+    @bridged
+    async def list_rooms(self, user_id: int) -> list[RoomSummary]:
+        rows = await self.pool.fetch(
+            """
+            SELECT r.id AS room, r.kind, r.name, rm.left_seq, rm.delivered_seq, rm.read_seq,
+                   COALESCE(rm.left_seq, r.last_seq) AS upto,
+                   (SELECT o.user_id FROM room_members o
+                     WHERE r.kind = 'direct' AND o.room_id = r.id AND o.user_id <> rm.user_id) AS peer,
+                   (SELECT count(*) FROM (SELECT 1 FROM messages m
+                     WHERE m.room_id = r.id AND m.seq > GREATEST(rm.read_seq, rm.joined_seq - 1)
+                       AND m.seq <= COALESCE(rm.left_seq, r.last_seq) AND m.kind = 'text'
+                       AND m.sender_id <> rm.user_id LIMIT $2) x) AS unread,
+                   lm.room_id, lm.seq, lm.sender_id, lm.client_id, lm.kind AS mkind, lm.body, lm.event,
+                   lm.created_at
+              FROM room_members rm
+              JOIN rooms r ON r.id = rm.room_id
+              LEFT JOIN messages lm ON lm.room_id = r.id AND lm.seq = COALESCE(rm.left_seq, r.last_seq)
+             WHERE rm.user_id = $1
+             ORDER BY lm.created_at DESC NULLS LAST, r.id DESC
+            """, user_id, UNREAD_CAP)
+        out = []
+        for r in rows:
+            last = None
+            if r["seq"] is not None:
+                last = to_message({**dict(r), "kind": r["mkind"]})
+            out.append(RoomSummary(
+                room=r["room"], kind=r["kind"], name=r["name"], last_seq=r["upto"],
+                delivered_seq=r["delivered_seq"], read_seq=r["read_seq"], unread=r["unread"],
+                member=r["left_seq"] is None, peer=r["peer"], last_message=last))
+        return out
+
+    @bridged
+    async def save_cursors(self, user_id: int, column: str, cursors: dict[int, int]) -> None:
+        """Move delivered_seq or read_seq forward (never back, never past the removal point)."""
+        if column not in ("delivered_seq", "read_seq"):
+            raise ValueError(column)
+        rooms, seqs = list(cursors), list(cursors.values())
+        await self.pool.execute(
+            f"UPDATE room_members rm SET {column} = GREATEST(rm.{column}, LEAST(v.seq, r.last_seq,"
+            f" COALESCE(rm.left_seq, v.seq)))"
+            " FROM unnest($2::bigint[], $3::bigint[]) AS v(room_id, seq), rooms r"
+            " WHERE rm.user_id = $1 AND rm.room_id = v.room_id AND r.id = v.room_id",
+            user_id, rooms, seqs)

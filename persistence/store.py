@@ -1,0 +1,45 @@
+"""The store: an asyncpg pool (asyncio side) exposed to trio through bridged methods.
+
+Every SQL statement of the server lives in persistence/; nothing else imports asyncpg.
+"""
+
+from __future__ import annotations
+
+import json
+
+import asyncpg
+
+from persistence.accounts import AccountQueries
+from persistence.bridge import aio, bridged
+from persistence.messages import MessageQueries
+from persistence.migrate import apply_migrations
+from persistence.rooms import RoomQueries
+
+
+async def _init_connection(con: asyncpg.Connection) -> None:
+    await con.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+
+
+class Store(AccountQueries, RoomQueries, MessageQueries):
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+    @classmethod
+    async def open(cls, dsn: str, *, min_size: int = 2, max_size: int = 10,
+                   command_timeout: float = 10.0, migrate: bool = True) -> Store:
+        """Connect (from trio) and apply pending migrations."""
+        async def connect() -> asyncpg.Pool:
+            pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size,
+                                             command_timeout=command_timeout, init=_init_connection)
+            if migrate:
+                async with pool.acquire() as con:
+                    await apply_migrations(con)
+            return pool
+        return cls(await bridged(connect)())
+
+    async def close(self) -> None:
+        await aio(self.pool.close)()
+
+    @bridged
+    async def ping(self) -> bool:
+        return await self.pool.fetchval("SELECT true")  # type: ignore[no-any-return]

@@ -1,0 +1,16 @@
+"""Wire protocol: typed frames, msgpack codec and the connection state machine.
+
+Pure: no I/O, no trio, no database. ``decode`` never raises on client input; it returns a
+``ProtocolError`` that the gateway turns into an ``error`` frame. See docs/protocol.md.
+"""
+
+from protocol.codec import decode, encode
+from protocol.errors import ErrorCode, ProtocolError
+from protocol.frames import *  # noqa: F403
+from protocol.frames import FRAME_TYPES, PROTOCOL_VERSION, Frame
+from protocol.session import Session, SessionState
+
+__all__ = [  # noqa: RUF022
+    "decode", "encode", "ErrorCode", "ProtocolError", "FRAME_TYPES", "PROTOCOL_VERSION", "Frame",
+    "Session", "SessionState",
+]

@@ -1,0 +1,338 @@
+"""Every frame of the protocol as a typed, validated dataclass.
+
+Wire form: a msgpack map with ``t`` = the frame type and the dataclass fields by name; fields that are
+None are omitted. Requests carry a client-chosen ``id`` that the reply (or the error) echoes.
+Bounds live next to each field (see protocol/schema.py) and are the contract of docs/protocol.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+from protocol.schema import bounded
+
+PROTOCOL_VERSION = 1
+MAX_ID = 2**53 - 1  # request ids stay exact in JavaScript numbers
+MAX_BATCH = 100  # messages per `msgs` frame and per history page
+USERNAME_RE = r"[A-Za-z0-9_.]{3,32}"
+UUID_RE = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+
+FRAME_TYPES: dict[str, type[Frame]] = {}
+
+RoomId = int
+Seq = int
+# A user is named by id (int) or by username (str) wherever a request names one.
+UserRef = int | str
+Visibility = Literal["shared", "joined"]
+
+
+class Frame:
+    type: ClassVar[str]
+
+
+def frame(name: str) -> Any:
+    def register(cls: type[Frame]) -> type[Frame]:
+        cls.type = name
+        FRAME_TYPES[name] = cls
+        return cls
+    return register
+
+
+def req_id() -> Any:
+    return bounded(min=0, max=MAX_ID)
+
+
+def room_id() -> Any:
+    return bounded(min=1)
+
+
+def seq(default: Any = ...) -> Any:
+    return bounded(min=0) if default is ... else bounded(min=0, default=default)
+
+
+def user_ref() -> Any:
+    return bounded(min=1, max_len=32)
+
+
+# --------------------------------------------------------------------------- auth (before hello)
+
+@frame("signup")
+@dataclass(frozen=True, slots=True)
+class Signup(Frame):
+    id: int = req_id()
+    username: str = bounded(pattern=USERNAME_RE)
+    email: str = bounded(min_len=3, max_len=254)
+    password: str = bounded(min_len=1, max_len=256)
+    device: str | None = bounded(max_len=64, default=None)
+
+
+@frame("login")
+@dataclass(frozen=True, slots=True)
+class Login(Frame):
+    id: int = req_id()
+    username: str = bounded(min_len=1, max_len=254)  # username or email
+    password: str = bounded(min_len=1, max_len=256)
+    device: str | None = bounded(max_len=64, default=None)
+
+
+@frame("refresh")
+@dataclass(frozen=True, slots=True)
+class Refresh(Frame):
+    id: int = req_id()
+    refresh_token: str = bounded(min_len=1, max_len=256)
+
+
+@frame("logout")
+@dataclass(frozen=True, slots=True)
+class Logout(Frame):
+    id: int = req_id()
+    refresh_token: str = bounded(min_len=1, max_len=256)
+
+
+@frame("auth_ok")
+@dataclass(frozen=True, slots=True)
+class AuthOk(Frame):
+    id: int = req_id()
+    user_id: int = bounded(min=1)
+    username: str = bounded(max_len=32)
+    access_token: str = bounded(max_len=4096)
+    refresh_token: str = bounded(max_len=256)
+    expires_in: int = bounded(min=0)
+
+
+# --------------------------------------------------------------------------- session
+
+@frame("hello")
+@dataclass(frozen=True, slots=True)
+class Hello(Frame):
+    id: int = req_id()
+    version: int = bounded(min=1, max=1000)
+    token: str = bounded(min_len=1, max_len=4096)
+    # room -> last seq this client already has (from its cache); backlog starts after it
+    cursors: dict[int, int] | None = bounded(max_len=10_000, default=None)
+
+
+@frame("welcome")
+@dataclass(frozen=True, slots=True)
+class Welcome(Frame):
+    id: int = req_id()
+    version: int = bounded(min=1)
+    user_id: int = bounded(min=1)
+    username: str = bounded(max_len=32)
+    max_frame_bytes: int = bounded(min=1)
+
+
+@frame("auth")
+@dataclass(frozen=True, slots=True)
+class Auth(Frame):
+    """Replace the connection's access token before it expires (in-band refresh)."""
+
+    id: int = req_id()
+    token: str = bounded(min_len=1, max_len=4096)
+
+
+@frame("ok")
+@dataclass(frozen=True, slots=True)
+class Ok(Frame):
+    id: int = req_id()
+
+
+@frame("error")
+@dataclass(frozen=True, slots=True)
+class Error(Frame):
+    code: str = bounded(max_len=32)
+    message: str = bounded(max_len=1000)
+    id: int | None = bounded(min=0, max=MAX_ID, default=None)
+    retry_after: float | None = bounded(min=0, default=None)
+
+
+# --------------------------------------------------------------------------- rooms
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    user: int = bounded(min=1)
+    username: str = bounded(max_len=32)
+    role: Literal["owner", "admin", "member"] = "member"
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    room: int = room_id()
+    seq: int = bounded(min=1)
+    ts: int = bounded(min=0)  # milliseconds since the Unix epoch, server clock
+    kind: Literal["text", "system"] = "text"
+    sender: int | None = bounded(min=1, default=None)  # None for system messages
+    client_id: str | None = bounded(max_len=36, default=None)
+    body: str | None = bounded(max_len=65536, default=None)
+    # system messages: {"type": created|member_added|member_removed|member_left|owner_changed, ...}
+    event: dict[str, Any] | None = bounded(max_len=16, default=None)
+
+
+@dataclass(frozen=True, slots=True)
+class RoomInfo:
+    room: int = room_id()
+    members: list[Member] = bounded(max_len=100_000)
+    kind: Literal["direct", "group"] = "group"
+    name: str | None = bounded(max_len=100, default=None)
+    history_visibility: Visibility = "shared"
+    last_seq: int = seq(0)
+
+
+@dataclass(frozen=True, slots=True)
+class RoomSummary:
+    room: int = room_id()
+    kind: Literal["direct", "group"] = "group"
+    name: str | None = bounded(max_len=100, default=None)
+    last_seq: int = seq(0)
+    delivered_seq: int = seq(0)
+    read_seq: int = seq(0)
+    unread: int = seq(0)
+    member: bool = True  # False: removed or left, still listed up to the removal point
+    peer: int | None = bounded(min=1, default=None)  # direct rooms: the other person
+    last_message: Message | None = None
+
+
+@frame("open_direct")
+@dataclass(frozen=True, slots=True)
+class OpenDirect(Frame):
+    id: int = req_id()
+    user: UserRef = user_ref()
+
+
+@frame("create_group")
+@dataclass(frozen=True, slots=True)
+class CreateGroup(Frame):
+    id: int = req_id()
+    name: str = bounded(min_len=1, max_len=100)
+    members: list[UserRef] | None = bounded(max_len=1000, default=None)
+    history_visibility: Visibility = "shared"
+
+
+@frame("add_members")
+@dataclass(frozen=True, slots=True)
+class AddMembers(Frame):
+    id: int = req_id()
+    room: int = room_id()
+    users: list[UserRef] = bounded(min_len=1, max_len=100)
+
+
+@frame("remove_member")
+@dataclass(frozen=True, slots=True)
+class RemoveMember(Frame):
+    id: int = req_id()
+    room: int = room_id()
+    user: UserRef = user_ref()
+
+
+@frame("leave")
+@dataclass(frozen=True, slots=True)
+class Leave(Frame):
+    id: int = req_id()
+    room: int = room_id()
+
+
+@frame("room")
+@dataclass(frozen=True, slots=True)
+class Room(Frame):
+    id: int = req_id()
+    room: RoomInfo
+
+
+@frame("list_rooms")
+@dataclass(frozen=True, slots=True)
+class ListRooms(Frame):
+    id: int = req_id()
+
+
+@frame("rooms")
+@dataclass(frozen=True, slots=True)
+class Rooms(Frame):
+    id: int = req_id()
+    rooms: list[RoomSummary] = bounded(max_len=100_000)
+
+
+# --------------------------------------------------------------------------- messages
+
+@frame("send")
+@dataclass(frozen=True, slots=True)
+class Send(Frame):
+    id: int = req_id()
+    room: int = room_id()
+    client_id: str = bounded(pattern=UUID_RE)  # idempotency key: a retry reuses it
+    body: str = bounded(min_len=1, max_len=16_000)
+
+
+@frame("sent")
+@dataclass(frozen=True, slots=True)
+class Sent(Frame):
+    id: int = req_id()
+    room: int = room_id()
+    seq: int = bounded(min=1)
+    ts: int = bounded(min=0)
+    client_id: str = bounded(max_len=36)
+    duplicate: bool = False  # True when this client_id was already stored (a retry)
+
+
+@frame("msgs")
+@dataclass(frozen=True, slots=True)
+class Msgs(Frame):
+    """Server push: one or more messages, in seq order per room. Ack each room's highest seq."""
+
+    messages: list[Message] = bounded(min_len=1, max_len=MAX_BATCH)
+    backlog: bool = False  # True: a catch-up batch; the next one comes after this one is acked
+
+
+@frame("ack")
+@dataclass(frozen=True, slots=True)
+class Ack(Frame):
+    """Cumulative: I have every message of `room` up to `seq`. No reply."""
+
+    room: int = room_id()
+    seq: int = seq()
+
+
+@frame("read")
+@dataclass(frozen=True, slots=True)
+class Read(Frame):
+    """Cumulative read marker (never moves backwards). No reply."""
+
+    room: int = room_id()
+    seq: int = seq()
+
+
+@frame("status")
+@dataclass(frozen=True, slots=True)
+class Status(Frame):
+    """Server push: `user` has received every message of `room` up to `delivered_seq`."""
+
+    room: int = room_id()
+    user: int = bounded(min=1)
+    delivered_seq: int = seq()
+
+
+@frame("history")
+@dataclass(frozen=True, slots=True)
+class History(Frame):
+    """Request a page of the `limit` messages just before `before_seq` (latest if omitted)."""
+
+    id: int = req_id()
+    room: int = room_id()
+    before_seq: int | None = bounded(min=1, default=None)
+    limit: int = bounded(min=1, max=MAX_BATCH, default=50)
+
+
+@frame("history_page")
+@dataclass(frozen=True, slots=True)
+class HistoryPage(Frame):
+    """Reply to `history`: messages in ascending seq order; `has_more` if older ones are visible."""
+
+    id: int = req_id()
+    room: int = room_id()
+    messages: list[Message] = bounded(max_len=MAX_BATCH)
+    has_more: bool = False
+
+
+__all__ = [name for name, cls in list(globals().items())
+           if isinstance(cls, type) and issubclass(cls, Frame) and cls is not Frame]
+__all__ += ["Member", "Message", "RoomInfo", "RoomSummary", "MAX_BATCH", "UUID_RE", "USERNAME_RE"]

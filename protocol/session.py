@@ -1,0 +1,60 @@
+"""Connection state machine (sans-IO): which frames a client may send in which state.
+
+CONNECTED --hello ok--> AUTHED --close--> CLOSING. Auth requests (signup/login/refresh/logout) are
+allowed before and after hello; everything else needs an authenticated session.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from protocol import frames as f
+from protocol.errors import ErrorCode, ProtocolError
+
+ACCOUNT_FRAMES: frozenset[type[f.Frame]] = frozenset({f.Signup, f.Login, f.Refresh, f.Logout})
+SESSION_FRAMES: frozenset[type[f.Frame]] = frozenset({
+    f.Auth, f.OpenDirect, f.CreateGroup, f.AddMembers, f.RemoveMember, f.Leave, f.ListRooms,
+    f.Send, f.Ack, f.Read, f.History,
+})
+CLIENT_FRAMES = ACCOUNT_FRAMES | SESSION_FRAMES | {f.Hello}
+
+
+class SessionState(Enum):
+    CONNECTED = "connected"
+    AUTHED = "authed"
+    CLOSING = "closing"
+
+
+class IllegalTransition(RuntimeError):
+    pass
+
+
+class Session:
+    def __init__(self) -> None:
+        self.state = SessionState.CONNECTED
+        self.user_id: int | None = None
+
+    def check(self, frame: f.Frame) -> ProtocolError | None:
+        """None if `frame` may be handled now, else the error to send back."""
+        req_id = getattr(frame, "id", None)
+        kind = type(frame)
+        if kind not in CLIENT_FRAMES:
+            return ProtocolError(ErrorCode.BAD_REQUEST, f"'{frame.type}' is sent by the server, not a client",
+                                 req_id)
+        if self.state is SessionState.CLOSING:
+            return ProtocolError(ErrorCode.BAD_REQUEST, "connection is closing", req_id)
+        if kind is f.Hello and self.state is SessionState.AUTHED:
+            return ProtocolError(ErrorCode.CONFLICT, "already said hello on this connection", req_id)
+        if kind in SESSION_FRAMES and self.state is not SessionState.AUTHED:
+            return ProtocolError(ErrorCode.UNAUTHORIZED, f"'{frame.type}' needs a hello with a valid token first",
+                                 req_id)
+        return None
+
+    def authenticated(self, user_id: int) -> None:
+        if self.state is not SessionState.CONNECTED:
+            raise IllegalTransition(f"authenticated in state {self.state.value}")
+        self.state = SessionState.AUTHED
+        self.user_id = user_id
+
+    def closing(self) -> None:
+        self.state = SessionState.CLOSING
