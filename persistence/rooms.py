@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncpg
 
 from persistence.bridge import bridged
-from persistence.records import MemberState, Membership, RoomState, to_message
-from protocol.frames import Member, RoomSummary
+from persistence.records import Membership, MemberState, RoomState, to_message
+from protocol.frames import Member, RoomInfo, RoomSummary
 
 UNREAD_CAP = 1000  # unread counts stop at this (clients show "999+")
 
@@ -71,11 +71,18 @@ class RoomQueries:
                          {r["user_id"]: MemberState(r["role"], r["joined_seq"], r["left_seq"]) for r in rows})
 
     @bridged
-    async def room_members(self, room_id: int) -> list[Member]:
-        rows = await self.pool.fetch(
-            "SELECT u.id, u.username, rm.role FROM room_members rm JOIN users u ON u.id = rm.user_id"
-            " WHERE rm.room_id = $1 AND rm.left_seq IS NULL ORDER BY rm.joined_seq, u.id", room_id)
-        return [Member(r["id"], r["username"], r["role"]) for r in rows]
+    async def room_info(self, room_id: int) -> RoomInfo | None:
+        async with self.pool.acquire() as con:
+            room = await con.fetchrow(
+                "SELECT id, kind, name, history_visibility, last_seq FROM rooms WHERE id = $1", room_id)
+            if room is None:
+                return None
+            rows = await con.fetch(
+                "SELECT u.id, u.username, rm.role FROM room_members rm JOIN users u ON u.id = rm.user_id"
+                " WHERE rm.room_id = $1 AND rm.left_seq IS NULL ORDER BY rm.joined_seq, u.id", room_id)
+        return RoomInfo(room=room["id"], kind=room["kind"], name=room["name"],
+                        history_visibility=room["history_visibility"], last_seq=room["last_seq"],
+                        members=[Member(r["id"], r["username"], r["role"]) for r in rows])
 
     @bridged
     async def memberships(self, user_id: int, room_id: int | None = None) -> list[Membership]:

@@ -335,4 +335,4 @@ class HistoryPage(Frame):
 
 __all__ = [name for name, cls in list(globals().items())
            if isinstance(cls, type) and issubclass(cls, Frame) and cls is not Frame]
-__all__ += ["Member", "Message", "RoomInfo", "RoomSummary", "MAX_BATCH", "UUID_RE", "USERNAME_RE"]
+__all__ += ["MAX_BATCH", "USERNAME_RE", "UUID_RE", "Member", "Message", "RoomInfo", "RoomSummary"]

@@ -160,7 +160,8 @@ class Supervisor:
             self._restart_times.popleft()
         return len(self._restart_times) <= self.intensity
 
-    async def _supervise(self, spec: ChildSpec, *, task_status: trio.TaskStatus[None]) -> None:
+    async def _supervise(self, spec: ChildSpec, *,
+                         task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         info = ChildInfo(spec)
         self._children[spec.name] = info
         first = True

@@ -1,0 +1,1 @@
+"""Actors: one RoomActor per active room, one UserActor per connected user, each with a bounded mailbox."""

@@ -1,0 +1,48 @@
+"""A device: one authenticated websocket connection, as its UserActor and room actors see it.
+
+Actors push frames into the device's bounded outbox without waiting; the connection's writer task
+sends them to the socket. A device whose outbox is full is too slow: it is closed (code 4008) and
+the client resumes from its cursors when it reconnects. A slow device never blocks an actor.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+
+import trio
+
+from protocol.frames import Frame
+
+CLOSE_TOO_SLOW = 4008
+CLOSE_RESTART = 1012  # server-side restart of this user's actor: reconnect
+CLOSE_TRY_AGAIN = 1013
+
+_ids = itertools.count(1)
+
+
+@dataclass(eq=False)
+class Device:
+    user_id: int
+    outbox: trio.MemorySendChannel[Frame]
+    id: int = field(default_factory=lambda: next(_ids))
+    close_code: int = 1000
+    close_reason: str = ""
+    closed: bool = False
+
+    def push(self, frame: Frame) -> bool:
+        try:
+            self.outbox.send_nowait(frame)
+            return True
+        except trio.WouldBlock:
+            self.kill(CLOSE_TOO_SLOW, "too slow: outbox full")
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            pass
+        return False
+
+    def kill(self, code: int, reason: str) -> None:
+        """Close the connection after what is already queued (the writer sees end-of-channel)."""
+        if not self.closed:
+            self.closed = True
+            self.close_code, self.close_reason = code, reason
+            self.outbox.close()

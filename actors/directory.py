@@ -1,0 +1,130 @@
+"""Directories: the registries (room id -> mailbox, user id -> mailbox) and the supervisors that own them.
+
+Only its directory adds or removes registry entries; actors look each other up through it and talk only
+through mailboxes. Lookups and registrations are synchronous, so two tasks can never start two actors
+for one id. A directory that is restarted by its parent starts with an empty registry.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+import trio
+import trio.lowlevel
+
+from actors.device import Device
+from actors.items import Attach, Crash, RoomItem, UserItem
+from actors.mailbox import Mailbox
+from actors.room import RoomActor, RoomSettings
+from actors.user import UserActor, UserSettings
+from persistence.store import Store
+from supervisor import ChildSpec, Restart, Supervisor
+
+T = TypeVar("T")
+
+
+class Directory(Generic[T]):
+    """A dynamic supervisor plus its registry of mailboxes."""
+
+    kind = "actor"
+    restart = Restart.TRANSIENT
+
+    def __init__(self, name: str, mailbox_size: int, intensity: int, period: float) -> None:
+        self.name = name
+        self.mailbox_size = mailbox_size
+        self._intensity, self._period = intensity, period
+        self.supervisor = Supervisor(name, intensity=intensity, period=period)
+        self._mailboxes: dict[int, Mailbox[T]] = {}
+        self._generation = itertools.count(1)
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        self._mailboxes = {}
+        self.supervisor = Supervisor(self.name, intensity=self._intensity, period=self._period)
+        try:
+            await self.supervisor.run(task_status=task_status)
+        finally:
+            self._mailboxes = {}
+
+    def lookup(self, key: int) -> Mailbox[T] | None:
+        return self._mailboxes.get(key)
+
+    def is_online(self, key: int) -> bool:
+        return key in self._mailboxes
+
+    def ensure(self, key: int) -> Mailbox[T]:
+        """The mailbox of actor `key`, starting the actor if it is not running."""
+        mailbox = self._mailboxes.get(key)
+        if mailbox is None:
+            mailbox = Mailbox[T](self.mailbox_size)
+            self._mailboxes[key] = mailbox
+            actor = self._make_actor(key, mailbox, self._forgetter(key, mailbox))
+            name = f"{self.kind}:{key}#{next(self._generation)}"
+            self.supervisor.start_child_soon(ChildSpec(name, actor.run, self.restart))
+        return mailbox
+
+    def _forgetter(self, key: int, mailbox: Mailbox[T]) -> Callable[[], None]:
+        def forget() -> None:
+            if self._mailboxes.get(key) is mailbox:
+                del self._mailboxes[key]
+        return forget
+
+    def _make_actor(self, key: int, mailbox: Mailbox[T], forget: Callable[[], None]) -> RoomActor | UserActor:
+        raise NotImplementedError
+
+    def offer(self, key: int, item: T) -> bool:
+        """Non-blocking put into a running actor's mailbox; False if it is not running or full."""
+        mailbox = self._mailboxes.get(key)
+        return mailbox.offer(item) if mailbox is not None else False
+
+    async def put(self, key: int, item: T) -> None:
+        """Put into actor `key`'s mailbox (starting it), waiting for room; retries if it just stopped."""
+        for _ in range(5):
+            try:
+                await self.ensure(key).put(item)
+                return
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                await trio.lowlevel.checkpoint()
+        raise RuntimeError(f"{self.kind} {key} keeps stopping")
+
+    def inject_crash(self, key: int, reason: str = "injected crash") -> bool:
+        return self.offer(key, Crash(reason))  # type: ignore[arg-type]
+
+    def count(self) -> int:
+        return len(self._mailboxes)
+
+
+class RoomDirectory(Directory[RoomItem]):
+    kind = "room"
+    restart = Restart.TRANSIENT  # crashed rooms restart; idle rooms stop for good
+
+    def __init__(self, store: Store, settings: RoomSettings, *, mailbox_size: int = 1024,
+                 intensity: int = 100, period: float = 10.0) -> None:
+        super().__init__("rooms", mailbox_size, intensity, period)
+        self.store = store
+        self.settings = settings
+        self.users: UserDirectory | None = None
+
+    def _make_actor(self, key: int, mailbox: Mailbox[RoomItem], forget: Callable[[], None]) -> RoomActor:
+        assert self.users is not None
+        return RoomActor(key, mailbox, self.store, self.users, self.settings, forget)
+
+
+class UserDirectory(Directory[UserItem]):
+    kind = "user"
+    restart = Restart.TEMPORARY  # a crashed user actor closes its devices; the clients reconnect
+
+    def __init__(self, store: Store, rooms: RoomDirectory, settings: UserSettings, *,
+                 mailbox_size: int = 512, intensity: int = 1000, period: float = 10.0) -> None:
+        super().__init__("users", mailbox_size, intensity, period)
+        self.store = store
+        self.rooms = rooms
+        self.settings = settings
+        rooms.users = self
+
+    def _make_actor(self, key: int, mailbox: Mailbox[UserItem], forget: Callable[[], None]) -> UserActor:
+        return UserActor(key, mailbox, self.store, self.rooms, self.settings, forget)
+
+    async def attach(self, device: Device, cursors: dict[int, int]) -> None:
+        await self.put(device.user_id, Attach(device, cursors))

@@ -1,0 +1,74 @@
+"""A bounded actor mailbox with a non-blocking offer and an overflow bell.
+
+Producers that must never block (a room fanning out) use ``offer``; when the mailbox is full the item is
+dropped and the bell rings, so the owner knows it lost something and catches up from Postgres. The bell
+rings while the mailbox is still full, so the owner always sees it after draining those items.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Generic, TypeVar
+
+import trio
+
+T = TypeVar("T")
+
+
+class Mailbox(Generic[T]):
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._send, self._receive = trio.open_memory_channel[T](capacity)
+        self._bell_send, self._bell_receive = trio.open_memory_channel[None](1)
+        self.handled = 0
+
+    def offer(self, item: T) -> bool:
+        """Put without waiting; False if the item was dropped (full: bell rung) or the mailbox is closed."""
+        try:
+            self._send.send_nowait(item)
+            return True
+        except trio.WouldBlock:
+            try:
+                self._bell_send.send_nowait(None)
+            except trio.WouldBlock:
+                pass
+            return False
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            return False
+
+    async def put(self, item: T) -> None:
+        """Put, waiting for room; raises trio.BrokenResourceError once the owner has stopped."""
+        await self._send.send(item)
+
+    async def next_batch(self, limit: int, deadline: float = math.inf) -> list[T]:
+        """Wait for at least one item (until `deadline`), then take what is already waiting, up to `limit`."""
+        batch: list[T] = []
+        with trio.move_on_at(deadline):
+            batch.append(await self._receive.receive())
+        batch.extend(self.take_nowait(limit - len(batch)) if batch else [])
+        self.handled += len(batch)
+        return batch
+
+    def take_nowait(self, limit: int = 1_000_000) -> list[T]:
+        items: list[T] = []
+        while len(items) < limit:
+            try:
+                items.append(self._receive.receive_nowait())
+            except trio.WouldBlock:
+                break
+        return items
+
+    def overflowed(self) -> bool:
+        """True once after items were dropped since the last call."""
+        try:
+            self._bell_receive.receive_nowait()
+            return True
+        except trio.WouldBlock:
+            return False
+
+    def close(self) -> None:
+        """Stop accepting: later put() raises BrokenResourceError, later offer() returns False."""
+        self._receive.close()
+
+    def depth(self) -> int:
+        return self._send.statistics().current_buffer_used  # type: ignore[no-any-return]

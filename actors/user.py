@@ -1,0 +1,316 @@
+"""UserActor: everything one user receives, across all their devices.
+
+Per device it tracks `pushed[room]`, the highest seq that device has. A device is either *live* (new
+messages are pushed as they come, coalesced: whatever is waiting in the mailbox goes out in one `msgs`
+frame per device) or *syncing* (it reads from Postgres, one batch of <= 100 messages at a time, the next
+batch only after the device acknowledged the previous one). A device starts syncing at hello (from the
+client's cursors, else from delivered_seq) and falls back to syncing whenever it sees a gap: a message
+it missed because this mailbox overflowed, or a room it was just added to. Syncing ends when Postgres has
+nothing more for it, and then it is live again. So nothing is skipped, and nothing is sent twice.
+
+Acks are cumulative per room; they move delivered_seq, which is written in coalesced batches (at most
+every `flush_seconds`) and, once stored, reported to the room so senders get `status` frames.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import trio
+
+from actors.device import CLOSE_RESTART, CLOSE_TRY_AGAIN, Device
+from actors.items import AckFrom, Attach, CursorMoved, Deliver, Detach, MembershipChanged, Push, UserItem
+from actors.mailbox import Mailbox
+from persistence.errors import StoreUnavailable
+from persistence.records import Membership
+from persistence.store import Store
+from protocol.frames import MAX_BATCH, Message, Msgs
+
+log = logging.getLogger("chatd.user")
+
+
+class RoomRouter(Protocol):
+    def offer(self, room_id: int, item: object) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class UserSettings:
+    batch_limit: int = 256
+    flush_seconds: float = 0.05
+    linger_seconds: float = 5.0  # stay up this long after the last device left
+    retry_seconds: float = 1.0
+
+
+@dataclass(slots=True)
+class RoomView:
+    joined_seq: int
+    left_seq: int | None
+    last_seq: int
+    delivered: int
+
+    @property
+    def upto(self) -> int:
+        return self.left_seq if self.left_seq is not None else self.last_seq
+
+
+@dataclass(eq=False, slots=True)
+class DeviceState:
+    device: Device
+    pushed: dict[int, int]
+    own: set[tuple[int, int]] = field(default_factory=set)  # (room, seq) this device sent itself
+    syncing: bool = True
+    awaiting: dict[int, int] | None = None  # unacked backlog batch: room -> highest seq in it
+    acked: dict[int, int] = field(default_factory=dict)
+    outgoing: list[Message] = field(default_factory=list)
+
+
+class UserActor:
+    def __init__(self, user_id: int, mailbox: Mailbox[UserItem], store: Store, rooms: RoomRouter,
+                 settings: UserSettings, forget: Callable[[], None]) -> None:
+        self.user_id = user_id
+        self.mailbox = mailbox
+        self.store = store
+        self.rooms_router = rooms
+        self.settings = settings
+        self._forget = forget
+        self.rooms: dict[int, RoomView] | None = None
+        self.devices: dict[int, DeviceState] = {}
+        self.dirty: dict[str, dict[int, int]] = {"delivered_seq": {}, "read_seq": {}}
+        self.flush_at = math.inf
+        self.retry_at = math.inf
+        self.idle_since = trio.current_time()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        task_status.started()
+        try:
+            await self._loop()
+        finally:
+            self._shutdown()
+            with trio.CancelScope(shield=True), trio.move_on_after(2):
+                await self._flush()
+
+    async def _loop(self) -> None:
+        while True:
+            deadline = min(self.flush_at, self.retry_at,
+                           self.idle_since + self.settings.linger_seconds if not self.devices else math.inf)
+            batch = await self.mailbox.next_batch(self.settings.batch_limit, deadline)
+            overflowed = self.mailbox.overflowed()
+            for item in batch:
+                await self._handle(item)
+            if overflowed or trio.current_time() >= self.retry_at:
+                await self._resync_all()
+            await self._pump()
+            if trio.current_time() >= self.flush_at:
+                await self._flush()
+            if not batch and not self.devices and not any(self.dirty.values()) \
+                    and trio.current_time() >= self.idle_since + self.settings.linger_seconds:
+                return
+
+    def _shutdown(self) -> None:
+        """Leave the directory, close the mailbox and close every device (they reconnect)."""
+        self._forget()
+        for item in self.mailbox.take_nowait():  # no checkpoint between this drain and close()
+            if isinstance(item, Attach):
+                item.device.kill(CLOSE_RESTART, "reconnect")
+        self.mailbox.close()
+        for ds in self.devices.values():
+            ds.device.kill(CLOSE_RESTART, "reconnect")
+
+    # ------------------------------------------------------------------ mailbox items
+
+    async def _handle(self, item: UserItem) -> None:
+        if isinstance(item, Deliver):
+            await self._on_deliver(item)
+        elif isinstance(item, AckFrom):
+            self._on_ack(item)
+        elif isinstance(item, Attach):
+            await self._on_attach(item)
+        elif isinstance(item, Detach):
+            self.devices.pop(item.device.id, None)
+            if not self.devices:
+                self.idle_since = trio.current_time()
+        elif isinstance(item, MembershipChanged):
+            await self._reload(item.room)
+        elif isinstance(item, Push):
+            for ds in self.devices.values():
+                ds.device.push(item.frame)
+        else:
+            raise RuntimeError(getattr(item, "reason", f"unexpected mailbox item {item!r}"))
+
+    async def _on_attach(self, item: Attach) -> None:
+        if item.device.closed:
+            return
+        try:
+            rooms = await self._room_views()
+        except StoreUnavailable:
+            item.device.kill(CLOSE_TRY_AGAIN, "database unavailable, reconnect later")
+            return
+        pushed = {}
+        for room_id, view in rooms.items():
+            start = item.cursors.get(room_id, view.delivered)
+            pushed[room_id] = min(max(start, view.joined_seq - 1), view.upto)
+        self.devices[item.device.id] = DeviceState(item.device, pushed)
+
+    async def _on_deliver(self, item: Deliver) -> None:
+        rooms = await self._room_views()
+        view = rooms.get(item.room)
+        if view is None:  # added to a room we have not heard of yet
+            await self._reload(item.room)
+            view = rooms.get(item.room)
+            if view is None:
+                return
+        view.last_seq = max(view.last_seq, item.messages[-1].message.seq)
+        for ds in self.devices.values():
+            for committed in item.messages:
+                msg = committed.message
+                if committed.origin == ds.device.id:
+                    ds.own.add((msg.room, msg.seq))
+                if ds.syncing:
+                    continue
+                have = ds.pushed.setdefault(msg.room, view.joined_seq - 1)
+                if msg.seq <= have:
+                    continue
+                if msg.seq > have + 1 or msg.seq > view.upto:
+                    ds.syncing = True  # a gap: Postgres fills it
+                    continue
+                ds.pushed[msg.room] = msg.seq
+                if committed.origin != ds.device.id:
+                    ds.outgoing.append(msg)
+                else:  # the sending device has it (it got `sent`): that counts as its ack
+                    self._advance(ds, view, msg.room, msg.seq)
+
+    def _on_ack(self, item: AckFrom) -> None:
+        ds = self.devices.get(item.device.id)
+        view = (self.rooms or {}).get(item.room)
+        if ds is None or view is None:
+            return
+        seq = min(item.seq, view.upto)
+        if item.read:
+            self._mark("read_seq", item.room, seq)
+        else:
+            self._advance(ds, view, item.room, seq)
+
+    def _advance(self, ds: DeviceState, view: RoomView, room: int, seq: int) -> None:
+        if seq > ds.acked.get(room, 0):
+            ds.acked[room] = seq
+        if seq > view.delivered:
+            view.delivered = seq
+            self._mark("delivered_seq", room, seq)
+        if ds.awaiting and all(ds.acked.get(r, 0) >= s for r, s in ds.awaiting.items()):
+            ds.awaiting = None
+
+    def _mark(self, column: str, room: int, seq: int) -> None:
+        dirty = self.dirty[column]
+        if seq > dirty.get(room, 0):
+            dirty[room] = seq
+            self.flush_at = min(self.flush_at, trio.current_time() + self.settings.flush_seconds)
+
+    # ------------------------------------------------------------------ membership views
+
+    async def _room_views(self) -> dict[int, RoomView]:
+        if self.rooms is None:
+            self.rooms = {m.room_id: self._view(m) for m in await self.store.memberships(self.user_id)}
+        return self.rooms
+
+    @staticmethod
+    def _view(m: Membership) -> RoomView:
+        return RoomView(m.joined_seq, m.left_seq, m.last_seq, m.delivered_seq)
+
+    async def _reload(self, room_id: int) -> None:
+        """A membership of this user changed: refresh it and let every device sync that room."""
+        rooms = await self._room_views()
+        try:
+            fresh = await self.store.memberships(self.user_id, room_id)
+        except StoreUnavailable:
+            self.retry_at = trio.current_time() + self.settings.retry_seconds
+            return
+        for m in fresh:
+            old = rooms.get(room_id)
+            rooms[room_id] = self._view(m)
+            if old is not None:
+                rooms[room_id].delivered = max(old.delivered, m.delivered_seq)
+            for ds in self.devices.values():
+                ds.pushed.setdefault(room_id, m.joined_seq - 1)
+                ds.syncing = True
+
+    async def _resync_all(self) -> None:
+        """Our mailbox dropped items (or a retry is due): reload every membership and sync every device."""
+        self.retry_at = math.inf
+        try:
+            fresh = await self.store.memberships(self.user_id)
+        except StoreUnavailable:
+            self.retry_at = trio.current_time() + self.settings.retry_seconds
+            return
+        old = self.rooms or {}
+        self.rooms = {m.room_id: self._view(m) for m in fresh}
+        for room_id, view in self.rooms.items():
+            if room_id in old:
+                view.delivered = max(view.delivered, old[room_id].delivered)
+        for ds in self.devices.values():
+            for room_id, view in self.rooms.items():
+                ds.pushed.setdefault(room_id, view.joined_seq - 1)
+            ds.syncing = True
+
+    # ------------------------------------------------------------------ sending
+
+    async def _pump(self) -> None:
+        """Send what live devices gathered, then the next backlog batch to syncing devices that may take one."""
+        for ds in list(self.devices.values()):
+            while ds.outgoing:
+                chunk, ds.outgoing = ds.outgoing[:MAX_BATCH], ds.outgoing[MAX_BATCH:]
+                ds.device.push(Msgs(messages=chunk))
+            if ds.syncing and ds.awaiting is None and not ds.device.closed:
+                await self._sync_batch(ds)
+        for device_id in [i for i, ds in self.devices.items() if ds.device.closed]:
+            del self.devices[device_id]
+
+    async def _sync_batch(self, ds: DeviceState) -> None:
+        rooms = self.rooms or {}
+        while True:
+            ranges = [(room_id, ds.pushed.get(room_id, view.joined_seq - 1), view.upto)
+                      for room_id, view in rooms.items()]
+            ranges = [r for r in ranges if r[1] < r[2]]
+            if not ranges:
+                ds.syncing = False
+                return
+            try:
+                found = await self.store.messages_after(ranges, MAX_BATCH)
+            except StoreUnavailable:
+                self.retry_at = trio.current_time() + self.settings.retry_seconds
+                return
+            if not found:
+                ds.syncing = False
+                return
+            batch = []
+            for msg in found:
+                ds.pushed[msg.room] = max(ds.pushed.get(msg.room, 0), msg.seq)
+                if (msg.room, msg.seq) not in ds.own:
+                    batch.append(msg)
+            if batch:
+                ds.awaiting = {}
+                for msg in batch:
+                    ds.awaiting[msg.room] = msg.seq
+                ds.device.push(Msgs(messages=batch, backlog=True))
+                return
+
+    async def _flush(self) -> None:
+        """Write coalesced cursor moves; on success tell the rooms (status frames for senders)."""
+        self.flush_at = math.inf
+        for column, cursors in self.dirty.items():
+            if not cursors:
+                continue
+            try:
+                await self.store.save_cursors(self.user_id, column, dict(cursors))
+            except StoreUnavailable:
+                self.flush_at = trio.current_time() + self.settings.retry_seconds
+                continue
+            saved, self.dirty[column] = cursors, {}
+            if column == "delivered_seq":
+                for room_id, seq in saved.items():
+                    self.rooms_router.offer(room_id, CursorMoved(self.user_id, seq))

@@ -1,0 +1,1 @@
+"""chatd: the node (config, embedded services, supervision tree) and its command line."""

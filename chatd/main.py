@@ -1,0 +1,60 @@
+"""`chatd`: run one node. With no CHAT_DATABASE_URL / CHAT_REDIS_URL, embedded servers are started."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import trio
+import trio_asyncio
+
+from chatd.config import Config, ConfigError
+from chatd.embedded import services
+from chatd.node import Node
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="chatd", description="Realtime chat server (msgpack over websocket).")
+    p.add_argument("--host", help="address to listen on (CHAT_HOST, default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="websocket port (CHAT_PORT, default 8765; 0 = any free port)")
+    p.add_argument("--data-dir", type=Path, help="embedded Postgres/Redis and the JWT secret (CHAT_DATA_DIR)")
+    p.add_argument("--log-level", default="INFO")
+    return p.parse_args(argv)
+
+
+async def serve(config: Config) -> None:
+    node = Node(config)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(node.run)
+        print(f"chatd ready: point a websocket client at {node.url}  (msgpack frames, see docs/protocol.md)",
+              flush=True)
+        with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+            async for signum in signals:
+                print(f"chatd: {signal.Signals(signum).name}, shutting down", flush=True)
+                nursery.cancel_scope.cancel()
+                break
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        config = Config.from_env(host=args.host, port=args.port, data_dir=args.data_dir)
+    except ConfigError as exc:
+        print(f"chatd: configuration error: {exc}", file=sys.stderr)
+        return 2
+    with services(config.data_dir, config.database_url, config.redis_url) as (db_url, redis_url):
+        config = replace(config, database_url=db_url, redis_url=redis_url)
+        try:
+            trio_asyncio.run(serve, config)
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

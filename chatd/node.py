@@ -1,0 +1,77 @@
+"""One chatd node: the supervision tree of DESIGN.md section 1.
+
+    root (one_for_one, 5 restarts in 10 s, then the node exits non-zero)
+    ├── rooms    dynamic supervisor of RoomActors (transient)
+    ├── users    dynamic supervisor of UserActors (temporary)
+    └── gateway  websocket listener, one task pair per connection
+
+The asyncpg pool and the Redis client are the node's resources, opened before the tree and closed
+after it; every actor reaches them only through persistence/.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import trio
+import trio_asyncio
+
+from actors.directory import RoomDirectory, UserDirectory
+from actors.room import RoomSettings
+from actors.user import UserSettings
+from auth import PasswordHasher, TokenIssuer
+from chatd.config import Config
+from gateway.server import Gateway
+from gateway.services import Services
+from persistence import Cache, Store
+from supervisor import ChildSpec, Supervisor
+
+log = logging.getLogger("chatd")
+
+
+class Node:
+    def __init__(self, config: Config) -> None:
+        if not config.database_url or not config.redis_url:
+            raise ValueError("Node needs database_url and redis_url (chatd.embedded provides them)")
+        self.config = config.with_secret()
+        self.root = Supervisor("root", intensity=5, period=10.0)
+        self.services: Services | None = None
+        self.gateway: Gateway | None = None
+
+    @property
+    def url(self) -> str:
+        assert self.gateway is not None and self.gateway.port is not None
+        host = self.config.host if ":" not in self.config.host else f"[{self.config.host}]"
+        return f"ws://{host}:{self.gateway.port}/"
+
+    async def run(self, *, task_status: trio.TaskStatus[Node] = trio.TASK_STATUS_IGNORED) -> None:
+        async with trio_asyncio.open_loop():
+            await self._run(task_status)
+
+    async def _run(self, task_status: trio.TaskStatus[Node]) -> None:
+        cfg = self.config
+        assert cfg.database_url and cfg.redis_url and cfg.jwt_secret
+        store = await Store.open(cfg.database_url, max_size=cfg.db_pool_size)
+        cache = Cache.open(cfg.redis_url, cfg.redis_prefix)
+        try:
+            rooms = RoomDirectory(store, RoomSettings(idle_seconds=cfg.room_idle_seconds))
+            users = UserDirectory(store, rooms, UserSettings(flush_seconds=cfg.cursor_flush_seconds,
+                                                             linger_seconds=cfg.user_linger_seconds))
+            self.services = Services(cfg, store, cache, rooms, users, TokenIssuer(cfg.jwt_secret, cfg.access_ttl),
+                                     PasswordHasher(cfg.argon2_time_cost, cfg.argon2_memory_kib))
+            self.gateway = Gateway(self.services)
+            async with trio.open_nursery() as nursery:
+                await nursery.start(self.root.run, [
+                    ChildSpec("rooms", rooms.run), ChildSpec("users", users.run),
+                    ChildSpec("gateway", self.gateway.serve)])
+                if not await cache.ping():
+                    log.warning("Redis at %s does not answer; presence and rate limits are degraded",
+                                cfg.redis_url)
+                log.info("chatd node %s listening on %s", cfg.node_name, self.url)
+                task_status.started(self)
+        finally:
+            with trio.CancelScope(shield=True), trio.move_on_after(5):
+                await cache.close()
+                await store.close()
+
+

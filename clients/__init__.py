@@ -1,0 +1,1 @@
+"""Python clients for chatd. ``clients.ws.ChatClient`` is the minimal protocol client (trio)."""

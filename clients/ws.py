@@ -1,0 +1,147 @@
+"""A minimal chatd client on trio-websocket: requests matched to replies by id, pushes in a queue.
+
+    async with ChatClient.connect(url) as c:
+        auth = await c.call(f.Login, username="ann", password="...")
+        await c.hello(auth.access_token)
+        sent = await c.send_text(room, "hello")
+        frame = await c.next_push()        # msgs / status frames the server pushes
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any, TypeVar
+
+import trio
+from trio_websocket import ConnectionClosed, WebSocketConnection, open_websocket_url
+
+from protocol import ProtocolError, decode, encode
+from protocol import frames as f
+
+F = TypeVar("F", bound=f.Frame)
+
+
+class ChatError(Exception):
+    def __init__(self, error: f.Error) -> None:
+        super().__init__(f"{error.code}: {error.message}")
+        self.error = error
+        self.code = error.code
+
+
+class ChatClient:
+    def __init__(self, ws: WebSocketConnection) -> None:
+        self.ws = ws
+        self._ids = itertools.count(1)
+        self._waiting: dict[int, trio.MemorySendChannel[f.Frame]] = {}
+        self._push_send, self._push_receive = trio.open_memory_channel[f.Frame](100_000)
+        self.closed: trio.Event = trio.Event()
+        self.close_code: int | None = None
+        self.user_id: int | None = None
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def connect(cls, url: str, **kwargs: Any) -> AsyncIterator[ChatClient]:
+        async with open_websocket_url(url, **kwargs) as ws, trio.open_nursery() as nursery:
+            client = cls(ws)
+            nursery.start_soon(client._read_loop)
+            try:
+                yield client
+            finally:
+                nursery.cancel_scope.cancel()
+
+    async def _read_loop(self) -> None:
+        try:
+            while True:
+                data = await self.ws.get_message()
+                frame = decode(data, max_bytes=1 << 30)
+                if isinstance(frame, ProtocolError):
+                    raise RuntimeError(f"server sent an undecodable frame: {frame.message}")
+                req_id = getattr(frame, "id", None)
+                waiter = self._waiting.pop(req_id, None) if req_id is not None else None
+                if waiter is not None:
+                    waiter.send_nowait(frame)
+                else:
+                    self._push_send.send_nowait(frame)
+        except ConnectionClosed as exc:
+            self.close_code = exc.reason.code if exc.reason else None
+        finally:
+            self.closed.set()
+
+    # ------------------------------------------------------------------ requests
+
+    async def send_frame(self, frame: f.Frame) -> None:
+        await self.ws.send_message(encode(frame))
+
+    async def request(self, kind: type[F], timeout: float = 10.0, **fields: Any) -> f.Frame:
+        """Send a request and return its reply (which may be an Error frame)."""
+        req_id = next(self._ids)
+        send, receive = trio.open_memory_channel[f.Frame](1)
+        self._waiting[req_id] = send
+        await self.send_frame(kind(id=req_id, **fields))  # type: ignore[call-arg]
+        with trio.fail_after(timeout):
+            return await receive.receive()
+
+    async def call(self, kind: type[f.Frame], timeout: float = 10.0, **fields: Any) -> Any:
+        """Like request, but an Error reply raises ChatError."""
+        reply = await self.request(kind, timeout, **fields)
+        if isinstance(reply, f.Error):
+            raise ChatError(reply)
+        return reply
+
+    async def hello(self, token: str, cursors: dict[int, int] | None = None) -> f.Welcome:
+        welcome = await self.call(f.Hello, version=f.PROTOCOL_VERSION, token=token, cursors=cursors)
+        self.user_id = welcome.user_id
+        return welcome  # type: ignore[no-any-return]
+
+    async def send_text(self, room: int, body: str, client_id: str | None = None) -> f.Sent:
+        return await self.call(f.Send, room=room, client_id=client_id or str(uuid.uuid4()),  # type: ignore[no-any-return]
+                               body=body)
+
+    async def ack(self, room: int, seq: int) -> None:
+        await self.send_frame(f.Ack(room=room, seq=seq))
+
+    # ------------------------------------------------------------------ pushes
+
+    async def next_push(self, timeout: float = 10.0) -> f.Frame:
+        with trio.fail_after(timeout):
+            return await self._push_receive.receive()
+
+    def pending_pushes(self) -> list[f.Frame]:
+        out = []
+        while True:
+            try:
+                out.append(self._push_receive.receive_nowait())
+            except trio.WouldBlock:
+                return out
+
+    async def next_of(self, kind: type[F], timeout: float = 10.0) -> F:
+        """The next pushed frame of this type (others are dropped)."""
+        with trio.fail_after(timeout):
+            while True:
+                frame = await self._push_receive.receive()
+                if isinstance(frame, kind):
+                    return frame
+
+    async def collect(self, room: int, count: int, *, ack: bool = True, timeout: float = 20.0
+                      ) -> list[f.Message]:
+        """Receive pushed messages of `room` until `count` arrived, acking each `msgs` frame."""
+        got: list[f.Message] = []
+        with trio.fail_after(timeout):
+            while len(got) < count:
+                frame = await self._push_receive.receive()
+                if not isinstance(frame, f.Msgs):
+                    continue
+                got.extend(m for m in frame.messages if m.room == room)
+                if ack:
+                    await self.ack_frame(frame)
+        return got
+
+    async def ack_frame(self, frame: f.Msgs) -> None:
+        top: dict[int, int] = {}
+        for m in frame.messages:
+            top[m.room] = max(top.get(m.room, 0), m.seq)
+        for room, seq in top.items():
+            await self.ack(room, seq)

@@ -1,0 +1,131 @@
+"""One websocket connection: a reader task (decode -> check -> handle) and a writer task (outbox -> socket).
+
+Nothing a client sends can crash its connection or an actor: undecodable or refused frames get an
+`error` frame and the connection goes on. The connection closes (with a code from docs/protocol.md)
+when the client is too slow to take frames, does not say hello in time, or its token expires without
+an in-band `auth` refresh.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import trio
+from trio_websocket import ConnectionClosed, WebSocketConnection
+
+from actors.device import Device
+from actors.items import Detach
+from gateway.handlers import Handlers, RequestError
+from gateway.ratelimit import TokenBucket
+from gateway.services import Services
+from persistence import StoreUnavailable
+from protocol import ProtocolError, Session, decode, encode
+from protocol import frames as f
+from protocol.errors import ErrorCode
+
+log = logging.getLogger("chatd.gateway")
+
+CLOSE_AUTH = 4001
+CLOSE_TOO_SLOW = 4008
+
+
+class Connection:
+    def __init__(self, services: Services, ws: WebSocketConnection, address: str) -> None:
+        self.s = services
+        self.ws = ws
+        self.address = address
+        self.session = Session()
+        cfg = services.config
+        outbox, self._outbox_receive = trio.open_memory_channel[f.Frame](cfg.outbox_frames)
+        self.device = Device(0, outbox)
+        self.bucket = TokenBucket(cfg.rate_per_second, cfg.rate_burst)
+        self.deadline = trio.CancelScope(deadline=trio.current_time() + cfg.auth_timeout)
+        self.expiry_reason = f"no hello within {cfg.auth_timeout:g} seconds"
+        self.handlers = Handlers(services, self.session, self.device, address, self._authenticated)
+
+    def _authenticated(self, expires_at: float) -> None:
+        """Close the connection when the access token expires, unless `auth` brings a newer one."""
+        self.deadline.deadline = trio.current_time() + max(0.0, expires_at - time.time())
+        self.expiry_reason = "access token expired; send auth with a fresh token before it does"
+
+    async def run(self) -> None:
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._writer)
+                with self.deadline:
+                    await self._reader()
+                if self.deadline.cancelled_caught:
+                    self.device.kill(CLOSE_AUTH, self.expiry_reason)
+                else:
+                    self.device.kill(1000, "")
+        finally:
+            self.session.closing()
+            self.device.kill(1000, "")
+            if self.session.user_id is not None:
+                self.s.users.offer(self.session.user_id, Detach(self.device))
+                with trio.CancelScope(shield=True), trio.move_on_after(2):
+                    await self.s.cache.set_online(self.session.user_id, self.s.config.node_name, False)
+
+    async def _reader(self) -> None:
+        max_bytes = self.s.config.max_frame_bytes
+        while not self.device.closed:
+            try:
+                data = await self.ws.get_message()
+            except ConnectionClosed:
+                return
+            wait = self.bucket.take()
+            if wait is not None:
+                self._error(ProtocolError(ErrorCode.RATE_LIMITED, "too many frames, slow down", None,
+                                          round(wait, 3)))
+                continue
+            frame = decode(data, max_bytes)
+            if isinstance(frame, ProtocolError):
+                self._error(frame)
+                continue
+            await self._dispatch(frame)
+
+    async def _dispatch(self, frame: f.Frame) -> None:
+        req_id = getattr(frame, "id", None)
+        refused = self.session.check(frame)
+        if refused is not None:
+            self._error(refused)
+            return
+        was_authed = self.session.user_id is not None
+        try:
+            reply = await self.handlers.table[type(frame)](frame)
+        except RequestError as exc:
+            self._error(ProtocolError(exc.code, str(exc), req_id, exc.retry_after))
+            return
+        except StoreUnavailable as exc:
+            log.warning("database unavailable during %s: %s", frame.type, exc)
+            self._error(ProtocolError(ErrorCode.RETRY, "database unavailable, retry later", req_id, 1.0))
+            return
+        except Exception:
+            log.exception("handler for %s failed", frame.type)
+            self._error(ProtocolError(ErrorCode.INTERNAL, f"internal error while handling {frame.type}", req_id))
+            return
+        if reply is not None:
+            self.device.push(reply)
+        if not was_authed and self.session.user_id is not None:
+            await self.s.cache.set_online(self.session.user_id, self.s.config.node_name, True)
+
+    def _error(self, err: ProtocolError) -> None:
+        self.device.push(f.Error(code=err.code.value, message=err.message, id=err.id,
+                                 retry_after=err.retry_after))
+
+    async def _writer(self) -> None:
+        timeout = self.s.config.send_timeout
+        try:
+            async for frame in self._outbox_receive:
+                with trio.fail_after(timeout):
+                    await self.ws.send_message(encode(frame))
+        except trio.TooSlowError:
+            self.device.kill(CLOSE_TOO_SLOW, f"too slow: a frame was not taken within {timeout:g}s")
+        except ConnectionClosed:
+            return
+        with trio.move_on_after(2):
+            try:
+                await self.ws.aclose(self.device.close_code, self.device.close_reason)
+            except ConnectionClosed:
+                pass

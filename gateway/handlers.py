@@ -1,0 +1,220 @@
+"""Request handlers: one coroutine per client frame type.
+
+A handler returns the reply frame, or None when the reply comes later from an actor (send, membership
+changes) or is not due (ack, read). It raises RequestError for a refusal; the connection turns it into
+an `error` frame echoing the request id. Authorization happens where the data lives: membership checks
+in the room actor, visibility checks in the history query.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import trio
+
+from actors.device import CLOSE_TRY_AGAIN, Device
+from actors.items import AckFrom, ChangeMembers, MembershipChanged, SendText
+from auth import TokenError, hash_refresh_token, new_refresh_token
+from auth.passwords import check_email, check_password_rules
+from auth.tokens import AccessClaims
+from gateway.services import Services
+from persistence import Conflict
+from protocol import frames as f
+from protocol.errors import ErrorCode
+from protocol.session import Session
+
+
+class RequestError(Exception):
+    def __init__(self, code: ErrorCode, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.retry_after = retry_after
+
+
+Handler = Callable[[Any], Awaitable[f.Frame | None]]
+
+
+class Handlers:
+    def __init__(self, services: Services, session: Session, device: Device, address: str,
+                 on_authenticated: Callable[[float], None]) -> None:
+        self.s = services
+        self.session = session
+        self.device = device
+        self.address = address
+        self._on_authenticated = on_authenticated
+        self.table: dict[type[f.Frame], Handler] = {
+            f.Signup: self.signup, f.Login: self.login, f.Refresh: self.refresh, f.Logout: self.logout,
+            f.Hello: self.hello, f.Auth: self.auth, f.OpenDirect: self.open_direct,
+            f.CreateGroup: self.create_group, f.AddMembers: self.add_members,
+            f.RemoveMember: self.remove_member, f.Leave: self.leave, f.ListRooms: self.list_rooms,
+            f.Send: self.send, f.Ack: self.ack, f.Read: self.read, f.History: self.history,
+        }
+
+    @property
+    def me(self) -> int:
+        assert self.session.user_id is not None
+        return self.session.user_id
+
+    # ------------------------------------------------------------------ accounts
+
+    async def _limit(self, key: str, limit: int, window: int) -> None:
+        wait = await self.s.cache.hit(key, limit, window)
+        if wait is not None:
+            raise RequestError(ErrorCode.RATE_LIMITED, "too many attempts, wait and try again", wait)
+
+    async def _grant(self, req_id: int, user_id: int, username: str, device_name: str | None) -> f.AuthOk:
+        device_id = str(uuid.uuid4())
+        refresh = new_refresh_token()
+        await self.s.store.add_refresh_token(user_id, device_id, device_name, hash_refresh_token(refresh),
+                                             self.s.config.refresh_ttl)
+        return f.AuthOk(id=req_id, user_id=user_id, username=username,
+                        access_token=self.s.tokens.issue(user_id, device_id), refresh_token=refresh,
+                        expires_in=self.s.tokens.access_ttl)
+
+    async def signup(self, req: f.Signup) -> f.Frame:
+        problem = check_email(req.email) or check_password_rules(req.username, req.password)
+        if problem:
+            raise RequestError(ErrorCode.BAD_REQUEST, problem)
+        await self._limit(f"signup:{self.address}", 20, 3600)
+        password_hash = await self.s.passwords.hash(req.password)
+        try:
+            user_id = await self.s.store.create_user(req.username, req.email.lower(), password_hash)
+        except Conflict as exc:
+            raise RequestError(ErrorCode.CONFLICT, f"that {exc.field} is already taken") from exc
+        return await self._grant(req.id, user_id, req.username, req.device)
+
+    async def login(self, req: f.Login) -> f.Frame:
+        cfg = self.s.config
+        await self._limit(f"login:{req.username.lower()}:{self.address}", cfg.login_attempts, cfg.login_window)
+        account = await self.s.store.account_by_login(req.username)
+        if not await self.s.passwords.verify(account.password_hash if account else None, req.password):
+            raise RequestError(ErrorCode.UNAUTHORIZED, "wrong username or password")
+        assert account is not None
+        if account.disabled:
+            raise RequestError(ErrorCode.FORBIDDEN, "this account is disabled")
+        return await self._grant(req.id, account.id, account.username, req.device)
+
+    async def refresh(self, req: f.Refresh) -> f.Frame:
+        new = new_refresh_token()
+        grant = await self.s.store.rotate_refresh_token(hash_refresh_token(req.refresh_token),
+                                                        hash_refresh_token(new), self.s.config.refresh_ttl)
+        if grant is None:
+            raise RequestError(ErrorCode.UNAUTHORIZED, "refresh token is invalid, expired or revoked")
+        return f.AuthOk(id=req.id, user_id=grant.user_id, username=grant.username,
+                        access_token=self.s.tokens.issue(grant.user_id, grant.device_id), refresh_token=new,
+                        expires_in=self.s.tokens.access_ttl)
+
+    async def logout(self, req: f.Logout) -> f.Frame:
+        if not await self.s.store.revoke_device(hash_refresh_token(req.refresh_token)):
+            raise RequestError(ErrorCode.NOT_FOUND, "unknown or already revoked refresh token")
+        return f.Ok(id=req.id)
+
+    # ------------------------------------------------------------------ session
+
+    def _verify(self, token: str) -> AccessClaims:
+        try:
+            claims = self.s.tokens.verify(token)
+        except TokenError as exc:
+            raise RequestError(ErrorCode.UNAUTHORIZED, str(exc)) from exc
+        if self.session.user_id is not None and claims.user_id != self.session.user_id:
+            raise RequestError(ErrorCode.FORBIDDEN, "token belongs to another user")
+        return claims
+
+    async def hello(self, req: f.Hello) -> None:
+        if req.version != f.PROTOCOL_VERSION:
+            raise RequestError(ErrorCode.BAD_REQUEST, f"unsupported protocol version {req.version}; "
+                                                      f"this server speaks version {f.PROTOCOL_VERSION}")
+        claims = self._verify(req.token)
+        user_id = claims.user_id
+        username = await self.s.store.active_username(user_id)
+        if username is None:
+            raise RequestError(ErrorCode.UNAUTHORIZED, "this account is disabled or no longer exists")
+        self.session.authenticated(user_id)
+        self.device.user_id = user_id
+        self.device.push(f.Welcome(id=req.id, version=f.PROTOCOL_VERSION, user_id=user_id, username=username,
+                                   max_frame_bytes=self.s.config.max_frame_bytes))
+        self._on_authenticated(claims.expires_at)
+        try:
+            await self.s.users.attach(self.device, req.cursors or {})
+        except BaseException:
+            self.device.kill(CLOSE_TRY_AGAIN, "could not start your session, reconnect")
+            raise
+        return None
+
+    async def auth(self, req: f.Auth) -> f.Frame:
+        self._on_authenticated(self._verify(req.token).expires_at)
+        return f.Ok(id=req.id)
+
+    # ------------------------------------------------------------------ rooms
+
+    async def _resolve(self, refs: list[int | str]) -> list[int]:
+        found = await self.s.store.resolve_users(refs)
+        missing = [str(r) for r in refs if r not in found]
+        if missing:
+            raise RequestError(ErrorCode.NOT_FOUND, f"no such user: {', '.join(missing[:10])}")
+        return list(dict.fromkeys(found[r][0] for r in refs))
+
+    async def _room_reply(self, req_id: int, room_id: int, notify: list[int]) -> f.Frame:
+        for uid in notify:
+            self.s.users.offer(uid, MembershipChanged(room_id))
+        info = await self.s.store.room_info(room_id)
+        if info is None:
+            raise RequestError(ErrorCode.NOT_FOUND, f"room {room_id} does not exist")
+        return f.Room(id=req_id, room=info)
+
+    async def open_direct(self, req: f.OpenDirect) -> f.Frame:
+        (peer,) = await self._resolve([req.user])
+        if peer == self.me:
+            raise RequestError(ErrorCode.BAD_REQUEST, "a direct chat needs another user")
+        room_id, created = await self.s.store.get_or_create_direct(self.me, peer)
+        return await self._room_reply(req.id, room_id, [self.me, peer] if created else [])
+
+    async def create_group(self, req: f.CreateGroup) -> f.Frame:
+        members = [u for u in await self._resolve(list(req.members or [])) if u != self.me]
+        room_id = await self.s.store.create_group(self.me, req.name, members, req.history_visibility)
+        return await self._room_reply(req.id, room_id, [self.me, *members])
+
+    async def add_members(self, req: f.AddMembers) -> None:
+        users = await self._resolve(list(req.users))
+        await self.s.rooms.put(req.room, ChangeMembers(self.device, req.id, "add", tuple(users)))
+
+    async def remove_member(self, req: f.RemoveMember) -> None:
+        users = await self._resolve([req.user])
+        await self.s.rooms.put(req.room, ChangeMembers(self.device, req.id, "remove", tuple(users)))
+
+    async def leave(self, req: f.Leave) -> None:
+        await self.s.rooms.put(req.room, ChangeMembers(self.device, req.id, "leave"))
+
+    async def list_rooms(self, req: f.ListRooms) -> f.Frame:
+        return f.Rooms(id=req.id, rooms=await self.s.store.list_rooms(self.me))
+
+    # ------------------------------------------------------------------ messages
+
+    async def send(self, req: f.Send) -> None:
+        await self.s.rooms.put(req.room, SendText(self.device, req.id, req.client_id.lower(), req.body))
+
+    async def _cursor(self, room: int, seq: int, read: bool) -> None:
+        mailbox = self.s.users.lookup(self.me)
+        if mailbox is not None:
+            try:
+                await mailbox.put(AckFrom(self.device, room, seq, read))
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                pass  # the user actor stopped; this device is being closed and will resume on reconnect
+
+    async def ack(self, req: f.Ack) -> None:
+        await self._cursor(req.room, req.seq, read=False)
+
+    async def read(self, req: f.Read) -> None:
+        await self._cursor(req.room, req.seq, read=True)
+
+    async def history(self, req: f.History) -> f.Frame:
+        result = await self.s.store.history(self.me, req.room, req.before_seq, req.limit)
+        if result == "not_found":
+            raise RequestError(ErrorCode.NOT_FOUND, f"room {req.room} does not exist")
+        if result == "forbidden":
+            raise RequestError(ErrorCode.FORBIDDEN, f"you are not a member of room {req.room}")
+        assert not isinstance(result, str)
+        messages, has_more = result
+        return f.HistoryPage(id=req.id, room=req.room, messages=messages, has_more=has_more)

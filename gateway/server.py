@@ -1,0 +1,67 @@
+"""The websocket listener: handshake checks (Origin allow-list, per-address cap), then a Connection."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+
+import trio
+from trio_websocket import WebSocketRequest, serve_websocket
+
+from gateway.connection import Connection
+from gateway.services import Services
+
+log = logging.getLogger("chatd.gateway")
+
+HARD_FRAME_LIMIT_FACTOR = 4  # frames above max_frame_bytes get an error; above this many times, close 1009
+MAX_CONNECTIONS_PER_ADDRESS = 1000
+
+
+class Gateway:
+    def __init__(self, services: Services) -> None:
+        self.s = services
+        self.port: int | None = None
+        self.per_address: Counter[str] = Counter()
+        self.connections = 0
+
+    async def serve(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        async with trio.open_nursery() as handlers:
+            server = await handlers.start(self._serve, handlers)
+            self.port = server.port
+            task_status.started()
+            await trio.sleep_forever()
+
+    async def _serve(self, handler_nursery: trio.Nursery, *, task_status: trio.TaskStatus) -> None:
+        cfg = self.s.config
+        await serve_websocket(
+            self._handle, cfg.host, cfg.port, ssl_context=None, handler_nursery=handler_nursery,
+            max_message_size=cfg.max_frame_bytes * HARD_FRAME_LIMIT_FACTOR, message_queue_size=8,
+            connect_timeout=10, disconnect_timeout=5, task_status=task_status)
+
+    def _origin_allowed(self, request: WebSocketRequest) -> bool:
+        origins = [v.decode("latin-1") for k, v in request.headers if k.lower() == b"origin"]
+        if not origins:
+            return True  # not a browser: browsers always send Origin
+        allowed = self.s.config.allowed_origins
+        return "*" in allowed or all(o in allowed for o in origins)
+
+    async def _handle(self, request: WebSocketRequest) -> None:
+        remote = request.remote
+        address = str(getattr(remote, "address", remote))
+        if not self._origin_allowed(request):
+            log.warning("refused websocket from %s: Origin not allowed", address)
+            await request.reject(403, body=b"Origin not allowed; see CHAT_ALLOWED_ORIGINS")
+            return
+        if self.per_address[address] >= MAX_CONNECTIONS_PER_ADDRESS:
+            await request.reject(429, body=b"too many connections from this address")
+            return
+        self.per_address[address] += 1
+        self.connections += 1
+        try:
+            ws = await request.accept()
+            await Connection(self.s, ws, address).run()
+        finally:
+            self.connections -= 1
+            self.per_address[address] -= 1
+            if not self.per_address[address]:
+                del self.per_address[address]
