@@ -36,6 +36,7 @@ class Config:
     rate_burst: int = 400
     login_attempts: int = 10  # failed logins per username+address per window
     login_window: int = 300
+    signups_per_hour: int = 20  # per client address
     db_pool_size: int = 10
     argon2_time_cost: int = 2
     argon2_memory_kib: int = 19 * 1024

@@ -40,6 +40,7 @@ class ChatClient:
         self.closed: trio.Event = trio.Event()
         self.close_code: int | None = None
         self.user_id: int | None = None
+        self._scope: trio.CancelScope | None = None
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -51,6 +52,23 @@ class ChatClient:
                 yield client
             finally:
                 nursery.cancel_scope.cancel()
+
+    @classmethod
+    async def open_in(cls, nursery: trio.Nursery, url: str, **kwargs: Any) -> ChatClient:
+        """Connect in a task of `nursery`; the connection lives until ``disconnect()`` or the nursery ends."""
+        async def hold(*, task_status: trio.TaskStatus[ChatClient]) -> None:
+            with trio.CancelScope() as scope:
+                async with cls.connect(url, **kwargs) as client:
+                    client._scope = scope
+                    task_status.started(client)
+                    await trio.sleep_forever()
+        return await nursery.start(hold)  # type: ignore[no-any-return]
+
+    async def disconnect(self) -> None:
+        """Close the connection (a normal websocket close) and wait until it is closed."""
+        if self._scope is not None:
+            self._scope.cancel()
+        await self.closed.wait()
 
     async def _read_loop(self) -> None:
         try:

@@ -77,7 +77,7 @@ class Handlers:
         problem = check_email(req.email) or check_password_rules(req.username, req.password)
         if problem:
             raise RequestError(ErrorCode.BAD_REQUEST, problem)
-        await self._limit(f"signup:{self.address}", 20, 3600)
+        await self._limit(f"signup:{self.address}", self.s.config.signups_per_hour, 3600)
         password_hash = await self.s.passwords.hash(req.password)
         try:
             user_id = await self.s.store.create_user(req.username, req.email.lower(), password_hash)

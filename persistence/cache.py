@@ -50,10 +50,10 @@ class Cache:
 
         async def count() -> tuple[int, int]:
             async with self.client.pipeline(transaction=True) as pipe:
+                pipe.set(full, 0, ex=window_seconds, nx=True)  # the window starts at the first hit
                 pipe.incr(full)
-                pipe.expire(full, window_seconds, nx=True)
                 pipe.ttl(full)
-                n, _, ttl = await pipe.execute()
+                _, n, ttl = await pipe.execute()
                 return int(n), int(ttl)
         try:
             n, ttl = await aio(count)()

@@ -62,8 +62,8 @@ class MessageQueries:
             for seq, item in fresh:
                 if isinstance(item, NewText):
                     known[(item.sender, item.client_id.lower())] = stored[seq]
-        return [Appended(stored[ref]) if isinstance(ref, int) else Appended(known[ref], duplicate=True)
-                for ref, _ in plan]
+        return [Appended(stored[seq]) if seq is not None else Appended(known[key], duplicate=True)  # type: ignore[index]
+                for seq, key in plan]
 
     @bridged
     async def messages_after(self, ranges: list[tuple[int, int, int]], limit: int) -> list[Message]:
@@ -114,7 +114,7 @@ async def _apply_member_change(con: asyncpg.Connection, room_id: int, seq: int, 
     if change.action == "added":
         await con.execute(
             "INSERT INTO room_members (room_id, user_id, role, joined_seq, delivered_seq, read_seq)"
-            " VALUES ($1, $2, $3, $4, $4 - 1, $4 - 1) ON CONFLICT (room_id, user_id) DO UPDATE SET"
+            " VALUES ($1, $2, $3, $4::bigint, $4::bigint - 1, $4::bigint - 1) ON CONFLICT (room_id, user_id) DO UPDATE SET"
             " role = excluded.role, joined_seq = excluded.joined_seq, left_seq = NULL,"
             " delivered_seq = GREATEST(room_members.delivered_seq, excluded.delivered_seq),"
             " read_seq = GREATEST(room_members.read_seq, excluded.read_seq)",

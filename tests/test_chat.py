@@ -1,0 +1,267 @@
+"""Chat as users see it: direct and group rooms, live delivery, backlog after being offline, status."""
+
+from __future__ import annotations
+
+import uuid
+
+import trio
+
+from protocol import frames as f
+from tests.conftest import People
+
+
+async def test_direct_chat_in_real_time(people: People) -> None:
+    ann, ann_c = await people.new("ann")
+    bob, bob_c = await people.new("bob")
+    room = (await ann_c.call(f.OpenDirect, user=bob.username)).room
+    assert room.kind == "direct" and {m.user for m in room.members} == {ann.user_id, bob.user_id}
+    # whoever asks second gets the same room
+    assert (await bob_c.call(f.OpenDirect, user=ann.user_id)).room.room == room.room
+
+    sent = await ann_c.send_text(room.room, "hi bob")
+    got = await bob_c.collect(room.room, 2)  # the 'created' system message, then the text
+    assert [(m.seq, m.kind) for m in got] == [(1, "system"), (sent.seq, "text")]
+    assert got[1].body == "hi bob" and got[1].sender == ann.user_id and got[1].client_id == sent.client_id
+
+    reply = await bob_c.send_text(room.room, "hello ann")
+    got_ann = await ann_c.collect(room.room, 2)
+    assert [m.body for m in got_ann] == [None, "hello ann"] and got_ann[1].seq == reply.seq == sent.seq + 1
+    # the sending connection gets `sent`, never its own message back
+    assert all(m.sender != ann.user_id for m in got_ann)
+
+
+async def test_other_devices_of_the_sender_get_the_message(people: People) -> None:
+    ann, phone = await people.new("ann")
+    bob, _ = await people.new("bob")
+    laptop = await people.connect(ann)
+    room = (await phone.call(f.OpenDirect, user=bob.user_id)).room.room
+    await laptop.collect(room, 1)
+    await phone.collect(room, 1)
+    sent = await phone.send_text(room, "from my phone")
+    (echo,) = await laptop.collect(room, 1)
+    assert echo.seq == sent.seq and echo.body == "from my phone"
+    with trio.move_on_after(0.3):
+        frame = await phone.next_of(f.Msgs)
+        raise AssertionError(f"sending device got its own message back: {frame}")
+
+
+async def test_sender_sees_delivered_per_recipient(people: People) -> None:
+    ann, ann_c = await people.new("ann")
+    bob, bob_c = await people.new("bob")
+    room = (await ann_c.call(f.OpenDirect, user=bob.user_id)).room.room
+    await ann_c.collect(room, 1)
+    await bob_c.collect(room, 1)
+    sent = await ann_c.send_text(room, "did you get this?")
+    await bob_c.collect(room, 1)  # acks it
+    with trio.fail_after(5):
+        while True:
+            status = await ann_c.next_of(f.Status)
+            if status.user == bob.user_id and status.delivered_seq >= sent.seq:
+                break
+    assert status.room == room
+
+
+async def test_group_member_offline_gets_backlog_in_order_in_acked_batches(people: People) -> None:
+    owner, owner_c = await people.new("owner")
+    others = [await people.new(f"m{i}") for i in range(3)]
+    carol = await people.signup("carol")  # offline all along
+    room = (await owner_c.call(f.CreateGroup, name="five", members=[p.username for p, _ in others] + [carol.user_id])
+            ).room
+    assert len(room.members) == 5 and room.members[0].role == "owner"
+    rid = room.room
+    sent: list[int] = []
+    for i in range(250):
+        _, client = others[i % 3]
+        sent.append((await client.send_text(rid, f"message {i}")).seq)
+    assert sent == list(range(2, 252))
+
+    carol_c = await people.connect(carol)
+    first = await carol_c.next_of(f.Msgs)
+    assert first.backlog and len(first.messages) == 100
+    # flow control: the next batch waits for the ack of this one
+    with trio.move_on_after(0.5):
+        await carol_c.next_of(f.Msgs)
+        raise AssertionError("a second backlog batch came before the first was acked")
+    await carol_c.ack_frame(first)
+    rest = await carol_c.collect(rid, 151)
+    got = first.messages + rest
+    assert [m.seq for m in got] == list(range(1, 252))  # exactly once, in order, nothing missing
+    assert [m.body for m in got[1:]] == [f"message {i}" for i in range(250)]
+
+    # carol's acks are stored and reported to the members as her delivery status
+    with trio.fail_after(5):
+        while (s := await owner_c.next_of(f.Status)).user != carol.user_id or s.delivered_seq < 251:
+            pass
+    summary = {r.room: r for r in (await carol_c.call(f.ListRooms)).rooms}[rid]
+    assert summary.delivered_seq == 251 and summary.unread == 250
+
+
+async def test_reconnect_with_cursors_resumes_after_them(people: People) -> None:
+    ann, ann_c = await people.new("ann")
+    bob = await people.signup("bob")
+    rid = (await ann_c.call(f.OpenDirect, user=bob.user_id)).room.room
+    for i in range(10):
+        await ann_c.send_text(rid, f"m{i}")
+    bob_c = await people.connect(bob, cursors={rid: 6})  # the client's cache has up to seq 6
+    got = await bob_c.collect(rid, 5)
+    assert [m.seq for m in got] == [7, 8, 9, 10, 11]
+    await bob_c.disconnect()
+    # without cursors the backlog starts after delivered_seq (what was acked): nothing left
+    bob_c2 = await people.connect(bob)
+    with trio.move_on_after(0.5):
+        frame = await bob_c2.next_of(f.Msgs)
+        raise AssertionError(f"acked messages were delivered again: {frame}")
+
+
+async def test_retried_send_is_stored_once(people: People) -> None:
+    ann, ann_c = await people.new("ann")
+    bob, _ = await people.new("bob")
+    rid = (await ann_c.call(f.OpenDirect, user=bob.user_id)).room.room
+    client_id = str(uuid.uuid4())
+    first = await ann_c.send_text(rid, "only once", client_id)
+    again = await ann_c.send_text(rid, "only once", client_id)
+    assert (again.seq, again.ts, again.duplicate, first.duplicate) == (first.seq, first.ts, True, False)
+    # two copies in flight at once (same group-commit batch) are stored once too
+    twin_id = str(uuid.uuid4())
+    async with trio.open_nursery() as n:
+        replies: list[f.Sent] = []
+
+        async def send() -> None:
+            replies.append(await ann_c.send_text(rid, "twin", twin_id))
+        n.start_soon(send)
+        n.start_soon(send)
+    assert replies[0].seq == replies[1].seq and sorted(r.duplicate for r in replies) == [False, True]
+    page = await ann_c.call(f.History, room=rid)
+    assert [m.body for m in page.messages] == [None, "only once", "twin"]
+
+
+async def test_thousand_messages_from_ten_senders_gap_free_and_in_order(people: People) -> None:
+    members = [await people.new(f"s{i}") for i in range(10)]
+    listener, listener_c = await people.new("listener")
+    owner_c = members[0][1]
+    rid = (await owner_c.call(f.CreateGroup, name="busy",
+                              members=[p.user_id for p, _ in members[1:]] + [listener.user_id])).room.room
+    for _, c in members:
+        await c.collect(rid, 1)
+    await listener_c.collect(rid, 1)
+
+    acked: dict[int, list[tuple[int, str]]] = {}
+
+    async def sender(index: int) -> None:
+        _, c = members[index]
+        acked[index] = [((await c.send_text(rid, f"{index}:{k}")).seq, f"{index}:{k}") for k in range(100)]
+
+    received: dict[int, list[f.Message]] = {}
+
+    async def receiver(index: int) -> None:
+        _, c = members[index]
+        received[index] = await c.collect(rid, 900, timeout=60)
+
+    async with trio.open_nursery() as n:
+        n.start_soon(lambda: _listen(listener_c, rid, received))
+        for i in range(10):
+            n.start_soon(receiver, i)
+        for i in range(10):
+            n.start_soon(sender, i)
+
+    all_seqs = sorted(seq for pairs in acked.values() for seq, _ in pairs)
+    assert all_seqs == list(range(2, 1002))  # gap-free, no duplicate
+    for i, pairs in acked.items():
+        assert [s for s, _ in pairs] == sorted(s for s, _ in pairs)  # a sender's messages keep its order
+    body_of = {seq: body for pairs in acked.values() for seq, body in pairs}
+    heard = received[-1]
+    assert [m.seq for m in heard] == list(range(2, 1002))
+    assert all(body_of[m.seq] == m.body for m in heard)
+    for i in range(10):
+        own = {s for s, _ in acked[i]}
+        assert [m.seq for m in received[i]] == [s for s in range(2, 1002) if s not in own]
+
+
+async def _listen(client: object, rid: int, received: dict[int, list[f.Message]]) -> None:
+    received[-1] = await client.collect(rid, 1000, timeout=60)  # type: ignore[attr-defined]
+
+
+async def test_removed_member_gets_backlog_up_to_removal_and_nothing_after(people: People) -> None:
+    owner, owner_c = await people.new("owner")
+    dave = await people.signup("dave")
+    eve, eve_c = await people.new("eve")
+    rid = (await owner_c.call(f.CreateGroup, name="club", members=[dave.user_id, eve.user_id])).room.room
+    before = [(await owner_c.send_text(rid, f"before {i}")).seq for i in range(5)]
+    await owner_c.call(f.RemoveMember, room=rid, user=dave.username)
+    after = [(await eve_c.send_text(rid, f"after {i}")).seq for i in range(5)]
+
+    dave_c = await people.connect(dave)
+    got = await dave_c.collect(rid, 7)
+    assert [m.seq for m in got] == [1, *before, before[-1] + 1]
+    removal = got[-1]
+    assert removal.kind == "system" and removal.event == {"type": "member_removed", "user": dave.user_id,
+                                                          "by": owner.user_id}
+    with trio.move_on_after(0.5):
+        frame = await dave_c.next_of(f.Msgs)
+        raise AssertionError(f"removed member got messages after the removal point: {frame}")
+    assert max(after) > removal.seq
+    # history stops at the removal point too, and the room refuses dave's messages
+    page = await dave_c.call(f.History, room=rid)
+    assert page.messages[-1].seq == removal.seq
+    err = await dave_c.request(f.Send, room=rid, client_id=str(uuid.uuid4()), body="let me in")
+    assert isinstance(err, f.Error) and err.code == "forbidden"
+    summary = {r.room: r for r in (await dave_c.call(f.ListRooms)).rooms}[rid]
+    assert summary.member is False and summary.last_seq == removal.seq
+
+
+async def test_added_member_is_notified_live_and_leaving_hands_on_ownership(people: People) -> None:
+    owner, owner_c = await people.new("owner")
+    fay, fay_c = await people.new("fay")
+    gus, gus_c = await people.new("gus")
+    rid = (await owner_c.call(f.CreateGroup, name="g", members=[gus.user_id])).room.room
+    await owner_c.call(f.AddMembers, room=rid, users=[fay.username])
+    got = await fay_c.collect(rid, 1)
+    assert got[0].event == {"type": "member_added", "user": fay.user_id, "by": owner.user_id}
+    # members cannot add or remove; only owner/admins can
+    err = await fay_c.request(f.RemoveMember, room=rid, user=gus.user_id)
+    assert isinstance(err, f.Error) and err.code == "forbidden"
+    await owner_c.call(f.Leave, room=rid)
+    info = await gus_c.call(f.OpenDirect, user=fay.user_id)  # unrelated call keeps working
+    assert info.room.kind == "direct"
+    members = {m.user: m.role for m in (await fay_c.call(f.CreateGroup, name="x")).room.members}
+    assert members == {fay.user_id: "owner"}
+    page = await gus_c.call(f.History, room=rid)
+    events = [m.event["type"] for m in page.messages if m.event]
+    assert events[-2:] == ["owner_changed", "member_left"]
+
+
+async def test_history_pages_and_visibility(people: People) -> None:
+    ann, ann_c = await people.new("ann")
+    bob, bob_c = await people.new("bob")
+    cat, cat_c = await people.new("cat")
+    shared = (await ann_c.call(f.CreateGroup, name="shared", members=[bob.user_id])).room.room
+    joined = (await ann_c.call(f.CreateGroup, name="joined", members=[bob.user_id],
+                               history_visibility="joined")).room.room
+    for i in range(249):
+        await ann_c.send_text(shared, f"s{i}")
+    for i in range(3):
+        await ann_c.send_text(joined, f"j{i}")
+    await ann_c.call(f.AddMembers, room=shared, users=[cat.user_id])
+    await ann_c.call(f.AddMembers, room=joined, users=[cat.user_id])
+
+    # newest page first, each page ascending, at most 100, has_more until the beginning
+    pages, before = [], None
+    while True:
+        page = await bob_c.call(f.History, room=shared, before_seq=before, limit=100)
+        pages.append([m.seq for m in page.messages])
+        if not page.has_more:
+            break
+        before = page.messages[0].seq
+    assert pages == [list(range(152, 252)), list(range(52, 152)), list(range(1, 52))]
+    too_many = await bob_c.request(f.History, room=shared, limit=101)
+    assert isinstance(too_many, f.Error) and too_many.code == "bad_request" and "limit" in too_many.message
+
+    # shared: a newcomer sees everything; joined: only from the message that added them
+    assert (await cat_c.call(f.History, room=shared, limit=5, before_seq=6)).messages[0].seq == 1
+    page = await cat_c.call(f.History, room=joined)
+    assert [m.event["type"] for m in page.messages] == ["member_added"] and not page.has_more
+    stranger = await bob_c.request(f.History, room=joined + 1000)
+    assert isinstance(stranger, f.Error) and stranger.code == "not_found"
+    dm = (await ann_c.call(f.OpenDirect, user=bob.user_id)).room.room
+    forbidden = await cat_c.request(f.History, room=dm)
+    assert isinstance(forbidden, f.Error) and forbidden.code == "forbidden"
