@@ -114,7 +114,8 @@ async def _apply_member_change(con: asyncpg.Connection, room_id: int, seq: int, 
     if change.action == "added":
         await con.execute(
             "INSERT INTO room_members (room_id, user_id, role, joined_seq, delivered_seq, read_seq)"
-            " VALUES ($1, $2, $3, $4::bigint, $4::bigint - 1, $4::bigint - 1) ON CONFLICT (room_id, user_id) DO UPDATE SET"
+            " VALUES ($1, $2, $3, $4::bigint, $4::bigint - 1, $4::bigint - 1)"
+            " ON CONFLICT (room_id, user_id) DO UPDATE SET"
             " role = excluded.role, joined_seq = excluded.joined_seq, left_seq = NULL,"
             " delivered_seq = GREATEST(room_members.delivered_seq, excluded.delivered_seq),"
             " read_seq = GREATEST(room_members.read_seq, excluded.read_seq)",

@@ -166,7 +166,7 @@ async def test_thousand_messages_from_ten_senders_gap_free_and_in_order(people: 
 
     all_seqs = sorted(seq for pairs in acked.values() for seq, _ in pairs)
     assert all_seqs == list(range(2, 1002))  # gap-free, no duplicate
-    for i, pairs in acked.items():
+    for pairs in acked.values():
         assert [s for s, _ in pairs] == sorted(s for s, _ in pairs)  # a sender's messages keep its order
     body_of = {seq: body for pairs in acked.values() for seq, body in pairs}
     heard = received[-1]
