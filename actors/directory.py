@@ -39,7 +39,7 @@ class Directory(Generic[T]):
         self._mailboxes: dict[int, Mailbox[T]] = {}
         self._generation = itertools.count(1)
 
-    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+    async def run(self, *, task_status: trio.TaskStatus[Supervisor] = trio.TASK_STATUS_IGNORED) -> None:
         self._mailboxes = {}
         self.supervisor = Supervisor(self.name, intensity=self._intensity, period=self._period)
         try:
@@ -77,6 +77,10 @@ class Directory(Generic[T]):
         """Non-blocking put into a running actor's mailbox; False if it is not running or full."""
         mailbox = self._mailboxes.get(key)
         return mailbox.offer(item) if mailbox is not None else False
+
+    def tell(self, key: int, item: T) -> bool:
+        """Non-blocking put that starts actor `key` if it is not running; False only if its mailbox is full."""
+        return self.ensure(key).offer(item)
 
     async def put(self, key: int, item: T) -> None:
         """Put into actor `key`'s mailbox (starting it), waiting for room; retries if it just stopped."""

@@ -34,7 +34,7 @@ log = logging.getLogger("chatd.user")
 
 
 class RoomRouter(Protocol):
-    def offer(self, room_id: int, item: object) -> bool: ...
+    def tell(self, key: int, item: CursorMoved, /) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,4 +313,4 @@ class UserActor:
             saved, self.dirty[column] = cursors, {}
             if column == "delivered_seq":
                 for room_id, seq in saved.items():
-                    self.rooms_router.offer(room_id, CursorMoved(self.user_id, seq))
+                    self.rooms_router.tell(room_id, CursorMoved(self.user_id, seq))  # starts an idle room

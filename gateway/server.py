@@ -6,7 +6,7 @@ import logging
 from collections import Counter
 
 import trio
-from trio_websocket import WebSocketRequest, serve_websocket
+from trio_websocket import WebSocketRequest, WebSocketServer, serve_websocket
 
 from gateway.connection import Connection
 from gateway.services import Services
@@ -31,7 +31,7 @@ class Gateway:
             task_status.started()
             await trio.sleep_forever()
 
-    async def _serve(self, handler_nursery: trio.Nursery, *, task_status: trio.TaskStatus) -> None:
+    async def _serve(self, handler_nursery: trio.Nursery, *, task_status: trio.TaskStatus[WebSocketServer]) -> None:
         cfg = self.s.config
         await serve_websocket(
             self._handle, cfg.host, cfg.port, ssl_context=None, handler_nursery=handler_nursery,

@@ -236,7 +236,7 @@ class Leave(Frame):
 @dataclass(frozen=True, slots=True)
 class Room(Frame):
     id: int = req_id()
-    room: RoomInfo
+    room: RoomInfo = bounded()
 
 
 @frame("list_rooms")

@@ -72,6 +72,33 @@ def make_config(backing: Backing, data_dir: Path, **overrides: object) -> Config
     return replace(base, **overrides).validated()  # type: ignore[arg-type]
 
 
+@dataclass
+class RunningNode:
+    """A node the test can stop (its connections close, actors flush) and start again on the same data."""
+
+    node: Node
+    scope: trio.CancelScope
+    stopped: trio.Event
+
+    async def stop(self) -> None:
+        self.scope.cancel()
+        with trio.fail_after(15):
+            await self.stopped.wait()
+
+
+async def start_node(nursery: trio.Nursery, config: Config) -> RunningNode:
+    async def hold(*, task_status: trio.TaskStatus[RunningNode]) -> None:
+        stopped = trio.Event()
+        try:
+            with trio.CancelScope() as scope:
+                async with trio.open_nursery() as n:
+                    node = await n.start(Node(config).run)
+                    task_status.started(RunningNode(node, scope, stopped))
+        finally:
+            stopped.set()
+    return await nursery.start(hold)  # type: ignore[no-any-return]
+
+
 @pytest.fixture
 def config(backing: Backing, tmp_path: Path) -> Config:
     return make_config(backing, tmp_path)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import replace
+from typing import Any
 
 import jwt
 import pytest
@@ -24,7 +25,7 @@ def name() -> str:
 async def test_signup_rules(people: People) -> None:
     c = await people.raw()
     n = name()
-    cases = [
+    cases: list[tuple[dict[str, Any], str, str]] = [
         ({"username": n, "email": f"{n}@x.io", "password": "short"}, "bad_request", "at least 8"),
         ({"username": n, "email": "not-an-email", "password": PASSWORD}, "bad_request", "email"),
         ({"username": n, "email": f"{n}@x.io", "password": n}, "bad_request", "username"),
@@ -99,7 +100,7 @@ async def test_forged_or_expired_token_is_refused(people: People, kind: str) -> 
     c = await people.raw()
     err = await c.request(f.Hello, version=1, token=forged_tokens(ann.user_id)[kind])
     assert isinstance(err, f.Error) and err.code == "unauthorized", kind
-    assert (await c.request(f.ListRooms)).code == "unauthorized"  # type: ignore[union-attr]
+    assert (await c.request(f.ListRooms)).code == "unauthorized"  # type: ignore[attr-defined]
 
 
 async def test_connection_closes_when_token_expires_unless_refreshed(people: People, node: Node) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import replace
+from typing import Any
 
 import msgpack
 import pytest
@@ -90,8 +91,9 @@ async def test_oversized_frame_gets_too_large_and_huge_frame_closes_1009(people:
 
 async def test_operations_before_hello_are_refused(people: People) -> None:
     c = await people.raw()
-    for kind, fields in [(f.ListRooms, {}), (f.History, {"room": 1}),
-                         (f.Send, {"room": 1, "client_id": str(uuid.uuid4()), "body": "hi"})]:
+    cases: list[tuple[type[f.Frame], dict[str, Any]]] = [(f.ListRooms, {}), (f.History, {"room": 1}),
+                         (f.Send, {"room": 1, "client_id": str(uuid.uuid4()), "body": "hi"})]
+    for kind, fields in cases:
         error = await c.request(kind, **fields)
         assert isinstance(error, f.Error) and error.code == "unauthorized" and "hello" in error.message
 
@@ -114,7 +116,7 @@ async def test_sending_to_a_room_you_are_not_in(people: People, node: Node) -> N
     assert isinstance(error, f.Error) and error.code == "forbidden"
     missing = await eve_c.request(f.Send, room=rid + 10_000, client_id=str(uuid.uuid4()), body="hi")
     assert isinstance(missing, f.Error) and missing.code == "not_found"
-    assert (await eve_c.request(f.AddMembers, room=rid, users=[ann.user_id])).code == "forbidden"  # type: ignore[union-attr]
+    assert (await eve_c.request(f.AddMembers, room=rid, users=[ann.user_id])).code == "forbidden"  # type: ignore[attr-defined]
     unknown = await ann_c.request(f.CreateGroup, name="g", members=["nobody_at_all_here"])
     assert isinstance(unknown, f.Error) and unknown.code == "not_found" and "nobody_at_all_here" in unknown.message
     page = await ann_c.call(f.History, room=rid)
@@ -140,5 +142,5 @@ async def test_origin_not_on_allow_list_is_refused(node: Node) -> None:
     from trio_websocket import HandshakeError
 
     with pytest.raises(HandshakeError):
-        async with open_websocket_url(node.url, extra_headers=[("Origin", "https://evil.example")]):
+        async with open_websocket_url(node.url, extra_headers=[(b"Origin", b"https://evil.example")]):
             pass
