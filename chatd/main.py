@@ -6,6 +6,7 @@ import argparse
 import logging
 import signal
 import sys
+import warnings
 from dataclasses import replace
 from pathlib import Path
 
@@ -42,6 +43,8 @@ async def serve(config: Config) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("pgserver").setLevel(logging.WARNING)  # it logs every initdb/pg_ctl line at INFO
+    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR")  # platformdirs, inside pgserver
     try:
         config = Config.from_env(host=args.host, port=args.port, data_dir=args.data_dir)
     except ConfigError as exc:
