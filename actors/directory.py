@@ -20,7 +20,7 @@ from actors.mailbox import Mailbox
 from actors.room import RoomActor, RoomSettings
 from actors.user import UserActor, UserSettings
 from persistence.store import Store
-from supervisor import ChildSpec, Restart, Supervisor
+from supervisor import ChildSpec, Restart, Supervisor, SupervisorClosed
 
 T = TypeVar("T")
 
@@ -58,10 +58,10 @@ class Directory(Generic[T]):
         mailbox = self._mailboxes.get(key)
         if mailbox is None:
             mailbox = Mailbox[T](self.mailbox_size)
-            self._mailboxes[key] = mailbox
             actor = self._make_actor(key, mailbox, self._forgetter(key, mailbox))
             name = f"{self.kind}:{key}#{next(self._generation)}"
-            self.supervisor.start_child_soon(ChildSpec(name, actor.run, self.restart))
+            self.supervisor.start_child_soon(ChildSpec(name, actor.run, self.restart))  # raises if closed
+            self._mailboxes[key] = mailbox
         return mailbox
 
     def _forgetter(self, key: int, mailbox: Mailbox[T]) -> Callable[[], None]:
@@ -79,8 +79,11 @@ class Directory(Generic[T]):
         return mailbox.offer(item) if mailbox is not None else False
 
     def tell(self, key: int, item: T) -> bool:
-        """Non-blocking put that starts actor `key` if it is not running; False only if its mailbox is full."""
-        return self.ensure(key).offer(item)
+        """Non-blocking put that starts actor `key` if it is not running; False if full or shutting down."""
+        try:
+            return self.ensure(key).offer(item)
+        except SupervisorClosed:
+            return False
 
     async def put(self, key: int, item: T) -> None:
         """Put into actor `key`'s mailbox (starting it), waiting for room; retries if it just stopped."""

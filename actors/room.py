@@ -74,6 +74,8 @@ class RoomActor:
         self.settings = settings
         self._forget = forget
         self.state: RoomState | None = None
+        self._answered: set[int] = set()  # ids of this batch's requests that already got their reply
+        self._missing = False  # the room does not exist: stop after answering
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         self.state = None  # (re)started: state comes from Postgres, lazily, on the first request
@@ -84,21 +86,42 @@ class RoomActor:
             if not batch:
                 self._stop()
                 return
+            self._answered.clear()
             try:
                 await self.handle(batch)
             except Exception:
                 self._fail_requests(batch, "the room restarted while handling this request")
                 raise
+            if self._missing:
+                self._stop()
+                return
 
     def _stop(self) -> None:
-        """Idle: leave the directory and close the mailbox, with no checkpoint in between."""
+        """Leave the directory and close the mailbox, with no checkpoint in between.
+
+        Idle rooms stop with an empty mailbox; a room that does not exist answers what is still queued.
+        """
         self._forget()
+        if self._missing:
+            self._not_found(self.mailbox.take_nowait())
         self.mailbox.close()
 
+    def _answer(self, item: SendText | ChangeMembers, code: ErrorCode, why: str,
+                retry_after: float | None = None) -> None:
+        if id(item) not in self._answered:
+            self._answered.add(id(item))
+            reply_error(item.device, item.req_id, code, why, retry_after)
+
     def _fail_requests(self, batch: list[RoomItem], why: str) -> None:
+        """`retry` for every request of the batch that has no reply yet (a crash after commit sent some)."""
         for item in batch:
             if isinstance(item, SendText | ChangeMembers):
-                reply_error(item.device, item.req_id, ErrorCode.RETRY, why, self.settings.retry_after)
+                self._answer(item, ErrorCode.RETRY, why, self.settings.retry_after)
+
+    def _not_found(self, items: list[RoomItem]) -> None:
+        for item in items:
+            if isinstance(item, SendText | ChangeMembers):
+                self._answer(item, ErrorCode.NOT_FOUND, f"room {self.room_id} does not exist")
 
     async def handle(self, batch: list[RoomItem]) -> None:
         if self.state is None:
@@ -109,9 +132,8 @@ class RoomActor:
                 return
         state = self.state
         if state is None:
-            for item in batch:
-                if isinstance(item, SendText | ChangeMembers):
-                    reply_error(item.device, item.req_id, ErrorCode.NOT_FOUND, f"room {self.room_id} does not exist")
+            self._missing = True
+            self._not_found(batch)
             return
         accepted: list[tuple[SendText | ChangeMembers, list[AppendItem]]] = []
         statuses: dict[int, int] = {}
@@ -124,7 +146,7 @@ class RoomActor:
             try:
                 accepted.append((item, self._admit(state, item)))
             except Denied as denied:
-                reply_error(item.device, item.req_id, denied.code, str(denied))
+                self._answer(item, denied.code, str(denied))
         if accepted:
             await self._commit(state, accepted)
         if statuses:
@@ -210,6 +232,7 @@ class RoomActor:
                 committed.append(Committed(msg, request.device.id if isinstance(request, SendText) else None))
             if isinstance(request, ChangeMembers):
                 request.device.push(Ok(id=request.req_id))
+            self._answered.add(id(request))
         self._fan_out(state, committed, changed)
 
     @staticmethod

@@ -61,7 +61,7 @@ class RoomView:
 class DeviceState:
     device: Device
     pushed: dict[int, int]
-    own: set[tuple[int, int]] = field(default_factory=set)  # (room, seq) this device sent itself
+    own: dict[int, set[int]] = field(default_factory=dict)  # room -> unacked seqs this device sent itself
     syncing: bool = True
     awaiting: dict[int, int] | None = None  # unacked backlog batch: room -> highest seq in it
     acked: dict[int, int] = field(default_factory=dict)
@@ -155,7 +155,8 @@ class UserActor:
         for room_id, view in rooms.items():
             start = item.cursors.get(room_id, view.delivered)
             pushed[room_id] = min(max(start, view.joined_seq - 1), view.upto)
-        self.devices[item.device.id] = DeviceState(item.device, pushed)
+        # the device has everything up to its starting point: that is its first (implicit) ack
+        self.devices[item.device.id] = DeviceState(item.device, pushed, acked=dict(pushed))
 
     async def _on_deliver(self, item: Deliver) -> None:
         rooms = await self._room_views()
@@ -170,7 +171,7 @@ class UserActor:
             for committed in item.messages:
                 msg = committed.message
                 if committed.origin == ds.device.id:
-                    ds.own.add((msg.room, msg.seq))
+                    ds.own.setdefault(msg.room, set()).add(msg.seq)
                 if ds.syncing:
                     continue
                 have = ds.pushed.setdefault(msg.room, view.joined_seq - 1)
@@ -182,8 +183,8 @@ class UserActor:
                 ds.pushed[msg.room] = msg.seq
                 if committed.origin != ds.device.id:
                     ds.outgoing.append(msg)
-                else:  # the sending device has it (it got `sent`): that counts as its ack
-                    self._advance(ds, view, msg.room, msg.seq)
+                else:  # the sending device has it (it got `sent`): acked once all before it are
+                    self._advance(ds, view, msg.room, ds.acked.get(msg.room, 0))
 
     def _on_ack(self, item: AckFrom) -> None:
         ds = self.devices.get(item.device.id)
@@ -197,6 +198,20 @@ class UserActor:
             self._advance(ds, view, item.room, seq)
 
     def _advance(self, ds: DeviceState, view: RoomView, room: int, seq: int) -> None:
+        """The device has every message of `room` up to `seq`, and also its own messages right after it.
+
+        A device's own message counts as received (it got `sent`), but only once everything before it was
+        acked: delivered_seq is cumulative, so it never jumps over a message the device may not have.
+        """
+        seq = max(seq, ds.acked.get(room, 0))
+        own = ds.own.get(room)
+        if own:
+            while seq + 1 in own:
+                seq += 1
+            own.difference_update([s for s in own if s <= seq])
+            if not own:
+                del ds.own[room]
+            ds.pushed[room] = max(ds.pushed.get(room, 0), seq)  # nothing up to seq is to be sent again
         if seq > ds.acked.get(room, 0):
             ds.acked[room] = seq
         if seq > view.delivered:
@@ -290,8 +305,10 @@ class UserActor:
             batch = []
             for msg in found:
                 ds.pushed[msg.room] = max(ds.pushed.get(msg.room, 0), msg.seq)
-                if (msg.room, msg.seq) not in ds.own:
+                if msg.seq not in ds.own.get(msg.room, ()):
                     batch.append(msg)
+            for room_id in {m.room for m in found} & ds.own.keys():  # skipped own messages may be acked now
+                self._advance(ds, rooms[room_id], room_id, ds.acked.get(room_id, 0))
             if batch:
                 ds.awaiting = {}
                 for msg in batch:

@@ -22,6 +22,7 @@ from protocol import ProtocolError, decode, encode
 from protocol import frames as f
 
 F = TypeVar("F", bound=f.Frame)
+MAX_INCOMING_BYTES = 16 * 1024 * 1024
 
 
 class ChatError(Exception):
@@ -45,6 +46,8 @@ class ChatClient:
     @classmethod
     @contextlib.asynccontextmanager
     async def connect(cls, url: str, **kwargs: Any) -> AsyncIterator[ChatClient]:
+        # a backlog frame holds up to 100 messages of up to 16,000 characters: allow what the server sends
+        kwargs.setdefault("max_message_size", MAX_INCOMING_BYTES)
         async with open_websocket_url(url, **kwargs) as ws, trio.open_nursery() as nursery:
             client = cls(ws)
             nursery.start_soon(client._read_loop)

@@ -74,12 +74,13 @@ class Connection:
                 data = await self.ws.get_message()
             except ConnectionClosed:
                 return
+            frame = decode(data, max_bytes)  # first, so a refusal can echo the request id
             wait = self.bucket.take()
             if wait is not None:
-                self._error(ProtocolError(ErrorCode.RATE_LIMITED, "too many frames, slow down", None,
+                req_id = frame.id if isinstance(frame, ProtocolError) else getattr(frame, "id", None)
+                self._error(ProtocolError(ErrorCode.RATE_LIMITED, "too many frames, slow down", req_id,
                                           round(wait, 3)))
                 continue
-            frame = decode(data, max_bytes)
             if isinstance(frame, ProtocolError):
                 self._error(frame)
                 continue

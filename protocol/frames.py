@@ -51,8 +51,11 @@ def seq(default: Any = ...) -> Any:
     return bounded(min=0) if default is ... else bounded(min=0, default=default)
 
 
+USER_REF_BOUNDS: dict[str, Any] = {"min": 1, "min_len": 1, "max_len": 32}
+
+
 def user_ref() -> Any:
-    return bounded(min=1, max_len=32)
+    return bounded(**USER_REF_BOUNDS)
 
 
 # --------------------------------------------------------------------------- auth (before hello)
@@ -205,7 +208,7 @@ class OpenDirect(Frame):
 class CreateGroup(Frame):
     id: int = req_id()
     name: str = bounded(min_len=1, max_len=100)
-    members: list[UserRef] | None = bounded(max_len=1000, default=None)
+    members: list[UserRef] | None = bounded(max_len=1000, items=USER_REF_BOUNDS, default=None)
     history_visibility: Visibility = "shared"
 
 
@@ -214,7 +217,7 @@ class CreateGroup(Frame):
 class AddMembers(Frame):
     id: int = req_id()
     room: int = room_id()
-    users: list[UserRef] = bounded(min_len=1, max_len=100)
+    users: list[UserRef] = bounded(min_len=1, max_len=100, items=USER_REF_BOUNDS)
 
 
 @frame("remove_member")

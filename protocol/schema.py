@@ -23,10 +23,11 @@ class SchemaError(ValueError):
 
 
 def bounded(*, min: float | None = None, max: float | None = None, min_len: int | None = None,
-            max_len: int | None = None, pattern: str | None = None, default: Any = dataclasses.MISSING
-            ) -> Any:
+            max_len: int | None = None, pattern: str | None = None, items: Mapping[str, Any] | None = None,
+            default: Any = dataclasses.MISSING) -> Any:
+    """Field bounds; `items` holds the bounds of each element of a list field (same keys)."""
     meta = {k: v for k, v in dict(min=min, max=max, min_len=min_len, max_len=max_len,
-                                   pattern=re.compile(pattern) if pattern else None).items()
+                                   pattern=re.compile(pattern) if pattern else None, items=items).items()
             if v is not None}
     if default is dataclasses.MISSING:
         return dataclasses.field(metadata=meta)
@@ -77,14 +78,16 @@ def _check(tp: Any, value: Any, meta: Mapping[str, Any], where: str) -> Any:
     origin = get_origin(tp)
     if _is_union(tp):
         options = [a for a in get_args(tp) if a is not type(None)]
-        for option in options:
+        fitting = [o for o in options if _same_kind(o, value)]
+        if not fitting:
+            names = " or ".join(_type_name(o) for o in options)
+            raise SchemaError(f"field '{where}' must be {names}")
+        for option in fitting[:-1]:
             try:
                 return _check(option, value, meta, where)
             except SchemaError:
-                if len(options) == 1:
-                    raise
-        names = " or ".join(_type_name(o) for o in options)
-        raise SchemaError(f"field '{where}' must be {names}")
+                pass
+        return _check(fitting[-1], value, meta, where)  # its error names the bound that was broken
     if origin is Literal:
         if value not in get_args(tp):
             allowed = ", ".join(repr(a) for a in get_args(tp))
@@ -97,7 +100,8 @@ def _check(tp: Any, value: Any, meta: Mapping[str, Any], where: str) -> Any:
             raise SchemaError(f"field '{where}' must be an array")
         _check_len(value, meta, where, "items")
         (item_tp,) = get_args(tp)
-        return [_check(item_tp, v, {}, f"{where}[{i}]") for i, v in enumerate(value)]
+        item_meta = meta.get("items", {})
+        return [_check(item_tp, v, item_meta, f"{where}[{i}]") for i, v in enumerate(value)]
     if origin is dict:
         if not isinstance(value, dict):
             raise SchemaError(f"field '{where}' must be a map")
@@ -131,6 +135,20 @@ def _check(tp: Any, value: Any, meta: Mapping[str, Any], where: str) -> Any:
     if tp is Any:
         return value
     raise SchemaError(f"field '{where}' has unsupported type {tp!r}")  # a bug in a frame definition
+
+
+def _same_kind(tp: Any, value: Any) -> bool:
+    """Whether `value` has the wire type of `tp` (bounds aside): picks the branch of a union."""
+    base = get_origin(tp) or tp
+    if base is Literal:
+        return value in get_args(tp)
+    if dataclasses.is_dataclass(tp) or base is dict:
+        return isinstance(value, dict)
+    if base is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if base is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    return base is Any or (isinstance(base, type) and isinstance(value, base))
 
 
 def _check_len(value: Any, meta: Mapping[str, Any], where: str, unit: str) -> None:

@@ -6,7 +6,11 @@ from supervisor.core import (
     Restart,
     RestartIntensityExceeded,
     Supervisor,
+    SupervisorClosed,
     SupervisorEvent,
 )
 
-__all__ = ["ChildInfo", "ChildSpec", "Restart", "RestartIntensityExceeded", "Supervisor", "SupervisorEvent"]
+__all__ = [
+    "ChildInfo", "ChildSpec", "Restart", "RestartIntensityExceeded", "Supervisor", "SupervisorClosed",
+    "SupervisorEvent",
+]

@@ -68,6 +68,10 @@ class ChildInfo:
         return self.spec.name
 
 
+class SupervisorClosed(RuntimeError):
+    """The supervisor is not running (yet) or is shutting down: it starts no more children."""
+
+
 class RestartIntensityExceeded(Exception):
     def __init__(self, supervisor: str, restarts: int, period: float) -> None:
         super().__init__(f"supervisor {supervisor!r}: more than {restarts} restarts in {period:g}s")
@@ -123,8 +127,11 @@ class Supervisor:
     def start_child_soon(self, spec: ChildSpec) -> None:
         """Start a child without waiting for it to be ready (for callers that cannot await)."""
         if self._nursery is None:
-            raise RuntimeError(f"supervisor {self.name!r} is not running")
-        self._nursery.start_soon(self._supervise, spec)
+            raise SupervisorClosed(f"supervisor {self.name!r} is not running")
+        try:
+            self._nursery.start_soon(self._supervise, spec)
+        except RuntimeError as exc:  # trio: "Nursery is closed to new arrivals"
+            raise SupervisorClosed(f"supervisor {self.name!r} is shutting down") from exc
 
     def stop_child(self, name: str) -> bool:
         info = self._children.get(name)

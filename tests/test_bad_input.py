@@ -116,6 +116,8 @@ async def test_sending_to_a_room_you_are_not_in(people: People, node: Node) -> N
     assert isinstance(error, f.Error) and error.code == "forbidden"
     missing = await eve_c.request(f.Send, room=rid + 10_000, client_id=str(uuid.uuid4()), body="hi")
     assert isinstance(missing, f.Error) and missing.code == "not_found"
+    assert node.services is not None
+    assert node.services.rooms.lookup(rid + 10_000) is None  # no actor lingers for a room that is not there
     assert (await eve_c.request(f.AddMembers, room=rid, users=[ann.user_id])).code == "forbidden"  # type: ignore[attr-defined]
     unknown = await ann_c.request(f.CreateGroup, name="g", members=["nobody_at_all_here"])
     assert isinstance(unknown, f.Error) and unknown.code == "not_found" and "nobody_at_all_here" in unknown.message

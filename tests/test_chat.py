@@ -265,3 +265,26 @@ async def test_history_pages_and_visibility(people: People) -> None:
     dm = (await ann_c.call(f.OpenDirect, user=bob.user_id)).room.room
     forbidden = await cat_c.request(f.History, room=dm)
     assert isinstance(forbidden, f.Error) and forbidden.code == "forbidden"
+
+
+async def test_own_message_counts_as_delivered_only_after_everything_before_it(people: People) -> None:
+    ann, ann_c = await people.new("ann")
+    bob, bob_c = await people.new("bob")
+    rid = (await ann_c.call(f.OpenDirect, user=bob.user_id)).room.room
+    await ann_c.collect(rid, 1)
+    await bob_c.collect(rid, 1)
+    await bob_c.send_text(rid, "unacked by ann")  # seq 2: pushed to ann, who does not ack it
+    await ann_c.collect(rid, 1, ack=False)
+    mine = await ann_c.send_text(rid, "ann's own")  # seq 3
+    await ann_c.disconnect()
+    again = await people.connect(ann)  # no cursors: resumes after delivered_seq
+    got = await again.collect(rid, 2)
+    assert [m.seq for m in got] == [2, mine.seq]  # seq 2 is not skipped because ann sent seq 3
+    # now everything is acked: sending and reconnecting brings nothing back
+    last = await again.send_text(rid, "acked all before")
+    await trio.sleep(0.2)  # cursor writes are coalesced
+    await again.disconnect()
+    third = await people.connect(ann)
+    with trio.move_on_after(0.5):
+        frame = await third.next_of(f.Msgs)
+        raise AssertionError(f"already delivered messages came again (up to {last.seq}): {frame}")
