@@ -62,25 +62,47 @@ def _wait_for_redis(port: int, proc: subprocess.Popen[bytes], timeout: float = 1
     raise RuntimeError("embedded redis-server did not answer within 15 s")
 
 
+class RedisProcess:
+    """A redis-server child process on 127.0.0.1 that can be stopped and started again on its port."""
+
+    def __init__(self, data_dir: Path, port: int | None = None) -> None:
+        self.path = (data_dir / "redis").resolve()
+        self.port = port or _free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        log.info("starting embedded Redis on 127.0.0.1:%d", self.port)
+        self.proc = subprocess.Popen(
+            [str(redis_binary()), "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly",
+             "no", "--dir", str(self.path), "--logfile", str(self.path / "redis.log"), "--daemonize", "no"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _wait_for_redis(self.port, self.proc)
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
+
 @contextlib.contextmanager
 def embedded_redis(data_dir: Path) -> Iterator[str]:
-    path = (data_dir / "redis").resolve()
-    path.mkdir(parents=True, exist_ok=True)
-    port = _free_port()
-    log.info("starting embedded Redis on 127.0.0.1:%d", port)
-    proc = subprocess.Popen(
-        [str(redis_binary()), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(path), "--logfile", str(path / "redis.log"), "--daemonize", "no"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    redis = RedisProcess(data_dir)
     try:
-        _wait_for_redis(port, proc)
-        yield f"redis://127.0.0.1:{port}/0"
+        redis.start()
+        yield redis.url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        redis.stop()
 
 
 @contextlib.contextmanager

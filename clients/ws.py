@@ -32,6 +32,10 @@ class ChatError(Exception):
         self.code = error.code
 
 
+class Disconnected(Exception):
+    """The connection closed before the awaited reply or push arrived."""
+
+
 class ChatClient:
     def __init__(self, ws: WebSocketConnection) -> None:
         self.ws = ws
@@ -90,20 +94,32 @@ class ChatClient:
             self.close_code = exc.reason.code if exc.reason else None
         finally:
             self.closed.set()
+            for waiter in self._waiting.values():  # pending requests fail now rather than time out
+                waiter.close()
+            self._waiting.clear()
+            self._push_send.close()  # pushes already received can still be taken
 
     # ------------------------------------------------------------------ requests
 
     async def send_frame(self, frame: f.Frame) -> None:
-        await self.ws.send_message(encode(frame))
+        try:
+            await self.ws.send_message(encode(frame))
+        except ConnectionClosed as exc:
+            raise Disconnected(f"connection closed: {exc.reason}") from exc
 
     async def request(self, kind: type[F], timeout: float = 10.0, **fields: Any) -> f.Frame:
         """Send a request and return its reply (which may be an Error frame)."""
+        if self.closed.is_set():
+            raise Disconnected("connection is closed")
         req_id = next(self._ids)
         send, receive = trio.open_memory_channel[f.Frame](1)
         self._waiting[req_id] = send
         await self.send_frame(kind(id=req_id, **fields))  # type: ignore[call-arg]
         with trio.fail_after(timeout):
-            return await receive.receive()
+            try:
+                return await receive.receive()
+            except trio.EndOfChannel:
+                raise Disconnected(f"connection closed before the reply to {kind.type}") from None
 
     async def call(self, kind: type[f.Frame], timeout: float = 10.0, **fields: Any) -> Any:
         """Like request, but an Error reply raises ChatError."""
@@ -128,7 +144,13 @@ class ChatClient:
 
     async def next_push(self, timeout: float = 10.0) -> f.Frame:
         with trio.fail_after(timeout):
+            return await self._receive_push()
+
+    async def _receive_push(self) -> f.Frame:
+        try:
             return await self._push_receive.receive()
+        except trio.EndOfChannel:
+            raise Disconnected(f"connection closed (code {self.close_code})") from None
 
     def pending_pushes(self) -> list[f.Frame]:
         out = []
@@ -142,7 +164,7 @@ class ChatClient:
         """The next pushed frame of this type (others are dropped)."""
         with trio.fail_after(timeout):
             while True:
-                frame = await self._push_receive.receive()
+                frame = await self._receive_push()
                 if isinstance(frame, kind):
                     return frame
 
@@ -152,7 +174,7 @@ class ChatClient:
         got: list[f.Message] = []
         with trio.fail_after(timeout):
             while len(got) < count:
-                frame = await self._push_receive.receive()
+                frame = await self._receive_push()
                 if not isinstance(frame, f.Msgs):
                     continue
                 got.extend(m for m in frame.messages if m.room == room)

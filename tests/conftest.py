@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -117,14 +118,21 @@ class Person:
     refresh_token: str
 
 
-class People:
-    """Sign people up and connect them to a node, as real clients over real websockets."""
+class Server(Protocol):
+    """An in-process Node or a chatd child process: whatever has a websocket URL."""
 
-    def __init__(self, nursery: trio.Nursery, node: Node) -> None:
+    @property
+    def url(self) -> str: ...
+
+
+class People:
+    """Sign people up and connect them to a server, as real clients over real websockets."""
+
+    def __init__(self, nursery: trio.Nursery, node: Server) -> None:
         self.nursery = nursery
         self.node = node
 
-    async def raw(self, node: Node | None = None) -> ChatClient:
+    async def raw(self, node: Server | None = None) -> ChatClient:
         return await ChatClient.open_in(self.nursery, (node or self.node).url)
 
     async def signup(self, name: str = "user") -> Person:
@@ -135,7 +143,7 @@ class People:
         return Person(username, auth.user_id, auth.access_token, auth.refresh_token)
 
     async def connect(self, person: Person, cursors: dict[int, int] | None = None,
-                      node: Node | None = None) -> ChatClient:
+                      node: Server | None = None) -> ChatClient:
         client = await self.raw(node)
         await client.hello(person.access_token, cursors)
         return client

@@ -1,0 +1,1 @@
+"""One module per scenario; each exposes `add_arguments(parser)` and `run(ctx) -> Outcome`."""

@@ -1,0 +1,47 @@
+"""dm: pairs ping-ponging in direct rooms (closed loop); round-trip p50/p99, for chatd and the peers."""
+
+from __future__ import annotations
+
+import argparse
+
+from bench.context import Context, guarded_run
+from bench.outcome import Outcome
+from bench.progress import warn
+from bench.scenarios.ladder import ratio, report
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--pairs", type=int, default=1000, help="ping-pong pairs (default 1000)")
+    p.add_argument("--duration", type=float, default=4.0)
+
+
+def run(ctx: Context) -> Outcome:
+    params = {"pairs": ctx.args.pairs, "duration": ctx.args.duration}
+    outcome = Outcome("dm", params)
+    for name, system, note in ctx.systems("dm"):
+        if system is None:
+            outcome.notes.append(note)
+            continue
+        try:
+            with system:
+                result, why = guarded_run(system, "dm", params)
+        except Exception as exc:
+            if name == "chatd":
+                raise
+            warn(f"{name} failed: {exc}")
+            outcome.notes.append(f"{name} failed: {type(exc).__name__}: {exc}")
+            continue
+        if result is None:
+            outcome.notes.append(f"{name}: {why}")
+            continue
+        report(result)
+        outcome.results.append(result)
+    ours = next((r for r in outcome.results if r["peer"] == "chatd"), None)
+    if ours is not None:
+        for r in outcome.results:
+            if r is not ours:
+                outcome.summary[f"ours/{r['peer']}"] = {
+                    "delivered_per_s": ratio(ours["delivered_per_s"], r["delivered_per_s"]),
+                    "cpu_us_per_delivered": ratio(ours["cpu_us_per_delivered"], r["cpu_us_per_delivered"]),
+                    "p99": ratio(ours["latency_ms"]["p99"], r["latency_ms"]["p99"])}
+    return outcome
