@@ -30,6 +30,8 @@ class Config:
     max_frame_bytes: int = 64 * 1024
     allowed_origins: tuple[str, ...] = ()  # browser Origins allowed to connect; no Origin header is allowed
     auth_timeout: float = 30.0  # seconds to say hello after connecting
+    handshake_timeout: float = 10.0  # seconds for the websocket opening handshake (slowloris guard)
+    max_connections_per_address: int = 1000  # open websockets per client IP address
     send_timeout: float = 10.0  # a socket that does not take a frame within this is closed
     outbox_frames: int = 256
     rate_per_second: float = 200.0  # frames a connection may send, sustained
@@ -64,6 +66,8 @@ class Config:
         need(1024 <= self.max_frame_bytes <= 16 * 1024 * 1024, "max_frame_bytes", "must be 1 KiB..16 MiB")
         need(self.access_ttl >= 30, "access_ttl", "must be at least 30 seconds")
         need(self.refresh_ttl >= self.access_ttl, "refresh_ttl", "must be at least access_ttl")
+        need(self.handshake_timeout > 0, "handshake_timeout", "must be > 0 seconds")
+        need(self.max_connections_per_address >= 1, "max_connections_per_address", "must be at least 1")
         need(self.outbox_frames >= 8, "outbox_frames", "must be at least 8")
         need(self.rate_per_second > 0 and self.rate_burst >= 1, "rate_per_second", "rate and burst must be > 0")
         need(self.db_pool_size >= 2, "db_pool_size", "must be at least 2")

@@ -14,7 +14,6 @@ from gateway.services import Services
 log = logging.getLogger("chatd.gateway")
 
 HARD_FRAME_LIMIT_FACTOR = 4  # frames above max_frame_bytes get an error; above this many times, close 1009
-MAX_CONNECTIONS_PER_ADDRESS = 1000
 
 
 class Gateway:
@@ -36,7 +35,7 @@ class Gateway:
         await serve_websocket(
             self._handle, cfg.host, cfg.port, ssl_context=None, handler_nursery=handler_nursery,
             max_message_size=cfg.max_frame_bytes * HARD_FRAME_LIMIT_FACTOR, message_queue_size=8,
-            connect_timeout=10, disconnect_timeout=5, task_status=task_status)
+            connect_timeout=cfg.handshake_timeout, disconnect_timeout=5, task_status=task_status)
 
     def _origin_allowed(self, request: WebSocketRequest) -> bool:
         origins = [v.decode("latin-1") for k, v in request.headers if k.lower() == b"origin"]
@@ -50,10 +49,10 @@ class Gateway:
         address = str(getattr(remote, "address", remote))
         if not self._origin_allowed(request):
             log.warning("refused websocket from %s: Origin not allowed", address)
-            await request.reject(403, body=b"Origin not allowed; see CHAT_ALLOWED_ORIGINS")
+            await reject(request, 403, b"Origin not allowed; see CHAT_ALLOWED_ORIGINS")
             return
-        if self.per_address[address] >= MAX_CONNECTIONS_PER_ADDRESS:
-            await request.reject(429, body=b"too many connections from this address")
+        if self.per_address[address] >= self.s.config.max_connections_per_address:
+            await reject(request, 429, b"too many connections from this address")
             return
         self.per_address[address] += 1
         self.connections += 1
@@ -65,3 +64,15 @@ class Gateway:
             self.per_address[address] -= 1
             if not self.per_address[address]:
                 del self.per_address[address]
+
+
+async def reject(request: WebSocketRequest, status: int, body: bytes) -> None:
+    """Refuse the handshake with an HTTP status, then close the TCP connection.
+
+    trio-websocket 0.12 keeps a refused socket open until the client closes it, so a client that never
+    does would hold a task forever; its private stream attribute is the only way to close it from here.
+    """
+    await request.reject(status, body=body)
+    stream = getattr(getattr(request, "_connection", None), "_stream", None)
+    if isinstance(stream, trio.abc.AsyncResource):
+        await trio.aclose_forcefully(stream)

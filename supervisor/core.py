@@ -151,7 +151,8 @@ class Supervisor:
 
     def _record(self, child: str, kind: str, reason: str | None = None) -> None:
         self.events.append(SupervisorEvent(time.time(), self.name, child, kind, reason))
-        level = logging.INFO if kind in ("started", "stopped") else logging.WARNING
+        quiet = kind in ("started", "stopped") or (kind == "exited" and reason == "normal")
+        level = logging.INFO if quiet else logging.WARNING
         log.log(level, "%s/%s %s%s", self.name, child, kind, f": {reason}" if reason else "")
 
     def _should_restart(self, spec: ChildSpec, crashed: bool) -> bool:
