@@ -38,6 +38,7 @@ from protocol.frames import Error, Ok, Sent, Status
 log = logging.getLogger("chatd.room")
 
 RANK = {"member": 0, "admin": 1, "owner": 2}
+STATUS_WINDOW = 1024  # the senders of this many recent messages get delivery status for them
 
 
 class UserRouter(Protocol):
@@ -76,9 +77,12 @@ class RoomActor:
         self.state: RoomState | None = None
         self._answered: set[int] = set()  # ids of this batch's requests that already got their reply
         self._missing = False  # the room does not exist: stop after answering
+        self._senders: dict[int, int] = {}  # seq -> sender, the last STATUS_WINDOW text messages
+        self._reported: dict[int, int] = {}  # member -> delivered_seq last reported in status frames
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         self.state = None  # (re)started: state comes from Postgres, lazily, on the first request
+        self._senders, self._reported = {}, {}
         task_status.started()
         while True:
             batch = await self.mailbox.next_batch(self.settings.batch_limit,
@@ -126,10 +130,13 @@ class RoomActor:
     async def handle(self, batch: list[RoomItem]) -> None:
         if self.state is None:
             try:
-                self.state = await self.store.load_room(self.room_id)
+                self.state = await self.store.load_room(self.room_id, STATUS_WINDOW)
             except StoreUnavailable:
                 self._fail_requests(batch, "database unavailable, retry later")
                 return
+            if self.state is not None:
+                # what members were told before is unknown: their next cursor move reports the whole window
+                self._senders, self._reported = self.state.recent_senders, {}
         state = self.state
         if state is None:
             self._missing = True
@@ -219,6 +226,8 @@ class RoomActor:
                 result = next(it)
                 msg = result.message
                 if isinstance(request, SendText):
+                    if not result.duplicate:
+                        self._remember_sender(msg.seq, request.device.user_id)
                     request.device.push(Sent(id=request.req_id, room=self.room_id, seq=msg.seq, ts=msg.ts,
                                              client_id=msg.client_id or request.client_id,
                                              duplicate=result.duplicate))
@@ -260,12 +269,29 @@ class RoomActor:
             if uid in changed:
                 self.users.offer(uid, MembershipChanged(self.room_id))
 
+    def _remember_sender(self, seq: int, sender: int) -> None:
+        self._senders[seq] = sender
+        if len(self._senders) > STATUS_WINDOW:
+            del self._senders[next(iter(self._senders))]  # dicts keep insertion (= seq) order
+
     def _fan_out_status(self, state: RoomState, statuses: dict[int, int]) -> None:
-        members = state.current_members()
-        if len(members) > self.settings.status_max_members:
+        """Tell the senders of the messages a cursor move covers that `user` has them (their ticks).
+
+        Only senders are told, one frame per (sender, user) per batch: a member's ack is news to the people
+        whose messages it covers and to no one else, so a busy room costs O(senders), not O(members^2).
+        """
+        if len(state.members) > self.settings.status_max_members and \
+                len(state.current_members()) > self.settings.status_max_members:
             return
+        oldest = next(iter(self._senders), 0)
         for user, seq in statuses.items():
+            before = self._reported.get(user, 0)
+            if seq <= before:
+                continue
+            self._reported[user] = seq
+            covered = (self._senders.get(s) for s in range(max(before + 1, oldest), seq + 1))
             frame = Status(room=self.room_id, user=user, delivered_seq=seq)
-            for uid in members:
-                if uid != user and self.users.is_online(uid):
-                    self.users.offer(uid, Push(frame))
+            for sender in {s for s in covered if s is not None and s != user}:
+                member = state.members.get(sender)
+                if member is not None and member.current and self.users.is_online(sender):
+                    self.users.offer(sender, Push(frame))

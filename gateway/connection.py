@@ -117,10 +117,15 @@ class Connection:
 
     async def _writer(self) -> None:
         timeout = self.s.config.send_timeout
+        outbox = self._outbox_receive
         try:
-            async for frame in self._outbox_receive:
-                with trio.fail_after(timeout):
-                    await self.ws.send_message(encode(frame))
+            async for first in outbox:
+                with trio.fail_after(timeout) as scope:  # one deadline for whatever is queued, moved per frame
+                    frame: f.Frame | None = first
+                    while frame is not None:
+                        await self.ws.send_message(encode(frame))
+                        scope.deadline = trio.current_time() + timeout
+                        frame = _next_queued(outbox)
         except trio.TooSlowError:
             self.device.kill(CLOSE_TOO_SLOW, f"too slow: a frame was not taken within {timeout:g}s")
         except ConnectionClosed:
@@ -130,3 +135,11 @@ class Connection:
                 await self.ws.aclose(self.device.close_code, self.device.close_reason)
             except ConnectionClosed:
                 pass
+
+
+def _next_queued(outbox: trio.MemoryReceiveChannel[f.Frame]) -> f.Frame | None:
+    """The next frame already in the outbox, or None (also at its end: the `async for` then stops)."""
+    try:
+        return outbox.receive_nowait()
+    except (trio.WouldBlock, trio.EndOfChannel):
+        return None

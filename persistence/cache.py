@@ -16,6 +16,8 @@ from persistence.bridge import aio
 
 log = logging.getLogger("chatd.cache")
 
+REDIS_POOL_SIZE = 64
+
 
 class Cache:
     def __init__(self, client: aredis.Redis, prefix: str = "chat:") -> None:
@@ -25,11 +27,14 @@ class Cache:
 
     @classmethod
     def open(cls, url: str, prefix: str = "chat:") -> Cache:
-        client = aredis.Redis.from_url(url, socket_timeout=2.0, socket_connect_timeout=2.0)
-        return cls(client, prefix)
+        # a bounded pool that makes callers wait for a free connection (redis-py's default pool raises
+        # "Too many connections" past 100 callers, which would fail rate limits open under load)
+        pool = aredis.BlockingConnectionPool.from_url(url, max_connections=REDIS_POOL_SIZE, timeout=2.0,
+                                                     socket_timeout=2.0, socket_connect_timeout=2.0)
+        return cls(aredis.Redis(connection_pool=pool), prefix)
 
     async def close(self) -> None:
-        await aio(self.client.aclose)()
+        await aio(self.client.aclose)(close_connection_pool=True)
 
     def _degraded(self, what: str, exc: Exception) -> None:
         now = time.monotonic()

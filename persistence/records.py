@@ -30,6 +30,7 @@ class RoomState:
     history_visibility: str
     last_seq: int
     members: dict[int, MemberState] = field(default_factory=dict)
+    recent_senders: dict[int, int] = field(default_factory=dict)  # seq -> sender of the latest text messages
 
     def current_members(self) -> list[int]:
         return [uid for uid, m in self.members.items() if m.current]

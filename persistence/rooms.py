@@ -59,7 +59,8 @@ class RoomQueries:
                                            members=roles, visibility=visibility)
 
     @bridged
-    async def load_room(self, room_id: int) -> RoomState | None:
+    async def load_room(self, room_id: int, recent: int = 1024) -> RoomState | None:
+        """The room, its members, and the senders of its `recent` latest text messages."""
         async with self.pool.acquire() as con:
             room = await con.fetchrow(
                 "SELECT id, kind, name, history_visibility, last_seq FROM rooms WHERE id = $1", room_id)
@@ -67,8 +68,11 @@ class RoomQueries:
                 return None
             rows = await con.fetch(
                 "SELECT user_id, role, joined_seq, left_seq FROM room_members WHERE room_id = $1", room_id)
+            senders = await con.fetch("SELECT seq, sender_id FROM messages WHERE room_id = $1 AND seq > $2"
+                                      " AND kind = 'text' ORDER BY seq", room_id, room["last_seq"] - recent)
         return RoomState(room["id"], room["kind"], room["name"], room["history_visibility"], room["last_seq"],
-                         {r["user_id"]: MemberState(r["role"], r["joined_seq"], r["left_seq"]) for r in rows})
+                         {r["user_id"]: MemberState(r["role"], r["joined_seq"], r["left_seq"]) for r in rows},
+                         {r["seq"]: r["sender_id"] for r in senders})
 
     @bridged
     async def room_info(self, room_id: int) -> RoomInfo | None:

@@ -54,8 +54,23 @@ class LoadUser:
         self.outbox.extend((room, str(uuid.uuid4()), body) for body in bodies)
 
     def cursors(self) -> dict[int, int]:
-        held = {r: self.log.have(r) | self.own.get(r, set()) for r in set(self.log.received) | set(self.own)}
-        return {r: max(seqs) for r, seqs in held.items() if seqs}
+        """Per room, the end of the unbroken run of seqs held (a cursor promises everything up to it).
+
+        Not the highest seq held: our own message's `sent` can arrive before an earlier message of someone
+        else, and a cursor past that gap would tell the server to skip it.
+        """
+        out = {}
+        for room in set(self.log.received) | set(self.own):
+            held = self.log.have(room) | self.own.get(room, set())
+            seq = min(held)
+            while seq + 1 in held:
+                seq += 1
+            out[room] = seq
+        return out
+
+    def missing(self, room: int, last_seq: int) -> str:
+        lacks = sorted(set(range(1, last_seq + 1)) - self.log.have(room) - self.own.get(room, set()))
+        return f"{self.person.username} ({self.log.connections} connections): {lacks[:10]}{'...' if lacks else ''}"
 
     def complete(self, room: int, last_seq: int) -> bool:
         return (self.log.have(room) | self.own.get(room, set())) >= set(range(1, last_seq + 1))
@@ -134,8 +149,11 @@ async def drain(users: list[LoadUser], room: int, timeout: float = 30) -> int:
     """Wait until every message is confirmed and every user holds the room's whole history."""
     await wait_until(lambda: all(not u.outbox for u in users), timeout, "every send was confirmed")
     last = max(seq for u in users for seq in u.log.confirmed.values())
-    await wait_until(lambda: all(u.complete(room, last) for u in users), timeout,
-                     f"every user has seq 1..{last} of room {room}")
+    try:
+        await wait_until(lambda: all(u.complete(room, last) for u in users), timeout,
+                         f"every user has seq 1..{last} of room {room}")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; missing: {[u.missing(room, last) for u in users]}") from None
     return last
 
 
