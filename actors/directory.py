@@ -18,7 +18,7 @@ from actors.device import Device
 from actors.items import Attach, Crash, RoomItem, UserItem
 from actors.mailbox import Mailbox
 from actors.room import RoomActor, RoomSettings
-from actors.user import UserActor, UserSettings
+from actors.user import CursorSink, UserActor, UserSettings
 from persistence.store import Store
 from supervisor import ChildSpec, Restart, Supervisor, SupervisorClosed
 
@@ -122,16 +122,16 @@ class UserDirectory(Directory[UserItem]):
     kind = "user"
     restart = Restart.TEMPORARY  # a crashed user actor closes its devices; the clients reconnect
 
-    def __init__(self, store: Store, rooms: RoomDirectory, settings: UserSettings, *,
+    def __init__(self, store: Store, rooms: RoomDirectory, cursors: CursorSink, settings: UserSettings, *,
                  mailbox_size: int = 512, intensity: int = 1000, period: float = 10.0) -> None:
         super().__init__("users", mailbox_size, intensity, period)
         self.store = store
-        self.rooms = rooms
+        self.cursors = cursors
         self.settings = settings
         rooms.users = self
 
     def _make_actor(self, key: int, mailbox: Mailbox[UserItem], forget: Callable[[], None]) -> UserActor:
-        return UserActor(key, mailbox, self.store, self.rooms, self.settings, forget)
+        return UserActor(key, mailbox, self.store, self.cursors, self.settings, forget)
 
     async def attach(self, device: Device, cursors: dict[int, int]) -> None:
         await self.put(device.user_id, Attach(device, cursors))

@@ -90,3 +90,14 @@ class Push:
 
 
 UserItem = Deliver | MembershipChanged | Attach | Detach | AckFrom | Push | Crash
+
+
+# ------------------------------------------------------------------ to the CursorWriter
+
+@dataclass(frozen=True, slots=True)
+class SaveCursors:
+    """A user's coalesced cursor moves for one column (delivered_seq or read_seq): room -> seq."""
+
+    user: int
+    column: str
+    cursors: dict[int, int]

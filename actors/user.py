@@ -8,8 +8,10 @@ client's cursors, else from delivered_seq) and falls back to syncing whenever it
 it missed because this mailbox overflowed, or a room it was just added to. Syncing ends when Postgres has
 nothing more for it, and then it is live again. So nothing is skipped, and nothing is sent twice.
 
-Acks are cumulative per room; they move delivered_seq, which is written in coalesced batches (at most
-every `flush_seconds`) and, once stored, reported to the room so senders get `status` frames.
+Acks are cumulative per room; they move delivered_seq, coalesced per user for at most `flush_seconds`
+and then handed to the node's CursorWriter (actors/cursors.py), which stores them for all users at once
+and reports them to the rooms so senders get `status` frames. When the actor stops it writes what is
+left itself.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import Protocol
 import trio
 
 from actors.device import CLOSE_RESTART, CLOSE_TRY_AGAIN, Device
-from actors.items import AckFrom, Attach, CursorMoved, Deliver, Detach, MembershipChanged, Push, UserItem
+from actors.items import AckFrom, Attach, Deliver, Detach, MembershipChanged, Push, SaveCursors, UserItem
 from actors.mailbox import Mailbox
 from persistence.errors import StoreUnavailable
 from persistence.records import Membership
@@ -33,8 +35,8 @@ from protocol.frames import MAX_BATCH, Message, Msgs
 log = logging.getLogger("chatd.user")
 
 
-class RoomRouter(Protocol):
-    def tell(self, key: int, item: CursorMoved, /) -> bool: ...
+class CursorSink(Protocol):
+    def offer(self, item: SaveCursors, /) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,12 +71,12 @@ class DeviceState:
 
 
 class UserActor:
-    def __init__(self, user_id: int, mailbox: Mailbox[UserItem], store: Store, rooms: RoomRouter,
+    def __init__(self, user_id: int, mailbox: Mailbox[UserItem], store: Store, cursors: CursorSink,
                  settings: UserSettings, forget: Callable[[], None]) -> None:
         self.user_id = user_id
         self.mailbox = mailbox
         self.store = store
-        self.rooms_router = rooms
+        self.cursor_sink = cursors
         self.settings = settings
         self._forget = forget
         self.rooms: dict[int, RoomView] | None = None
@@ -93,7 +95,7 @@ class UserActor:
         finally:
             self._shutdown()
             with trio.CancelScope(shield=True), trio.move_on_after(2):
-                await self._flush()
+                await self._write_remaining()
 
     async def _loop(self) -> None:
         while True:
@@ -107,7 +109,7 @@ class UserActor:
                 await self._resync_all()
             await self._pump()
             if trio.current_time() >= self.flush_at:
-                await self._flush()
+                self._flush()
             if not batch and not self.devices and not any(self.dirty.values()) \
                     and trio.current_time() >= self.idle_since + self.settings.linger_seconds:
                 return
@@ -316,18 +318,22 @@ class UserActor:
                 ds.device.push(Msgs(messages=batch, backlog=True))
                 return
 
-    async def _flush(self) -> None:
-        """Write coalesced cursor moves; on success tell the rooms (status frames for senders)."""
+    def _flush(self) -> None:
+        """Hand the coalesced cursor moves to the CursorWriter; if its mailbox is full, keep them for later."""
         self.flush_at = math.inf
         for column, cursors in self.dirty.items():
             if not cursors:
                 continue
-            try:
-                await self.store.save_cursors(self.user_id, column, dict(cursors))
-            except StoreUnavailable:
-                self.flush_at = trio.current_time() + self.settings.retry_seconds
-                continue
-            saved, self.dirty[column] = cursors, {}
-            if column == "delivered_seq":
-                for room_id, seq in saved.items():
-                    self.rooms_router.tell(room_id, CursorMoved(self.user_id, seq))  # starts an idle room
+            if self.cursor_sink.offer(SaveCursors(self.user_id, column, cursors)):
+                self.dirty[column] = {}
+            else:
+                self.flush_at = trio.current_time() + self.settings.flush_seconds
+
+    async def _write_remaining(self) -> None:
+        """On the way out: store what is still dirty directly (the writer may be stopping too)."""
+        for column, cursors in self.dirty.items():
+            if cursors:
+                try:
+                    await self.store.save_cursors(column, [(self.user_id, r, s) for r, s in cursors.items()])
+                except StoreUnavailable:
+                    log.warning("user %s: cursors not stored on the way out (database unavailable)", self.user_id)

@@ -2,6 +2,7 @@
 
     root (one_for_one, 5 restarts in 10 s, then the node exits non-zero)
     ├── rooms    dynamic supervisor of RoomActors (transient)
+    ├── cursors  CursorWriter: every user's delivered/read cursors, one UPDATE per round trip
     ├── users    dynamic supervisor of UserActors (temporary)
     └── gateway  websocket listener, one task pair per connection
 
@@ -16,6 +17,7 @@ import logging
 import trio
 import trio_asyncio
 
+from actors.cursors import CursorWriter
 from actors.directory import RoomDirectory, UserDirectory
 from actors.room import RoomSettings
 from actors.user import UserSettings
@@ -55,14 +57,15 @@ class Node:
         cache = Cache.open(cfg.redis_url, cfg.redis_prefix)
         try:
             rooms = RoomDirectory(store, RoomSettings(idle_seconds=cfg.room_idle_seconds))
-            users = UserDirectory(store, rooms, UserSettings(flush_seconds=cfg.cursor_flush_seconds,
+            cursors = CursorWriter(store, rooms.tell)
+            users = UserDirectory(store, rooms, cursors, UserSettings(flush_seconds=cfg.cursor_flush_seconds,
                                                              linger_seconds=cfg.user_linger_seconds))
             self.services = Services(cfg, store, cache, rooms, users, TokenIssuer(cfg.jwt_secret, cfg.access_ttl),
                                      PasswordHasher(cfg.argon2_time_cost, cfg.argon2_memory_kib))
             self.gateway = Gateway(self.services)
             async with trio.open_nursery() as nursery:
                 await nursery.start(self.root.run, [
-                    ChildSpec("rooms", rooms.run), ChildSpec("users", users.run),
+                    ChildSpec("rooms", rooms.run), ChildSpec("cursors", cursors.run), ChildSpec("users", users.run),
                     ChildSpec("gateway", self.gateway.serve)])
                 if not await cache.ping():
                     log.warning("Redis at %s does not answer; presence and rate limits are degraded",

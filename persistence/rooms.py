@@ -130,14 +130,18 @@ class RoomQueries:
         return out
 
     @bridged
-    async def save_cursors(self, user_id: int, column: str, cursors: dict[int, int]) -> None:
-        """Move delivered_seq or read_seq forward (never back, never past the removal point)."""
+    async def save_cursors(self, column: str, moves: list[tuple[int, int, int]]) -> None:
+        """Move delivered_seq or read_seq forward for many (user, room, seq) at once: one statement.
+
+        Never back, never past the room's last seq or the member's removal point. Moves go in sorted by
+        (room, user), which keeps the row lock order of two nodes' overlapping batches the same.
+        """
         if column not in ("delivered_seq", "read_seq"):
             raise ValueError(column)
-        rooms, seqs = list(cursors), list(cursors.values())
+        moves = sorted(moves, key=lambda m: (m[1], m[0]))
         await self.pool.execute(
             f"UPDATE room_members rm SET {column} = GREATEST(rm.{column}, LEAST(v.seq, r.last_seq,"
             f" COALESCE(rm.left_seq, v.seq)))"
-            " FROM unnest($2::bigint[], $3::bigint[]) AS v(room_id, seq), rooms r"
-            " WHERE rm.user_id = $1 AND rm.room_id = v.room_id AND r.id = v.room_id",
-            user_id, rooms, seqs)
+            " FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS v(user_id, room_id, seq), rooms r"
+            " WHERE rm.user_id = v.user_id AND rm.room_id = v.room_id AND r.id = v.room_id",
+            [m[0] for m in moves], [m[1] for m in moves], [m[2] for m in moves])
