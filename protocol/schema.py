@@ -161,11 +161,18 @@ def _check_len(value: Any, meta: Mapping[str, Any], where: str, unit: str) -> No
 
 def unbuild(obj: Any) -> Any:
     """Dataclass -> plain msgpack-able value; fields that are None are left out."""
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: unbuild(v) for f in dataclasses.fields(obj)
-                if (v := getattr(obj, f.name)) is not None}
-    if isinstance(obj, list | tuple):
-        return [unbuild(v) for v in obj]
-    if isinstance(obj, dict):
-        return {k: unbuild(v) for k, v in obj.items()}
-    return obj
+    if isinstance(obj, str | int | float | bytes):
+        return obj
+    names = _FIELD_NAMES.get(type(obj))
+    if names is None:
+        if not dataclasses.is_dataclass(obj) or isinstance(obj, type):
+            if isinstance(obj, list | tuple):
+                return [unbuild(v) for v in obj]
+            if isinstance(obj, dict):
+                return {k: unbuild(v) for k, v in obj.items()}
+            return obj
+        names = _FIELD_NAMES[type(obj)] = tuple(f.name for f in dataclasses.fields(obj))
+    return {name: unbuild(v) for name in names if (v := getattr(obj, name)) is not None}
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}  # dataclass -> its field names, filled on first use
