@@ -45,6 +45,7 @@ class CursorWriter:
         self.settings = settings
         self.mailbox = Mailbox[SaveCursors](settings.mailbox_size)  # outlives restarts of run()
         self.pending: dict[str, dict[tuple[int, int], int]] = {c: {} for c in COLUMNS}
+        self.quiet: set[int] = set()  # users whose reads are not reported (read receipts off)
         self.retry_at = math.inf
 
     def offer(self, item: SaveCursors) -> bool:
@@ -69,6 +70,10 @@ class CursorWriter:
         for item in batch:
             if not isinstance(item, SaveCursors):
                 raise RuntimeError(getattr(item, "reason", f"unexpected mailbox item {item!r}"))
+            if item.receipts:
+                self.quiet.discard(item.user)
+            else:
+                self.quiet.add(item.user)
             moves = self.pending[item.column]
             for room, seq in item.cursors.items():
                 key = (item.user, room)
@@ -77,6 +82,7 @@ class CursorWriter:
 
     async def _write(self) -> None:
         self.retry_at = math.inf
+        stored: dict[tuple[int, int], dict[str, int]] = {}
         for column, moves in self.pending.items():
             if not moves:
                 continue
@@ -87,6 +93,8 @@ class CursorWriter:
                 self.retry_at = trio.current_time() + self.settings.retry_seconds
                 continue
             self.pending[column] = {}
-            if column == "delivered_seq":
-                for (user, room), seq in moves.items():
-                    self.tell_room(room, CursorMoved(user, seq))  # starts an idle room
+            for key, seq in moves.items():
+                if column == "delivered_seq" or key[0] not in self.quiet:
+                    stored.setdefault(key, {})[column] = seq
+        for (user, room), seqs in stored.items():  # rooms tell the senders (status frames)
+            self.tell_room(room, CursorMoved(user, seqs.get("delivered_seq"), seqs.get("read_seq")))

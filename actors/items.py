@@ -27,21 +27,56 @@ class SendText:
 
 @dataclass(frozen=True, slots=True)
 class ChangeMembers:
-    """add (users, by an owner/admin), remove (one user, by a higher role) or leave (the requester)."""
+    """A membership or role change; the room actor decides who may do it (docs/protocol.md 3.3)."""
 
     device: Device
     req_id: int
-    action: str  # add | remove | leave
+    action: str  # add | remove | remove_invited | leave | ban | unban | set_role | transfer
     users: tuple[int, ...] = ()
+    role: str | None = None  # set_role: admin | member
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateRoom:
+    device: Device
+    req_id: int
+    changes: dict[str, str]  # name, description, icon, history_visibility
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeMessage:
+    """Edit (body) or delete (body None) message `seq`."""
+
+    device: Device
+    req_id: int
+    seq: int
+    body: str | None
 
 
 @dataclass(frozen=True, slots=True)
 class CursorMoved:
+    """A member's stored cursors moved (None: that one did not, or reads are not reported)."""
+
     user: int
-    delivered_seq: int
+    delivered_seq: int | None = None
+    read_seq: int | None = None
 
 
-RoomItem = SendText | ChangeMembers | CursorMoved | Crash
+@dataclass(frozen=True, slots=True)
+class JoinByInvite:
+    device: Device
+    req_id: int
+    code: str
+
+
+@dataclass(frozen=True, slots=True)
+class TypingNow:
+    device: Device
+    active: bool
+
+
+RoomRequest = SendText | ChangeMembers | UpdateRoom | ChangeMessage | JoinByInvite
+RoomItem = RoomRequest | CursorMoved | TypingNow | Crash
 
 
 # ------------------------------------------------------------------ to a UserActor
@@ -83,13 +118,18 @@ class AckFrom:
 
 
 @dataclass(frozen=True, slots=True)
+class SettingsChanged:
+    read_receipts: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Push:
     """A frame for every device of the user (status updates)."""
 
     frame: Frame
 
 
-UserItem = Deliver | MembershipChanged | Attach | Detach | AckFrom | Push | Crash
+UserItem = Deliver | MembershipChanged | Attach | Detach | AckFrom | Push | SettingsChanged | Crash
 
 
 # ------------------------------------------------------------------ to the CursorWriter
@@ -101,3 +141,4 @@ class SaveCursors:
     user: int
     column: str
     cursors: dict[int, int]
+    receipts: bool = True  # False: the user turned read receipts off; their reads are not reported

@@ -13,31 +13,35 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, get_args
 
 import trio
 
 from actors.device import Device
 from actors.items import (
-    ChangeMembers,
     Committed,
     CursorMoved,
     Deliver,
     MembershipChanged,
     Push,
     RoomItem,
+    RoomRequest,
     SendText,
+    TypingNow,
 )
 from actors.mailbox import Mailbox
+from actors.receipts import Receipts
+from actors.rules import Denied, admit
+from actors.typing import TypingState
 from persistence.errors import StoreUnavailable
-from persistence.records import AppendItem, MemberChange, MemberState, NewText, RoomState
+from persistence.records import AppendItem, InviteJoin, MemberChange, Refusal, RoomState
 from persistence.store import Store
 from protocol.errors import ErrorCode
-from protocol.frames import Error, Ok, Sent, Status
+from protocol.frames import Error, Ok, Sent, TypingChanged
 
 log = logging.getLogger("chatd.room")
 
-RANK = {"member": 0, "admin": 1, "owner": 2}
+REQUESTS = get_args(RoomRequest)  # the items that carry a request id and need exactly one reply
 STATUS_WINDOW = 1024  # the senders of this many recent messages get delivery status for them
 
 
@@ -51,13 +55,8 @@ class RoomSettings:
     batch_limit: int = 100
     idle_seconds: float = 300.0
     status_max_members: int = 100  # per-recipient delivery status up to this room size
+    typing_seconds: float = 6.0  # typing stops by itself this long after the last `typing` frame
     retry_after: float = 1.0
-
-
-class Denied(Exception):
-    def __init__(self, code: ErrorCode, message: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 def reply_error(device: Device, req_id: int | None, code: ErrorCode, message: str,
@@ -77,19 +76,27 @@ class RoomActor:
         self.state: RoomState | None = None
         self._answered: set[int] = set()  # ids of this batch's requests that already got their reply
         self._missing = False  # the room does not exist: stop after answering
-        self._senders: dict[int, int] = {}  # seq -> sender, the last STATUS_WINDOW text messages
-        self._reported: dict[int, int] = {}  # member -> delivered_seq last reported in status frames
+        self.receipts = Receipts(room_id, settings.status_max_members, STATUS_WINDOW)
+        self.typing = TypingState(settings.typing_seconds)
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         self.state = None  # (re)started: state comes from Postgres, lazily, on the first request
-        self._senders, self._reported = {}, {}
+        self.receipts = Receipts(self.room_id, self.settings.status_max_members, STATUS_WINDOW)
+        self.typing = TypingState(self.settings.typing_seconds)
         task_status.started()
+        idle_since = trio.current_time()
         while True:
-            batch = await self.mailbox.next_batch(self.settings.batch_limit,
-                                                  trio.current_time() + self.settings.idle_seconds)
+            deadline = min(idle_since + self.settings.idle_seconds, self.typing.next_expiry())
+            batch = await self.mailbox.next_batch(self.settings.batch_limit, deadline)
+            now = trio.current_time()
+            for user in self.typing.expire(now):
+                self._tell_typing(user, False)
             if not batch:
-                self._stop()
-                return
+                if now >= idle_since + self.settings.idle_seconds and not self.typing.until:
+                    self._stop()
+                    return
+                continue
+            idle_since = now
             self._answered.clear()
             try:
                 await self.handle(batch)
@@ -110,7 +117,7 @@ class RoomActor:
             self._not_found(self.mailbox.take_nowait())
         self.mailbox.close()
 
-    def _answer(self, item: SendText | ChangeMembers, code: ErrorCode, why: str,
+    def _answer(self, item: RoomRequest, code: ErrorCode, why: str,
                 retry_after: float | None = None) -> None:
         if id(item) not in self._answered:
             self._answered.add(id(item))
@@ -119,13 +126,15 @@ class RoomActor:
     def _fail_requests(self, batch: list[RoomItem], why: str) -> None:
         """`retry` for every request of the batch that has no reply yet (a crash after commit sent some)."""
         for item in batch:
-            if isinstance(item, SendText | ChangeMembers):
+            if isinstance(item, REQUESTS):
                 self._answer(item, ErrorCode.RETRY, why, self.settings.retry_after)
 
     def _not_found(self, items: list[RoomItem]) -> None:
         for item in items:
-            if isinstance(item, SendText | ChangeMembers):
+            if isinstance(item, REQUESTS):
                 self._answer(item, ErrorCode.NOT_FOUND, f"room {self.room_id} does not exist")
+            elif isinstance(item, TypingNow):
+                reply_error(item.device, None, ErrorCode.NOT_FOUND, f"typing: room {self.room_id} does not exist")
 
     async def handle(self, batch: list[RoomItem]) -> None:
         if self.state is None:
@@ -135,81 +144,36 @@ class RoomActor:
                 self._fail_requests(batch, "database unavailable, retry later")
                 return
             if self.state is not None:
-                # what members were told before is unknown: their next cursor move reports the whole window
-                self._senders, self._reported = self.state.recent_senders, {}
+                self.receipts.load(self.state.recent_senders, self.state.cursors)
         state = self.state
         if state is None:
             self._missing = True
             self._not_found(batch)
             return
-        accepted: list[tuple[SendText | ChangeMembers, list[AppendItem]]] = []
-        statuses: dict[int, int] = {}
+        accepted: list[tuple[RoomRequest, list[AppendItem]]] = []
+        moves: dict[int, tuple[int | None, int | None]] = {}
         for item in batch:
             if isinstance(item, CursorMoved):
-                statuses[item.user] = max(item.delivered_seq, statuses.get(item.user, 0))
+                d, r = moves.get(item.user, (None, None))
+                moves[item.user] = (_max(d, item.delivered_seq), _max(r, item.read_seq))
                 continue
-            if not isinstance(item, SendText | ChangeMembers):
+            if isinstance(item, TypingNow):
+                self._on_typing(state, item)
+                continue
+            if not isinstance(item, REQUESTS):
                 raise RuntimeError(getattr(item, "reason", f"unexpected mailbox item {item!r}"))
             try:
-                accepted.append((item, self._admit(state, item)))
+                accepted.append((item, admit(state, item)))
             except Denied as denied:
                 self._answer(item, denied.code, str(denied))
         if accepted:
             await self._commit(state, accepted)
-        if statuses:
-            self._fan_out_status(state, statuses)
-
-    # ------------------------------------------------------------------ authorization, in the room
-
-    def _admit(self, state: RoomState, item: SendText | ChangeMembers) -> list[AppendItem]:
-        """Check a request against the room and apply its membership effect to the in-memory state."""
-        requester = item.device.user_id
-        me = state.members.get(requester)
-        if me is None or not me.current:
-            raise Denied(ErrorCode.FORBIDDEN, f"you are not a member of room {self.room_id}")
-        if isinstance(item, SendText):
-            return [NewText(requester, item.client_id, item.body)]
-        if state.kind == "direct":
-            raise Denied(ErrorCode.BAD_REQUEST, "a direct room always has exactly its two members")
-        pending = state.last_seq + 1  # placeholder seq for optimistic state; fixed up after commit
-        if item.action == "add":
-            if RANK[me.role] < RANK["admin"]:
-                raise Denied(ErrorCode.FORBIDDEN, "only the owner and admins can add members")
-            new = [u for u in dict.fromkeys(item.users) if u not in state.members or not state.members[u].current]
-            if not new:
-                raise Denied(ErrorCode.CONFLICT, "every user named is already a member")
-            for uid in new:
-                state.members[uid] = MemberState("member", pending)
-            return [MemberChange("added", uid, requester) for uid in new]
-        if item.action == "remove":
-            (target,) = item.users
-            them = state.members.get(target)
-            if target == requester:
-                raise Denied(ErrorCode.BAD_REQUEST, "use leave to leave a room")
-            if them is None or not them.current:
-                raise Denied(ErrorCode.NOT_FOUND, f"user {target} is not a member of room {self.room_id}")
-            if RANK[me.role] <= RANK[them.role]:
-                raise Denied(ErrorCode.FORBIDDEN, f"a {me.role} cannot remove a {them.role}")
-            them.left_seq = pending
-            return [MemberChange("removed", target, requester)]
-        if item.action == "leave":
-            changes: list[AppendItem] = []
-            others = sorted(((m.joined_seq, RANK[m.role], uid) for uid, m in state.members.items()
-                             if m.current and uid != requester), key=lambda t: (-t[1], t[0]))
-            owners_left = [uid for _, rank, uid in others if rank == RANK["owner"]]
-            if me.role == "owner" and others and not owners_left:
-                heir = others[0][2]  # the longest-standing admin, else the longest-standing member
-                state.members[heir].role = "owner"
-                changes.append(MemberChange("owner_changed", heir, requester, "owner"))
-            me.left_seq = pending
-            changes.append(MemberChange("left", requester, requester))
-            return changes
-        raise Denied(ErrorCode.BAD_REQUEST, f"unknown membership action {item.action!r}")
+        if moves:
+            self._fan_out_receipts(state, moves)
 
     # ------------------------------------------------------------------ commit and fan-out
 
-    async def _commit(self, state: RoomState, accepted: list[tuple[SendText | ChangeMembers, list[AppendItem]]]
-                      ) -> None:
+    async def _commit(self, state: RoomState, accepted: list[tuple[RoomRequest, list[AppendItem]]]) -> None:
         flat = [append for _, appends in accepted for append in appends]
         try:
             results = await self.store.append(self.room_id, flat)
@@ -220,37 +184,52 @@ class RoomActor:
             return
         committed: list[Committed] = []
         changed: set[int] = set()
+        reload = False
         it = iter(results)
         for request, appends in accepted:
             for append in appends:
                 result = next(it)
                 msg = result.message
+                if result.refusal is not None or msg is None:
+                    refusal = result.refusal or Refusal("internal", "not stored")
+                    self._answer(request, ErrorCode(refusal.code), refusal.message)
+                    if isinstance(append, InviteJoin):
+                        reload = True  # the optimistic join is void
+                    continue
                 if isinstance(request, SendText):
                     if not result.duplicate:
-                        self._remember_sender(msg.seq, request.device.user_id)
+                        self.receipts.remember(msg.seq, request.device.user_id)
+                        if self.typing.stop(request.device.user_id):  # sending ends typing
+                            self._tell_typing(request.device.user_id, False)
                     request.device.push(Sent(id=request.req_id, room=self.room_id, seq=msg.seq, ts=msg.ts,
                                              client_id=msg.client_id or request.client_id,
                                              duplicate=result.duplicate))
                     if result.duplicate:
                         continue
-                else:
-                    assert isinstance(append, MemberChange)
+                elif isinstance(append, MemberChange):
                     self._settle(state, append, msg.seq)
+                    changed.add(append.user)
+                elif isinstance(append, InviteJoin):
+                    state.members[append.user].joined_seq = msg.seq
                     changed.add(append.user)
                 state.last_seq = max(state.last_seq, msg.seq)
                 committed.append(Committed(msg, request.device.id if isinstance(request, SendText) else None))
-            if isinstance(request, ChangeMembers):
+            if not isinstance(request, SendText) and id(request) not in self._answered:
                 request.device.push(Ok(id=request.req_id))
             self._answered.add(id(request))
         self._fan_out(state, committed, changed)
+        if reload:
+            self.state = None
 
     @staticmethod
     def _settle(state: RoomState, change: MemberChange, seq: int) -> None:
         """Replace the optimistic placeholder seq with the committed one."""
-        member = state.members[change.user]
+        member = state.members.get(change.user)
+        if member is None:  # a ban or unban of someone who is not a member
+            return
         if change.action == "added":
             member.joined_seq, member.left_seq = seq, None
-        elif change.action in ("removed", "left"):
+        elif change.ends_membership:
             member.left_seq = seq
 
     def _fan_out(self, state: RoomState, committed: list[Committed], changed: set[int]) -> None:
@@ -269,29 +248,32 @@ class RoomActor:
             if uid in changed:
                 self.users.offer(uid, MembershipChanged(self.room_id))
 
-    def _remember_sender(self, seq: int, sender: int) -> None:
-        self._senders[seq] = sender
-        if len(self._senders) > STATUS_WINDOW:
-            del self._senders[next(iter(self._senders))]  # dicts keep insertion (= seq) order
-
-    def _fan_out_status(self, state: RoomState, statuses: dict[int, int]) -> None:
-        """Tell the senders of the messages a cursor move covers that `user` has them (their ticks).
-
-        Only senders are told, one frame per (sender, user) per batch: a member's ack is news to the people
-        whose messages it covers and to no one else, so a busy room costs O(senders), not O(members^2).
-        """
-        if len(state.members) > self.settings.status_max_members and \
-                len(state.current_members()) > self.settings.status_max_members:
+    def _on_typing(self, state: RoomState, item: TypingNow) -> None:
+        user = item.device.user_id
+        member = state.members.get(user)
+        if member is None or not member.current:
+            reply_error(item.device, None, ErrorCode.FORBIDDEN, f"typing: you are not a member of room {self.room_id}")
             return
-        oldest = next(iter(self._senders), 0)
-        for user, seq in statuses.items():
-            before = self._reported.get(user, 0)
-            if seq <= before:
-                continue
-            self._reported[user] = seq
-            covered = (self._senders.get(s) for s in range(max(before + 1, oldest), seq + 1))
-            frame = Status(room=self.room_id, user=user, delivered_seq=seq)
-            for sender in {s for s in covered if s is not None and s != user}:
-                member = state.members.get(sender)
-                if member is not None and member.current and self.users.is_online(sender):
-                    self.users.offer(sender, Push(frame))
+        news = self.typing.start(user, trio.current_time()) if item.active else self.typing.stop(user)
+        if news:
+            self._tell_typing(user, item.active)
+
+    def _tell_typing(self, user: int, active: bool) -> None:
+        """Push typing_changed to the other online current members (never stored, never waited on)."""
+        if self.state is None:
+            return
+        frame = TypingChanged(room=self.room_id, user=user, active=active)
+        for uid, member in self.state.members.items():
+            if uid != user and member.current and self.users.is_online(uid):
+                self.users.offer(uid, Push(frame))
+
+    def _fan_out_receipts(self, state: RoomState, moves: dict[int, tuple[int | None, int | None]]) -> None:
+        """Tell the senders of the messages these cursor moves cover (actors/receipts.py)."""
+        members = {uid for uid, m in state.members.items() if m.current}
+        for sender, frame in self.receipts.moved(members, moves):
+            if self.users.is_online(sender):
+                self.users.offer(sender, Push(frame))
+
+
+def _max(a: int | None, b: int | None) -> int | None:
+    return b if a is None else a if b is None else max(a, b)

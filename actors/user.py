@@ -19,18 +19,28 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 import trio
 
 from actors.device import CLOSE_RESTART, CLOSE_TRY_AGAIN, Device
-from actors.items import AckFrom, Attach, Deliver, Detach, MembershipChanged, Push, SaveCursors, UserItem
+from actors.items import (
+    AckFrom,
+    Attach,
+    Deliver,
+    Detach,
+    MembershipChanged,
+    Push,
+    SaveCursors,
+    SettingsChanged,
+    UserItem,
+)
 from actors.mailbox import Mailbox
 from persistence.errors import StoreUnavailable
 from persistence.records import Membership
 from persistence.store import Store
-from protocol.frames import MAX_BATCH, Message, Msgs
+from protocol.frames import MAX_BATCH, Frame, Message, Msgs, ReceiptCounts, Status
 
 log = logging.getLogger("chatd.user")
 
@@ -80,6 +90,7 @@ class UserActor:
         self.settings = settings
         self._forget = forget
         self.rooms: dict[int, RoomView] | None = None
+        self.read_receipts = True  # loaded with the rooms; off: my reads go unreported and I see none
         self.devices: dict[int, DeviceState] = {}
         self.dirty: dict[str, dict[int, int]] = {"delivered_seq": {}, "read_seq": {}}
         self.flush_at = math.inf
@@ -140,8 +151,11 @@ class UserActor:
         elif isinstance(item, MembershipChanged):
             await self._reload(item.room)
         elif isinstance(item, Push):
+            frame = item.frame if self.read_receipts else without_reads(item.frame)
             for ds in self.devices.values():
-                ds.device.push(item.frame)
+                ds.device.push(frame)
+        elif isinstance(item, SettingsChanged):
+            self.read_receipts = item.read_receipts
         else:
             raise RuntimeError(getattr(item, "reason", f"unexpected mailbox item {item!r}"))
 
@@ -232,6 +246,7 @@ class UserActor:
 
     async def _room_views(self) -> dict[int, RoomView]:
         if self.rooms is None:
+            self.read_receipts = await self.store.read_receipts(self.user_id)
             self.rooms = {m.room_id: self._view(m) for m in await self.store.memberships(self.user_id)}
         return self.rooms
 
@@ -324,7 +339,7 @@ class UserActor:
         for column, cursors in self.dirty.items():
             if not cursors:
                 continue
-            if self.cursor_sink.offer(SaveCursors(self.user_id, column, cursors)):
+            if self.cursor_sink.offer(SaveCursors(self.user_id, column, cursors, self.read_receipts)):
                 self.dirty[column] = {}
             else:
                 self.flush_at = trio.current_time() + self.settings.flush_seconds
@@ -337,3 +352,12 @@ class UserActor:
                     await self.store.save_cursors(column, [(self.user_id, r, s) for r, s in cursors.items()])
                 except StoreUnavailable:
                     log.warning("user %s: cursors not stored on the way out (database unavailable)", self.user_id)
+
+
+def without_reads(frame: Frame) -> Frame:
+    """A receipt frame with the read part taken out (for a user who turned read receipts off)."""
+    if isinstance(frame, Status):
+        return replace(frame, read_seq=None)
+    if isinstance(frame, ReceiptCounts):
+        return replace(frame, counts=[replace(c, read=None) for c in frame.counts])
+    return frame

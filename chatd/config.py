@@ -45,6 +45,11 @@ class Config:
     room_idle_seconds: float = 300.0
     user_linger_seconds: float = 5.0
     cursor_flush_seconds: float = 0.05
+    typing_seconds: float = 6.0  # typing stops by itself this long after the client's last `typing`
+    receipts_per_recipient_max: int = 100  # rooms up to this size get per-recipient status, bigger ones counts
+    presence_ttl: float = 30.0  # a node renews its users' presence every third of this; a dead node's go after it
+    searches_per_minute: int = 30  # search_users requests per user
+    lookups_per_minute: int = 3000  # other users' profiles and presence (per user looked up) per user
     node_name: str = field(default_factory=lambda: f"{os.uname().nodename}-{os.getpid()}")
 
     @classmethod
@@ -70,6 +75,11 @@ class Config:
         need(self.max_connections_per_address >= 1, "max_connections_per_address", "must be at least 1")
         need(self.outbox_frames >= 8, "outbox_frames", "must be at least 8")
         need(self.rate_per_second > 0 and self.rate_burst >= 1, "rate_per_second", "rate and burst must be > 0")
+        need(0.1 <= self.typing_seconds <= 60, "typing_seconds", "must be 0.1..60 seconds")
+        need(self.receipts_per_recipient_max >= 2, "receipts_per_recipient_max", "must be at least 2")
+        need(0.3 <= self.presence_ttl <= 3600, "presence_ttl", "must be 0.3..3600 seconds")
+        need(self.searches_per_minute >= 1, "searches_per_minute", "must be at least 1")
+        need(self.lookups_per_minute >= 100, "lookups_per_minute", "must be at least 100 (one full get_presence)")
         need(self.db_pool_size >= 2, "db_pool_size", "must be at least 2")
         need(self.argon2_memory_kib >= 8, "argon2_memory_kib", "must be at least 8")
         for var in ("database_url", "redis_url"):

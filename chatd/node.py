@@ -4,6 +4,7 @@
     ├── rooms    dynamic supervisor of RoomActors (transient)
     ├── cursors  CursorWriter: every user's delivered/read cursors, one UPDATE per round trip
     ├── users    dynamic supervisor of UserActors (temporary)
+    ├── presence PresenceTracker: who is online here (Redis, TTL + heartbeat), presence_changed pushes
     └── gateway  websocket listener, one task pair per connection
 
 The asyncpg pool and the Redis client are the node's resources, opened before the tree and closed
@@ -19,6 +20,7 @@ import trio_asyncio
 
 from actors.cursors import CursorWriter
 from actors.directory import RoomDirectory, UserDirectory
+from actors.presence import PresenceSettings, PresenceTracker
 from actors.room import RoomSettings
 from actors.user import UserSettings
 from auth import PasswordHasher, TokenIssuer
@@ -56,17 +58,20 @@ class Node:
         store = await Store.open(cfg.database_url, max_size=cfg.db_pool_size)
         cache = Cache.open(cfg.redis_url, cfg.redis_prefix)
         try:
-            rooms = RoomDirectory(store, RoomSettings(idle_seconds=cfg.room_idle_seconds))
+            rooms = RoomDirectory(store, RoomSettings(idle_seconds=cfg.room_idle_seconds,
+                                                      status_max_members=cfg.receipts_per_recipient_max,
+                                                      typing_seconds=cfg.typing_seconds))
             cursors = CursorWriter(store, rooms.tell)
             users = UserDirectory(store, rooms, cursors, UserSettings(flush_seconds=cfg.cursor_flush_seconds,
                                                              linger_seconds=cfg.user_linger_seconds))
+            presence = PresenceTracker(store, cache, users, PresenceSettings(cfg.node_name, cfg.presence_ttl))
             self.services = Services(cfg, store, cache, rooms, users, TokenIssuer(cfg.jwt_secret, cfg.access_ttl),
-                                     PasswordHasher(cfg.argon2_time_cost, cfg.argon2_memory_kib))
+                                     PasswordHasher(cfg.argon2_time_cost, cfg.argon2_memory_kib), presence)
             self.gateway = Gateway(self.services)
             async with trio.open_nursery() as nursery:
                 await nursery.start(self.root.run, [
                     ChildSpec("rooms", rooms.run), ChildSpec("cursors", cursors.run), ChildSpec("users", users.run),
-                    ChildSpec("gateway", self.gateway.serve)])
+                    ChildSpec("presence", presence.run), ChildSpec("gateway", self.gateway.serve)])
                 if not await cache.ping():
                     log.warning("Redis at %s does not answer; presence and rate limits are degraded",
                                 cfg.redis_url)

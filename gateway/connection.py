@@ -64,8 +64,7 @@ class Connection:
             self.device.kill(1000, "")
             if self.session.user_id is not None:
                 self.s.users.offer(self.session.user_id, Detach(self.device))
-                with trio.CancelScope(shield=True), trio.move_on_after(2):
-                    await self.s.cache.set_online(self.session.user_id, self.s.config.node_name, False)
+                self.s.presence.disconnected(self.device)
 
     async def _reader(self) -> None:
         max_bytes = self.s.config.max_frame_bytes
@@ -109,7 +108,7 @@ class Connection:
         if reply is not None:
             self.device.push(reply)
         if not was_authed and self.session.user_id is not None:
-            await self.s.cache.set_online(self.session.user_id, self.s.config.node_name, True)
+            await self.s.presence.connected(self.device)
 
     def _error(self, err: ProtocolError) -> None:
         self.device.push(f.Error(code=err.code.value, message=err.message, id=err.id,

@@ -9,31 +9,32 @@ in the room actor, visibility checks in the history query.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Callable
 
 import trio
 
 from actors.device import CLOSE_TRY_AGAIN, Device
-from actors.items import AckFrom, ChangeMembers, MembershipChanged, SendText
+from actors.items import (
+    AckFrom,
+    ChangeMembers,
+    ChangeMessage,
+    MembershipChanged,
+    SendText,
+    SettingsChanged,
+    TypingNow,
+    UpdateRoom,
+)
 from auth import TokenError, hash_refresh_token, new_refresh_token
 from auth.passwords import check_email, check_password_rules
 from auth.tokens import AccessClaims
+from gateway.errors import Handler, RequestError
+from gateway.invites import InviteHandlers
+from gateway.people import PeopleHandlers
 from gateway.services import Services
 from persistence import Conflict
 from protocol import frames as f
 from protocol.errors import ErrorCode
 from protocol.session import Session
-
-
-class RequestError(Exception):
-    def __init__(self, code: ErrorCode, message: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.retry_after = retry_after
-
-
-Handler = Callable[[Any], Awaitable[f.Frame | None]]
 
 
 class Handlers:
@@ -50,7 +51,13 @@ class Handlers:
             f.CreateGroup: self.create_group, f.AddMembers: self.add_members,
             f.RemoveMember: self.remove_member, f.Leave: self.leave, f.ListRooms: self.list_rooms,
             f.Send: self.send, f.Ack: self.ack, f.Read: self.read, f.History: self.history,
+            f.Ban: self.ban, f.Unban: self.unban, f.SetRole: self.set_role,
+            f.TransferOwnership: self.transfer_ownership, f.UpdateRoom: self.update_room,
+            f.GetRoom: self.get_room, f.Edit: self.edit, f.Delete: self.delete, f.Settings: self.settings,
+            f.Typing: self.typing,
         }
+        self.table.update(InviteHandlers(self).table)
+        self.table.update(PeopleHandlers(self).table)  # profiles, search, presence
 
     @property
     def me(self) -> int:
@@ -180,12 +187,38 @@ class Handlers:
         users = await self._resolve(list(req.users))
         await self.s.rooms.put(req.room, ChangeMembers(self.device, req.id, "add", tuple(users)))
 
+    async def _change_one(self, room: int, req_id: int, action: str, user: int | str, role: str | None = None
+                          ) -> None:
+        users = await self._resolve([user])
+        await self.s.rooms.put(room, ChangeMembers(self.device, req_id, action, tuple(users), role))
+
     async def remove_member(self, req: f.RemoveMember) -> None:
-        users = await self._resolve([req.user])
-        await self.s.rooms.put(req.room, ChangeMembers(self.device, req.id, "remove", tuple(users)))
+        await self._change_one(req.room, req.id, "remove", req.user)
+
+    async def ban(self, req: f.Ban) -> None:
+        await self._change_one(req.room, req.id, "ban", req.user)
+
+    async def unban(self, req: f.Unban) -> None:
+        await self._change_one(req.room, req.id, "unban", req.user)
+
+    async def set_role(self, req: f.SetRole) -> None:
+        await self._change_one(req.room, req.id, "set_role", req.user, req.role)
+
+    async def transfer_ownership(self, req: f.TransferOwnership) -> None:
+        await self._change_one(req.room, req.id, "transfer", req.user)
+
+    async def update_room(self, req: f.UpdateRoom) -> None:
+        changes = {k: v for k in ("name", "description", "icon", "history_visibility")
+                   if (v := getattr(req, k)) is not None}
+        await self.s.rooms.put(req.room, UpdateRoom(self.device, req.id, changes))
 
     async def leave(self, req: f.Leave) -> None:
         await self.s.rooms.put(req.room, ChangeMembers(self.device, req.id, "leave"))
+
+    async def get_room(self, req: f.GetRoom) -> f.Frame:
+        if not await self.s.store.was_member(self.me, req.room):
+            raise RequestError(ErrorCode.NOT_FOUND, f"room {req.room} does not exist or you were never in it")
+        return await self._room_reply(req.id, req.room, [])
 
     async def list_rooms(self, req: f.ListRooms) -> f.Frame:
         return f.Rooms(id=req.id, rooms=await self.s.store.list_rooms(self.me))
@@ -194,6 +227,12 @@ class Handlers:
 
     async def send(self, req: f.Send) -> None:
         await self.s.rooms.put(req.room, SendText(self.device, req.id, req.client_id.lower(), req.body))
+
+    async def edit(self, req: f.Edit) -> None:
+        await self.s.rooms.put(req.room, ChangeMessage(self.device, req.id, req.seq, req.body))
+
+    async def delete(self, req: f.Delete) -> None:
+        await self.s.rooms.put(req.room, ChangeMessage(self.device, req.id, req.seq, None))
 
     async def _cursor(self, room: int, seq: int, read: bool) -> None:
         mailbox = self.s.users.lookup(self.me)
@@ -208,6 +247,15 @@ class Handlers:
 
     async def read(self, req: f.Read) -> None:
         await self._cursor(req.room, req.seq, read=True)
+
+    async def typing(self, req: f.Typing) -> None:
+        self.s.rooms.tell(req.room, TypingNow(self.device, req.active))  # best-effort: dropped if overloaded
+
+    async def settings(self, req: f.Settings) -> f.Frame:
+        if req.read_receipts is not None:
+            await self.s.store.set_read_receipts(self.me, req.read_receipts)
+            await self.s.users.put(self.me, SettingsChanged(req.read_receipts))
+        return f.Ok(id=req.id)
 
     async def history(self, req: f.History) -> f.Frame:
         result = await self.s.store.history(self.me, req.room, req.before_seq, req.limit)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from actors.directory import RoomDirectory, UserDirectory
+from actors.presence import PresenceTracker
 from auth import PasswordHasher, TokenIssuer
 from chatd.config import Config
 from persistence import Cache, Store
@@ -19,3 +20,4 @@ class Services:
     users: UserDirectory
     tokens: TokenIssuer
     passwords: PasswordHasher
+    presence: PresenceTracker

@@ -97,3 +97,11 @@ class AccountQueries:
             "UPDATE refresh_tokens SET revoked_at = now() WHERE revoked_at IS NULL AND device_id ="
             " (SELECT device_id FROM refresh_tokens WHERE token_hash = $1)", token_hash)
         return not status.endswith(" 0")
+
+    @bridged
+    async def read_receipts(self, user_id: int) -> bool:
+        return bool(await self.pool.fetchval("SELECT read_receipts FROM users WHERE id = $1", user_id))
+
+    @bridged
+    async def set_read_receipts(self, user_id: int, enabled: bool) -> None:
+        await self.pool.execute("UPDATE users SET read_receipts = $2 WHERE id = $1", user_id, enabled)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 
 import redis.asyncio as aredis
 from redis.exceptions import RedisError
@@ -24,6 +25,8 @@ class Cache:
         self.client = client
         self.prefix = prefix
         self._last_warning = 0.0
+        self._scripts = {name: client.register_script(src)
+                         for name, src in (("touch", _TOUCH), ("leave", _LEAVE), ("read", _READ))}
 
     @classmethod
     def open(cls, url: str, prefix: str = "chat:") -> Cache:
@@ -49,14 +52,14 @@ class Cache:
             self._degraded("ping", exc)
             return False
 
-    async def hit(self, key: str, limit: int, window_seconds: int) -> float | None:
-        """Count one hit on a fixed-window limit; None if allowed, else seconds until allowed again."""
+    async def hit(self, key: str, limit: int, window_seconds: int, cost: int = 1) -> float | None:
+        """Count `cost` hits on a fixed-window limit; None if allowed, else seconds until allowed again."""
         full = f"{self.prefix}rl:{key}"
 
         async def count() -> tuple[int, int]:
             async with self.client.pipeline(transaction=True) as pipe:
                 pipe.set(full, 0, ex=window_seconds, nx=True)  # the window starts at the first hit
-                pipe.incr(full)
+                pipe.incrby(full, cost)
                 pipe.ttl(full)
                 _, n, ttl = await pipe.execute()
                 return int(n), int(ttl)
@@ -67,28 +70,104 @@ class Cache:
             return None
         return None if n <= limit else float(max(ttl, 1))
 
-    async def set_online(self, user_id: int, node: str, online: bool) -> None:
-        """Presence: a hash of node -> device count per user, so several nodes can share it."""
-        key = f"{self.prefix}presence:{user_id}"
+    # ------------------------------------------------------------------ presence
+    #
+    # One sorted set per user, {prefix}online:{user}: member = a node the user has a device on, score = the
+    # Redis time (ms) until which that node vouches for them. Each node re-vouches for its users every third
+    # of the TTL, so a user is online iff some score is in the future, and a node that dies without
+    # cleaning up stops counting one TTL later. Its expired entry stays (the key lives RETAIN_MS) as a hint
+    # of when such a user was last seen. Scripts read the clock of Redis, so nodes' clocks do not matter.
+
+    async def presence_touch(self, users: list[int], node: str, ttl: float) -> dict[int, bool] | None:
+        """`node` vouches for `users` for `ttl` seconds; per user True if no node did just before."""
+        return await self._presence_script("touch", users, [node, int(ttl * 1000), RETAIN_MS])
+
+    async def presence_leave(self, users: list[int], node: str) -> dict[int, bool] | None:
+        """`node` no longer vouches for `users`; per user True if no node does any more (they went offline)."""
+        return await self._presence_script("leave", users, [node])
+
+    async def presence(self, users: list[int], ttl: float) -> dict[int, Seen] | None:
+        """Every user's presence; None when Redis is unavailable (presence is unknown then)."""
+        if not users:
+            return {}
+        script = self._scripts["read"]
+
+        async def read() -> list[int]:
+            return [int(v) for v in await script(keys=[self._online_key(u) for u in users])]
         try:
-            if online:
-                await aio(self.client.hincrby)(key, node, 1)
-            elif await aio(self.client.hincrby)(key, node, -1) <= 0:
-                await aio(self.client.hdel)(key, node)
+            now, *scores = await aio(read)()
         except (RedisError, OSError) as exc:
             self._degraded("presence", exc)
+            return None
+        ttl_ms = int(ttl * 1000)
+        return {u: Seen(True, None) if s > now else Seen(False, s - ttl_ms if s > 0 else None)
+                for u, s in zip(users, scores, strict=True)}
 
-    async def is_online(self, user_id: int) -> bool | None:
+    def _online_key(self, user: int) -> str:
+        return f"{self.prefix}online:{user}"
+
+    async def _presence_script(self, name: str, users: list[int], args: list[str | int]) -> dict[int, bool] | None:
+        script = self._scripts[name]
+
+        async def run() -> dict[int, bool]:
+            out: dict[int, bool] = {}
+            for i in range(0, len(users), SCRIPT_KEYS):  # bounded work per script: Redis does nothing else meanwhile
+                chunk = users[i:i + SCRIPT_KEYS]
+                flags = await script(keys=[self._online_key(u) for u in chunk], args=args)
+                out.update((u, bool(int(f))) for u, f in zip(chunk, flags, strict=True))
+            return out
+        if not users:
+            return {}
         try:
-            return bool(await aio(self.client.hlen)(f"{self.prefix}presence:{user_id}"))
+            return await aio(run)()
         except (RedisError, OSError) as exc:
             self._degraded("presence", exc)
             return None
 
-    async def clear_node(self, node: str, user_ids: list[int]) -> None:
-        for uid in user_ids:
-            try:
-                await aio(self.client.hdel)(f"{self.prefix}presence:{uid}", node)
-            except (RedisError, OSError) as exc:
-                self._degraded("presence", exc)
-                return
+
+RETAIN_MS = 7 * 24 * 3600 * 1000  # how long a user's presence key outlives its last refresh (last-seen hint)
+SCRIPT_KEYS = 500
+
+_NOW = "local t = redis.call('TIME') local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) "
+
+# ARGV: node, ttl ms, retain ms. Returns per key 1 if no node vouched for the user (they come online).
+_TOUCH = _NOW + """
+local out = {}
+for i, key in ipairs(KEYS) do
+  out[i] = (redis.call('ZCOUNT', key, '(' .. now, '+inf') == 0) and 1 or 0
+  redis.call('ZADD', key, now + tonumber(ARGV[2]), ARGV[1])
+  redis.call('PEXPIRE', key, ARGV[3])
+end
+return out
+"""
+
+# ARGV: node. Returns per key 1 if no node vouches for the user any more (they went offline). Expired
+# entries go too: the clean disconnect that calls this stores a newer last_seen in Postgres.
+_LEAVE = _NOW + """
+local out = {}
+for i, key in ipairs(KEYS) do
+  redis.call('ZREM', key, ARGV[1])
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+  out[i] = (redis.call('ZCARD', key) == 0) and 1 or 0
+  if out[i] == 1 then redis.call('DEL', key) end
+end
+return out
+"""
+
+# Returns the Redis time (ms), then per key the highest score (-1: no entry).
+_READ = _NOW + """
+local out = {now}
+for i, key in ipairs(KEYS) do
+  local top = redis.call('ZREVRANGE', key, 0, 0, 'WITHSCORES')
+  out[i + 1] = top[2] and tonumber(top[2]) or -1
+end
+return out
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Seen:
+    """A user's presence in Redis: online, or offline with the last refresh of a node that died (if any)."""
+
+    online: bool
+    last_seen: int | None = None  # ms since the epoch; only from a dead node's entry (Postgres has the rest)

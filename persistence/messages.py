@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import asyncpg
 
 from persistence.bridge import bridged
-from persistence.records import Appended, AppendItem, MemberChange, NewText, to_message
+from persistence.records import (
+    Appended,
+    AppendItem,
+    InviteJoin,
+    MemberChange,
+    MessageChange,
+    NewText,
+    Refusal,
+    RoomUpdate,
+    to_message,
+)
 from protocol.frames import Message
 
-MESSAGE_COLUMNS = "room_id, seq, sender_id, client_id, kind, body, event, created_at"
+MESSAGE_COLUMNS = "room_id, seq, sender_id, client_id, kind, body, event, created_at, edited_at, deleted"
 
 
 class MessageQueries:
@@ -21,31 +33,40 @@ class MessageQueries:
         The room row is locked first, so seq assignment and the idempotency check are race-free even
         with writers in other processes. A text whose (sender, client_id) is already stored - earlier
         or in this very batch - is not stored again; its result is the original with duplicate=True.
+        An edit or delete that its target does not allow is refused (no seq is used).
         """
         async with self.pool.acquire() as con, con.transaction():
             last_seq = await con.fetchval("SELECT last_seq FROM rooms WHERE id = $1 FOR UPDATE", room_id)
             if last_seq is None:
                 raise LookupError(f"room {room_id} does not exist")
-            texts = [i for i in items if isinstance(i, NewText)]
-            known: dict[tuple[int, str], Message] = {}
-            if texts:
-                rows = await con.fetch(
-                    f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE room_id = $1 AND (sender_id, client_id)"
-                    " IN (SELECT * FROM unnest($2::bigint[], $3::uuid[]))",
-                    room_id, [t.sender for t in texts], [t.client_id for t in texts])
-                known = {(r["sender_id"], str(r["client_id"])): to_message(r) for r in rows}
-            plan: list[tuple[int, AppendItem] | tuple[None, tuple[int, str]]] = []
+            known = await _known_texts(con, room_id, [i for i in items if isinstance(i, NewText)])
+            targets = await _targets(con, room_id, [i for i in items if isinstance(i, MessageChange)])
+            invites = await _invites(con, [i.code for i in items if isinstance(i, InviteJoin)])
+            plan: list[int | tuple[int, str] | Refusal] = []
             fresh: list[tuple[int, AppendItem]] = []
             claimed: set[tuple[int, str]] = set()
             for item in items:
                 if isinstance(item, NewText):
                     key = (item.sender, item.client_id.lower())
                     if key in known or key in claimed:
-                        plan.append((None, key))
+                        plan.append(key)
                         continue
                     claimed.add(key)
+                elif isinstance(item, MessageChange):
+                    refusal = _refuse_change(item, targets.get(item.target))
+                    if refusal is not None:
+                        plan.append(refusal)
+                        continue
+                    if item.body is None:
+                        targets[item.target] = {**targets[item.target], "deleted": True}
+                elif isinstance(item, InviteJoin):
+                    refusal = _refuse_join(room_id, invites.get(item.code))
+                    if refusal is not None:
+                        plan.append(refusal)
+                        continue
+                    invites[item.code]["use_count"] += 1  # a second join in this batch sees this one
                 last_seq += 1
-                plan.append((last_seq, item))
+                plan.append(last_seq)
                 fresh.append((last_seq, item))
             stored = {}
             if fresh:
@@ -56,14 +77,14 @@ class MessageQueries:
                     room_id, *zip(*(_row(seq, item) for seq, item in fresh), strict=True))
                 stored = {r["seq"]: to_message(r) for r in rows}
                 for seq, item in fresh:
-                    if isinstance(item, MemberChange):
-                        await _apply_member_change(con, room_id, seq, item)
+                    await _apply(con, room_id, seq, item)
                 await con.execute("UPDATE rooms SET last_seq = $2 WHERE id = $1", room_id, last_seq)
             for seq, item in fresh:
                 if isinstance(item, NewText):
                     known[(item.sender, item.client_id.lower())] = stored[seq]
-        return [Appended(stored[seq]) if seq is not None else Appended(known[key], duplicate=True)  # type: ignore[index]
-                for seq, key in plan]
+        return [Appended(stored[p]) if isinstance(p, int) else
+                Appended(None, refusal=p) if isinstance(p, Refusal) else Appended(known[p], duplicate=True)
+                for p in plan]
 
     @bridged
     async def messages_after(self, ranges: list[tuple[int, int, int]], limit: int) -> list[Message]:
@@ -102,12 +123,102 @@ class MessageQueries:
         return page, bool(page) and page[0].seq > lowest
 
 
+async def _known_texts(con: asyncpg.Connection, room_id: int, texts: list[NewText]) -> dict[tuple[int, str], Message]:
+    """Messages already stored under the (sender, client_id) of these texts: retries of earlier sends."""
+    if not texts:
+        return {}
+    rows = await con.fetch(
+        f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE room_id = $1 AND (sender_id, client_id)"
+        " IN (SELECT * FROM unnest($2::bigint[], $3::uuid[]))",
+        room_id, [t.sender for t in texts], [t.client_id for t in texts])
+    return {(r["sender_id"], str(r["client_id"])): to_message(r) for r in rows}
+
+
+async def _targets(con: asyncpg.Connection, room_id: int, changes: list[MessageChange]) -> dict[int, dict[str, Any]]:
+    """The messages these edits and deletes point at, locked until the commit."""
+    if not changes:
+        return {}
+    rows = await con.fetch("SELECT seq, sender_id, kind, deleted FROM messages WHERE room_id = $1"
+                           " AND seq = ANY($2::bigint[]) FOR UPDATE", room_id, [c.target for c in changes])
+    return {r["seq"]: dict(r) for r in rows}
+
+
+async def _invites(con: asyncpg.Connection, codes: list[str]) -> dict[str, dict[str, Any]]:
+    """The invite links these joins use, locked until the commit (so a last use goes to one joiner)."""
+    if not codes:
+        return {}
+    rows = await con.fetch("SELECT code, room_id, expires_at, max_uses, use_count, revoked_at, now() AS now"
+                           " FROM invite_links WHERE code = ANY($1::text[]) FOR UPDATE", codes)
+    return {r["code"]: dict(r) for r in rows}
+
+
+def _refuse_join(room_id: int, link: dict[str, Any] | None) -> Refusal | None:
+    if link is None or link["room_id"] != room_id:
+        return Refusal("not_found", "unknown invite code")
+    if link["revoked_at"] is not None:
+        return Refusal("invite_revoked", "this invite link was revoked")
+    if link["expires_at"] is not None and link["expires_at"] <= link["now"]:
+        return Refusal("invite_expired", "this invite link has expired")
+    if link["max_uses"] is not None and link["use_count"] >= link["max_uses"]:
+        return Refusal("invite_used_up", "this invite link has no uses left")
+    return None
+
+
+def _refuse_change(change: MessageChange, target: dict[str, Any] | None) -> Refusal | None:
+    what = "edit" if change.body is not None else "delete"
+    if target is None:
+        return Refusal("not_found", f"message {change.target} does not exist in this room")
+    if target["kind"] != "text":
+        return Refusal("bad_request", f"message {change.target} is a system message: it cannot be {what}ed")
+    if target["deleted"]:
+        return Refusal("conflict", f"message {change.target} was deleted")
+    if target["sender_id"] != change.by and (change.body is not None or not change.any_sender):
+        return Refusal("forbidden", f"you can only {what} your own messages"
+                       + ("" if change.body is not None else " (admins and the owner may delete any in a group)"))
+    return None
+
+
+EVENT_TYPES = {"added": "member_added", "removed": "member_removed", "left": "member_left",
+               "banned": "member_banned", "unbanned": "member_unbanned", "role_changed": "role_changed",
+               "owner_changed": "owner_changed"}
+
+
 def _row(seq: int, item: AppendItem) -> tuple[object, ...]:
     if isinstance(item, NewText):
         return seq, item.sender, item.client_id, "text", item.body, None
-    event = {"type": f"member_{item.action}" if item.action != "owner_changed" else "owner_changed",
-             "user": item.user, "by": item.by}
+    event: dict[str, Any]
+    if isinstance(item, MemberChange):
+        event = {"type": EVENT_TYPES[item.action], "user": item.user, "by": item.by}
+        if item.action == "role_changed":
+            event["role"] = item.role
+    elif isinstance(item, RoomUpdate):
+        event = {"type": "room_updated", "by": item.by, **item.changes}
+    elif isinstance(item, InviteJoin):
+        event = {"type": "member_joined", "user": item.user, "via": "invite"}
+    elif item.body is not None:
+        event = {"type": "message_edited", "target": item.target, "by": item.by, "body": item.body}
+    else:
+        event = {"type": "message_deleted", "target": item.target, "by": item.by}
     return seq, None, None, "system", None, event
+
+
+async def _apply(con: asyncpg.Connection, room_id: int, seq: int, item: AppendItem) -> None:
+    """What a stored system message changes besides itself."""
+    if isinstance(item, MemberChange):
+        await _apply_member_change(con, room_id, seq, item)
+    elif isinstance(item, RoomUpdate):
+        columns = [c for c in ("name", "description", "icon", "history_visibility") if c in item.changes]
+        sets = ", ".join(f"{c} = ${i + 2}" for i, c in enumerate(columns))
+        await con.execute(f"UPDATE rooms SET {sets} WHERE id = $1", room_id,
+                          *(item.changes[c] or None for c in columns))
+    elif isinstance(item, InviteJoin):
+        await _apply_member_change(con, room_id, seq, MemberChange("added", item.user, item.user))
+        await con.execute("UPDATE invite_links SET use_count = use_count + 1 WHERE code = $1", item.code)
+        await con.execute("INSERT INTO invite_joins (code, room_id, user_id, seq) VALUES ($1, $2, $3, $4)",
+                          item.code, room_id, item.user, seq)
+    elif isinstance(item, MessageChange):
+        await con.execute("UPDATE messages SET body = $3, deleted = $4, edited_at = now()"
+                          " WHERE room_id = $1 AND seq = $2", room_id, item.target, item.body, item.body is None)
 
 
 async def _apply_member_change(con: asyncpg.Connection, room_id: int, seq: int, change: MemberChange) -> None:
@@ -120,12 +231,18 @@ async def _apply_member_change(con: asyncpg.Connection, room_id: int, seq: int, 
             " delivered_seq = GREATEST(room_members.delivered_seq, excluded.delivered_seq),"
             " read_seq = GREATEST(room_members.read_seq, excluded.read_seq)",
             room_id, change.user, change.role, seq)
-    elif change.action in ("removed", "left"):
-        await con.execute(
-            "UPDATE room_members SET left_seq = $3 WHERE room_id = $1 AND user_id = $2 AND left_seq IS NULL",
-            room_id, change.user, seq)
-    elif change.action == "owner_changed":
-        await con.execute("UPDATE room_members SET role = 'owner' WHERE room_id = $1 AND user_id = $2",
-                          room_id, change.user)
+    elif change.action in ("removed", "left", "banned"):
+        if change.ends_membership:
+            await con.execute("UPDATE room_members SET left_seq = $3"
+                              " WHERE room_id = $1 AND user_id = $2 AND left_seq IS NULL", room_id, change.user, seq)
+        if change.action == "banned":
+            await con.execute("INSERT INTO room_bans (room_id, user_id, banned_by) VALUES ($1, $2, $3)"
+                              " ON CONFLICT DO NOTHING", room_id, change.user, change.by)
+    elif change.action == "unbanned":
+        await con.execute("DELETE FROM room_bans WHERE room_id = $1 AND user_id = $2", room_id, change.user)
+    elif change.action in ("owner_changed", "role_changed"):
+        role = "owner" if change.action == "owner_changed" else change.role
+        await con.execute("UPDATE room_members SET role = $3 WHERE room_id = $1 AND user_id = $2",
+                          room_id, change.user, role)
     else:
         raise ValueError(f"unknown membership action {change.action!r}")

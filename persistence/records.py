@@ -31,6 +31,8 @@ class RoomState:
     last_seq: int
     members: dict[int, MemberState] = field(default_factory=dict)
     recent_senders: dict[int, int] = field(default_factory=dict)  # seq -> sender of the latest text messages
+    banned: set[int] = field(default_factory=set)
+    cursors: dict[int, tuple[int, int | None]] = field(default_factory=dict)  # delivered, read (None: private)
 
     def current_members(self) -> list[int]:
         return [uid for uid, m in self.members.items() if m.current]
@@ -80,19 +82,53 @@ class NewText:
 class MemberChange:
     """A membership change, stored as a system message; its seq becomes joined_seq / left_seq."""
 
-    action: str  # added | removed | left | owner_changed
+    action: str  # added | removed | left | banned | unbanned | role_changed | owner_changed
     user: int
     by: int
     role: str = "member"
+    ends_membership: bool = False  # removed, left, or banned while a member: its seq is the left_seq
 
 
-AppendItem = NewText | MemberChange
+@dataclass(frozen=True, slots=True)
+class RoomUpdate:
+    """New values of some of: name, description, icon, history_visibility ("" clears a text field)."""
+
+    by: int
+    changes: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class MessageChange:
+    """An edit (body) or a delete (body None) of message `target`; checked against it in the commit."""
+
+    by: int
+    target: int
+    body: str | None
+    any_sender: bool = False  # a delete by a group admin or owner: the message need not be theirs
+
+
+@dataclass(frozen=True, slots=True)
+class InviteJoin:
+    """`user` joins through invite `code`; the link is checked and its use counted in the commit."""
+
+    user: int
+    code: str
+
+
+AppendItem = NewText | MemberChange | RoomUpdate | MessageChange | InviteJoin
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    code: str  # an ErrorCode value
+    message: str
 
 
 @dataclass(frozen=True, slots=True)
 class Appended:
-    message: Message
+    message: Message | None  # None when refused
     duplicate: bool = False
+    refusal: Refusal | None = None
 
 
 def to_message(row: Any) -> Message:
@@ -102,4 +138,6 @@ def to_message(row: Any) -> Message:
         room=row["room_id"], seq=row["seq"], ts=int(created.timestamp() * 1000), kind=row["kind"],
         sender=row["sender_id"], client_id=str(client_id) if client_id is not None else None,
         body=row["body"], event=row["event"],
+        edited_ts=int(row["edited_at"].timestamp() * 1000) if row["edited_at"] is not None else None,
+        deleted=row["deleted"],
     )

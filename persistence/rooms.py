@@ -67,18 +67,22 @@ class RoomQueries:
             if room is None:
                 return None
             rows = await con.fetch(
-                "SELECT user_id, role, joined_seq, left_seq FROM room_members WHERE room_id = $1", room_id)
+                "SELECT rm.user_id, rm.role, rm.joined_seq, rm.left_seq, rm.delivered_seq,"
+                " CASE WHEN u.read_receipts THEN rm.read_seq END AS read_seq"
+                " FROM room_members rm JOIN users u ON u.id = rm.user_id WHERE rm.room_id = $1", room_id)
             senders = await con.fetch("SELECT seq, sender_id FROM messages WHERE room_id = $1 AND seq > $2"
                                       " AND kind = 'text' ORDER BY seq", room_id, room["last_seq"] - recent)
+            banned = await con.fetch("SELECT user_id FROM room_bans WHERE room_id = $1", room_id)
         return RoomState(room["id"], room["kind"], room["name"], room["history_visibility"], room["last_seq"],
                          {r["user_id"]: MemberState(r["role"], r["joined_seq"], r["left_seq"]) for r in rows},
-                         {r["seq"]: r["sender_id"] for r in senders})
+                         {r["seq"]: r["sender_id"] for r in senders}, {r["user_id"] for r in banned},
+                         {r["user_id"]: (r["delivered_seq"], r["read_seq"]) for r in rows})
 
     @bridged
     async def room_info(self, room_id: int) -> RoomInfo | None:
         async with self.pool.acquire() as con:
-            room = await con.fetchrow(
-                "SELECT id, kind, name, history_visibility, last_seq FROM rooms WHERE id = $1", room_id)
+            room = await con.fetchrow("SELECT id, kind, name, history_visibility, last_seq, description, icon"
+                                      " FROM rooms WHERE id = $1", room_id)
             if room is None:
                 return None
             rows = await con.fetch(
@@ -86,7 +90,14 @@ class RoomQueries:
                 " WHERE rm.room_id = $1 AND rm.left_seq IS NULL ORDER BY rm.joined_seq, u.id", room_id)
         return RoomInfo(room=room["id"], kind=room["kind"], name=room["name"],
                         history_visibility=room["history_visibility"], last_seq=room["last_seq"],
+                        description=room["description"], icon=room["icon"],
                         members=[Member(r["id"], r["username"], r["role"]) for r in rows])
+
+    @bridged
+    async def was_member(self, user_id: int, room_id: int) -> bool:
+        """Whether the user is or was a member of the room (those may see its settings and members)."""
+        return bool(await self.pool.fetchval(
+            "SELECT 1 FROM room_members WHERE room_id = $1 AND user_id = $2", room_id, user_id))
 
     @bridged
     async def memberships(self, user_id: int, room_id: int | None = None) -> list[Membership]:
@@ -109,9 +120,9 @@ class RoomQueries:
                    (SELECT count(*) FROM (SELECT 1 FROM messages m
                      WHERE m.room_id = r.id AND m.seq > GREATEST(rm.read_seq, rm.joined_seq - 1)
                        AND m.seq <= COALESCE(rm.left_seq, r.last_seq) AND m.kind = 'text'
-                       AND m.sender_id <> rm.user_id LIMIT $2) x) AS unread,
+                       AND m.sender_id <> rm.user_id AND NOT m.deleted LIMIT $2) x) AS unread,
                    lm.room_id, lm.seq, lm.sender_id, lm.client_id, lm.kind AS mkind, lm.body, lm.event,
-                   lm.created_at
+                   lm.created_at, lm.edited_at, lm.deleted
               FROM room_members rm
               JOIN rooms r ON r.id = rm.room_id
               LEFT JOIN messages lm ON lm.room_id = r.id AND lm.seq = COALESCE(rm.left_seq, r.last_seq)

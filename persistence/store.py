@@ -11,8 +11,10 @@ import asyncpg
 
 from persistence.accounts import AccountQueries
 from persistence.bridge import aio, bridged
+from persistence.invites import InviteQueries
 from persistence.messages import MessageQueries
 from persistence.migrate import apply_migrations
+from persistence.profiles import ProfileQueries
 from persistence.rooms import RoomQueries
 
 
@@ -20,7 +22,7 @@ async def _init_connection(con: asyncpg.Connection) -> None:
     await con.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
 
-class Store(AccountQueries, RoomQueries, MessageQueries):
+class Store(AccountQueries, RoomQueries, MessageQueries, InviteQueries, ProfileQueries):
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
 

@@ -15,6 +15,9 @@ class ErrorCode(StrEnum):
     TOO_LARGE = "too_large"
     RETRY = "retry"
     CONFLICT = "conflict"
+    INVITE_EXPIRED = "invite_expired"
+    INVITE_REVOKED = "invite_revoked"
+    INVITE_USED_UP = "invite_used_up"
     INTERNAL = "internal"
 
 

@@ -51,6 +51,8 @@ def seq(default: Any = ...) -> Any:
     return bounded(min=0) if default is ... else bounded(min=0, default=default)
 
 
+MAX_DESCRIPTION = 1000
+MAX_ICON = 256  # a URL or (once media exists) a media id
 USER_REF_BOUNDS: dict[str, Any] = {"min": 1, "min_len": 1, "max_len": 32}
 
 
@@ -167,9 +169,11 @@ class Message:
     kind: Literal["text", "system"] = "text"
     sender: int | None = bounded(min=1, default=None)  # None for system messages
     client_id: str | None = bounded(max_len=36, default=None)
-    body: str | None = bounded(max_len=65536, default=None)
-    # system messages: {"type": created|member_added|member_removed|member_left|owner_changed, ...}
+    body: str | None = bounded(max_len=65536, default=None)  # None once deleted
+    # system messages: {"type": created|member_added|member_removed|member_left|owner_changed|..., ...}
     event: dict[str, Any] | None = bounded(max_len=16, default=None)
+    edited_ts: int | None = bounded(min=0, default=None)  # set once edited (history shows the current body)
+    deleted: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +184,8 @@ class RoomInfo:
     name: str | None = bounded(max_len=100, default=None)
     history_visibility: Visibility = "shared"
     last_seq: int = seq(0)
+    description: str | None = bounded(max_len=MAX_DESCRIPTION, default=None)
+    icon: str | None = bounded(max_len=MAX_ICON, default=None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,6 +241,159 @@ class Leave(Frame):
     room: int = room_id()
 
 
+@frame("ban")
+@dataclass(frozen=True, slots=True)
+class Ban(Frame):
+    """Remove `user` (if a member) and keep them out: no add or invite lets them back until `unban`."""
+
+    id: int = req_id()
+    room: int = room_id()
+    user: UserRef = user_ref()
+
+
+@frame("unban")
+@dataclass(frozen=True, slots=True)
+class Unban(Frame):
+    id: int = req_id()
+    room: int = room_id()
+    user: UserRef = user_ref()
+
+
+@frame("set_role")
+@dataclass(frozen=True, slots=True)
+class SetRole(Frame):
+    """Promote a member to admin or demote an admin to member (the owner only)."""
+
+    id: int = req_id()
+    room: int = room_id()
+    user: UserRef = user_ref()
+    role: Literal["admin", "member"] = "member"
+
+
+@frame("transfer_ownership")
+@dataclass(frozen=True, slots=True)
+class TransferOwnership(Frame):
+    """The owner makes another current member the owner and becomes an admin."""
+
+    id: int = req_id()
+    room: int = room_id()
+    user: UserRef = user_ref()
+
+
+@frame("update_room")
+@dataclass(frozen=True, slots=True)
+class UpdateRoom(Frame):
+    """Change a group's settings (owner and admins). Fields left out stay; "" clears description/icon."""
+
+    id: int = req_id()
+    room: int = room_id()
+    name: str | None = bounded(min_len=1, max_len=100, default=None)
+    description: str | None = bounded(max_len=MAX_DESCRIPTION, default=None)
+    icon: str | None = bounded(max_len=MAX_ICON, default=None)
+    history_visibility: Visibility | None = None
+
+
+@frame("get_room")
+@dataclass(frozen=True, slots=True)
+class GetRoom(Frame):
+    """The room's settings and current members with their roles (members and past members only)."""
+
+    id: int = req_id()
+    room: int = room_id()
+
+
+# --------------------------------------------------------------------------- invite links
+
+INVITE_CODE_BOUNDS: dict[str, Any] = {"min_len": 16, "max_len": 64, "pattern": r"[A-Za-z0-9_-]+"}
+
+
+@dataclass(frozen=True, slots=True)
+class InviteInfo:
+    code: str = bounded(max_len=64)
+    room: int = room_id()
+    created_by: int = bounded(min=1)
+    created_ts: int = bounded(min=0)
+    use_count: int = bounded(min=0)
+    expires_ts: int | None = bounded(min=0, default=None)
+    max_uses: int | None = bounded(min=1, default=None)
+    revoked: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class InviteJoinRecord:
+    code: str = bounded(max_len=64)
+    user: int = bounded(min=1)
+    username: str = bounded(max_len=32)
+    seq: int = bounded(min=1)  # the member_joined message
+    ts: int = bounded(min=0)
+
+
+@frame("create_invite")
+@dataclass(frozen=True, slots=True)
+class CreateInvite(Frame):
+    """An invite link to a group (owner and admins). Reply `invite`."""
+
+    id: int = req_id()
+    room: int = room_id()
+    expires_in: int | None = bounded(min=60, max=365 * 24 * 3600, default=None)  # seconds; none: never
+    max_uses: int | None = bounded(min=1, max=1_000_000, default=None)  # none: unlimited
+
+
+@frame("invite")
+@dataclass(frozen=True, slots=True)
+class Invite(Frame):
+    id: int = req_id()
+    invite: InviteInfo = bounded()
+
+
+@frame("list_invites")
+@dataclass(frozen=True, slots=True)
+class ListInvites(Frame):
+    id: int = req_id()
+    room: int = room_id()
+
+
+@frame("invites")
+@dataclass(frozen=True, slots=True)
+class Invites(Frame):
+    id: int = req_id()
+    invites: list[InviteInfo] = bounded(max_len=1000)
+
+
+@frame("revoke_invite")
+@dataclass(frozen=True, slots=True)
+class RevokeInvite(Frame):
+    """Revoke a link; with `remove_joined`, also remove everyone still in the room who joined through it."""
+
+    id: int = req_id()
+    room: int = room_id()
+    code: str = bounded(**INVITE_CODE_BOUNDS)
+    remove_joined: bool = False
+
+
+@frame("list_invite_joins")
+@dataclass(frozen=True, slots=True)
+class ListInviteJoins(Frame):
+    id: int = req_id()
+    room: int = room_id()
+
+
+@frame("invite_joins")
+@dataclass(frozen=True, slots=True)
+class InviteJoins(Frame):
+    id: int = req_id()
+    joins: list[InviteJoinRecord] = bounded(max_len=1000)
+
+
+@frame("join")
+@dataclass(frozen=True, slots=True)
+class Join(Frame):
+    """Join a group through an invite link's code. Reply `ok` after commit (then `get_room`)."""
+
+    id: int = req_id()
+    code: str = bounded(**INVITE_CODE_BOUNDS)
+
+
 @frame("room")
 @dataclass(frozen=True, slots=True)
 class Room(Frame):
@@ -264,6 +423,27 @@ class Send(Frame):
     room: int = room_id()
     client_id: str = bounded(pattern=UUID_RE)  # idempotency key: a retry reuses it
     body: str = bounded(min_len=1, max_len=16_000)
+
+
+@frame("edit")
+@dataclass(frozen=True, slots=True)
+class Edit(Frame):
+    """Replace the body of your own message `seq`. Reply `ok`; everyone gets a `message_edited` event."""
+
+    id: int = req_id()
+    room: int = room_id()
+    seq: int = bounded(min=1)
+    body: str = bounded(min_len=1, max_len=16_000)
+
+
+@frame("delete")
+@dataclass(frozen=True, slots=True)
+class Delete(Frame):
+    """Delete message `seq` for everyone (yours; in groups admins and the owner may delete any)."""
+
+    id: int = req_id()
+    room: int = room_id()
+    seq: int = bounded(min=1)
 
 
 @frame("sent")
@@ -307,11 +487,57 @@ class Read(Frame):
 @frame("status")
 @dataclass(frozen=True, slots=True)
 class Status(Frame):
-    """Server push: `user` has received every message of `room` up to `delivered_seq`."""
+    """Server push: `user` has every message of `room` up to `delivered_seq` (and has read up to `read_seq`)."""
 
     room: int = room_id()
     user: int = bounded(min=1)
     delivered_seq: int = seq()
+    read_seq: int | None = bounded(min=0, default=None)  # left out when `user` or you turned receipts off
+
+
+@dataclass(frozen=True, slots=True)
+class Count:
+    seq: int = bounded(min=1)
+    delivered: int = bounded(min=0)
+    read: int | None = bounded(min=0, default=None)
+
+
+@frame("receipt_counts")
+@dataclass(frozen=True, slots=True)
+class ReceiptCounts(Frame):
+    """Server push in big rooms: of the `others` current members, how many have / have read your messages."""
+
+    room: int = room_id()
+    others: int = seq()
+    counts: list[Count] = bounded(max_len=MAX_BATCH)
+
+
+@frame("settings")
+@dataclass(frozen=True, slots=True)
+class Settings(Frame):
+    """Your account settings; fields left out stay. Reply `ok`."""
+
+    id: int = req_id()
+    read_receipts: bool | None = None
+
+
+@frame("typing")
+@dataclass(frozen=True, slots=True)
+class Typing(Frame):
+    """I am typing in `room` (send again every few seconds while it lasts) or I stopped. No reply."""
+
+    room: int = room_id()
+    active: bool = True
+
+
+@frame("typing_changed")
+@dataclass(frozen=True, slots=True)
+class TypingChanged(Frame):
+    """Server push to the online members: `user` started or stopped typing in `room`."""
+
+    room: int = room_id()
+    user: int = bounded(min=1)
+    active: bool = True
 
 
 @frame("history")
@@ -338,4 +564,5 @@ class HistoryPage(Frame):
 
 __all__ = [name for name, cls in list(globals().items())
            if isinstance(cls, type) and issubclass(cls, Frame) and cls is not Frame]
-__all__ += ["MAX_BATCH", "USERNAME_RE", "UUID_RE", "Member", "Message", "RoomInfo", "RoomSummary"]
+__all__ += ["MAX_BATCH", "USERNAME_RE", "UUID_RE", "Count", "InviteInfo", "InviteJoinRecord", "Member", "Message",
+            "RoomInfo", "RoomSummary"]

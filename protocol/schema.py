@@ -47,7 +47,7 @@ def _fields(cls: type) -> tuple[tuple[str, Any, Mapping[str, Any], bool], ...]:
 def build(cls: type, data: Any, path: str = "") -> Any:
     """Turn a decoded mapping into an instance of dataclass ``cls`` or raise SchemaError."""
     if not isinstance(data, dict):
-        raise SchemaError(f"{path or 'frame'} must be a map")
+        raise SchemaError(f"field '{path}' must be a map" if path else "frame must be a map")
     kwargs = {}
     for name, tp, meta, required in _fields(cls):
         where = f"{path}.{name}" if path else name
@@ -123,10 +123,16 @@ def _check(tp: Any, value: Any, meta: Mapping[str, Any], where: str) -> Any:
     if tp is float:
         if not isinstance(value, int | float) or isinstance(value, bool):
             raise SchemaError(f"field '{where}' must be a number")
+        lo, hi = meta.get("min"), meta.get("max")
+        if (lo is not None and not value >= lo) or (hi is not None and not value <= hi):  # nan fits no bound
+            raise SchemaError(f"field '{where}' must be between {lo if lo is not None else '-inf'} and "
+                              f"{hi if hi is not None else 'inf'}")
         return float(value)
     if tp is str:
         if not isinstance(value, str):
             raise SchemaError(f"field '{where}' must be a string")
+        if "\x00" in value:  # Postgres text cannot hold it: refused here rather than failing in a query
+            raise SchemaError(f"field '{where}' must not contain NUL characters")
         _check_len(value, meta, where, "characters")
         pattern = meta.get("pattern")
         if pattern is not None and not pattern.fullmatch(value):

@@ -9,13 +9,17 @@ from __future__ import annotations
 from enum import Enum
 
 from protocol import frames as f
+from protocol import people
 from protocol.errors import ErrorCode, ProtocolError
 
 ACCOUNT_FRAMES: frozenset[type[f.Frame]] = frozenset({f.Signup, f.Login, f.Refresh, f.Logout})
 SESSION_FRAMES: frozenset[type[f.Frame]] = frozenset({
     f.Auth, f.OpenDirect, f.CreateGroup, f.AddMembers, f.RemoveMember, f.Leave, f.ListRooms,
     f.Send, f.Ack, f.Read, f.History,
-})
+}) | {
+    f.Ban, f.Unban, f.SetRole, f.TransferOwnership, f.UpdateRoom, f.GetRoom, f.Edit, f.Delete, f.Settings,
+    f.Typing, f.CreateInvite, f.ListInvites, f.RevokeInvite, f.ListInviteJoins, f.Join}
+SESSION_FRAMES |= people.REQUESTS  # profiles, search, presence (protocol/people.py)
 CLIENT_FRAMES = ACCOUNT_FRAMES | SESSION_FRAMES | {f.Hello}
 
 

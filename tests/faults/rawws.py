@@ -64,12 +64,12 @@ class RawWebSocket:
     async def send_raw(self, data: bytes) -> None:
         await self.stream.send_all(data)
 
-    async def send(self, frame: f.Frame, fragments: int = 1) -> None:
-        """One websocket message carrying `frame`, split into `fragments` websocket frames."""
+    async def send(self, frame: f.Frame, fragments: int = 1, only: int | None = None) -> None:
+        """One websocket message carrying `frame`, split into `fragments` websocket frames (the first `only`)."""
         data = encode(frame)
         step = max(1, -(-len(data) // fragments))
         chunks = [data[i:i + step] for i in range(0, len(data), step)]
-        for i, chunk in enumerate(chunks):
+        for i, chunk in enumerate(chunks[:only]):
             await self.stream.send_all(self.ws.send(BytesMessage(data=chunk,
                                                                  message_finished=i == len(chunks) - 1)))
 

@@ -1,0 +1,66 @@
+"""Invite link requests. Creating, listing and revoking links and reading the join audit need the owner
+or an admin of the room (checked against Postgres); joining goes through the room actor, whose commit
+checks the link under its row lock (expiry, revocation, uses left)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from actors.items import ChangeMembers, JoinByInvite
+from gateway.errors import Handler, RequestError
+from protocol import frames as f
+from protocol.errors import ErrorCode
+
+if TYPE_CHECKING:
+    from gateway.handlers import Handlers
+
+JOINS_PER_MINUTE = 10  # per user and per address: codes cannot be guessed by trying
+
+
+class InviteHandlers:
+    def __init__(self, h: Handlers) -> None:
+        self.h = h
+        self.table: dict[type[f.Frame], Handler] = {
+            f.CreateInvite: self.create_invite, f.ListInvites: self.list_invites, f.RevokeInvite: self.revoke_invite,
+            f.ListInviteJoins: self.list_invite_joins, f.Join: self.join}
+
+    async def _admin(self, room: int) -> None:
+        role = await self.h.s.store.role_of(room, self.h.me)
+        if role not in ("owner", "admin"):
+            raise RequestError(ErrorCode.FORBIDDEN if role else ErrorCode.NOT_FOUND,
+                               "only the owner and admins manage invite links" if role
+                               else f"room {room} does not exist or you are not in it")
+
+    async def create_invite(self, req: f.CreateInvite) -> f.Frame:
+        info = await self.h.s.store.room_info(req.room)
+        if info is not None and info.kind != "group" and any(m.user == self.h.me for m in info.members):
+            raise RequestError(ErrorCode.BAD_REQUEST, "invite links are for groups")
+        await self._admin(req.room)
+        invite = await self.h.s.store.create_invite(req.room, self.h.me, req.expires_in, req.max_uses)
+        return f.Invite(id=req.id, invite=invite)
+
+    async def list_invites(self, req: f.ListInvites) -> f.Frame:
+        await self._admin(req.room)
+        return f.Invites(id=req.id, invites=await self.h.s.store.list_invites(req.room))
+
+    async def list_invite_joins(self, req: f.ListInviteJoins) -> f.Frame:
+        await self._admin(req.room)
+        return f.InviteJoins(id=req.id, joins=await self.h.s.store.invite_audit(req.room))
+
+    async def revoke_invite(self, req: f.RevokeInvite) -> f.Frame | None:
+        await self._admin(req.room)
+        if not await self.h.s.store.revoke_invite(req.room, req.code):
+            raise RequestError(ErrorCode.NOT_FOUND, "this room has no such invite link")
+        if not req.remove_joined:
+            return f.Ok(id=req.id)
+        joiners = await self.h.s.store.invite_joiners(req.code)
+        await self.h.s.rooms.put(req.room, ChangeMembers(self.h.device, req.id, "remove_invited", tuple(joiners)))
+        return None  # the room replies `ok` once the removals are committed
+
+    async def join(self, req: f.Join) -> None:
+        await self.h._limit(f"join:user:{self.h.me}", JOINS_PER_MINUTE, 60)
+        await self.h._limit(f"join:addr:{self.h.address}", JOINS_PER_MINUTE * 10, 60)  # NAT: many people
+        room = await self.h.s.store.invite_room(req.code)
+        if room is None:
+            raise RequestError(ErrorCode.NOT_FOUND, "unknown invite code")
+        await self.h.s.rooms.put(room, JoinByInvite(self.h.device, req.id, req.code))

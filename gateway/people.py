@@ -1,0 +1,131 @@
+"""People requests: profiles with per-field visibility, user search, presence (docs/protocol.md section 7).
+
+What the asker may see is decided here, per field, by auth/visibility.py, from the profile row and
+whether the asker currently shares a room with its owner (computed by the same query). Search and
+looking up other people are rate-limited per user in Redis, so the user table cannot be read off quickly.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from auth.visibility import may_see, text_problem
+from gateway.errors import Handler, RequestError
+from persistence.cache import Seen
+from persistence.profiles import TEXT_FIELDS, ProfileRow
+from protocol import frames as f
+from protocol import people as p
+from protocol.errors import ErrorCode
+
+if TYPE_CHECKING:
+    from gateway.handlers import Handlers
+
+PRESENCE_RETRY_AFTER = 5.0
+USERNAME_CHARS = re.compile(r"[A-Za-z0-9_.]*")  # what usernames are made of (protocol.frames.USERNAME_RE)
+
+
+class PeopleHandlers:
+    def __init__(self, h: Handlers) -> None:
+        self.h = h
+        self.table: dict[type[f.Frame], Handler] = {
+            p.UpdateProfile: self.update_profile, p.GetProfile: self.get_profile, p.SearchUsers: self.search_users,
+            p.GetPresence: self.get_presence}
+
+    async def _spend(self, what: str, limit: int, cost: int, message: str) -> None:
+        wait = await self.h.s.cache.hit(f"{what}:{self.h.me}", limit, 60, cost)
+        if wait is not None:
+            raise RequestError(ErrorCode.RATE_LIMITED, message, wait)
+
+    async def _look_up(self, users: int) -> None:
+        """Looking at other people's profiles or presence: `users` of the per-minute budget."""
+        if users:
+            await self._spend("lookup", self.h.s.config.lookups_per_minute, users,
+                              "too many profile or presence lookups, wait and try again")
+
+    async def _views(self, rows: list[ProfileRow]) -> list[p.ProfileInfo]:
+        seen = await self.h.s.cache.presence([r.user for r in rows], self.h.s.config.presence_ttl)
+        return [profile_view(r, self.h.me, seen.get(r.user) if seen is not None else None) for r in rows]
+
+    async def update_profile(self, req: p.UpdateProfile) -> f.Frame:
+        texts = {name: value for name in TEXT_FIELDS if (value := getattr(req, name)) is not None}
+        if not texts and not req.visibility:
+            raise RequestError(ErrorCode.BAD_REQUEST, "update_profile names nothing to change")
+        for name, value in texts.items():
+            problem = text_problem(name, value)
+            if problem:
+                raise RequestError(ErrorCode.BAD_REQUEST, problem)
+        await self.h.s.store.update_profile(self.h.me, {k: v or None for k, v in texts.items()},
+                                            req.visibility or {})
+        return await self._profile_reply(req.id, self.h.me)
+
+    async def get_profile(self, req: p.GetProfile) -> f.Frame:
+        if req.user is None:
+            return await self._profile_reply(req.id, self.h.me)
+        if isinstance(req.user, str) and not USERNAME_CHARS.fullmatch(req.user):
+            raise RequestError(ErrorCode.NOT_FOUND, f"no such user: {req.user}")
+        found = await self.h.s.store.resolve_users([req.user])
+        if req.user not in found:
+            raise RequestError(ErrorCode.NOT_FOUND, f"no such user: {req.user}")
+        user = found[req.user][0]
+        if user != self.h.me:
+            await self._look_up(1)
+        return await self._profile_reply(req.id, user)
+
+    async def _profile_reply(self, req_id: int, user: int) -> f.Frame:
+        rows = await self.h.s.store.profiles(self.h.me, [user])
+        if not rows:  # disabled between the lookup and now
+            raise RequestError(ErrorCode.NOT_FOUND, f"no such user: {user}")
+        (view,) = await self._views(rows)
+        return p.Profile(id=req_id, profile=view)
+
+    async def search_users(self, req: p.SearchUsers) -> f.Frame:
+        await self._spend("search", self.h.s.config.searches_per_minute, 1, "too many searches, wait and try again")
+        if not USERNAME_CHARS.fullmatch(req.query):
+            return p.Users(id=req.id, users=[])  # no username has such a character
+        rows = await self.h.s.store.search_users(self.h.me, req.query, req.limit)
+        return p.Users(id=req.id, users=await self._views(rows))
+
+    async def get_presence(self, req: p.GetPresence) -> f.Frame:
+        wanted = list(dict.fromkeys(req.users))
+        await self._look_up(sum(1 for u in wanted if u != self.h.me))
+        rows = {r.user: r for r in await self.h.s.store.profiles(self.h.me, wanted)}
+        seen = await self.h.s.cache.presence(list(rows), self.h.s.config.presence_ttl)
+        if seen is None:
+            raise RequestError(ErrorCode.RETRY, "presence is unavailable right now, try again later",
+                               PRESENCE_RETRY_AFTER)
+        entries = []
+        for user in wanted:
+            row = rows.get(user)
+            if row is not None:  # unknown and disabled users are left out
+                online, last_seen = presence_view(row, self.h.me, seen[user])
+                entries.append(p.PresenceInfo(user=user, online=online, last_seen=last_seen))
+        return p.Presence(id=req.id, users=entries)
+
+
+def presence_view(row: ProfileRow, viewer: int, seen: Seen | None) -> tuple[bool | None, int | None]:
+    """(online, last_seen) as `viewer` may see them: both None when last_seen is hidden from them.
+
+    Online users have no last_seen; an offline user's is the later of the stored disconnect and the last
+    renewal by a node that died. `seen` None (Redis unavailable): online unknown, the stored last_seen.
+    """
+    if not may_see(row.levels["last_seen"], own=row.user == viewer, contact=row.contact):
+        return None, None
+    if seen is None:
+        return None, row.last_seen
+    if seen.online:
+        return True, None
+    known = [t for t in (row.last_seen, seen.last_seen) if t is not None]
+    return False, max(known) if known else None
+
+
+def profile_view(row: ProfileRow, viewer: int, seen: Seen | None) -> p.ProfileInfo:
+    """The fields of `row` that `viewer` may see; the owner also gets every field's visibility level."""
+    own = row.user == viewer
+
+    def shown(name: p.ProfileField, value: str | None) -> str | None:
+        return value if may_see(row.levels[name], own=own, contact=row.contact) else None
+    online, last_seen = presence_view(row, viewer, seen)
+    return p.ProfileInfo(user=row.user, username=row.username, display_name=shown("display_name", row.display_name),
+                         about=shown("about", row.about), avatar=shown("avatar", row.avatar), online=online,
+                         last_seen=last_seen, visibility=dict(row.levels) if own else None)

@@ -1,0 +1,80 @@
+"""Queries for invite links: create, list, revoke, look up, and the audit of who joined through which.
+
+Joining itself is part of the room's group commit (persistence/messages.py), so the use count and the
+membership change together, under the link's row lock.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+
+from persistence.bridge import bridged
+from protocol.frames import InviteInfo, InviteJoinRecord
+
+CODE_BYTES = 18  # 144 bits, 24 URL-safe characters
+
+
+def _ms(t: datetime | None) -> int | None:
+    return int(t.timestamp() * 1000) if t is not None else None
+
+
+def _info(r: Any) -> InviteInfo:
+    return InviteInfo(code=r["code"], room=r["room_id"], created_by=r["created_by"],
+                      created_ts=_ms(r["created_at"]) or 0, expires_ts=_ms(r["expires_at"]),
+                      max_uses=r["max_uses"], use_count=r["use_count"],
+                      revoked=r["revoked_at"] is not None)
+
+
+class InviteQueries:
+    pool: asyncpg.Pool
+
+    @bridged
+    async def role_of(self, room_id: int, user_id: int) -> str | None:
+        """The user's role in the room if they are a current member."""
+        return await self.pool.fetchval(  # type: ignore[no-any-return]
+            "SELECT role FROM room_members WHERE room_id = $1 AND user_id = $2 AND left_seq IS NULL", room_id, user_id)
+
+    @bridged
+    async def create_invite(self, room_id: int, by: int, expires_in: int | None, max_uses: int | None) -> InviteInfo:
+        expires = datetime.now(UTC) + timedelta(seconds=expires_in) if expires_in else None
+        row = await self.pool.fetchrow(
+            "INSERT INTO invite_links (code, room_id, created_by, expires_at, max_uses) VALUES ($1, $2, $3, $4, $5)"
+            " RETURNING *", secrets.token_urlsafe(CODE_BYTES), room_id, by, expires, max_uses)
+        return _info(row)
+
+    @bridged
+    async def list_invites(self, room_id: int) -> list[InviteInfo]:
+        rows = await self.pool.fetch(
+            "SELECT * FROM invite_links WHERE room_id = $1 ORDER BY created_at DESC LIMIT 1000", room_id)
+        return [_info(r) for r in rows]
+
+    @bridged
+    async def revoke_invite(self, room_id: int, code: str) -> bool:
+        """Revoke; False if the room has no such link. Revoking twice is fine."""
+        done = await self.pool.execute("UPDATE invite_links SET revoked_at = COALESCE(revoked_at, now())"
+                                       " WHERE room_id = $1 AND code = $2", room_id, code)
+        return done != "UPDATE 0"
+
+    @bridged
+    async def invite_room(self, code: str) -> int | None:
+        return await self.pool.fetchval("SELECT room_id FROM invite_links WHERE code = $1", code)  # type: ignore[no-any-return]
+
+    @bridged
+    async def invite_joiners(self, code: str) -> list[int]:
+        """Current members who joined through this link."""
+        rows = await self.pool.fetch(
+            "SELECT DISTINCT j.user_id FROM invite_joins j JOIN room_members rm"
+            " ON rm.room_id = j.room_id AND rm.user_id = j.user_id AND rm.left_seq IS NULL WHERE j.code = $1", code)
+        return [r["user_id"] for r in rows]
+
+    @bridged
+    async def invite_audit(self, room_id: int) -> list[InviteJoinRecord]:
+        rows = await self.pool.fetch(
+            "SELECT j.code, j.user_id, u.username, j.seq, j.joined_at FROM invite_joins j JOIN users u"
+            " ON u.id = j.user_id WHERE j.room_id = $1 ORDER BY j.joined_at DESC LIMIT 1000", room_id)
+        return [InviteJoinRecord(code=r["code"], user=r["user_id"], username=r["username"], seq=r["seq"],
+                                 ts=_ms(r["joined_at"]) or 0) for r in rows]
