@@ -136,19 +136,24 @@ class RoomActor:
             elif isinstance(item, TypingNow):
                 reply_error(item.device, None, ErrorCode.NOT_FOUND, f"typing: room {self.room_id} does not exist")
 
-    async def handle(self, batch: list[RoomItem]) -> None:
+    async def _loaded(self, batch: list[RoomItem]) -> RoomState | None:
+        """The room's state, loaded from Postgres if needed; None (batch answered) if that cannot be."""
         if self.state is None:
             try:
                 self.state = await self.store.load_room(self.room_id, STATUS_WINDOW)
             except StoreUnavailable:
                 self._fail_requests(batch, "database unavailable, retry later")
-                return
-            if self.state is not None:
-                self.receipts.load(self.state.recent_senders, self.state.cursors)
-        state = self.state
+                return None
+            if self.state is None:
+                self._missing = True
+                self._not_found(batch)
+                return None
+            self.receipts.load(self.state.recent_senders, self.state.cursors)
+        return self.state
+
+    async def handle(self, batch: list[RoomItem]) -> None:
+        state = await self._loaded(batch)
         if state is None:
-            self._missing = True
-            self._not_found(batch)
             return
         accepted: list[tuple[RoomRequest, list[AppendItem]]] = []
         moves: dict[int, tuple[int | None, int | None]] = {}
@@ -181,6 +186,16 @@ class RoomActor:
             log.warning("room %s: commit failed, %d requests get retry: %s", self.room_id, len(flat), exc)
             self.state = None  # optimistic membership edits are void: reload on the next request
             self._fail_requests([req for req, _ in accepted], "database unavailable, retry later")
+            return
+        except Exception:
+            # Not an outage: something in this batch makes the database refuse it. Crashing would restart
+            # the room into the same batch (clients retry), so find the request that does it instead.
+            log.exception("room %s: commit of %d requests refused by the database", self.room_id, len(accepted))
+            self.state = None
+            if len(accepted) == 1:
+                self._answer(accepted[0][0], ErrorCode.INTERNAL, "the server could not store this request")
+            else:
+                await self._one_by_one([req for req, _ in accepted])
             return
         committed: list[Committed] = []
         changed: set[int] = set()
@@ -220,6 +235,18 @@ class RoomActor:
         self._fan_out(state, committed, changed)
         if reload:
             self.state = None
+
+    async def _one_by_one(self, requests: list[RoomRequest]) -> None:
+        for request in requests:
+            state = await self._loaded(list(requests))
+            if state is None:
+                return
+            try:
+                appends = admit(state, request)
+            except Denied as denied:
+                self._answer(request, denied.code, str(denied))
+                continue
+            await self._commit(state, [(request, appends)])
 
     @staticmethod
     def _settle(state: RoomState, change: MemberChange, seq: int) -> None:

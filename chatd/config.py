@@ -20,6 +20,7 @@ class ConfigError(ValueError):
 class Config:
     host: str = "127.0.0.1"
     port: int = 8765
+    http_port: int = 8766  # the HTTP side (JSON auth, /healthz, /metrics); 0: any free port
     data_dir: Path = Path(".chatd-data")
     database_url: str | None = None  # None: embedded Postgres under data_dir
     redis_url: str | None = None  # None: embedded Redis under data_dir
@@ -68,6 +69,7 @@ class Config:
             if not ok:
                 raise ConfigError(f"CHAT_{var.upper()}: {what}")
         need(0 <= self.port <= 65535, "port", f"must be 0..65535, got {self.port}")
+        need(0 <= self.http_port <= 65535, "http_port", f"must be 0..65535, got {self.http_port}")
         need(1024 <= self.max_frame_bytes <= 16 * 1024 * 1024, "max_frame_bytes", "must be 1 KiB..16 MiB")
         need(self.access_ttl >= 30, "access_ttl", "must be at least 30 seconds")
         need(self.refresh_ttl >= self.access_ttl, "refresh_ttl", "must be at least access_ttl")

@@ -22,6 +22,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="chatd", description="Realtime chat server (msgpack over websocket).")
     p.add_argument("--host", help="address to listen on (CHAT_HOST, default 127.0.0.1)")
     p.add_argument("--port", type=int, help="websocket port (CHAT_PORT, default 8765; 0 = any free port)")
+    p.add_argument("--http-port", type=int, help="HTTP port (CHAT_HTTP_PORT, default 8766; 0 = any free port)")
     p.add_argument("--data-dir", type=Path, help="embedded Postgres/Redis and the JWT secret (CHAT_DATA_DIR)")
     p.add_argument("--log-level", default="INFO")
     return p.parse_args(argv)
@@ -31,8 +32,8 @@ async def serve(config: Config) -> None:
     node = Node(config)
     async with trio.open_nursery() as nursery:
         await nursery.start(node.run)
-        print(f"chatd ready: point a websocket client at {node.url}  (msgpack frames, see docs/protocol.md)",
-              flush=True)
+        print(f"chatd ready: point a websocket client at {node.url}  (msgpack frames, see docs/protocol.md);"
+              f" HTTP side at {node.http_url}", flush=True)
         with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
             async for signum in signals:
                 print(f"chatd: {signal.Signals(signum).name}, shutting down", flush=True)
@@ -46,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("pgserver").setLevel(logging.WARNING)  # it logs every initdb/pg_ctl line at INFO
     warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR")  # platformdirs, inside pgserver
     try:
-        config = Config.from_env(host=args.host, port=args.port, data_dir=args.data_dir)
+        config = Config.from_env(host=args.host, port=args.port, http_port=args.http_port, data_dir=args.data_dir)
     except ConfigError as exc:
         print(f"chatd: configuration error: {exc}", file=sys.stderr)
         return 2

@@ -5,7 +5,8 @@
     ├── cursors  CursorWriter: every user's delivered/read cursors, one UPDATE per round trip
     ├── users    dynamic supervisor of UserActors (temporary)
     ├── presence PresenceTracker: who is online here (Redis, TTL + heartbeat), presence_changed pushes
-    └── gateway  websocket listener, one task pair per connection
+    ├── gateway  websocket listener, one task pair per connection
+    └── http     hypercorn (trio worker) serving httpapi/: JSON auth, /healthz, /metrics
 
 The asyncpg pool and the Redis client are the node's resources, opened before the tree and closed
 after it; every actor reaches them only through persistence/.
@@ -25,8 +26,11 @@ from actors.room import RoomSettings
 from actors.user import UserSettings
 from auth import PasswordHasher, TokenIssuer
 from chatd.config import Config
+from chatd.metrics import Metrics
 from gateway.server import Gateway
 from gateway.services import Services
+from httpapi.app import make_app
+from httpapi.server import HttpServer
 from persistence import Cache, Store
 from supervisor import ChildSpec, Supervisor
 
@@ -41,12 +45,18 @@ class Node:
         self.root = Supervisor("root", intensity=5, period=10.0)
         self.services: Services | None = None
         self.gateway: Gateway | None = None
+        self.http: HttpServer | None = None
 
     @property
     def url(self) -> str:
         assert self.gateway is not None and self.gateway.port is not None
         host = self.config.host if ":" not in self.config.host else f"[{self.config.host}]"
         return f"ws://{host}:{self.gateway.port}/"
+
+    @property
+    def http_url(self) -> str:
+        assert self.http is not None and self.http.url is not None
+        return self.http.url
 
     async def run(self, *, task_status: trio.TaskStatus[Node] = trio.TASK_STATUS_IGNORED) -> None:
         async with trio_asyncio.open_loop():
@@ -65,13 +75,18 @@ class Node:
             users = UserDirectory(store, rooms, cursors, UserSettings(flush_seconds=cfg.cursor_flush_seconds,
                                                              linger_seconds=cfg.user_linger_seconds))
             presence = PresenceTracker(store, cache, users, PresenceSettings(cfg.node_name, cfg.presence_ttl))
+            metrics = Metrics()
             self.services = Services(cfg, store, cache, rooms, users, TokenIssuer(cfg.jwt_secret, cfg.access_ttl),
-                                     PasswordHasher(cfg.argon2_time_cost, cfg.argon2_memory_kib), presence)
+                                     PasswordHasher(cfg.argon2_time_cost, cfg.argon2_memory_kib), presence, metrics)
             self.gateway = Gateway(self.services)
+            gateway = self.gateway
+            metrics.watch(lambda: gateway.connections, {"room": rooms.count, "user": users.count})
+            self.http = HttpServer(make_app(self.services, metrics), cfg.host, cfg.http_port)
             async with trio.open_nursery() as nursery:
                 await nursery.start(self.root.run, [
                     ChildSpec("rooms", rooms.run), ChildSpec("cursors", cursors.run), ChildSpec("users", users.run),
-                    ChildSpec("presence", presence.run), ChildSpec("gateway", self.gateway.serve)])
+                    ChildSpec("presence", presence.run), ChildSpec("gateway", self.gateway.serve),
+                    ChildSpec("http", self.http.run)])
                 if not await cache.ping():
                     log.warning("Redis at %s does not answer; presence and rate limits are degraded",
                                 cfg.redis_url)

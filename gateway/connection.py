@@ -123,6 +123,7 @@ class Connection:
                     frame: f.Frame | None = first
                     while frame is not None:
                         await self.ws.send_message(encode(frame))
+                        self.s.metrics.frame_written(frame)
                         scope.deadline = trio.current_time() + timeout
                         frame = _next_queued(outbox)
         except trio.TooSlowError:

@@ -59,6 +59,8 @@ class Gateway:
         try:
             ws = await request.accept()
             await Connection(self.s, ws, address).run()
+        except Exception:  # a bug in one connection must not take the listener (and everyone) down
+            log.exception("connection from %s failed", address)
         finally:
             self.connections -= 1
             self.per_address[address] -= 1

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from actors.directory import RoomDirectory, UserDirectory
 from actors.presence import PresenceTracker
 from auth import PasswordHasher, TokenIssuer
 from chatd.config import Config
+from chatd.metrics import Metrics
 from persistence import Cache, Store
 
 
@@ -21,3 +22,4 @@ class Services:
     tokens: TokenIssuer
     passwords: PasswordHasher
     presence: PresenceTracker
+    metrics: Metrics = field(default_factory=Metrics)

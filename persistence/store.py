@@ -8,9 +8,11 @@ from __future__ import annotations
 import json
 
 import asyncpg
+import trio
 
 from persistence.accounts import AccountQueries
 from persistence.bridge import aio, bridged
+from persistence.errors import StoreUnavailable
 from persistence.invites import InviteQueries
 from persistence.messages import MessageQueries
 from persistence.migrate import apply_migrations
@@ -45,3 +47,12 @@ class Store(AccountQueries, RoomQueries, MessageQueries, InviteQueries, ProfileQ
     @bridged
     async def ping(self) -> bool:
         return await self.pool.fetchval("SELECT true")  # type: ignore[no-any-return]
+
+    async def ping_ok(self) -> bool:
+        """Whether Postgres answers within 2 seconds (for health checks; never raises)."""
+        with trio.move_on_after(2):
+            try:
+                return await self.ping()
+            except StoreUnavailable:
+                return False
+        return False

@@ -13,9 +13,11 @@ from dataclasses import replace
 import trio
 
 from chatd.config import Config
+from chatd.node import Node
 from protocol import frames as f
 from tests.conftest import People, start_node
 from tests.faultproxy import fault_proxy
+from tests.test_invites import sql
 
 
 async def send_until_stored(client: object, rid: int, body: str, attempts: int = 100) -> f.Sent:
@@ -158,3 +160,32 @@ async def test_redis_outage_degrades_but_chat_goes_on(nursery: trio.Nursery, con
         await ann_c.send_text(rid, "and back")
         assert (await bob_c.collect(rid, 1))[0].body == "and back"
         await running.stop()
+
+
+async def test_a_request_the_database_refuses_does_not_take_the_room_down(people: People, node: Node) -> None:
+    """A poison message (here: one a real Postgres trigger rejects) gets an error; its batch-mates are stored,
+    and the room actor neither crashes nor restarts into it again."""
+    poison = f"poison-{uuid.uuid4().hex}"
+    await sql(node, f"""
+        CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN IF NEW.body = '{poison}' THEN RAISE EXCEPTION 'refused by a trigger'; END IF; RETURN NEW; END $$;
+        CREATE TRIGGER refuse_poison BEFORE INSERT ON messages FOR EACH ROW EXECUTE FUNCTION refuse_poison();""")
+    try:
+        (_, ann_c), (bob, bob_c) = await people.new("ann"), await people.new("bob")
+        rid = (await ann_c.call(f.OpenDirect, user=bob.user_id)).room.room
+        replies: dict[str, f.Frame] = {}
+
+        async def send(body: str) -> None:
+            replies[body] = await ann_c.request(f.Send, room=rid, client_id=str(uuid.uuid4()), body=body)
+        async with trio.open_nursery() as n:  # sent together, so they share a group commit
+            for body in ["before", poison, "after"]:
+                n.start_soon(send, body)
+        bad = replies[poison]
+        assert isinstance(bad, f.Error) and bad.code == "internal", bad
+        assert all(isinstance(replies[b], f.Sent) for b in ("before", "after")), replies
+        got = await bob_c.collect(rid, 3)  # the room's creation, then the two good ones, in seq order
+        assert sorted(m.body or "" for m in got[1:]) == ["after", "before"] and [m.seq for m in got] == [1, 2, 3]
+        assert not [e for e in node.services.rooms.supervisor.events if e.kind == "restarted"]  # type: ignore[union-attr]
+        assert isinstance(await ann_c.send_text(rid, "still fine"), f.Sent)
+    finally:
+        await sql(node, "DROP TRIGGER refuse_poison ON messages; DROP FUNCTION refuse_poison();")

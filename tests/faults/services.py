@@ -41,6 +41,7 @@ class ChatdProcess:
                     "CHAT_REDIS_PREFIX": backing.redis_prefix, "CHAT_JWT_SECRET": "t" * 40,
                     "CHAT_ARGON2_TIME_COST": "1", "CHAT_ARGON2_MEMORY_KIB": "64", "CHAT_SIGNUPS_PER_HOUR": "100000",
                     "CHAT_DATA_DIR": str(data_dir), "CHAT_HOST": "127.0.0.1", "CHAT_PORT": str(self.port),
+                    "CHAT_HTTP_PORT": "0",
                     **{f"CHAT_{k.upper()}": v for k, v in settings.items()}}
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0

@@ -1,0 +1,73 @@
+"""Accounts: signup, login, refresh and logout, one implementation for the websocket and the HTTP side."""
+
+from __future__ import annotations
+
+import uuid
+
+from auth import hash_refresh_token, new_refresh_token
+from auth.passwords import check_email, check_password_rules
+from gateway.errors import RequestError
+from gateway.services import Services
+from persistence import Conflict
+from protocol import frames as f
+from protocol.errors import ErrorCode
+
+
+async def rate_limit(services: Services, key: str, limit: int, window: int, cost: int = 1) -> None:
+    """Count a hit on a Redis fixed-window limit; refuse with rate_limited when it is used up."""
+    wait = await services.cache.hit(key, limit, window, cost)
+    if wait is not None:
+        raise RequestError(ErrorCode.RATE_LIMITED, "too many attempts, wait and try again", wait)
+
+
+class Accounts:
+    def __init__(self, services: Services, address: str) -> None:
+        self.s = services
+        self.address = address  # the client's IP: signup and login limits count per address
+
+    async def _grant(self, req_id: int, user_id: int, username: str, device_name: str | None) -> f.AuthOk:
+        device_id = str(uuid.uuid4())
+        refresh = new_refresh_token()
+        await self.s.store.add_refresh_token(user_id, device_id, device_name, hash_refresh_token(refresh),
+                                             self.s.config.refresh_ttl)
+        return f.AuthOk(id=req_id, user_id=user_id, username=username,
+                        access_token=self.s.tokens.issue(user_id, device_id), refresh_token=refresh,
+                        expires_in=self.s.tokens.access_ttl)
+
+    async def signup(self, req: f.Signup) -> f.Frame:
+        problem = check_email(req.email) or check_password_rules(req.username, req.password)
+        if problem:
+            raise RequestError(ErrorCode.BAD_REQUEST, problem)
+        await rate_limit(self.s, f"signup:{self.address}", self.s.config.signups_per_hour, 3600)
+        password_hash = await self.s.passwords.hash(req.password)
+        try:
+            user_id = await self.s.store.create_user(req.username, req.email.lower(), password_hash)
+        except Conflict as exc:
+            raise RequestError(ErrorCode.CONFLICT, f"that {exc.field} is already taken") from exc
+        return await self._grant(req.id, user_id, req.username, req.device)
+
+    async def login(self, req: f.Login) -> f.Frame:
+        cfg = self.s.config
+        await rate_limit(self.s, f"login:{req.username.lower()}:{self.address}", cfg.login_attempts, cfg.login_window)
+        account = await self.s.store.account_by_login(req.username)
+        if not await self.s.passwords.verify(account.password_hash if account else None, req.password):
+            raise RequestError(ErrorCode.UNAUTHORIZED, "wrong username or password")
+        assert account is not None
+        if account.disabled:
+            raise RequestError(ErrorCode.FORBIDDEN, "this account is disabled")
+        return await self._grant(req.id, account.id, account.username, req.device)
+
+    async def refresh(self, req: f.Refresh) -> f.Frame:
+        new = new_refresh_token()
+        grant = await self.s.store.rotate_refresh_token(hash_refresh_token(req.refresh_token),
+                                                        hash_refresh_token(new), self.s.config.refresh_ttl)
+        if grant is None:
+            raise RequestError(ErrorCode.UNAUTHORIZED, "refresh token is invalid, expired or revoked")
+        return f.AuthOk(id=req.id, user_id=grant.user_id, username=grant.username,
+                        access_token=self.s.tokens.issue(grant.user_id, grant.device_id), refresh_token=new,
+                        expires_in=self.s.tokens.access_ttl)
+
+    async def logout(self, req: f.Logout) -> f.Frame:
+        if not await self.s.store.revoke_device(hash_refresh_token(req.refresh_token)):
+            raise RequestError(ErrorCode.NOT_FOUND, "unknown or already revoked refresh token")
+        return f.Ok(id=req.id)

@@ -1,0 +1,89 @@
+"""The HTTP side's routes (Starlette, on trio through anyio).
+
+- POST /api/signup, /api/login, /api/refresh, /api/logout: JSON bodies with the fields of the websocket
+  frames of the same name (docs/protocol.md 3.1), validated by the same schema, answered by the same code
+  (gateway/accounts.py). A refusal is `{"code", "message"}` with an HTTP status for its code.
+- GET /healthz: 200 when Postgres and Redis answer, else 503; the body says which.
+- GET /metrics: Prometheus text format.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from chatd.metrics import Metrics
+from gateway.accounts import Accounts
+from gateway.errors import RequestError
+from gateway.services import Services
+from protocol import frames as f
+from protocol.errors import ErrorCode
+from protocol.schema import SchemaError, build, unbuild
+
+MAX_BODY = 64 * 1024
+STATUS = {ErrorCode.BAD_REQUEST: 400, ErrorCode.UNAUTHORIZED: 401, ErrorCode.FORBIDDEN: 403,
+          ErrorCode.NOT_FOUND: 404, ErrorCode.CONFLICT: 409, ErrorCode.TOO_LARGE: 413,
+          ErrorCode.RATE_LIMITED: 429, ErrorCode.RETRY: 503, ErrorCode.INTERNAL: 500}
+
+
+def refusal(code: ErrorCode, message: str, retry_after: float | None = None) -> JSONResponse:
+    headers = {"Retry-After": str(max(1, round(retry_after)))} if retry_after else None
+    return JSONResponse({"code": code.value, "message": message}, status_code=STATUS.get(code, 400), headers=headers)
+
+
+async def read_json(request: Request) -> dict[str, Any] | JSONResponse:
+    if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+        return refusal(ErrorCode.BAD_REQUEST, "send a JSON body with Content-Type: application/json")
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY:
+            return refusal(ErrorCode.TOO_LARGE, f"the body is over {MAX_BODY} bytes")
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return refusal(ErrorCode.BAD_REQUEST, "the body is not valid JSON")
+    if not isinstance(data, dict):
+        return refusal(ErrorCode.BAD_REQUEST, "the body must be a JSON object")
+    return data
+
+
+def account_route(services: Services, kind: type[f.Frame], action: str) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        data = await read_json(request)
+        if isinstance(data, JSONResponse):
+            return data
+        try:
+            frame = build(kind, {**{k: v for k, v in data.items() if k != "id"}, "id": 0})
+        except SchemaError as exc:
+            return refusal(ErrorCode.BAD_REQUEST, f"{kind.type}: {exc}")
+        address = request.client.host if request.client else "unknown"
+        try:
+            reply = await getattr(Accounts(services, address), action)(frame)
+        except RequestError as exc:
+            return refusal(exc.code, str(exc), exc.retry_after)
+        return JSONResponse({k: v for k, v in unbuild(reply).items() if k != "id"})
+    return endpoint
+
+
+def make_app(services: Services, metrics: Metrics) -> Starlette:
+    async def healthz(request: Request) -> Response:
+        postgres, redis = await services.store.ping_ok(), await services.cache.ping()
+        ok = postgres and redis
+        return JSONResponse({"status": "ok" if ok else "degraded", "postgres": "ok" if postgres else "down",
+                             "redis": "ok" if redis else "down"}, status_code=200 if ok else 503)
+
+    async def prometheus(request: Request) -> Response:
+        return Response(metrics.render(), media_type=metrics.content_type)
+
+    routes = [Route(f"/api/{action}", account_route(services, kind, action), methods=["POST"])
+              for kind, action in ((f.Signup, "signup"), (f.Login, "login"), (f.Refresh, "refresh"),
+                                   (f.Logout, "logout"))]
+    routes += [Route("/healthz", healthz), Route("/metrics", prometheus)]
+    return Starlette(routes=routes)
