@@ -1,0 +1,25 @@
+"""Who is asking: HTTP requests carry the websocket's access token as `Authorization: Bearer <token>`."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+
+from auth import TokenError
+from gateway.errors import RequestError
+from gateway.services import Services
+from protocol.errors import ErrorCode
+
+
+async def user_of(request: Request, services: Services) -> int:
+    """The user id behind the request's bearer token; RequestError(unauthorized) if there is none or it is bad."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise RequestError(ErrorCode.UNAUTHORIZED, "send the access token as 'Authorization: Bearer <token>'")
+    try:
+        claims = services.tokens.verify(token.strip())
+    except TokenError as exc:
+        raise RequestError(ErrorCode.UNAUTHORIZED, str(exc)) from exc
+    if await services.store.active_username(claims.user_id) is None:
+        raise RequestError(ErrorCode.UNAUTHORIZED, "this account is disabled or no longer exists")
+    return claims.user_id
