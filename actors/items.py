@@ -123,13 +123,19 @@ class SettingsChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class MuteChanged:
+    room: int
+    muted: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Push:
     """A frame for every device of the user (status updates)."""
 
     frame: Frame
 
 
-UserItem = Deliver | MembershipChanged | Attach | Detach | AckFrom | Push | SettingsChanged | Crash
+UserItem = Deliver | MembershipChanged | Attach | Detach | AckFrom | Push | SettingsChanged | MuteChanged | Crash
 
 
 # ------------------------------------------------------------------ to the CursorWriter

@@ -24,6 +24,7 @@ from typing import Protocol
 
 import trio
 
+from actors.counts import RoomCounts
 from actors.device import CLOSE_RESTART, CLOSE_TRY_AGAIN, Device
 from actors.items import (
     AckFrom,
@@ -31,6 +32,7 @@ from actors.items import (
     Deliver,
     Detach,
     MembershipChanged,
+    MuteChanged,
     Push,
     SaveCursors,
     SettingsChanged,
@@ -63,6 +65,10 @@ class RoomView:
     left_seq: int | None
     last_seq: int
     delivered: int
+    read_seq: int = 0
+    unread: int = 0
+    mentions: int = 0
+    muted: bool = False
 
     @property
     def upto(self) -> int:
@@ -91,6 +97,7 @@ class UserActor:
         self._forget = forget
         self.rooms: dict[int, RoomView] | None = None
         self.read_receipts = True  # loaded with the rooms; off: my reads go unreported and I see none
+        self.counts = RoomCounts(user_id)
         self.devices: dict[int, DeviceState] = {}
         self.dirty: dict[str, dict[int, int]] = {"delivered_seq": {}, "read_seq": {}}
         self.flush_at = math.inf
@@ -119,6 +126,7 @@ class UserActor:
             if overflowed or trio.current_time() >= self.retry_at:
                 await self._resync_all()
             await self._pump()
+            await self._push_counts()
             if trio.current_time() >= self.flush_at:
                 self._flush()
             if not batch and not self.devices and not any(self.dirty.values()) \
@@ -156,6 +164,10 @@ class UserActor:
                 ds.device.push(frame)
         elif isinstance(item, SettingsChanged):
             self.read_receipts = item.read_receipts
+        elif isinstance(item, MuteChanged):
+            view = (await self._room_views()).get(item.room)
+            if view is not None:
+                self.counts.muted(item.room, view, item.muted)
         else:
             raise RuntimeError(getattr(item, "reason", f"unexpected mailbox item {item!r}"))
 
@@ -183,6 +195,7 @@ class UserActor:
             if view is None:
                 return
         view.last_seq = max(view.last_seq, item.messages[-1].message.seq)
+        self.counts.delivered(item.room, view, (c.message for c in item.messages))
         for ds in self.devices.values():
             for committed in item.messages:
                 msg = committed.message
@@ -210,6 +223,7 @@ class UserActor:
         seq = min(item.seq, view.upto)
         if item.read:
             self._mark("read_seq", item.room, seq)
+            self.counts.read(item.room, view, seq)
         else:
             self._advance(ds, view, item.room, seq)
 
@@ -247,12 +261,14 @@ class UserActor:
     async def _room_views(self) -> dict[int, RoomView]:
         if self.rooms is None:
             self.read_receipts = await self.store.read_receipts(self.user_id)
+            self.counts.username = await self.store.active_username(self.user_id) or ""
             self.rooms = {m.room_id: self._view(m) for m in await self.store.memberships(self.user_id)}
         return self.rooms
 
     @staticmethod
     def _view(m: Membership) -> RoomView:
-        return RoomView(m.joined_seq, m.left_seq, m.last_seq, m.delivered_seq)
+        return RoomView(m.joined_seq, m.left_seq, m.last_seq, m.delivered_seq, m.read_seq, m.unread, m.mentions,
+                        m.muted)
 
     async def _reload(self, room_id: int) -> None:
         """A membership of this user changed: refresh it and let every device sync that room."""
@@ -265,6 +281,7 @@ class UserActor:
         for m in fresh:
             old = rooms.get(room_id)
             rooms[room_id] = self._view(m)
+            self.counts.changed.add(room_id)  # the devices learn the new room's (or new state's) counts
             if old is not None:
                 rooms[room_id].delivered = max(old.delivered, m.delivered_seq)
             for ds in self.devices.values():
@@ -332,6 +349,23 @@ class UserActor:
                     ds.awaiting[msg.room] = msg.seq
                 ds.device.push(Msgs(messages=batch, backlog=True))
                 return
+
+    async def _push_counts(self) -> None:
+        """Recount where reads moved, then send every changed room's counts to all devices."""
+        rooms = self.rooms or {}
+        if self.counts.recount:
+            wanted, self.counts.recount = self.counts.recount, {}
+            try:
+                exact = await self.store.room_counts(self.user_id, wanted)
+            except StoreUnavailable:
+                self.counts.recount.update(wanted)  # next round
+                exact = {}
+            for room_id, (unread, mentions) in exact.items():
+                if room_id in rooms:
+                    self.counts.recounted(room_id, rooms[room_id], unread, mentions)
+        for frame in self.counts.frames(rooms):
+            for ds in self.devices.values():
+                ds.device.push(frame)
 
     def _flush(self) -> None:
         """Hand the coalesced cursor moves to the CursorWriter; if its mailbox is full, keep them for later."""

@@ -18,6 +18,7 @@ from actors.items import (
     ChangeMembers,
     ChangeMessage,
     MembershipChanged,
+    MuteChanged,
     SendText,
     SettingsChanged,
     TypingNow,
@@ -54,7 +55,7 @@ class Handlers:
             f.Ban: self.ban, f.Unban: self.unban, f.SetRole: self.set_role,
             f.TransferOwnership: self.transfer_ownership, f.UpdateRoom: self.update_room,
             f.GetRoom: self.get_room, f.Edit: self.edit, f.Delete: self.delete, f.Settings: self.settings,
-            f.Typing: self.typing,
+            f.Typing: self.typing, f.Mute: self.mute,
         }
         self.table.update(InviteHandlers(self).table)
         self.table.update(PeopleHandlers(self).table)  # profiles, search, presence
@@ -201,6 +202,12 @@ class Handlers:
 
     async def typing(self, req: f.Typing) -> None:
         self.s.rooms.tell(req.room, TypingNow(self.device, req.active))  # best-effort: dropped if overloaded
+
+    async def mute(self, req: f.Mute) -> f.Frame:
+        if not await self.s.store.set_muted(self.me, req.room, req.muted):
+            raise RequestError(ErrorCode.NOT_FOUND, f"you are not a member of room {req.room}")
+        await self.s.users.put(self.me, MuteChanged(req.room, req.muted))
+        return f.Ok(id=req.id)
 
     async def settings(self, req: f.Settings) -> f.Frame:
         if req.read_receipts is not None:

@@ -19,6 +19,7 @@ from persistence.records import (
     to_message,
 )
 from protocol.frames import Message
+from protocol.mentions import mentioned
 
 MESSAGE_COLUMNS = "room_id, seq, sender_id, client_id, kind, body, event, created_at, edited_at, deleted"
 
@@ -78,6 +79,7 @@ class MessageQueries:
                 stored = {r["seq"]: to_message(r) for r in rows}
                 for seq, item in fresh:
                     await _apply(con, room_id, seq, item)
+                await _store_mentions(con, room_id, [(seq, i) for seq, i in fresh if isinstance(i, NewText)])
                 await con.execute("UPDATE rooms SET last_seq = $2 WHERE id = $1", room_id, last_seq)
             for seq, item in fresh:
                 if isinstance(item, NewText):
@@ -200,6 +202,18 @@ def _row(seq: int, item: AppendItem) -> tuple[object, ...]:
     else:
         event = {"type": "message_deleted", "target": item.target, "by": item.by}
     return seq, None, None, "system", None, event
+
+
+async def _store_mentions(con: asyncpg.Connection, room_id: int, texts: list[tuple[int, NewText]]) -> None:
+    """Record which current members each new message @mentions (the sender mentioning themself does not count)."""
+    rows = [(seq, text.sender, name) for seq, text in texts for name in mentioned(text.body)]
+    if rows:
+        await con.execute(
+            "INSERT INTO mentions (room_id, user_id, seq) SELECT $1, u.id, v.seq"
+            " FROM unnest($2::bigint[], $3::bigint[], $4::text[]) AS v(seq, sender, name)"
+            " JOIN users u ON lower(u.username) = v.name AND u.id <> v.sender"
+            " JOIN room_members rm ON rm.room_id = $1 AND rm.user_id = u.id AND rm.left_seq IS NULL"
+            " ON CONFLICT DO NOTHING", room_id, *zip(*rows, strict=True))
 
 
 async def _apply(con: asyncpg.Connection, room_id: int, seq: int, item: AppendItem) -> None:

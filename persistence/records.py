@@ -47,6 +47,10 @@ class Membership:
     left_seq: int | None
     delivered_seq: int
     last_seq: int
+    read_seq: int = 0
+    unread: int = 0  # text and media messages from others after read_seq (capped, see UNREAD_CAP)
+    mentions: int = 0  # of those, the ones that @mention this user
+    muted: bool = False
 
     @property
     def upto(self) -> int:

@@ -11,6 +11,20 @@ from protocol.frames import Member, RoomInfo, RoomSummary
 UNREAD_CAP = 1000  # unread counts stop at this (clients show "999+")
 
 
+def unread_sql(read: str) -> str:
+    """Messages from others after the read cursor `read` (an SQL expression), for membership `rm` of room `r`."""
+    return (f"(SELECT count(*) FROM (SELECT 1 FROM messages m WHERE m.room_id = rm.room_id"
+            f" AND m.seq > GREATEST({read}, rm.joined_seq - 1) AND m.seq <= COALESCE(rm.left_seq, r.last_seq)"
+            f" AND m.kind <> 'system' AND m.sender_id <> rm.user_id AND NOT m.deleted LIMIT {UNREAD_CAP}) x)")
+
+
+def mentions_sql(read: str) -> str:
+    """Of those, the ones that @mention the member."""
+    return (f"(SELECT count(*) FROM (SELECT 1 FROM mentions mn JOIN messages m ON m.room_id = mn.room_id"
+            f" AND m.seq = mn.seq AND NOT m.deleted WHERE mn.room_id = rm.room_id AND mn.user_id = rm.user_id"
+            f" AND mn.seq > {read} AND mn.seq <= COALESCE(rm.left_seq, r.last_seq) LIMIT {UNREAD_CAP}) x)")
+
+
 class RoomQueries:
     pool: asyncpg.Pool
 
@@ -103,24 +117,40 @@ class RoomQueries:
     async def memberships(self, user_id: int, room_id: int | None = None) -> list[Membership]:
         """Every room the user is or was in (removed members are owed messages up to left_seq)."""
         rows = await self.pool.fetch(
-            "SELECT rm.room_id, rm.joined_seq, rm.left_seq, rm.delivered_seq, r.last_seq"
+            "SELECT rm.room_id, rm.joined_seq, rm.left_seq, rm.delivered_seq, r.last_seq, rm.read_seq, rm.muted,"
+            f" {unread_sql('rm.read_seq')} AS unread, {mentions_sql('rm.read_seq')} AS mentions"
             " FROM room_members rm JOIN rooms r ON r.id = rm.room_id"
             " WHERE rm.user_id = $1 AND ($2::bigint IS NULL OR rm.room_id = $2)", user_id, room_id)
-        return [Membership(r["room_id"], r["joined_seq"], r["left_seq"], r["delivered_seq"], r["last_seq"])
-                for r in rows]
+        return [Membership(r["room_id"], r["joined_seq"], r["left_seq"], r["delivered_seq"], r["last_seq"],
+                           r["read_seq"], r["unread"], r["mentions"], r["muted"]) for r in rows]
+
+    @bridged
+    async def room_counts(self, user_id: int, reads: dict[int, int]) -> dict[int, tuple[int, int]]:
+        """(unread, mentions) per room, counted from the given read cursors (which may not be stored yet)."""
+        rows = await self.pool.fetch(
+            f"SELECT rm.room_id, {unread_sql('v.read')} AS unread, {mentions_sql('v.read')} AS mentions"
+            " FROM unnest($2::bigint[], $3::bigint[]) AS v(room_id, read)"
+            " JOIN room_members rm ON rm.room_id = v.room_id AND rm.user_id = $1 JOIN rooms r ON r.id = rm.room_id",
+            user_id, list(reads), list(reads.values()))
+        return {r["room_id"]: (r["unread"], r["mentions"]) for r in rows}
+
+    @bridged
+    async def set_muted(self, user_id: int, room_id: int, muted: bool) -> bool:
+        """Mute or unmute a room for its member; False if they are not a current member."""
+        done = await self.pool.execute("UPDATE room_members SET muted = $3 WHERE room_id = $1 AND user_id = $2"
+                                       " AND left_seq IS NULL", room_id, user_id, muted)
+        return done != "UPDATE 0"
 
     @bridged
     async def list_rooms(self, user_id: int) -> list[RoomSummary]:
         rows = await self.pool.fetch(
             """
-            SELECT r.id AS room, r.kind, r.name, rm.left_seq, rm.delivered_seq, rm.read_seq,
+            SELECT r.id AS room, r.kind, r.name, rm.left_seq, rm.delivered_seq, rm.read_seq, rm.muted,
                    COALESCE(rm.left_seq, r.last_seq) AS upto,
                    (SELECT o.user_id FROM room_members o
                      WHERE r.kind = 'direct' AND o.room_id = r.id AND o.user_id <> rm.user_id) AS peer,
-                   (SELECT count(*) FROM (SELECT 1 FROM messages m
-                     WHERE m.room_id = r.id AND m.seq > GREATEST(rm.read_seq, rm.joined_seq - 1)
-                       AND m.seq <= COALESCE(rm.left_seq, r.last_seq) AND m.kind = 'text'
-                       AND m.sender_id <> rm.user_id AND NOT m.deleted LIMIT $2) x) AS unread,
+                   """ + unread_sql("rm.read_seq") + """ AS unread,
+                   """ + mentions_sql("rm.read_seq") + """ AS mentions,
                    lm.room_id, lm.seq, lm.sender_id, lm.client_id, lm.kind AS mkind, lm.body, lm.event,
                    lm.created_at, lm.edited_at, lm.deleted
               FROM room_members rm
@@ -128,7 +158,7 @@ class RoomQueries:
               LEFT JOIN messages lm ON lm.room_id = r.id AND lm.seq = COALESCE(rm.left_seq, r.last_seq)
              WHERE rm.user_id = $1
              ORDER BY lm.created_at DESC NULLS LAST, r.id DESC
-            """, user_id, UNREAD_CAP)
+            """, user_id)
         out = []
         for r in rows:
             last = None
@@ -137,7 +167,8 @@ class RoomQueries:
             out.append(RoomSummary(
                 room=r["room"], kind=r["kind"], name=r["name"], last_seq=r["upto"],
                 delivered_seq=r["delivered_seq"], read_seq=r["read_seq"], unread=r["unread"],
-                member=r["left_seq"] is None, peer=r["peer"], last_message=last))
+                mentions=r["mentions"], muted=r["muted"], member=r["left_seq"] is None, peer=r["peer"],
+                last_message=last))
         return out
 
     @bridged

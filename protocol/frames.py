@@ -197,6 +197,8 @@ class RoomSummary:
     delivered_seq: int = seq(0)
     read_seq: int = seq(0)
     unread: int = seq(0)
+    mentions: int = seq(0)  # unread messages that @mention you
+    muted: bool = False
     member: bool = True  # False: removed or left, still listed up to the removal point
     peer: int | None = bounded(min=1, default=None)  # direct rooms: the other person
     last_message: Message | None = None
@@ -510,6 +512,27 @@ class ReceiptCounts(Frame):
     room: int = room_id()
     others: int = seq()
     counts: list[Count] = bounded(max_len=MAX_BATCH)
+
+
+@frame("counts")
+@dataclass(frozen=True, slots=True)
+class Counts(Frame):
+    """Server push to every device of a user when a room's unread or mention count changes."""
+
+    room: int = room_id()
+    unread: int = seq(0)
+    mentions: int = seq(0)
+    muted: bool = False
+
+
+@frame("mute")
+@dataclass(frozen=True, slots=True)
+class Mute(Frame):
+    """Mute a room (no push notifications; counts still kept) or unmute it. Reply `ok`."""
+
+    id: int = req_id()
+    room: int = room_id()
+    muted: bool = True
 
 
 @frame("settings")
