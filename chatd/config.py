@@ -5,8 +5,12 @@ Every value is checked at start; a bad one stops the server with a message namin
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
+import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -14,6 +18,12 @@ from typing import Any
 
 class ConfigError(ValueError):
     pass
+
+
+# Where browsers' push subscriptions point: FCM (Chrome, Edge, Opera, Samsung), Mozilla, Apple, Windows.
+# A host matches an entry equal to it or ending in "." + entry; "*" allows any https host.
+PUSH_SERVICE_HOSTS = ("fcm.googleapis.com", "push.services.mozilla.com", "push.apple.com", "notify.windows.com")
+P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 
 
 @dataclass(frozen=True)
@@ -51,6 +61,19 @@ class Config:
     presence_ttl: float = 30.0  # a node renews its users' presence every third of this; a dead node's go after it
     searches_per_minute: int = 30  # search_users requests per user
     lookups_per_minute: int = 3000  # other users' profiles and presence (per user looked up) per user
+    media_dir: Path | None = None  # uploaded files (content-addressed blobs); None: data_dir/media
+    max_upload_bytes: int = 100 * 1024 * 1024  # one media upload; larger ones get 413 as soon as they pass it
+    push_delay: float = 10.0  # a message still not delivered to a subscribed user after this makes a push
+    push_scan_seconds: float = 1.0  # how often the push scan looks for undelivered messages
+    push_lookback: float = 86400.0  # messages older than this never make a push
+    push_ttl: int = 86400  # TTL header: how long a push service keeps a push for an offline device
+    push_max_attempts: int = 10  # sends of one push before giving up (5xx, 429, network errors)
+    push_retry_base: float = 5.0  # first retry after this; doubling each attempt, at most an hour
+    push_max_subscriptions: int = 20  # per user; a new one replaces the least recently renewed
+    push_allow_insecure: bool = False  # also accept http:// push endpoints on loopback (tests, local servers)
+    push_endpoint_hosts: tuple[str, ...] = PUSH_SERVICE_HOSTS  # push services subscriptions may point at
+    push_vapid_subject: str = "mailto:admin@localhost"  # VAPID `sub`: a contact for push services
+    push_vapid_key: str | None = None  # base64url P-256 private key; None: generated once into data_dir
     node_name: str = field(default_factory=lambda: f"{os.uname().nodename}-{os.getpid()}")
 
     @classmethod
@@ -82,6 +105,20 @@ class Config:
         need(0.3 <= self.presence_ttl <= 3600, "presence_ttl", "must be 0.3..3600 seconds")
         need(self.searches_per_minute >= 1, "searches_per_minute", "must be at least 1")
         need(self.lookups_per_minute >= 100, "lookups_per_minute", "must be at least 100 (one full get_presence)")
+        need(1 <= self.max_upload_bytes <= 2**40, "max_upload_bytes", "must be 1 byte..1 TiB")
+        need(0.05 <= self.push_delay <= 86400, "push_delay", "must be 0.05..86400 seconds")
+        need(0.01 <= self.push_scan_seconds <= 60, "push_scan_seconds", "must be 0.01..60 seconds")
+        need(self.push_delay < self.push_lookback <= 30 * 86400, "push_lookback",
+             "must be more than push_delay and at most 30 days")
+        need(0 <= self.push_ttl <= 28 * 86400, "push_ttl", "must be 0..2419200 seconds (4 weeks)")
+        need(1 <= self.push_max_attempts <= 100, "push_max_attempts", "must be 1..100")
+        need(0.01 <= self.push_retry_base <= 3600, "push_retry_base", "must be 0.01..3600 seconds")
+        need(1 <= self.push_max_subscriptions <= 1000, "push_max_subscriptions", "must be 1..1000")
+        need(bool(self.push_endpoint_hosts), "push_endpoint_hosts", "name at least one host, or * for any")
+        need(self.push_vapid_subject.startswith(("mailto:", "https://")), "push_vapid_subject",
+             "must be a mailto: or https:// URL")
+        need(self.push_vapid_key is None or vapid_key_ok(self.push_vapid_key), "push_vapid_key",
+             "must be a base64url P-256 private key (32 bytes)")
         need(self.db_pool_size >= 2, "db_pool_size", "must be at least 2")
         need(self.argon2_memory_kib >= 8, "argon2_memory_kib", "must be at least 8")
         for var in ("database_url", "redis_url"):
@@ -93,16 +130,37 @@ class Config:
         return self
 
     def with_secret(self) -> Config:
-        """Fill in the JWT secret from data_dir (created on first start, mode 0600)."""
-        if self.jwt_secret:
-            return self
-        path = self.data_dir / "jwt-secret"
+        """Fill in the JWT secret and the VAPID key from data_dir (each created on first start, mode 0600)."""
+        jwt_secret = self.jwt_secret or self._kept("jwt-secret", lambda: secrets.token_urlsafe(48))
+        vapid_key = self.push_vapid_key or self._kept("vapid-private-key", new_vapid_key)
+        return replace(self, jwt_secret=jwt_secret, push_vapid_key=vapid_key)
+
+    def _kept(self, name: str, make: Callable[[], str]) -> str:
+        path = self.data_dir / name
         if not path.exists():
             self.data_dir.mkdir(parents=True, exist_ok=True)
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w") as fh:
-                fh.write(secrets.token_urlsafe(48))
-        return replace(self, jwt_secret=path.read_text().strip())
+                fh.write(make())
+        return path.read_text().strip()
+
+
+def new_vapid_key() -> str:
+    """A P-256 private key as VAPID tools write it: the 32-byte scalar, base64url without padding."""
+    while True:
+        raw = secrets.token_bytes(32)
+        if 0 < int.from_bytes(raw, "big") < P256_ORDER:
+            return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def vapid_key_ok(key: str) -> bool:
+    if not re.fullmatch(r"[A-Za-z0-9_-]{43}=?", key):
+        return False
+    try:
+        raw = base64.urlsafe_b64decode(key + "=" * (-len(key) % 4))
+    except (binascii.Error, ValueError):
+        return False
+    return len(raw) == 32 and 0 < int.from_bytes(raw, "big") < P256_ORDER
 
 
 def _parse(name: str, tp: Any, raw: str) -> Any:
@@ -112,6 +170,10 @@ def _parse(name: str, tp: Any, raw: str) -> Any:
             return int(raw)
         if tp.startswith("float"):
             return float(raw)
+        if tp.startswith("bool"):
+            if raw.strip().lower() not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+                raise ValueError(raw)
+            return raw.strip().lower() in ("1", "true", "yes", "on")
         if tp.startswith("Path"):
             return Path(raw)
         if tp.startswith("tuple"):

@@ -6,7 +6,8 @@
     ├── users    dynamic supervisor of UserActors (temporary)
     ├── presence PresenceTracker: who is online here (Redis, TTL + heartbeat), presence_changed pushes
     ├── gateway  websocket listener, one task pair per connection
-    └── http     hypercorn (trio worker) serving httpapi/: JSON auth, /healthz, /metrics
+    ├── http     hypercorn (trio worker) serving httpapi/: JSON auth, /healthz, /metrics
+    └── push     PushService (push/worker.py): the Web Push scan and sender, under a supervisor of their own
 
 The asyncpg pool and the Redis client are the node's resources, opened before the tree and closed
 after it; every actor reaches them only through persistence/.
@@ -32,6 +33,9 @@ from gateway.services import Services
 from httpapi.app import make_app
 from httpapi.server import HttpServer
 from persistence import Cache, Store
+from push.sender import WebPushSender
+from push.vapid import VapidKey
+from push.worker import PushService, PushSettings
 from supervisor import ChildSpec, Supervisor
 
 log = logging.getLogger("chatd")
@@ -64,7 +68,7 @@ class Node:
 
     async def _run(self, task_status: trio.TaskStatus[Node]) -> None:
         cfg = self.config
-        assert cfg.database_url and cfg.redis_url and cfg.jwt_secret
+        assert cfg.database_url and cfg.redis_url and cfg.jwt_secret and cfg.push_vapid_key
         store = await Store.open(cfg.database_url, max_size=cfg.db_pool_size)
         cache = Cache.open(cfg.redis_url, cfg.redis_prefix)
         try:
@@ -82,11 +86,14 @@ class Node:
             gateway = self.gateway
             metrics.watch(lambda: gateway.connections, {"room": rooms.count, "user": users.count})
             self.http = HttpServer(make_app(self.services, metrics), cfg.host, cfg.http_port)
+            vapid = VapidKey(cfg.push_vapid_key)
+            push = PushService(store, WebPushSender(vapid, cfg.push_vapid_subject), vapid, PushSettings.of(cfg))
             async with trio.open_nursery() as nursery:
                 await nursery.start(self.root.run, [
                     ChildSpec("rooms", rooms.run), ChildSpec("cursors", cursors.run), ChildSpec("users", users.run),
                     ChildSpec("presence", presence.run), ChildSpec("gateway", self.gateway.serve),
-                    ChildSpec("http", self.http.run)])
+                    ChildSpec("http", self.http.run),
+                    ChildSpec("push", push.run)])
                 if not await cache.ping():
                     log.warning("Redis at %s does not answer; presence and rate limits are degraded",
                                 cfg.redis_url)

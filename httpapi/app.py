@@ -22,6 +22,8 @@ from chatd.metrics import Metrics
 from gateway.accounts import Accounts
 from gateway.errors import RequestError
 from gateway.services import Services
+from httpapi.media import media_routes
+from httpapi.push import push_routes
 from protocol import frames as f
 from protocol.errors import ErrorCode
 from protocol.schema import SchemaError, build, unbuild
@@ -86,4 +88,6 @@ def make_app(services: Services, metrics: Metrics) -> Starlette:
               for kind, action in ((f.Signup, "signup"), (f.Login, "login"), (f.Refresh, "refresh"),
                                    (f.Logout, "logout"))]
     routes += [Route("/healthz", healthz), Route("/metrics", prometheus)]
+    routes += media_routes(services)
+    routes += push_routes(services)
     return Starlette(routes=routes)

@@ -14,9 +14,11 @@ from persistence.accounts import AccountQueries
 from persistence.bridge import aio, bridged
 from persistence.errors import StoreUnavailable
 from persistence.invites import InviteQueries
+from persistence.media import MediaQueries
 from persistence.messages import MessageQueries
 from persistence.migrate import apply_migrations
 from persistence.profiles import ProfileQueries
+from persistence.push import PushQueries
 from persistence.rooms import RoomQueries
 
 
@@ -24,7 +26,8 @@ async def _init_connection(con: asyncpg.Connection) -> None:
     await con.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
 
-class Store(AccountQueries, RoomQueries, MessageQueries, InviteQueries, ProfileQueries):
+class Store(AccountQueries, RoomQueries, MessageQueries, InviteQueries, ProfileQueries, MediaQueries,
+            PushQueries):
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
 

@@ -1,0 +1,59 @@
+"""GET /api/media/{id}: the bytes of a media item the requester may read, streamed, with Range and ETag."""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from httpapi.blob_response import BlobResponse
+from httpapi.refused import Refused
+from media.names import content_disposition
+from media.ranges import ByteRange, RangeNotSatisfiable, if_range_holds, none_match, parse_range
+from media.sniff import EXTENSIONS, shown_inline
+from media.storage import BlobStorage
+from persistence.media import StoredMedia
+
+log = logging.getLogger("chatd.media")
+
+CACHE_CONTROL = "private, max-age=86400"  # the bytes behind an id never change; only this user may reuse them
+
+
+def common_headers(stored: StoredMedia) -> dict[str, str]:
+    info = stored.info
+    name = info.filename or f"{info.id}{EXTENSIONS.get(info.mime, '.bin')}"
+    return {
+        "ETag": f'"{stored.sha256}"',
+        "Accept-Ranges": "bytes",
+        "Cache-Control": CACHE_CONTROL,
+        "Content-Disposition": content_disposition(shown_inline(info.mime), name),
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": "default-src 'none'; sandbox",  # even if opened as a page, nothing runs
+    }
+
+
+async def serve(request: Request, stored: StoredMedia, storage: BlobStorage) -> Response:
+    info = stored.info
+    headers = common_headers(stored)
+    etag = headers["ETag"]
+    if none_match(request.headers.get("if-none-match"), etag):
+        return Response(status_code=304, headers=headers)
+    if await storage.size(stored.sha256) != info.size:
+        log.error("media %s: blob %s is missing or has the wrong size", info.id, stored.sha256)
+        raise Refused(500, "internal", "the content of this media item is missing on the server")
+    part: ByteRange | None = None
+    if if_range_holds(request.headers.get("if-range"), etag):
+        try:
+            part = parse_range(request.headers.get("range"), info.size)
+        except RangeNotSatisfiable:
+            raise Refused(416, "range_not_satisfiable", f"the range is outside the file's {info.size} bytes",
+                          {"Content-Range": f"bytes */{info.size}", "Accept-Ranges": "bytes"}) from None
+    status = 206 if part is not None else 200
+    if part is None:
+        part = ByteRange(0, info.size)
+    else:
+        headers["Content-Range"] = part.content_range(info.size)
+    headers["Content-Length"] = str(part.length)
+    return BlobResponse(storage.read_range(stored.sha256, part.start, part.stop), status_code=status,
+                        headers=headers, media_type=info.mime)

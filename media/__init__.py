@@ -1,0 +1,1 @@
+"""Media: content sniffing, file names, Range parsing, image thumbnails and blob storage."""

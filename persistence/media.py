@@ -1,0 +1,117 @@
+"""Queries for media items: record an upload (and its thumbnail), and who may read what.
+
+The bytes are not here: they live in the blob store (media/storage.py) under their sha256. A message
+that references an item gets a `media_refs` row in the room's commit transaction; that row is what lets
+the room's members read the item.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+
+from persistence.bridge import bridged
+
+ID_BYTES = 18  # 144 bits, 24 URL-safe characters
+
+
+def new_media_id() -> str:
+    return secrets.token_urlsafe(ID_BYTES)
+
+
+@dataclass(frozen=True, slots=True)
+class MediaInfo:
+    """What a client is told about a media item."""
+
+    id: str
+    mime: str
+    size: int
+    width: int | None
+    height: int | None
+    filename: str | None
+    thumbnail_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMedia:
+    """A media item with what serving it needs: where its bytes are."""
+
+    info: MediaInfo
+    sha256: str
+    uploader: int
+
+
+@dataclass(frozen=True, slots=True)
+class NewMedia:
+    """A row to insert (id included: the caller picks it, so a thumbnail can name its original)."""
+
+    id: str
+    sha256: str
+    mime: str
+    size: int
+    width: int | None = None
+    height: int | None = None
+    filename: str | None = None
+
+
+# `m` is the media row, `t` its thumbnail's row (LEFT JOIN ... ON t.thumbnail_of = m.id)
+_COLUMNS = "m.id, m.mime, m.size, m.width, m.height, m.filename, t.id AS thumbnail_id, m.sha256, m.uploader"
+_FROM = "media m LEFT JOIN media t ON t.thumbnail_of = m.id"
+
+
+def _stored(r: Any) -> StoredMedia:
+    info = MediaInfo(id=r["id"], mime=r["mime"], size=r["size"], width=r["width"], height=r["height"],
+                     filename=r["filename"], thumbnail_id=r["thumbnail_id"])
+    return StoredMedia(info=info, sha256=r["sha256"], uploader=r["uploader"])
+
+
+class MediaQueries:
+    pool: asyncpg.Pool
+
+    @bridged
+    async def create_media(self, uploader: int, item: NewMedia, thumbnail: NewMedia | None = None) -> StoredMedia:
+        """Record an upload and its thumbnail (owned by the same uploader) in one transaction."""
+        insert = ("INSERT INTO media (id, uploader, sha256, mime, size, width, height, filename, thumbnail_of)"
+                  " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
+        async with self.pool.acquire() as con, con.transaction():
+            for row, of in ((item, None), (thumbnail, item.id)):
+                if row is not None:
+                    await con.execute(insert, row.id, uploader, row.sha256, row.mime, row.size, row.width,
+                                      row.height, row.filename, of)
+        info = MediaInfo(id=item.id, mime=item.mime, size=item.size, width=item.width, height=item.height,
+                         filename=item.filename, thumbnail_id=thumbnail.id if thumbnail else None)
+        return StoredMedia(info=info, sha256=item.sha256, uploader=uploader)
+
+    @bridged
+    async def media_owned_by(self, media_ids: list[str], user_id: int) -> dict[str, MediaInfo]:
+        """The items among `media_ids` that `user_id` uploaded, by id (unknown and others' ids are left out).
+
+        Thumbnails are left out too: a message references the original, and its thumbnail follows it.
+        """
+        rows = await self.pool.fetch(
+            f"SELECT {_COLUMNS} FROM {_FROM} WHERE m.id = ANY($1::text[]) AND m.uploader = $2"
+            " AND m.thumbnail_of IS NULL", list(media_ids), user_id)
+        return {r["id"]: _stored(r).info for r in rows}
+
+    @bridged
+    async def readable_media(self, media_id: str, user_id: int) -> StoredMedia | None:
+        """The item if `user_id` may read it, else None (whether it exists or not).
+
+        Readable by its uploader, and by each member of a room where a message that references it (or,
+        for a thumbnail, its original) was posted, if that member may see that message: it is not
+        deleted, it is no later than their removal, and in a `joined` room no earlier than their join.
+        """
+        row = await self.pool.fetchrow(
+            f"SELECT {_COLUMNS} FROM {_FROM} WHERE m.id = $1 AND (m.uploader = $2 OR EXISTS ("
+            " SELECT 1 FROM media_refs r"
+            " JOIN room_members rm ON rm.room_id = r.room_id AND rm.user_id = $2"
+            " JOIN rooms ro ON ro.id = r.room_id"
+            " WHERE r.media_id IN (m.id, m.thumbnail_of)"
+            " AND r.seq <= COALESCE(rm.left_seq, r.seq)"
+            " AND (ro.history_visibility = 'shared' OR r.seq >= rm.joined_seq)"
+            " AND NOT EXISTS (SELECT 1 FROM messages msg WHERE msg.room_id = r.room_id AND msg.seq = r.seq"
+            "                 AND msg.deleted)))", media_id, user_id)
+        return _stored(row) if row is not None else None

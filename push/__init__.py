@@ -1,0 +1,1 @@
+"""Web Push notifications: VAPID keys, the outbox scan, the sender and its pluggable transport."""
