@@ -52,8 +52,7 @@ class CursorWriter:
         return self.mailbox.offer(item)
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        self.pending = {c: {} for c in COLUMNS}
-        self.retry_at = math.inf
+        self.retry_at = math.inf  # `pending` is kept: what a crash interrupted is written by the restart
         task_status.started()
         try:
             while True:
@@ -97,4 +96,5 @@ class CursorWriter:
                 if column == "delivered_seq" or key[0] not in self.quiet:
                     stored.setdefault(key, {})[column] = seq
         for (user, room), seqs in stored.items():  # rooms tell the senders (status frames)
-            self.tell_room(room, CursorMoved(user, seqs.get("delivered_seq"), seqs.get("read_seq")))
+            self.tell_room(room, CursorMoved(user, seqs.get("delivered_seq"), seqs.get("read_seq"),
+                                             quiet=user in self.quiet))

@@ -60,6 +60,7 @@ class CursorMoved:
     user: int
     delivered_seq: int | None = None
     read_seq: int | None = None
+    quiet: bool = False  # the user turned read receipts off: forget the read cursor the room holds
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,7 @@ from actors.items import (
     Committed,
     CursorMoved,
     Deliver,
+    JoinByInvite,
     MembershipChanged,
     Push,
     RoomItem,
@@ -30,7 +31,7 @@ from actors.items import (
     TypingNow,
 )
 from actors.mailbox import Mailbox
-from actors.receipts import Receipts
+from actors.receipts import Move, Receipts
 from actors.rules import Denied, admit
 from actors.typing import TypingState
 from persistence.errors import StoreUnavailable
@@ -38,6 +39,7 @@ from persistence.records import AppendItem, InviteJoin, MemberChange, Refusal, R
 from persistence.store import Store
 from protocol.errors import ErrorCode
 from protocol.frames import Error, Ok, Sent, TypingChanged
+from protocol.history import lowest_visible, redacted
 
 log = logging.getLogger("chatd.room")
 
@@ -89,8 +91,10 @@ class RoomActor:
             deadline = min(idle_since + self.settings.idle_seconds, self.typing.next_expiry())
             batch = await self.mailbox.next_batch(self.settings.batch_limit, deadline)
             now = trio.current_time()
-            for user in self.typing.expire(now):
-                self._tell_typing(user, False)
+            stopped = self.typing.expire(now)
+            if stopped and await self._loaded([]) is not None:  # a failed commit may have dropped the state
+                for user in stopped:
+                    self._tell_typing(user, False)
             if not batch:
                 if now >= idle_since + self.settings.idle_seconds and not self.typing.until:
                     self._stop()
@@ -156,11 +160,12 @@ class RoomActor:
         if state is None:
             return
         accepted: list[tuple[RoomRequest, list[AppendItem]]] = []
-        moves: dict[int, tuple[int | None, int | None]] = {}
+        moves: dict[int, Move] = {}
         for item in batch:
             if isinstance(item, CursorMoved):
-                d, r = moves.get(item.user, (None, None))
-                moves[item.user] = (_max(d, item.delivered_seq), _max(r, item.read_seq))
+                m = moves.get(item.user, Move())
+                moves[item.user] = Move(_max(m.delivered, item.delivered_seq), _max(m.read, item.read_seq),
+                                        item.quiet)
                 continue
             if isinstance(item, TypingNow):
                 self._on_typing(state, item)
@@ -171,6 +176,16 @@ class RoomActor:
                 accepted.append((item, admit(state, item)))
             except Denied as denied:
                 self._answer(item, denied.code, str(denied))
+                continue
+            if isinstance(item, JoinByInvite):
+                # The link is checked only in the commit: nothing later in the batch may count on the
+                # optimistic membership, so the join is stored (or refused) before the next request.
+                await self._commit(state, accepted)
+                accepted = []
+                reloaded = await self._loaded(batch)
+                if reloaded is None:
+                    return
+                state = reloaded
         if accepted:
             await self._commit(state, accepted)
         if moves:
@@ -268,7 +283,9 @@ class RoomActor:
                 continue
             if not self.users.is_online(uid):
                 continue
-            mine = tuple(c for c in committed if member.joined_seq <= c.message.seq
+            lowest = lowest_visible(state.history_visibility, member.joined_seq)
+            mine = tuple(c if c.message.kind != "system" else Committed(redacted(c.message, lowest), c.origin)
+                         for c in committed if member.joined_seq <= c.message.seq
                          and (member.left_seq is None or c.message.seq <= member.left_seq))
             if mine:
                 self.users.offer(uid, Deliver(self.room_id, mine))
@@ -294,9 +311,9 @@ class RoomActor:
             if uid != user and member.current and self.users.is_online(uid):
                 self.users.offer(uid, Push(frame))
 
-    def _fan_out_receipts(self, state: RoomState, moves: dict[int, tuple[int | None, int | None]]) -> None:
+    def _fan_out_receipts(self, state: RoomState, moves: dict[int, Move]) -> None:
         """Tell the senders of the messages these cursor moves cover (actors/receipts.py)."""
-        members = {uid for uid, m in state.members.items() if m.current}
+        members = {uid: m.joined_seq for uid, m in state.members.items() if m.current}
         for sender, frame in self.receipts.moved(members, moves):
             if self.users.is_online(sender):
                 self.users.offer(sender, Push(frame))

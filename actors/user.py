@@ -329,7 +329,7 @@ class UserActor:
                 ds.syncing = False
                 return
             try:
-                found = await self.store.messages_after(ranges, MAX_BATCH)
+                found = await self.store.messages_after(self.user_id, ranges, MAX_BATCH)
             except StoreUnavailable:
                 self.retry_at = trio.current_time() + self.settings.retry_seconds
                 return

@@ -108,7 +108,21 @@ class Handlers:
 
     # ------------------------------------------------------------------ rooms
 
+    async def spend(self, what: str, limit: int, cost: int, message: str) -> None:
+        """Take `cost` from this user's per-minute budget `what` (Redis), or refuse with rate_limited."""
+        wait = await self.s.cache.hit(f"{what}:{self.me}", limit, 60, cost)
+        if wait is not None:
+            raise RequestError(ErrorCode.RATE_LIMITED, message, wait)
+
+    async def look_up(self, users: int) -> None:
+        """Naming or looking at other people: `users` of the per-minute lookup budget, paid before the
+        answer is known, so that no one can find out quickly which usernames exist."""
+        if users:
+            await self.spend("lookup", self.s.config.lookups_per_minute, users,
+                             "too many profile, presence or user lookups, wait and try again")
+
     async def _resolve(self, refs: list[int | str]) -> list[int]:
+        await self.look_up(sum(1 for r in dict.fromkeys(refs) if r != self.me))
         found = await self.s.store.resolve_users(refs)
         missing = [str(r) for r in refs if r not in found]
         if missing:

@@ -32,17 +32,6 @@ class PeopleHandlers:
             p.UpdateProfile: self.update_profile, p.GetProfile: self.get_profile, p.SearchUsers: self.search_users,
             p.GetPresence: self.get_presence}
 
-    async def _spend(self, what: str, limit: int, cost: int, message: str) -> None:
-        wait = await self.h.s.cache.hit(f"{what}:{self.h.me}", limit, 60, cost)
-        if wait is not None:
-            raise RequestError(ErrorCode.RATE_LIMITED, message, wait)
-
-    async def _look_up(self, users: int) -> None:
-        """Looking at other people's profiles or presence: `users` of the per-minute budget."""
-        if users:
-            await self._spend("lookup", self.h.s.config.lookups_per_minute, users,
-                              "too many profile or presence lookups, wait and try again")
-
     async def _views(self, rows: list[ProfileRow]) -> list[p.ProfileInfo]:
         seen = await self.h.s.cache.presence([r.user for r in rows], self.h.s.config.presence_ttl)
         return [profile_view(r, self.h.me, seen.get(r.user) if seen is not None else None) for r in rows]
@@ -62,15 +51,14 @@ class PeopleHandlers:
     async def get_profile(self, req: p.GetProfile) -> f.Frame:
         if req.user is None:
             return await self._profile_reply(req.id, self.h.me)
+        if req.user != self.h.me:
+            await self.h.look_up(1)
         if isinstance(req.user, str) and not USERNAME_CHARS.fullmatch(req.user):
             raise RequestError(ErrorCode.NOT_FOUND, f"no such user: {req.user}")
         found = await self.h.s.store.resolve_users([req.user])
         if req.user not in found:
             raise RequestError(ErrorCode.NOT_FOUND, f"no such user: {req.user}")
-        user = found[req.user][0]
-        if user != self.h.me:
-            await self._look_up(1)
-        return await self._profile_reply(req.id, user)
+        return await self._profile_reply(req.id, found[req.user][0])
 
     async def _profile_reply(self, req_id: int, user: int) -> f.Frame:
         rows = await self.h.s.store.profiles(self.h.me, [user])
@@ -80,7 +68,7 @@ class PeopleHandlers:
         return p.Profile(id=req_id, profile=view)
 
     async def search_users(self, req: p.SearchUsers) -> f.Frame:
-        await self._spend("search", self.h.s.config.searches_per_minute, 1, "too many searches, wait and try again")
+        await self.h.spend("search", self.h.s.config.searches_per_minute, 1, "too many searches, wait and try again")
         if not USERNAME_CHARS.fullmatch(req.query):
             return p.Users(id=req.id, users=[])  # no username has such a character
         rows = await self.h.s.store.search_users(self.h.me, req.query, req.limit)
@@ -88,7 +76,7 @@ class PeopleHandlers:
 
     async def get_presence(self, req: p.GetPresence) -> f.Frame:
         wanted = list(dict.fromkeys(req.users))
-        await self._look_up(sum(1 for u in wanted if u != self.h.me))
+        await self.h.look_up(sum(1 for u in wanted if u != self.h.me))
         rows = {r.user: r for r in await self.h.s.store.profiles(self.h.me, wanted)}
         seen = await self.h.s.cache.presence(list(rows), self.h.s.config.presence_ttl)
         if seen is None:

@@ -19,6 +19,7 @@ from persistence.records import (
     to_message,
 )
 from protocol.frames import Message
+from protocol.history import lowest_visible, redacted
 from protocol.mentions import mentioned
 
 MESSAGE_COLUMNS = "room_id, seq, sender_id, client_id, kind, body, event, created_at, edited_at, deleted"
@@ -89,17 +90,23 @@ class MessageQueries:
                 for p in plan]
 
     @bridged
-    async def messages_after(self, ranges: list[tuple[int, int, int]], limit: int) -> list[Message]:
-        """Up to `limit` messages with after < seq <= upto, for (room, after, upto) ranges; by room, seq."""
+    async def messages_after(self, user_id: int, ranges: list[tuple[int, int, int]], limit: int) -> list[Message]:
+        """Up to `limit` messages with after < seq <= upto, for (room, after, upto) ranges; by room, seq.
+
+        As `user_id` may see them (protocol/history.py: edits of messages from before they joined)."""
         if not ranges:
             return []
         rooms, afters, uptos = (list(col) for col in zip(*ranges, strict=True))
         rows = await self.pool.fetch(
-            f"SELECT m.* FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS r(room_id, after, upto)"
+            f"SELECT m.*, ro.history_visibility, rm.joined_seq"
+            f" FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS r(room_id, after, upto)"
+            f" JOIN rooms ro ON ro.id = r.room_id"
+            f" LEFT JOIN room_members rm ON rm.room_id = r.room_id AND rm.user_id = $5"
             f" CROSS JOIN LATERAL (SELECT {MESSAGE_COLUMNS} FROM messages m WHERE m.room_id = r.room_id"
             f" AND m.seq > r.after AND m.seq <= r.upto ORDER BY m.seq LIMIT $4) m"
-            f" ORDER BY m.room_id, m.seq LIMIT $4", rooms, afters, uptos, limit)
-        return [to_message(r) for r in rows]
+            f" ORDER BY m.room_id, m.seq LIMIT $4", rooms, afters, uptos, limit, user_id)
+        return [redacted(to_message(r), lowest_visible(r["history_visibility"], r["joined_seq"] or 1))
+                for r in rows]
 
     @bridged
     async def history(self, user_id: int, room_id: int, before_seq: int | None, limit: int
@@ -114,14 +121,14 @@ class MessageQueries:
                 return "not_found"
             if row["joined_seq"] is None:
                 return "forbidden"
-            lowest = 1 if row["history_visibility"] == "shared" else row["joined_seq"]
+            lowest = lowest_visible(row["history_visibility"], row["joined_seq"])
             highest = row["left_seq"] if row["left_seq"] is not None else row["last_seq"]
             if before_seq is not None:
                 highest = min(highest, before_seq - 1)
             rows = await con.fetch(
                 f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE room_id = $1 AND seq BETWEEN $2 AND $3"
                 " ORDER BY seq DESC LIMIT $4", room_id, lowest, highest, limit)
-        page = [to_message(r) for r in reversed(rows)]
+        page = [redacted(to_message(r), lowest) for r in reversed(rows)]
         return page, bool(page) and page[0].seq > lowest
 
 

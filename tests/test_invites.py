@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from typing import Any
 
 import asyncpg
 import pytest
 import trio
 
+from actors.device import Device
+from actors.items import JoinByInvite, SendText
 from chatd.node import Node
 from clients.ws import ChatClient, ChatError
 from protocol import frames as f
@@ -135,3 +138,25 @@ async def test_revoking_a_leaked_link_can_remove_its_joiners(people: People) -> 
     removed = [(await events.next(mc, room, "member_removed"))[1]["user"] for _ in joiners]
     assert sorted(removed) == sorted(p.user_id for p, _ in joiners)
     assert await join(joiners[0][1], leaked.code) == "invite_revoked"
+
+
+async def test_a_refused_join_lets_nothing_after_it_in_the_same_batch_through(people: People, node: Node) -> None:
+    """The link is checked in the commit; a send queued right behind a doomed join must not ride on it."""
+    room, owner, oc, member, mc = await owned_group(people)
+    revoked = (await oc.call(f.CreateInvite, room=room)).invite
+    await oc.call(f.RevokeInvite, room=room, code=revoked.code)
+    stranger, _ = await people.new("stranger")
+    send, replies = trio.open_memory_channel[f.Frame](16)
+    device = Device(stranger.user_id, send)
+    assert node.services is not None
+    rooms = node.services.rooms
+    await oc.send_text(room, "the room actor is running")  # started by the server (tell() would start it here)
+    # offered with no checkpoint in between: the room actor takes both in one batch
+    assert rooms.tell(room, JoinByInvite(device, 1, revoked.code))
+    assert rooms.tell(room, SendText(device, 2, str(uuid.uuid4()), "I should not be here"))
+    with trio.fail_after(5):
+        answers = {r.id: r for r in [await replies.receive(), await replies.receive()] if isinstance(r, f.Error)}
+    assert answers[1].code == "invite_revoked" and answers[2].code == "forbidden"
+    page = await oc.call(f.History, room=room)
+    assert all(m.sender != stranger.user_id for m in page.messages)
+    assert stranger.user_id not in {m.user for m in (await oc.call(f.GetRoom, room=room)).room.members}

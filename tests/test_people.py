@@ -399,3 +399,16 @@ async def test_without_redis_presence_is_unknown_but_profiles_work(nursery: trio
             return isinstance(reply, p.Presence) and reply.users[0].online is True
         await eventually(online_again, 10)  # the next heartbeat vouches for ann again
         await running.stop()
+
+
+async def test_probing_usernames_through_room_requests_spends_the_lookup_budget(people: People) -> None:
+    """open_direct / create_group / get_profile tell whether a username exists: each name asked costs one."""
+    _, prober = await people.new("prober")
+    real, _ = await people.new("realone")
+    names = [f"guess{i}" for i in range(50)]
+    for _ in range(LOOKUPS // 50):
+        refused = await prober.request(f.CreateGroup, name="probe", members=names)
+        assert isinstance(refused, f.Error) and refused.code == "not_found"
+    for kind in (f.OpenDirect, p.GetProfile):
+        answer = await prober.request(kind, user=real.username)
+        assert isinstance(answer, f.Error) and answer.code == "rate_limited", "an existing name was revealed"

@@ -183,3 +183,25 @@ async def test_who_may_delete_whose_message(people: People) -> None:
     await other_c.call(f.Delete, room=direct.room, seq=theirs.seq)
     after = {r.room: r.unread for r in (await bc.call(f.ListRooms)).rooms}[direct.room]
     assert (unread, after) == (1, 0)  # a deleted message is no longer unread
+
+
+async def test_edits_of_messages_from_before_a_join_do_not_leak_in_joined_visibility_rooms(people: People) -> None:
+    (owner, oc), (ann, ac), (cat, cc) = [await people.new(n) for n in ("owner", "ann", "cat")]
+    room = (await oc.call(f.CreateGroup, name="secret", members=[ann.user_id], history_visibility="joined")).room.room
+    before = await oc.send_text(room, "the plan is X")
+    await oc.call(f.AddMembers, room=room, users=[cat.user_id])  # cat may not see `before`
+    events = Events()
+    await events.next(cc, room, "member_added")
+    await oc.call(f.Edit, room=room, seq=before.seq, body="the plan is Y")
+
+    _, live = await events.next(cc, room, "message_edited")  # pushed live
+    assert live == {"type": "message_edited", "target": before.seq, "by": owner.user_id}
+    _, seen_by_ann = await Events().next(ac, room, "message_edited")  # ann was there: she gets the body
+    assert seen_by_ann["body"] == "the plan is Y"
+    page = (await cc.call(f.History, room=room)).messages
+    assert all("plan" not in str(m.event) and "plan" not in (m.body or "") for m in page)
+    await cc.disconnect()
+    await oc.call(f.Edit, room=room, seq=before.seq, body="the plan is Z")
+    cc = await people.connect(cat)  # the backlog after a reconnect
+    _, backlog = await Events().next(cc, room, "message_edited")
+    assert "body" not in backlog
