@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from actors.device import Device
-from protocol.frames import Frame, Message
+from protocol.frames import Frame, MediaRef, Message
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,10 +19,14 @@ class Crash:
 
 @dataclass(frozen=True, slots=True)
 class SendText:
+    """A message from a person: text, or a media kind with its media reference (checked in the commit)."""
+
     device: Device
     req_id: int
     client_id: str
     body: str
+    kind: str = "text"
+    media: MediaRef | None = None
 
 
 @dataclass(frozen=True, slots=True)

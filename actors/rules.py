@@ -43,7 +43,7 @@ def admit(state: RoomState, item: RoomRequest) -> list[AppendItem]:
     if me is None or not me.current:
         raise Denied(ErrorCode.FORBIDDEN, f"you are not a member of room {state.id}")
     if isinstance(item, SendText):
-        return [NewText(requester, item.client_id, item.body)]
+        return [NewText(requester, item.client_id, item.body, item.kind, item.media)]
     if isinstance(item, ChangeMessage):
         any_sender = item.body is None and state.kind == "group" and RANK[me.role] >= RANK["admin"]
         return [MessageChange(requester, item.seq, item.body, any_sender)]

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import itertools
 import uuid
@@ -46,6 +47,8 @@ class ChatClient:
         self.close_code: int | None = None
         self.user_id: int | None = None
         self._scope: trio.CancelScope | None = None
+        # frames sent, by type (an owner may swap in a counter shared by several connections)
+        self.sent_counts: collections.Counter[str] = collections.Counter()
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -102,12 +105,13 @@ class ChatClient:
     # ------------------------------------------------------------------ requests
 
     async def send_frame(self, frame: f.Frame) -> None:
+        self.sent_counts[frame.type] += 1
         try:
             await self.ws.send_message(encode(frame))
         except ConnectionClosed as exc:
             raise Disconnected(f"connection closed: {exc.reason}") from exc
 
-    async def request(self, kind: type[F], timeout: float = 10.0, **fields: Any) -> f.Frame:
+    async def request(self, kind: type[F], /, timeout: float = 10.0, **fields: Any) -> f.Frame:
         """Send a request and return its reply (which may be an Error frame)."""
         if self.closed.is_set():
             raise Disconnected("connection is closed")
@@ -121,7 +125,7 @@ class ChatClient:
             except trio.EndOfChannel:
                 raise Disconnected(f"connection closed before the reply to {kind.type}") from None
 
-    async def call(self, kind: type[f.Frame], timeout: float = 10.0, **fields: Any) -> Any:
+    async def call(self, kind: type[f.Frame], /, timeout: float = 10.0, **fields: Any) -> Any:
         """Like request, but an Error reply raises ChatError."""
         reply = await self.request(kind, timeout, **fields)
         if isinstance(reply, f.Error):

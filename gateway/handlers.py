@@ -192,7 +192,8 @@ class Handlers:
     # ------------------------------------------------------------------ messages
 
     async def send(self, req: f.Send) -> None:
-        await self.s.rooms.put(req.room, SendText(self.device, req.id, req.client_id.lower(), req.body))
+        await self.s.rooms.put(req.room, SendText(self.device, req.id, req.client_id.lower(), req.body, req.kind,
+                                                         req.media))
 
     async def edit(self, req: f.Edit) -> None:
         await self.s.rooms.put(req.room, ChangeMessage(self.device, req.id, req.seq, req.body))

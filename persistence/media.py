@@ -68,6 +68,15 @@ def _stored(r: Any) -> StoredMedia:
     return StoredMedia(info=info, sha256=r["sha256"], uploader=r["uploader"])
 
 
+async def media_rows(con: asyncpg.Connection, media_ids: list[str]) -> dict[str, StoredMedia]:
+    """The items among `media_ids` that exist and are not thumbnails, by id (in the caller's transaction)."""
+    if not media_ids:
+        return {}
+    rows = await con.fetch(f"SELECT {_COLUMNS} FROM {_FROM} WHERE m.id = ANY($1::text[])"
+                           " AND m.thumbnail_of IS NULL", list(media_ids))
+    return {r["id"]: _stored(r) for r in rows}
+
+
 class MediaQueries:
     pool: asyncpg.Pool
 
@@ -84,17 +93,6 @@ class MediaQueries:
         info = MediaInfo(id=item.id, mime=item.mime, size=item.size, width=item.width, height=item.height,
                          filename=item.filename, thumbnail_id=thumbnail.id if thumbnail else None)
         return StoredMedia(info=info, sha256=item.sha256, uploader=uploader)
-
-    @bridged
-    async def media_owned_by(self, media_ids: list[str], user_id: int) -> dict[str, MediaInfo]:
-        """The items among `media_ids` that `user_id` uploaded, by id (unknown and others' ids are left out).
-
-        Thumbnails are left out too: a message references the original, and its thumbnail follows it.
-        """
-        rows = await self.pool.fetch(
-            f"SELECT {_COLUMNS} FROM {_FROM} WHERE m.id = ANY($1::text[]) AND m.uploader = $2"
-            " AND m.thumbnail_of IS NULL", list(media_ids), user_id)
-        return {r["id"]: _stored(r).info for r in rows}
 
     @bridged
     async def readable_media(self, media_id: str, user_id: int) -> StoredMedia | None:

@@ -7,6 +7,7 @@ from typing import Any
 import asyncpg
 
 from persistence.bridge import bridged
+from persistence.media import StoredMedia, media_rows
 from persistence.records import (
     Appended,
     AppendItem,
@@ -18,11 +19,11 @@ from persistence.records import (
     RoomUpdate,
     to_message,
 )
-from protocol.frames import Message
+from protocol.frames import MediaRef, Message
 from protocol.history import lowest_visible, redacted
 from protocol.mentions import mentioned
 
-MESSAGE_COLUMNS = "room_id, seq, sender_id, client_id, kind, body, event, created_at, edited_at, deleted"
+MESSAGE_COLUMNS = "room_id, seq, sender_id, client_id, kind, body, event, created_at, edited_at, deleted, media"
 
 
 class MessageQueries:
@@ -44,6 +45,7 @@ class MessageQueries:
             known = await _known_texts(con, room_id, [i for i in items if isinstance(i, NewText)])
             targets = await _targets(con, room_id, [i for i in items if isinstance(i, MessageChange)])
             invites = await _invites(con, [i.code for i in items if isinstance(i, InviteJoin)])
+            media = await media_rows(con, [i.media.id for i in items if isinstance(i, NewText) and i.media])
             plan: list[int | tuple[int, str] | Refusal] = []
             fresh: list[tuple[int, AppendItem]] = []
             claimed: set[tuple[int, str]] = set()
@@ -52,6 +54,10 @@ class MessageQueries:
                     key = (item.sender, item.client_id.lower())
                     if key in known or key in claimed:
                         plan.append(key)
+                        continue
+                    refusal = _refuse_media(item, media)
+                    if refusal is not None:
+                        plan.append(refusal)
                         continue
                     claimed.add(key)
                 elif isinstance(item, MessageChange):
@@ -73,14 +79,17 @@ class MessageQueries:
             stored = {}
             if fresh:
                 rows = await con.fetch(
-                    f"INSERT INTO messages (room_id, seq, sender_id, client_id, kind, body, event)"
+                    f"INSERT INTO messages (room_id, seq, sender_id, client_id, kind, body, event, media)"
                     f" SELECT $1, * FROM unnest($2::bigint[], $3::bigint[], $4::uuid[], $5::text[],"
-                    f" $6::text[], $7::jsonb[]) RETURNING {MESSAGE_COLUMNS}",
-                    room_id, *zip(*(_row(seq, item) for seq, item in fresh), strict=True))
+                    f" $6::text[], $7::jsonb[], $8::jsonb[]) RETURNING {MESSAGE_COLUMNS}",
+                    room_id, *zip(*(_row(seq, item, media) for seq, item in fresh), strict=True))
                 stored = {r["seq"]: to_message(r) for r in rows}
                 for seq, item in fresh:
                     await _apply(con, room_id, seq, item)
                 await _store_mentions(con, room_id, [(seq, i) for seq, i in fresh if isinstance(i, NewText)])
+                await con.executemany("INSERT INTO media_refs (media_id, room_id, seq) VALUES ($1, $2, $3)",
+                                      [(i.media.id, room_id, seq) for seq, i in fresh
+                                       if isinstance(i, NewText) and i.media is not None])
                 await con.execute("UPDATE rooms SET last_seq = $2 WHERE id = $1", room_id, last_seq)
             for seq, item in fresh:
                 if isinstance(item, NewText):
@@ -177,7 +186,7 @@ def _refuse_change(change: MessageChange, target: dict[str, Any] | None) -> Refu
     what = "edit" if change.body is not None else "delete"
     if target is None:
         return Refusal("not_found", f"message {change.target} does not exist in this room")
-    if target["kind"] != "text":
+    if target["kind"] == "system":
         return Refusal("bad_request", f"message {change.target} is a system message: it cannot be {what}ed")
     if target["deleted"]:
         return Refusal("conflict", f"message {change.target} was deleted")
@@ -192,9 +201,33 @@ EVENT_TYPES = {"added": "member_added", "removed": "member_removed", "left": "me
                "owner_changed": "owner_changed"}
 
 
-def _row(seq: int, item: AppendItem) -> tuple[object, ...]:
+def _refuse_media(item: NewText, media: dict[str, StoredMedia]) -> Refusal | None:
+    """A message may carry only an upload of its sender's (not a thumbnail) whose type fits its kind."""
+    if item.media is None:
+        return None
+    found = media.get(item.media.id)
+    if found is None or found.uploader != item.sender:
+        return Refusal("not_found", f"media {item.media.id}: you uploaded no such item")
+    mime = found.info.mime
+    if item.kind != "file" and not mime.startswith(f"{item.kind}/"):
+        return Refusal("bad_request", f"media {item.media.id} is {mime}, not {item.kind}: send it as kind 'file'")
+    return None
+
+
+def _media_json(ref: MediaRef, media: dict[str, StoredMedia]) -> dict[str, Any]:
+    """The message's copy of its media item: the stored metadata, plus duration / video size from the sender."""
+    info = media[ref.id].info
+    measured = info.width is not None
+    meta = {"id": info.id, "mime": info.mime, "size": info.size, "width": info.width if measured else ref.width,
+            "height": info.height if measured else ref.height, "duration_ms": ref.duration_ms,
+            "file_name": info.filename, "thumbnail_id": info.thumbnail_id}
+    return {k: v for k, v in meta.items() if v is not None}
+
+
+def _row(seq: int, item: AppendItem, media: dict[str, StoredMedia]) -> tuple[object, ...]:
     if isinstance(item, NewText):
-        return seq, item.sender, item.client_id, "text", item.body, None
+        meta = _media_json(item.media, media) if item.media is not None else None
+        return seq, item.sender, item.client_id, item.kind, item.body, None, meta
     event: dict[str, Any]
     if isinstance(item, MemberChange):
         event = {"type": EVENT_TYPES[item.action], "user": item.user, "by": item.by}
@@ -208,7 +241,7 @@ def _row(seq: int, item: AppendItem) -> tuple[object, ...]:
         event = {"type": "message_edited", "target": item.target, "by": item.by, "body": item.body}
     else:
         event = {"type": "message_deleted", "target": item.target, "by": item.by}
-    return seq, None, None, "system", None, event
+    return seq, None, None, "system", None, event, None
 
 
 async def _store_mentions(con: asyncpg.Connection, room_id: int, texts: list[tuple[int, NewText]]) -> None:
@@ -238,7 +271,8 @@ async def _apply(con: asyncpg.Connection, room_id: int, seq: int, item: AppendIt
         await con.execute("INSERT INTO invite_joins (code, room_id, user_id, seq) VALUES ($1, $2, $3, $4)",
                           item.code, room_id, item.user, seq)
     elif isinstance(item, MessageChange):
-        await con.execute("UPDATE messages SET body = $3, deleted = $4, edited_at = now()"
+        await con.execute("UPDATE messages SET body = $3, deleted = $4, edited_at = now(),"
+                          " media = CASE WHEN $4 THEN NULL ELSE media END"
                           " WHERE room_id = $1 AND seq = $2", room_id, item.target, item.body, item.body is None)
 
 

@@ -14,7 +14,7 @@ import asyncpg
 
 from persistence.bridge import bridged
 
-NOTIFYING_KINDS = ["text"]  # message kinds that make a push (system messages never do)
+NOTIFYING_KINDS = ["text", "image", "video", "audio", "file"]  # what makes a push (system messages never do)
 SCAN_BACKLOG = 1000  # the scan looks at most this many seqs back in a room (a month away is not re-read)
 SCAN_LOCK_KEY = 0x50757368  # "Push": one scan at a time across nodes
 PREVIEW_FETCH = 400  # characters of the latest message read for its preview (whitespace is then collapsed)
@@ -43,6 +43,7 @@ class PushJob:
     sender_id: int | None
     sender_name: str | None  # display name if visible, else username
     body: str | None  # the start of the latest message; None for private_preview rooms and deleted messages
+    message_kind: str | None  # text, image, video, audio or file (None: the message is gone)
     subscriptions: tuple[Subscription, ...]
 
 
@@ -115,7 +116,7 @@ WITH due AS (
 SELECT c.*, r.kind AS room_kind, r.name AS room_name,
        COALESCE(CASE WHEN p.show_display_name IS DISTINCT FROM 'nobody' THEN p.display_name END,
                 su.username) AS sender_name,
-       CASE WHEN NOT r.private_preview AND NOT m.deleted THEN left(m.body, $3) END AS body
+       CASE WHEN NOT r.private_preview AND NOT m.deleted THEN left(m.body, $3) END AS body, m.kind AS message_kind
 FROM claimed c JOIN rooms r ON r.id = c.room_id
 LEFT JOIN users su ON su.id = c.last_sender
 LEFT JOIN profiles p ON p.user_id = c.last_sender
@@ -202,7 +203,7 @@ class PushQueries:
             jobs.append(PushJob(user_id=r["user_id"], room_id=r["room_id"], count=r["count"], last_seq=r["last_seq"],
                                 attempts=r["attempts"], room_kind=r["room_kind"], room_name=r["room_name"],
                                 sender_id=r["last_sender"], sender_name=r["sender_name"], body=r["body"],
-                                subscriptions=owed))
+                                message_kind=r["message_kind"], subscriptions=owed))
         return jobs
 
     @bridged

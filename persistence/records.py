@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from protocol.frames import Message
+from protocol.frames import Media, MediaRef, Message
 
 
 @dataclass(slots=True)
@@ -77,9 +77,13 @@ class DeviceGrant:
 
 @dataclass(frozen=True, slots=True)
 class NewText:
+    """A message from a person: text, or a media kind whose `media` must be an upload of the sender's."""
+
     sender: int
     client_id: str
     body: str
+    kind: str = "text"
+    media: MediaRef | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,4 +148,5 @@ def to_message(row: Any) -> Message:
         body=row["body"], event=row["event"],
         edited_ts=int(row["edited_at"].timestamp() * 1000) if row["edited_at"] is not None else None,
         deleted=row["deleted"],
+        media=Media(**row["media"]) if row["media"] is not None and not row["deleted"] else None,
     )

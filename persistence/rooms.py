@@ -7,6 +7,7 @@ import asyncpg
 from persistence.bridge import bridged
 from persistence.records import Membership, MemberState, RoomState, to_message
 from protocol.frames import Member, RoomInfo, RoomSummary
+from protocol.history import lowest_visible, redacted
 
 UNREAD_CAP = 1000  # unread counts stop at this (clients show "999+")
 
@@ -85,7 +86,7 @@ class RoomQueries:
                 " CASE WHEN u.read_receipts THEN rm.read_seq END AS read_seq"
                 " FROM room_members rm JOIN users u ON u.id = rm.user_id WHERE rm.room_id = $1", room_id)
             senders = await con.fetch("SELECT seq, sender_id FROM messages WHERE room_id = $1 AND seq > $2"
-                                      " AND kind = 'text' ORDER BY seq", room_id, room["last_seq"] - recent)
+                                      " AND kind <> 'system' ORDER BY seq", room_id, room["last_seq"] - recent)
             banned = await con.fetch("SELECT user_id FROM room_bans WHERE room_id = $1", room_id)
         return RoomState(room["id"], room["kind"], room["name"], room["history_visibility"], room["last_seq"],
                          {r["user_id"]: MemberState(r["role"], r["joined_seq"], r["left_seq"]) for r in rows},
@@ -146,13 +147,14 @@ class RoomQueries:
         rows = await self.pool.fetch(
             """
             SELECT r.id AS room, r.kind, r.name, rm.left_seq, rm.delivered_seq, rm.read_seq, rm.muted,
+                   r.history_visibility, rm.joined_seq,
                    COALESCE(rm.left_seq, r.last_seq) AS upto,
                    (SELECT o.user_id FROM room_members o
                      WHERE r.kind = 'direct' AND o.room_id = r.id AND o.user_id <> rm.user_id) AS peer,
                    """ + unread_sql("rm.read_seq") + """ AS unread,
                    """ + mentions_sql("rm.read_seq") + """ AS mentions,
                    lm.room_id, lm.seq, lm.sender_id, lm.client_id, lm.kind AS mkind, lm.body, lm.event,
-                   lm.created_at, lm.edited_at, lm.deleted
+                   lm.created_at, lm.edited_at, lm.deleted, lm.media
               FROM room_members rm
               JOIN rooms r ON r.id = rm.room_id
               LEFT JOIN messages lm ON lm.room_id = r.id AND lm.seq = COALESCE(rm.left_seq, r.last_seq)
@@ -163,7 +165,8 @@ class RoomQueries:
         for r in rows:
             last = None
             if r["seq"] is not None:
-                last = to_message({**dict(r), "kind": r["mkind"]})
+                last = redacted(to_message({**dict(r), "kind": r["mkind"]}),
+                                lowest_visible(r["history_visibility"], r["joined_seq"]))
             out.append(RoomSummary(
                 room=r["room"], kind=r["kind"], name=r["name"], last_seq=r["upto"],
                 delivered_seq=r["delivered_seq"], read_seq=r["read_seq"], unread=r["unread"],

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
-from protocol.schema import bounded
+from protocol.schema import SchemaError, bounded
 
 PROTOCOL_VERSION = 1
 MAX_ID = 2**53 - 1  # request ids stay exact in JavaScript numbers
@@ -25,6 +25,11 @@ Seq = int
 # A user is named by id (int) or by username (str) wherever a request names one.
 UserRef = int | str
 Visibility = Literal["shared", "joined"]
+MediaKind = Literal["image", "video", "audio", "file"]
+MessageKind = Literal["text", "image", "video", "audio", "file"]
+MEDIA_ID_RE = r"[A-Za-z0-9_-]{16,64}"
+MAX_DURATION_MS = 24 * 3600 * 1000
+MAX_PIXELS_SIDE = 65535
 
 
 class Frame:
@@ -162,11 +167,36 @@ class Member:
 
 
 @dataclass(frozen=True, slots=True)
+class MediaRef:
+    """What a `send` says of the media item it carries: the id its upload returned, and what the server
+    cannot read from the bytes (a duration; a video's size). An image's size comes from the server."""
+
+    id: str = bounded(pattern=MEDIA_ID_RE)
+    duration_ms: int | None = bounded(min=1, max=MAX_DURATION_MS, default=None)  # audio and video
+    width: int | None = bounded(min=1, max=MAX_PIXELS_SIDE, default=None)  # video
+    height: int | None = bounded(min=1, max=MAX_PIXELS_SIDE, default=None)
+
+
+@dataclass(frozen=True, slots=True)
+class Media:
+    """A message's media item as everyone sees it; download it (and its thumbnail) from the HTTP side."""
+
+    id: str = bounded(pattern=MEDIA_ID_RE)
+    mime: str = bounded(max_len=255)  # sniffed from the bytes on upload, never the sender's claim
+    size: int = bounded(min=0)
+    width: int | None = bounded(min=1, max=MAX_PIXELS_SIDE, default=None)
+    height: int | None = bounded(min=1, max=MAX_PIXELS_SIDE, default=None)
+    duration_ms: int | None = bounded(min=1, max=MAX_DURATION_MS, default=None)
+    file_name: str | None = bounded(max_len=255, default=None)
+    thumbnail_id: str | None = bounded(pattern=MEDIA_ID_RE, default=None)
+
+
+@dataclass(frozen=True, slots=True)
 class Message:
     room: int = room_id()
     seq: int = bounded(min=1)
     ts: int = bounded(min=0)  # milliseconds since the Unix epoch, server clock
-    kind: Literal["text", "system"] = "text"
+    kind: Literal["text", "image", "video", "audio", "file", "system"] = "text"
     sender: int | None = bounded(min=1, default=None)  # None for system messages
     client_id: str | None = bounded(max_len=36, default=None)
     body: str | None = bounded(max_len=65536, default=None)  # None once deleted
@@ -174,6 +204,7 @@ class Message:
     event: dict[str, Any] | None = bounded(max_len=16, default=None)
     edited_ts: int | None = bounded(min=0, default=None)  # set once edited (history shows the current body)
     deleted: bool = False
+    media: Media | None = None  # image, video, audio and file messages (None once deleted); body: the caption
 
 
 @dataclass(frozen=True, slots=True)
@@ -424,7 +455,22 @@ class Send(Frame):
     id: int = req_id()
     room: int = room_id()
     client_id: str = bounded(pattern=UUID_RE)  # idempotency key: a retry reuses it
-    body: str = bounded(min_len=1, max_len=16_000)
+    body: str = bounded(max_len=16_000, default="")  # the text; for media kinds the caption (may be empty)
+    kind: MessageKind = "text"
+    media: MediaRef | None = None  # required for image, video, audio and file; none for text
+
+    def __post_init__(self) -> None:
+        if self.kind == "text":
+            if not self.body:
+                raise SchemaError("a text message needs a non-empty 'body'")
+            if self.media is not None:
+                raise SchemaError("a text message carries no 'media' (send kind image, video, audio or file)")
+        elif self.media is None:
+            raise SchemaError(f"a {self.kind} message needs 'media': {{id: <the id its upload returned>}}")
+        elif self.media.duration_ms is not None and self.kind not in ("audio", "video"):
+            raise SchemaError(f"'media.duration_ms' is for audio and video, not {self.kind}")
+        elif (self.media.width, self.media.height) != (None, None) and self.kind != "video":
+            raise SchemaError("'media.width' and 'media.height' are given for video only (images are measured)")
 
 
 @frame("edit")

@@ -18,17 +18,24 @@ from push.vapid import VapidKey
 PREVIEW_CHARS = 100
 
 
-def preview(body: str | None) -> str | None:
+MEDIA_LABELS = {"image": "Photo", "video": "Video", "audio": "Voice message", "file": "File"}
+
+
+def preview(body: str | None, kind: str | None = "text") -> str | None:
+    """The notification's text: the message's start, or what a media message is and its caption."""
     if body is None:
         return None
     text = " ".join(body.split())
+    label = MEDIA_LABELS.get(kind or "text")
+    if label is not None:
+        text = f"{label}: {text}" if text else label
     return text if len(text) <= PREVIEW_CHARS else text[:PREVIEW_CHARS - 1].rstrip() + "…"
 
 
 def payload(job: PushJob) -> dict[str, object]:
     return {"type": "message", "room": job.room_id, "room_kind": job.room_kind, "room_name": job.room_name,
             "sender": job.sender_id, "sender_name": job.sender_name, "count": job.count, "seq": job.last_seq,
-            "preview": preview(job.body)}
+            "preview": preview(job.body, job.message_kind)}
 
 
 def push_message(job: PushJob, vapid: VapidKey, ttl: int) -> PushMessage:

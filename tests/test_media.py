@@ -8,6 +8,7 @@ import hashlib
 import io
 import os
 import struct
+import uuid
 import zlib
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -15,16 +16,17 @@ from typing import Any
 
 import asyncpg
 import httpx
+import msgpack
 import pytest
 import trio
-import trio_asyncio
 from PIL import Image
 
 from chatd.node import Node
+from clients.ws import ChatClient, ChatError
 from media.names import clean_filename, content_disposition
 from media.ranges import ByteRange, RangeNotSatisfiable, parse_range
 from media.sniff import sniff
-from persistence import Store
+from protocol import ErrorCode, ProtocolError, decode
 from protocol import frames as f
 from tests.conftest import Backing, People, make_config, start_node
 
@@ -39,7 +41,7 @@ async def upload(http: httpx.AsyncClient, token: str, data: bytes | AsyncIterato
 
 
 async def sql(node: Node, statement: str, *args: Any) -> Any:
-    """Talk to the server's database directly (media_refs rows come with message kinds, not built yet)."""
+    """Look at the server's database directly."""
     async def run() -> Any:
         con = await asyncpg.connect(node.config.database_url)
         try:
@@ -49,8 +51,12 @@ async def sql(node: Node, statement: str, *args: Any) -> Any:
     return await trio.to_thread.run_sync(asyncio.run, run())
 
 
-async def reference(node: Node, media_id: str, room: int, seq: int) -> None:
-    await sql(node, "INSERT INTO media_refs (media_id, room_id, seq) VALUES ($1, $2, $3)", media_id, room, seq)
+async def post(client: ChatClient, room: int, media_id: str, kind: str = "file", body: str = "",
+               client_id: str | None = None, **meta: int) -> f.Sent:
+    """Send a media message (its caption `body`) referencing an upload; raises ChatError when refused."""
+    sent: f.Sent = await client.call(f.Send, room=room, client_id=client_id or str(uuid.uuid4()), kind=kind,
+                                     body=body, media=f.MediaRef(id=media_id, **meta))
+    return sent
 
 
 def media_dir(node: Node) -> Path:
@@ -264,8 +270,7 @@ async def test_room_members_may_read_what_was_posted_to_them(node: Node, people:
             return (await http.get(what, headers=bearer(person_token))).status_code
 
         assert await status(bob.access_token) == 404  # not posted anywhere yet
-        before = (await ac.send_text(room, "a picture")).seq
-        await reference(node, item["id"], room, before)
+        await post(ac, room, item["id"], "image", "a picture")
         assert [await status(p.access_token) for p in (ann, bob, cat, stranger)] == [200, 200, 200, 404]
         assert [await status(p.access_token, thumb_url) for p in (bob, stranger)] == [200, 404]
         unknown = await http.get(url.replace(item["id"][:4], "zzzz"), headers=bearer(stranger.access_token))
@@ -274,15 +279,14 @@ async def test_room_members_may_read_what_was_posted_to_them(node: Node, people:
         # cat is removed: she keeps what was posted before, and nothing after
         await ac.call(f.RemoveMember, room=room, user=cat.user_id)
         later = (await upload(http, ann.access_token, b"posted after cat left")).json()
-        await reference(node, later["id"], room, (await ac.send_text(room, "later")).seq)
+        await post(ac, room, later["id"])
         assert await status(cat.access_token) == 200
         assert await status(cat.access_token, f"/api/media/{later['id']}") == 404
         assert await status(bob.access_token, f"/api/media/{later['id']}") == 200
 
         # a deleted message no longer shares its file
         gone = (await upload(http, ann.access_token, b"regretted")).json()
-        seq = (await ac.send_text(room, "oops")).seq
-        await reference(node, gone["id"], room, seq)
+        seq = (await post(ac, room, gone["id"], body="oops")).seq
         assert await status(bob.access_token, f"/api/media/{gone['id']}") == 200
         await ac.call(f.Delete, room=room, seq=seq)
         assert await status(bob.access_token, f"/api/media/{gone['id']}") == 404
@@ -296,32 +300,15 @@ async def test_joined_visibility_hides_what_came_before_the_join(node: Node, peo
     room = (await ac.call(f.CreateGroup, name="private", history_visibility="joined")).room.room
     async with httpx.AsyncClient(base_url=node.http_url) as http:
         old = (await upload(http, ann.access_token, b"before dan")).json()
-        await reference(node, old["id"], room, (await ac.send_text(room, "old")).seq)
+        await post(ac, room, old["id"])
         await ac.call(f.AddMembers, room=room, users=[dan.user_id])
         new = (await upload(http, ann.access_token, b"after dan")).json()
-        await reference(node, new["id"], room, (await ac.send_text(room, "new")).seq)
+        await post(ac, room, new["id"])
         assert (await http.get(f"/api/media/{old['id']}", headers=bearer(dan.access_token))).status_code == 404
         assert (await http.get(f"/api/media/{new['id']}", headers=bearer(dan.access_token))).status_code == 200
         await ac.call(f.UpdateRoom, room=room, history_visibility="shared")
         assert (await http.get(f"/api/media/{old['id']}", headers=bearer(dan.access_token))).status_code == 200
     await dc.disconnect()
-
-
-async def test_media_owned_by_lists_only_the_senders_originals(node: Node, people: People) -> None:
-    ann, bob = await people.signup("ann"), await people.signup("bob")
-    async with httpx.AsyncClient(base_url=node.http_url) as http:
-        image = (await upload(http, ann.access_token, picture("JPEG", (400, 400)))).json()
-        other = (await upload(http, bob.access_token, b"bob's")).json()
-    async with trio_asyncio.open_loop():  # the store's own asyncio loop, as the server has one
-        store = await Store.open(node.config.database_url or "", min_size=1, max_size=1, migrate=False)
-        try:
-            owned = await store.media_owned_by([image["id"], image["thumbnail_id"], other["id"], "nonexistent"],
-                                               ann.user_id)
-        finally:
-            await store.close()
-    assert list(owned) == [image["id"]]
-    info = owned[image["id"]]
-    assert (info.mime, info.width, info.height, info.thumbnail_id) == ("image/jpeg", 400, 400, image["thumbnail_id"])
 
 
 # ------------------------------------------------------------------------------------------ images
@@ -410,3 +397,97 @@ def test_file_names() -> None:
     assert content_disposition(False, "\u65e5\u672c.pdf") == \
         "attachment; filename=\"__.pdf\"; filename*=UTF-8''%E6%97%A5%E6%9C%AC.pdf"
 
+
+
+# ------------------------------------------------------------------------------------------ message kinds
+
+async def test_media_messages_carry_their_metadata_to_members(node: Node, people: People) -> None:
+    (ann, ac), (bob, bc) = await people.new("ann"), await people.new("bob")
+    room = (await ac.call(f.OpenDirect, user=bob.user_id)).room.room
+    await bc.collect(room, 1)
+    async with httpx.AsyncClient(base_url=node.http_url) as http:
+        photo = (await upload(http, ann.access_token, picture("PNG", (640, 480)), filename="beach.png")).json()
+        voice = (await upload(http, ann.access_token, b"OggS" + os.urandom(2000), filename="note.ogg")).json()
+        doc = (await upload(http, ann.access_token, b"%PDF-1.7\n" + os.urandom(500), filename="plan.pdf")).json()
+        await post(ac, room, photo["id"], "image", "at the beach")
+        await post(ac, room, voice["id"], "audio", duration_ms=4200)
+        await post(ac, room, doc["id"], "file", "the plan")
+        got = await bc.collect(room, 3)
+        assert [(m.kind, m.body) for m in got] == [("image", "at the beach"), ("audio", ""), ("file", "the plan")]
+        image, audio, file = (m.media for m in got)
+        assert image == f.Media(id=photo["id"], mime="image/png", size=photo["size"], width=640, height=480,
+                                file_name="beach.png", thumbnail_id=photo["thumbnail_id"])
+        assert audio is not None and (audio.mime, audio.duration_ms, audio.file_name) == ("audio/ogg", 4200, "note.ogg")
+        assert file is not None and (file.mime, file.file_name) == ("application/pdf", "plan.pdf")
+        history = (await bc.call(f.History, room=room)).messages[-3:]
+        assert [m.media for m in history] == [image, audio, file]
+        for item in (image, audio, file):  # bob may download what was posted to him
+            assert (await http.get(f"/api/media/{item.id}", headers=bearer(bob.access_token))).status_code == 200
+        assert (await http.get(f"/api/media/{image.thumbnail_id}", headers=bearer(bob.access_token))).status_code \
+            == 200
+        assert [r.unread for r in (await bc.call(f.ListRooms)).rooms if r.room == room] == [3]
+
+
+async def test_a_message_may_carry_only_its_senders_upload_of_the_right_type(node: Node, people: People) -> None:
+    (ann, ac), (bob, bc) = await people.new("ann"), await people.new("bob")
+    room = (await ac.call(f.CreateGroup, name="club", members=[bob.user_id])).room.room
+    async with httpx.AsyncClient(base_url=node.http_url) as http:
+        photo = (await upload(http, ann.access_token, picture("JPEG", (300, 200)))).json()
+        blob = (await upload(http, ann.access_token, os.urandom(100))).json()
+        bobs = (await upload(http, bob.access_token, picture("PNG", (50, 50)))).json()
+
+    async def refused(client: ChatClient, code: str, media_id: str, kind: str) -> str:
+        with pytest.raises(ChatError) as err:
+            await post(client, room, media_id, kind)
+        assert err.value.code == code, err.value
+        return str(err.value)
+
+    assert "no such item" in await refused(ac, "not_found", bobs["id"], "image")  # bob's upload, not ann's
+    await refused(ac, "not_found", photo["thumbnail_id"], "image")  # a thumbnail is not a message's media
+    await refused(ac, "not_found", "A" * 24, "file")
+    assert "application/octet-stream, not image" in await refused(ac, "bad_request", blob["id"], "image")
+    await refused(ac, "bad_request", photo["id"], "video")
+    assert (await post(ac, room, photo["id"], "file")).seq  # an image may always go as a file
+
+    # a retry (same client id) is stored once; nothing refused took a seq
+    cid = str(uuid.uuid4())
+    first = await post(ac, room, photo["id"], "image", "once", client_id=cid)
+    again = await post(ac, room, photo["id"], "image", "once", client_id=cid)
+    assert (again.seq, again.duplicate) == (first.seq, True)
+    seqs = [m.seq for m in (await bc.call(f.History, room=room)).messages]
+    assert seqs == list(range(1, first.seq + 1))
+
+
+async def test_captions_can_be_edited_and_deleting_hides_the_media(node: Node, people: People) -> None:
+    (ann, ac), (bob, bc) = await people.new("ann"), await people.new("bob")
+    room = (await ac.call(f.OpenDirect, user=bob.user_id)).room.room
+    async with httpx.AsyncClient(base_url=node.http_url) as http:
+        clip = (await upload(http, ann.access_token, b"\x00\x00\x00\x18ftypmp42" + os.urandom(800))).json()
+        seq = (await post(ac, room, clip["id"], "video", "first try", duration_ms=1500, width=1280, height=720)).seq
+        await ac.call(f.Edit, room=room, seq=seq, body="second try")
+        (shown,) = [m for m in (await bc.call(f.History, room=room)).messages if m.seq == seq]
+        assert shown.body == "second try" and shown.media is not None
+        assert (shown.media.mime, shown.media.width, shown.media.height, shown.media.duration_ms) == \
+            ("video/mp4", 1280, 720, 1500)
+        await ac.call(f.Delete, room=room, seq=seq)
+        (gone,) = [m for m in (await bc.call(f.History, room=room)).messages if m.seq == seq]
+        assert (gone.deleted, gone.body, gone.media) == (True, None, None)
+        assert (await http.get(f"/api/media/{clip['id']}", headers=bearer(bob.access_token))).status_code == 404
+
+
+@pytest.mark.parametrize(("fields", "problem"), [
+    ({"kind": "image"}, "needs 'media'"),
+    ({"body": "hi", "media": {"id": "A" * 24}}, "text message carries no 'media'"),
+    ({"body": ""}, "needs a non-empty 'body'"),
+    ({"kind": "sticker", "media": {"id": "A" * 24}}, "kind"),
+    ({"kind": "image", "media": {"id": "A" * 24, "duration_ms": 10}}, "duration_ms' is for audio and video"),
+    ({"kind": "image", "media": {"id": "A" * 24, "width": 10}}, "video only"),
+    ({"kind": "audio", "media": {"id": "A" * 24, "duration_ms": 0}}, "media.duration_ms"),
+    ({"kind": "file", "media": {"id": "../../etc/passwd"}}, "media.id"),
+])
+def test_send_frames_that_do_not_fit_together_are_refused_with_the_reason(fields: dict[str, Any], problem: str
+                                                                          ) -> None:
+    frame = {"t": "send", "id": 7, "room": 1, "client_id": str(uuid.uuid4()), **fields}
+    result = decode(msgpack.packb(frame))
+    assert isinstance(result, ProtocolError) and result.code is ErrorCode.BAD_REQUEST and result.id == 7
+    assert problem in result.message, result.message
