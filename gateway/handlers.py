@@ -8,6 +8,7 @@ in the room actor, visibility checks in the history query.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import trio
@@ -121,6 +122,12 @@ class Handlers:
             await self.spend("lookup", self.s.config.lookups_per_minute, users,
                              "too many profile, presence or user lookups, wait and try again")
 
+    async def check_picture(self, what: str, value: str | None) -> None:
+        """An avatar or icon that is a media id must be an image this user uploaded (it then becomes
+        readable by whoever may see it); anything else is kept as text (e.g. a URL)."""
+        if value and re.fullmatch(f.MEDIA_ID_RE, value) and not await self.s.store.owns_image(self.me, value):
+            raise RequestError(ErrorCode.NOT_FOUND, f"{what}: you uploaded no image {value}")
+
     async def _resolve(self, refs: list[int | str]) -> list[int]:
         await self.look_up(sum(1 for r in dict.fromkeys(refs) if r != self.me))
         found = await self.s.store.resolve_users(refs)
@@ -176,6 +183,7 @@ class Handlers:
     async def update_room(self, req: f.UpdateRoom) -> None:
         changes = {k: v for k in ("name", "description", "icon", "history_visibility")
                    if (v := getattr(req, k)) is not None}
+        await self.check_picture("icon", req.icon)
         await self.s.rooms.put(req.room, UpdateRoom(self.device, req.id, changes))
 
     async def leave(self, req: f.Leave) -> None:

@@ -44,6 +44,7 @@ class PeopleHandlers:
             problem = text_problem(name, value)
             if problem:
                 raise RequestError(ErrorCode.BAD_REQUEST, problem)
+        await self.h.check_picture("avatar", req.avatar)
         await self.h.s.store.update_profile(self.h.me, {k: v or None for k, v in texts.items()},
                                             req.visibility or {})
         return await self._profile_reply(req.id, self.h.me)

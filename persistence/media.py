@@ -101,6 +101,8 @@ class MediaQueries:
         Readable by its uploader, and by each member of a room where a message that references it (or,
         for a thumbnail, its original) was posted, if that member may see that message: it is not
         deleted, it is no later than their removal, and in a `joined` room no earlier than their join.
+        A profile's avatar is readable by whoever may see that profile's avatar field, and a room's icon
+        by the room's current members.
         """
         row = await self.pool.fetchrow(
             f"SELECT {_COLUMNS} FROM {_FROM} WHERE m.id = $1 AND (m.uploader = $2 OR EXISTS ("
@@ -111,5 +113,20 @@ class MediaQueries:
             " AND r.seq <= COALESCE(rm.left_seq, r.seq)"
             " AND (ro.history_visibility = 'shared' OR r.seq >= rm.joined_seq)"
             " AND NOT EXISTS (SELECT 1 FROM messages msg WHERE msg.room_id = r.room_id AND msg.seq = r.seq"
-            "                 AND msg.deleted)))", media_id, user_id)
+            "                 AND msg.deleted))"
+            " OR EXISTS (SELECT 1 FROM profiles p WHERE p.avatar IN (m.id, m.thumbnail_of)"
+            "            AND (COALESCE(p.show_avatar, 'everyone') = 'everyone' OR p.user_id = $2"
+            "                 OR (p.show_avatar = 'contacts' AND EXISTS ("
+            "                     SELECT 1 FROM room_members mine JOIN room_members theirs USING (room_id)"
+            "                     WHERE mine.user_id = $2 AND theirs.user_id = p.user_id"
+            "                     AND mine.left_seq IS NULL AND theirs.left_seq IS NULL))))"
+            " OR EXISTS (SELECT 1 FROM rooms ro JOIN room_members rm ON rm.room_id = ro.id AND rm.user_id = $2"
+            "            WHERE ro.icon IN (m.id, m.thumbnail_of) AND rm.left_seq IS NULL))", media_id, user_id)
         return _stored(row) if row is not None else None
+
+    @bridged
+    async def owns_image(self, user_id: int, media_id: str) -> bool:
+        """Whether `media_id` is an image (not a thumbnail) that `user_id` uploaded: what avatars and icons take."""
+        return bool(await self.pool.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM media WHERE id = $1 AND uploader = $2 AND thumbnail_of IS NULL"
+            " AND mime LIKE 'image/%')", media_id, user_id))

@@ -28,6 +28,7 @@ from media.ranges import ByteRange, RangeNotSatisfiable, parse_range
 from media.sniff import sniff
 from protocol import ErrorCode, ProtocolError, decode
 from protocol import frames as f
+from protocol import people as p
 from tests.conftest import Backing, People, make_config, start_node
 
 
@@ -491,3 +492,34 @@ def test_send_frames_that_do_not_fit_together_are_refused_with_the_reason(fields
     result = decode(msgpack.packb(frame))
     assert isinstance(result, ProtocolError) and result.code is ErrorCode.BAD_REQUEST and result.id == 7
     assert problem in result.message, result.message
+
+
+async def test_avatars_and_room_icons_are_readable_by_who_may_see_them(node: Node, people: People) -> None:
+    (ann, ac), (bob, bc) = await people.new("ann"), await people.new("bob")
+    stranger = await people.signup("stranger")
+    room = (await ac.call(f.CreateGroup, name="club", members=[bob.user_id])).room.room
+    async with httpx.AsyncClient(base_url=node.http_url) as http:
+        face = (await upload(http, ann.access_token, picture("JPEG", (200, 200)))).json()
+        logo = (await upload(http, ann.access_token, picture("PNG", (64, 64)))).json()
+        bobs = (await upload(http, bob.access_token, picture("PNG", (64, 64)))).json()
+        pdf = (await upload(http, ann.access_token, b"%PDF-1.4 not a picture")).json()
+
+        async def status(person: Any, media_id: str) -> int:
+            return (await http.get(f"/api/media/{media_id}", headers=bearer(person.access_token))).status_code
+
+        assert await status(stranger, face["id"]) == 404
+        await ac.call(p.UpdateProfile, avatar=face["id"])
+        assert [await status(x, face["id"]) for x in (bob, stranger)] == [200, 200]  # avatars: everyone by default
+        assert await status(stranger, face["thumbnail_id"]) == 200
+        await ac.call(p.UpdateProfile, visibility={"avatar": "contacts"})
+        assert [await status(x, face["id"]) for x in (bob, stranger)] == [200, 404]
+        for bad in (bobs["id"], pdf["id"]):
+            refused = await ac.request(p.UpdateProfile, avatar=bad)
+            assert isinstance(refused, f.Error) and refused.code == "not_found" and "avatar" in refused.message
+
+        await ac.call(f.UpdateRoom, room=room, icon=logo["id"])
+        assert [await status(x, logo["id"]) for x in (bob, stranger)] == [200, 404]
+        refused = await bc.request(f.UpdateRoom, room=room, icon=bobs["id"])  # bob is no admin
+        assert isinstance(refused, f.Error) and refused.code == "forbidden"
+        refused = await ac.request(f.UpdateRoom, room=room, icon=bobs["id"])  # not ann's upload
+        assert isinstance(refused, f.Error) and refused.code == "not_found"
