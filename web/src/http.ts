@@ -1,0 +1,92 @@
+// The HTTP side: JSON auth, /api/config, media upload (XHR for progress) and media URLs.
+import type { AuthOk } from "./protocol/types";
+import { ChatError } from "./protocol/client";
+
+async function postJson<T>(path: string, body: unknown, token?: string): Promise<T> {
+  const headers: Record<string, string> = { "Content-Type": "application/json" };
+  if (token) headers.Authorization = `Bearer ${token}`;
+  const res = await fetch(path, { method: "POST", headers, body: JSON.stringify(body) });
+  const data = (await res.json().catch(() => ({}))) as { code?: string; message?: string };
+  if (!res.ok) throw new ChatError(data.code ?? "http_" + res.status, data.message ?? res.statusText);
+  return data as T;
+}
+
+export const signup = (username: string, email: string, password: string) =>
+  postJson<AuthOk>("/api/signup", { username, email, password, device: deviceLabel() });
+export const login = (username: string, password: string) =>
+  postJson<AuthOk>("/api/login", { username, password, device: deviceLabel() });
+export const refresh = (refresh_token: string) => postJson<AuthOk>("/api/refresh", { refresh_token });
+export const logout = (refresh_token: string) => postJson<object>("/api/logout", { refresh_token });
+
+function deviceLabel(): string {
+  const ua = typeof navigator === "undefined" ? "" : navigator.userAgent;
+  const browser = /Firefox/.test(ua) ? "Firefox" : /Edg\//.test(ua) ? "Edge" : /Chrom/.test(ua) ? "Chrome" : /Safari/.test(ua) ? "Safari" : "Browser";
+  return `web (${browser})`;
+}
+
+/** Where the websocket is: the server tells (its port differs from the HTTP side's). */
+export async function wsUrl(): Promise<string> {
+  const res = await fetch("/api/config");
+  if (!res.ok) throw new Error("no /api/config");
+  return ((await res.json()) as { ws_url: string }).ws_url;
+}
+
+export interface Uploaded {
+  id: string;
+  mime: string;
+  size: number;
+  width: number | null;
+  height: number | null;
+  filename: string | null;
+  thumbnail_id: string | null;
+}
+
+export interface UploadHandle {
+  promise: Promise<Uploaded>;
+  abort(): void;
+}
+
+/** POST the file's bytes to /api/media; `onProgress` gets 0..1. */
+export function upload(file: Blob, name: string, token: string, onProgress: (fraction: number) => void): UploadHandle {
+  const xhr = new XMLHttpRequest();
+  const promise = new Promise<Uploaded>((resolve, reject) => {
+    xhr.open("POST", `/api/media?filename=${encodeURIComponent(name)}`);
+    xhr.setRequestHeader("Authorization", `Bearer ${token}`);
+    xhr.setRequestHeader("Content-Type", "application/octet-stream");
+    xhr.upload.onprogress = (e) => e.lengthComputable && onProgress(e.loaded / e.total);
+    xhr.onload = () => {
+      let data: Record<string, unknown> = {};
+      try {
+        data = JSON.parse(xhr.responseText) as Record<string, unknown>;
+      } catch {
+        /* not JSON */
+      }
+      if (xhr.status === 201) resolve(data as unknown as Uploaded);
+      else reject(new ChatError(String(data.code ?? xhr.status), String(data.message ?? "upload failed")));
+    };
+    xhr.onerror = () => reject(new ChatError("network", "upload failed: network error"));
+    xhr.onabort = () => reject(new ChatError("aborted", "upload cancelled"));
+    xhr.send(file);
+  });
+  return { promise, abort: () => xhr.abort() };
+}
+
+export const mediaUrl = (id: string, token: string | null) =>
+  `/api/media/${encodeURIComponent(id)}${token ? `?token=${encodeURIComponent(token)}` : ""}`;
+
+export async function subscribePush(token: string, sub: PushSubscription): Promise<void> {
+  await postJson("/api/push/subscriptions", sub.toJSON(), token);
+}
+
+export async function unsubscribePush(token: string, endpoint: string): Promise<void> {
+  await fetch("/api/push/subscriptions", {
+    method: "DELETE",
+    headers: { "Content-Type": "application/json", Authorization: `Bearer ${token}` },
+    body: JSON.stringify({ endpoint }),
+  });
+}
+
+export async function vapidKey(): Promise<string> {
+  const res = await fetch("/api/push/vapid-public-key");
+  return ((await res.json()) as { public_key: string }).public_key;
+}

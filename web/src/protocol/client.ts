@@ -1,0 +1,261 @@
+// The websocket side of docs/protocol.md: msgpack frames, request ids matched to replies, hello with
+// cursors, reconnect with back-off, in-band token refresh. Knows nothing of React or IndexedDB.
+import { decode, encode } from "@msgpack/msgpack";
+import type { AnyServerFrame, Notices, PushFrame, Reply, RequestType, Requests } from "./types";
+
+export class ChatError extends Error {
+  constructor(readonly code: string, message: string, readonly retryAfter?: number) {
+    super(message);
+    this.name = "ChatError";
+  }
+}
+
+/** The subset of the browser WebSocket the client uses (tests pass a fake). */
+export interface SocketLike {
+  binaryType: string;
+  readyState: number;
+  send(data: Uint8Array): void;
+  close(code?: number, reason?: string): void;
+  onopen: ((ev: unknown) => void) | null;
+  onclose: ((ev: { code: number; reason: string }) => void) | null;
+  onmessage: ((ev: { data: unknown }) => void) | null;
+  onerror: ((ev: unknown) => void) | null;
+}
+export type SocketFactory = (url: string) => SocketLike;
+
+export interface Tokens {
+  /** A valid access token, refreshed first when it is about to expire; null when signed out. */
+  access(): Promise<string | null>;
+  /** Force a refresh (after the server said the token is bad); null when that failed for good. */
+  refresh(): Promise<string | null>;
+  /** ms epoch when the current access token expires (to schedule in-band refresh). */
+  expiresAt(): number;
+}
+
+export type ConnState = "offline" | "connecting" | "online";
+
+export interface ClientOptions {
+  url: string | (() => Promise<string>);
+  tokens: Tokens;
+  /** Cursors for hello: room -> highest contiguous seq this device holds. */
+  cursors: () => Promise<Map<number, number>>;
+  onPush: (frame: PushFrame) => void;
+  onState?: (state: ConnState, welcome?: Reply<"hello">) => void;
+  onSignedOut?: () => void;
+  socketFactory?: SocketFactory;
+  requestTimeoutMs?: number;
+  backoff?: (attempt: number, closeCode: number) => number;
+  /** Called for every frame sent (tests and diagnostics). */
+  onFrameSent?: (t: string) => void;
+}
+
+interface Pending {
+  resolve: (frame: AnyServerFrame) => void;
+  reject: (err: Error) => void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+const OPEN = 1;
+
+export function defaultBackoff(attempt: number, closeCode: number): number {
+  const base = closeCode === 1013 ? 3000 : 500;
+  const ms = Math.min(30_000, base * 2 ** Math.min(attempt, 6));
+  return ms / 2 + Math.random() * (ms / 2);
+}
+
+export class ChatClient {
+  private ws: SocketLike | null = null;
+  private nextId = 1;
+  private pending = new Map<number, Pending>();
+  private state: ConnState = "offline";
+  private stopped = true;
+  private attempt = 0;
+  private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
+  private refreshTimer: ReturnType<typeof setTimeout> | null = null;
+  private readyWaiters: (() => void)[] = [];
+  maxFrameBytes = 65536;
+
+  constructor(private readonly opts: ClientOptions) {}
+
+  get connState(): ConnState {
+    return this.state;
+  }
+
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    void this.connect();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    if (this.refreshTimer) clearTimeout(this.refreshTimer);
+    this.ws?.close(1000, "bye");
+    this.ws = null;
+    this.failPending(new ChatError("offline", "the client was stopped"));
+    this.setState("offline");
+  }
+
+  /** Resolves once the connection is authenticated (after welcome). */
+  ready(): Promise<void> {
+    if (this.state === "online") return Promise.resolve();
+    return new Promise((resolve) => this.readyWaiters.push(resolve));
+  }
+
+  /** Send a request and wait for its reply (or reject with ChatError). Waits for the session first. */
+  async request<K extends RequestType>(type: K, fields: Requests[K]["req"], timeoutMs?: number): Promise<Reply<K>> {
+    if (type !== "hello") await this.ready();
+    return this.rawRequest(type, fields, timeoutMs);
+  }
+
+  /** ack, read, typing: no id, no reply; dropped when offline (a later one supersedes them). */
+  notify<K extends keyof Notices>(type: K, fields: Notices[K]): void {
+    if (this.state !== "online" || !this.ws) return;
+    this.write({ t: type, ...fields });
+  }
+
+  private rawRequest<K extends RequestType>(type: K, fields: Requests[K]["req"], timeoutMs?: number): Promise<Reply<K>> {
+    const ws = this.ws;
+    if (!ws || ws.readyState !== OPEN) return Promise.reject(new ChatError("offline", "not connected"));
+    const id = this.nextId++;
+    return new Promise<Reply<K>>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new ChatError("timeout", `no reply to ${type}`));
+      }, timeoutMs ?? this.opts.requestTimeoutMs ?? 15_000);
+      this.pending.set(id, { resolve: (f) => resolve(f as unknown as Reply<K>), reject, timer });
+      this.write({ t: type, id, ...fields });
+    });
+  }
+
+  private write(frame: Record<string, unknown>): void {
+    this.opts.onFrameSent?.(frame.t as string);
+    this.ws?.send(encode(frame, { ignoreUndefined: true }));
+  }
+
+  private setState(state: ConnState, welcome?: Reply<"hello">): void {
+    if (state === this.state && !welcome) return;
+    this.state = state;
+    if (state === "online") {
+      const waiters = this.readyWaiters;
+      this.readyWaiters = [];
+      waiters.forEach((w) => w());
+    }
+    this.opts.onState?.(state, welcome);
+  }
+
+  private failPending(err: Error): void {
+    for (const p of this.pending.values()) {
+      clearTimeout(p.timer);
+      p.reject(err);
+    }
+    this.pending.clear();
+  }
+
+  private async connect(): Promise<void> {
+    if (this.stopped) return;
+    this.setState("connecting");
+    let token: string | null;
+    try {
+      token = await this.opts.tokens.access();
+    } catch {
+      return this.scheduleReconnect(1006); // the HTTP side is unreachable: try again later
+    }
+    if (!token) return this.signedOut();
+    const url = typeof this.opts.url === "string" ? this.opts.url : await this.opts.url().catch(() => null);
+    if (this.stopped) return;
+    if (!url) return this.scheduleReconnect(1006);
+    const ws = (this.opts.socketFactory ?? ((u) => new WebSocket(u) as unknown as SocketLike))(url);
+    ws.binaryType = "arraybuffer";
+    this.ws = ws;
+    ws.onmessage = (ev) => this.receive(ev.data);
+    ws.onerror = () => undefined;
+    ws.onclose = (ev) => {
+      if (this.ws !== ws) return;
+      this.ws = null;
+      this.failPending(new ChatError("offline", "connection closed"));
+      if (this.refreshTimer) clearTimeout(this.refreshTimer);
+      this.setState(this.stopped ? "offline" : "connecting");
+      if (ev.code === 4001) {
+        void this.opts.tokens.refresh().then(
+          (t) => (t ? this.scheduleReconnect(ev.code, 0) : this.signedOut()),
+          () => this.scheduleReconnect(ev.code),
+        );
+      }
+      else if (ev.code !== 1009) this.scheduleReconnect(ev.code);
+    };
+    ws.onopen = () => void this.hello(ws, token);
+  }
+
+  private async hello(ws: SocketLike, token: string): Promise<void> {
+    try {
+      const cursors = await this.opts.cursors();
+      let welcome: Reply<"hello">;
+      try {
+        welcome = await this.rawRequest("hello", { version: 1, token, cursors: cursors.size ? cursors : undefined });
+      } catch (err) {
+        if (!(err instanceof ChatError) || err.code !== "unauthorized") throw err;
+        const fresh = await this.opts.tokens.refresh();
+        if (!fresh) return this.signedOut();
+        welcome = await this.rawRequest("hello", { version: 1, token: fresh, cursors: cursors.size ? cursors : undefined });
+      }
+      if (this.ws !== ws) return;
+      this.attempt = 0;
+      this.maxFrameBytes = welcome.max_frame_bytes;
+      this.scheduleRefresh();
+      this.setState("online", welcome);
+    } catch {
+      if (this.ws === ws) ws.close(4000, "hello failed");
+    }
+  }
+
+  private scheduleRefresh(): void {
+    if (this.refreshTimer) clearTimeout(this.refreshTimer);
+    const inMs = Math.max(5_000, (this.opts.tokens.expiresAt() - Date.now()) * 0.8);
+    this.refreshTimer = setTimeout(async () => {
+      try {
+        const token = await this.opts.tokens.refresh();
+        if (!token) return this.signedOut();
+        await this.rawRequest("auth", { token });
+        this.scheduleRefresh();
+      } catch {
+        this.ws?.close(4000, "auth failed");
+      }
+    }, inMs);
+  }
+
+  private scheduleReconnect(code: number, delay?: number): void {
+    if (this.stopped || this.reconnectTimer) return;
+    const ms = delay ?? (this.opts.backoff ?? defaultBackoff)(this.attempt++, code);
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = null;
+      void this.connect();
+    }, ms);
+  }
+
+  private signedOut(): void {
+    this.stop();
+    this.opts.onSignedOut?.();
+  }
+
+  private receive(data: unknown): void {
+    if (!(data instanceof ArrayBuffer) && !ArrayBuffer.isView(data)) return;
+    let frame: AnyServerFrame;
+    try {
+      frame = decode(data instanceof ArrayBuffer ? new Uint8Array(data) : (data as Uint8Array)) as AnyServerFrame;
+    } catch {
+      return;
+    }
+    const id = (frame as { id?: unknown }).id;
+    if (typeof id === "number" && this.pending.has(id)) {
+      const p = this.pending.get(id)!;
+      this.pending.delete(id);
+      clearTimeout(p.timer);
+      if (frame.t === "error") p.reject(new ChatError(frame.code, frame.message, frame.retry_after));
+      else p.resolve(frame);
+      return;
+    }
+    this.opts.onPush(frame as PushFrame);
+  }
+}

@@ -1,0 +1,517 @@
+// The app's state: the websocket client, the IndexedDB cache and what the screens show, kept in step.
+import { ChatClient, ChatError, type ClientOptions, type ConnState } from "../protocol/client";
+import type { Message, Member, PresenceInfo, Profile, PushFrame, RoomInfo, RoomSummary } from "../protocol/types";
+import { Cache, type OutboxItem, type RoomRecord } from "./cache";
+import { advanceCursor, applyEvents, historyRequestFor, mergeBySeq, missingRanges } from "./logic";
+
+export const PAGE = 50;
+
+export interface RoomView {
+  messages: Message[]; // the loaded window, ascending by seq
+  loadingOlder: boolean;
+  atStart: boolean; // nothing older exists
+  members?: Member[];
+  info?: RoomInfo;
+}
+
+export interface PendingSend extends OutboxItem {
+  error?: string;
+}
+
+export interface Upload {
+  key: string;
+  room: number;
+  name: string;
+  progress: number;
+  error?: string;
+  abort: () => void;
+}
+
+export interface State {
+  me: { userId: number; username: string };
+  conn: ConnState;
+  rooms: Record<number, RoomRecord>;
+  views: Record<number, RoomView>;
+  outbox: Record<string, PendingSend>;
+  uploads: Record<string, Upload>;
+  typing: Record<number, number[]>;
+  presence: Record<number, PresenceInfo>;
+  profiles: Record<number, Profile>;
+  activeRoom: number | null;
+}
+
+type Listener = () => void;
+
+export function uuid4(): string {
+  if (typeof crypto.randomUUID === "function") return crypto.randomUUID();
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6]! & 0x0f) | 0x40;
+  b[8] = (b[8]! & 0x3f) | 0x80;
+  const h = [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+const RETRYABLE = new Set(["retry", "rate_limited", "timeout", "offline", "internal"]);
+
+export class ChatStore {
+  state: State;
+  readonly client: ChatClient;
+  private listeners = new Set<Listener>();
+  private cursors = new Map<number, number>();
+  private heldAbove = new Map<number, Set<number>>();
+  private inflight = new Set<string>();
+  private typingTimers = new Map<string, ReturnType<typeof setTimeout>>();
+  private listTimer: ReturnType<typeof setTimeout> | null = null;
+  private fetchedRooms = new Set<number>();
+  private pageVisible = () => typeof document === "undefined" || document.visibilityState === "visible";
+
+  private constructor(
+    readonly cache: Cache,
+    me: State["me"],
+    init: { rooms: RoomRecord[]; profiles: Profile[]; outbox: OutboxItem[]; cursors: Map<number, number> },
+    clientOptions: Omit<ClientOptions, "cursors" | "onPush" | "onState">,
+  ) {
+    this.cursors = init.cursors;
+    this.state = {
+      me, conn: "offline", views: {}, uploads: {}, typing: {}, presence: {}, activeRoom: null,
+      rooms: Object.fromEntries(init.rooms.map((r) => [r.room, r])),
+      profiles: Object.fromEntries(init.profiles.map((p) => [p.user, p])),
+      outbox: Object.fromEntries(init.outbox.map((o) => [o.client_id, o])),
+    };
+    this.client = new ChatClient({
+      ...clientOptions,
+      cursors: async () => new Map(this.cursors),
+      onPush: (f) => void this.onPush(f),
+      onState: (conn) => {
+        this.set({ conn });
+        if (conn === "online") void this.onOnline();
+      },
+    });
+  }
+
+  static async open(me: State["me"], clientOptions: Omit<ClientOptions, "cursors" | "onPush" | "onState">): Promise<ChatStore> {
+    const cache = await Cache.open(`chatd-${me.userId}`);
+    const [rooms, profiles, outbox, cursors] = await Promise.all([cache.rooms(), cache.profiles(), cache.outbox(), cache.cursors()]);
+    return new ChatStore(cache, me, { rooms, profiles, outbox, cursors }, clientOptions);
+  }
+
+  // ------------------------------------------------------------------ subscription (React)
+  subscribe = (fn: Listener): (() => void) => {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  };
+  getState = (): State => this.state;
+
+  private set(patch: Partial<State>): void {
+    this.state = { ...this.state, ...patch };
+    this.listeners.forEach((l) => l());
+  }
+  private setRoom(room: RoomRecord, persist = true): void {
+    this.set({ rooms: { ...this.state.rooms, [room.room]: room } });
+    if (persist) void this.cache.putRoom(room);
+  }
+  private setView(room: number, patch: Partial<RoomView>): void {
+    const prev = this.state.views[room] ?? { messages: [], loadingOlder: false, atStart: false };
+    this.set({ views: { ...this.state.views, [room]: { ...prev, ...patch } } });
+  }
+
+  start(): void {
+    this.client.start();
+  }
+  stop(): void {
+    this.client.stop();
+    this.cache.close();
+  }
+
+  // ------------------------------------------------------------------ names
+  name = (user: number): string => {
+    if (user === this.state.me.userId) return "You";
+    const p = this.state.profiles[user];
+    return p?.display_name || p?.username || `user ${user}`;
+  };
+  roomTitle(room: RoomRecord): string {
+    if (room.kind === "group") return room.name ?? "Group";
+    return room.peer ? this.name(room.peer) : room.title ?? "Direct chat";
+  }
+
+  // ------------------------------------------------------------------ connection
+  private async onOnline(): Promise<void> {
+    await this.refreshRooms();
+    for (const item of Object.values(this.state.outbox)) if (!item.error) void this.trySend(item);
+    const peers = Object.values(this.state.rooms).filter((r) => r.kind === "direct" && r.peer).map((r) => r.peer!);
+    void this.loadProfiles(peers);
+    void this.loadPresence(peers);
+    const active = this.state.activeRoom;
+    if (active !== null) void this.fillWindow(active);
+  }
+
+  async refreshRooms(): Promise<void> {
+    const { rooms } = await this.client.request("list_rooms", {});
+    const merged: Record<number, RoomRecord> = {};
+    for (const s of rooms) merged[s.room] = this.mergeSummary(s);
+    this.set({ rooms: merged });
+    await this.cache.putRooms(Object.values(merged));
+    for (const s of rooms) if (s.last_message) await this.storeMessages([s.last_message], false);
+  }
+
+  private mergeSummary(s: RoomSummary): RoomRecord {
+    const prev = this.state.rooms[s.room];
+    return { ...prev, ...s, read_seq: Math.max(s.read_seq, prev?.read_seq ?? 0) };
+  }
+
+  private scheduleListRooms(): void {
+    if (this.listTimer) return;
+    this.listTimer = setTimeout(() => {
+      this.listTimer = null;
+      void this.refreshRooms().catch(() => undefined);
+    }, 100);
+  }
+
+  async loadProfiles(users: number[]): Promise<void> {
+    const missing = [...new Set(users)].filter((u) => u !== this.state.me.userId);
+    await Promise.all(missing.map(async (user) => {
+      try {
+        const { profile } = await this.client.request("get_profile", { user });
+        this.putProfile(profile);
+      } catch {
+        /* hidden or rate-limited: keep the cached one */
+      }
+    }));
+  }
+
+  private putProfile(p: Profile): void {
+    const merged = { ...this.state.profiles[p.user], ...p };
+    this.set({ profiles: { ...this.state.profiles, [p.user]: merged } });
+    void this.cache.putProfile(merged);
+  }
+
+  async loadPresence(users: number[]): Promise<void> {
+    const ids = [...new Set(users)].slice(0, 100);
+    if (!ids.length) return;
+    try {
+      const { users: infos } = await this.client.request("get_presence", { users: ids });
+      const presence = { ...this.state.presence };
+      for (const p of infos) presence[p.user] = p;
+      this.set({ presence });
+    } catch {
+      /* presence unavailable */
+    }
+  }
+
+  // ------------------------------------------------------------------ pushes
+  private async onPush(f: PushFrame): Promise<void> {
+    switch (f.t) {
+      case "msgs": return this.onMsgs(f.messages);
+      case "status": {
+        const room = this.state.rooms[f.room];
+        if (!room) return;
+        const prev = room.receipts?.[f.user];
+        const receipt = {
+          delivered_seq: Math.max(f.delivered_seq, prev?.delivered_seq ?? 0),
+          read_seq: Math.max(f.read_seq ?? 0, prev?.read_seq ?? 0) || undefined,
+        };
+        this.setRoom({ ...room, receipts: { ...room.receipts, [f.user]: receipt } });
+        return;
+      }
+      case "counts": {
+        const room = this.state.rooms[f.room];
+        if (room) this.setRoom({ ...room, unread: f.unread, mentions: f.mentions, muted: f.muted });
+        return;
+      }
+      case "typing_changed": return this.onTyping(f.room, f.user, f.active);
+      case "presence_changed":
+        this.set({ presence: { ...this.state.presence, [f.user]: { user: f.user, online: f.online, last_seen: f.last_seen } } });
+        return;
+      default:
+        return;
+    }
+  }
+
+  private onTyping(room: number, user: number, active: boolean): void {
+    const key = `${room}:${user}`;
+    clearTimeout(this.typingTimers.get(key));
+    const others = (this.state.typing[room] ?? []).filter((u) => u !== user);
+    this.set({ typing: { ...this.state.typing, [room]: active ? [...others, user] : others } });
+    if (active) this.typingTimers.set(key, setTimeout(() => this.onTyping(room, user, false), 8000));
+  }
+
+  private async onMsgs(messages: Message[]): Promise<void> {
+    await this.storeMessages(messages, true);
+    const top = new Map<number, number>();
+    for (const m of messages) top.set(m.room, Math.max(top.get(m.room) ?? 0, m.seq));
+    for (const [room, seq] of top) {
+      this.client.notify("ack", { room, seq }); // after the cache holds them
+      const r = this.state.rooms[room];
+      if (!r) {
+        this.scheduleListRooms();
+        continue;
+      }
+      const last = messages.filter((m) => m.room === room).at(-1)!;
+      const joinedNow = messages.some((m) => m.room === room && m.kind === "system" &&
+        ["member_added", "member_joined", "member_removed", "member_left", "member_banned", "room_updated"].includes(m.event?.type ?? ""));
+      if (joinedNow) this.scheduleListRooms();
+      if (seq >= r.last_seq) this.setRoom({ ...r, last_seq: seq, last_message: last });
+      this.typingStopFor(room, messages);
+    }
+    const active = this.state.activeRoom;
+    if (active !== null && top.has(active)) this.markRead(active);
+  }
+
+  private typingStopFor(room: number, messages: Message[]): void {
+    for (const m of messages) if (m.room === room && m.sender !== undefined && this.state.typing[room]?.includes(m.sender)) this.onTyping(room, m.sender, false);
+  }
+
+  /** Store messages in the cache and the loaded views; `stream`: from msgs (moves hello cursors). */
+  private async storeMessages(messages: Message[], stream: boolean): Promise<void> {
+    if (!messages.length) return;
+    const byRoom = new Map<number, Message[]>();
+    for (const m of messages) byRoom.set(m.room, [...(byRoom.get(m.room) ?? []), m]);
+    const changed: Message[] = [];
+    for (const [room, list] of byRoom) {
+      const view = this.state.views[room];
+      const loaded = new Map(view?.messages.map((m) => [m.seq, m]));
+      const inFrame = new Map(list.map((m) => [m.seq, m]));
+      const targets = list.filter((m) => m.event?.target !== undefined).map((m) => m.event!.target as number);
+      const fromCache = new Map<number, Message>();
+      for (const t of targets) if (!loaded.has(t) && !inFrame.has(t)) {
+        const c = await this.cache.getMessage(room, t);
+        if (c) fromCache.set(t, c);
+      }
+      const edits = applyEvents(list, (s) => inFrame.get(s) ?? loaded.get(s) ?? fromCache.get(s));
+      const all = mergeBySeq(list, edits);
+      changed.push(...all);
+      if (view) this.setView(room, { messages: mergeBySeq(view.messages, all.filter((m) => m.seq >= (view.messages[0]?.seq ?? 0) || loaded.has(m.seq))) });
+      this.noteHeld(room, list.map((m) => m.seq), stream ? list[0]!.seq : undefined);
+    }
+    await this.cache.putMessages(changed);
+    await this.persistCursors([...byRoom.keys()]);
+  }
+
+  private noteHeld(room: number, seqs: number[], firstStreamed?: number): void {
+    const cur = this.cursors.get(room);
+    if (cur === undefined && firstStreamed === undefined) return; // no starting point yet (history only)
+    const held = this.heldAbove.get(room) ?? new Set<number>();
+    for (const s of seqs) if (s > (cur ?? -1)) held.add(s);
+    const next = advanceCursor(cur, held, firstStreamed);
+    if (next === undefined) return;
+    for (const s of held) if (s <= next) held.delete(s);
+    this.heldAbove.set(room, held);
+    this.cursors.set(room, next);
+  }
+
+  private async persistCursors(rooms: number[]): Promise<void> {
+    for (const r of rooms) {
+      const c = this.cursors.get(r);
+      if (c !== undefined) await this.cache.setCursor(r, c);
+    }
+  }
+
+  // ------------------------------------------------------------------ reading a room
+  /** Show `room`: the cached window at once, then whatever the server must fill in. */
+  async openRoom(room: number): Promise<void> {
+    this.set({ activeRoom: room });
+    if (!this.state.views[room]) {
+      const cached = await this.cache.latest(room, PAGE);
+      const r = this.state.rooms[room];
+      this.setView(room, { messages: cached, atStart: r?.floor !== undefined && (cached[0]?.seq ?? Infinity) <= r.floor });
+    }
+    if (!this.fetchedRooms.has(room)) {
+      this.fetchedRooms.add(room);
+      void this.loadRoomInfo(room);
+    }
+    if (this.state.conn === "online") await this.fillWindow(room);
+    this.markRead(room);
+  }
+
+  closeRoom(): void {
+    this.set({ activeRoom: null });
+  }
+
+  async loadRoomInfo(room: number): Promise<RoomInfo | undefined> {
+    try {
+      const { room: info } = await this.client.request("get_room", { room });
+      const profiles = { ...this.state.profiles };
+      for (const m of info.members) profiles[m.user] = { ...profiles[m.user], user: m.user, username: m.username };
+      this.set({ profiles });
+      this.setView(room, { members: info.members, info });
+      const r = this.state.rooms[room];
+      if (r) this.setRoom({ ...r, members: info.members.length, name: info.name ?? r.name });
+      return info;
+    } catch {
+      this.fetchedRooms.delete(room);
+      return undefined;
+    }
+  }
+
+  /** Ask the server only for what the cache lacks of the newest page. */
+  private async fillWindow(room: number): Promise<void> {
+    const r = this.state.rooms[room];
+    const view = this.state.views[room];
+    if (!r || !view) return;
+    const top = Math.max(r.last_seq, view.messages.at(-1)?.seq ?? 0);
+    const lo = Math.max(r.floor ?? 1, top - PAGE + 1, view.messages.length >= PAGE ? view.messages[0]!.seq : 1);
+    await this.fetchRange(room, lo, top);
+  }
+
+  /** Older messages above the loaded window: from the cache, and the gaps from the server. */
+  async loadOlder(room: number): Promise<void> {
+    const view = this.state.views[room];
+    const r = this.state.rooms[room];
+    if (!view || !r || view.loadingOlder || view.atStart) return;
+    const first = view.messages[0]?.seq ?? r.last_seq + 1;
+    const floor = r.floor ?? 1;
+    if (first <= floor) return this.setView(room, { atStart: true });
+    this.setView(room, { loadingOlder: true });
+    try {
+      const lo = Math.max(floor, first - PAGE);
+      const cached = await this.cache.range(room, lo, first - 1);
+      this.setView(room, { messages: mergeBySeq(this.state.views[room]!.messages, cached) });
+      await this.fetchRange(room, lo, first - 1);
+    } finally {
+      const v = this.state.views[room]!;
+      const f = this.state.rooms[room]?.floor;
+      this.setView(room, { loadingOlder: false, atStart: f !== undefined && (v.messages[0]?.seq ?? Infinity) <= f });
+    }
+  }
+
+  private async fetchRange(room: number, lo: number, hi: number): Promise<void> {
+    if (hi < lo) return;
+    const held = new Set((await this.cache.range(room, lo, hi)).map((m) => m.seq));
+    for (const range of missingRanges(lo, hi, held)) {
+      const r = this.state.rooms[room];
+      if (r?.floor !== undefined && range[1] < r.floor) break;
+      const page = await this.client.request("history", { room, ...historyRequestFor(range) });
+      const view = this.state.views[room];
+      await this.cache.putMessages(page.messages);
+      this.noteHeld(room, page.messages.map((m) => m.seq));
+      if (view) this.setView(room, { messages: mergeBySeq(view.messages, page.messages) });
+      if (!page.has_more) {
+        const rr = this.state.rooms[room];
+        const floor = page.messages[0]?.seq ?? range[1] + 1;
+        if (rr) this.setRoom({ ...rr, floor });
+        break;
+      }
+    }
+  }
+
+  markRead(room: number): void {
+    const r = this.state.rooms[room];
+    const view = this.state.views[room];
+    if (!r || !view || !this.pageVisible() || this.state.activeRoom !== room) return;
+    const seq = Math.max(view.messages.at(-1)?.seq ?? 0, 0);
+    if (seq > r.read_seq || r.unread > 0) {
+      this.client.notify("read", { room, seq: Math.max(seq, r.read_seq) });
+      this.setRoom({ ...r, read_seq: Math.max(seq, r.read_seq), unread: 0, mentions: 0 });
+    }
+  }
+
+  // ------------------------------------------------------------------ sending
+  async sendText(room: number, body: string): Promise<void> {
+    await this.enqueue({ client_id: uuid4(), room, body, kind: "text", created: Date.now() });
+  }
+
+  async enqueue(item: OutboxItem): Promise<void> {
+    this.set({ outbox: { ...this.state.outbox, [item.client_id]: item } });
+    await this.cache.putOutbox(item);
+    this.client.notify("typing", { room: item.room, active: false });
+    void this.trySend(item);
+  }
+
+  discard(clientId: string): void {
+    const { [clientId]: _gone, ...rest } = this.state.outbox;
+    this.set({ outbox: rest });
+    void this.cache.deleteOutbox(clientId);
+  }
+
+  retrySend(clientId: string): void {
+    const item = this.state.outbox[clientId];
+    if (!item) return;
+    const { error: _e, ...clean } = item;
+    this.set({ outbox: { ...this.state.outbox, [clientId]: clean } });
+    void this.trySend(clean);
+  }
+
+  private async trySend(item: OutboxItem, attempt = 0): Promise<void> {
+    if (this.inflight.has(item.client_id)) return;
+    this.inflight.add(item.client_id);
+    try {
+      const sent = await this.client.request("send", {
+        room: item.room, client_id: item.client_id, body: item.body,
+        kind: item.kind === "text" ? undefined : item.kind, media: item.media,
+      }, 10_000);
+      const msg: Message = {
+        room: sent.room, seq: sent.seq, ts: sent.ts, kind: item.kind, sender: this.state.me.userId,
+        client_id: sent.client_id, body: item.body || undefined, media: item.preview,
+      };
+      if (sent.duplicate) {
+        const stored = await this.cache.getMessage(sent.room, sent.seq);
+        if (stored) Object.assign(msg, stored);
+      }
+      this.inflight.delete(item.client_id);
+      this.discard(item.client_id);
+      await this.storeMessages([msg], false);
+      const r = this.state.rooms[item.room];
+      if (r && sent.seq >= r.last_seq) this.setRoom({ ...r, last_seq: sent.seq, last_message: msg, read_seq: Math.max(r.read_seq, sent.seq) });
+    } catch (err) {
+      this.inflight.delete(item.client_id);
+      const e = err instanceof ChatError ? err : new ChatError("internal", String(err));
+      if (!this.state.outbox[item.client_id]) return;
+      if (RETRYABLE.has(e.code)) {
+        // offline: the next `online` resends everything; otherwise back off and send again
+        if (e.code === "offline") return;
+        const delay = e.retryAfter ? e.retryAfter * 1000 : Math.min(30_000, 500 * 2 ** attempt);
+        setTimeout(() => void this.trySend(item, attempt + 1), delay);
+      } else {
+        this.set({ outbox: { ...this.state.outbox, [item.client_id]: { ...item, error: e.message } } });
+      }
+    }
+  }
+
+  setUpload(up: Upload | null, key: string): void {
+    const { [key]: _old, ...rest } = this.state.uploads;
+    this.set({ uploads: up ? { ...rest, [key]: up } : rest });
+  }
+
+  typing(room: number, active: boolean): void {
+    this.client.notify("typing", { room, active });
+  }
+
+  // ------------------------------------------------------------------ rooms
+  async openDirect(user: string | number): Promise<number> {
+    const { room } = await this.client.request("open_direct", { user });
+    await this.adoptRoom(room);
+    return room.room;
+  }
+
+  async createGroup(name: string, members: string[]): Promise<number> {
+    const { room } = await this.client.request("create_group", { name, members });
+    await this.adoptRoom(room);
+    return room.room;
+  }
+
+  async join(code: string): Promise<void> {
+    await this.client.request("join", { code });
+    await this.refreshRooms();
+  }
+
+  private async adoptRoom(info: RoomInfo): Promise<void> {
+    const profiles = { ...this.state.profiles };
+    for (const m of info.members) profiles[m.user] = { ...profiles[m.user], user: m.user, username: m.username };
+    this.set({ profiles });
+    if (!this.state.rooms[info.room]) {
+      const peer = info.kind === "direct" ? info.members.find((m) => m.user !== this.state.me.userId)?.user : undefined;
+      this.setRoom({
+        room: info.room, kind: info.kind, name: info.name, last_seq: info.last_seq, delivered_seq: 0, read_seq: 0,
+        unread: 0, member: true, peer, members: info.members.length,
+      });
+    }
+    this.setView(info.room, { members: info.members, info });
+    this.fetchedRooms.add(info.room);
+    void this.refreshRooms().catch(() => undefined);
+    const peer = this.state.rooms[info.room]?.peer;
+    if (peer) {
+      void this.loadProfiles([peer]);
+      void this.loadPresence([peer]);
+    }
+  }
+}

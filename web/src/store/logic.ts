@@ -1,0 +1,120 @@
+// Pure room-state logic: messages keyed by seq, contiguous cursors, missing ranges, edit/delete events.
+import type { Message } from "../protocol/types";
+
+/** Merge `incoming` into `existing` (both ascending by seq); an incoming message replaces its seq. */
+export function mergeBySeq(existing: readonly Message[], incoming: readonly Message[]): Message[] {
+  if (!incoming.length) return existing as Message[];
+  const bySeq = new Map<number, Message>();
+  for (const m of existing) bySeq.set(m.seq, m);
+  for (const m of incoming) bySeq.set(m.seq, m);
+  return [...bySeq.values()].sort((a, b) => a.seq - b.seq);
+}
+
+/**
+ * The hello cursor after new seqs arrived: from the previous cursor, move up while the next seq is held.
+ * With no previous cursor, the stream's first seq minus one is where this device started.
+ */
+export function advanceCursor(prev: number | undefined, held: ReadonlySet<number>, firstNew?: number): number | undefined {
+  let cursor = prev ?? (firstNew !== undefined ? firstNew - 1 : undefined);
+  if (cursor === undefined) return undefined;
+  while (held.has(cursor + 1)) cursor++;
+  return cursor;
+}
+
+/** Sub-ranges [a, b] of lo..hi whose seqs are not held, newest first (the order to fetch them in). */
+export function missingRanges(lo: number, hi: number, held: ReadonlySet<number>): [number, number][] {
+  const out: [number, number][] = [];
+  let end: number | null = null;
+  for (let s = hi; s >= lo; s--) {
+    if (!held.has(s)) {
+      end ??= s;
+    } else if (end !== null) {
+      out.push([s + 1, end]);
+      end = null;
+    }
+  }
+  if (end !== null) out.push([lo, end]);
+  return out;
+}
+
+/** A history request that covers the range [a, b] (at most 100 messages per request). */
+export function historyRequestFor([a, b]: [number, number]): { before_seq: number; limit: number } {
+  return { before_seq: b + 1, limit: Math.min(100, b - a + 1) };
+}
+
+/**
+ * Apply message_edited / message_deleted system events to the messages they target. Returns the
+ * changed targets (to store) — only those present in `known`.
+ */
+export function applyEvents(events: readonly Message[], known: (seq: number) => Message | undefined): Message[] {
+  const changed = new Map<number, Message>();
+  for (const e of events) {
+    const ev = e.event;
+    if (e.kind !== "system" || !ev || typeof ev.target !== "number") continue;
+    const target = changed.get(ev.target) ?? known(ev.target);
+    if (!target) continue;
+    if (ev.type === "message_edited" && !target.deleted) {
+      changed.set(target.seq, { ...target, body: String(ev.body ?? ""), edited_ts: e.ts });
+    } else if (ev.type === "message_deleted") {
+      const { body: _b, media: _m, ...rest } = target;
+      changed.set(target.seq, { ...rest, deleted: true, edited_ts: e.ts });
+    }
+  }
+  return [...changed.values()];
+}
+
+/** Messages worth a tick (own, not system), and the tick each gets from the other members' cursors. */
+export type Tick = "pending" | "sent" | "delivered" | "read";
+
+export function tickFor(seq: number | undefined, receipts: Record<number, { delivered_seq: number; read_seq?: number }> | undefined): Tick {
+  if (seq === undefined) return "pending";
+  const rs = Object.values(receipts ?? {});
+  if (!rs.length) return "sent";
+  if (rs.every((r) => (r.read_seq ?? 0) >= seq)) return "read";
+  if (rs.every((r) => r.delivered_seq >= seq || (r.read_seq ?? 0) >= seq)) return "delivered";
+  return "sent";
+}
+
+/** Does this message count as the room's visible "last message" preview? */
+export function previewText(m: Message | undefined, name: (user: number) => string): string {
+  if (!m) return "";
+  if (m.deleted) return "Message deleted";
+  if (m.kind === "system") return describeEvent(m, name);
+  if (m.kind !== "text") {
+    const label = { image: "📷 Photo", video: "🎬 Video", audio: "🎵 Audio", file: "📎 File" }[m.kind];
+    return m.body ? `${label}: ${m.body}` : label;
+  }
+  return m.body ?? "";
+}
+
+export function describeEvent(m: Message, name: (user: number) => string): string {
+  const ev = m.event;
+  if (!ev) return "";
+  const by = ev.by !== undefined ? name(ev.by) : "someone";
+  const user = ev.user !== undefined ? name(ev.user) : "someone";
+  switch (ev.type) {
+    case "created": return ev.name ? `${by} created the group “${ev.name}”` : "Chat started";
+    case "member_added": return `${by} added ${user}`;
+    case "member_removed": return `${by} removed ${user}`;
+    case "member_left": return `${user} left`;
+    case "owner_changed": return `${user} is now the owner`;
+    case "member_banned": return `${by} banned ${user}`;
+    case "member_unbanned": return `${by} unbanned ${user}`;
+    case "role_changed": return `${by} made ${user} ${ev.role === "admin" ? "an admin" : "a member"}`;
+    case "room_updated": return ev.name ? `${by} renamed the group to “${ev.name}”` : `${by} changed the group settings`;
+    case "member_joined": return `${user} joined${ev.via === "invite" ? " via an invite link" : ""}`;
+    case "message_edited": return `${by} edited a message`;
+    case "message_deleted": return `${by} deleted a message`;
+    default: return ev.type;
+  }
+}
+
+/** Edit/delete events are applied to their targets and not shown as their own rows. */
+export const isHiddenEvent = (m: Message) =>
+  m.kind === "system" && (m.event?.type === "message_edited" || m.event?.type === "message_deleted");
+
+/** Start of the day (local time) of a ms timestamp, for day separators. */
+export function dayKey(ts: number): string {
+  const d = new Date(ts);
+  return `${d.getFullYear()}-${d.getMonth() + 1}-${d.getDate()}`;
+}

@@ -1,0 +1,119 @@
+import { useLayoutEffect, useMemo, useRef } from "react";
+import { navigate, useChat, useNow, useStore } from "./hooks";
+import { dayKey, describeEvent, isHiddenEvent, tickFor } from "../store/logic";
+import { dayLabel, lastSeen } from "./format";
+import { MessageBubble } from "./MessageBubble";
+import { Composer } from "./Composer";
+import type { Message } from "../protocol/types";
+import type { PendingSend } from "../store/chat";
+
+export function ChatView({ room }: { room: number }) {
+  const store = useStore();
+  const r = useChat((s) => s.rooms[room]);
+  const view = useChat((s) => s.views[room]);
+  const outbox = useChat((s) => s.outbox);
+  const typing = useChat((s) => s.typing[room]);
+  const presence = useChat((s) => (r?.peer ? s.presence[r.peer] : undefined));
+  useChat((s) => s.profiles);
+  useNow(30_000);
+  const me = store.state.me.userId;
+  const listRef = useRef<HTMLDivElement>(null);
+  const prevFirst = useRef<{ seq: number | undefined; height: number }>({ seq: undefined, height: 0 });
+  const stick = useRef(true);
+
+  const messages = useMemo(() => (view?.messages ?? []).filter((m) => !isHiddenEvent(m)), [view?.messages]);
+  const pending = useMemo(() => Object.values(outbox).filter((o) => o.room === room).sort((a, b) => a.created - b.created), [outbox, room]);
+
+  // Keep the view at the bottom for new messages, and in place when older ones are prepended.
+  useLayoutEffect(() => {
+    const el = listRef.current;
+    if (!el) return;
+    const first = messages[0]?.seq;
+    if (prevFirst.current.seq !== undefined && first !== undefined && first < prevFirst.current.seq) {
+      el.scrollTop += el.scrollHeight - prevFirst.current.height;
+    } else if (stick.current) {
+      el.scrollTop = el.scrollHeight;
+    }
+    prevFirst.current = { seq: first, height: el.scrollHeight };
+  }, [messages, pending.length]);
+
+  if (!r) return <div className="empty">Loading chat…</div>;
+  const title = store.roomTitle(r);
+  const typingNames = (typing ?? []).filter((u) => u !== me).map(store.name);
+  const subtitle = typingNames.length
+    ? `${typingNames.join(", ")} ${typingNames.length > 1 ? "are" : "is"} typing…`
+    : r.kind === "direct"
+      ? presence?.online ? "online" : presence ? lastSeen(presence.last_seen) : ""
+      : `${view?.members?.length ?? r.members ?? "?"} members`;
+
+  const onScroll = () => {
+    const el = listRef.current!;
+    stick.current = el.scrollHeight - el.scrollTop - el.clientHeight < 80;
+    if (el.scrollTop < 150) void store.loadOlder(room);
+  };
+
+  return (
+    <section className="chat" aria-label={`Chat with ${title}`}>
+      <header className="bar chat-head">
+        <button type="button" className="icon back" aria-label="Back to chats" onClick={() => navigate("/")}>←</button>
+        <div className="chat-title">
+          <h2>{title}</h2>
+          <p className={`subtitle ${typingNames.length ? "typing" : ""}`} aria-live="polite" data-testid="chat-subtitle">{subtitle}</p>
+        </div>
+        {r.kind === "group" && (
+          <button type="button" className="icon" aria-label="Group settings" onClick={() => navigate(`/r/${room}/settings`)}>⚙</button>
+        )}
+      </header>
+      <div className="messages" ref={listRef} onScroll={onScroll} role="log" aria-label="Messages" tabIndex={0}>
+        {view?.atStart ? <p className="start">This is the beginning of the chat.</p>
+          : view?.loadingOlder ? <p className="start" role="status">Loading older messages…</p> : null}
+        <MessageRows messages={messages} me={me} receipts={r.receipts} kind={r.kind} />
+        {pending.map((p) => <PendingRow key={p.client_id} p={p} />)}
+      </div>
+      {r.member ? <Composer room={room} /> : <p className="left-note">You are no longer a member of this chat.</p>}
+    </section>
+  );
+}
+
+function MessageRows({ messages, me, receipts, kind }: { messages: Message[]; me: number; receipts: Parameters<typeof tickFor>[1]; kind: "direct" | "group" }) {
+  const store = useStore();
+  const rows: React.ReactNode[] = [];
+  let day = "";
+  let prevSender: number | undefined;
+  for (const m of messages) {
+    const k = dayKey(m.ts);
+    if (k !== day) {
+      day = k;
+      prevSender = undefined;
+      rows.push(<div key={`d${k}`} className="day" role="separator" aria-label={dayLabel(m.ts)}><span>{dayLabel(m.ts)}</span></div>);
+    }
+    if (m.kind === "system") {
+      prevSender = undefined;
+      rows.push(<p key={m.seq} className="system" data-seq={m.seq}>{describeEvent(m, store.name)}</p>);
+      continue;
+    }
+    const mine = m.sender === me;
+    rows.push(
+      <MessageBubble key={m.seq} m={m} mine={mine} tick={mine ? tickFor(m.seq, receipts) : undefined}
+        author={kind === "group" && !mine && m.sender !== prevSender ? store.name(m.sender!) : undefined} />,
+    );
+    prevSender = m.sender;
+  }
+  return <>{rows}</>;
+}
+
+function PendingRow({ p }: { p: PendingSend }) {
+  const store = useStore();
+  const m: Message = { room: p.room, seq: 0, ts: p.created, kind: p.kind, body: p.body, media: p.preview, sender: store.state.me.userId };
+  return (
+    <div className="pending-wrap">
+      <MessageBubble m={m} mine tick="pending" />
+      {p.error && (
+        <p className="send-error" role="alert">
+          Not sent: {p.error} <button type="button" onClick={() => store.retrySend(p.client_id)}>Retry</button>{" "}
+          <button type="button" onClick={() => store.discard(p.client_id)}>Discard</button>
+        </p>
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,160 @@
+import { useCallback, useEffect, useState, type FormEvent } from "react";
+import { navigate, useChat, useStore } from "./hooks";
+import { QrCode } from "./QrCode";
+import type { InviteInfo, Member } from "../protocol/types";
+
+const RANK = { owner: 3, admin: 2, member: 1 } as const;
+
+export function inviteLink(code: string, name: string | undefined, members: number | undefined): string {
+  const hint = new URLSearchParams();
+  if (name) hint.set("name", name);
+  if (members) hint.set("members", String(members));
+  return `${location.origin}/i/${code}${hint.size ? `#${hint}` : ""}`;
+}
+
+export function GroupSettings({ room }: { room: number }) {
+  const store = useStore();
+  const view = useChat((s) => s.views[room]);
+  const r = useChat((s) => s.rooms[room]);
+  const [error, setError] = useState<string | null>(null);
+  const [invites, setInvites] = useState<InviteInfo[] | null>(null);
+  const me = store.state.me.userId;
+  const members = view?.members ?? [];
+  const myRole = members.find((m) => m.user === me)?.role ?? "member";
+  const isAdmin = myRole !== "member";
+
+  const refresh = useCallback(async () => {
+    await store.loadRoomInfo(room);
+    if (isAdmin) setInvites((await store.client.request("list_invites", { room }).catch(() => ({ invites: [] }))).invites);
+  }, [store, room, isAdmin]);
+  useEffect(() => void refresh(), [refresh]);
+
+  async function act(fn: () => Promise<unknown>) {
+    setError(null);
+    try {
+      await fn();
+      await refresh();
+    } catch (err) {
+      setError((err as Error).message);
+    }
+  }
+
+  return (
+    <section className="settings" aria-labelledby="group-title">
+      <header className="bar">
+        <button type="button" className="icon back" aria-label="Back to chat" onClick={() => navigate(`/r/${room}`)}>←</button>
+        <h2 id="group-title">{r?.name ?? "Group"} · settings</h2>
+      </header>
+      <div className="settings-body">
+        {error && <p className="error" role="alert">{error}</p>}
+        {isAdmin && <RenameForm room={room} name={r?.name ?? ""} onDone={(fn) => act(fn)} />}
+        <h3>Members ({members.length})</h3>
+        <ul className="members">
+          {members.map((m) => <MemberRow key={m.user} m={m} me={me} myRole={myRole} act={act} room={room} />)}
+        </ul>
+        {isAdmin && <Invites room={room} invites={invites ?? []} act={act} name={r?.name} count={members.length} />}
+        <h3>This chat</h3>
+        <p className="row">
+          <button type="button" onClick={() => act(() => store.client.request("mute", { room, muted: !r?.muted }))}>{r?.muted ? "Unmute" : "Mute"} notifications</button>
+          <button type="button" className="danger" onClick={() => act(async () => { await store.client.request("leave", { room }); navigate("/"); })}>Leave group</button>
+        </p>
+      </div>
+    </section>
+  );
+}
+
+function RenameForm({ room, name, onDone }: { room: number; name: string; onDone: (fn: () => Promise<unknown>) => void }) {
+  const store = useStore();
+  const [value, setValue] = useState(name);
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    if (value.trim() && value !== name) onDone(() => store.client.request("update_room", { room, name: value.trim() }));
+  };
+  return (
+    <form className="row" onSubmit={submit}>
+      <label>Group name <input value={value} maxLength={100} onChange={(e) => setValue(e.target.value)} /></label>
+      <button type="submit">Rename</button>
+    </form>
+  );
+}
+
+function MemberRow({ m, me, myRole, act, room }: { m: Member; me: number; myRole: Member["role"]; act: (fn: () => Promise<unknown>) => void; room: number }) {
+  const store = useStore();
+  const outranks = RANK[myRole] > RANK[m.role];
+  const req = store.client.request.bind(store.client);
+  return (
+    <li className="member">
+      <span>{store.name(m.user)} <small>@{m.username}</small></span>
+      <span className={`role ${m.role}`}>{m.role}</span>
+      {m.user !== me && (
+        <span className="row">
+          {myRole === "owner" && m.role !== "owner" && (
+            <button type="button" onClick={() => act(() => req("set_role", { room, user: m.user, role: m.role === "admin" ? "member" : "admin" }))}>
+              {m.role === "admin" ? "Demote" : "Promote"}<span className="visually-hidden"> {m.username}</span>
+            </button>
+          )}
+          {outranks && (
+            <>
+              <button type="button" onClick={() => act(() => req("remove_member", { room, user: m.user }))}>Kick<span className="visually-hidden"> {m.username}</span></button>
+              <button type="button" className="danger" onClick={() => act(() => req("ban", { room, user: m.user }))}>Ban<span className="visually-hidden"> {m.username}</span></button>
+            </>
+          )}
+        </span>
+      )}
+    </li>
+  );
+}
+
+function Invites({ room, invites, act, name, count }: { room: number; invites: InviteInfo[]; act: (fn: () => Promise<unknown>) => void; name?: string; count: number }) {
+  const store = useStore();
+  const [expires, setExpires] = useState("86400");
+  const [maxUses, setMaxUses] = useState("");
+  const [copied, setCopied] = useState<string | null>(null);
+  const create = (e: FormEvent) => {
+    e.preventDefault();
+    act(() => store.client.request("create_invite", {
+      room, expires_in: expires ? Number(expires) : undefined, max_uses: maxUses ? Number(maxUses) : undefined,
+    }));
+  };
+  const live = invites.filter((i) => !i.revoked && (!i.expires_ts || i.expires_ts > Date.now()));
+  return (
+    <>
+      <h3>Invite links</h3>
+      <form className="row wrap" onSubmit={create}>
+        <label>Expires
+          <select value={expires} onChange={(e) => setExpires(e.target.value)}>
+            <option value="3600">in 1 hour</option>
+            <option value="86400">in 1 day</option>
+            <option value="604800">in 7 days</option>
+            <option value="">never</option>
+          </select>
+        </label>
+        <label>Max uses<input type="number" min={1} max={1000000} value={maxUses} placeholder="unlimited" onChange={(e) => setMaxUses(e.target.value)} /></label>
+        <button type="submit" className="primary">Create invite link</button>
+      </form>
+      <ul className="invites">
+        {live.map((i) => {
+          const link = inviteLink(i.code, name, count);
+          return (
+            <li key={i.code} className="invite">
+              <QrCode text={link} label={`QR code for the invite link ${i.code}`} />
+              <div className="stack">
+                <label>Link<input readOnly value={link} data-testid="invite-link" onFocus={(e) => e.target.select()} /></label>
+                <small>
+                  used {i.use_count}{i.max_uses ? ` of ${i.max_uses}` : ""} times
+                  {i.expires_ts ? ` · expires ${new Date(i.expires_ts).toLocaleString()}` : " · never expires"}
+                </small>
+                <span className="row">
+                  <button type="button" onClick={() => navigator.clipboard?.writeText(link).then(() => setCopied(i.code), () => setCopied(null))}>
+                    {copied === i.code ? "Copied" : "Copy link"}
+                  </button>
+                  <button type="button" className="danger" onClick={() => act(() => store.client.request("revoke_invite", { room, code: i.code }))}>Revoke</button>
+                </span>
+              </div>
+            </li>
+          );
+        })}
+      </ul>
+    </>
+  );
+}

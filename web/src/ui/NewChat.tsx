@@ -1,0 +1,88 @@
+import { useEffect, useState, type FormEvent } from "react";
+import { Dialog } from "./Dialog";
+import { navigate, useStore } from "./hooks";
+import type { Profile } from "../protocol/types";
+
+export function NewChatDialog({ mode, onClose }: { mode: "direct" | "group"; onClose: () => void }) {
+  const store = useStore();
+  const [query, setQuery] = useState("");
+  const [results, setResults] = useState<Profile[]>([]);
+  const [name, setName] = useState("");
+  const [members, setMembers] = useState<string[]>([]);
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  useEffect(() => {
+    const q = query.trim();
+    if (!/^[A-Za-z0-9_.]{1,32}$/.test(q)) return setResults([]);
+    const t = setTimeout(() => {
+      store.client.request("search_users", { query: q, limit: 8 })
+        .then((r) => setResults(r.users.filter((u) => u.user !== store.state.me.userId)))
+        .catch(() => setResults([]));
+    }, 250);
+    return () => clearTimeout(t);
+  }, [query, store]);
+
+  async function run(action: () => Promise<number>) {
+    setBusy(true);
+    setError(null);
+    try {
+      const room = await action();
+      onClose();
+      navigate(`/r/${room}`);
+    } catch (err) {
+      setError((err as Error).message);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  function submit(e: FormEvent) {
+    e.preventDefault();
+    if (mode === "direct") void run(() => store.openDirect(query.trim()));
+    else void run(() => store.createGroup(name.trim(), members));
+  }
+
+  const addMember = (username: string) => {
+    if (!members.includes(username)) setMembers([...members, username]);
+    setQuery("");
+  };
+
+  return (
+    <Dialog title={mode === "direct" ? "New direct chat" : "New group"} onClose={onClose}>
+      <form onSubmit={submit} className="stack">
+        {mode === "group" && (
+          <label>Group name<input required maxLength={100} value={name} onChange={(e) => setName(e.target.value)} /></label>
+        )}
+        <label>
+          {mode === "direct" ? "Username" : "Add members (username)"}
+          <input value={query} onChange={(e) => setQuery(e.target.value)} autoComplete="off" required={mode === "direct"}
+            aria-describedby="search-hint" onKeyDown={(e) => {
+              if (mode === "group" && e.key === "Enter" && query.trim()) { e.preventDefault(); addMember(query.trim()); }
+            }} />
+        </label>
+        <small id="search-hint">{mode === "group" ? "Press Enter to add the typed name." : "Type a username; matches appear below."}</small>
+        {results.length > 0 && (
+          <ul className="results" aria-label="Matching people">
+            {results.map((u) => (
+              <li key={u.user}>
+                <button type="button" className="link" onClick={() => mode === "direct" ? void run(() => store.openDirect(u.user)) : addMember(u.username)}>
+                  {u.display_name ? `${u.display_name} (@${u.username})` : `@${u.username}`}
+                </button>
+              </li>
+            ))}
+          </ul>
+        )}
+        {mode === "group" && members.length > 0 && (
+          <ul className="chips" aria-label="Members to add">
+            {members.map((m) => (
+              <li key={m}>@{m} <button type="button" className="icon" aria-label={`Remove ${m}`} onClick={() => setMembers(members.filter((x) => x !== m))}>✕</button></li>
+            ))}
+          </ul>
+        )}
+        {error && <p className="error" role="alert">{error}</p>}
+        <button className="primary" type="submit" disabled={busy}>{mode === "direct" ? "Start chat" : "Create group"}</button>
+      </form>
+    </Dialog>
+  );
+}

@@ -1,0 +1,58 @@
+import { useMemo } from "react";
+import { navigate, useChat, useStore } from "./hooks";
+import { previewText } from "../store/logic";
+import { badge, shortTime } from "./format";
+import type { RoomRecord } from "../store/cache";
+
+export function RoomList({ active }: { active: number | null }) {
+  const store = useStore();
+  const rooms = useChat((s) => s.rooms);
+  useChat((s) => s.profiles); // names
+  const presence = useChat((s) => s.presence);
+  const sorted = useMemo(
+    () => Object.values(rooms).sort((a, b) => (b.last_message?.ts ?? 0) - (a.last_message?.ts ?? 0) || b.room - a.room),
+    [rooms],
+  );
+  if (!sorted.length) return <p className="empty small">No chats yet. Start one with ✎ or 👥.</p>;
+  return (
+    <ul className="rooms" aria-label="Chat list">
+      {sorted.map((r) => (
+        <RoomRow key={r.room} r={r} title={store.roomTitle(r)} active={r.room === active}
+          online={r.peer !== undefined && presence[r.peer]?.online === true}
+          preview={previewText(r.last_message, store.name)} sender={lastSender(r, store.name, store.state.me.userId)} />
+      ))}
+    </ul>
+  );
+}
+
+function lastSender(r: RoomRecord, name: (u: number) => string, me: number): string {
+  const m = r.last_message;
+  if (!m || m.kind === "system" || m.sender === undefined) return "";
+  if (m.sender === me) return "You: ";
+  return r.kind === "group" ? `${name(m.sender)}: ` : "";
+}
+
+function RoomRow({ r, title, active, online, preview, sender }: { r: RoomRecord; title: string; active: boolean; online: boolean; preview: string; sender: string }) {
+  const unread = r.unread > 0 ? `, ${r.unread} unread` : "";
+  const mention = (r.mentions ?? 0) > 0 ? ", mentioned" : "";
+  return (
+    <li>
+      <a href={`/r/${r.room}`} className={`room-row ${active ? "active" : ""}`} aria-current={active ? "page" : undefined}
+        aria-label={`${title}${unread}${mention}`} data-room={r.room}
+        onClick={(e) => { e.preventDefault(); navigate(`/r/${r.room}`); }}>
+        <span className="avatar" aria-hidden="true">{title.slice(0, 1).toUpperCase()}{online && <i className="dot" />}</span>
+        <span className="room-main">
+          <span className="room-top">
+            <span className="room-title">{title}{r.muted ? " 🔕" : ""}</span>
+            {r.last_message && <time className="room-time">{shortTime(r.last_message.ts)}</time>}
+          </span>
+          <span className="room-bottom">
+            <span className="room-preview">{sender}{preview}</span>
+            {(r.mentions ?? 0) > 0 && <span className="badge mention" aria-hidden="true">@</span>}
+            {r.unread > 0 && <span className={`badge ${r.muted ? "muted" : ""}`} data-testid="unread">{badge(r.unread)}</span>}
+          </span>
+        </span>
+      </a>
+    </li>
+  );
+}

@@ -1,0 +1,68 @@
+import { useEffect, useState } from "react";
+import { navigate, useChat, useStore, type Route } from "./hooks";
+import { RoomList } from "./RoomList";
+import { ChatView } from "./ChatView";
+import { NewChatDialog } from "./NewChat";
+import { GroupSettings } from "./GroupSettings";
+import { ProfileSettings } from "./ProfileSettings";
+import { InvitePage } from "./InvitePage";
+
+const LAST_ROOM = "chatd.lastRoom";
+
+export function Shell({ route, onLogout }: { route: Route; onLogout: () => void }) {
+  const store = useStore();
+  const [dialog, setDialog] = useState<"direct" | "group" | null>(null);
+  const conn = useChat((s) => s.conn);
+
+  // Reload shows the last conversation at once (from the cache).
+  useEffect(() => {
+    if (route.name === "home") {
+      const last = Number(localStorage.getItem(LAST_ROOM));
+      if (last && store.state.rooms[last] && window.matchMedia("(min-width: 700px)").matches) navigate(`/r/${last}`, true);
+    }
+  }, [route.name, store]);
+
+  const room = route.name === "room" || route.name === "group" ? route.room : null;
+  useEffect(() => {
+    if (room === null) {
+      store.closeRoom();
+      return;
+    }
+    localStorage.setItem(LAST_ROOM, String(room));
+    void store.openRoom(room);
+  }, [room, store]);
+
+  useEffect(() => {
+    const onVisible = () => store.state.activeRoom !== null && store.markRead(store.state.activeRoom);
+    document.addEventListener("visibilitychange", onVisible);
+    window.addEventListener("focus", onVisible);
+    return () => {
+      document.removeEventListener("visibilitychange", onVisible);
+      window.removeEventListener("focus", onVisible);
+    };
+  }, [store]);
+
+  const showMain = route.name !== "home";
+  return (
+    <div className={`shell ${showMain ? "show-main" : "show-list"}`}>
+      <aside className="sidebar" aria-label="Chats">
+        <header className="bar">
+          <h1 className="brand">chatd</h1>
+          <span className={`conn ${conn}`} role="status" aria-live="polite">{conn === "online" ? "online" : conn === "connecting" ? "connecting…" : "offline"}</span>
+          <button type="button" className="icon" aria-label="New direct chat" title="New direct chat" onClick={() => setDialog("direct")}>✎</button>
+          <button type="button" className="icon" aria-label="New group" title="New group" onClick={() => setDialog("group")}>👥</button>
+          <button type="button" className="icon" aria-label="Profile and settings" title="Profile and settings" onClick={() => navigate("/settings")}>⚙</button>
+        </header>
+        <RoomList active={room} />
+      </aside>
+      <main className="main">
+        {route.name === "room" && <ChatView key={route.room} room={route.room} />}
+        {route.name === "group" && <GroupSettings key={route.room} room={route.room} />}
+        {route.name === "settings" && <ProfileSettings onLogout={onLogout} />}
+        {route.name === "invite" && <InvitePage code={route.code} />}
+        {route.name === "home" && <div className="empty">Pick a chat, or start a new one.</div>}
+      </main>
+      {dialog && <NewChatDialog mode={dialog} onClose={() => setDialog(null)} />}
+    </div>
+  );
+}

@@ -1,0 +1,59 @@
+import { createContext, useContext, useEffect, useState, useSyncExternalStore } from "react";
+import type { ChatStore, State } from "../store/chat";
+
+export const StoreContext = createContext<ChatStore | null>(null);
+
+export function useStore(): ChatStore {
+  const store = useContext(StoreContext);
+  if (!store) throw new Error("no ChatStore");
+  return store;
+}
+
+/** Subscribe to a slice of the state (the selector must return stable references). */
+export function useChat<T>(select: (s: State) => T): T {
+  const store = useStore();
+  return useSyncExternalStore(store.subscribe, () => select(store.getState()));
+}
+
+// ------------------------------------------------------------------ routing (pushState, no library)
+export type Route =
+  | { name: "home" }
+  | { name: "room"; room: number }
+  | { name: "invite"; code: string }
+  | { name: "settings" }
+  | { name: "group"; room: number };
+
+export function parseRoute(path: string): Route {
+  let m: RegExpMatchArray | null;
+  if ((m = path.match(/^\/r\/(\d+)\/settings\/?$/))) return { name: "group", room: Number(m[1]) };
+  if ((m = path.match(/^\/r\/(\d+)\/?$/))) return { name: "room", room: Number(m[1]) };
+  if ((m = path.match(/^\/i\/([A-Za-z0-9_-]+)\/?$/))) return { name: "invite", code: m[1]! };
+  if (/^\/settings\/?$/.test(path)) return { name: "settings" };
+  return { name: "home" };
+}
+
+export function navigate(path: string, replace = false): void {
+  if (replace) history.replaceState(null, "", path);
+  else history.pushState(null, "", path);
+  window.dispatchEvent(new PopStateEvent("popstate"));
+}
+
+export function useRoute(): Route {
+  const [path, setPath] = useState(location.pathname);
+  useEffect(() => {
+    const on = () => setPath(location.pathname);
+    window.addEventListener("popstate", on);
+    return () => window.removeEventListener("popstate", on);
+  }, []);
+  return parseRoute(path);
+}
+
+/** Re-render every `ms` (relative times such as "last seen 5 min ago"). */
+export function useNow(ms: number): number {
+  const [now, setNow] = useState(Date.now());
+  useEffect(() => {
+    const t = setInterval(() => setNow(Date.now()), ms);
+    return () => clearInterval(t);
+  }, [ms]);
+  return now;
+}
