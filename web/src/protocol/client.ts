@@ -57,6 +57,38 @@ interface Pending {
 
 const OPEN = 1;
 
+function mapHeader(size: number): Uint8Array {
+  if (size < 16) return Uint8Array.of(0x80 | size);
+  if (size < 0x10000) return Uint8Array.of(0xde, size >> 8, size & 0xff);
+  return Uint8Array.of(0xdf, size >>> 24, (size >> 16) & 0xff, (size >> 8) & 0xff, size & 0xff);
+}
+
+/**
+ * msgpack for a frame. @msgpack/msgpack writes every map key as a string, but `hello.cursors` needs
+ * integer keys on the wire (docs/protocol.md 1): a `Map` value is written as a map with its own keys.
+ */
+export function encodeFrame(frame: Record<string, unknown>): Uint8Array {
+  const entries = Object.entries(frame).filter(([, v]) => v !== undefined);
+  if (!entries.some(([, v]) => v instanceof Map)) return encode(frame, { ignoreUndefined: true });
+  const parts: Uint8Array[] = [mapHeader(entries.length)];
+  for (const [k, v] of entries) {
+    parts.push(encode(k));
+    if (v instanceof Map) {
+      parts.push(mapHeader(v.size));
+      for (const [mk, mv] of v) parts.push(encode(mk), encode(mv));
+    } else {
+      parts.push(encode(v, { ignoreUndefined: true }));
+    }
+  }
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
 export function defaultBackoff(attempt: number, closeCode: number): number {
   const base = closeCode === 1013 ? 3000 : 500;
   const ms = Math.min(30_000, base * 2 ** Math.min(attempt, 6));
@@ -131,7 +163,7 @@ export class ChatClient {
 
   private write(frame: Record<string, unknown>): void {
     this.opts.onFrameSent?.(frame.t as string);
-    this.ws?.send(encode(frame, { ignoreUndefined: true }));
+    this.ws?.send(encodeFrame(frame));
   }
 
   private setState(state: ConnState, welcome?: Reply<"hello">): void {

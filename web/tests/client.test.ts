@@ -1,0 +1,97 @@
+import { describe, expect, it } from "vitest";
+import { ChatClient, ChatError } from "../src/protocol/client";
+import type { PushFrame } from "../src/protocol/types";
+import { fakeSockets, tokens } from "./fakeSocket";
+
+function setup(cursors = new Map<number, number>()) {
+  const socks = fakeSockets();
+  const pushes: PushFrame[] = [];
+  const states: string[] = [];
+  const client = new ChatClient({
+    url: "ws://test/", tokens, cursors: async () => cursors, onPush: (f) => pushes.push(f),
+    onState: (s) => states.push(s), socketFactory: socks.factory, backoff: () => 5, requestTimeoutMs: 200,
+  });
+  return { socks, pushes, states, client };
+}
+
+async function welcome(sock: Awaited<ReturnType<ReturnType<typeof fakeSockets>["nth"]>>, skip = 0) {
+  const hello = await sock.next("hello", skip);
+  sock.push({ t: "welcome", id: hello.id, version: 1, user_id: 5, username: "ann", max_frame_bytes: 1000 });
+  return hello;
+}
+
+describe("ChatClient", () => {
+  it("says hello with integer-keyed cursors and goes online", async () => {
+    const { socks, client, states } = setup(new Map([[42, 17], [7, 0]]));
+    client.start();
+    const sock = await socks.nth(0);
+    const hello = await welcome(sock);
+    expect(hello).toMatchObject({ t: "hello", version: 1, token: "tok" });
+    // msgpack map keys must be integers on the wire (docs/protocol.md 1)
+    expect(hello.cursors).toEqual({ "#42": 17, "#7": 0 });
+    await client.ready();
+    expect(states.at(-1)).toBe("online");
+    expect(client.maxFrameBytes).toBe(1000);
+    client.stop();
+  });
+
+  it("matches replies by id, in any order, and turns error frames into ChatError", async () => {
+    const { socks, client } = setup();
+    client.start();
+    const sock = await socks.nth(0);
+    await welcome(sock);
+    const a = client.request("get_room", { room: 1 });
+    const b = client.request("history", { room: 1, limit: 10 });
+    const reqA = await sock.next("get_room");
+    const reqB = await sock.next("history");
+    sock.push({ t: "history_page", id: reqB.id, room: 1, messages: [], has_more: false });
+    sock.push({ t: "error", id: reqA.id, code: "not_found", message: "room 1 does not exist" });
+    await expect(b).resolves.toMatchObject({ t: "history_page", has_more: false });
+    const err = await a.catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ChatError);
+    expect(err).toMatchObject({ code: "not_found" });
+    client.stop();
+  });
+
+  it("hands pushes to onPush and times out unanswered requests", async () => {
+    const { socks, client, pushes } = setup();
+    client.start();
+    const sock = await socks.nth(0);
+    await welcome(sock);
+    sock.push({ t: "msgs", backlog: true, messages: [{ room: 1, seq: 1, ts: 1, kind: "system", event: { type: "created" } }] });
+    expect(pushes[0]).toMatchObject({ t: "msgs", backlog: true });
+    await expect(client.request("list_rooms", {})).rejects.toMatchObject({ code: "timeout" });
+    client.notify("ack", { room: 1, seq: 1 });
+    expect(await sock.next("ack")).toEqual({ t: "ack", room: 1, seq: 1 });
+    client.stop();
+  });
+
+  it("reconnects after a drop and says hello again", async () => {
+    const { socks, client } = setup(new Map([[3, 9]]));
+    client.start();
+    const first = await socks.nth(0);
+    await welcome(first);
+    const pending = client.request("list_rooms", {});
+    await first.next("list_rooms");
+    first.close(1012, "reconnect");
+    await expect(pending).rejects.toMatchObject({ code: "offline" });
+    const second = await socks.nth(1);
+    const hello = await welcome(second);
+    expect(hello.cursors).toEqual({ "#3": 9 });
+    await client.ready();
+    client.stop();
+  });
+
+  it("refreshes the token when hello is refused as unauthorized", async () => {
+    const { socks, client } = setup();
+    client.start();
+    const sock = await socks.nth(0);
+    const first = await sock.next("hello");
+    sock.push({ t: "error", id: first.id, code: "unauthorized", message: "token expired" });
+    const second = await sock.next("hello", 1);
+    expect(second.token).toBe("tok2");
+    sock.push({ t: "welcome", id: second.id, version: 1, user_id: 5, username: "ann", max_frame_bytes: 65536 });
+    await client.ready();
+    client.stop();
+  });
+});

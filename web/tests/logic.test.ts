@@ -1,0 +1,53 @@
+import { describe, expect, it } from "vitest";
+import { advanceCursor, applyEvents, historyRequestFor, mergeBySeq, missingRanges, tickFor } from "../src/store/logic";
+import type { Message } from "../src/protocol/types";
+
+const text = (seq: number, body = `m${seq}`): Message => ({ room: 1, seq, ts: seq * 1000, kind: "text", sender: 2, body });
+
+describe("room state by seq", () => {
+  it("merges by seq, newest copy wins, ascending", () => {
+    const merged = mergeBySeq([text(1), text(3)], [text(2), text(3, "edited")]);
+    expect(merged.map((m) => [m.seq, m.body])).toEqual([[1, "m1"], [2, "m2"], [3, "edited"]]);
+  });
+
+  it("advances the hello cursor only over contiguous seqs", () => {
+    expect(advanceCursor(5, new Set([6, 7, 9]))).toBe(7);
+    expect(advanceCursor(undefined, new Set([10, 11]), 10)).toBe(11);
+    expect(advanceCursor(undefined, new Set([10]))).toBeUndefined();
+  });
+
+  it("finds the missing ranges newest first", () => {
+    expect(missingRanges(1, 10, new Set([1, 2, 5, 6, 10]))).toEqual([[7, 9], [3, 4]]);
+    expect(missingRanges(1, 3, new Set([1, 2, 3]))).toEqual([]);
+    expect(missingRanges(1, 3, new Set())).toEqual([[1, 3]]);
+  });
+
+  it("asks history for exactly a range", () => {
+    expect(historyRequestFor([7, 9])).toEqual({ before_seq: 10, limit: 3 });
+    expect(historyRequestFor([1, 500])).toEqual({ before_seq: 501, limit: 100 });
+  });
+
+  it("applies edit and delete events to their targets", () => {
+    const known = new Map([[3, text(3)], [4, { ...text(4), media: { id: "x".repeat(24), mime: "image/png", size: 1 } }]]);
+    const events: Message[] = [
+      { room: 1, seq: 5, ts: 9000, kind: "system", event: { type: "message_edited", target: 3, by: 2, body: "new" } },
+      { room: 1, seq: 6, ts: 9500, kind: "system", event: { type: "message_deleted", target: 4, by: 2 } },
+      { room: 1, seq: 7, ts: 9600, kind: "system", event: { type: "message_deleted", target: 99, by: 2 } },
+    ];
+    const changed = applyEvents(events, (s) => known.get(s));
+    expect(changed).toHaveLength(2);
+    expect(changed[0]).toMatchObject({ seq: 3, body: "new", edited_ts: 9000 });
+    expect(changed[1]).toMatchObject({ seq: 4, deleted: true });
+    expect(changed[1]!.body).toBeUndefined();
+    expect(changed[1]!.media).toBeUndefined();
+  });
+
+  it("gives ticks from the other members' cursors", () => {
+    expect(tickFor(undefined, {})).toBe("pending");
+    expect(tickFor(4, {})).toBe("sent");
+    expect(tickFor(4, { 9: { delivered_seq: 3 } })).toBe("sent");
+    expect(tickFor(4, { 9: { delivered_seq: 4 } })).toBe("delivered");
+    expect(tickFor(4, { 9: { delivered_seq: 4, read_seq: 4 } })).toBe("read");
+    expect(tickFor(4, { 9: { delivered_seq: 9, read_seq: 9 }, 10: { delivered_seq: 4 } })).toBe("delivered");
+  });
+});
