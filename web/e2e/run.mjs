@@ -160,9 +160,19 @@ async function main() {
     step = "reload from cache, no history request";
     await pageB.waitForTimeout(500);
     for (const k of Object.keys(framesB)) delete framesB[k];
+    // Hold the websocket back (its URL comes from /api/config): the conversation must show from the cache.
+    let release;
+    const held = new Promise((r) => (release = r));
+    await pageB.route("**/api/config", async (route) => {
+      await held;
+      await route.continue().catch(() => undefined);
+    });
     await pageB.reload();
     await msg(pageB, "hello bob").waitFor({ timeout: T });
     await msg(pageB, "while you were away 3").waitFor({ timeout: T });
+    check((await pageB.locator(".conn.online").count()) === 0, "the cached conversation shows before the socket is up");
+    await shot(pageB, "04-reload-from-cache");
+    release();
     await pageB.locator(".conn.online").waitFor({ timeout: T });
     await pageB.waitForTimeout(1500);
     log(`frames B sent after reload: ${JSON.stringify(framesB)}`);
@@ -180,13 +190,14 @@ async function main() {
       await pageA.locator(".msg.theirs img").waitFor({ timeout: T });
       const ok = await pageA.locator(".msg.theirs img").evaluate((img) => img.complete && img.naturalWidth > 0);
       check(ok, "the receiver's image loads from the media endpoint");
+      log("media: the photo went up with progress and came down for the other user");
     }
 
     step = "phone width";
     await pageB.setViewportSize({ width: 390, height: 760 });
-    await shot(pageB, "04-chat-phone");
+    await shot(pageB, "05-chat-phone");
     await pageB.getByRole("button", { name: "Back to chats" }).click();
-    await shot(pageB, "05-room-list-phone");
+    await shot(pageB, "06-room-list-phone");
 
     step = "group and invite link";
     await pageA.getByRole("button", { name: "New group" }).click();
@@ -203,7 +214,7 @@ async function main() {
     await linkBox.waitFor({ timeout: T });
     const link = await linkBox.inputValue();
     check(link.includes("/i/"), `an invite link (${link})`);
-    await shot(pageA, "06-group-settings");
+    await shot(pageA, "07-group-settings");
 
     step = "third user joins by the link";
     await pageC.goto(link);
@@ -212,7 +223,7 @@ async function main() {
     await pageC.getByLabel("Password").fill("correct horse battery");
     await pageC.getByRole("button", { name: "Create account" }).click();
     await pageC.getByRole("heading", { name: "Join “Team”" }).waitFor({ timeout: T });
-    await shot(pageC, "07-invite");
+    await shot(pageC, "08-invite");
     await pageC.getByRole("button", { name: "Join group" }).click();
     await pageC.waitForURL(new RegExp(`/r/${group}$`), { timeout: T });
     await send(pageC, "hi team");
@@ -220,14 +231,14 @@ async function main() {
     await msg(pageA, "hi team").waitFor({ timeout: T });
     await pageA.locator(".system", { hasText: "joined via an invite link" }).waitFor({ timeout: T });
     await pageA.getByText("3 members").waitFor({ timeout: T });
-    await shot(pageA, "08-group-chat");
+    await shot(pageA, "09-group-chat");
 
     step = "profile settings";
     await pageA.getByRole("button", { name: "Profile and settings" }).click();
     await pageA.getByLabel("Display name", { exact: true }).fill("Ann A.");
     await pageA.getByRole("button", { name: "Save profile" }).click();
     await pageA.getByText("Saved.").waitFor({ timeout: T });
-    await shot(pageA, "09-settings");
+    await shot(pageA, "10-settings");
   } finally {
     await browser.close().catch(() => undefined);
     await stopServer(server.proc);

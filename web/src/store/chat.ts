@@ -136,13 +136,13 @@ export class ChatStore {
 
   // ------------------------------------------------------------------ connection
   private async onOnline(): Promise<void> {
-    await this.refreshRooms();
+    await this.refreshRooms().catch(() => undefined); // a timeout: the cached list stays
     for (const item of Object.values(this.state.outbox)) if (!item.error) void this.trySend(item);
     const peers = Object.values(this.state.rooms).filter((r) => r.kind === "direct" && r.peer).map((r) => r.peer!);
     void this.loadProfiles(peers);
     void this.loadPresence(peers);
     const active = this.state.activeRoom;
-    if (active !== null) void this.fillWindow(active);
+    if (active !== null) void this.fillWindow(active).catch(() => undefined);
   }
 
   async refreshRooms(): Promise<void> {
@@ -319,7 +319,7 @@ export class ChatStore {
       this.fetchedRooms.add(room);
       void this.loadRoomInfo(room);
     }
-    if (this.state.conn === "online") await this.fillWindow(room);
+    if (this.state.conn === "online") await this.fillWindow(room).catch(() => undefined); // again when online
     this.markRead(room);
   }
 

@@ -1,0 +1,60 @@
+"""The HTTP side serving the web client: app routes get index.html, built files are served as they are,
+/api/config says where the websocket is, and the websocket accepts the HTTP side's own pages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+from trio_websocket import ConnectionRejected, open_websocket_url
+
+from chatd.node import Node
+from httpapi.webapp import web_routes
+
+
+def client(dist: Path) -> httpx.AsyncClient:
+    app = Starlette(routes=web_routes(lambda: 4321, dist))
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://chat.example:8766")
+
+
+async def test_app_routes_files_and_config(tmp_path: Path) -> None:
+    (tmp_path / "assets").mkdir()
+    (tmp_path / "index.html").write_text("<!doctype html><title>chatd</title>")
+    (tmp_path / "assets" / "index-abc.js").write_text("console.log(1)")
+    (tmp_path / "sw.js").write_text("self.addEventListener('push', () => {})")
+    async with client(tmp_path) as http:
+        for path in ("/", "/r/42", "/r/42/settings", "/settings", "/i/AgD4RlHbQxDMTcU4pB4QuZ7D"):
+            page = await http.get(path)
+            assert page.status_code == 200 and "<title>chatd</title>" in page.text, path
+            assert "default-src 'self'" in page.headers["content-security-policy"]
+        asset = await http.get("/assets/index-abc.js")
+        assert asset.status_code == 200 and "immutable" in asset.headers["cache-control"]
+        worker = await http.get("/sw.js")
+        assert worker.status_code == 200 and worker.headers["cache-control"] == "no-cache"
+        for missing in ("/nope", "/assets/nope.js", "/r/x", "/index.html", "/%2e%2e/etc/passwd"):
+            assert (await http.get(missing)).status_code == 404, missing
+        config = await http.get("/api/config")
+        assert config.json() == {"ws_url": "ws://chat.example:4321/"}
+
+
+async def test_without_a_build_the_page_says_how_to_make_one(tmp_path: Path) -> None:
+    async with client(tmp_path / "nothing") as http:
+        page = await http.get("/")
+        assert page.status_code == 503 and "npm run build" in page.text
+
+
+async def test_websocket_accepts_the_http_sides_own_origin(node: Node) -> None:
+    http = urlsplit(node.http_url)
+    async with httpx.AsyncClient(base_url=node.http_url) as web:
+        assert (await web.get("/api/config")).json() == {"ws_url": node.url}
+    own = f"http://{http.hostname}:{http.port}"
+    async with open_websocket_url(node.url, extra_headers=[(b"Origin", own.encode())]) as ws:
+        assert not ws.closed
+    for other in (f"http://evil.example:{http.port}", f"http://{http.hostname}:1", "null"):
+        with pytest.raises(ConnectionRejected) as refused:
+            async with open_websocket_url(node.url, extra_headers=[(b"Origin", other.encode())]):
+                pass
+        assert refused.value.status_code == 403, other
