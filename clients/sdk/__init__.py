@@ -1,0 +1,8 @@
+"""The chatd Python SDK (trio): ``Chat`` keeps one account connected over ``clients.ws.ChatClient``,
+with a local SQLite cache of messages, cursors, rooms and profiles. See clients/sdk/client.py."""
+
+from clients.sdk.client import Chat, invite_code
+from clients.sdk.events import ConnectionChanged, Event, NewMessage, SessionEnded
+from clients.ws import ChatError
+
+__all__ = ["Chat", "ChatError", "ConnectionChanged", "Event", "NewMessage", "SessionEnded", "invite_code"]

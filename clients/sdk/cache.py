@@ -1,0 +1,252 @@
+"""The client's local store: one SQLite file per account, run on a dedicated worker thread.
+
+What it keeps: messages keyed by (room, seq) (each stored as the msgpack of its wire form, so new
+fields such as `media` survive), per-room delivery cursors (what `hello` sends), per-room history
+floors (the lowest seq the server will ever show us), the room list, profiles, receipts and the
+account's tokens.
+
+Cursor rule: a room's cursor is the highest seq this client holds with nothing missing below it since
+the last cursor. Pushed messages move it to their seq (the server delivers each room in order, from the
+previous cursor on); any stored message that continues it (our own `sent`, a history page) moves it on.
+
+Eviction policy: at most ``max_per_room`` messages per room and ``max_total`` over all rooms. When a
+room passes its limit its oldest seqs go first; when the file passes the total, the oldest messages by
+server time go first, across rooms. Eviction only ever removes the bottom of a conversation, so what
+stays is the most recent contiguous part; cursors and floors are kept, and scrolling back past the kept
+part simply asks the server again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import AsyncIterator, Iterable
+from pathlib import Path
+from typing import Any
+
+import msgpack
+
+from clients.sdk.sqlite_worker import SqliteWorker, open_worker
+from protocol import frames as f
+from protocol.people import ProfileInfo
+from protocol.schema import build, unbuild
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB);
+CREATE TABLE IF NOT EXISTS messages (room INTEGER, seq INTEGER, ts INTEGER, data BLOB,
+                                     PRIMARY KEY (room, seq)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS messages_by_ts ON messages (ts);
+CREATE TABLE IF NOT EXISTS cursors (room INTEGER PRIMARY KEY, seq INTEGER NOT NULL DEFAULT 0,
+                                    floor INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS rooms (room INTEGER PRIMARY KEY, data BLOB);
+CREATE TABLE IF NOT EXISTS profiles (user INTEGER PRIMARY KEY, data BLOB);
+CREATE TABLE IF NOT EXISTS receipts (room INTEGER, user INTEGER, delivered INTEGER, read INTEGER,
+                                     PRIMARY KEY (room, user)) WITHOUT ROWID;
+"""
+
+
+def pack(obj: Any) -> bytes:
+    return msgpack.packb(unbuild(obj), use_bin_type=True)
+
+
+def unpack(cls: type, data: bytes) -> Any:
+    return build(cls, msgpack.unpackb(data, raw=False, strict_map_key=False))
+
+
+def _edited(target: f.Message, event: f.Message) -> f.Message | None:
+    """`target` after the message_edited / message_deleted event `event`, or None if it is neither."""
+    kind = (event.event or {}).get("type")
+    data = unbuild(target)
+    if kind == "message_edited" and "body" in (event.event or {}):
+        data.update(body=event.event["body"], edited_ts=event.ts)  # type: ignore[index]
+    elif kind == "message_deleted":
+        data.update(body=None, deleted=True, edited_ts=event.ts)
+    else:
+        return None
+    return build(f.Message, data)  # type: ignore[no-any-return]
+
+
+class Cache:
+    def __init__(self, worker: SqliteWorker, max_per_room: int, max_total: int) -> None:
+        self.worker = worker
+        self.max_per_room = max_per_room
+        self.max_total = max_total
+
+    # ------------------------------------------------------------------ account
+
+    async def get_meta(self, key: str) -> Any:
+        def job(db: sqlite3.Connection) -> Any:
+            row = db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+            return msgpack.unpackb(row[0]) if row else None
+        return await self.worker.run(job)
+
+    async def set_meta(self, values: dict[str, Any]) -> None:
+        def job(db: sqlite3.Connection) -> None:
+            with db:
+                db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                               [(k, msgpack.packb(v)) for k, v in values.items()])
+        await self.worker.run(job)
+
+    # ------------------------------------------------------------------ messages
+
+    async def store(self, messages: Iterable[f.Message], *, pushed: bool = False) -> None:
+        """Keep `messages` (replacing older copies), apply edit/delete events to their targets, move
+        cursors (`pushed`: these came in the server's delivery stream) and evict past the limits."""
+        batch = list(messages)
+
+        def job(db: sqlite3.Connection) -> None:
+            with db:
+                for m in batch:
+                    db.execute("INSERT OR REPLACE INTO messages VALUES (?, ?, ?, ?)", (m.room, m.seq, m.ts, pack(m)))
+                    target = (m.event or {}).get("target")
+                    if isinstance(target, int):
+                        self._apply_event(db, m, target)
+                for room in {m.room for m in batch}:
+                    top = max(m.seq for m in batch if m.room == room) if pushed else 0
+                    self._advance(db, room, top)
+                    self._evict_room(db, room)
+                self._evict_total(db)
+        await self.worker.run(job)
+
+    @staticmethod
+    def _apply_event(db: sqlite3.Connection, event: f.Message, target: int) -> None:
+        row = db.execute("SELECT data FROM messages WHERE room = ? AND seq = ?", (event.room, target)).fetchone()
+        if row is None:
+            return
+        changed = _edited(unpack(f.Message, row[0]), event)
+        if changed is not None:
+            db.execute("UPDATE messages SET data = ? WHERE room = ? AND seq = ?", (pack(changed), event.room, target))
+
+    @staticmethod
+    def _advance(db: sqlite3.Connection, room: int, pushed_top: int) -> None:
+        db.execute("INSERT OR IGNORE INTO cursors (room) VALUES (?)", (room,))
+        (cursor,) = db.execute("SELECT seq FROM cursors WHERE room = ?", (room,)).fetchone()
+        cursor = max(cursor, pushed_top)
+        following = db.execute("SELECT seq FROM messages WHERE room = ? AND seq > ? ORDER BY seq", (room, cursor))
+        for (seq,) in following:
+            if seq != cursor + 1:
+                break
+            cursor = seq
+        db.execute("UPDATE cursors SET seq = ? WHERE room = ?", (cursor, room))
+
+    def _evict_room(self, db: sqlite3.Connection, room: int) -> None:
+        db.execute("DELETE FROM messages WHERE room = ? AND seq <= (SELECT seq FROM messages WHERE room = ? "
+                   "ORDER BY seq DESC LIMIT 1 OFFSET ?)", (room, room, self.max_per_room))
+
+    def _evict_total(self, db: sqlite3.Connection) -> None:
+        (total,) = db.execute("SELECT count(*) FROM messages").fetchone()
+        if total > self.max_total:
+            db.execute("DELETE FROM messages WHERE (room, seq) IN "
+                       "(SELECT room, seq FROM messages ORDER BY ts, seq LIMIT ?)", (total - self.max_total,))
+
+    async def run_before(self, room: int, before_seq: int, limit: int) -> list[f.Message]:
+        """The cached messages just below `before_seq`, up to `limit`, stopping at the first missing seq
+        (ascending)."""
+        def job(db: sqlite3.Connection) -> list[f.Message]:
+            rows = db.execute("SELECT seq, data FROM messages WHERE room = ? AND seq < ? ORDER BY seq DESC LIMIT ?",
+                              (room, before_seq, limit))
+            out: list[f.Message] = []
+            expected = before_seq - 1
+            for seq, data in rows:
+                if seq != expected:
+                    break
+                out.append(unpack(f.Message, data))
+                expected -= 1
+            return out[::-1]
+        return await self.worker.run(job)
+
+    async def message(self, room: int, seq: int) -> f.Message | None:
+        def job(db: sqlite3.Connection) -> f.Message | None:
+            row = db.execute("SELECT data FROM messages WHERE room = ? AND seq = ?", (room, seq)).fetchone()
+            return unpack(f.Message, row[0]) if row else None
+        return await self.worker.run(job)
+
+    async def top_seq(self, room: int) -> int:
+        """The highest seq held for `room` (stored or covered by its cursor); 0 when nothing is known."""
+        def job(db: sqlite3.Connection) -> int:
+            row = db.execute("SELECT max(seq) FROM messages WHERE room = ?", (room,)).fetchone()
+            cursor = db.execute("SELECT seq FROM cursors WHERE room = ?", (room,)).fetchone()
+            return max(row[0] or 0, cursor[0] if cursor else 0)
+        return await self.worker.run(job)
+
+    async def count(self, room: int | None = None) -> int:
+        def job(db: sqlite3.Connection) -> int:
+            if room is None:
+                return int(db.execute("SELECT count(*) FROM messages").fetchone()[0])
+            return int(db.execute("SELECT count(*) FROM messages WHERE room = ?", (room,)).fetchone()[0])
+        return await self.worker.run(job)
+
+    # ------------------------------------------------------------------ cursors and floors
+
+    async def cursors(self) -> dict[int, int]:
+        def job(db: sqlite3.Connection) -> dict[int, int]:
+            return dict(db.execute("SELECT room, seq FROM cursors WHERE seq > 0"))
+        return await self.worker.run(job)
+
+    async def floor(self, room: int) -> int:
+        """The lowest seq the server shows us in `room` once a history page said there is no more; else 0."""
+        def job(db: sqlite3.Connection) -> int:
+            row = db.execute("SELECT floor FROM cursors WHERE room = ?", (room,)).fetchone()
+            return int(row[0]) if row else 0
+        return await self.worker.run(job)
+
+    async def set_floor(self, room: int, seq: int) -> None:
+        def job(db: sqlite3.Connection) -> None:
+            with db:
+                db.execute("INSERT OR IGNORE INTO cursors (room) VALUES (?)", (room,))
+                db.execute("UPDATE cursors SET floor = ? WHERE room = ?", (seq, room))
+        await self.worker.run(job)
+
+    # ------------------------------------------------------------------ rooms, profiles, receipts
+
+    async def save_rooms(self, rooms: Iterable[f.RoomSummary], *, replace_all: bool = False) -> None:
+        batch = list(rooms)
+
+        def job(db: sqlite3.Connection) -> None:
+            with db:
+                if replace_all:
+                    db.execute("DELETE FROM rooms")
+                db.executemany("INSERT OR REPLACE INTO rooms VALUES (?, ?)", [(r.room, pack(r)) for r in batch])
+        await self.worker.run(job)
+
+    async def rooms(self) -> list[f.RoomSummary]:
+        """The cached room list, newest activity first."""
+        def job(db: sqlite3.Connection) -> list[f.RoomSummary]:
+            rooms = [unpack(f.RoomSummary, data) for (data,) in db.execute("SELECT data FROM rooms")]
+            return sorted(rooms, key=lambda r: -(r.last_message.ts if r.last_message else 0))
+        return await self.worker.run(job)
+
+    async def save_profiles(self, profiles: Iterable[ProfileInfo]) -> None:
+        batch = list(profiles)
+
+        def job(db: sqlite3.Connection) -> None:
+            with db:
+                db.executemany("INSERT OR REPLACE INTO profiles VALUES (?, ?)", [(p.user, pack(p)) for p in batch])
+        await self.worker.run(job)
+
+    async def profiles(self) -> dict[int, ProfileInfo]:
+        def job(db: sqlite3.Connection) -> dict[int, ProfileInfo]:
+            return {user: unpack(ProfileInfo, data) for user, data in db.execute("SELECT user, data FROM profiles")}
+        return await self.worker.run(job)
+
+    async def save_receipt(self, room: int, user: int, delivered: int, read: int | None) -> None:
+        def job(db: sqlite3.Connection) -> None:
+            with db:
+                db.execute("INSERT INTO receipts VALUES (?, ?, ?, ?) ON CONFLICT (room, user) DO UPDATE SET "
+                           "delivered = max(delivered, excluded.delivered), read = max(read, excluded.read)",
+                           (room, user, delivered, read or 0))
+        await self.worker.run(job)
+
+    async def receipts(self, room: int) -> dict[int, tuple[int, int]]:
+        """user -> (delivered_seq, read_seq) as the server last reported them for `room`."""
+        def job(db: sqlite3.Connection) -> dict[int, tuple[int, int]]:
+            rows = db.execute("SELECT user, delivered, read FROM receipts WHERE room = ?", (room,))
+            return {user: (delivered, read) for user, delivered, read in rows}
+        return await self.worker.run(job)
+
+
+@contextlib.asynccontextmanager
+async def open_cache(path: Path, *, max_per_room: int = 5000, max_total: int = 100_000) -> AsyncIterator[Cache]:
+    async with open_worker(path) as worker:
+        await worker.run(lambda db: db.executescript(SCHEMA))
+        yield Cache(worker, max_per_room, max_total)

@@ -1,0 +1,266 @@
+"""``Chat``: the SDK's entry point. One account, one cache file, one live connection kept up for you.
+
+    async with Chat.open("ws://127.0.0.1:8765/", "ann.sqlite3", http_url="http://127.0.0.1:8766/") as chat:
+        await chat.login("ann", "correct horse 1")      # or signup(...), or resume() with cached tokens
+        room = (await chat.open_direct("bob")).room
+        await chat.send(room, "hi bob")                  # retried with the same client id until stored
+        async for event in chat.events():                # acked as each message is handed to you
+            ...
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import math
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from clients.sdk.cache import Cache, open_cache
+from clients.sdk.events import ConnectionChanged, Event, NewMessage, SessionEnded
+from clients.sdk.history import History
+from clients.sdk.link import Link, LinkFailed
+from clients.sdk.media import MediaApi, Upload
+from clients.sdk.tokens import NotSignedIn, TokenKeeper, Tokens
+from protocol import frames as f
+from protocol import people as p
+
+Queued = tuple[Event, tuple[int, int] | None]  # an event and the (room, seq) to ack when it is handed over
+
+
+def invite_code(link_or_code: str) -> str:
+    """The code of an invite link (`.../join/<code>`) or a bare code."""
+    return link_or_code.strip().rstrip("/").rsplit("/", 1)[-1]
+
+
+class Chat:
+    def __init__(self, nursery: trio.Nursery, cache: Cache, url: str, http_url: str | None = None, *,
+                 device: str = "chatd-sdk", refresh_fraction: float = 0.8, request_timeout: float = 10.0) -> None:
+        self._nursery = nursery
+        self.cache = cache
+        self.http_url = http_url
+        self.device = device
+        self.tokens = TokenKeeper(self._save_tokens, refresh_fraction)
+        self.link = Link(url, self.tokens, cache.cursors, self._on_push, self._on_state, request_timeout)
+        self.history_pages = History(cache, self._fetch_history)
+        self.media = MediaApi(http_url, self._access_token) if http_url else None
+        self._events_in, self._events_out = trio.open_memory_channel[Queued](math.inf)
+        self._link_scope: trio.CancelScope | None = None
+        self.connected = False
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def open(cls, url: str, cache_path: Path | str, *, http_url: str | None = None,
+                   max_per_room: int = 5000, max_total: int = 100_000, **options: Any) -> AsyncIterator[Chat]:
+        """A client on `cache_path` (created if missing). Cached tokens are loaded; nothing connects
+        until login(), signup() or resume()."""
+        async with open_cache(Path(cache_path), max_per_room=max_per_room, max_total=max_total) as cache, \
+                trio.open_nursery() as nursery:
+            chat = cls(nursery, cache, url, http_url, **options)
+            chat.tokens.restore(await cache.get_meta("tokens"))
+            try:
+                yield chat
+            finally:
+                nursery.cancel_scope.cancel()
+
+    # ------------------------------------------------------------------ session
+
+    @property
+    def user_id(self) -> int | None:
+        return self.tokens.tokens.user_id if self.tokens.tokens else None
+
+    @property
+    def username(self) -> str | None:
+        return self.tokens.tokens.username if self.tokens.tokens else None
+
+    async def signup(self, username: str, email: str, password: str) -> None:
+        await self._sign_in(f.Signup, username=username, email=email, password=password, device=self.device)
+
+    async def login(self, username: str, password: str) -> None:
+        await self._sign_in(f.Login, username=username, password=password, device=self.device)
+
+    async def resume(self) -> bool:
+        """Connect with the cached tokens (refreshing them as needed); False if there are none."""
+        if self.tokens.tokens is None:
+            return False
+        await self._start()
+        return True
+
+    async def logout(self) -> None:
+        """Revoke this device's tokens on the server, forget them, and disconnect."""
+        if self.tokens.tokens is not None:
+            await self.link.call(f.Logout, idempotent=False, refresh_token=self.tokens.tokens.refresh_token)
+        await self.cache.set_meta({"tokens": None})
+        self.tokens.tokens = None
+        self.disconnect()
+
+    def disconnect(self) -> None:
+        if self._link_scope is not None:
+            self._link_scope.cancel()
+            self._link_scope = None
+
+    async def _sign_in(self, kind: type[f.Frame], **fields: Any) -> None:
+        self.disconnect()
+        self.tokens.pending = (kind, fields)
+        await self._start()
+
+    async def _start(self) -> None:
+        if self._link_scope is None:
+            self._link_scope = await self._nursery.start(self._run_link)
+        try:
+            await self.link.ready()
+        except LinkFailed as exc:
+            self._link_scope = None
+            raise exc.cause from None
+
+    async def _run_link(self, *, task_status: trio.TaskStatus[trio.CancelScope]) -> None:
+        with trio.CancelScope() as scope:
+            task_status.started(scope)
+            await self.link.run()
+            failure = self.link.failure
+            if failure is not None and not isinstance(failure.cause, NotSignedIn):
+                self._events_in.send_nowait((SessionEnded(str(failure.cause)), None))
+
+    async def _save_tokens(self, tokens: Tokens) -> None:
+        await self.cache.set_meta({"tokens": TokenKeeper.dump(tokens)})
+
+    def _access_token(self) -> str:
+        if self.tokens.tokens is None:
+            raise NotSignedIn("sign in first")
+        return self.tokens.tokens.access_token
+
+    def _on_state(self, connected: bool, reason: str) -> None:
+        self.connected = connected
+        self._events_in.send_nowait((ConnectionChanged(connected, reason), None))
+
+    # ------------------------------------------------------------------ incoming
+
+    async def _on_push(self, frame: f.Frame) -> None:
+        """Store what the server pushed, then queue it for the application (messages one by one)."""
+        if isinstance(frame, f.Msgs):
+            await self.cache.store(frame.messages, pushed=True)
+            last = {m.room: i for i, m in enumerate(frame.messages)}
+            for i, m in enumerate(frame.messages):
+                self._events_in.send_nowait((NewMessage(m, frame.backlog), (m.room, m.seq) if last[m.room] == i
+                                             else None))
+            return
+        if isinstance(frame, f.Status):
+            await self.cache.save_receipt(frame.room, frame.user, frame.delivered_seq, frame.read_seq)
+        elif isinstance(frame, f.Counts):
+            await self._save_counts(frame)
+        self._events_in.send_nowait((frame, None))
+
+    async def _save_counts(self, counts: f.Counts) -> None:
+        for summary in await self.cache.rooms():
+            if summary.room == counts.room:
+                await self.cache.save_rooms([dataclasses.replace(summary, unread=counts.unread,
+                                                                 mentions=counts.mentions, muted=counts.muted)])
+
+    async def next_event(self) -> Event:
+        """The next event; handing over the last message of a room in a `msgs` frame acks that room."""
+        event, ack = await self._events_out.receive()
+        if ack is not None:
+            await self.link.send_quietly(f.Ack(room=ack[0], seq=ack[1]))
+        return event
+
+    async def events(self) -> AsyncIterator[Event]:
+        while True:
+            yield await self.next_event()
+
+    # ------------------------------------------------------------------ messages
+
+    async def send(self, room: int, body: str = "", *, kind: f.MessageKind = "text", media: f.MediaRef | None = None,
+                   client_id: str | None = None) -> f.Sent:
+        """Send a message and return `sent` once it is stored. Retried with the same client id (so it is
+        stored once) after `retry`, a timeout or a lost connection, with back-off, until it is."""
+        return await self._send(room, body, kind, media, None, client_id)
+
+    async def send_file(self, room: int, source: bytes | Path, caption: str = "",
+                        filename: str | None = None) -> tuple[Upload, f.Sent]:
+        """Upload a file over HTTP, then send an image/video/audio/file message referring to it."""
+        if self.media is None:
+            raise RuntimeError("this client was opened without http_url")
+        upload = await self.media.upload(source, filename)
+        sent = await self._send(room, caption, upload.kind, upload.ref(), upload.shown(), None)
+        return upload, sent
+
+    async def _send(self, room: int, body: str, kind: f.MessageKind, media: f.MediaRef | None,
+                    shown: f.Media | None, client_id: str | None) -> f.Sent:
+        client_id = client_id or str(uuid.uuid4())
+        sent: f.Sent = await self.link.call(f.Send, idempotent=True, room=room, client_id=client_id, body=body,
+                                            kind=kind, media=media)
+        await self.cache.store([f.Message(room=room, seq=sent.seq, ts=sent.ts, kind=kind, sender=self.user_id,
+                                          client_id=sent.client_id, body=body, media=shown)])
+        return sent
+
+    async def history(self, room: int, before_seq: int | None = None, limit: int = 50) -> list[f.Message]:
+        """Messages just below `before_seq` (the newest when None), ascending; the server is asked only
+        for what the cache lacks."""
+        return await self.history_pages.page(room, before_seq, limit)
+
+    async def cached_history(self, room: int, before_seq: int | None = None, limit: int = 50) -> list[f.Message]:
+        """Only what the cache holds: instant, works offline."""
+        return await self.history_pages.cached(room, before_seq, limit)
+
+    async def _fetch_history(self, room: int, before_seq: int | None, limit: int) -> f.HistoryPage:
+        return await self.link.call(f.History, idempotent=True, room=room, before_seq=before_seq,  # type: ignore[no-any-return]
+                                    limit=limit)
+
+    async def read(self, room: int, seq: int) -> None:
+        await self.link.send_quietly(f.Read(room=room, seq=seq))
+
+    async def typing(self, room: int, active: bool = True) -> None:
+        await self.link.send_quietly(f.Typing(room=room, active=active))
+
+    async def receipts(self, room: int) -> dict[int, tuple[int, int]]:
+        """user -> (delivered_seq, read_seq) in `room`, as last reported."""
+        return await self.cache.receipts(room)
+
+    # ------------------------------------------------------------------ rooms and people
+
+    async def rooms(self) -> list[f.RoomSummary]:
+        """The room list from the server (it replaces the cached one)."""
+        reply: f.Rooms = await self.link.call(f.ListRooms, idempotent=True)
+        await self.cache.save_rooms(reply.rooms, replace_all=True)
+        return reply.rooms
+
+    async def cached_rooms(self) -> list[f.RoomSummary]:
+        return await self.cache.rooms()
+
+    async def open_direct(self, user: f.UserRef) -> f.RoomInfo:
+        return (await self.link.call(f.OpenDirect, idempotent=True, user=user)).room  # type: ignore[no-any-return]
+
+    async def create_group(self, name: str, members: list[f.UserRef] | None = None) -> f.RoomInfo:
+        return (await self.link.call(f.CreateGroup, idempotent=False, name=name,  # type: ignore[no-any-return]
+                                     members=members)).room
+
+    async def get_room(self, room: int) -> f.RoomInfo:
+        return (await self.link.call(f.GetRoom, idempotent=True, room=room)).room  # type: ignore[no-any-return]
+
+    async def create_invite(self, room: int, expires_in: int | None = None, max_uses: int | None = None) -> str:
+        """A new invite link for `room` (`<http_url>/join/<code>`, or the bare code without http_url)."""
+        reply: f.Invite = await self.link.call(f.CreateInvite, idempotent=False, room=room,
+                                               expires_in=expires_in, max_uses=max_uses)
+        code = reply.invite.code
+        return f"{self.http_url.rstrip('/')}/join/{code}" if self.http_url else code
+
+    async def join(self, link_or_code: str) -> None:
+        await self.link.call(f.Join, idempotent=False, code=invite_code(link_or_code))
+
+    async def presence(self, users: list[int]) -> list[p.PresenceInfo]:
+        return (await self.link.call(p.GetPresence, idempotent=True, users=users)).users  # type: ignore[no-any-return]
+
+    async def profile(self, user: f.UserRef | None = None) -> p.ProfileInfo:
+        info: p.ProfileInfo = (await self.link.call(p.GetProfile, idempotent=True, user=user)).profile
+        await self.cache.save_profiles([info])
+        return info
+
+    async def cached_profiles(self) -> dict[int, p.ProfileInfo]:
+        return await self.cache.profiles()
+
+
+__all__ = ["Chat", "invite_code"]

@@ -1,0 +1,1 @@
+"""`chat`: a terminal chat client (Textual) on the SDK in clients/sdk."""

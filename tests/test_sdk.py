@@ -1,0 +1,264 @@
+"""The Python SDK (clients/sdk) against a real server: delivery, acks, retries, reconnects, cache."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import trio
+
+from chatd.node import Node
+from clients.sdk import Chat, ConnectionChanged, Event, NewMessage
+from protocol import frames as f
+from protocol import people as p
+from tests.conftest import PASSWORD, Backing, People, make_config
+from tests.sdk_proxy import reply_eater
+
+
+def name(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:8]}"
+
+
+@contextlib.asynccontextmanager
+async def chat(node: Node, cache: Path, url: str | None = None, **options: object) -> AsyncIterator[Chat]:
+    async with Chat.open(url or node.url, cache, http_url=node.http_url, **options) as c:  # type: ignore[arg-type]
+        yield c
+
+
+async def signed_up(c: Chat, prefix: str) -> str:
+    username = name(prefix)
+    await c.signup(username, f"{username}@example.com", PASSWORD)
+    return username
+
+
+async def next_matching(c: Chat, match: Callable[[Event], bool], timeout: float = 10.0) -> Event:
+    with trio.fail_after(timeout):
+        while True:
+            event = await c.next_event()
+            if match(event):
+                return event
+
+
+def text(body: str) -> Callable[[Event], bool]:
+    return lambda e: isinstance(e, NewMessage) and e.message.body == body
+
+
+async def test_send_receive_and_automatic_ack(node: Node, tmp_path: Path) -> None:
+    async with chat(node, tmp_path / "ann.db") as ann, chat(node, tmp_path / "bob.db") as bob:
+        await signed_up(ann, "ann")
+        bob_name = await signed_up(bob, "bob")
+        room = (await ann.open_direct(bob_name)).room
+        created = await next_matching(bob, lambda e: isinstance(e, NewMessage) and e.message.seq == 1)
+        assert isinstance(created, NewMessage) and created.message.kind == "system"
+
+        sent = await ann.send(room, "hi bob")
+        with trio.move_on_after(0.5):  # bob's SDK holds the message but has not handed it over: no ack yet
+            status = await next_matching(ann, lambda e: isinstance(e, f.Status) and e.delivered_seq >= sent.seq)
+            raise AssertionError(f"delivered before bob's application took the message: {status}")
+        got = await next_matching(bob, text("hi bob"))
+        assert isinstance(got, NewMessage) and got.message.seq == sent.seq and got.message.sender == ann.user_id
+        status = await next_matching(ann, lambda e: isinstance(e, f.Status) and e.delivered_seq >= sent.seq)
+        assert isinstance(status, f.Status) and status.user == bob.user_id
+        assert (await ann.receipts(room))[bob.user_id][0] == sent.seq
+
+        await bob.read(room, sent.seq)
+        status = await next_matching(ann, lambda e: isinstance(e, f.Status) and (e.read_seq or 0) >= sent.seq)
+        assert (await ann.receipts(room))[bob.user_id] == (sent.seq, sent.seq)
+
+
+async def test_send_retried_after_a_dropped_connection_is_stored_once(node: Node, tmp_path: Path,
+                                                                      people: People) -> None:
+    bob, bob_raw = await people.new("bob")
+    async with reply_eater(node.url) as proxy, chat(node, tmp_path / "ann.db", proxy.proxied_url) as ann:
+        await signed_up(ann, "ann")
+        room = (await ann.open_direct(bob.username)).room
+        await bob_raw.ack_frame(await bob_raw.next_of(f.Msgs))  # the `created` backlog
+
+        proxy.eat_replies = True  # the send reaches the server; its `sent` never comes back
+        async with trio.open_nursery() as n:
+            results: list[f.Sent] = []
+
+            async def send() -> None:
+                results.append(await ann.send(room, "exactly once"))
+            n.start_soon(send)
+            [stored] = await bob_raw.collect(room, 1)  # committed on the server
+            assert stored.body == "exactly once" and not results
+            proxy.eat_replies = False
+            proxy.cut()  # the connection drops with the reply lost
+            proxy.restore()
+        [sent] = results
+        assert sent.duplicate and sent.seq == stored.seq
+        assert ann.link.connects == 2
+        bodies = [m.body for m in await ann.history(room, limit=100)]
+        assert bodies.count("exactly once") == 1
+        page = await bob_raw.call(f.History, room=room, limit=100)
+        assert [m.body for m in page.messages].count("exactly once") == 1
+
+
+async def test_reconnect_resumes_from_cursors_without_gap_or_duplicate(node: Node, tmp_path: Path,
+                                                                       people: People) -> None:
+    bob, bob_raw = await people.new("bob")
+    async with reply_eater(node.url) as proxy, chat(node, tmp_path / "ann.db", proxy.proxied_url) as ann:
+        await signed_up(ann, "ann")
+        room = (await ann.open_direct(bob.username)).room
+        for i in range(3):
+            await bob_raw.send_text(room, f"before {i}")
+        for i in range(3):
+            await next_matching(ann, text(f"before {i}"))
+        proxy.cut()
+        await next_matching(ann, lambda e: isinstance(e, ConnectionChanged) and not e.connected)
+        for i in range(5):
+            await bob_raw.send_text(room, f"after {i}")
+        assert (await ann.cache.cursors())[room] == 4
+        proxy.restore()
+
+        got: list[f.Message] = []
+        with trio.fail_after(10):
+            while len(got) < 5:
+                event = await ann.next_event()
+                if isinstance(event, NewMessage):
+                    got.append(event.message)
+        with trio.move_on_after(0.5):
+            extra = await next_matching(ann, lambda e: isinstance(e, NewMessage))
+            raise AssertionError(f"delivered twice: {extra}")
+        assert [m.body for m in got] == [f"after {i}" for i in range(5)]
+        assert [m.seq for m in got] == list(range(5, 10))
+        assert [m.seq for m in await ann.cached_history(room, limit=100)] == list(range(1, 10))
+
+
+async def test_history_asks_only_for_what_the_cache_lacks(node: Node, tmp_path: Path, people: People) -> None:
+    ann, ann_raw = await people.new("ann")
+    _, bob_raw = await people.new("bob")
+    room = (await bob_raw.call(f.OpenDirect, user=ann.username)).room.room
+    for i in range(30):
+        await bob_raw.send_text(room, f"m{i}")
+    await ann_raw.collect(room, 31)  # acked by another device: the SDK's device starts with no backlog
+    async with chat(node, tmp_path / "ann.db") as sdk:
+        await sdk.login(ann.username, PASSWORD)
+        requests = lambda: sdk.link.sent_counts["history"]  # noqa: E731
+
+        newest = await sdk.history(room, limit=10)
+        older = await sdk.history(room, before_seq=newest[0].seq, limit=10)
+        assert [m.seq for m in newest + older] == list(range(22, 32)) + list(range(12, 22))
+        assert requests() == 2
+
+        assert await sdk.history(room, limit=10) == newest  # the second scroll over the same range
+        assert await sdk.history(room, before_seq=22, limit=10) == older
+        assert requests() == 2
+
+        rest = await sdk.history(room, before_seq=12, limit=50)  # reaches the start: the floor is known
+        assert [m.seq for m in rest] == list(range(1, 12)) and requests() == 3
+        assert [m.seq for m in await sdk.history(room, before_seq=12, limit=50)] == list(range(1, 12))
+        assert [m.seq for m in await sdk.history(room, before_seq=32, limit=100)] == list(range(1, 32))
+        assert requests() == 3
+
+        half = await sdk.history(room, before_seq=25, limit=20)  # 5..24 cached
+        assert [m.seq for m in half] == list(range(5, 25)) and requests() == 3
+
+
+async def test_restarted_client_shows_the_cache_first_then_syncs_the_gap(node: Node, tmp_path: Path,
+                                                                        people: People) -> None:
+    bob, bob_raw = await people.new("bob")
+    cache = tmp_path / "ann.db"
+    async with chat(node, cache) as ann:
+        await signed_up(ann, "ann")
+        room = (await ann.open_direct(bob.username)).room
+        await ann.send(room, "hello bob")
+        await bob_raw.send_text(room, "hello ann")
+        await next_matching(ann, text("hello ann"))
+    await bob_raw.send_text(room, "while you were away")
+
+    unreachable = "ws://127.0.0.1:9/"  # nothing listens: only the cache can answer
+    async with chat(node, cache, unreachable) as offline:
+        shown = await offline.cached_history(room)
+        assert [m.body for m in shown[1:]] == ["hello bob", "hello ann"]
+        assert offline.username is not None and not offline.connected
+
+    async with chat(node, cache) as ann:
+        assert [m.body for m in (await ann.cached_history(room))[1:]] == ["hello bob", "hello ann"]
+        assert await ann.resume()  # the cached tokens
+        news = await next_matching(ann, lambda e: isinstance(e, NewMessage))
+        assert isinstance(news, NewMessage) and news.backlog and news.message.body == "while you were away"
+        assert [m.body for m in (await ann.history(room))[1:]] == ["hello bob", "hello ann", "while you were away"]
+        assert ann.link.sent_counts["history"] == 0
+
+
+async def test_tokens_are_refreshed_in_band_and_when_expired(nursery: trio.Nursery, backing: Backing,
+                                                             tmp_path: Path) -> None:
+    node = await nursery.start(Node(make_config(backing, tmp_path, access_ttl=30)).run)
+    cache = tmp_path / "ann.db"
+    async with chat(node, cache, refresh_fraction=0.02) as ann:  # refresh every 0.6 s of a 30 s token
+        await signed_up(ann, "ann")
+        first = ann.tokens.tokens
+        await trio.sleep(2.0)
+        assert ann.tokens.refreshes >= 2
+        assert ann.tokens.tokens != first and ann.link.connects == 1
+        assert (await ann.profile()).user == ann.user_id  # the connection took the new token (`auth`)
+
+    saved = (tmp_path / "ann.db")
+    async with chat(node, saved) as ann:
+        assert ann.tokens.tokens is not None
+        ann.tokens.tokens = type(ann.tokens.tokens)(**{**ann.tokens.dump(ann.tokens.tokens), "expires_at": 0})
+        await ann.resume()
+        assert ann.tokens.refreshes == 1 and (await ann.profile()).user == ann.user_id
+
+
+async def test_wrong_password_is_reported_and_nothing_retries(node: Node, tmp_path: Path) -> None:
+    async with chat(node, tmp_path / "a.db") as a:
+        username = await signed_up(a, "ann")
+    async with chat(node, tmp_path / "b.db") as b:
+        with trio.fail_after(5):
+            try:
+                await b.login(username, "not the password")
+            except Exception as exc:
+                assert getattr(exc, "code", None) == "unauthorized"
+            else:
+                raise AssertionError("login with a wrong password succeeded")
+        assert not b.connected and b.link.connects == 0
+
+
+async def test_cache_is_bounded_per_room(node: Node, tmp_path: Path, people: People) -> None:
+    bob, bob_raw = await people.new("bob")
+    async with chat(node, tmp_path / "ann.db", max_per_room=5) as ann:
+        await signed_up(ann, "ann")
+        room = (await ann.open_direct(bob.username)).room
+        for i in range(8):
+            await bob_raw.send_text(room, f"m{i}")
+        await next_matching(ann, text("m7"))
+        assert await ann.cache.count(room) == 5
+        assert [m.seq for m in await ann.cached_history(room, limit=50)] == list(range(5, 10))
+        assert [m.seq for m in await ann.history(room, limit=9)] == list(range(1, 10))  # the rest from the server
+
+
+async def test_typing_presence_invites_and_files(node: Node, tmp_path: Path) -> None:
+    async with chat(node, tmp_path / "ann.db") as ann, chat(node, tmp_path / "bob.db") as bob:
+        await signed_up(ann, "ann")
+        bob_name = await signed_up(bob, "bob")
+        group = await ann.create_group("team", [bob_name])
+        await bob.typing(group.room, True)
+        typing = await next_matching(ann, lambda e: isinstance(e, f.TypingChanged))
+        assert isinstance(typing, f.TypingChanged) and typing.user == bob.user_id and typing.active
+        assert bob.user_id is not None
+        [seen] = await ann.presence([bob.user_id])
+        assert isinstance(seen, p.PresenceInfo) and seen.online
+
+        link = await ann.create_invite(group.room)
+        assert link.startswith(node.http_url.rstrip("/") + "/join/")
+        async with chat(node, tmp_path / "carol.db") as carol:
+            await signed_up(carol, "carol")
+            await carol.join(link)
+            assert carol.user_id in [m.user for m in (await carol.get_room(group.room)).members]
+
+        upload, sent = await ann.send_file(group.room, b"%PDF-1.4 not really a pdf", "the plan", "plan.pdf")
+        assert upload.mime == "application/pdf" and upload.kind == "file"
+        got = await next_matching(bob, lambda e: isinstance(e, NewMessage) and e.message.seq == sent.seq)
+        assert isinstance(got, NewMessage)
+        assert ann.media is not None and bob.media is not None
+        assert await ann.media.download(upload.id) == b"%PDF-1.4 not really a pdf"
+        assert got.message.kind == "file" and got.message.body == "the plan"
+        assert got.message.media is not None and got.message.media.file_name == "plan.pdf"
+        assert await bob.media.download(upload.id) == b"%PDF-1.4 not really a pdf"  # a member of the room
+        mine = await ann.cached_history(group.room, limit=1)
+        assert mine[0].media is not None and mine[0].media.id == upload.id
