@@ -37,6 +37,7 @@ class Directory(Generic[T]):
         self._intensity, self._period = intensity, period
         self.supervisor = Supervisor(name, intensity=intensity, period=period)
         self._mailboxes: dict[int, Mailbox[T]] = {}
+        self._names: dict[int, str] = {}  # key -> supervisor child name of its current actor (admin console)
         self._generation = itertools.count(1)
 
     async def run(self, *, task_status: trio.TaskStatus[Supervisor] = trio.TASK_STATUS_IGNORED) -> None:
@@ -62,6 +63,7 @@ class Directory(Generic[T]):
             name = f"{self.kind}:{key}#{next(self._generation)}"
             self.supervisor.start_child_soon(ChildSpec(name, actor.run, self.restart))  # raises if closed
             self._mailboxes[key] = mailbox
+            self._names[key] = name
         return mailbox
 
     def _forgetter(self, key: int, mailbox: Mailbox[T]) -> Callable[[], None]:
@@ -100,6 +102,24 @@ class Directory(Generic[T]):
 
     def count(self) -> int:
         return len(self._mailboxes)
+
+    def child_name(self, key: int) -> str | None:
+        """The supervisor child name of actor `key` while it is registered (admin console)."""
+        return self._names.get(key) if key in self._mailboxes else None
+
+    def retire(self, key: int) -> bool:
+        """Stop actor `key` now if it is idle: nothing queued and waiting for work (admin console).
+
+        No checkpoint between the check and the stop: the mailbox is unregistered and closed before anyone
+        can put into it again (a later put starts a fresh actor), so no item is lost.
+        """
+        mailbox, name = self._mailboxes.get(key), self._names.get(key)
+        if mailbox is None or name is None or mailbox.depth() or not mailbox.waiting():
+            return False
+        del self._mailboxes[key]
+        stopped = self.supervisor.stop_child(name)  # cancelled first, so its receive does not see the close
+        mailbox.close()
+        return stopped
 
 
 class RoomDirectory(Directory[RoomItem]):

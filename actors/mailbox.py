@@ -72,3 +72,7 @@ class Mailbox(Generic[T]):
 
     def depth(self) -> int:
         return self._send.statistics().current_buffer_used  # type: ignore[no-any-return]
+
+    def waiting(self) -> bool:
+        """True while the owner is blocked waiting for an item (it holds no unfinished batch)."""
+        return self._receive.statistics().tasks_waiting_receive > 0  # type: ignore[no-any-return]

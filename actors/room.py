@@ -111,6 +111,12 @@ class RoomActor:
                 self._stop()
                 return
 
+    def stats(self) -> dict[str, int | None]:
+        """For the admin console: the room's committed seq (None until its state is loaded) and members."""
+        state = self.state
+        return {"last_seq": state.last_seq if state else None,
+                "members": sum(1 for m in state.members.values() if m.current) if state else None}
+
     def _stop(self) -> None:
         """Leave the directory and close the mailbox, with no checkpoint in between.
 

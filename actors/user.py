@@ -133,6 +133,12 @@ class UserActor:
                     and trio.current_time() >= self.idle_since + self.settings.linger_seconds:
                 return
 
+    def stats(self) -> dict[str, object]:
+        """For the admin console: connected devices, and per room (last seq known, delivered cursor, still a member)."""
+        return {"devices": len(self.devices),
+                "rooms": {room: (view.upto, view.delivered, view.left_seq is None)
+                          for room, view in (self.rooms or {}).items()}}
+
     def _shutdown(self) -> None:
         """Leave the directory, close the mailbox and close every device (they reconnect)."""
         self._forget()

@@ -74,6 +74,7 @@ class Config:
     push_endpoint_hosts: tuple[str, ...] = PUSH_SERVICE_HOSTS  # push services subscriptions may point at
     push_vapid_subject: str = "mailto:admin@localhost"  # VAPID `sub`: a contact for push services
     push_vapid_key: str | None = None  # base64url P-256 private key; None: generated once into data_dir
+    log_format: str = "text"  # "json": one JSON object per log line (admin/logjson.py), with actor and room ids
     node_name: str = field(default_factory=lambda: f"{os.uname().nodename}-{os.getpid()}")
 
     @classmethod
@@ -119,6 +120,7 @@ class Config:
              "must be a mailto: or https:// URL")
         need(self.push_vapid_key is None or vapid_key_ok(self.push_vapid_key), "push_vapid_key",
              "must be a base64url P-256 private key (32 bytes)")
+        need(self.log_format in ("text", "json"), "log_format", f"must be text or json, got {self.log_format!r}")
         need(self.db_pool_size >= 2, "db_pool_size", "must be at least 2")
         need(self.argon2_memory_kib >= 8, "argon2_memory_kib", "must be at least 8")
         for var in ("database_url", "redis_url"):

@@ -13,6 +13,7 @@ from pathlib import Path
 import trio
 import trio_asyncio
 
+from admin.logjson import install as install_logging
 from chatd.config import Config, ConfigError
 from chatd.embedded import services
 from chatd.node import Node
@@ -31,7 +32,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 async def serve(config: Config) -> None:
     node = Node(config)
     async with trio.open_nursery() as nursery:
-        await nursery.start(node.run)
+        async def run_node(*, task_status: trio.TaskStatus[Node]) -> None:
+            await node.run(task_status=task_status)
+            print("chatd: node stopped (drained)", flush=True)
+            nursery.cancel_scope.cancel()  # the node ended by itself (admin drain): stop listening for signals
+
+        await nursery.start(run_node)
         print(f"chatd ready: point a websocket client at {node.url}  (msgpack frames, see docs/protocol.md);"
               f" HTTP side at {node.http_url}", flush=True)
         with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
@@ -43,14 +49,14 @@ async def serve(config: Config) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    logging.getLogger("pgserver").setLevel(logging.WARNING)  # it logs every initdb/pg_ctl line at INFO
     warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR")  # platformdirs, inside pgserver
     try:
         config = Config.from_env(host=args.host, port=args.port, http_port=args.http_port, data_dir=args.data_dir)
     except ConfigError as exc:
         print(f"chatd: configuration error: {exc}", file=sys.stderr)
         return 2
+    install_logging(args.log_level, config.log_format)
+    logging.getLogger("pgserver").setLevel(logging.WARNING)  # it logs every initdb/pg_ctl line at INFO
     with services(config.data_dir, config.database_url, config.redis_url) as (db_url, redis_url):
         config = replace(config, database_url=db_url, redis_url=redis_url)
         try:

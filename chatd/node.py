@@ -25,11 +25,13 @@ from actors.directory import RoomDirectory, UserDirectory
 from actors.presence import PresenceSettings, PresenceTracker
 from actors.room import RoomSettings
 from actors.user import UserSettings
+from admin.context import AdminContext
 from auth import PasswordHasher, TokenIssuer
 from chatd.config import Config
 from chatd.metrics import Metrics
 from gateway.server import Gateway
 from gateway.services import Services
+from httpapi.admin import mount_admin
 from httpapi.app import make_app
 from httpapi.server import HttpServer
 from persistence import Cache, Store
@@ -50,6 +52,7 @@ class Node:
         self.services: Services | None = None
         self.gateway: Gateway | None = None
         self.http: HttpServer | None = None
+        self.admin: AdminContext | None = None  # the admin console's view (admin/, httpapi/admin.py)
 
     @property
     def url(self) -> str:
@@ -86,9 +89,12 @@ class Node:
             gateway = self.gateway
             metrics.watch(lambda: gateway.connections, {"room": rooms.count, "user": users.count})
             self.http = HttpServer(make_app(self.services, metrics, lambda: gateway.port), cfg.host, cfg.http_port)
+            self.admin = AdminContext(cfg.node_name, self.root, rooms, users, gateway, store, cache)
+            mount_admin(self.http.app, self.admin, self.services)
             vapid = VapidKey(cfg.push_vapid_key)
             push = PushService(store, WebPushSender(vapid, cfg.push_vapid_subject), vapid, PushSettings.of(cfg))
             async with trio.open_nursery() as nursery:
+                self.admin.attach(nursery)  # a drain ends the node by cancelling this nursery
                 await nursery.start(self.root.run, [
                     ChildSpec("rooms", rooms.run), ChildSpec("cursors", cursors.run), ChildSpec("users", users.run),
                     ChildSpec("presence", presence.run), ChildSpec("gateway", self.gateway.serve),

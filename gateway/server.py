@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 import trio
 from trio_websocket import WebSocketRequest, WebSocketServer, serve_websocket
 
+from actors.device import Device
 from gateway.connection import Connection
 from gateway.services import Services
 
@@ -24,6 +25,8 @@ class Gateway:
         self.per_address: Counter[str] = Counter()
         self.connections = 0
         self.http_port: int | None = None  # the HTTP side serving the web client, once it listens
+        self.devices: set[Device] = set()  # every open connection's device (admin: disconnect, drain)
+        self.accepting = True  # False while the node drains: handshakes are refused with 503
 
     async def serve(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         async with trio.open_nursery() as handlers:
@@ -59,6 +62,9 @@ class Gateway:
     async def _handle(self, request: WebSocketRequest) -> None:
         remote = request.remote
         address = str(getattr(remote, "address", remote))
+        if not self.accepting:
+            await reject(request, 503, b"this node is draining; connect to another node")
+            return
         if not self._origin_allowed(request):
             log.warning("refused websocket from %s: Origin not allowed", address)
             await reject(request, 403, b"Origin not allowed; see CHAT_ALLOWED_ORIGINS")
@@ -70,7 +76,12 @@ class Gateway:
         self.connections += 1
         try:
             ws = await request.accept()
-            await Connection(self.s, ws, address).run()
+            connection = Connection(self.s, ws, address)
+            self.devices.add(connection.device)
+            try:
+                await connection.run()
+            finally:
+                self.devices.discard(connection.device)
         except Exception:  # a bug in one connection must not take the listener (and everyone) down
             log.exception("connection from %s failed", address)
         finally:

@@ -11,6 +11,7 @@ import asyncpg
 import trio
 
 from persistence.accounts import AccountQueries
+from persistence.admin import AdminQueries
 from persistence.bridge import aio, bridged
 from persistence.errors import StoreUnavailable
 from persistence.invites import InviteQueries
@@ -27,7 +28,7 @@ async def _init_connection(con: asyncpg.Connection) -> None:
 
 
 class Store(AccountQueries, RoomQueries, MessageQueries, InviteQueries, ProfileQueries, MediaQueries,
-            PushQueries):
+            PushQueries, AdminQueries):
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
 

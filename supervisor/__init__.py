@@ -8,9 +8,11 @@ from supervisor.core import (
     Supervisor,
     SupervisorClosed,
     SupervisorEvent,
+    current_child,
+    traceback_summary,
 )
 
 __all__ = [
     "ChildInfo", "ChildSpec", "Restart", "RestartIntensityExceeded", "Supervisor", "SupervisorClosed",
-    "SupervisorEvent",
+    "SupervisorEvent", "current_child", "traceback_summary",
 ]

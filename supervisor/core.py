@@ -16,6 +16,7 @@ trio.Cancelled and KeyboardInterrupt are never swallowed: only ``Exception`` cou
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import time
 import traceback
@@ -30,6 +31,10 @@ import trio
 log = logging.getLogger("chatd.supervisor")
 
 ChildFn = Callable[..., Awaitable[None]]
+
+# The name of the supervised child whose task (or a task it spawned) is running: structured logs carry it.
+current_child: contextvars.ContextVar[str | None] = contextvars.ContextVar("chatd_child", default=None)
+TRACEBACK_FRAMES = 6
 
 
 class Restart(Enum):
@@ -61,6 +66,7 @@ class ChildInfo:
     started_at: float | None = None
     restarts: int = 0
     last_exit: str | None = None
+    last_traceback: tuple[str, ...] = ()  # innermost frames of the last crash, "file:line in function"
     scope: trio.CancelScope = field(default_factory=trio.CancelScope)
 
     @property
@@ -92,6 +98,15 @@ def describe(exc: BaseException | None) -> str:
     where = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
     loc = f" at {where[0].filename.rsplit('/', 1)[-1]}:{where[0].lineno}" if where else ""
     return f"{type(exc).__name__}: {exc}{loc}"
+
+
+def traceback_summary(exc: BaseException | None, frames: int = TRACEBACK_FRAMES) -> tuple[str, ...]:
+    """The innermost `frames` frames of a crash, outermost first (empty for a normal exit)."""
+    if exc is None:
+        return ()
+    exc = crash_reason(exc)
+    return tuple(f"{fr.filename.rsplit('/', 1)[-1]}:{fr.lineno} in {fr.name}"
+                 for fr in traceback.extract_tb(exc.__traceback__)[-frames:])
 
 
 class Supervisor:
@@ -153,7 +168,8 @@ class Supervisor:
         self.events.append(SupervisorEvent(time.time(), self.name, child, kind, reason))
         quiet = kind in ("started", "stopped") or (kind == "exited" and reason == "normal")
         level = logging.INFO if quiet else logging.WARNING
-        log.log(level, "%s/%s %s%s", self.name, child, kind, f": {reason}" if reason else "")
+        log.log(level, "%s/%s %s%s", self.name, child, kind, f": {reason}" if reason else "",
+                extra={"supervisor": self.name, "actor": child})
 
     def _should_restart(self, spec: ChildSpec, crashed: bool) -> bool:
         if spec.restart is Restart.TEMPORARY:
@@ -172,6 +188,7 @@ class Supervisor:
                          task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         info = ChildInfo(spec)
         self._children[spec.name] = info
+        current_child.set(spec.name)  # this task's own context: the child's tasks inherit it
         first = True
         try:
             with info.scope:
@@ -190,7 +207,7 @@ class Supervisor:
                         if first:  # never became ready: the caller of start_child gets the error
                             self._record(spec.name, "start_failed", describe(exc))
                             raise crash_reason(exc) from exc
-                    info.last_exit = describe(error)
+                    info.last_exit, info.last_traceback = describe(error), traceback_summary(error)
                     self._record(spec.name, "exited", info.last_exit)
                     if not self._should_restart(spec, error is not None):
                         return

@@ -1,0 +1,56 @@
+"""AdminContext: the parts of one node the admin console reads and acts on."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import trio
+
+from actors.directory import RoomDirectory, UserDirectory
+from gateway.server import Gateway
+from persistence import Cache, Store
+from supervisor import ChildInfo, Supervisor
+
+
+@dataclass
+class AdminContext:
+    node_name: str
+    root: Supervisor
+    rooms: RoomDirectory
+    users: UserDirectory
+    gateway: Gateway
+    store: Store
+    cache: Cache
+    started_at: float = field(default_factory=time.time)
+    state: str = "running"  # running | draining | drained
+    nursery: trio.Nursery | None = None  # the node's: background work of actions (drain, second sweeps)
+    stop: Callable[[], None] = lambda: None  # ends the node (after a drain)
+
+    def attach(self, nursery: trio.Nursery) -> None:
+        """Called by the node once its tree runs: actions may start background tasks and stop the node."""
+        self.nursery = nursery
+        self.stop = nursery.cancel_scope.cancel
+
+    def actor(self, kind: str, key: int) -> Any | None:
+        """The running RoomActor / UserActor for `key`, or None."""
+        directory = self.rooms if kind == "room" else self.users
+        name = directory.child_name(key)
+        info = directory.supervisor.child(name) if name else None
+        return owner(info) if info else None
+
+
+def owner(info: ChildInfo) -> Any | None:
+    """The object whose bound `run` method a child spec runs (an actor, a directory, a service), if any."""
+    return getattr(info.spec.run, "__self__", None)
+
+
+def subtree(info: ChildInfo) -> Supervisor | None:
+    """The supervisor a child runs, if it is one (itself, or a directory's or service's `supervisor`)."""
+    obj = owner(info)
+    if isinstance(obj, Supervisor):
+        return obj
+    sup = getattr(obj, "supervisor", None)
+    return sup if isinstance(sup, Supervisor) else None

@@ -1,0 +1,74 @@
+"""Draining a node: take it out of service without losing an acknowledged (or an accepted) message.
+
+1. The gateway refuses new websocket handshakes (503); the HTTP side stays up so the operator can watch.
+2. Every open connection is closed with 1012 "node draining: reconnect to another node", after the frames
+   already queued for it (so a `sent` that was produced is still written).
+3. Once no connection is left, nothing new reaches a room; the drain waits until every room actor has an
+   empty mailbox and is waiting for work, i.e. every request it took has been committed (or refused).
+4. The node stops the way SIGTERM stops it: user actors hand their cursors over, the database closes.
+
+A client only hears `sent` after its message is committed, so no acknowledged message can be lost; the drain
+also lets the messages that were accepted but not yet acknowledged commit, and a client that retries them
+elsewhere with the same client id gets the original (`duplicate: true`).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import trio
+
+from actors.device import CLOSE_RESTART
+from actors.room import RoomActor
+from admin.context import AdminContext, owner
+from supervisor import current_child
+
+log = logging.getLogger("chatd.admin")
+
+CLOSE_DRAINING = CLOSE_RESTART  # 1012: reconnect (to another node)
+DRAIN_REASON = "node draining: reconnect to another node"
+POLL_SECONDS = 0.02
+
+
+def rooms_quiet(ctx: AdminContext) -> bool:
+    """Every room actor has nothing queued and holds no unfinished batch."""
+    for info in ctx.rooms.supervisor.children():
+        actor = owner(info)
+        if isinstance(actor, RoomActor) and (info.state != "running" or actor.mailbox.depth()
+                                              or not actor.mailbox.waiting()):
+            return False
+    return True
+
+
+async def drain(ctx: AdminContext, timeout: float, by: str) -> None:
+    """Drain this node, then stop it (see the module docstring). Runs in the node's nursery."""
+    current_child.set(None)  # started from an HTTP request: its logs are not the http child's
+    ctx.state = "draining"
+    ctx.gateway.accepting = False
+    log.warning("admin %s: draining node %s (%d connections)", by, ctx.node_name, ctx.gateway.connections,
+                extra={"admin": by})
+    with trio.move_on_after(timeout) as scope:
+        while ctx.gateway.connections:
+            for device in list(ctx.gateway.devices):  # again each round: a handshake may have been under way
+                device.kill(CLOSE_DRAINING, DRAIN_REASON)
+            await trio.sleep(POLL_SECONDS)
+        quiet_rounds = 0
+        while quiet_rounds < 3:  # quiet on consecutive looks: a restarting room is not quiet
+            quiet_rounds = quiet_rounds + 1 if rooms_quiet(ctx) else 0
+            await trio.sleep(POLL_SECONDS)
+    if scope.cancelled_caught:
+        log.error("drain of node %s did not finish within %gs (%d connections left, rooms quiet: %s); stopping",
+                  ctx.node_name, timeout, ctx.gateway.connections, rooms_quiet(ctx))
+    ctx.state = "drained"
+    log.warning("node %s drained; stopping", ctx.node_name)
+    ctx.stop()
+
+
+def start_drain(ctx: AdminContext, timeout: float, by: str) -> bool:
+    """Start draining in the background; False if a drain is already under way (or the node is not attached)."""
+    if ctx.state != "running" or ctx.nursery is None:
+        return False
+    ctx.state = "draining"  # now, so a second request is refused and no handshake is taken after the answer
+    ctx.gateway.accepting = False
+    ctx.nursery.start_soon(drain, ctx, timeout, by)
+    return True

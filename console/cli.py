@@ -1,0 +1,122 @@
+"""`chatctl`: the admin console (`chatctl console`) and one subcommand per admin action (docs/admin.md).
+
+    chatctl --url http://127.0.0.1:8766 --username root --password ... status
+    chatctl --token $TOKEN --json restart room 42
+    CHAT_DATABASE_URL=postgresql://... chatctl grant-admin alice
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from console.client import AdminClient, AdminError
+from console.render import SORT_KEYS, status_text
+
+Json = dict[str, Any]
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="chatctl", description="Operate a chatd node through its admin API.")
+    p.add_argument("--url", default=os.environ.get("CHATCTL_URL", "http://127.0.0.1:8766/"),
+                   help="the node's HTTP side (CHATCTL_URL; default http://127.0.0.1:8766/)")
+    p.add_argument("--token", default=os.environ.get("CHATCTL_TOKEN"), help="an admin's access token (CHATCTL_TOKEN)")
+    p.add_argument("--username", default=os.environ.get("CHATCTL_USERNAME"), help="log in as this admin instead")
+    p.add_argument("--password", default=os.environ.get("CHATCTL_PASSWORD"), help="(CHATCTL_PASSWORD)")
+    p.add_argument("--json", action="store_true", help="print the API's JSON answer (for scripts)")
+    sub = p.add_subparsers(dest="command", required=True)
+    console = sub.add_parser("console", help="live console (Textual): tree, actors, details, actions")
+    console.add_argument("--interval", type=float, default=1.0, help="seconds between refreshes")
+    status = sub.add_parser("status", help="supervision tree, busiest actors, connections, database, Redis")
+    status.add_argument("--sort", choices=SORT_KEYS, default="depth")
+    status.add_argument("--limit", type=int, help="children listed per supervisor (server default 500)")
+    sub.add_parser("events", help="recent start/exit/restart events").add_argument("--limit", type=int, default=50)
+    restart = sub.add_parser("restart", help="restart an actor (a crash injected through its mailbox)")
+    restart.add_argument("kind", choices=("room", "user"))
+    restart.add_argument("id", type=int)
+    sub.add_parser("stop-room", help="stop an idle room actor").add_argument("room", type=int)
+    for action, what in (("disconnect", "close a user's connections"),
+                         ("disable", "disable a user: connections closed, tokens refused"),
+                         ("enable", "enable a disabled user again")):
+        sub.add_parser(action, help=what).add_argument("user", help="user id or username")
+    drain = sub.add_parser("drain", help="close connections (1012), let rooms commit, stop the node")
+    drain.add_argument("--timeout", type=float, help="seconds before the node stops anyway (default 30)")
+    grant = sub.add_parser("grant-admin", help="give USERNAME the admin role, in the database (CHAT_DATABASE_URL)")
+    grant.add_argument("username")
+    grant.add_argument("--revoke", action="store_true", help="take the role away instead")
+    grant.add_argument("--database-url", default=os.environ.get("CHAT_DATABASE_URL"))
+    return p
+
+
+def connect(args: argparse.Namespace) -> AdminClient:
+    client = AdminClient(args.url, args.token)
+    if not args.token:
+        if not (args.username and args.password):
+            raise AdminError(0, "no_credentials", "give --token, or --username and --password")
+        client.login(args.username, args.password)
+    return client
+
+
+def action(args: argparse.Namespace, client: AdminClient) -> Callable[[], Json]:
+    match args.command:
+        case "status":
+            return lambda: client.status(limit=args.limit)
+        case "events":
+            return lambda: client.events(args.limit)
+        case "restart":
+            return lambda: client.restart(args.kind, args.id)
+        case "stop-room":
+            return lambda: client.stop_room(args.room)
+        case "disconnect" | "disable" | "enable":
+            return lambda: client.user_action(args.command, args.user)
+        case "drain":
+            return lambda: client.drain(args.timeout)
+    raise AssertionError(args.command)
+
+
+def text(args: argparse.Namespace, answer: Json) -> str:
+    if args.command == "status":
+        return status_text(answer, args.sort)
+    if args.command == "events":
+        return "\n".join(f"{e['at']:.3f} {e['supervisor']}/{e['child']} {e['kind']}"
+                         + (f": {e['reason']}" if e.get("reason") else "") for e in answer["events"])
+    return ", ".join(f"{k}: {v}" for k, v in answer.items())
+
+
+def grant(args: argparse.Namespace) -> int:
+    from console.grant import grant_admin
+    if not args.database_url:
+        print("chatctl: grant-admin needs CHAT_DATABASE_URL (or --database-url)", file=sys.stderr)
+        return 2
+    done = grant_admin(args.database_url, args.username, not args.revoke)
+    verb = "revoked from" if args.revoke else "granted to"
+    print(json.dumps({"username": args.username, "admin": not args.revoke, "found": done}) if args.json
+          else f"admin role {verb} {args.username}" if done else f"no such user: {args.username}")
+    return 0 if done else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if args.command == "grant-admin":
+        return grant(args)
+    try:
+        client = connect(args)
+        if args.command == "console":
+            from console.app import AdminApp
+            AdminApp(client, args.interval).run()
+            return 0
+        answer = action(args, client)()
+    except AdminError as exc:
+        print(json.dumps({"error": exc.code, "status": exc.status, "message": str(exc)}) if args.json
+              else f"chatctl: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(answer, indent=2) if args.json else text(args, answer))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,73 @@
+"""`chatctl console` driven headless (Textual's run_test and pilot) against a real node: it shows the supervision
+tree and its actors, and restarts a room actor after the confirmation."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+from textual.pilot import Pilot
+from textual.widgets import DataTable, Tree
+
+from clients.ws import ChatClient
+from console.app import AdminApp, Confirm
+from console.client import AdminClient
+from console.grant import grant_admin
+from protocol import frames as f
+from tests.admin_support import NodeThread, actor
+from tests.conftest import PASSWORD, Backing, make_config
+
+
+async def signup(client: ChatClient, name: str) -> f.AuthOk:
+    username = f"{name}_{uuid.uuid4().hex[:8]}"
+    return await client.call(f.Signup, username=username,  # type: ignore[no-any-return]
+                             email=f"{username}@example.com", password=PASSWORD)
+
+
+async def until(pilot: Pilot[None], check: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not check():
+        assert asyncio.get_running_loop().time() < deadline, f"timed out waiting for {what}"
+        await pilot.pause(0.05)
+
+
+def test_console_shows_the_tree_and_restarts_a_room(backing: Backing, tmp_path: Path) -> None:
+    with NodeThread(make_config(backing, tmp_path)) as (thread, node):
+        async def a_room() -> tuple[f.AuthOk, int]:
+            async with ChatClient.connect(node.url) as ann, ChatClient.connect(node.url) as bob:
+                admin, peer = await signup(ann, "admin"), await signup(bob, "bob")
+                await ann.hello(admin.access_token)
+                room = (await ann.call(f.OpenDirect, user=peer.username)).room.room
+                await ann.send_text(room, "hello")
+            return admin, room
+        admin, room = thread.call(a_room)
+        assert grant_admin(backing.database_url, admin.username)
+
+        async def drive() -> None:
+            app = AdminApp(AdminClient(node.http_url, admin.access_token), interval=0.2)
+            async with app.run_test(size=(180, 50)) as pilot:
+                await until(pilot, lambda: app.status is not None and actor(app.status["tree"], "room", room)
+                            is not None, "the room actor in the report")
+                assert app.status is not None
+                name = actor(app.status["tree"], "room", room)["name"]  # type: ignore[index]
+                tree = app.query_one(Tree)
+                labels = [str(n.label) for n in tree.root.children]
+                assert any(label.startswith("rooms (supervisor") for label in labels), labels
+                assert any(label.startswith("gateway (worker") for label in labels), labels
+                table = app.query_one(DataTable)
+                table.move_cursor(row=table.get_row_index(name))
+                await until(pilot, lambda: app.selected == name, "the room selected")
+                assert "restarts 0" in str(app.query_one("#detail").render())
+
+                await pilot.press("r")
+                await until(pilot, lambda: isinstance(app.screen, Confirm), "the confirmation")
+                await pilot.press("y")
+                await until(pilot, lambda: app.status is not None and
+                            (actor(app.status["tree"], "room", room) or {}).get("restarts") == 1,
+                            "the restart in the report")
+                await until(pilot, lambda: "restart requested by admin" in str(app.query_one("#detail").render()),
+                            "the reason in the detail pane")
+                assert any("↻1" in str(n.label) for n in tree.root.children[0].children)
+        asyncio.run(drive())
