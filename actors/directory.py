@@ -14,6 +14,7 @@ from typing import Generic, TypeVar
 import trio
 import trio.lowlevel
 
+from actors.bus import BusSink, NullBus
 from actors.device import Device
 from actors.items import Attach, Crash, RoomItem, UserItem
 from actors.mailbox import Mailbox
@@ -103,6 +104,10 @@ class Directory(Generic[T]):
     def count(self) -> int:
         return len(self._mailboxes)
 
+    def keys(self) -> list[int]:
+        """The ids of the running actors."""
+        return list(self._mailboxes)
+
     def child_name(self, key: int) -> str | None:
         """The supervisor child name of actor `key` while it is registered (admin console)."""
         return self._names.get(key) if key in self._mailboxes else None
@@ -132,10 +137,11 @@ class RoomDirectory(Directory[RoomItem]):
         self.store = store
         self.settings = settings
         self.users: UserDirectory | None = None
+        self.bus: BusSink = NullBus()  # the node sets its Bus when several processes share the database
 
     def _make_actor(self, key: int, mailbox: Mailbox[RoomItem], forget: Callable[[], None]) -> RoomActor:
         assert self.users is not None
-        return RoomActor(key, mailbox, self.store, self.users, self.settings, forget)
+        return RoomActor(key, mailbox, self.store, self.users, self.settings, forget, self.bus)
 
 
 class UserDirectory(Directory[UserItem]):

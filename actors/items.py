@@ -80,8 +80,23 @@ class TypingNow:
     active: bool
 
 
+@dataclass(frozen=True, slots=True)
+class RemoteCommitted:
+    """Messages another chatd process stored in this room (actors/bus.py): fan them out to members here."""
+
+    messages: tuple[Message, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteTyping:
+    """A `typing` frame a member sent to another process."""
+
+    user: int
+    active: bool
+
+
 RoomRequest = SendText | ChangeMembers | UpdateRoom | ChangeMessage | JoinByInvite
-RoomItem = RoomRequest | CursorMoved | TypingNow | Crash
+RoomItem = RoomRequest | CursorMoved | TypingNow | RemoteCommitted | RemoteTyping | Crash
 
 
 # ------------------------------------------------------------------ to a UserActor
@@ -140,7 +155,24 @@ class Push:
     frame: Frame
 
 
-UserItem = Deliver | MembershipChanged | Attach | Detach | AckFrom | Push | SettingsChanged | MuteChanged | Crash
+@dataclass(frozen=True, slots=True)
+class ReadMoved:
+    """The user's read marker moved on another process (their counts follow it here too)."""
+
+    room: int
+    seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class RoomHead:
+    """Postgres says `room` reached `last_seq` (actors/gaps.py): a device behind it syncs the rest."""
+
+    room: int
+    last_seq: int
+
+
+UserItem = (Deliver | MembershipChanged | Attach | Detach | AckFrom | Push | SettingsChanged | MuteChanged | ReadMoved
+            | RoomHead | Crash)
 
 
 # ------------------------------------------------------------------ to the CursorWriter

@@ -24,6 +24,7 @@ from typing import Protocol
 
 import trio
 
+from actors.bus import BusSink, NullBus
 from actors.device import Device
 from actors.items import Crash, Push
 from actors.mailbox import Mailbox
@@ -76,6 +77,7 @@ class PresenceTracker:
         self.local: dict[int, dict[int, Device]] = {}  # user -> their open devices on this node
         self.vouched: set[int] = set()  # users this node has told Redis about
         self.unsaved: dict[int, int] = {}  # user -> last seen (ms) not yet stored
+        self.bus: BusSink = NullBus()  # contacts connected to other processes hear it through them
 
     # ------------------------------------------------------------------ what connections call
 
@@ -196,6 +198,7 @@ class PresenceTracker:
             for contact in contacts:
                 if self.users.is_online(contact):
                     self.users.offer(contact, Push(frame))
+            self.bus.to_users(contacts, Push(frame))
 
     async def _goodbye(self) -> None:
         """The node stops: withdraw every user from Redis and store when they were last seen."""

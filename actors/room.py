@@ -17,6 +17,7 @@ from typing import Protocol, get_args
 
 import trio
 
+from actors.bus import BusSink, NullBus
 from actors.device import Device
 from actors.items import (
     Committed,
@@ -25,6 +26,8 @@ from actors.items import (
     JoinByInvite,
     MembershipChanged,
     Push,
+    RemoteCommitted,
+    RemoteTyping,
     RoomItem,
     RoomRequest,
     SendText,
@@ -32,13 +35,14 @@ from actors.items import (
 )
 from actors.mailbox import Mailbox
 from actors.receipts import Move, Receipts
+from actors.remote import remote_news
 from actors.rules import Denied, admit
 from actors.typing import TypingState
-from persistence.errors import StoreUnavailable
+from persistence.errors import StaleRoom, StoreUnavailable
 from persistence.records import AppendItem, InviteJoin, MemberChange, Refusal, RoomState
 from persistence.store import Store
 from protocol.errors import ErrorCode
-from protocol.frames import Error, Ok, Sent, TypingChanged
+from protocol.frames import Error, Message, Ok, Sent, TypingChanged
 from protocol.history import lowest_visible, redacted
 
 log = logging.getLogger("chatd.room")
@@ -68,11 +72,12 @@ def reply_error(device: Device, req_id: int | None, code: ErrorCode, message: st
 
 class RoomActor:
     def __init__(self, room_id: int, mailbox: Mailbox[RoomItem], store: Store, users: UserRouter,
-                 settings: RoomSettings, forget: Callable[[], None]) -> None:
+                 settings: RoomSettings, forget: Callable[[], None], bus: BusSink | None = None) -> None:
         self.room_id = room_id
         self.mailbox = mailbox
         self.store = store
         self.users = users
+        self.bus = bus or NullBus()
         self.settings = settings
         self._forget = forget
         self.state: RoomState | None = None
@@ -165,9 +170,20 @@ class RoomActor:
         state = await self._loaded(batch)
         if state is None:
             return
+        remote = [m for item in batch if isinstance(item, RemoteCommitted) for m in item.messages]
+        if remote:
+            await self._take_remote(state, remote)
+            state = await self._loaded(batch)  # reloaded if the news made it stale
+            if state is None:
+                return
         accepted: list[tuple[RoomRequest, list[AppendItem]]] = []
         moves: dict[int, Move] = {}
         for item in batch:
+            if isinstance(item, RemoteCommitted):
+                continue
+            if isinstance(item, RemoteTyping):
+                self._on_remote_typing(state, item)
+                continue
             if isinstance(item, CursorMoved):
                 m = moves.get(item.user, Move())
                 moves[item.user] = Move(_max(m.delivered, item.delivered_seq), _max(m.read, item.read_seq),
@@ -199,10 +215,14 @@ class RoomActor:
 
     # ------------------------------------------------------------------ commit and fan-out
 
-    async def _commit(self, state: RoomState, accepted: list[tuple[RoomRequest, list[AppendItem]]]) -> None:
+    async def _commit(self, state: RoomState, accepted: list[tuple[RoomRequest, list[AppendItem]]],
+                      attempt: int = 1) -> None:
         flat = [append for _, appends in accepted for append in appends]
         try:
-            results = await self.store.append(self.room_id, flat)
+            results = await self.store.append(self.room_id, flat, state.last_seq)
+        except StaleRoom:
+            await self._readmit([req for req, _ in accepted], attempt)
+            return
         except StoreUnavailable as exc:
             log.warning("room %s: commit failed, %d requests get retry: %s", self.room_id, len(flat), exc)
             self.state = None  # optimistic membership edits are void: reload on the next request
@@ -254,8 +274,46 @@ class RoomActor:
                 request.device.push(Ok(id=request.req_id))
             self._answered.add(id(request))
         self._fan_out(state, committed, changed)
+        if committed:
+            self.bus.to_room(self.room_id, RemoteCommitted(tuple(c.message for c in committed)))
         if reload:
             self.state = None
+
+    async def _readmit(self, requests: list[RoomRequest], attempt: int) -> None:
+        """Another process changed the room under these requests: check them again on fresh state."""
+        self.state = None
+        state = await self._loaded(list(requests))
+        if state is None:
+            return
+        if attempt >= 3:  # the room keeps changing under us: let the clients come back
+            self._fail_requests(list(requests), "the room is changing, retry")
+            return
+        again = []
+        for request in requests:
+            try:
+                again.append((request, admit(state, request)))
+            except Denied as denied:
+                self._answer(request, denied.code, str(denied))
+        if again:
+            await self._commit(state, again, attempt + 1)
+
+    async def _take_remote(self, state: RoomState, messages: list[Message]) -> None:
+        """Fan out what other processes stored here (actors/remote.py), reloading the state first if stale."""
+        news = remote_news(state.last_seq, messages)
+        if news.stale:
+            self.state = None
+            fresh = await self._loaded([])
+            if fresh is None:  # no database: the devices' gap checks fetch these later
+                return
+            state = fresh
+        else:
+            state.last_seq = news.last_seq
+        for msg in news.messages:
+            if msg.kind != "system" and msg.sender is not None:
+                self.receipts.remember(msg.seq, msg.sender)
+                if self.typing.stop(msg.sender):
+                    self._tell_typing(msg.sender, False)
+        self._fan_out(state, [Committed(m) for m in news.messages], news.changed)
 
     async def _one_by_one(self, requests: list[RoomRequest]) -> None:
         for request in requests:
@@ -304,9 +362,18 @@ class RoomActor:
         if member is None or not member.current:
             reply_error(item.device, None, ErrorCode.FORBIDDEN, f"typing: you are not a member of room {self.room_id}")
             return
-        news = self.typing.start(user, trio.current_time()) if item.active else self.typing.stop(user)
+        self.bus.to_room(self.room_id, RemoteTyping(user, item.active))  # every one: it renews the expiry there
+        self._typing(user, item.active)
+
+    def _on_remote_typing(self, state: RoomState, item: RemoteTyping) -> None:
+        member = state.members.get(item.user)
+        if member is not None and member.current:
+            self._typing(item.user, item.active)
+
+    def _typing(self, user: int, active: bool) -> None:
+        news = self.typing.start(user, trio.current_time()) if active else self.typing.stop(user)
         if news:
-            self._tell_typing(user, item.active)
+            self._tell_typing(user, active)
 
     def _tell_typing(self, user: int, active: bool) -> None:
         """Push typing_changed to the other online current members (never stored, never waited on)."""

@@ -34,6 +34,8 @@ from actors.items import (
     MembershipChanged,
     MuteChanged,
     Push,
+    ReadMoved,
+    RoomHead,
     SaveCursors,
     SettingsChanged,
     UserItem,
@@ -170,6 +172,12 @@ class UserActor:
                 ds.device.push(frame)
         elif isinstance(item, SettingsChanged):
             self.read_receipts = item.read_receipts
+        elif isinstance(item, ReadMoved):  # read on a device connected to another process
+            view = (await self._room_views()).get(item.room)
+            if view is not None:
+                self.counts.read(item.room, view, min(item.seq, view.upto))
+        elif isinstance(item, RoomHead):
+            await self._on_head(item)
         elif isinstance(item, MuteChanged):
             view = (await self._room_views()).get(item.room)
             if view is not None:
@@ -220,6 +228,20 @@ class UserActor:
                     ds.outgoing.append(msg)
                 else:  # the sending device has it (it got `sent`): acked once all before it are
                     self._advance(ds, view, msg.room, ds.acked.get(msg.room, 0))
+
+    async def _on_head(self, item: RoomHead) -> None:
+        """Postgres has `room` up to `last_seq` (actors/gaps.py): devices behind it sync the rest."""
+        rooms = await self._room_views()
+        view = rooms.get(item.room)
+        if view is None:  # a membership we never heard of (its news was lost on the bus)
+            await self._reload(item.room)
+            return
+        if view.left_seq is None and item.last_seq > view.last_seq:
+            view.last_seq = item.last_seq
+            self.counts.recount[item.room] = view.read_seq  # what comes by sync was not counted on delivery
+        for ds in self.devices.values():
+            if ds.pushed.get(item.room, view.joined_seq - 1) < view.upto:
+                ds.syncing = True
 
     def _on_ack(self, item: AckFrom) -> None:
         ds = self.devices.get(item.device.id)

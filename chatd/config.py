@@ -75,6 +75,9 @@ class Config:
     push_vapid_subject: str = "mailto:admin@localhost"  # VAPID `sub`: a contact for push services
     push_vapid_key: str | None = None  # base64url P-256 private key; None: generated once into data_dir
     log_format: str = "text"  # "json": one JSON object per log line (admin/logjson.py), with actor and room ids
+    cluster: bool = True  # tell other chatd processes on this Postgres and Redis (actors/bus.py); false: alone
+    gap_check_seconds: float = 2.0  # cluster: how often Postgres is asked what the bus may have dropped
+    reuse_port: bool = False  # SO_REUSEPORT on both ports: several processes on one machine share them
     node_name: str = field(default_factory=lambda: f"{os.uname().nodename}-{os.getpid()}")
 
     @classmethod
@@ -98,6 +101,9 @@ class Config:
         need(self.access_ttl >= 30, "access_ttl", "must be at least 30 seconds")
         need(self.refresh_ttl >= self.access_ttl, "refresh_ttl", "must be at least access_ttl")
         need(self.handshake_timeout > 0, "handshake_timeout", "must be > 0 seconds")
+        need(0.05 <= self.gap_check_seconds <= 60, "gap_check_seconds", "must be 0.05..60 seconds")
+        need(not self.reuse_port or (self.port != 0 and self.http_port != 0), "reuse_port",
+             "needs fixed ports (CHAT_PORT and CHAT_HTTP_PORT other than 0) to share")
         need(self.max_connections_per_address >= 1, "max_connections_per_address", "must be at least 1")
         need(self.outbox_frames >= 8, "outbox_frames", "must be at least 8")
         need(self.rate_per_second > 0 and self.rate_burst >= 1, "rate_per_second", "rate and burst must be > 0")

@@ -4,6 +4,8 @@
     ├── rooms    dynamic supervisor of RoomActors (transient)
     ├── cursors  CursorWriter: every user's delivered/read cursors, one UPDATE per round trip
     ├── users    dynamic supervisor of UserActors (temporary)
+    ├── bus      Bus (actors/bus.py): news to and from the other chatd processes, over Redis pub/sub
+    ├── gaps     GapWatch (actors/gaps.py): what the bus dropped, found in Postgres every 2 s
     ├── presence PresenceTracker: who is online here (Redis, TTL + heartbeat), presence_changed pushes
     ├── gateway  websocket listener, one task pair per connection
     ├── http     hypercorn (trio worker) serving httpapi/: JSON auth, /healthz, /metrics
@@ -20,8 +22,11 @@ import logging
 import trio
 import trio_asyncio
 
+from actors.bus import Bus
 from actors.cursors import CursorWriter
 from actors.directory import RoomDirectory, UserDirectory
+from actors.gaps import GapWatch
+from actors.items import CursorMoved
 from actors.presence import PresenceSettings, PresenceTracker
 from actors.room import RoomSettings
 from actors.user import UserSettings
@@ -35,6 +40,7 @@ from httpapi.admin import mount_admin
 from httpapi.app import make_app
 from httpapi.server import HttpServer
 from persistence import Cache, Store
+from persistence.pubsub import PubSub
 from push.sender import WebPushSender
 from push.vapid import VapidKey
 from push.worker import PushService, PushSettings
@@ -52,6 +58,7 @@ class Node:
         self.services: Services | None = None
         self.gateway: Gateway | None = None
         self.http: HttpServer | None = None
+        self.bus: Bus | None = None
         self.admin: AdminContext | None = None  # the admin console's view (admin/, httpapi/admin.py)
 
     @property
@@ -78,13 +85,25 @@ class Node:
             rooms = RoomDirectory(store, RoomSettings(idle_seconds=cfg.room_idle_seconds,
                                                       status_max_members=cfg.receipts_per_recipient_max,
                                                       typing_seconds=cfg.typing_seconds))
-            cursors = CursorWriter(store, rooms.tell)
+
+            def tell_room(room: int, moved: CursorMoved) -> bool:  # stored cursors: for receipts, everywhere
+                rooms.bus.to_room(room, moved)
+                return rooms.tell(room, moved)
+
+            cursors = CursorWriter(store, tell_room)
             users = UserDirectory(store, rooms, cursors, UserSettings(flush_seconds=cfg.cursor_flush_seconds,
                                                              linger_seconds=cfg.user_linger_seconds))
             presence = PresenceTracker(store, cache, users, PresenceSettings(cfg.node_name, cfg.presence_ttl))
+            cluster: list[ChildSpec] = []
+            if cfg.cluster:
+                self.bus = Bus(PubSub(cache, "bus"), cfg.node_name, rooms, users)
+                rooms.bus = presence.bus = self.bus
+                gaps = GapWatch(store, users.keys, users, cfg.gap_check_seconds)
+                cluster = [ChildSpec("bus", self.bus.run), ChildSpec("gaps", gaps.run)]
             metrics = Metrics()
             self.services = Services(cfg, store, cache, rooms, users, TokenIssuer(cfg.jwt_secret, cfg.access_ttl),
-                                     PasswordHasher(cfg.argon2_time_cost, cfg.argon2_memory_kib), presence, metrics)
+                                     PasswordHasher(cfg.argon2_time_cost, cfg.argon2_memory_kib), presence, metrics,
+                                     rooms.bus)
             self.gateway = Gateway(self.services)
             gateway = self.gateway
             metrics.watch(lambda: gateway.connections, {"room": rooms.count, "user": users.count})
@@ -97,13 +116,16 @@ class Node:
                 self.admin.attach(nursery)  # a drain ends the node by cancelling this nursery
                 await nursery.start(self.root.run, [
                     ChildSpec("rooms", rooms.run), ChildSpec("cursors", cursors.run), ChildSpec("users", users.run),
-                    ChildSpec("presence", presence.run), ChildSpec("gateway", self.gateway.serve),
+                    *cluster, ChildSpec("presence", presence.run), ChildSpec("gateway", self.gateway.serve),
                     ChildSpec("http", self.http.run),
                     ChildSpec("push", push.run)])
                 gateway.http_port = self.http.port  # its pages may open websockets (Origin check)
                 if not await cache.ping():
-                    log.warning("Redis at %s does not answer; presence and rate limits are degraded",
+                    log.warning("Redis at %s does not answer; presence, rate limits and the bus are degraded",
                                 cfg.redis_url)
+                elif self.bus is not None:
+                    with trio.move_on_after(5):  # news published before we listen would wait for the gap check
+                        await self.bus.subscribed.wait()
                 log.info("chatd node %s listening on %s", cfg.node_name, self.url)
                 task_status.started(self)
         finally:

@@ -20,6 +20,7 @@ from actors.items import (
     ChangeMessage,
     MembershipChanged,
     MuteChanged,
+    ReadMoved,
     SendText,
     SettingsChanged,
     TypingNow,
@@ -139,6 +140,7 @@ class Handlers:
     async def _room_reply(self, req_id: int, room_id: int, notify: list[int]) -> f.Frame:
         for uid in notify:
             self.s.users.offer(uid, MembershipChanged(room_id))
+        self.s.bus.to_users(notify, MembershipChanged(room_id))
         info = await self.s.store.room_info(room_id)
         if info is None:
             raise RequestError(ErrorCode.NOT_FOUND, f"room {room_id} does not exist")
@@ -222,6 +224,7 @@ class Handlers:
 
     async def read(self, req: f.Read) -> None:
         await self._cursor(req.room, req.seq, read=True)
+        self.s.bus.to_users((self.me,), ReadMoved(req.room, req.seq))  # my devices on other processes
 
     async def typing(self, req: f.Typing) -> None:
         self.s.rooms.tell(req.room, TypingNow(self.device, req.active))  # best-effort: dropped if overloaded
@@ -230,12 +233,14 @@ class Handlers:
         if not await self.s.store.set_muted(self.me, req.room, req.muted):
             raise RequestError(ErrorCode.NOT_FOUND, f"you are not a member of room {req.room}")
         await self.s.users.put(self.me, MuteChanged(req.room, req.muted))
+        self.s.bus.to_users((self.me,), MuteChanged(req.room, req.muted))
         return f.Ok(id=req.id)
 
     async def settings(self, req: f.Settings) -> f.Frame:
         if req.read_receipts is not None:
             await self.s.store.set_read_receipts(self.me, req.read_receipts)
             await self.s.users.put(self.me, SettingsChanged(req.read_receipts))
+            self.s.bus.to_users((self.me,), SettingsChanged(req.read_receipts))
         return f.Ok(id=req.id)
 
     async def history(self, req: f.History) -> f.Frame:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from actors.bus import BusSink, NullBus
 from actors.directory import RoomDirectory, UserDirectory
 from actors.presence import PresenceTracker
 from auth import PasswordHasher, TokenIssuer
@@ -23,3 +24,4 @@ class Services:
     passwords: PasswordHasher
     presence: PresenceTracker
     metrics: Metrics = field(default_factory=Metrics)
+    bus: BusSink = field(default_factory=NullBus)  # the other processes on this database (actors/bus.py)

@@ -13,3 +13,8 @@ class Conflict(StoreError):
     def __init__(self, field: str) -> None:
         super().__init__(f"{field} is already taken")
         self.field = field
+
+
+class StaleRoom(StoreError):
+    """Another process changed the room's membership or settings since this room actor loaded it: reload,
+    check the requests again, and append again."""

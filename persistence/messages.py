@@ -7,6 +7,7 @@ from typing import Any
 import asyncpg
 
 from persistence.bridge import bridged
+from persistence.errors import StaleRoom
 from persistence.media import StoredMedia, media_rows
 from persistence.records import (
     Appended,
@@ -30,18 +31,27 @@ class MessageQueries:
     pool: asyncpg.Pool
 
     @bridged
-    async def append(self, room_id: int, items: list[AppendItem]) -> list[Appended]:
+    async def append(self, room_id: int, items: list[AppendItem], expected_last_seq: int | None = None
+                     ) -> list[Appended]:
         """Store a batch in one transaction and return one result per item, in order.
 
         The room row is locked first, so seq assignment and the idempotency check are race-free even
         with writers in other processes. A text whose (sender, client_id) is already stored - earlier
         or in this very batch - is not stored again; its result is the original with duplicate=True.
         An edit or delete that its target does not allow is refused (no seq is used).
+
+        `expected_last_seq` is where the caller's view of the room ends. If another process appended a
+        system message (a membership or settings change) after it, the caller's checks may be stale:
+        StaleRoom is raised and nothing is stored. Messages from people in between change nothing.
         """
         async with self.pool.acquire() as con, con.transaction():
             last_seq = await con.fetchval("SELECT last_seq FROM rooms WHERE id = $1 FOR UPDATE", room_id)
             if last_seq is None:
                 raise LookupError(f"room {room_id} does not exist")
+            if expected_last_seq is not None and last_seq > expected_last_seq and await con.fetchval(
+                    "SELECT EXISTS (SELECT 1 FROM messages WHERE room_id = $1 AND seq > $2 AND kind = 'system')",
+                    room_id, expected_last_seq):
+                raise StaleRoom(f"room {room_id} changed after seq {expected_last_seq}")
             known = await _known_texts(con, room_id, [i for i in items if isinstance(i, NewText)])
             targets = await _targets(con, room_id, [i for i in items if isinstance(i, MessageChange)])
             invites = await _invites(con, [i.code for i in items if isinstance(i, InviteJoin)])
@@ -102,7 +112,8 @@ class MessageQueries:
     async def messages_after(self, user_id: int, ranges: list[tuple[int, int, int]], limit: int) -> list[Message]:
         """Up to `limit` messages with after < seq <= upto, for (room, after, upto) ranges; by room, seq.
 
-        As `user_id` may see them (protocol/history.py: edits of messages from before they joined)."""
+        As `user_id` may see them: within their membership as Postgres has it (a user actor's view may be
+        behind a change made by another process), edits of messages from before they joined redacted."""
         if not ranges:
             return []
         rooms, afters, uptos = (list(col) for col in zip(*ranges, strict=True))
@@ -110,11 +121,13 @@ class MessageQueries:
             f"SELECT m.*, ro.history_visibility, rm.joined_seq"
             f" FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS r(room_id, after, upto)"
             f" JOIN rooms ro ON ro.id = r.room_id"
-            f" LEFT JOIN room_members rm ON rm.room_id = r.room_id AND rm.user_id = $5"
+            f" JOIN room_members rm ON rm.room_id = r.room_id AND rm.user_id = $5"
             f" CROSS JOIN LATERAL (SELECT {MESSAGE_COLUMNS} FROM messages m WHERE m.room_id = r.room_id"
-            f" AND m.seq > r.after AND m.seq <= r.upto ORDER BY m.seq LIMIT $4) m"
+            f" AND m.seq > GREATEST(r.after, rm.joined_seq - 1)"
+            f" AND m.seq <= LEAST(r.upto, COALESCE(rm.left_seq, r.upto))"
+            f" ORDER BY m.seq LIMIT $4) m"
             f" ORDER BY m.room_id, m.seq LIMIT $4", rooms, afters, uptos, limit, user_id)
-        return [redacted(to_message(r), lowest_visible(r["history_visibility"], r["joined_seq"] or 1))
+        return [redacted(to_message(r), lowest_visible(r["history_visibility"], r["joined_seq"]))
                 for r in rows]
 
     @bridged

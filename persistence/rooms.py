@@ -115,6 +115,15 @@ class RoomQueries:
             "SELECT 1 FROM room_members WHERE room_id = $1 AND user_id = $2", room_id, user_id))
 
     @bridged
+    async def room_heads(self, user_ids: list[int]) -> list[tuple[int, int, int]]:
+        """(user, room, last_seq) for each current room of these users that has messages past their delivered_seq."""
+        rows = await self.pool.fetch(
+            "SELECT rm.user_id, rm.room_id, r.last_seq FROM room_members rm JOIN rooms r ON r.id = rm.room_id"
+            " WHERE rm.user_id = ANY($1::bigint[]) AND rm.left_seq IS NULL AND r.last_seq > rm.delivered_seq",
+            user_ids)
+        return [(r["user_id"], r["room_id"], r["last_seq"]) for r in rows]
+
+    @bridged
     async def memberships(self, user_id: int, room_id: int | None = None) -> list[Membership]:
         """Every room the user is or was in (removed members are owed messages up to left_seq)."""
         rows = await self.pool.fetch(

@@ -1,0 +1,160 @@
+"""Bus: how the chatd processes on one Postgres and one Redis hear of each other's work (issue 9).
+
+Every process runs its own room and user actors; Postgres orders each room (its seq is assigned under the
+room row's lock, whoever writes) and Redis pub/sub carries the news between processes:
+
+- a room actor that committed messages publishes them; every other process hands them to its own actor
+  for that room, which fans them out to the members connected there, exactly as for its own commits;
+- typing frames and stored cursor moves (for receipts) travel the same way, to the room actors;
+- what concerns a user rather than a room (a new room, mute, settings, read markers, presence pushes)
+  goes to that user's actor in every process where they have devices.
+
+Publishing never blocks an actor: events go through this actor's bounded mailbox and are published in
+batches (one PUBLISH per batch). Pub/sub is at most once: when Redis is down, or a process falls behind,
+events are dropped. That costs latency, not messages: user actors order by seq and fill gaps from
+Postgres, and actors/gaps.py finds every room where Postgres is ahead of what a process heard.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Protocol
+
+import trio
+
+from actors.buswire import BusEvent, BusWireError, ToRoom, ToUsers, decode, encode
+from actors.items import (
+    CursorMoved,
+    MembershipChanged,
+    MuteChanged,
+    Push,
+    ReadMoved,
+    RemoteCommitted,
+    RemoteTyping,
+    RoomItem,
+    SettingsChanged,
+    UserItem,
+)
+from actors.mailbox import Mailbox
+from persistence.pubsub import BusError, PubSub
+
+log = logging.getLogger("chatd.bus")
+
+RoomNews = RemoteCommitted | RemoteTyping | CursorMoved
+UserNews = MembershipChanged | MuteChanged | SettingsChanged | ReadMoved | Push
+
+
+class BusSink(Protocol):
+    """What actors and handlers publish to the other processes (never blocks, may drop)."""
+
+    def to_room(self, room: int, item: RoomNews, /) -> None: ...
+    def to_users(self, users: Iterable[int], item: UserNews, /) -> None: ...
+
+
+class NullBus:
+    """A single process: nobody to tell."""
+
+    def to_room(self, room: int, item: RoomNews, /) -> None:
+        pass
+
+    def to_users(self, users: Iterable[int], item: UserNews, /) -> None:
+        pass
+
+
+class Rooms(Protocol):
+    def tell(self, key: int, item: RoomItem, /) -> bool: ...
+
+
+class Users(Protocol):
+    def offer(self, key: int, item: UserItem, /) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class BusSettings:
+    mailbox_size: int = 16384
+    batch_limit: int = 512
+    inbox_size: int = 16384  # received bus messages waiting to be dispatched
+    retry_seconds: float = 1.0
+
+
+class Bus:
+    def __init__(self, pubsub: PubSub, node: str, rooms: Rooms, users: Users,
+                 settings: BusSettings = BusSettings()) -> None:
+        self.pubsub = pubsub
+        self.node = node
+        self.rooms = rooms
+        self.users = users
+        self.settings = settings
+        self.mailbox = Mailbox[BusEvent](settings.mailbox_size)  # outlives restarts of run()
+        self.subscribed = trio.Event()
+        self.published = self.received = self.dropped = 0
+        self._last_warning = 0.0
+
+    def to_room(self, room: int, item: RoomNews, /) -> None:
+        if not self.mailbox.offer(ToRoom(room, item)):
+            self.dropped += 1
+
+    def to_users(self, users: Iterable[int], item: UserNews, /) -> None:
+        users = tuple(users)
+        if users and not self.mailbox.offer(ToUsers(users, item)):
+            self.dropped += 1
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        inbox_send, inbox = trio.open_memory_channel[bytes](self.settings.inbox_size)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._publish)
+            nursery.start_soon(self._listen, inbox_send)
+            nursery.start_soon(self._dispatch, inbox)
+            task_status.started()
+
+    async def _publish(self) -> None:
+        while True:
+            batch = await self.mailbox.next_batch(self.settings.batch_limit)
+            try:
+                await self.pubsub.publish(encode(self.node, batch))
+                self.published += len(batch)
+            except BusError as exc:
+                self.dropped += len(batch)
+                self._warn(f"bus publish failed, {len(batch)} events dropped (gaps are filled from Postgres): {exc}")
+
+    async def _listen(self, inbox: trio.MemorySendChannel[bytes]) -> None:
+        def on_message(data: bytes) -> None:
+            try:
+                inbox.send_nowait(data)
+            except trio.WouldBlock:
+                self.dropped += 1
+
+        while True:
+            try:
+                await self.pubsub.listen(on_message, self.subscribed.set)
+            except BusError as exc:
+                self._warn(f"bus subscription lost, resubscribing: {exc}")
+            self.subscribed = trio.Event()
+            await trio.sleep(self.settings.retry_seconds)
+
+    async def _dispatch(self, inbox: trio.MemoryReceiveChannel[bytes]) -> None:
+        async for data in inbox:
+            try:
+                node, events = decode(data)
+            except BusWireError as exc:
+                self._warn(str(exc))
+                continue
+            if node == self.node:
+                continue
+            self.received += len(events)
+            for event in events:
+                if isinstance(event, ToRoom):
+                    self.rooms.tell(event.room, event.item)  # starts this process's actor for the room
+                else:
+                    for user in event.users:
+                        self.users.offer(user, event.item)  # only users with devices here have an actor
+            await trio.lowlevel.checkpoint()
+
+    def _warn(self, message: str) -> None:
+        now = time.monotonic()
+        if now - self._last_warning > 10:
+            self._last_warning = now
+            log.warning(message)

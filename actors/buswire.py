@@ -1,0 +1,119 @@
+"""What chatd processes tell each other over Redis (actors/bus.py), and its wire form. Pure, no I/O.
+
+A bus message is one msgpack array `[node, [event, ...]]`: the publishing node's name (a node ignores its
+own messages) and the events of one publish batch, each a short tagged array:
+
+    ["c", room, [Message, ...]]                  messages stored in `room`
+    ["t", room, user, active]                    a member's typing frame
+    ["r", room, user, delivered|nil, read|nil, quiet]   a member's stored cursors moved
+    ["u", [user, ...], tag, ...]                 something for those users' actors (see USER_TAGS)
+
+Messages travel as the protocol's Message maps, frames in their protocol encoding.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import msgpack
+
+from actors.items import (
+    CursorMoved,
+    MembershipChanged,
+    MuteChanged,
+    Push,
+    ReadMoved,
+    RemoteCommitted,
+    RemoteTyping,
+    SettingsChanged,
+)
+from protocol.codec import decode as decode_frame
+from protocol.codec import encode as encode_frame
+from protocol.errors import ProtocolError
+from protocol.frames import Message
+from protocol.schema import build, unbuild
+
+MAX_FRAME = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class ToRoom:
+    room: int
+    item: RemoteCommitted | RemoteTyping | CursorMoved
+
+
+@dataclass(frozen=True, slots=True)
+class ToUsers:
+    users: tuple[int, ...]
+    item: MembershipChanged | MuteChanged | SettingsChanged | ReadMoved | Push
+
+
+BusEvent = ToRoom | ToUsers
+
+
+class BusWireError(ValueError):
+    pass
+
+
+def encode(node: str, events: list[BusEvent]) -> bytes:
+    return msgpack.packb([node, [_event(e) for e in events]])  # type: ignore[no-any-return]
+
+
+def decode(data: bytes) -> tuple[str, list[BusEvent]]:
+    try:
+        node, events = msgpack.unpackb(data)
+        return str(node), [_parse(e) for e in events]
+    except (ValueError, TypeError, KeyError, IndexError) as exc:
+        raise BusWireError(f"bad bus message: {exc}") from exc
+
+
+def _event(event: BusEvent) -> list[Any]:
+    if isinstance(event, ToRoom):
+        news = event.item
+        if isinstance(news, RemoteCommitted):
+            return ["c", event.room, [unbuild(m) for m in news.messages]]
+        if isinstance(news, RemoteTyping):
+            return ["t", event.room, news.user, news.active]
+        return ["r", event.room, news.user, news.delivered_seq, news.read_seq, news.quiet]
+    users = list(event.users)
+    item = event.item
+    if isinstance(item, MembershipChanged):
+        return ["u", users, "member", item.room]
+    if isinstance(item, MuteChanged):
+        return ["u", users, "mute", item.room, item.muted]
+    if isinstance(item, SettingsChanged):
+        return ["u", users, "settings", item.read_receipts]
+    if isinstance(item, ReadMoved):
+        return ["u", users, "read", item.room, item.seq]
+    return ["u", users, "push", encode_frame(item.frame)]
+
+
+def _parse(e: list[Any]) -> BusEvent:
+    tag = e[0]
+    if tag == "c":
+        return ToRoom(int(e[1]), RemoteCommitted(tuple(build(Message, m) for m in e[2])))
+    if tag == "t":
+        return ToRoom(int(e[1]), RemoteTyping(int(e[2]), bool(e[3])))
+    if tag == "r":
+        return ToRoom(int(e[1]), CursorMoved(int(e[2]), e[3], e[4], bool(e[5])))
+    if tag != "u":
+        raise BusWireError(f"unknown bus event {tag!r}")
+    users, kind, args = tuple(int(u) for u in e[1]), e[2], e[3:]
+    item: MembershipChanged | MuteChanged | SettingsChanged | ReadMoved | Push
+    if kind == "member":
+        item = MembershipChanged(int(args[0]))
+    elif kind == "mute":
+        item = MuteChanged(int(args[0]), bool(args[1]))
+    elif kind == "settings":
+        item = SettingsChanged(bool(args[0]))
+    elif kind == "read":
+        item = ReadMoved(int(args[0]), int(args[1]))
+    elif kind == "push":
+        frame = decode_frame(args[0], MAX_FRAME)
+        if isinstance(frame, ProtocolError):
+            raise BusWireError(f"bad frame on the bus: {frame.message}")
+        item = Push(frame)
+    else:
+        raise BusWireError(f"unknown user event {kind!r}")
+    return ToUsers(users, item)

@@ -1,0 +1,49 @@
+"""GapWatch: the safety net under the bus (actors/bus.py). Pub/sub may drop news; Postgres never does.
+
+Every `period` seconds one query asks Postgres, for the users with an actor in this process, which of
+their rooms hold messages past what they have acknowledged, and tells each such user actor the room's
+head (`RoomHead`). A user actor whose devices are behind that head syncs the rest from Postgres, and one
+that never heard of the room (its `member_added` news was lost) loads the membership. So a lost bus
+message costs at most `period` seconds, and never a message.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Protocol
+
+import trio
+
+from actors.items import RoomHead, UserItem
+from persistence.errors import StoreUnavailable
+from persistence.store import Store
+
+log = logging.getLogger("chatd.gaps")
+
+
+class Users(Protocol):
+    def offer(self, key: int, item: UserItem, /) -> bool: ...
+
+
+class GapWatch:
+    def __init__(self, store: Store, online: Callable[[], list[int]], users: Users, period: float) -> None:
+        self.store = store
+        self.online = online
+        self.users = users
+        self.period = period
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        task_status.started()
+        while True:
+            await trio.sleep(self.period)
+            users = self.online()
+            if not users:
+                continue
+            try:
+                heads = await self.store.room_heads(users)
+            except StoreUnavailable as exc:
+                log.warning("gap check skipped: %s", exc)
+                continue
+            for user, room, last_seq in heads:
+                self.users.offer(user, RoomHead(room, last_seq))
