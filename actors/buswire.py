@@ -64,6 +64,8 @@ def decode(data: bytes) -> tuple[str, list[BusEvent]]:
     try:
         node, events = msgpack.unpackb(data)
         return str(node), [_parse(e) for e in events]
+    except BusWireError:
+        raise
     except (ValueError, TypeError, KeyError, IndexError) as exc:
         raise BusWireError(f"bad bus message: {exc}") from exc
 
@@ -96,7 +98,7 @@ def _parse(e: list[Any]) -> BusEvent:
     if tag == "t":
         return ToRoom(int(e[1]), RemoteTyping(int(e[2]), bool(e[3])))
     if tag == "r":
-        return ToRoom(int(e[1]), CursorMoved(int(e[2]), e[3], e[4], bool(e[5])))
+        return ToRoom(int(e[1]), CursorMoved(int(e[2]), _maybe_int(e[3]), _maybe_int(e[4]), bool(e[5])))
     if tag != "u":
         raise BusWireError(f"unknown bus event {tag!r}")
     users, kind, args = tuple(int(u) for u in e[1]), e[2], e[3:]
@@ -117,3 +119,9 @@ def _parse(e: list[Any]) -> BusEvent:
     else:
         raise BusWireError(f"unknown user event {kind!r}")
     return ToUsers(users, item)
+
+
+def _maybe_int(value: Any) -> int | None:
+    if value is None or (isinstance(value, int) and not isinstance(value, bool)):
+        return value
+    raise BusWireError(f"a seq must be an integer or nil, not {value!r}")

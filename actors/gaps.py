@@ -4,7 +4,12 @@ Every `period` seconds one query asks Postgres, for the users with an actor in t
 their rooms hold messages past what they have acknowledged, and tells each such user actor the room's
 head (`RoomHead`). A user actor whose devices are behind that head syncs the rest from Postgres, and one
 that never heard of the room (its `member_added` news was lost) loads the membership. So a lost bus
-message costs at most `period` seconds, and never a message.
+message costs at most two periods, and never a message.
+
+A head is passed on only once two looks in a row saw it (at the lower of the two values): a message this
+process has just committed is in Postgres a moment before the room actor's own fan-out reaches the user
+actor, and syncing it from Postgres in that moment would send it back to the device that sent it (the
+user actor knows a device's own messages from that fan-out). One period later, that fan-out is through.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ class GapWatch:
         self.online = online
         self.users = users
         self.period = period
+        self._last_look: dict[tuple[int, int], int] = {}  # (user, room) -> last_seq at the previous look
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         task_status.started()
@@ -45,5 +51,8 @@ class GapWatch:
             except StoreUnavailable as exc:
                 log.warning("gap check skipped: %s", exc)
                 continue
-            for user, room, last_seq in heads:
-                self.users.offer(user, RoomHead(room, last_seq))
+            previous, self._last_look = self._last_look, {(user, room): seq for user, room, seq in heads}
+            for (user, room), last_seq in self._last_look.items():
+                before = previous.get((user, room))
+                if before is not None:
+                    self.users.offer(user, RoomHead(room, min(before, last_seq)))

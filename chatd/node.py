@@ -18,6 +18,7 @@ after it; every actor reaches them only through persistence/.
 from __future__ import annotations
 
 import logging
+import secrets
 
 import trio
 import trio_asyncio
@@ -96,7 +97,8 @@ class Node:
             presence = PresenceTracker(store, cache, users, PresenceSettings(cfg.node_name, cfg.presence_ttl))
             cluster: list[ChildSpec] = []
             if cfg.cluster:
-                self.bus = Bus(PubSub(cache, "bus"), cfg.node_name, rooms, users)
+                bus_id = f"{cfg.node_name}/{secrets.token_hex(4)}"  # unique even if two processes share a name
+                self.bus = Bus(PubSub(cache, "bus"), bus_id, rooms, users)
                 rooms.bus = presence.bus = self.bus
                 gaps = GapWatch(store, users.keys, users, cfg.gap_check_seconds)
                 cluster = [ChildSpec("bus", self.bus.run), ChildSpec("gaps", gaps.run)]

@@ -8,6 +8,7 @@ import trio
 
 from protocol import frames as f
 from tests.conftest import People
+from tests.scenarios import SENDERS, thousand_messages_into_one_room
 
 
 async def test_direct_chat_in_real_time(people: People) -> None:
@@ -138,49 +139,9 @@ async def test_retried_send_is_stored_once(people: People) -> None:
 
 
 async def test_thousand_messages_from_ten_senders_gap_free_and_in_order(people: People) -> None:
-    members = [await people.new(f"s{i}") for i in range(10)]
+    senders = [await people.new(f"s{i}") for i in range(SENDERS)]
     listener, listener_c = await people.new("listener")
-    owner_c = members[0][1]
-    rid = (await owner_c.call(f.CreateGroup, name="busy",
-                              members=[p.user_id for p, _ in members[1:]] + [listener.user_id])).room.room
-    for _, c in members:
-        await c.collect(rid, 1)
-    await listener_c.collect(rid, 1)
-
-    acked: dict[int, list[tuple[int, str]]] = {}
-
-    async def sender(index: int) -> None:
-        _, c = members[index]
-        acked[index] = [((await c.send_text(rid, f"{index}:{k}")).seq, f"{index}:{k}") for k in range(100)]
-
-    received: dict[int, list[f.Message]] = {}
-
-    async def receiver(index: int) -> None:
-        _, c = members[index]
-        received[index] = await c.collect(rid, 900, timeout=60)
-
-    async with trio.open_nursery() as n:
-        n.start_soon(lambda: _listen(listener_c, rid, received))
-        for i in range(10):
-            n.start_soon(receiver, i)
-        for i in range(10):
-            n.start_soon(sender, i)
-
-    all_seqs = sorted(seq for pairs in acked.values() for seq, _ in pairs)
-    assert all_seqs == list(range(2, 1002))  # gap-free, no duplicate
-    for pairs in acked.values():
-        assert [s for s, _ in pairs] == sorted(s for s, _ in pairs)  # a sender's messages keep its order
-    body_of = {seq: body for pairs in acked.values() for seq, body in pairs}
-    heard = received[-1]
-    assert [m.seq for m in heard] == list(range(2, 1002))
-    assert all(body_of[m.seq] == m.body for m in heard)
-    for i in range(10):
-        own = {s for s, _ in acked[i]}
-        assert [m.seq for m in received[i]] == [s for s in range(2, 1002) if s not in own]
-
-
-async def _listen(client: object, rid: int, received: dict[int, list[f.Message]]) -> None:
-    received[-1] = await client.collect(rid, 1000, timeout=60)  # type: ignore[attr-defined]
+    await thousand_messages_into_one_room([(p.user_id, c) for p, c in senders], (listener.user_id, listener_c))
 
 
 async def test_removed_member_gets_backlog_up_to_removal_and_nothing_after(people: People) -> None:

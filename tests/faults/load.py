@@ -20,7 +20,10 @@ from trio_websocket import HandshakeError
 
 from clients.ws import ChatClient, ChatError, Disconnected
 from protocol import frames as f
-from tests.conftest import Person
+from tests.conftest import People, Person, Server
+
+MEMBERS = 5
+PER_SENDER = 40
 
 
 @dataclass
@@ -181,3 +184,24 @@ async def verify(users: list[LoadUser], room: int, last: int, database_url: str)
         assert u.log.out_of_order == [], u.log.out_of_order[:5]
         assert u.log.duplicates(room) == [], f"{u.person.username} received duplicates"
         assert u.complete(room, last)
+
+
+async def group_under_load(nursery: trio.Nursery, server: Server, name: str,
+                           url: Callable[[int], Callable[[], str]] | None = None) -> tuple[int, list[LoadUser]]:
+    """A group of MEMBERS users, each queueing PER_SENDER messages; returns (room, users) not yet running.
+
+    User i connects to `url(i)()` (asked again at each reconnect); by default to `server`.
+    """
+    people = People(nursery, server)
+    persons = [await people.signup(f"{name}{i}") for i in range(MEMBERS)]
+    owner = await people.connect(persons[0])
+    room = (await owner.call(f.CreateGroup, name=name, members=[p.user_id for p in persons[1:]])).room.room
+    await owner.disconnect()
+    users = [LoadUser(p, url(i) if url else lambda: server.url, nursery) for i, p in enumerate(persons)]
+    for i, user in enumerate(users):
+        user.queue(room, [f"{name} {i}:{k}" for k in range(PER_SENDER)])
+    return room, users
+
+
+def confirmed(users: list[LoadUser]) -> int:
+    return sum(len(u.log.confirmed) for u in users)

@@ -14,30 +14,9 @@ from pathlib import Path
 import trio
 
 from chatd.embedded import RedisProcess
-from protocol import frames as f
-from tests.conftest import Backing, People, Server, make_config, start_node
-from tests.faults.load import LoadUser, drain, verify, wait_until
+from tests.conftest import Backing, make_config, start_node
+from tests.faults.load import MEMBERS, PER_SENDER, confirmed, drain, group_under_load, verify, wait_until
 from tests.faults.services import ChatdProcess, own_postgres, restart_postgres
-
-MEMBERS = 5
-PER_SENDER = 40
-
-
-async def group_under_load(nursery: trio.Nursery, server: Server, name: str) -> tuple[int, list[LoadUser]]:
-    """A group of MEMBERS users, each queueing PER_SENDER messages; returns (room, users) not yet running."""
-    people = People(nursery, server)
-    persons = [await people.signup(f"{name}{i}") for i in range(MEMBERS)]
-    owner = await people.connect(persons[0])
-    room = (await owner.call(f.CreateGroup, name=name, members=[p.user_id for p in persons[1:]])).room.room
-    await owner.disconnect()
-    users = [LoadUser(p, lambda: server.url, nursery) for p in persons]
-    for i, user in enumerate(users):
-        user.queue(room, [f"{name} {i}:{k}" for k in range(PER_SENDER)])
-    return room, users
-
-
-def confirmed(users: list[LoadUser]) -> int:
-    return sum(len(u.log.confirmed) for u in users)
 
 
 async def test_kill_9_mid_load_then_restart_loses_nothing(nursery: trio.Nursery, backing: Backing,

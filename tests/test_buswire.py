@@ -1,0 +1,86 @@
+"""The bus between chatd processes, without I/O: its wire form, and what a room makes of remote news."""
+
+from __future__ import annotations
+
+import msgpack
+import pytest
+
+from actors.buswire import BusEvent, BusWireError, ToRoom, ToUsers, decode, encode
+from actors.items import (
+    CursorMoved,
+    MembershipChanged,
+    MuteChanged,
+    Push,
+    ReadMoved,
+    RemoteCommitted,
+    RemoteTyping,
+    SettingsChanged,
+)
+from actors.remote import remote_news
+from protocol import people as p
+from protocol.frames import Media, Message
+
+
+def text(seq: int, room: int = 7) -> Message:
+    return Message(room=room, seq=seq, ts=1_700_000_000_000 + seq, sender=3, client_id=f"c{seq}", body=f"m{seq}")
+
+
+def system(seq: int, event: dict[str, object], room: int = 7) -> Message:
+    return Message(room=room, seq=seq, ts=1_700_000_000_000, kind="system", event=event)
+
+
+EVERY_EVENT: list[BusEvent] = [
+    ToRoom(7, RemoteCommitted((text(1), system(2, {"type": "member_added", "user": 9, "by": 3}),
+                               Message(room=7, seq=3, ts=5, kind="image", sender=3, body="look",
+                                       media=Media(id="a" * 32, file_name="x.png", mime="image/png", size=10,
+                                                   width=2, height=3))))),
+    ToRoom(7, RemoteTyping(3, True)),
+    ToRoom(7, CursorMoved(3, 10, None, False)),
+    ToRoom(7, CursorMoved(3, None, 4, True)),
+    ToUsers((3, 4), MembershipChanged(7)),
+    ToUsers((3,), MuteChanged(7, True)),
+    ToUsers((3,), SettingsChanged(False)),
+    ToUsers((3,), ReadMoved(7, 12)),
+    ToUsers((5, 6), Push(p.PresenceChanged(user=3, online=False, last_seen=123))),
+]
+
+
+def test_every_event_survives_the_wire() -> None:
+    node, events = decode(encode("host-1/abcd", EVERY_EVENT))
+    assert node == "host-1/abcd"
+    assert events == EVERY_EVENT
+
+
+@pytest.mark.parametrize("data", [
+    b"",
+    b"\xc1",
+    msgpack.packb("just a string"),
+    msgpack.packb(["n", [["x", 1]]]),
+    msgpack.packb(["n", [["u", [1], "what", 1]]]),
+    msgpack.packb(["n", [["r", 7, 3, "ten", None, False]]]),
+    msgpack.packb(["n", [["c", 7, [{"room": 7}]]]]),
+    msgpack.packb(["n", [["u", [1], "push", b"\x00\x01"]]]),
+    msgpack.packb(["n", [["t", 7]]]),
+])
+def test_garbage_on_the_bus_is_refused_with_a_reason(data: bytes) -> None:
+    with pytest.raises(BusWireError, match=r"\S"):
+        decode(data)
+
+
+def test_news_right_after_the_rooms_view_is_taken_in_order() -> None:
+    news = remote_news(4, [text(6), text(5), text(3), text(5)])
+    assert [m.seq for m in news.messages] == [3, 5, 6]  # sorted, each once; 3 is old news, fanned out as is
+    assert not news.stale and news.last_seq == 6 and news.changed == set()
+
+
+def test_a_gap_or_a_system_message_past_the_view_makes_it_stale() -> None:
+    assert remote_news(4, [text(6)]).stale  # seq 5 may have been a membership change
+    added = remote_news(4, [text(5), system(6, {"type": "member_added", "user": 9, "by": 3})])
+    assert added.stale and added.changed == {9}
+    created = remote_news(0, [system(1, {"type": "created", "members": [3, 4], "by": 3})])
+    assert created.stale and created.changed == {3, 4}
+
+
+def test_system_messages_the_view_already_holds_are_not_stale() -> None:
+    news = remote_news(8, [system(6, {"type": "member_removed", "user": 4, "by": 3}), text(9)])
+    assert not news.stale and news.last_seq == 9 and news.changed == {4}

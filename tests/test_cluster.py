@@ -1,0 +1,196 @@
+"""Several chatd processes on one Postgres and one Redis (issue 9), as their users see them.
+
+Two nodes run in this test process (each its own actors, listener and bus subscription, as two
+processes have), and for the kill -9 test two real `chatd` child processes. Whatever process a user is
+connected to, chat must behave as on one: same order, nothing lost, nothing twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import redis
+import trio
+
+from chatd.node import Node
+from protocol import frames as f
+from protocol import people as p
+from tests.conftest import Backing, People, make_config, start_node
+from tests.faults.load import PER_SENDER, confirmed, drain, group_under_load, verify, wait_until
+from tests.faults.services import ChatdProcess
+from tests.scenarios import SENDERS, thousand_messages_into_one_room
+
+GAP_CHECK = 0.2  # seconds between the gap watch's looks at Postgres
+
+
+@dataclass
+class Pair:
+    a: Node
+    b: Node
+    on_a: People
+    on_b: People
+
+
+@pytest.fixture
+async def pair(nursery: trio.Nursery, backing: Backing, tmp_path: Path) -> Pair:
+    """Two nodes on the same database, Redis and data directory, as two processes on one machine."""
+    nodes = [(await start_node(nursery, make_config(backing, tmp_path, node_name=name, gap_check_seconds=GAP_CHECK,
+                                                    presence_ttl=2.0))).node
+             for name in ("a", "b")]
+    return Pair(nodes[0], nodes[1], People(nursery, nodes[0]), People(nursery, nodes[1]))
+
+
+async def test_users_on_different_processes_chat(pair: Pair) -> None:
+    ann, ann_c = await pair.on_a.new("ann")
+    bob, bob_c = await pair.on_b.new("bob")
+    room = (await ann_c.call(f.OpenDirect, user=bob.user_id)).room.room
+    assert [m.kind for m in await bob_c.collect(room, 1)] == ["system"], "the new room reached bob's process"
+
+    sent = await ann_c.send_text(room, "hi from a")
+    (got,) = await bob_c.collect(room, 1)
+    assert (got.seq, got.body, got.sender) == (sent.seq, "hi from a", ann.user_id)
+    reply = await bob_c.send_text(room, "hello from b")
+    created, back = await ann_c.collect(room, 2)
+    assert created.kind == "system" and (back.seq, back.body) == (reply.seq, "hello from b")
+    assert reply.seq == sent.seq + 1
+
+    await bob_c.send_frame(f.Read(room=room, seq=sent.seq))
+    with trio.fail_after(5):
+        while True:  # the read tick reaches the sender on the other process
+            status = await ann_c.next_of(f.Status)
+            if status.user == bob.user_id and status.read_seq == sent.seq:
+                break
+
+
+async def test_typing_crosses_processes(pair: Pair) -> None:
+    ann, ann_c = await pair.on_a.new("ann")
+    bob, bob_c = await pair.on_b.new("bob")
+    room = (await ann_c.call(f.CreateGroup, name="g", members=[bob.user_id])).room.room
+    await bob_c.collect(room, 1)
+    await bob_c.send_frame(f.Typing(room=room, active=True))
+    assert await ann_c.next_of(f.TypingChanged) == f.TypingChanged(room=room, user=bob.user_id, active=True)
+    await bob_c.send_frame(f.Typing(room=room, active=False))
+    assert await ann_c.next_of(f.TypingChanged) == f.TypingChanged(room=room, user=bob.user_id, active=False)
+    await ann_c.send_frame(f.Typing(room=room, active=True))
+    assert await bob_c.next_of(f.TypingChanged) == f.TypingChanged(room=room, user=ann.user_id, active=True)
+    await ann_c.send_text(room, "done typing")  # a message ends typing, on every process
+    assert await bob_c.next_of(f.TypingChanged) == f.TypingChanged(room=room, user=ann.user_id, active=False)
+
+
+async def test_presence_crosses_processes(pair: Pair) -> None:
+    ann, ann_c = await pair.on_a.new("ann")
+    bob, bob_c = await pair.on_b.new("bob")
+    room = (await ann_c.call(f.OpenDirect, user=bob.user_id)).room.room
+    await bob_c.collect(room, 1)
+
+    async def told(online: bool) -> p.PresenceChanged:
+        with trio.fail_after(5):
+            while True:
+                frame = await ann_c.next_of(p.PresenceChanged)
+                if frame.user == bob.user_id and frame.online == online:
+                    return frame
+
+    (entry,) = (await ann_c.call(p.GetPresence, users=[bob.user_id])).users
+    assert entry.online is True, "presence lives in Redis: every process sees bob online"
+    await bob_c.disconnect()
+    assert (await told(False)).last_seen is not None
+    laptop = await pair.on_a.connect(bob)  # back, on ann's process this time
+    await told(True)
+    await laptop.disconnect()
+    await told(False)
+
+
+async def test_thousand_messages_from_senders_on_both_processes(pair: Pair) -> None:
+    senders = [await (pair.on_a if i % 2 else pair.on_b).new(f"s{i}") for i in range(SENDERS)]
+    listener, listener_c = await pair.on_b.new("listener")
+    await thousand_messages_into_one_room([(s.user_id, c) for s, c in senders], (listener.user_id, listener_c))
+
+
+async def test_a_user_on_both_processes_gets_everything_on_both(pair: Pair) -> None:
+    ann = await pair.on_a.signup("ann")
+    phone, laptop = await pair.on_a.connect(ann), await pair.on_b.connect(ann)
+    bob, bob_c = await pair.on_a.new("bob")
+    cat, cat_c = await pair.on_b.new("cat")
+    room = (await bob_c.call(f.CreateGroup, name="three", members=[ann.user_id, cat.user_id])).room.room
+    for client in (phone, laptop, cat_c):
+        await client.collect(room, 1)
+
+    mine = await phone.send_text(room, "from ann's phone on a")
+    from_bob = await bob_c.send_text(room, "from bob on a")
+    from_cat = await cat_c.send_text(room, "from cat on b")
+    assert [m.body for m in await laptop.collect(room, 3)] == [
+        "from ann's phone on a", "from bob on a", "from cat on b"]
+    assert [m.seq for m in await phone.collect(room, 2)] == [from_bob.seq, from_cat.seq], "no echo of her own"
+    assert mine.seq < from_bob.seq < from_cat.seq
+
+    await phone.send_frame(f.Read(room=room, seq=from_cat.seq))  # read on the phone...
+    with trio.fail_after(5):
+        while (counts := await laptop.next_of(f.Counts)).unread:  # ...clears the laptop's badge on b
+            pass
+    assert counts.room == room
+
+
+async def test_what_the_bus_lost_is_fetched_from_postgres(pair: Pair, backing: Backing) -> None:
+    ann, ann_c = await pair.on_a.new("ann")
+    bob, bob_c = await pair.on_b.new("bob")
+    assert pair.b.bus is not None and pair.b.bus.subscribed.is_set()
+
+    killer = redis.Redis.from_url(backing.redis_url)
+    try:
+        await trio.to_thread.run_sync(lambda: killer.client_kill_filter(_type="pubsub"))
+    finally:
+        killer.close()
+    with trio.fail_after(5):
+        while pair.b.bus.subscribed.is_set():  # noqa: ASYNC110 - the bus replaces the event when it notices
+            await trio.sleep(0.01)
+    # while b hears nothing, ann makes a room with bob and writes in it: all of it is published to no one
+    room = (await ann_c.call(f.CreateGroup, name="quiet", members=[bob.user_id])).room.room
+    lost = [(await ann_c.send_text(room, f"lost {i}")).seq for i in range(5)]
+    assert not pair.b.bus.subscribed.is_set(), "b listened again before the sends: the test lost nothing"
+
+    got = await bob_c.collect(room, 6, timeout=10)  # the gap watch finds the room and its messages in Postgres
+    assert [m.seq for m in got] == [1, *lost] and [m.body for m in got[1:]] == [f"lost {i}" for i in range(5)]
+    with trio.fail_after(5):
+        await pair.b.bus.subscribed.wait()
+    after = await ann_c.send_text(room, "heard again")
+    assert [(m.seq, m.body) for m in await bob_c.collect(room, 1)] == [(after.seq, "heard again")]
+    await trio.sleep(3 * GAP_CHECK)
+    assert not [x for x in bob_c.pending_pushes() if isinstance(x, f.Msgs)], "nothing came twice"
+
+
+async def test_kill_9_of_one_process_its_clients_reconnect_to_the_other_and_lose_nothing(
+        nursery: trio.Nursery, backing: Backing, tmp_path: Path) -> None:
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+    a, b = (ChatdProcess(backing, tmp_path / name, node_name=name, gap_check_seconds=str(GAP_CHECK))
+            for name in ("a", "b"))
+    await a.start()
+    await b.start()
+    dead: list[ChatdProcess] = []
+
+    def url(i: int) -> str:
+        server = a if i % 2 == 0 and a not in dead else b
+        return server.url
+
+    try:
+        room, users = await group_under_load(nursery, b, "kill", lambda i: lambda: url(i))
+        async with trio.open_nursery() as n:
+            for user in users:
+                n.start_soon(user.run)
+            await wait_until(lambda: confirmed(users) >= 60, 30, "the load is under way")
+            await a.kill9()
+            dead.append(a)
+            in_flight = confirmed(users)
+            last = await drain(users, room, timeout=60)
+            for user in users:
+                user.stop.set()
+        assert in_flight < len(users) * PER_SENDER, "the kill came after the load: it tested nothing"
+        await verify(users, room, last, backing.database_url)
+        assert last == 1 + len(users) * PER_SENDER
+        moved = [u for i, u in enumerate(users) if i % 2 == 0]
+        assert all(u.log.connections >= 2 for u in moved), "a's clients were cut off and went to b"
+    finally:
+        await a.stop()
+        await b.stop()
