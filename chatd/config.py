@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import os
 import re
 import secrets
@@ -104,6 +105,9 @@ class Config:
         need(0.05 <= self.gap_check_seconds <= 60, "gap_check_seconds", "must be 0.05..60 seconds")
         need(not self.reuse_port or (self.port != 0 and self.http_port != 0), "reuse_port",
              "needs fixed ports (CHAT_PORT and CHAT_HTTP_PORT other than 0) to share")
+        need(not self.reuse_port or bool(self.database_url and self.redis_url), "reuse_port",
+             "the processes sharing a port must share one Postgres and one Redis: set CHAT_DATABASE_URL and "
+             "CHAT_REDIS_URL (`chatd --services-only` starts embedded ones and prints their URLs)")
         need(self.max_connections_per_address >= 1, "max_connections_per_address", "must be at least 1")
         need(self.outbox_frames >= 8, "outbox_frames", "must be at least 8")
         need(self.rate_per_second > 0 and self.rate_burst >= 1, "rate_per_second", "rate and burst must be > 0")
@@ -144,12 +148,17 @@ class Config:
         return replace(self, jwt_secret=jwt_secret, push_vapid_key=vapid_key)
 
     def _kept(self, name: str, make: Callable[[], str]) -> str:
+        """The value kept in data_dir/name, made first if absent (processes starting together agree on one)."""
         path = self.data_dir / name
         if not path.exists():
             self.data_dir.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            draft = self.data_dir / f".{name}.{os.getpid()}.{secrets.token_hex(4)}"
+            fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w") as fh:
                 fh.write(make())
+            with contextlib.suppress(FileExistsError):  # another process made it first: theirs it is
+                os.link(draft, path)  # appears complete or not at all
+            draft.unlink()
         return path.read_text().strip()
 
 

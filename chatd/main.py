@@ -26,6 +26,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--http-port", type=int, help="HTTP port (CHAT_HTTP_PORT, default 8766; 0 = any free port)")
     p.add_argument("--data-dir", type=Path, help="embedded Postgres/Redis and the JWT secret (CHAT_DATA_DIR)")
     p.add_argument("--log-level", default="INFO")
+    p.add_argument("--services-only", action="store_true",
+                   help="start only the embedded Postgres and Redis in the data dir and print their URLs, for "
+                        "several chatd processes to share (see the README, 'Several processes')")
     return p.parse_args(argv)
 
 
@@ -47,6 +50,19 @@ async def serve(config: Config) -> None:
                 break
 
 
+def hold_services(db_url: str, redis_url: str) -> int:
+    """Keep the embedded servers up until SIGINT/SIGTERM; print how chatd processes reach them."""
+    print("chatd services ready; start each chatd process with:\n"
+          f"  export CHAT_DATABASE_URL='{db_url}'\n  export CHAT_REDIS_URL='{redis_url}'", flush=True)
+
+    async def wait() -> None:
+        with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+            async for _ in signals:
+                return
+    trio.run(wait)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR")  # platformdirs, inside pgserver
@@ -58,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     install_logging(args.log_level, config.log_format)
     logging.getLogger("pgserver").setLevel(logging.WARNING)  # it logs every initdb/pg_ctl line at INFO
     with services(config.data_dir, config.database_url, config.redis_url) as (db_url, redis_url):
+        if args.services_only:
+            return hold_services(db_url, redis_url)
         config = replace(config, database_url=db_url, redis_url=redis_url)
         try:
             trio_asyncio.run(serve, config)

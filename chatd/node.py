@@ -109,7 +109,8 @@ class Node:
             self.gateway = Gateway(self.services)
             gateway = self.gateway
             metrics.watch(lambda: gateway.connections, {"room": rooms.count, "user": users.count})
-            self.http = HttpServer(make_app(self.services, metrics, lambda: gateway.port), cfg.host, cfg.http_port)
+            self.http = HttpServer(make_app(self.services, metrics, lambda: gateway.port), cfg.host, cfg.http_port,
+                                   cfg.reuse_port)
             self.admin = AdminContext(cfg.node_name, self.root, rooms, users, gateway, store, cache)
             mount_admin(self.http.app, self.admin, self.services)
             vapid = VapidKey(cfg.push_vapid_key)

@@ -7,9 +7,10 @@ from collections import Counter
 from urllib.parse import urlsplit
 
 import trio
-from trio_websocket import WebSocketRequest, WebSocketServer, serve_websocket
+from trio_websocket import WebSocketRequest, WebSocketServer
 
 from actors.device import Device
+from chatd.sockets import shared_port_socket
 from gateway.connection import Connection
 from gateway.services import Services
 
@@ -37,10 +38,16 @@ class Gateway:
 
     async def _serve(self, handler_nursery: trio.Nursery, *, task_status: trio.TaskStatus[WebSocketServer]) -> None:
         cfg = self.s.config
-        await serve_websocket(
-            self._handle, cfg.host, cfg.port, ssl_context=None, handler_nursery=handler_nursery,
+        listeners: list[trio.SocketListener]
+        if cfg.reuse_port:  # several processes share the port (chatd/sockets.py)
+            listeners = [trio.SocketListener(trio.socket.from_stdlib_socket(shared_port_socket(cfg.host, cfg.port)))]
+        else:
+            listeners = await trio.open_tcp_listeners(cfg.port, host=cfg.host)
+        server = WebSocketServer(
+            self._handle, listeners, handler_nursery=handler_nursery,
             max_message_size=cfg.max_frame_bytes * HARD_FRAME_LIMIT_FACTOR, message_queue_size=8,
-            connect_timeout=cfg.handshake_timeout, disconnect_timeout=5, task_status=task_status)
+            connect_timeout=cfg.handshake_timeout, disconnect_timeout=5)
+        await server.run(task_status=task_status)
 
     def _origin_allowed(self, request: WebSocketRequest) -> bool:
         origins = [v.decode("latin-1") for k, v in request.headers if k.lower() == b"origin"]

@@ -9,20 +9,25 @@ from hypercorn.config import Config as HypercornConfig
 from hypercorn.trio import serve
 from starlette.applications import Starlette
 
+from chatd.sockets import shared_port_socket
+
 log = logging.getLogger("chatd.http")
 
 
 class HttpServer:
-    def __init__(self, app: Starlette, host: str, port: int) -> None:
+    def __init__(self, app: Starlette, host: str, port: int, reuse_port: bool = False) -> None:
         self.app = app
         self.host = host
         self.port = port  # 0: any free port; the bound one is known once started
+        self.reuse_port = reuse_port  # share the port with other processes (chatd/sockets.py)
         self.url: str | None = None
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         config = HypercornConfig()
         host = f"[{self.host}]" if ":" in self.host else self.host
         config.bind = [f"{host}:{self.port}"]
+        if self.reuse_port:  # hypercorn takes over a socket we made (and closes it when done)
+            config.bind = [f"fd://{shared_port_socket(self.host, self.port).detach()}"]
         config.accesslog = None
         config.errorlog = logging.getLogger("chatd.http.hypercorn")
         config.graceful_timeout = 2.0

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 import redis
 import trio
@@ -19,7 +20,7 @@ from protocol import frames as f
 from protocol import people as p
 from tests.conftest import Backing, People, make_config, start_node
 from tests.faults.load import PER_SENDER, confirmed, drain, group_under_load, verify, wait_until
-from tests.faults.services import ChatdProcess
+from tests.faults.services import ChatdProcess, free_port
 from tests.scenarios import SENDERS, thousand_messages_into_one_room
 
 GAP_CHECK = 0.2  # seconds between the gap watch's looks at Postgres
@@ -194,3 +195,21 @@ async def test_kill_9_of_one_process_its_clients_reconnect_to_the_other_and_lose
     finally:
         await a.stop()
         await b.stop()
+
+
+async def test_two_processes_share_one_port(nursery: trio.Nursery, backing: Backing, tmp_path: Path) -> None:
+    port, http_port = free_port(), free_port()
+    nodes = [(await start_node(nursery, make_config(backing, tmp_path, node_name=name, port=port, http_port=http_port,
+                                                    reuse_port=True))).node
+             for name in ("a", "b")]
+    people = People(nursery, nodes[0])  # its url is the shared port: the kernel picks the process
+    owner, owner_c = await people.new("owner")
+    others = [await people.new(f"u{i}") for i in range(15)]
+    gateways = [n.gateway for n in nodes]
+    assert all(g is not None and g.connections > 0 for g in gateways), "both processes took connections"
+    room = (await owner_c.call(f.CreateGroup, name="shared", members=[p.user_id for p, _ in others])).room.room
+    sent = await owner_c.send_text(room, "to everyone, wherever they are")
+    for _, client in others:
+        assert [m.seq for m in await client.collect(room, 2)] == [1, sent.seq]
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{http_port}") as http:
+        assert (await http.get("/healthz")).status_code == 200

@@ -1,0 +1,59 @@
+"""Configuration as an operator meets it: every bad value is refused at start with the variable named."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from chatd.config import Config, ConfigError
+from chatd.main import main
+
+URLS = {"CHAT_DATABASE_URL": "postgresql://db/chat", "CHAT_REDIS_URL": "redis://cache/0"}
+
+
+@pytest.mark.parametrize(("env", "named"), [
+    ({"CHAT_PORT": "eighty"}, "CHAT_PORT: expected int, got 'eighty'"),
+    ({"CHAT_PORT": "70000"}, "CHAT_PORT: must be 0..65535"),
+    ({"CHAT_CLUSTER": "maybe"}, "CHAT_CLUSTER: expected bool"),
+    ({"CHAT_GAP_CHECK_SECONDS": "nan"}, "CHAT_GAP_CHECK_SECONDS: must be 0.05..60"),
+    ({"CHAT_GAP_CHECK_SECONDS": "0"}, "CHAT_GAP_CHECK_SECONDS"),
+    ({"CHAT_REUSE_PORT": "true", "CHAT_PORT": "0", "CHAT_HTTP_PORT": "9000", **URLS}, "CHAT_REUSE_PORT: needs fixed"),
+    ({"CHAT_REUSE_PORT": "true", "CHAT_PORT": "9001", "CHAT_HTTP_PORT": "9000"}, "set CHAT_DATABASE_URL and"),
+    ({"CHAT_JWT_SECRET": "short"}, "CHAT_JWT_SECRET: needs at least 32"),
+])
+def test_bad_values_are_refused_naming_the_variable(env: dict[str, str], named: str) -> None:
+    with pytest.raises(ConfigError, match=named.replace("(", r"\(").replace(".", r"\.")):
+        Config.from_env(env)
+
+
+def test_a_cluster_member_on_a_shared_port() -> None:
+    config = Config.from_env({"CHAT_REUSE_PORT": "yes", "CHAT_PORT": "9001", "CHAT_HTTP_PORT": "9002",
+                              "CHAT_NODE_NAME": "web-3", **URLS})
+    assert config.reuse_port and config.cluster and config.node_name == "web-3"
+    assert Config.from_env({"CHAT_CLUSTER": "off"}).cluster is False
+
+
+def test_chatd_exits_2_and_says_what_is_wrong(monkeypatch: pytest.MonkeyPatch,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("CHAT_GAP_CHECK_SECONDS", "-1")
+    assert main([]) == 2
+    assert "configuration error: CHAT_GAP_CHECK_SECONDS: must be 0.05..60 seconds" in capsys.readouterr().err
+
+
+def test_processes_starting_together_agree_on_one_secret(tmp_path: Path) -> None:
+    secrets: list[str] = []
+    start = threading.Barrier(8)
+
+    def boot() -> None:
+        start.wait()
+        secrets.append(Config(data_dir=tmp_path).with_secret().jwt_secret or "")
+
+    threads = [threading.Thread(target=boot) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(secrets) == 8 and len(set(secrets)) == 1 and len(secrets[0]) >= 32
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["jwt-secret", "vapid-private-key"], "no drafts left"
