@@ -35,6 +35,9 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--peers", default="relays",
                    help="comma-separated: relays, and peers of bench/peers/ (synapse, ejabberd); 'none' for chatd only")
     p.add_argument("--no-pin", action="store_true", help="do not pin server and generator to separate cores")
+    p.add_argument("--processes", type=int, default=1,
+                   help="chatd processes sharing one port (SO_REUSEPORT, issue 9); with pinning, process i runs on "
+                        "core i mod #cores, so with 2 the second shares the load generator's core (default 1)")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -55,7 +58,7 @@ def scenario_args(name: str, common: argparse.Namespace, quick: bool) -> argpars
     sp = argparse.ArgumentParser()
     SCENARIOS[name].add_arguments(sp)
     args = sp.parse_args([])
-    for k in ("workers", "peers", "no_pin"):
+    for k in ("workers", "peers", "no_pin", "processes"):
         setattr(args, k, getattr(common, k))
     if quick:
         for k, v in QUICK[name].items():

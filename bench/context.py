@@ -33,7 +33,8 @@ class Context:
         return f"b{self.run_id}{what[:4]}{int(time.time()) % 100000}"
 
     def chatd(self, what: str) -> ChatdSystem:
-        return ChatdSystem(self.pool, self.server_core, self.tag(what))
+        return ChatdSystem(self.pool, self.server_core, self.tag(what), processes=getattr(self.args, "processes", 1),
+                           pinned=not getattr(self.args, "no_pin", False))
 
     def peers(self) -> list[str]:
         return [p.strip() for p in str(getattr(self.args, "peers", "relays")).split(",") if p.strip()]

@@ -123,6 +123,44 @@ class ServerProcess:
             self.proc.wait(5)
 
 
+class ServerGroup:
+    """Several server processes measured as one (chatd --processes N): CPU and memory summed."""
+
+    def __init__(self, members: list[ServerProcess]) -> None:
+        self.members = members
+        self._stack = contextlib.ExitStack()
+
+    def __enter__(self) -> ServerGroup:
+        with contextlib.ExitStack() as stack:
+            for member in self.members:
+                stack.enter_context(member)
+            self._stack = stack.pop_all()
+        return self
+
+    def __exit__(self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
+        self._stack.close()
+
+    @property
+    def pid(self) -> int:
+        return self.members[0].pid  # the profiler watches the first
+
+    def cpu_seconds(self) -> float:
+        return sum(m.cpu_seconds() for m in self.members)
+
+    def rss(self) -> int:
+        return sum(m.rss() for m in self.members)
+
+    def nofile_limit(self) -> int | None:
+        return self.members[0].nofile_limit()
+
+    def log_mentions(self, *needles: str) -> list[str]:
+        return sorted({n for m in self.members for n in m.log_mentions(*needles)})
+
+    def stop(self) -> None:
+        for member in self.members:
+            member.stop()
+
+
 class Profiler:
     """py-spy on a running server: a flame graph (SVG) and the raw folded stacks for the hot-spot summary."""
 

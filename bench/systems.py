@@ -21,7 +21,7 @@ from typing import Any, Self
 
 from bench import wire
 from bench.pool import DELIVERED, OPENED, SENT, WorkerPool, source_for
-from bench.procs import VENV_BIN, WORK, ServerProcess, free_port
+from bench.procs import VENV_BIN, WORK, ServerGroup, ServerProcess, free_port
 from bench.progress import warn
 from bench.schema import Result, make_result
 from bench.services import Services, fresh_services
@@ -57,7 +57,7 @@ class LocalSystem:
         self.core = core
         self.tag = tag
         self.url = ""
-        self.server: ServerProcess | None = None
+        self.server: ServerProcess | ServerGroup | None = None
         self._stack = ExitStack()
         self._next_key = 0
         self.usernames: dict[int, str] = {}
@@ -67,11 +67,13 @@ class LocalSystem:
 
     # ------------------------------------------------------------------ lifecycle
 
-    def start_server(self) -> ServerProcess:
+    def start_server(self) -> ServerProcess | ServerGroup:
         raise NotImplementedError
 
     def __enter__(self) -> Self:
-        self.server = self._stack.enter_context(self.start_server())
+        server = self.start_server()
+        self._stack.enter_context(server)
+        self.server = server
         return self
 
     def __exit__(self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
@@ -368,23 +370,37 @@ class ChatdSystem(LocalSystem):
     scenarios = {"fanout", "dm", "connections", "backlog", "history"}
     signup = True
 
-    def __init__(self, pool: WorkerPool, core: int | None, tag: str) -> None:
+    def __init__(self, pool: WorkerPool, core: int | None, tag: str, processes: int = 1, pinned: bool = True) -> None:
         super().__init__(pool, core, tag)
         self.services: Services | None = None
         self.command = ""
+        self.processes = processes
+        self.pinned = pinned
 
-    def start_server(self) -> ServerProcess:
+    def start_server(self) -> ServerProcess | ServerGroup:
         self.services = self._stack.enter_context(fresh_services())
         if self.services.database_url is None or self.services.redis_url is None:
+            if self.processes > 1:
+                raise RuntimeError("--processes needs the Postgres and Redis at 127.0.0.1 (embedded ones are "
+                                   "per process)")
             warn("Postgres or Redis at 127.0.0.1 did not answer: chatd starts its embedded ones")
         port = free_port()
         data_dir = WORK / self.tag
         argv = [str(VENV_BIN / "chatd"), "--port", str(port), "--log-level", "WARNING"]
         env = chatd_env(self.services, data_dir)
-        self.command = " ".join([*(f"{k}={v}" for k, v in sorted(env.items())
-                                   if k.startswith("CHAT_") and k != "CHAT_JWT_SECRET"), *argv])
         self.url = f"ws://127.0.0.1:{port}/"
-        return ServerProcess("chatd", argv, env, "chatd ready", self.core, WORK / f"{self.tag}-chatd.log")
+        if self.processes == 1:
+            self.command = " ".join([*(f"{k}={v}" for k, v in sorted(env.items())
+                                       if k.startswith("CHAT_") and k != "CHAT_JWT_SECRET"), *argv])
+            return ServerProcess("chatd", argv, env, "chatd ready", self.core, WORK / f"{self.tag}-chatd.log")
+        env.update({"CHAT_REUSE_PORT": "true", "CHAT_HTTP_PORT": str(free_port())})
+        on = sorted(os.sched_getaffinity(0)) if self.pinned else []
+        self.command = " ".join([*(f"{k}={v}" for k, v in sorted(env.items())
+                                   if k.startswith("CHAT_") and k != "CHAT_JWT_SECRET"), *argv,
+                                 f"(x{self.processes}, CHAT_NODE_NAME=bench-i, each pinned to core i mod {len(on)})"])
+        return ServerGroup([ServerProcess(f"chatd-{i}", argv, {**env, "CHAT_NODE_NAME": f"bench-{i}"}, "chatd ready",
+                                          on[i % len(on)] if on else None, WORK / f"{self.tag}-chatd-{i}.log")
+                            for i in range(self.processes)])
 
 
 class RelaySystem(LocalSystem):
