@@ -27,6 +27,7 @@ import trio
 
 from actors.buswire import BusEvent, BusWireError, ToRoom, ToUsers, decode, encode
 from actors.items import (
+    CloseDevices,
     CursorMoved,
     MembershipChanged,
     MuteChanged,
@@ -44,7 +45,7 @@ from persistence.pubsub import BusError, PubSub
 log = logging.getLogger("chatd.bus")
 
 RoomNews = RemoteCommitted | RemoteTyping | CursorMoved
-UserNews = MembershipChanged | MuteChanged | SettingsChanged | ReadMoved | Push
+UserNews = MembershipChanged | MuteChanged | SettingsChanged | ReadMoved | Push | CloseDevices
 
 
 class BusSink(Protocol):

@@ -6,7 +6,7 @@ own messages) and the events of one publish batch, each a short tagged array:
     ["c", room, [Message, ...]]                  messages stored in `room`
     ["t", room, user, active]                    a member's typing frame
     ["r", room, user, delivered|nil, read|nil, quiet]   a member's stored cursors moved
-    ["u", [user, ...], tag, ...]                 something for those users' actors (see USER_TAGS)
+    ["u", [user, ...], tag, ...]                 something for those users' actors (tags: see _parse)
 
 Messages travel as the protocol's Message maps, frames in their protocol encoding.
 """
@@ -19,6 +19,7 @@ from typing import Any
 import msgpack
 
 from actors.items import (
+    CloseDevices,
     CursorMoved,
     MembershipChanged,
     MuteChanged,
@@ -46,7 +47,7 @@ class ToRoom:
 @dataclass(frozen=True, slots=True)
 class ToUsers:
     users: tuple[int, ...]
-    item: MembershipChanged | MuteChanged | SettingsChanged | ReadMoved | Push
+    item: MembershipChanged | MuteChanged | SettingsChanged | ReadMoved | Push | CloseDevices
 
 
 BusEvent = ToRoom | ToUsers
@@ -88,6 +89,8 @@ def _event(event: BusEvent) -> list[Any]:
         return ["u", users, "settings", item.read_receipts]
     if isinstance(item, ReadMoved):
         return ["u", users, "read", item.room, item.seq]
+    if isinstance(item, CloseDevices):
+        return ["u", users, "close", item.code, item.reason]
     return ["u", users, "push", encode_frame(item.frame)]
 
 
@@ -102,7 +105,7 @@ def _parse(e: list[Any]) -> BusEvent:
     if tag != "u":
         raise BusWireError(f"unknown bus event {tag!r}")
     users, kind, args = tuple(int(u) for u in e[1]), e[2], e[3:]
-    item: MembershipChanged | MuteChanged | SettingsChanged | ReadMoved | Push
+    item: MembershipChanged | MuteChanged | SettingsChanged | ReadMoved | Push | CloseDevices
     if kind == "member":
         item = MembershipChanged(int(args[0]))
     elif kind == "mute":
@@ -111,6 +114,8 @@ def _parse(e: list[Any]) -> BusEvent:
         item = SettingsChanged(bool(args[0]))
     elif kind == "read":
         item = ReadMoved(int(args[0]), int(args[1]))
+    elif kind == "close":
+        item = CloseDevices(int(args[0]), str(args[1]))
     elif kind == "push":
         frame = decode_frame(args[0], MAX_FRAME)
         if isinstance(frame, ProtocolError):

@@ -17,6 +17,7 @@ from protocol.frames import Frame
 CLOSE_TOO_SLOW = 4008
 CLOSE_RESTART = 1012  # server-side restart of this user's actor: reconnect
 CLOSE_TRY_AGAIN = 1013
+CLOSE_DISABLED = 4003  # the account was disabled: its tokens are refused, do not reconnect
 
 _ids = itertools.count(1)
 

@@ -171,8 +171,16 @@ class RoomHead:
     last_seq: int
 
 
+@dataclass(frozen=True, slots=True)
+class CloseDevices:
+    """Close every device of the user here (an admin's disconnect or disable, made on another process)."""
+
+    code: int
+    reason: str
+
+
 UserItem = (Deliver | MembershipChanged | Attach | Detach | AckFrom | Push | SettingsChanged | MuteChanged | ReadMoved
-            | RoomHead | Crash)
+            | CloseDevices | RoomHead | Crash)
 
 
 # ------------------------------------------------------------------ to the CursorWriter

@@ -49,6 +49,7 @@ log = logging.getLogger("chatd.room")
 
 REQUESTS = get_args(RoomRequest)  # the items that carry a request id and need exactly one reply
 STATUS_WINDOW = 1024  # the senders of this many recent messages get delivery status for them
+CATCH_UP_LIMIT = 500  # other processes' messages fetched before fanning out our own (more: members sync)
 
 
 class UserRouter(Protocol):
@@ -85,6 +86,7 @@ class RoomActor:
         self._missing = False  # the room does not exist: stop after answering
         self.receipts = Receipts(room_id, settings.status_max_members, STATUS_WINDOW)
         self.typing = TypingState(settings.typing_seconds)
+        self._caught_up: set[int] = set()  # seqs of other processes fanned out before their news came
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         self.state = None  # (re)started: state comes from Postgres, lazily, on the first request
@@ -218,6 +220,7 @@ class RoomActor:
     async def _commit(self, state: RoomState, accepted: list[tuple[RoomRequest, list[AppendItem]]],
                       attempt: int = 1) -> None:
         flat = [append for _, appends in accepted for append in appends]
+        seen = state.last_seq
         try:
             results = await self.store.append(self.room_id, flat, state.last_seq)
         except StaleRoom:
@@ -273,6 +276,8 @@ class RoomActor:
             if not isinstance(request, SendText) and id(request) not in self._answered:
                 request.device.push(Ok(id=request.req_id))
             self._answered.add(id(request))
+        if committed and committed[0].message.seq > seen + 1:
+            await self._catch_up(state, seen, committed[0].message.seq)
         self._fan_out(state, committed, changed)
         if committed:
             self.bus.to_room(self.room_id, RemoteCommitted(tuple(c.message for c in committed)))
@@ -297,8 +302,34 @@ class RoomActor:
         if again:
             await self._commit(state, again, attempt + 1)
 
+    async def _catch_up(self, state: RoomState, seen: int, first_own: int) -> None:
+        """Our commit got seqs after messages other processes stored that we have not heard of yet (their
+        news is on its way over the bus): fan those out first, from Postgres, so members here get the room
+        in order instead of each syncing the gap. There is no system message among them (the commit would
+        have raised StaleRoom). When the news comes, it is dropped (`_caught_up`)."""
+        try:
+            missed = await self.store.messages_between(self.room_id, seen, first_own, CATCH_UP_LIMIT)
+        except StoreUnavailable:
+            return  # the members' user actors see the gap and sync it themselves
+        self._caught_up.update(m.seq for m in missed)
+        if len(self._caught_up) > 4 * CATCH_UP_LIMIT:  # news that never came (the bus dropped it)
+            self._caught_up = {s for s in self._caught_up if s > first_own - CATCH_UP_LIMIT}
+        self._remember_senders(missed)
+        self._fan_out(state, [Committed(m) for m in missed], set())
+
+    def _remember_senders(self, messages: list[Message]) -> None:
+        for msg in messages:
+            if msg.kind != "system" and msg.sender is not None:
+                self.receipts.remember(msg.seq, msg.sender)
+                if self.typing.stop(msg.sender):
+                    self._tell_typing(msg.sender, False)
+
     async def _take_remote(self, state: RoomState, messages: list[Message]) -> None:
         """Fan out what other processes stored here (actors/remote.py), reloading the state first if stale."""
+        if self._caught_up:
+            dropped = {m.seq for m in messages} & self._caught_up
+            self._caught_up -= dropped
+            messages = [m for m in messages if m.seq not in dropped]
         news = remote_news(state.last_seq, messages)
         if news.stale:
             self.state = None
@@ -308,11 +339,7 @@ class RoomActor:
             state = fresh
         else:
             state.last_seq = news.last_seq
-        for msg in news.messages:
-            if msg.kind != "system" and msg.sender is not None:
-                self.receipts.remember(msg.seq, msg.sender)
-                if self.typing.stop(msg.sender):
-                    self._tell_typing(msg.sender, False)
+        self._remember_senders(news.messages)
         self._fan_out(state, [Committed(m) for m in news.messages], news.changed)
 
     async def _one_by_one(self, requests: list[RoomRequest]) -> None:

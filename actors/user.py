@@ -29,6 +29,7 @@ from actors.device import CLOSE_RESTART, CLOSE_TRY_AGAIN, Device
 from actors.items import (
     AckFrom,
     Attach,
+    CloseDevices,
     Deliver,
     Detach,
     MembershipChanged,
@@ -172,6 +173,9 @@ class UserActor:
                 ds.device.push(frame)
         elif isinstance(item, SettingsChanged):
             self.read_receipts = item.read_receipts
+        elif isinstance(item, CloseDevices):
+            for ds in self.devices.values():
+                ds.device.kill(item.code, item.reason)
         elif isinstance(item, ReadMoved):  # read on a device connected to another process
             view = (await self._room_views()).get(item.room)
             if view is not None:

@@ -10,7 +10,9 @@ from typing import Any
 
 import trio
 
+from actors.device import CLOSE_DISABLED
 from actors.directory import RoomDirectory, UserDirectory
+from actors.items import CloseDevices
 from admin.context import AdminContext
 from gateway.errors import RequestError
 from persistence.admin import UserRow
@@ -20,7 +22,6 @@ from supervisor import current_child
 log = logging.getLogger("chatd.admin")
 
 CLOSE_DISCONNECTED = 4009  # an administrator closed this user's connections; the client may reconnect
-CLOSE_DISABLED = 4003  # the account was disabled: its tokens are refused, do not reconnect
 SECOND_SWEEP_SECONDS = 1.0  # a hello that read the account just before it was disabled is caught by this
 
 Json = dict[str, Any]
@@ -61,10 +62,13 @@ def stop_room(ctx: AdminContext, room: int, by: str) -> Json:
 
 
 def close_devices(ctx: AdminContext, user: int, code: int, reason: str) -> int:
-    """Close every open connection of `user` on this node (after the frames already queued for it)."""
+    """Close every open connection of `user` on this node (after the frames already queued for it), and tell
+    the other processes to close theirs (over the bus: at most once, hence the admin's second sweep here and
+    the account check at every hello and token refresh there). Returns how many were closed here."""
     closing = [d for d in ctx.gateway.devices if d.user_id == user and not d.closed]
     for device in closing:
         device.kill(code, reason)
+    ctx.rooms.bus.to_users([user], CloseDevices(code, reason))
     return len(closing)
 
 

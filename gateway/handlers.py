@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import trio
 
-from actors.device import CLOSE_TRY_AGAIN, Device
+from actors.device import CLOSE_DISABLED, CLOSE_TRY_AGAIN, Device
 from actors.items import (
     AckFrom,
     ChangeMembers,
@@ -104,8 +104,16 @@ class Handlers:
             raise
         return None
 
-    async def auth(self, req: f.Auth) -> f.Frame:
-        self._on_authenticated(self._verify(req.token).expires_at)
+    async def auth(self, req: f.Auth) -> f.Frame | None:
+        """A fresh access token for this connection; refused (and the connection closed) once the account is
+        disabled, so a connection an admin's disconnect missed cannot outlive its token."""
+        claims = self._verify(req.token)
+        if await self.s.store.active_username(claims.user_id) is None:
+            self.device.push(f.Error(code=ErrorCode.UNAUTHORIZED.value, id=req.id,
+                                     message="this account is disabled or no longer exists"))
+            self.device.kill(CLOSE_DISABLED, "account disabled")  # after the error frame
+            return None
+        self._on_authenticated(claims.expires_at)
         return f.Ok(id=req.id)
 
     # ------------------------------------------------------------------ rooms

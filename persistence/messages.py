@@ -131,6 +131,14 @@ class MessageQueries:
                 for r in rows]
 
     @bridged
+    async def messages_between(self, room_id: int, after: int, before: int, limit: int) -> list[Message]:
+        """The room's messages with after < seq < before, ascending, at most `limit` (the first ones)."""
+        async with self.pool.acquire() as con:
+            rows = await con.fetch(f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE room_id = $1 AND seq > $2"
+                                   " AND seq < $3 ORDER BY seq LIMIT $4", room_id, after, before, limit)
+        return [to_message(r) for r in rows]
+
+    @bridged
     async def history(self, user_id: int, room_id: int, before_seq: int | None, limit: int
                       ) -> tuple[list[Message], bool] | str:
         """A page of what `user_id` may see, ascending; or 'not_found' / 'forbidden'."""

@@ -7,6 +7,7 @@ import pytest
 
 from actors.buswire import BusEvent, BusWireError, ToRoom, ToUsers, decode, encode
 from actors.items import (
+    CloseDevices,
     CursorMoved,
     MembershipChanged,
     MuteChanged,
@@ -41,6 +42,7 @@ EVERY_EVENT: list[BusEvent] = [
     ToUsers((3,), MuteChanged(7, True)),
     ToUsers((3,), SettingsChanged(False)),
     ToUsers((3,), ReadMoved(7, 12)),
+    ToUsers((3,), CloseDevices(4003, "account disabled")),
     ToUsers((5, 6), Push(p.PresenceChanged(user=3, online=False, last_seen=123))),
 ]
 

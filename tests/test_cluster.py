@@ -16,12 +16,15 @@ import redis
 import trio
 
 from chatd.node import Node
+from clients.ws import ChatClient
 from protocol import frames as f
 from protocol import people as p
+from tests.admin_support import http, new_admin
 from tests.conftest import Backing, People, make_config, start_node
 from tests.faults.load import PER_SENDER, confirmed, drain, group_under_load, verify, wait_until
 from tests.faults.services import ChatdProcess, free_port
 from tests.scenarios import SENDERS, thousand_messages_into_one_room
+from tests.test_people import sql
 
 GAP_CHECK = 0.2  # seconds between the gap watch's looks at Postgres
 
@@ -213,3 +216,37 @@ async def test_two_processes_share_one_port(nursery: trio.Nursery, backing: Back
         assert [m.seq for m in await client.collect(room, 2)] == [1, sent.seq]
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{http_port}") as http:
         assert (await http.get("/healthz")).status_code == 200
+
+
+async def test_an_admin_on_one_process_disconnects_and_disables_devices_on_both(pair: Pair, backing: Backing) -> None:
+    admin = await new_admin(pair.on_a, backing)
+    bob = await pair.on_a.signup("bob")
+    here, there = await pair.on_a.connect(bob), await pair.on_b.connect(bob)
+
+    async def closed_with(client: ChatClient, code: int) -> None:
+        with trio.fail_after(5):
+            await client.closed.wait()
+        assert client.close_code == code
+
+    async with http(pair.a.http_url, admin.access_token) as api:
+        answer = await api.post(f"/api/admin/users/{bob.user_id}/disconnect")
+        assert answer.status_code == 200 and answer.json()["closed_connections"] == 1, answer.text
+        await closed_with(here, 4009)
+        await closed_with(there, 4009)  # on the other process, told over the bus
+
+        there = await pair.on_b.connect(bob)
+        assert (await api.post(f"/api/admin/users/{bob.user_id}/disable")).status_code == 200
+        await closed_with(there, 4003)
+
+
+
+async def test_in_band_auth_refuses_a_disabled_account_and_closes(pair: Pair, backing: Backing) -> None:
+    bob = await pair.on_b.signup("bob")
+    late = await pair.on_b.connect(bob)
+    # disabled behind the server's back (as if the news never came): the next token renewal finds out
+    await sql(backing.database_url, "UPDATE users SET disabled = true WHERE id = $1", bob.user_id)
+    refused = await late.request(f.Auth, token=bob.access_token)
+    assert isinstance(refused, f.Error) and refused.code == "unauthorized", refused
+    with trio.fail_after(5):
+        await late.closed.wait()
+    assert late.close_code == 4003
