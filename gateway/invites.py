@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from actors.items import ChangeMembers, JoinByInvite
 from gateway.errors import Handler, RequestError
+from persistence.records import Refusal
 from protocol import frames as f
 from protocol.errors import ErrorCode
 
@@ -22,7 +23,7 @@ class InviteHandlers:
         self.h = h
         self.table: dict[type[f.Frame], Handler] = {
             f.CreateInvite: self.create_invite, f.ListInvites: self.list_invites, f.RevokeInvite: self.revoke_invite,
-            f.ListInviteJoins: self.list_invite_joins, f.Join: self.join}
+            f.ListInviteJoins: self.list_invite_joins, f.Join: self.join, f.PreviewInvite: self.preview}
 
     async def _admin(self, room: int) -> None:
         role = await self.h.s.store.role_of(room, self.h.me)
@@ -57,9 +58,21 @@ class InviteHandlers:
         await self.h.s.rooms.put(req.room, ChangeMembers(self.h.device, req.id, "remove_invited", tuple(joiners)))
         return None  # the room replies `ok` once the removals are committed
 
-    async def join(self, req: f.Join) -> None:
+    async def _guard(self) -> None:
+        """Joins and previews share one budget: invite codes cannot be guessed by trying either."""
         await self.h._limit(f"join:user:{self.h.me}", JOINS_PER_MINUTE, 60)
         await self.h._limit(f"join:addr:{self.h.address}", JOINS_PER_MINUTE * 10, 60)  # NAT: many people
+
+    async def preview(self, req: f.PreviewInvite) -> f.Frame:
+        await self._guard()
+        found = await self.h.s.store.invite_preview(req.code, self.h.me)
+        if isinstance(found, Refusal):
+            raise RequestError(ErrorCode(found.code), found.message)
+        return f.InvitePreview(id=req.id, room=found.room, members=found.members, member=found.member,
+                               name=found.name, description=found.description, icon=found.icon)
+
+    async def join(self, req: f.Join) -> None:
+        await self._guard()
         room = await self.h.s.store.invite_room(req.code)
         if room is None:
             raise RequestError(ErrorCode.NOT_FOUND, "unknown invite code")

@@ -13,6 +13,7 @@ from typing import Any
 import asyncpg
 
 from persistence.bridge import bridged
+from persistence.records import InvitePreviewRow, Refusal
 from protocol.frames import InviteInfo, InviteJoinRecord
 
 CODE_BYTES = 18  # 144 bits, 24 URL-safe characters
@@ -29,8 +30,38 @@ def _info(r: Any) -> InviteInfo:
                       revoked=r["revoked_at"] is not None)
 
 
+def refuse_join(room_id: int, link: dict[str, Any] | None) -> Refusal | None:
+    """Why a join through `link` (an invite_links row with `now`) into `room_id` must fail, if it must."""
+    if link is None or link["room_id"] != room_id:
+        return Refusal("not_found", "unknown invite code")
+    if link["revoked_at"] is not None:
+        return Refusal("invite_revoked", "this invite link was revoked")
+    if link["expires_at"] is not None and link["expires_at"] <= link["now"]:
+        return Refusal("invite_expired", "this invite link has expired")
+    if link["max_uses"] is not None and link["use_count"] >= link["max_uses"]:
+        return Refusal("invite_used_up", "this invite link has no uses left")
+    return None
+
+
 class InviteQueries:
     pool: asyncpg.Pool
+
+    @bridged
+    async def invite_preview(self, code: str, user_id: int) -> InvitePreviewRow | Refusal:
+        """What the link leads to, for someone deciding whether to join; or why joining would fail."""
+        row = await self.pool.fetchrow(
+            "SELECT l.room_id, l.expires_at, l.max_uses, l.use_count, l.revoked_at, now() AS now,"
+            " r.name, r.description, r.icon,"
+            " (SELECT count(*) FROM room_members m WHERE m.room_id = l.room_id AND m.left_seq IS NULL) AS members,"
+            " EXISTS (SELECT 1 FROM room_members m WHERE m.room_id = l.room_id AND m.user_id = $2"
+            "         AND m.left_seq IS NULL) AS member"
+            " FROM invite_links l JOIN rooms r ON r.id = l.room_id WHERE l.code = $1", code, user_id)
+        refusal = refuse_join(row["room_id"] if row else 0, dict(row) if row else None)
+        if refusal is not None:
+            return refusal
+        assert row is not None
+        return InvitePreviewRow(row["room_id"], row["name"], row["description"], row["icon"], row["members"],
+                                row["member"])
 
     @bridged
     async def role_of(self, room_id: int, user_id: int) -> str | None:

@@ -8,6 +8,7 @@ import asyncpg
 
 from persistence.bridge import bridged
 from persistence.errors import StaleRoom
+from persistence.invites import refuse_join
 from persistence.media import StoredMedia, media_rows
 from persistence.records import (
     Appended,
@@ -78,7 +79,7 @@ class MessageQueries:
                     if item.body is None:
                         targets[item.target] = {**targets[item.target], "deleted": True}
                 elif isinstance(item, InviteJoin):
-                    refusal = _refuse_join(room_id, invites.get(item.code))
+                    refusal = refuse_join(room_id, invites.get(item.code))
                     if refusal is not None:
                         plan.append(refusal)
                         continue
@@ -189,18 +190,6 @@ async def _invites(con: asyncpg.Connection, codes: list[str]) -> dict[str, dict[
     rows = await con.fetch("SELECT code, room_id, expires_at, max_uses, use_count, revoked_at, now() AS now"
                            " FROM invite_links WHERE code = ANY($1::text[]) FOR UPDATE", codes)
     return {r["code"]: dict(r) for r in rows}
-
-
-def _refuse_join(room_id: int, link: dict[str, Any] | None) -> Refusal | None:
-    if link is None or link["room_id"] != room_id:
-        return Refusal("not_found", "unknown invite code")
-    if link["revoked_at"] is not None:
-        return Refusal("invite_revoked", "this invite link was revoked")
-    if link["expires_at"] is not None and link["expires_at"] <= link["now"]:
-        return Refusal("invite_expired", "this invite link has expired")
-    if link["max_uses"] is not None and link["use_count"] >= link["max_uses"]:
-        return Refusal("invite_used_up", "this invite link has no uses left")
-    return None
 
 
 def _refuse_change(change: MessageChange, target: dict[str, Any] | None) -> Refusal | None:

@@ -127,6 +127,16 @@ AppendItem = NewText | MemberChange | RoomUpdate | MessageChange | InviteJoin
 
 
 @dataclass(frozen=True, slots=True)
+class InvitePreviewRow:
+    room: int
+    name: str | None
+    description: str | None
+    icon: str | None
+    members: int
+    member: bool  # the asker is a member already
+
+
+@dataclass(frozen=True, slots=True)
 class Refusal:
     code: str  # an ErrorCode value
     message: str

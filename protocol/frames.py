@@ -418,6 +418,28 @@ class InviteJoins(Frame):
     joins: list[InviteJoinRecord] = bounded(max_len=1000)
 
 
+@frame("preview_invite")
+@dataclass(frozen=True, slots=True)
+class PreviewInvite(Frame):
+    """What an invite link leads to, before joining. Reply `invite_preview`, or the error a join would get
+    (not_found, invite_expired, invite_revoked, invite_used_up). Counts against the join rate limit."""
+
+    id: int = req_id()
+    code: str = bounded(**INVITE_CODE_BOUNDS)
+
+
+@frame("invite_preview")
+@dataclass(frozen=True, slots=True)
+class InvitePreview(Frame):
+    id: int = req_id()
+    room: int = room_id()
+    members: int = seq(0)  # current members
+    member: bool = False  # you are one of them already
+    name: str | None = bounded(max_len=100, default=None)
+    description: str | None = bounded(max_len=MAX_DESCRIPTION, default=None)
+    icon: str | None = bounded(max_len=MAX_ICON, default=None)
+
+
 @frame("join")
 @dataclass(frozen=True, slots=True)
 class Join(Frame):

@@ -160,3 +160,41 @@ async def test_a_refused_join_lets_nothing_after_it_in_the_same_batch_through(pe
     page = await oc.call(f.History, room=room)
     assert all(m.sender != stranger.user_id for m in page.messages)
     assert stranger.user_id not in {m.user for m in (await oc.call(f.GetRoom, room=room)).room.members}
+
+
+async def preview(client: ChatClient, code: str) -> f.InvitePreview | str:
+    """The preview, or the error code."""
+    try:
+        return await client.call(f.PreviewInvite, code=code)  # type: ignore[no-any-return]
+    except ChatError as err:
+        return err.code
+
+
+async def test_a_link_shows_what_it_leads_to_before_joining(people: People, node: Node) -> None:
+    room, owner, oc, member, mc = await owned_group(people)
+    await oc.call(f.UpdateRoom, room=room, name="Book club", description="one book a month")
+    invite = (await oc.call(f.CreateInvite, room=room, max_uses=2)).invite
+    _, gc = await people.new("guest")
+
+    seen = await preview(gc, invite.code)
+    assert isinstance(seen, f.InvitePreview), seen
+    assert (seen.room, seen.members, seen.member, seen.name, seen.description) == (
+        room, 2, False, "Book club", "one book a month")
+    assert (await oc.call(f.ListInvites, room=room)).invites[0].use_count == 0, "a preview uses nothing"
+    assert await join(gc, invite.code) == "ok"
+    after = await preview(gc, invite.code)
+    assert isinstance(after, f.InvitePreview) and after.members == 3 and after.member
+
+    await oc.call(f.RevokeInvite, room=room, code=invite.code)
+    assert await preview(gc, invite.code) == "invite_revoked"
+    expired = (await oc.call(f.CreateInvite, room=room, expires_in=60)).invite
+    await sql(node, "UPDATE invite_links SET expires_at = now() - interval '1 second' WHERE code = $1", expired.code)
+    assert await preview(gc, expired.code) == "invite_expired"
+    assert await preview(gc, "B" * 24) == "not_found"
+
+
+async def test_previews_and_joins_share_the_guessing_budget(people: People) -> None:
+    _, gc = await people.new("guesser")
+    results = [await preview(gc, f"{i:024d}") for i in range(6)] + [await join(gc, f"{i:024d}") for i in range(6)]
+    assert results[:10] == ["not_found"] * 10
+    assert results[10:] == ["rate_limited"] * 2

@@ -223,7 +223,8 @@ async function main() {
     await pageC.getByLabel("Email").fill(`${cat}@example.com`);
     await pageC.getByLabel("Password").fill("correct horse battery");
     await pageC.getByRole("button", { name: "Create account" }).click();
-    await pageC.getByRole("heading", { name: "Join “Team”" }).waitFor({ timeout: T });
+    await pageC.getByRole("heading", { name: "Join “Team”" }).waitFor({ timeout: T }); // asked of the server
+    check((await pageC.getByTestId("invite-members").textContent()) === "2 members", "the group's size now");
     await shot(pageC, "08-invite");
     await pageC.getByRole("button", { name: "Join group" }).click();
     await pageC.waitForURL(new RegExp(`/r/${group}$`), { timeout: T });

@@ -79,6 +79,16 @@ export interface RoomSummary {
   last_message?: Message;
 }
 
+/** What an invite link leads to (preview_invite), before joining. */
+export interface InvitePreview {
+  room: number;
+  members: number;
+  member: boolean;
+  name?: string;
+  description?: string;
+  icon?: string;
+}
+
 export interface InviteInfo {
   code: string;
   room: number;
@@ -132,6 +142,7 @@ export interface ServerFrames {
   users: { id: number; users: Profile[] };
   invite: { id: number; invite: InviteInfo };
   invites: { id: number; invites: InviteInfo[] };
+  invite_preview: InvitePreview & { id: number };
 }
 
 export type ServerFrameType = keyof ServerFrames;
@@ -165,6 +176,7 @@ export interface Requests {
   list_invites: { req: { room: number }; res: "invites" };
   revoke_invite: { req: { room: number; code: string; remove_joined?: boolean }; res: "ok" };
   join: { req: { code: string }; res: "ok" };
+  preview_invite: { req: { code: string }; res: "invite_preview" };
   mute: { req: { room: number; muted: boolean }; res: "ok" };
   settings: { req: { read_receipts?: boolean }; res: "ok" };
   update_profile: { req: { display_name?: string; about?: string; avatar?: string; visibility?: Profile["visibility"] }; res: "profile" };

@@ -1,6 +1,6 @@
 // The app's state: the websocket client, the IndexedDB cache and what the screens show, kept in step.
 import { ChatClient, ChatError, type ClientOptions, type ConnState } from "../protocol/client";
-import type { Message, Member, PresenceInfo, Profile, PushFrame, RoomInfo, RoomSummary } from "../protocol/types";
+import type { InvitePreview, Message, Member, PresenceInfo, Profile, PushFrame, RoomInfo, RoomSummary } from "../protocol/types";
 import { Cache, type OutboxItem, type RoomRecord } from "./cache";
 import { advanceCursor, applyEvents, historyRequestFor, mergeBySeq, missingRanges } from "./logic";
 
@@ -487,6 +487,11 @@ export class ChatStore {
     const { room } = await this.client.request("create_group", { name, members });
     await this.adoptRoom(room);
     return room.room;
+  }
+
+  /** The group an invite code leads to; rejects with the error a join would get (expired, revoked...). */
+  async previewInvite(code: string): Promise<InvitePreview> {
+    return await this.client.request("preview_invite", { code });
   }
 
   async join(code: string): Promise<void> {

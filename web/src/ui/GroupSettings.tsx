@@ -5,11 +5,9 @@ import type { InviteInfo, Member } from "../protocol/types";
 
 const RANK = { owner: 3, admin: 2, member: 1 } as const;
 
-export function inviteLink(code: string, name: string | undefined, members: number | undefined): string {
-  const hint = new URLSearchParams();
-  if (name) hint.set("name", name);
-  if (members) hint.set("members", String(members));
-  return `${location.origin}/i/${code}${hint.size ? `#${hint}` : ""}`;
+/** The page /i/{code} asks the server what the link leads to (preview_invite): the link itself says nothing. */
+export function inviteLink(code: string): string {
+  return `${location.origin}/i/${code}`;
 }
 
 export function GroupSettings({ room }: { room: number }) {
@@ -52,7 +50,7 @@ export function GroupSettings({ room }: { room: number }) {
         <ul className="members">
           {members.map((m) => <MemberRow key={m.user} m={m} me={me} myRole={myRole} act={act} room={room} />)}
         </ul>
-        {isAdmin && <Invites room={room} invites={invites ?? []} act={act} name={r?.name} count={members.length} />}
+        {isAdmin && <Invites room={room} invites={invites ?? []} act={act} />}
         <h3>This chat</h3>
         <p className="row">
           <button type="button" onClick={() => act(() => store.client.request("mute", { room, muted: !r?.muted }))}>{r?.muted ? "Unmute" : "Mute"} notifications</button>
@@ -105,7 +103,7 @@ function MemberRow({ m, me, myRole, act, room }: { m: Member; me: number; myRole
   );
 }
 
-function Invites({ room, invites, act, name, count }: { room: number; invites: InviteInfo[]; act: (fn: () => Promise<unknown>) => void; name?: string; count: number }) {
+function Invites({ room, invites, act }: { room: number; invites: InviteInfo[]; act: (fn: () => Promise<unknown>) => void }) {
   const store = useStore();
   const [expires, setExpires] = useState("86400");
   const [maxUses, setMaxUses] = useState("");
@@ -134,7 +132,7 @@ function Invites({ room, invites, act, name, count }: { room: number; invites: I
       </form>
       <ul className="invites">
         {live.map((i) => {
-          const link = inviteLink(i.code, name, count);
+          const link = inviteLink(i.code);
           return (
             <li key={i.code} className="invite">
               <QrCode text={link} label={`QR code for the invite link ${i.code}`} />

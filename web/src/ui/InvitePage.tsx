@@ -1,45 +1,61 @@
-import { useState } from "react";
+import { useEffect, useState } from "react";
 import { navigate, useStore } from "./hooks";
+import type { InvitePreview } from "../protocol/types";
 
-/** /i/{code}: what the link says of the group (its name and size when it was shared), and Join. */
+const REFUSED: Record<string, string> = {
+  invite_expired: "This invite link has expired.", invite_revoked: "This invite link was revoked.",
+  invite_used_up: "This invite link has been used up.", conflict: "You are already a member of this group.",
+  not_found: "This invite link does not exist.", forbidden: "You cannot join this group.",
+  rate_limited: "Too many invite links tried; wait a minute and reload.",
+};
+
+function explain(err: unknown): string {
+  const e = err as { code?: string; message: string };
+  return REFUSED[e.code ?? ""] ?? e.message;
+}
+
+/** /i/{code}: what the server says the link leads to (the group's name, description and size now), and Join. */
 export function InvitePage({ code }: { code: string }) {
   const store = useStore();
-  const hint = new URLSearchParams(location.hash.slice(1));
+  const [preview, setPreview] = useState<InvitePreview | null>(null);
   const [error, setError] = useState<string | null>(null);
+  const [dead, setDead] = useState(false); // the link cannot be used: no Join button
   const [busy, setBusy] = useState(false);
-  const name = hint.get("name");
-  const members = hint.get("members");
+
+  useEffect(() => {
+    let live = true;
+    store.previewInvite(code).then(
+      (p) => { if (live) setPreview(p); },
+      (err) => { if (live) { setError(explain(err)); setDead(true); } });
+    return () => { live = false; };
+  }, [store, code]);
 
   async function join() {
     setBusy(true);
     setError(null);
     try {
-      const before = new Set(Object.keys(store.state.rooms).map(Number));
       await store.join(code);
-      const joined = Object.values(store.state.rooms).find((r) => !before.has(r.room) && r.kind === "group");
-      navigate(joined ? `/r/${joined.room}` : "/", true);
+      navigate(preview ? `/r/${preview.room}` : "/", true);
     } catch (err) {
-      const e = err as { code?: string; message: string };
-      const known: Record<string, string> = {
-        invite_expired: "This invite link has expired.", invite_revoked: "This invite link was revoked.",
-        invite_used_up: "This invite link has been used up.", conflict: "You are already a member of this group.",
-        not_found: "This invite link does not exist.",
-      };
-      setError(known[e.code ?? ""] ?? e.message);
+      setError(explain(err));
     } finally {
       setBusy(false);
     }
   }
 
+  const name = preview?.name;
   return (
-    <section className="invite-page card" aria-labelledby="invite-title">
+    <section className="invite-page card" aria-labelledby="invite-title" aria-busy={!preview && !dead}>
       <div className="avatar big" aria-hidden="true">{(name ?? "#").slice(0, 1).toUpperCase()}</div>
-      <h2 id="invite-title">{name ? `Join “${name}”` : "Join a group"}</h2>
-      {members && <p data-testid="invite-members">{members} member{members === "1" ? "" : "s"} (when the link was shared)</p>}
+      <h2 id="invite-title">{name ? `Join “${name}”` : dead ? "Invite link" : "Join a group"}</h2>
+      {preview && <p data-testid="invite-members">{preview.members} member{preview.members === 1 ? "" : "s"}</p>}
+      {preview?.description && <p className="small">{preview.description}</p>}
       <p className="small">Invite code <code>{code}</code></p>
       {error && <p className="error" role="alert">{error}</p>}
       <p className="row center">
-        <button type="button" className="primary" disabled={busy} onClick={join}>Join group</button>
+        {preview?.member
+          ? <button type="button" className="primary" onClick={() => navigate(`/r/${preview.room}`)}>Open the group (you are a member)</button>
+          : !dead && <button type="button" className="primary" disabled={busy || !preview} onClick={join}>Join group</button>}
         <button type="button" onClick={() => navigate("/")}>Not now</button>
       </p>
     </section>
