@@ -245,9 +245,11 @@ async def test_typing_presence_invites_and_files(node: Node, tmp_path: Path) -> 
         assert isinstance(seen, p.PresenceInfo) and seen.online
 
         link = await ann.create_invite(group.room)
-        assert link.startswith(node.http_url.rstrip("/") + "/join/")
+        assert link.startswith(node.http_url.rstrip("/") + "/i/")
         async with chat(node, tmp_path / "carol.db") as carol:
             await signed_up(carol, "carol")
+            preview = await carol.preview_invite(link)
+            assert preview.room == group.room and not preview.member and preview.name == group.name
             await carol.join(link)
             assert carol.user_id in [m.user for m in (await carol.get_room(group.room)).members]
 

@@ -33,7 +33,7 @@ Queued = tuple[Event, tuple[int, int] | None]  # an event and the (room, seq) to
 
 
 def invite_code(link_or_code: str) -> str:
-    """The code of an invite link (`.../join/<code>`) or a bare code."""
+    """The code of an invite link (`.../i/<code>`, the web client's landing page) or a bare code."""
     return link_or_code.strip().rstrip("/").rsplit("/", 1)[-1]
 
 
@@ -242,11 +242,17 @@ class Chat:
         return (await self.link.call(f.GetRoom, idempotent=True, room=room)).room  # type: ignore[no-any-return]
 
     async def create_invite(self, room: int, expires_in: int | None = None, max_uses: int | None = None) -> str:
-        """A new invite link for `room` (`<http_url>/join/<code>`, or the bare code without http_url)."""
+        """A new invite link for `room` (`<http_url>/i/<code>`, which opens in the web client; the bare code
+        without http_url)."""
         reply: f.Invite = await self.link.call(f.CreateInvite, idempotent=False, room=room,
                                                expires_in=expires_in, max_uses=max_uses)
         code = reply.invite.code
-        return f"{self.http_url.rstrip('/')}/join/{code}" if self.http_url else code
+        return f"{self.http_url.rstrip('/')}/i/{code}" if self.http_url else code
+
+    async def preview_invite(self, link_or_code: str) -> f.InvitePreview:
+        """What an invite link leads to (the group's name, description, member count) before joining."""
+        reply: f.InvitePreview = await self.link.call(f.PreviewInvite, idempotent=True, code=invite_code(link_or_code))
+        return reply
 
     async def join(self, link_or_code: str) -> None:
         await self.link.call(f.Join, idempotent=False, code=invite_code(link_or_code))
