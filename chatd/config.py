@@ -39,6 +39,7 @@ class Config:
     jwt_secret: str | None = None  # None: generated once and kept in data_dir/jwt-secret
     access_ttl: int = 900
     refresh_ttl: int = 30 * 24 * 3600
+    refresh_retry_seconds: float = 30.0  # a spent refresh token may be retried this long if its reply was lost
     max_frame_bytes: int = 64 * 1024
     allowed_origins: tuple[str, ...] = ()  # browser Origins allowed to connect; no Origin header is allowed
     auth_timeout: float = 30.0  # seconds to say hello after connecting
@@ -101,6 +102,7 @@ class Config:
         need(1024 <= self.max_frame_bytes <= 16 * 1024 * 1024, "max_frame_bytes", "must be 1 KiB..16 MiB")
         need(self.access_ttl >= 30, "access_ttl", "must be at least 30 seconds")
         need(self.refresh_ttl >= self.access_ttl, "refresh_ttl", "must be at least access_ttl")
+        need(0 <= self.refresh_retry_seconds <= 300, "refresh_retry_seconds", "must be 0..300 seconds")
         need(self.handshake_timeout > 0, "handshake_timeout", "must be > 0 seconds")
         need(0.05 <= self.gap_check_seconds <= 60, "gap_check_seconds", "must be 0.05..60 seconds")
         need(not self.reuse_port or (self.port != 0 and self.http_port != 0), "reuse_port",

@@ -60,7 +60,8 @@ class Accounts:
     async def refresh(self, req: f.Refresh) -> f.Frame:
         new = new_refresh_token()
         grant = await self.s.store.rotate_refresh_token(hash_refresh_token(req.refresh_token),
-                                                        hash_refresh_token(new), self.s.config.refresh_ttl)
+                                                        hash_refresh_token(new), self.s.config.refresh_ttl,
+                                                        self.s.config.refresh_retry_seconds)
         if grant is None:
             raise RequestError(ErrorCode.UNAUTHORIZED, "refresh token is invalid, expired or revoked")
         return f.AuthOk(id=req.id, user_id=grant.user_id, username=grant.username,

@@ -66,18 +66,29 @@ class AccountQueries:
             token_hash, user_id, device_id, device_name, float(ttl_seconds))
 
     @bridged
-    async def rotate_refresh_token(self, old_hash: bytes, new_hash: bytes, ttl_seconds: int
-                                   ) -> DeviceGrant | None:
+    async def rotate_refresh_token(self, old_hash: bytes, new_hash: bytes, ttl_seconds: int,
+                                   retry_seconds: float = 0.0) -> DeviceGrant | None:
         """Spend a refresh token and issue its successor for the same device, atomically.
 
-        A token that was already spent (reuse: it was copied) revokes the whole device.
+        A token that was already spent (reuse: it was copied) revokes the whole device, except a retry:
+        spent less than `retry_seconds` ago and its successor (`replaced_by`) never used, because the reply
+        carrying it was lost on the way. Then that successor is revoked and a new one takes its place.
         """
         async with self.pool.acquire() as con, con.transaction():
             row = await con.fetchrow(
-                "UPDATE refresh_tokens t SET revoked_at = now() FROM users u"
+                "UPDATE refresh_tokens t SET revoked_at = now(), replaced_by = $2 FROM users u"
                 " WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND t.expires_at > now()"
                 " AND u.id = t.user_id AND NOT u.disabled"
-                " RETURNING t.user_id, t.device_id, t.device_name, u.username", old_hash)
+                " RETURNING t.user_id, t.device_id, t.device_name, u.username", old_hash, new_hash)
+            if row is None and retry_seconds > 0:
+                row = await con.fetchrow(
+                    "WITH lost AS (UPDATE refresh_tokens s SET revoked_at = now() FROM refresh_tokens t, users u"
+                    "  WHERE t.token_hash = $1 AND t.revoked_at > now() - make_interval(secs => $3)"
+                    "  AND t.expires_at > now() AND u.id = t.user_id AND NOT u.disabled"
+                    "  AND s.token_hash = t.replaced_by AND s.revoked_at IS NULL"
+                    "  RETURNING t.user_id, t.device_id, t.device_name, u.username)"
+                    " UPDATE refresh_tokens t SET replaced_by = $2 FROM lost WHERE t.token_hash = $1"
+                    " RETURNING lost.*", old_hash, new_hash, float(retry_seconds))
             if row is None:
                 await con.execute(
                     "UPDATE refresh_tokens SET revoked_at = now() WHERE revoked_at IS NULL AND device_id ="

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import jwt
@@ -15,7 +16,7 @@ from auth.tokens import AUDIENCE, ISSUER, TokenIssuer
 from chatd.config import Config
 from chatd.node import Node
 from protocol import frames as f
-from tests.conftest import PASSWORD, People
+from tests.conftest import PASSWORD, Backing, People, make_config, start_node
 
 
 def name() -> str:
@@ -59,7 +60,35 @@ async def test_refresh_rotates_and_reuse_revokes_the_device(people: People) -> N
     fresh = await c.call(f.Refresh, refresh_token=ann.refresh_token)
     assert fresh.refresh_token != ann.refresh_token and fresh.user_id == ann.user_id
     await (await people.raw()).hello(fresh.access_token)  # the new access token works
-    # the spent token is refused, and its reuse (a stolen copy) revokes the successor too
+    fresher = await c.call(f.Refresh, refresh_token=fresh.refresh_token)  # the successor was used in turn
+    # now the first token is spent for good: its reuse (a stolen copy) revokes the device's latest token too
+    reused = await c.request(f.Refresh, refresh_token=ann.refresh_token)
+    assert isinstance(reused, f.Error) and reused.code == "unauthorized"
+    latest = await c.request(f.Refresh, refresh_token=fresher.refresh_token)
+    assert isinstance(latest, f.Error) and latest.code == "unauthorized"
+
+
+async def test_a_refresh_whose_reply_was_lost_can_be_retried(people: People) -> None:
+    ann = await people.signup("ann")
+    c = await people.raw()
+    lost = await c.call(f.Refresh, refresh_token=ann.refresh_token)  # as if this reply never arrived
+    retried = await c.call(f.Refresh, refresh_token=ann.refresh_token)  # the client tries again, same token
+    again = await c.call(f.Refresh, refresh_token=ann.refresh_token)  # and again: still the same device
+    assert len({lost.refresh_token, retried.refresh_token, again.refresh_token}) == 3
+    await (await people.raw()).hello(again.access_token)
+    # the replies that went missing hold dead tokens, and showing one is theft: the device is revoked
+    dead = await c.request(f.Refresh, refresh_token=lost.refresh_token)
+    assert isinstance(dead, f.Error) and dead.code == "unauthorized"
+    latest = await c.request(f.Refresh, refresh_token=again.refresh_token)
+    assert isinstance(latest, f.Error) and latest.code == "unauthorized"
+
+
+async def test_no_retry_once_the_window_is_over(nursery: trio.Nursery, backing: Backing, tmp_path: Path) -> None:
+    node = (await start_node(nursery, make_config(backing, tmp_path, refresh_retry_seconds=0.0))).node
+    people = People(nursery, node)
+    ann = await people.signup("ann")
+    c = await people.raw()
+    fresh = await c.call(f.Refresh, refresh_token=ann.refresh_token)
     reused = await c.request(f.Refresh, refresh_token=ann.refresh_token)
     assert isinstance(reused, f.Error) and reused.code == "unauthorized"
     successor = await c.request(f.Refresh, refresh_token=fresh.refresh_token)
