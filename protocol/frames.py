@@ -484,15 +484,15 @@ class Send(Frame):
     def __post_init__(self) -> None:
         if self.kind == "text":
             if not self.body:
-                raise SchemaError("a text message needs a non-empty 'body'")
+                raise SchemaError("field 'body' must not be empty in a text message")
             if self.media is not None:
-                raise SchemaError("a text message carries no 'media' (send kind image, video, audio or file)")
+                raise SchemaError("field 'media' is not for a text message (send kind image, video, audio or file)")
         elif self.media is None:
-            raise SchemaError(f"a {self.kind} message needs 'media': {{id: <the id its upload returned>}}")
+            raise SchemaError(f"field 'media' is needed for kind {self.kind}: {{id: <the id its upload returned>}}")
         elif self.media.duration_ms is not None and self.kind not in ("audio", "video"):
-            raise SchemaError(f"'media.duration_ms' is for audio and video, not {self.kind}")
+            raise SchemaError(f"field 'media.duration_ms' is for audio and video, not {self.kind}")
         elif (self.media.width, self.media.height) != (None, None) and self.kind != "video":
-            raise SchemaError("'media.width' and 'media.height' are given for video only (images are measured)")
+            raise SchemaError("field 'media.width' and 'media.height' are for video only (images are measured)")
 
 
 @frame("edit")

@@ -477,11 +477,11 @@ async def test_captions_can_be_edited_and_deleting_hides_the_media(node: Node, p
 
 
 @pytest.mark.parametrize(("fields", "problem"), [
-    ({"kind": "image"}, "needs 'media'"),
-    ({"body": "hi", "media": {"id": "A" * 24}}, "text message carries no 'media'"),
-    ({"body": ""}, "needs a non-empty 'body'"),
+    ({"kind": "image"}, "field 'media' is needed for kind image"),
+    ({"body": "hi", "media": {"id": "A" * 24}}, "field 'media' is not for a text message"),
+    ({"body": ""}, "field 'body' must not be empty in a text message"),
     ({"kind": "sticker", "media": {"id": "A" * 24}}, "kind"),
-    ({"kind": "image", "media": {"id": "A" * 24, "duration_ms": 10}}, "duration_ms' is for audio and video"),
+    ({"kind": "image", "media": {"id": "A" * 24, "duration_ms": 10}}, "'media.duration_ms' is for audio and video"),
     ({"kind": "image", "media": {"id": "A" * 24, "width": 10}}, "video only"),
     ({"kind": "audio", "media": {"id": "A" * 24, "duration_ms": 0}}, "media.duration_ms"),
     ({"kind": "file", "media": {"id": "../../etc/passwd"}}, "media.id"),
