@@ -18,7 +18,7 @@ from actors.bus import BusSink, NullBus
 from actors.device import Device
 from actors.items import Attach, Crash, RoomItem, UserItem
 from actors.mailbox import Mailbox
-from actors.room import RoomActor, RoomSettings
+from actors.room import Committer, RoomActor, RoomSettings
 from actors.user import CursorSink, UserActor, UserSettings
 from persistence.store import Store
 from supervisor import ChildSpec, Restart, Supervisor, SupervisorClosed
@@ -131,17 +131,18 @@ class RoomDirectory(Directory[RoomItem]):
     kind = "room"
     restart = Restart.TRANSIENT  # crashed rooms restart; idle rooms stop for good
 
-    def __init__(self, store: Store, settings: RoomSettings, *, mailbox_size: int = 1024,
+    def __init__(self, store: Store, commits: Committer, settings: RoomSettings, *, mailbox_size: int = 1024,
                  intensity: int = 100, period: float = 10.0) -> None:
         super().__init__("rooms", mailbox_size, intensity, period)
         self.store = store
+        self.commits = commits
         self.settings = settings
         self.users: UserDirectory | None = None
         self.bus: BusSink = NullBus()  # the node sets its Bus when several processes share the database
 
     def _make_actor(self, key: int, mailbox: Mailbox[RoomItem], forget: Callable[[], None]) -> RoomActor:
         assert self.users is not None
-        return RoomActor(key, mailbox, self.store, self.users, self.settings, forget, self.bus)
+        return RoomActor(key, mailbox, self.store, self.commits, self.users, self.settings, forget, self.bus)
 
 
 class UserDirectory(Directory[UserItem]):

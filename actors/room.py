@@ -1,8 +1,9 @@
-"""RoomActor: the single writer of one room. Orders messages (gap-free seq), group-commits them, fans out.
+"""RoomActor: the single orderer of one room. Admits requests, has them committed (gap-free seq), fans out.
 
 Loop: take what is waiting in the mailbox (up to `batch_limit`), check every request against the room's
-membership, write all accepted ones in one transaction, reply `sent` / `ok` to the requesting devices
-only after commit, then offer the committed messages to each online member's UserActor without waiting.
+membership, hand all accepted ones to the node's CommitWriter (actors/commits.py), which stores them in one
+transaction together with what other rooms have ready, reply `sent` / `ok` to the requesting devices only
+after commit, then offer the committed messages to each online member's UserActor without waiting.
 A failing database gets every request of the batch a `retry` error and the actor keeps running; any
 other exception is a crash: the batch gets `retry` errors and the supervisor restarts the actor, which
 reloads its state from Postgres and goes on with the same mailbox (nothing queued is lost).
@@ -39,7 +40,7 @@ from actors.remote import remote_news
 from actors.rules import Denied, admit
 from actors.typing import TypingState
 from persistence.errors import StaleRoom, StoreUnavailable
-from persistence.records import AppendItem, InviteJoin, MemberChange, Refusal, RoomState
+from persistence.records import Appended, AppendItem, InviteJoin, MemberChange, Refusal, RoomState
 from persistence.store import Store
 from protocol.errors import ErrorCode
 from protocol.frames import Error, Message, Ok, Sent, TypingChanged
@@ -50,6 +51,11 @@ log = logging.getLogger("chatd.room")
 REQUESTS = get_args(RoomRequest)  # the items that carry a request id and need exactly one reply
 STATUS_WINDOW = 1024  # the senders of this many recent messages get delivery status for them
 CATCH_UP_LIMIT = 500  # other processes' messages fetched before fanning out our own (more: members sync)
+
+
+class Committer(Protocol):
+    async def commit(self, room_id: int, items: list[AppendItem], expected_last_seq: int | None, /
+                     ) -> list[Appended]: ...
 
 
 class UserRouter(Protocol):
@@ -72,11 +78,13 @@ def reply_error(device: Device, req_id: int | None, code: ErrorCode, message: st
 
 
 class RoomActor:
-    def __init__(self, room_id: int, mailbox: Mailbox[RoomItem], store: Store, users: UserRouter,
-                 settings: RoomSettings, forget: Callable[[], None], bus: BusSink | None = None) -> None:
+    def __init__(self, room_id: int, mailbox: Mailbox[RoomItem], store: Store, commits: Committer,
+                 users: UserRouter, settings: RoomSettings, forget: Callable[[], None],
+                 bus: BusSink | None = None) -> None:
         self.room_id = room_id
         self.mailbox = mailbox
         self.store = store
+        self.commits = commits
         self.users = users
         self.bus = bus or NullBus()
         self.settings = settings
@@ -222,7 +230,7 @@ class RoomActor:
         flat = [append for _, appends in accepted for append in appends]
         seen = state.last_seq
         try:
-            results = await self.store.append(self.room_id, flat, state.last_seq)
+            results = await self.commits.commit(self.room_id, flat, state.last_seq)
         except StaleRoom:
             await self._readmit([req for req, _ in accepted], attempt)
             return

@@ -80,8 +80,11 @@ def _section(record: dict[str, Any]) -> list[str]:
     out += [*_results_table(o["results"], extra), ""]
     if o["scenario"] == "fanout":
         out += _fanout_summary(o)
-    elif o["summary"]:
-        out += ["Summary: `" + json.dumps(o["summary"], default=str) + "`", ""]
+    else:
+        if o["summary"]:
+            out += ["Summary: `" + json.dumps(o["summary"], default=str) + "`", ""]
+        out += _profile_section(o, o["scenario"], "A second run of the same scenario with py-spy attached; its "
+                                "figures are not used above.")
     if o["notes"]:
         out += [*[f"- {n}" for n in o["notes"]], ""]
     return out
@@ -103,18 +106,22 @@ def _fanout_summary(o: dict[str, Any]) -> list[str]:
     out.append("")
     if (PLOT_COPY).exists():
         out += [f"![latency against offered load]({PLOT_COPY.name})", ""]
-    folded = o["artifacts"].get("profile_folded")
-    if folded and Path(folded).exists():
-        prof = o["summary"].get("profiled_step")
-        out += [f"### Where chatd's time goes (py-spy, fan-out into {prof['params']['members'] if prof else '?'} "
-                "members)", "",
-                f"Flame graph: `{Path(o['artifacts']['profile_svg']).relative_to(BENCH_DIR.parent)}` (gitignored; "
-                "rerun to get it). The profiled step ran at the highest rate of the ladder; it is not used for "
-                "the figures above"
-                + (f"; it delivered {_fmt(prof['delivered_per_s'])}/s at p99 {_fmt(prof['latency_ms']['p99'])} ms."
-                   if prof else "."), "",
-                markdown(summarise(Path(folded), 20), "Samples"), ""]
+    prof = o["summary"].get("profiled_step")
+    out += _profile_section(
+        o, f"fan-out into {prof['params']['members'] if prof else '?'} members",
+        "The profiled step ran at the highest rate of the ladder; it is not used for the figures above"
+        + (f"; it delivered {_fmt(prof['delivered_per_s'])}/s at p99 {_fmt(prof['latency_ms']['p99'])} ms."
+           if prof else "."))
     return out
+
+
+def _profile_section(o: dict[str, Any], what: str, about: str) -> list[str]:
+    folded = o["artifacts"].get("profile_folded")
+    if not folded or not Path(folded).exists():
+        return []
+    return [f"### Where chatd's time goes (py-spy, {what})", "",
+            f"Flame graph: `{Path(o['artifacts']['profile_svg']).relative_to(BENCH_DIR.parent)}` (gitignored; "
+            f"rerun to get it). {about}", "", markdown(summarise(Path(folded), 20), "Samples"), ""]
 
 
 def write_markdown() -> Path:

@@ -11,7 +11,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import trio
-import trio_asyncio
 
 from admin.logjson import install as install_logging
 from chatd.config import Config, ConfigError
@@ -78,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
             return hold_services(db_url, redis_url)
         config = replace(config, database_url=db_url, redis_url=redis_url)
         try:
-            trio_asyncio.run(serve, config)
+            trio.run(serve, config)
         except KeyboardInterrupt:
             pass
     return 0

@@ -1,6 +1,7 @@
 """One chatd node: the supervision tree of DESIGN.md section 1.
 
     root (one_for_one, 5 restarts in 10 s, then the node exits non-zero)
+    ├── commits  CommitWriter: what every room has ready, stored in one transaction per round trip
     ├── rooms    dynamic supervisor of RoomActors (transient)
     ├── cursors  CursorWriter: every user's delivered/read cursors, one UPDATE per round trip
     ├── users    dynamic supervisor of UserActors (temporary)
@@ -21,9 +22,9 @@ import logging
 import secrets
 
 import trio
-import trio_asyncio
 
 from actors.bus import Bus
+from actors.commits import CommitWriter
 from actors.cursors import CursorWriter
 from actors.directory import RoomDirectory, UserDirectory
 from actors.gaps import GapWatch
@@ -60,6 +61,7 @@ class Node:
         self.gateway: Gateway | None = None
         self.http: HttpServer | None = None
         self.bus: Bus | None = None
+        self.commits: CommitWriter | None = None
         self.admin: AdminContext | None = None  # the admin console's view (admin/, httpapi/admin.py)
 
     @property
@@ -74,16 +76,13 @@ class Node:
         return self.http.url
 
     async def run(self, *, task_status: trio.TaskStatus[Node] = trio.TASK_STATUS_IGNORED) -> None:
-        async with trio_asyncio.open_loop():
-            await self._run(task_status)
-
-    async def _run(self, task_status: trio.TaskStatus[Node]) -> None:
         cfg = self.config
         assert cfg.database_url and cfg.redis_url and cfg.jwt_secret and cfg.push_vapid_key
         store = await Store.open(cfg.database_url, max_size=cfg.db_pool_size)
         cache = Cache.open(cfg.redis_url, cfg.redis_prefix)
         try:
-            rooms = RoomDirectory(store, RoomSettings(idle_seconds=cfg.room_idle_seconds,
+            commits = self.commits = CommitWriter(store)
+            rooms = RoomDirectory(store, commits, RoomSettings(idle_seconds=cfg.room_idle_seconds,
                                                       status_max_members=cfg.receipts_per_recipient_max,
                                                       typing_seconds=cfg.typing_seconds))
 
@@ -118,7 +117,8 @@ class Node:
             async with trio.open_nursery() as nursery:
                 self.admin.attach(nursery)  # a drain ends the node by cancelling this nursery
                 await nursery.start(self.root.run, [
-                    ChildSpec("rooms", rooms.run), ChildSpec("cursors", cursors.run), ChildSpec("users", users.run),
+                    ChildSpec("commits", commits.run), ChildSpec("rooms", rooms.run),
+                    ChildSpec("cursors", cursors.run), ChildSpec("users", users.run),
                     *cluster, ChildSpec("presence", presence.run), ChildSpec("gateway", self.gateway.serve),
                     ChildSpec("http", self.http.run),
                     ChildSpec("push", push.run)])

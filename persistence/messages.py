@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 
 from persistence.bridge import bridged
 from persistence.errors import StaleRoom
-from persistence.invites import refuse_join
 from persistence.media import StoredMedia, media_rows
 from persistence.records import (
     Appended,
@@ -21,6 +21,7 @@ from persistence.records import (
     RoomUpdate,
     to_message,
 )
+from persistence.seqplan import Lookups, plan_room, text_key
 from protocol.frames import MediaRef, Message
 from protocol.history import lowest_visible, redacted
 from protocol.mentions import mentioned
@@ -32,82 +33,23 @@ class MessageQueries:
     pool: asyncpg.Pool
 
     @bridged
-    async def append(self, room_id: int, items: list[AppendItem], expected_last_seq: int | None = None
-                     ) -> list[Appended]:
-        """Store a batch in one transaction and return one result per item, in order.
+    async def append_rooms(self, batch: list[RoomAppend]) -> list[RoomOutcome]:
+        """Store what several rooms have ready in one transaction: one result per room, in order.
 
-        The room row is locked first, so seq assignment and the idempotency check are race-free even
-        with writers in other processes. A text whose (sender, client_id) is already stored - earlier
-        or in this very batch - is not stored again; its result is the original with duplicate=True.
-        An edit or delete that its target does not allow is refused (no seq is used).
+        For a room, the result is one `Appended` per item, in order; or StaleRoom when another process
+        appended a system message (a membership or settings change) after `expected_last_seq`, where the
+        room actor's view ends (its checks may be stale; nothing of it is stored, the other rooms go on);
+        or LookupError when the room does not exist. The rooms' rows are locked in id order, so seq
+        assignment and the idempotency check are race-free with writers in other processes and two
+        batches never deadlock. A text whose (sender, client_id) is already stored - earlier or in this
+        very batch - is not stored again: its result is the original with duplicate=True. An edit, delete,
+        invite join or media message the stored state does not allow is refused and uses no seq.
 
-        `expected_last_seq` is where the caller's view of the room ends. If another process appended a
-        system message (a membership or settings change) after it, the caller's checks may be stale:
-        StaleRoom is raised and nothing is stored. Messages from people in between change nothing.
+        One statement per kind of work for the whole batch (lock, retry lookup, insert, last_seq), so a
+        thousand direct rooms with one message each cost one transaction of a handful of round trips.
         """
         async with self.pool.acquire() as con, con.transaction():
-            last_seq = await con.fetchval("SELECT last_seq FROM rooms WHERE id = $1 FOR UPDATE", room_id)
-            if last_seq is None:
-                raise LookupError(f"room {room_id} does not exist")
-            if expected_last_seq is not None and last_seq > expected_last_seq and await con.fetchval(
-                    "SELECT EXISTS (SELECT 1 FROM messages WHERE room_id = $1 AND seq > $2 AND kind = 'system')",
-                    room_id, expected_last_seq):
-                raise StaleRoom(f"room {room_id} changed after seq {expected_last_seq}")
-            known = await _known_texts(con, room_id, [i for i in items if isinstance(i, NewText)])
-            targets = await _targets(con, room_id, [i for i in items if isinstance(i, MessageChange)])
-            invites = await _invites(con, [i.code for i in items if isinstance(i, InviteJoin)])
-            media = await media_rows(con, [i.media.id for i in items if isinstance(i, NewText) and i.media])
-            plan: list[int | tuple[int, str] | Refusal] = []
-            fresh: list[tuple[int, AppendItem]] = []
-            claimed: set[tuple[int, str]] = set()
-            for item in items:
-                if isinstance(item, NewText):
-                    key = (item.sender, item.client_id.lower())
-                    if key in known or key in claimed:
-                        plan.append(key)
-                        continue
-                    refusal = _refuse_media(item, media)
-                    if refusal is not None:
-                        plan.append(refusal)
-                        continue
-                    claimed.add(key)
-                elif isinstance(item, MessageChange):
-                    refusal = _refuse_change(item, targets.get(item.target))
-                    if refusal is not None:
-                        plan.append(refusal)
-                        continue
-                    if item.body is None:
-                        targets[item.target] = {**targets[item.target], "deleted": True}
-                elif isinstance(item, InviteJoin):
-                    refusal = refuse_join(room_id, invites.get(item.code))
-                    if refusal is not None:
-                        plan.append(refusal)
-                        continue
-                    invites[item.code]["use_count"] += 1  # a second join in this batch sees this one
-                last_seq += 1
-                plan.append(last_seq)
-                fresh.append((last_seq, item))
-            stored = {}
-            if fresh:
-                rows = await con.fetch(
-                    f"INSERT INTO messages (room_id, seq, sender_id, client_id, kind, body, event, media)"
-                    f" SELECT $1, * FROM unnest($2::bigint[], $3::bigint[], $4::uuid[], $5::text[],"
-                    f" $6::text[], $7::jsonb[], $8::jsonb[]) RETURNING {MESSAGE_COLUMNS}",
-                    room_id, *zip(*(_row(seq, item, media) for seq, item in fresh), strict=True))
-                stored = {r["seq"]: to_message(r) for r in rows}
-                for seq, item in fresh:
-                    await _apply(con, room_id, seq, item)
-                await _store_mentions(con, room_id, [(seq, i) for seq, i in fresh if isinstance(i, NewText)])
-                await con.executemany("INSERT INTO media_refs (media_id, room_id, seq) VALUES ($1, $2, $3)",
-                                      [(i.media.id, room_id, seq) for seq, i in fresh
-                                       if isinstance(i, NewText) and i.media is not None])
-                await con.execute("UPDATE rooms SET last_seq = $2 WHERE id = $1", room_id, last_seq)
-            for seq, item in fresh:
-                if isinstance(item, NewText):
-                    known[(item.sender, item.client_id.lower())] = stored[seq]
-        return [Appended(stored[p]) if isinstance(p, int) else
-                Appended(None, refusal=p) if isinstance(p, Refusal) else Appended(known[p], duplicate=True)
-                for p in plan]
+            return await _append_rooms(con, batch)
 
     @bridged
     async def messages_after(self, user_id: int, ranges: list[tuple[int, int, int]], limit: int) -> list[Message]:
@@ -163,65 +105,113 @@ class MessageQueries:
         return page, bool(page) and page[0].seq > lowest
 
 
-async def _known_texts(con: asyncpg.Connection, room_id: int, texts: list[NewText]) -> dict[tuple[int, str], Message]:
-    """Messages already stored under the (sender, client_id) of these texts: retries of earlier sends."""
-    if not texts:
-        return {}
-    rows = await con.fetch(
-        f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE room_id = $1 AND (sender_id, client_id)"
-        " IN (SELECT * FROM unnest($2::bigint[], $3::uuid[]))",
-        room_id, [t.sender for t in texts], [t.client_id for t in texts])
-    return {(r["sender_id"], str(r["client_id"])): to_message(r) for r in rows}
 
 
-async def _targets(con: asyncpg.Connection, room_id: int, changes: list[MessageChange]) -> dict[int, dict[str, Any]]:
-    """The messages these edits and deletes point at, locked until the commit."""
-    if not changes:
-        return {}
-    rows = await con.fetch("SELECT seq, sender_id, kind, deleted FROM messages WHERE room_id = $1"
-                           " AND seq = ANY($2::bigint[]) FOR UPDATE", room_id, [c.target for c in changes])
-    return {r["seq"]: dict(r) for r in rows}
 
 
-async def _invites(con: asyncpg.Connection, codes: list[str]) -> dict[str, dict[str, Any]]:
-    """The invite links these joins use, locked until the commit (so a last use goes to one joiner)."""
-    if not codes:
-        return {}
-    rows = await con.fetch("SELECT code, room_id, expires_at, max_uses, use_count, revoked_at, now() AS now"
-                           " FROM invite_links WHERE code = ANY($1::text[]) FOR UPDATE", codes)
-    return {r["code"]: dict(r) for r in rows}
+@dataclass(frozen=True, slots=True)
+class RoomAppend:
+    """One room's share of a node-wide commit: its items in order, and where the room actor's view ends."""
+
+    room_id: int
+    items: list[AppendItem]
+    expected_last_seq: int | None = None
 
 
-def _refuse_change(change: MessageChange, target: dict[str, Any] | None) -> Refusal | None:
-    what = "edit" if change.body is not None else "delete"
-    if target is None:
-        return Refusal("not_found", f"message {change.target} does not exist in this room")
-    if target["kind"] == "system":
-        return Refusal("bad_request", f"message {change.target} is a system message: it cannot be {what}ed")
-    if target["deleted"]:
-        return Refusal("conflict", f"message {change.target} was deleted")
-    if target["sender_id"] != change.by and (change.body is not None or not change.any_sender):
-        return Refusal("forbidden", f"you can only {what} your own messages"
-                       + ("" if change.body is not None else " (admins and the owner may delete any in a group)"))
-    return None
+RoomOutcome = list[Appended] | StaleRoom | LookupError
+
+
+async def _append_rooms(con: asyncpg.Connection, batch: list[RoomAppend]) -> list[RoomOutcome]:
+    ids = [a.room_id for a in batch]
+    if len(set(ids)) != len(ids):
+        raise ValueError("a commit batch names a room twice")
+    heads = {r["id"]: r["last_seq"] for r in await con.fetch(
+        "SELECT id, last_seq FROM rooms WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE", ids)}
+    outcomes: dict[int, RoomOutcome] = {}
+    for a in batch:
+        if a.room_id not in heads:
+            outcomes[a.room_id] = LookupError(f"room {a.room_id} does not exist")
+    behind = [(a.room_id, a.expected_last_seq) for a in batch if a.room_id in heads
+              and a.expected_last_seq is not None and heads[a.room_id] > a.expected_last_seq]
+    if behind:
+        for r in await con.fetch(
+                "SELECT r.room_id FROM unnest($1::bigint[], $2::bigint[]) AS r(room_id, after) WHERE EXISTS"
+                " (SELECT 1 FROM messages m WHERE m.room_id = r.room_id AND m.seq > r.after AND m.kind = 'system')",
+                *zip(*behind, strict=True)):
+            outcomes[r["room_id"]] = StaleRoom(f"room {r['room_id']} changed after seq {dict(behind)[r['room_id']]}")
+    live = [a for a in batch if a.room_id not in outcomes]
+    lookups = await _lookups(con, live)
+    plans = {a.room_id: plan_room(a.room_id, heads[a.room_id], a.items, lookups[a.room_id]) for a in live}
+    fresh = [(a.room_id, seq, item) for a in live for seq, item in plans[a.room_id].fresh]
+    stored: dict[tuple[int, int], Message] = {}
+    if fresh:
+        media = {k: v for look in lookups.values() for k, v in look.media.items()}
+        rows = await con.fetch(
+            f"INSERT INTO messages (room_id, seq, sender_id, client_id, kind, body, event, media)"
+            f" SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::uuid[], $5::text[],"
+            f" $6::text[], $7::jsonb[], $8::jsonb[]) RETURNING {MESSAGE_COLUMNS}",
+            *zip(*((room, *_row(seq, item, media)) for room, seq, item in fresh), strict=True))
+        stored = {(r["room_id"], r["seq"]): to_message(r) for r in rows}
+        for room, seq, item in fresh:
+            if not isinstance(item, NewText):
+                await _apply(con, room, seq, item)
+        texts = [(room, seq, item) for room, seq, item in fresh if isinstance(item, NewText)]
+        await _store_mentions(con, texts)
+        refs = [(item.media.id, room, seq) for room, seq, item in texts if item.media is not None]
+        if refs:
+            await con.executemany("INSERT INTO media_refs (media_id, room_id, seq) VALUES ($1, $2, $3)", refs)
+        moved = [(a.room_id, plans[a.room_id].last_seq) for a in live if plans[a.room_id].fresh]
+        await con.execute("UPDATE rooms SET last_seq = v.last_seq FROM unnest($1::bigint[], $2::bigint[])"
+                          " AS v(id, last_seq) WHERE rooms.id = v.id", *zip(*moved, strict=True))
+    for a in live:
+        known = lookups[a.room_id].known
+        for seq, item in plans[a.room_id].fresh:
+            if isinstance(item, NewText):
+                known[text_key(item)] = stored[(a.room_id, seq)]
+        outcomes[a.room_id] = [
+            Appended(stored[(a.room_id, o)]) if isinstance(o, int) else
+            Appended(None, refusal=o) if isinstance(o, Refusal) else Appended(known[o], duplicate=True)
+            for o in plans[a.room_id].outcomes]
+    return [outcomes[a.room_id] for a in batch]
+
+
+async def _lookups(con: asyncpg.Connection, batch: list[RoomAppend]) -> dict[int, Lookups]:
+    """What the checks of seqplan need, for every room of the batch: one query per kind, only when needed."""
+    found = {a.room_id: Lookups() for a in batch}
+    texts = [(a.room_id, i) for a in batch for i in a.items if isinstance(i, NewText)]
+    if texts:
+        rows = await con.fetch(
+            f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE (room_id, sender_id, client_id)"
+            " IN (SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::uuid[]))",
+            [r for r, _ in texts], [t.sender for _, t in texts], [t.client_id for _, t in texts])
+        for r in rows:
+            found[r["room_id"]].known[(r["sender_id"], str(r["client_id"]))] = to_message(r)
+    changes = [(a.room_id, i.target) for a in batch for i in a.items if isinstance(i, MessageChange)]
+    if changes:  # locked until the commit
+        for r in await con.fetch(
+                "SELECT room_id, seq, sender_id, kind, deleted FROM messages WHERE (room_id, seq)"
+                " IN (SELECT * FROM unnest($1::bigint[], $2::bigint[])) ORDER BY room_id, seq FOR UPDATE",
+                *zip(*changes, strict=True)):
+            found[r["room_id"]].targets[r["seq"]] = dict(r)
+    codes = [i.code for a in batch for i in a.items if isinstance(i, InviteJoin)]
+    if codes:  # locked until the commit, so a last use goes to one joiner
+        invites = {r["code"]: dict(r) for r in await con.fetch(
+            "SELECT code, room_id, expires_at, max_uses, use_count, revoked_at, now() AS now"
+            " FROM invite_links WHERE code = ANY($1::text[]) ORDER BY code FOR UPDATE", codes)}
+        for look in found.values():
+            look.invites = invites  # one dict: a code is used by one room, and its use count is shared
+    media_ids = [i.media.id for _, i in texts if i.media is not None]
+    if media_ids:
+        media = await media_rows(con, media_ids)
+        for look in found.values():
+            look.media = media
+    return found
 
 
 EVENT_TYPES = {"added": "member_added", "removed": "member_removed", "left": "member_left",
                "banned": "member_banned", "unbanned": "member_unbanned", "role_changed": "role_changed",
                "owner_changed": "owner_changed"}
 
-
-def _refuse_media(item: NewText, media: dict[str, StoredMedia]) -> Refusal | None:
-    """A message may carry only an upload of its sender's (not a thumbnail) whose type fits its kind."""
-    if item.media is None:
-        return None
-    found = media.get(item.media.id)
-    if found is None or found.uploader != item.sender:
-        return Refusal("not_found", f"media {item.media.id}: you uploaded no such item")
-    mime = found.info.mime
-    if item.kind != "file" and not mime.startswith(f"{item.kind}/"):
-        return Refusal("bad_request", f"media {item.media.id} is {mime}, not {item.kind}: send it as kind 'file'")
-    return None
 
 
 def _media_json(ref: MediaRef, media: dict[str, StoredMedia]) -> dict[str, Any]:
@@ -254,16 +244,17 @@ def _row(seq: int, item: AppendItem, media: dict[str, StoredMedia]) -> tuple[obj
     return seq, None, None, "system", None, event, None
 
 
-async def _store_mentions(con: asyncpg.Connection, room_id: int, texts: list[tuple[int, NewText]]) -> None:
-    """Record which current members each new message @mentions (the sender mentioning themself does not count)."""
-    rows = [(seq, text.sender, name) for seq, text in texts for name in mentioned(text.body)]
+async def _store_mentions(con: asyncpg.Connection, texts: list[tuple[int, int, NewText]]) -> None:
+    """Record which current members each new message @mentions (the sender mentioning themself does not count);
+    `texts` are (room, seq, text) of every room of the batch."""
+    rows = [(room, seq, text.sender, name) for room, seq, text in texts for name in mentioned(text.body)]
     if rows:
         await con.execute(
-            "INSERT INTO mentions (room_id, user_id, seq) SELECT $1, u.id, v.seq"
-            " FROM unnest($2::bigint[], $3::bigint[], $4::text[]) AS v(seq, sender, name)"
+            "INSERT INTO mentions (room_id, user_id, seq) SELECT v.room, u.id, v.seq"
+            " FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[]) AS v(room, seq, sender, name)"
             " JOIN users u ON lower(u.username) = v.name AND u.id <> v.sender"
-            " JOIN room_members rm ON rm.room_id = $1 AND rm.user_id = u.id AND rm.left_seq IS NULL"
-            " ON CONFLICT DO NOTHING", room_id, *zip(*rows, strict=True))
+            " JOIN room_members rm ON rm.room_id = v.room AND rm.user_id = u.id AND rm.left_seq IS NULL"
+            " ON CONFLICT DO NOTHING", *zip(*rows, strict=True))
 
 
 async def _apply(con: asyncpg.Connection, room_id: int, seq: int, item: AppendItem) -> None:

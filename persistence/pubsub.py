@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import trio
 from redis.exceptions import RedisError
 
 from persistence.bridge import aio
@@ -26,16 +27,20 @@ class PubSub:
         return int(await aio(self.client.publish)(self.channel, payload))
 
     async def listen(self, on_message: Callable[[bytes], None], on_subscribed: Callable[[], None]) -> None:
-        """Call `on_message` (synchronously, it must not block) with each payload, until cancelled or Redis fails."""
+        """Call `on_message` (synchronously in this trio thread, it must not block) with each payload, until
+        cancelled or Redis fails. The subscription itself runs on the asyncio loop thread
+        (persistence/bridge.py), which hands each payload over with one wake-up of trio."""
+        token = trio.lowlevel.current_trio_token()
+
         async def run() -> None:
             pubsub = self.client.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(self.channel)
-                on_subscribed()
+                token.run_sync_soon(on_subscribed)
                 while True:
                     message = await pubsub.get_message(timeout=30.0)
                     if message is not None and message.get("type") == "message":
-                        on_message(message["data"])
+                        token.run_sync_soon(on_message, message["data"])
             finally:
                 await pubsub.aclose()
         await aio(run)()

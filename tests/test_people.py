@@ -86,7 +86,7 @@ async def eventually(check: Callable[[], Awaitable[bool]], timeout: float) -> fl
 
 
 async def sql(url: str, statement: str, *args: Any) -> list[Any]:
-    """Change the database behind the server's back (it runs on trio-asyncio; this is plain asyncio)."""
+    """Change the database behind the server's back (on a connection of its own, from a worker thread)."""
     async def run() -> list[Any]:
         con = await asyncpg.connect(url)
         try:

@@ -133,5 +133,5 @@ def test_log_in_open_a_room_send_and_see_the_reply_and_read_tick(server: ServerT
             await until(pilot, lambda: any(t.endswith("me: hi bob  ✓✓ read") for t in text_of(app, "#messages Static")),
                         "the read tick on my message")
 
-    with asyncio.Runner(loop_factory=asyncio.SelectorEventLoop) as runner:  # not trio_asyncio's loop
+    with asyncio.Runner(loop_factory=asyncio.SelectorEventLoop) as runner:  # a loop of its own, apart from the server's
         runner.run(asyncio.wait_for(drive(), 60))

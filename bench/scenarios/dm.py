@@ -6,13 +6,17 @@ import argparse
 
 from bench.context import Context, guarded_run
 from bench.outcome import Outcome
-from bench.progress import warn
+from bench.procs import RESULTS, Profiler
+from bench.progress import say, warn
 from bench.scenarios.ladder import ratio, report
+from bench.systems import ChatdSystem
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pairs", type=int, default=1000, help="ping-pong pairs (default 1000)")
     p.add_argument("--duration", type=float, default=4.0)
+    p.add_argument("--profile", action="store_true",
+                   help="after chatd's measured run, one more run with py-spy attached (figures not used)")
 
 
 def run(ctx: Context) -> Outcome:
@@ -36,6 +40,8 @@ def run(ctx: Context) -> Outcome:
             continue
         report(result)
         outcome.results.append(result)
+        if name == "chatd" and ctx.args.profile:
+            _profile(ctx, params, outcome)
     ours = next((r for r in outcome.results if r["peer"] == "chatd"), None)
     if ours is not None:
         for r in outcome.results:
@@ -45,3 +51,19 @@ def run(ctx: Context) -> Outcome:
                     "cpu_us_per_delivered": ratio(ours["cpu_us_per_delivered"], r["cpu_us_per_delivered"]),
                     "p99": ratio(ours["latency_ms"]["p99"], r["latency_ms"]["p99"])}
     return outcome
+
+
+def _profile(ctx: Context, params: dict[str, float], outcome: Outcome) -> None:
+    """A second chatd run of the same scenario with py-spy attached; its figures are not used."""
+    if not Profiler.available():
+        outcome.notes.append("no profile: py-spy is not installed (pip install py-spy)")
+        return
+    svg = RESULTS / f"profile-dm-{ctx.run_id}.svg"
+    system = ctx.chatd("dm")
+    with system:
+        assert isinstance(system, ChatdSystem) and system.server is not None
+        say("profiling chatd (py-spy) during dm")
+        with Profiler(system.server.pid, svg, ctx.load_core):
+            system.run("dm", params)
+    outcome.artifacts["profile_svg"] = str(svg)
+    outcome.artifacts["profile_folded"] = str(svg.with_suffix(".folded.txt"))

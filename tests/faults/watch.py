@@ -12,14 +12,13 @@ from tests.faults.load import wait_until
 
 
 def all_tasks() -> Iterator[trio.lowlevel.Task]:
-    """Every trio task but trio-asyncio's socket watchers, which come and go with pooled DB connections."""
+    """Every trio task of the run."""
     root = trio.lowlevel.current_root_task()
     assert root is not None
     stack = [root]
     while stack:
         task = stack.pop()
-        if not task.name.startswith("trio_asyncio."):
-            yield task
+        yield task
         for nursery in task.child_nurseries:
             stack.extend(nursery.child_tasks)
 

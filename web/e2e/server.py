@@ -19,7 +19,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import trio
-import trio_asyncio
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
@@ -58,7 +57,7 @@ def main() -> int:
                                 redis_prefix=f"chat-e2e-{uuid.uuid4().hex[:8]}:", jwt_secret="e" * 40,
                                 argon2_time_cost=1, argon2_memory_kib=64, login_attempts=1000,
                                 signups_per_hour=100_000, push_delay=3600)).validated()
-        trio_asyncio.run(serve, config)
+        trio.run(serve, config)
     return 0
 
 

@@ -1,0 +1,105 @@
+"""Seq assignment for one room's share of a node-wide commit: a pure function of what the transaction read.
+
+The writer (persistence/messages.py `append_rooms`) locks the rooms, reads in one query per kind for every
+room of the batch what the checks need (earlier sends with the same client ids, the messages edits point at,
+invite links, media items), and hands each room's items here. `plan_room` decides, item by item and in
+order, whether it is a retry of a stored message (its original is the result), refused (no seq is used)
+or fresh (it gets the next seq). The writer then stores the fresh items and nothing else.
+
+`Lookups` is the transaction's scratch data: a planned delete marks its target deleted and a planned
+invite join counts a use, so that later items of the same batch see them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from persistence.invites import refuse_join
+from persistence.media import StoredMedia
+from persistence.records import AppendItem, InviteJoin, MessageChange, NewText, Refusal
+from protocol.frames import Message
+
+Key = tuple[int, str]  # (sender, client_id): the idempotency key of a text
+Outcome = int | Key | Refusal  # a fresh seq, a retry of the message stored under that key, or a refusal
+
+
+@dataclass(slots=True)
+class Lookups:
+    known: dict[Key, Message] = field(default_factory=dict)  # texts already stored under these keys
+    targets: dict[int, dict[str, Any]] = field(default_factory=dict)  # seq -> sender_id, kind, deleted
+    invites: dict[str, dict[str, Any]] = field(default_factory=dict)  # code -> invite_links row with now
+    media: dict[str, StoredMedia] = field(default_factory=dict)  # id -> upload (not thumbnails)
+
+
+@dataclass(slots=True)
+class RoomPlan:
+    outcomes: list[Outcome]  # one per item, in order
+    fresh: list[tuple[int, AppendItem]]  # what to store, with its seq
+    last_seq: int  # the room's last seq once `fresh` is stored
+
+
+def text_key(item: NewText) -> Key:
+    return item.sender, item.client_id.lower()
+
+
+def plan_room(room_id: int, last_seq: int, items: Sequence[AppendItem], lookups: Lookups) -> RoomPlan:
+    """Decide every item of one room's batch against what is stored (see the module docstring)."""
+    outcomes: list[Outcome] = []
+    fresh: list[tuple[int, AppendItem]] = []
+    claimed: set[Key] = set()
+    for item in items:
+        refusal: Refusal | None = None
+        if isinstance(item, NewText):
+            key = text_key(item)
+            if key in lookups.known or key in claimed:
+                outcomes.append(key)
+                continue
+            refusal = refuse_media(item, lookups.media)
+            if refusal is None:
+                claimed.add(key)
+        elif isinstance(item, MessageChange):
+            target = lookups.targets.get(item.target)
+            refusal = refuse_change(item, target)
+            if refusal is None and target is not None and item.body is None:
+                lookups.targets[item.target] = {**target, "deleted": True}
+        elif isinstance(item, InviteJoin):
+            link = lookups.invites.get(item.code)
+            refusal = refuse_join(room_id, link)
+            if refusal is None and link is not None:
+                link["use_count"] += 1  # a second join in this batch sees this one
+        if refusal is not None:
+            outcomes.append(refusal)
+            continue
+        last_seq += 1
+        outcomes.append(last_seq)
+        fresh.append((last_seq, item))
+    return RoomPlan(outcomes, fresh, last_seq)
+
+
+def refuse_change(change: MessageChange, target: dict[str, Any] | None) -> Refusal | None:
+    what = "edit" if change.body is not None else "delete"
+    if target is None:
+        return Refusal("not_found", f"message {change.target} does not exist in this room")
+    if target["kind"] == "system":
+        return Refusal("bad_request", f"message {change.target} is a system message: it cannot be {what}ed")
+    if target["deleted"]:
+        return Refusal("conflict", f"message {change.target} was deleted")
+    if target["sender_id"] != change.by and (change.body is not None or not change.any_sender):
+        return Refusal("forbidden", f"you can only {what} your own messages"
+                       + ("" if change.body is not None else " (admins and the owner may delete any in a group)"))
+    return None
+
+
+def refuse_media(item: NewText, media: dict[str, StoredMedia]) -> Refusal | None:
+    """A message may carry only an upload of its sender's (not a thumbnail) whose type fits its kind."""
+    if item.media is None:
+        return None
+    found = media.get(item.media.id)
+    if found is None or found.uploader != item.sender:
+        return Refusal("not_found", f"media {item.media.id}: you uploaded no such item")
+    mime = found.info.mime
+    if item.kind != "file" and not mime.startswith(f"{item.kind}/"):
+        return Refusal("bad_request", f"media {item.media.id} is {mime}, not {item.kind}: send it as kind 'file'")
+    return None
