@@ -25,7 +25,7 @@ from typing import Protocol
 
 import trio
 
-from actors.buswire import BusEvent, BusWireError, ToRoom, ToUsers, decode, encode
+from actors.buswire import BusEvent, BusWireError, ToRoom, ToUsers, decode, encode, sender
 from actors.items import (
     CloseDevices,
     CursorMoved,
@@ -123,6 +123,8 @@ class Bus:
 
     async def _listen(self, inbox: trio.MemorySendChannel[bytes]) -> None:
         def on_message(data: bytes) -> None:
+            if sender(data) == self.node:  # our own publish, heard back
+                return
             try:
                 inbox.send_nowait(data)
             except trio.WouldBlock:

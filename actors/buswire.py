@@ -61,6 +61,18 @@ def encode(node: str, events: list[BusEvent]) -> bytes:
     return msgpack.packb([node, [_event(e) for e in events]])  # type: ignore[no-any-return]
 
 
+def sender(data: bytes) -> str | None:
+    """The publishing node's name alone, without decoding the events (a node skips its own messages)."""
+    try:
+        unpacker = msgpack.Unpacker()
+        unpacker.feed(data)
+        unpacker.read_array_header()
+        node = unpacker.unpack()
+    except (ValueError, TypeError, msgpack.OutOfData):
+        return None
+    return node if isinstance(node, str) else None
+
+
 def decode(data: bytes) -> tuple[str, list[BusEvent]]:
     try:
         node, events = msgpack.unpackb(data)

@@ -8,8 +8,9 @@ client's cursors, else from delivered_seq) and falls back to syncing whenever it
 it missed because this mailbox overflowed, or a room it was just added to. Syncing ends when Postgres has
 nothing more for it, and then it is live again. So nothing is skipped, and nothing is sent twice.
 
-Acks are cumulative per room; they move delivered_seq, coalesced per user for at most `flush_seconds`
-and then handed to the node's CursorWriter (actors/cursors.py), which stores them for all users at once
+Acks are cumulative per room; they move delivered_seq, coalesced per user over one mailbox batch (and
+for `flush_seconds` more when set; 0 by default, as the writer coalesces across users anyway) and then
+handed to the node's CursorWriter (actors/cursors.py), which stores them for all users at once
 and reports them to the rooms so senders get `status` frames. When the actor stops it writes what is
 left itself.
 """
@@ -57,7 +58,7 @@ class CursorSink(Protocol):
 @dataclass(frozen=True, slots=True)
 class UserSettings:
     batch_limit: int = 256
-    flush_seconds: float = 0.05
+    flush_seconds: float = 0.0
     linger_seconds: float = 5.0  # stay up this long after the last device left
     retry_seconds: float = 1.0
 
@@ -408,7 +409,7 @@ class UserActor:
             if self.cursor_sink.offer(SaveCursors(self.user_id, column, cursors, self.read_receipts)):
                 self.dirty[column] = {}
             else:
-                self.flush_at = trio.current_time() + self.settings.flush_seconds
+                self.flush_at = trio.current_time() + max(self.settings.flush_seconds, 0.05)  # writer full
 
     async def _write_remaining(self) -> None:
         """On the way out: store what is still dirty directly (the writer may be stopping too)."""

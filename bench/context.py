@@ -33,8 +33,9 @@ class Context:
         return f"b{self.run_id}{what[:4]}{int(time.time()) % 100000}"
 
     def chatd(self, what: str) -> ChatdSystem:
+        settings = dict(kv.split("=", 1) for kv in getattr(self.args, "chatd_env", None) or [])
         return ChatdSystem(self.pool, self.server_core, self.tag(what), processes=getattr(self.args, "processes", 1),
-                           pinned=not getattr(self.args, "no_pin", False))
+                           pinned=not getattr(self.args, "no_pin", False), settings=settings)
 
     def peers(self) -> list[str]:
         return [p.strip() for p in str(getattr(self.args, "peers", "relays")).split(",") if p.strip()]

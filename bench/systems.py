@@ -370,8 +370,10 @@ class ChatdSystem(LocalSystem):
     scenarios = {"fanout", "dm", "connections", "backlog", "history"}
     signup = True
 
-    def __init__(self, pool: WorkerPool, core: int | None, tag: str, processes: int = 1, pinned: bool = True) -> None:
+    def __init__(self, pool: WorkerPool, core: int | None, tag: str, processes: int = 1, pinned: bool = True,
+                 settings: dict[str, str] | None = None) -> None:
         super().__init__(pool, core, tag)
+        self.settings = settings or {}  # CHAT_* overrides (--chatd-env), e.g. for an A/B of one setting
         self.services: Services | None = None
         self.command = ""
         self.processes = processes
@@ -387,7 +389,7 @@ class ChatdSystem(LocalSystem):
         port = free_port()
         data_dir = WORK / self.tag
         argv = [str(VENV_BIN / "chatd"), "--port", str(port), "--log-level", "WARNING"]
-        env = chatd_env(self.services, data_dir)
+        env = {**chatd_env(self.services, data_dir), **self.settings}
         self.url = f"ws://127.0.0.1:{port}/"
         if self.processes == 1:
             self.command = " ".join([*(f"{k}={v}" for k, v in sorted(env.items())

@@ -57,7 +57,7 @@ class Config:
     argon2_memory_kib: int = 19 * 1024
     room_idle_seconds: float = 300.0
     user_linger_seconds: float = 5.0
-    cursor_flush_seconds: float = 0.05
+    cursor_flush_seconds: float = 0.0
     typing_seconds: float = 6.0  # typing stops by itself this long after the client's last `typing`
     receipts_per_recipient_max: int = 100  # rooms up to this size get per-recipient status, bigger ones counts
     presence_ttl: float = 30.0  # a node renews its users' presence every third of this; a dead node's go after it

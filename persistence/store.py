@@ -27,6 +27,13 @@ async def _init_connection(con: asyncpg.Connection) -> None:
     await con.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
 
+async def _keep_session(con: asyncpg.Connection) -> None:
+    """On release to the pool: nothing to reset. asyncpg's default (RESET ALL, UNLISTEN *, CLOSE ALL,
+    advisory unlock) is a round trip per use; the server never changes session state (no SET, LISTEN,
+    session-level advisory lock or cursor outside a transaction), and asyncpg itself still rolls back
+    a transaction left open."""
+
+
 class Store(AccountQueries, RoomQueries, MessageQueries, InviteQueries, ProfileQueries, MediaQueries,
             PushQueries, AdminQueries):
     def __init__(self, pool: asyncpg.Pool) -> None:
@@ -38,7 +45,8 @@ class Store(AccountQueries, RoomQueries, MessageQueries, InviteQueries, ProfileQ
         """Connect (from trio) and apply pending migrations."""
         async def connect() -> asyncpg.Pool:
             pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size,
-                                             command_timeout=command_timeout, init=_init_connection)
+                                             command_timeout=command_timeout, init=_init_connection,
+                                             reset=_keep_session)
             if migrate:
                 async with pool.acquire() as con:
                     await apply_migrations(con)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import msgpack
 import pytest
 
-from actors.buswire import BusEvent, BusWireError, ToRoom, ToUsers, decode, encode
+from actors.buswire import BusEvent, BusWireError, ToRoom, ToUsers, decode, encode, sender
 from actors.items import (
     CloseDevices,
     CursorMoved,
@@ -51,6 +51,12 @@ def test_every_event_survives_the_wire() -> None:
     node, events = decode(encode("host-1/abcd", EVERY_EVENT))
     assert node == "host-1/abcd"
     assert events == EVERY_EVENT
+
+
+def test_the_sender_is_read_without_the_events() -> None:
+    assert sender(encode("host-1/abcd", EVERY_EVENT)) == "host-1/abcd"
+    for garbage in (b"", b"\xc1", msgpack.packb("just a string"), msgpack.packb([1, []])):
+        assert sender(garbage) is None
 
 
 @pytest.mark.parametrize("data", [

@@ -62,6 +62,8 @@ def _profile(ctx: Context, params: dict[str, float], outcome: Outcome) -> None:
     system = ctx.chatd("dm")
     with system:
         assert isinstance(system, ChatdSystem) and system.server is not None
+        system.dm_pairs(int(params["pairs"]))  # connecting and signing up are not profiled
+        system.wait_idle()
         say("profiling chatd (py-spy) during dm")
         with Profiler(system.server.pid, svg, ctx.load_core):
             system.run("dm", params)
