@@ -5,13 +5,16 @@ history) and, with the same frames, the bench relays. Its reader:
 
 - matches replies to requests by id (a `sent` reply of a fire-and-forget send is counted, not awaited);
 - checks every received message: per room the seqs must rise, a seq seen twice is a duplicate;
-- acks every `msgs` frame (cumulative, highest seq per room), as a real client must;
+- acks what it received (cumulative, highest seq per room) as docs/protocol.md recommends: a backlog
+  batch at once, live messages within ACK_DELAY, riding in the same bundle as the next request when one
+  goes first (chatd only; the relays have no acks);
 - records, per bench body kind, how many messages arrived and the latency since the body's due time.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import time
 import uuid
@@ -26,6 +29,7 @@ from bench import wire
 
 MAX_INCOMING = 1 << 24
 PASSWORD = "bench-password-1"
+ACK_DELAY = 0.1  # seconds a live ack may wait for more messages or for a request to ride with
 
 
 class RequestFailed(Exception):
@@ -76,6 +80,8 @@ class Conn:
         self.token = ""
         self.closed = asyncio.Event()
         self.close_code: int | None = None
+        self._acks: dict[int, int] = {}  # room -> highest seq received and not acked yet
+        self._ack_timer: asyncio.TimerHandle | None = None
         self._reader = asyncio.get_running_loop().create_task(self._read_loop())
 
     @classmethod
@@ -86,11 +92,40 @@ class Conn:
 
     # ------------------------------------------------------------------ requests
 
+    async def _send(self, frame: dict[str, Any]) -> None:
+        """Send a frame, with the pending acks riding in the same websocket message (a bundle)."""
+        acks = self._take_acks()
+        await self.ws.send(wire.pack_bundle([*acks, frame]) if acks else wire.pack(frame))
+
+    def _take_acks(self) -> list[dict[str, Any]]:
+        if self._ack_timer is not None:
+            self._ack_timer.cancel()
+            self._ack_timer = None
+        acks = [{"t": "ack", "room": room, "seq": seq} for room, seq in self._acks.items()]
+        self._acks.clear()
+        return acks
+
+    async def flush_acks(self) -> None:
+        acks = self._take_acks()
+        if acks:
+            with contextlib.suppress(ConnectionClosed):
+                await self.ws.send(wire.pack_bundle(acks) if len(acks) > 1 else wire.pack(acks[0]))
+
+    def _ack_later(self, top: dict[int, int], now: bool) -> None:
+        for room, seq in top.items():
+            if seq > self._acks.get(room, 0):
+                self._acks[room] = seq
+        if now:
+            asyncio.get_running_loop().create_task(self.flush_acks())
+        elif self._ack_timer is None and self._acks:
+            loop = asyncio.get_running_loop()
+            self._ack_timer = loop.call_later(ACK_DELAY, lambda: loop.create_task(self.flush_acks()))
+
     async def request(self, frame: dict[str, Any], timeout: float = 30.0) -> dict[str, Any]:
         req_id = next(self._ids)
         fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._waiting[req_id] = fut
-        await self.ws.send(wire.pack({**frame, "id": req_id}))
+        await self._send({**frame, "id": req_id})
         try:
             reply = await asyncio.wait_for(fut, timeout)
         finally:
@@ -105,7 +140,7 @@ class Conn:
         self.token, self.user_id, self.username = auth["access_token"], auth["user_id"], username
 
     async def hello(self, token: str | None = None, cursors: dict[int, int] | None = None) -> None:
-        frame: dict[str, Any] = {"t": "hello", "version": 1, "token": token or self.token}
+        frame: dict[str, Any] = {"t": "hello", "version": 2 if self.acks else 1, "token": token or self.token}
         if cursors:
             frame["cursors"] = cursors
         await self.request(frame, timeout=60)
@@ -115,10 +150,11 @@ class Conn:
         req_id = next(self._ids)
         self._sends.add(req_id)
         self.sends.outstanding += 1
-        await self.ws.send(wire.pack({"t": "send", "id": req_id, "room": room,
-                                      "client_id": str(uuid.uuid4()), "body": text}))
+        await self._send({"t": "send", "id": req_id, "room": room, "client_id": str(uuid.uuid4()), "body": text})
 
     async def close(self) -> None:
+        if self._ack_timer is not None:
+            self._ack_timer.cancel()
         try:
             await self.ws.close()
         finally:
@@ -129,27 +165,8 @@ class Conn:
     async def _read_loop(self) -> None:
         try:
             async for data in self.ws:
-                frame = wire.unpack(data)
-                kind = frame.get("t")
-                if kind == "msgs":
-                    self.recv.frames += 1
-                    await self._on_msgs(frame["messages"])
-                    self.on_change()
-                    continue
-                req_id = frame.get("id")
-                if req_id in self._sends:
-                    self._on_send_reply(req_id, frame)
-                    self.on_change()
-                    continue
-                if kind == "status":
-                    self.recv.status += 1
-                    continue
-                fut = self._waiting.pop(req_id, None) if req_id is not None else None
-                if fut is not None and not fut.done():
-                    fut.set_result(frame)
-                elif kind == "error":
-                    code = str(frame.get("code"))
-                    self.sends.errors[code] = self.sends.errors.get(code, 0) + 1
+                for frame in wire.unpack(data):
+                    await self._on_frame(frame)
         except ConnectionClosed as exc:
             self.close_code = exc.rcvd.code if exc.rcvd else None
         finally:
@@ -158,6 +175,28 @@ class Conn:
             for fut in self._waiting.values():
                 if not fut.done():
                     fut.set_exception(RequestFailed(f"connection closed ({self.close_code})"))
+
+    async def _on_frame(self, frame: dict[str, Any]) -> None:
+        kind = frame.get("t")
+        if kind == "msgs":
+            self.recv.frames += 1
+            await self._on_msgs(frame["messages"], bool(frame.get("backlog")))
+            self.on_change()
+            return
+        req_id = frame.get("id")
+        if req_id in self._sends:
+            self._on_send_reply(req_id, frame)
+            self.on_change()
+            return
+        if kind == "status":
+            self.recv.status += 1
+            return
+        fut = self._waiting.pop(req_id, None) if req_id is not None else None
+        if fut is not None and not fut.done():
+            fut.set_result(frame)
+        elif kind == "error":
+            code = str(frame.get("code"))
+            self.sends.errors[code] = self.sends.errors.get(code, 0) + 1
 
     def _on_send_reply(self, req_id: int, frame: dict[str, Any]) -> None:
         self._sends.discard(req_id)
@@ -172,7 +211,7 @@ class Conn:
             code = str(frame.get("code"))
             self.sends.errors[code] = self.sends.errors.get(code, 0) + 1
 
-    async def _on_msgs(self, messages: list[dict[str, Any]]) -> None:
+    async def _on_msgs(self, messages: list[dict[str, Any]], backlog: bool) -> None:
         now = time.monotonic()
         stats = self.recv
         top: dict[int, int] = {}
@@ -203,8 +242,8 @@ class Conn:
         stats.last_at = now
         if texts:
             self.on_delivered(len(texts))
-        for room, seq in top.items() if self.acks else ():
-            await self.ws.send(wire.pack({"t": "ack", "room": room, "seq": seq}))
+        if self.acks:
+            self._ack_later(top, now=backlog)  # the next backlog batch waits for this ack
         if self.responder is not None:
             for m, kind in texts:
                 await self.responder(self, m, kind)

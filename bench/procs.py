@@ -175,7 +175,7 @@ class Profiler:
 
     def __enter__(self) -> Profiler:
         exe = str(VENV_BIN / "py-spy")
-        common = ["--pid", str(self.pid), "--rate", str(self.rate), "--nonblocking"]
+        common = ["--pid", str(self.pid), "--rate", str(self.rate), "--nonblocking", "--gil"]  # the GIL holder: CPU
         core = self.core
         pin = (lambda: os.sched_setaffinity(0, {core})) if core is not None else None
         for fmt, out in (("flamegraph", self.svg), ("raw", self.folded)):

@@ -22,13 +22,20 @@ def pack(frame: dict[str, Any]) -> bytes:
     return msgpack.packb(frame, use_bin_type=True)
 
 
-def unpack(data: bytes | str) -> dict[str, Any]:
+def pack_bundle(frames: list[dict[str, Any]]) -> bytes:
+    """Several frames in one websocket message (protocol version 2): a msgpack array of frame maps."""
+    return msgpack.packb(frames, use_bin_type=True)
+
+
+def unpack(data: bytes | str) -> list[dict[str, Any]]:
+    """The frames of one websocket message: one map, or a bundle (an array of maps, protocol version 2)."""
     if isinstance(data, str):
         raise ValueError("text frame from the server")
     obj = msgpack.unpackb(data, raw=False, strict_map_key=False)
-    if not isinstance(obj, dict):
+    frames = obj if isinstance(obj, list) else [obj]
+    if not all(isinstance(fr, dict) for fr in frames):
         raise ValueError("frame is not a map")
-    return obj
+    return frames
 
 
 def body(kind: str, due: float, n: int) -> str:

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection, open_websocket_url
 
-from protocol import ProtocolError, decode, encode
+from protocol import ProtocolError, bundle, decode_bundle, encode
 from protocol import frames as f
 
 F = TypeVar("F", bound=f.Frame)
@@ -84,15 +84,15 @@ class ChatClient:
         try:
             while True:
                 data = await self.ws.get_message()
-                frame = decode(data, max_bytes=1 << 30)
-                if isinstance(frame, ProtocolError):
-                    raise RuntimeError(f"server sent an undecodable frame: {frame.message}")
-                req_id = getattr(frame, "id", None)
-                waiter = self._waiting.pop(req_id, None) if req_id is not None else None
-                if waiter is not None:
-                    waiter.send_nowait(frame)
-                else:
-                    self._push_send.send_nowait(frame)
+                for frame in decode_bundle(data, max_bytes=1 << 30):  # one frame, or a bundle (version 2)
+                    if isinstance(frame, ProtocolError):
+                        raise RuntimeError(f"server sent an undecodable frame: {frame.message}")
+                    req_id = getattr(frame, "id", None)
+                    waiter = self._waiting.pop(req_id, None) if req_id is not None else None
+                    if waiter is not None:
+                        waiter.send_nowait(frame)
+                    else:
+                        self._push_send.send_nowait(frame)
         except ConnectionClosed as exc:
             self.close_code = exc.reason.code if exc.reason else None
         finally:
@@ -105,9 +105,16 @@ class ChatClient:
     # ------------------------------------------------------------------ requests
 
     async def send_frame(self, frame: f.Frame) -> None:
-        self.sent_counts[frame.type] += 1
+        await self.send_frames([frame])
+
+    async def send_frames(self, frames: list[f.Frame]) -> None:
+        """Send frames in one websocket message (a bundle when there are several; the server handles them in
+        order), e.g. an ack riding with the next request instead of a message of its own."""
+        for frame in frames:
+            self.sent_counts[frame.type] += 1
+        encoded = [encode(frame) for frame in frames]
         try:
-            await self.ws.send_message(encode(frame))
+            await self.ws.send_message(encoded[0] if len(encoded) == 1 else bundle(encoded))
         except ConnectionClosed as exc:
             raise Disconnected(f"connection closed: {exc.reason}") from exc
 

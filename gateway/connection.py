@@ -20,14 +20,16 @@ from gateway.handlers import Handlers, RequestError
 from gateway.ratelimit import TokenBucket
 from gateway.services import Services
 from persistence import StoreUnavailable
-from protocol import ProtocolError, Session, decode, encode
+from protocol import ProtocolError, Session, bundle, decode_bundle, encode
 from protocol import frames as f
+from protocol.codec import MAX_BUNDLE_FRAMES
 from protocol.errors import ErrorCode
 
 log = logging.getLogger("chatd.gateway")
 
 CLOSE_AUTH = 4001
 CLOSE_TOO_SLOW = 4008
+BUNDLE_BYTES = 256 * 1024  # a bundle stops growing past this (clients accept 1 MiB messages by default)
 
 
 class Connection:
@@ -73,17 +75,16 @@ class Connection:
                 data = await self.ws.get_message()
             except ConnectionClosed:
                 return
-            frame = decode(data, max_bytes)  # first, so a refusal can echo the request id
-            wait = self.bucket.take()
-            if wait is not None:
-                req_id = frame.id if isinstance(frame, ProtocolError) else getattr(frame, "id", None)
-                self._error(ProtocolError(ErrorCode.RATE_LIMITED, "too many frames, slow down", req_id,
-                                          round(wait, 3)))
-                continue
-            if isinstance(frame, ProtocolError):
-                self._error(frame)
-                continue
-            await self._dispatch(frame)
+            for frame in decode_bundle(data, max_bytes):  # first, so a refusal can echo the request id
+                wait = self.bucket.take()
+                if wait is not None:
+                    req_id = frame.id if isinstance(frame, ProtocolError) else getattr(frame, "id", None)
+                    self._error(ProtocolError(ErrorCode.RATE_LIMITED, "too many frames, slow down", req_id,
+                                              round(wait, 3)))
+                elif isinstance(frame, ProtocolError):
+                    self._error(frame)
+                else:
+                    await self._dispatch(frame)
 
     async def _dispatch(self, frame: f.Frame) -> None:
         req_id = getattr(frame, "id", None)
@@ -115,17 +116,30 @@ class Connection:
                                  retry_after=err.retry_after))
 
     async def _writer(self) -> None:
+        """Send what actors queue. To a client of protocol version 2, whatever is queued when the socket is
+        free goes as one websocket message (a bundle, up to MAX_BUNDLE_FRAMES frames or BUNDLE_BYTES): a
+        sender's `sent` and `status`, a member's `msgs` and `counts` cost one message, not several."""
         timeout = self.s.config.send_timeout
         outbox = self._outbox_receive
+        written = self.s.metrics.frame_written
         try:
             async for first in outbox:
-                with trio.fail_after(timeout) as scope:  # one deadline for whatever is queued, moved per frame
+                with trio.fail_after(timeout) as scope:  # one deadline for whatever is queued, moved per message
                     frame: f.Frame | None = first
                     while frame is not None:
-                        await self.ws.send_message(encode(frame))
-                        self.s.metrics.frame_written(frame)
-                        scope.deadline = trio.current_time() + timeout
+                        data = encode(frame)
+                        written(frame)
                         frame = _next_queued(outbox)
+                        if frame is not None and self.session.bundles:
+                            parts, size = [data], len(data)
+                            while frame is not None and len(parts) < MAX_BUNDLE_FRAMES and size < BUNDLE_BYTES:
+                                parts.append(encode(frame))
+                                size += len(parts[-1])
+                                written(frame)
+                                frame = _next_queued(outbox)
+                            data = bundle(parts)
+                        await self.ws.send_message(data)
+                        scope.deadline = trio.current_time() + timeout
         except trio.TooSlowError:
             self.device.kill(CLOSE_TOO_SLOW, f"too slow: a frame was not taken within {timeout:g}s")
         except ConnectionClosed:

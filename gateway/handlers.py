@@ -84,17 +84,17 @@ class Handlers:
         return claims
 
     async def hello(self, req: f.Hello) -> None:
-        if req.version != f.PROTOCOL_VERSION:
-            raise RequestError(ErrorCode.BAD_REQUEST, f"unsupported protocol version {req.version}; "
-                                                      f"this server speaks version {f.PROTOCOL_VERSION}")
+        if req.version not in f.SUPPORTED_VERSIONS:
+            raise RequestError(ErrorCode.BAD_REQUEST, f"unsupported protocol version {req.version}; this server "
+                               f"speaks versions {', '.join(map(str, f.SUPPORTED_VERSIONS))}")
         claims = self._verify(req.token)
         user_id = claims.user_id
         username = await self.s.store.active_username(user_id)
         if username is None:
             raise RequestError(ErrorCode.UNAUTHORIZED, "this account is disabled or no longer exists")
-        self.session.authenticated(user_id)
+        self.session.authenticated(user_id, req.version)
         self.device.user_id = user_id
-        self.device.push(f.Welcome(id=req.id, version=f.PROTOCOL_VERSION, user_id=user_id, username=username,
+        self.device.push(f.Welcome(id=req.id, version=req.version, user_id=user_id, username=username,
                                    max_frame_bytes=self.s.config.max_frame_bytes))
         self._on_authenticated(claims.expires_at)
         try:

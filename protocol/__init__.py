@@ -5,13 +5,13 @@ Pure: no I/O, no trio, no database. ``decode`` never raises on client input; it 
 """
 
 from protocol import people as people  # registers the frames of protocol/people.py
-from protocol.codec import decode, encode
+from protocol.codec import bundle, decode, decode_bundle, encode
 from protocol.errors import ErrorCode, ProtocolError
 from protocol.frames import *  # noqa: F403
-from protocol.frames import FRAME_TYPES, PROTOCOL_VERSION, Frame
+from protocol.frames import FRAME_TYPES, PROTOCOL_VERSION, SUPPORTED_VERSIONS, Frame
 from protocol.session import Session, SessionState
 
 __all__ = [  # noqa: RUF022
-    "decode", "encode", "ErrorCode", "ProtocolError", "FRAME_TYPES", "PROTOCOL_VERSION", "Frame",
-    "Session", "SessionState",
+    "bundle", "decode", "decode_bundle", "encode", "ErrorCode", "ProtocolError", "FRAME_TYPES", "PROTOCOL_VERSION",
+    "SUPPORTED_VERSIONS", "Frame", "Session", "SessionState",
 ]

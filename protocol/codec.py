@@ -1,4 +1,5 @@
-"""msgpack encoding of frames. ``decode`` turns any bytes into a frame or a ProtocolError, never raises."""
+"""msgpack encoding of frames. ``decode`` and ``decode_bundle`` turn any bytes into frames or ProtocolErrors,
+never raise. Since protocol version 2 a websocket message may carry a bundle: an array of frame maps."""
 
 from __future__ import annotations
 
@@ -11,15 +12,55 @@ from protocol.frames import FRAME_TYPES, MAX_ID, Frame
 from protocol.schema import SchemaError, build, unbuild
 
 DEFAULT_MAX_FRAME_BYTES = 64 * 1024
+MAX_BUNDLE_FRAMES = 64  # frames in one websocket message (protocol version 2, docs/protocol.md)
 
 
 def encode(frame: Frame) -> bytes:
+    return msgpack.packb(_body(frame), use_bin_type=True)
+
+
+def bundle(encoded: list[bytes]) -> bytes:
+    """Several encoded frames as one websocket message: a msgpack array of frame maps (version 2)."""
+    n = len(encoded)
+    header = bytes([0x90 | n]) if n < 16 else b"\xdc" + n.to_bytes(2, "big")
+    return header + b"".join(encoded)
+
+
+def _body(frame: Frame) -> dict[str, Any]:
     body: dict[str, Any] = {"t": frame.type}
     body.update(unbuild(frame))
-    return msgpack.packb(body, use_bin_type=True)
+    return body
 
 
 def decode(data: bytes | str, max_bytes: int = DEFAULT_MAX_FRAME_BYTES) -> Frame | ProtocolError:
+    """One frame from one websocket message; a bundle is refused (see `decode_bundle`)."""
+    obj = _unpack(data, max_bytes)
+    if isinstance(obj, ProtocolError):
+        return obj
+    if not isinstance(obj, dict):
+        return ProtocolError(ErrorCode.BAD_REQUEST, "a frame must be a msgpack map")
+    return _frame(obj)
+
+
+def decode_bundle(data: bytes | str, max_bytes: int = DEFAULT_MAX_FRAME_BYTES) -> list[Frame | ProtocolError]:
+    """The frames of one websocket message, in order: one frame (a map), or a bundle (an array of up to
+    MAX_BUNDLE_FRAMES maps, each decoded on its own: a bad one does not spoil the others)."""
+    obj = _unpack(data, max_bytes)
+    if isinstance(obj, ProtocolError):
+        return [obj]
+    if isinstance(obj, dict):
+        return [_frame(obj)]
+    if not isinstance(obj, list):
+        return [ProtocolError(ErrorCode.BAD_REQUEST, "a message must be a msgpack map (a frame) or an array of "
+                                                     "maps (a bundle of frames)")]
+    if not obj or len(obj) > MAX_BUNDLE_FRAMES:
+        return [ProtocolError(ErrorCode.BAD_REQUEST, f"a bundle holds 1 to {MAX_BUNDLE_FRAMES} frames, "
+                                                     f"this one {len(obj)}")]
+    return [_frame(item) if isinstance(item, dict) else
+            ProtocolError(ErrorCode.BAD_REQUEST, f"bundle item {i} is not a msgpack map") for i, item in enumerate(obj)]
+
+
+def _unpack(data: bytes | str, max_bytes: int) -> Any:
     if isinstance(data, str):
         return ProtocolError(ErrorCode.BAD_REQUEST,
                              "text frames are not accepted: send msgpack in binary websocket frames")
@@ -27,11 +68,12 @@ def decode(data: bytes | str, max_bytes: int = DEFAULT_MAX_FRAME_BYTES) -> Frame
         return ProtocolError(ErrorCode.TOO_LARGE,
                              f"frame is {len(data)} bytes; the limit is {max_bytes} bytes")
     try:
-        obj = msgpack.unpackb(data, raw=False, strict_map_key=False, use_list=True)
+        return msgpack.unpackb(data, raw=False, strict_map_key=False, use_list=True)
     except Exception as exc:  # the C unpacker raises several types for broken input
         return ProtocolError(ErrorCode.BAD_REQUEST, f"malformed msgpack: {type(exc).__name__}")
-    if not isinstance(obj, dict):
-        return ProtocolError(ErrorCode.BAD_REQUEST, "a frame must be a msgpack map")
+
+
+def _frame(obj: dict[Any, Any]) -> Frame | ProtocolError:
     raw_id = obj.get("id")
     req_id = raw_id if isinstance(raw_id, int) and not isinstance(raw_id, bool) and \
         0 <= raw_id <= MAX_ID else None

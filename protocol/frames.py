@@ -12,7 +12,8 @@ from typing import Any, ClassVar, Literal
 
 from protocol.schema import SchemaError, bounded
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2  # 2: a websocket message may carry a bundle of frames (docs/protocol.md)
+SUPPORTED_VERSIONS = (1, 2)
 MAX_ID = 2**53 - 1  # request ids stay exact in JavaScript numbers
 MAX_BATCH = 100  # messages per `msgs` frame and per history page
 USERNAME_RE = r"[A-Za-z0-9_.]{3,32}"

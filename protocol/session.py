@@ -37,6 +37,7 @@ class Session:
     def __init__(self) -> None:
         self.state = SessionState.CONNECTED
         self.user_id: int | None = None
+        self.version = 1  # the protocol version the client said hello with; 2+: the server may send bundles
 
     def check(self, frame: f.Frame) -> ProtocolError | None:
         """None if `frame` may be handled now, else the error to send back."""
@@ -54,11 +55,17 @@ class Session:
                                  req_id)
         return None
 
-    def authenticated(self, user_id: int) -> None:
+    def authenticated(self, user_id: int, version: int) -> None:
         if self.state is not SessionState.CONNECTED:
             raise IllegalTransition(f"authenticated in state {self.state.value}")
         self.state = SessionState.AUTHED
         self.user_id = user_id
+        self.version = version
+
+    @property
+    def bundles(self) -> bool:
+        """Whether frames to this client may travel several to a websocket message."""
+        return self.version >= 2
 
     def closing(self) -> None:
         self.state = SessionState.CLOSING

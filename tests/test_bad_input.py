@@ -36,7 +36,11 @@ async def raw_error(client: object, payload: bytes | str) -> f.Error:
 BAD_FRAMES: list[tuple[str, bytes | str, str, str]] = [
     ("malformed msgpack", b"\xc1\xff\x00", "bad_request", "malformed msgpack"),
     ("truncated msgpack", msgpack.packb({"t": "send", "id": 1})[:-3], "bad_request", "malformed msgpack"),
-    ("not a map", msgpack.packb([1, 2, 3]), "bad_request", "must be a msgpack map"),
+    ("not a map", msgpack.packb(7), "bad_request", "must be a msgpack map"),
+    ("bundle of non-maps", msgpack.packb([1, 2, 3]), "bad_request", "bundle item 0 is not a msgpack map"),
+    ("empty bundle", msgpack.packb([]), "bad_request", "a bundle holds 1 to 64 frames"),
+    ("oversized bundle", msgpack.packb([{"t": "ack", "room": 1, "seq": 1}] * 65), "bad_request",
+     "a bundle holds 1 to 64 frames"),
     ("no type", msgpack.packb({"id": 4}), "bad_request", "'t'"),
     ("unknown type", msgpack.packb({"t": "teleport", "id": 5}), "bad_request", "unknown frame type 'teleport'"),
     ("wrong field type", msgpack.packb({"t": "send", "id": 6, "room": "one", "client_id": str(uuid.uuid4()),

@@ -47,7 +47,7 @@ from hypothesis import strategies as st
 
 from chatd.node import Node
 from clients.ws import ChatClient
-from protocol import FRAME_TYPES, ErrorCode, ProtocolError, Session, decode, encode
+from protocol import FRAME_TYPES, ErrorCode, ProtocolError, Session, bundle, decode, decode_bundle, encode
 from protocol import frames as f
 from protocol.frames import MAX_ID
 from protocol.schema import INT64_MAX, SchemaError
@@ -463,6 +463,21 @@ def test_arbitrary_bytes_never_raise(data: bytes) -> None:
 
 
 @FUZZ
+@given(data=st.binary(max_size=400))
+def test_arbitrary_bytes_never_raise_as_a_bundle(data: bytes) -> None:
+    results = decode_bundle(data)
+    assert 1 <= len(results) <= 64
+    for result in results:
+        assert_well_formed(result)
+
+
+@FUZZ
+@given(frames=st.lists(all_frames(), min_size=1, max_size=20))
+def test_a_bundle_of_frames_decodes_to_the_same_frames_in_order(frames: list[f.Frame]) -> None:
+    assert decode_bundle(bundle([encode(fr) for fr in frames]), HUGE) == frames
+
+
+@FUZZ
 @given(frame=all_frames(), data=st.data())
 def test_mutated_and_truncated_frames_never_raise(frame: f.Frame, data: st.DataObject) -> None:
     raw = bytearray(encode(frame))
@@ -843,13 +858,16 @@ class Outcome:
     idless_may: int  # frames without an id that may also get an error (e.g. `typing` to a missing room)
 
 
-def predict(payload: bytes | str, max_bytes: int, session: Session) -> tuple[int | None, Expect]:
-    """What the server must answer, from the pure decoder and state machine it runs itself."""
-    decoded = decode(payload, max_bytes)
-    if isinstance(decoded, ProtocolError):
-        return decoded.id, Expect("", None, decoded)
-    req_id = getattr(decoded, "id", None)
-    return req_id, Expect("", decoded.type, session.check(decoded))
+def predict(payload: bytes | str, max_bytes: int, session: Session) -> list[tuple[int | None, Expect]]:
+    """What the server must answer, frame by frame (a payload may be a bundle), from the pure decoder and
+    state machine it runs itself."""
+    out: list[tuple[int | None, Expect]] = []
+    for decoded in decode_bundle(payload, max_bytes):
+        if isinstance(decoded, ProtocolError):
+            out.append((decoded.id, Expect("", None, decoded)))
+        else:
+            out.append((getattr(decoded, "id", None), Expect("", decoded.type, session.check(decoded))))
+    return out
 
 
 async def storm(client: ChatClient, fuzzer: Fuzzer, session: Session, max_bytes: int) -> Outcome:
@@ -877,18 +895,20 @@ async def storm(client: ChatClient, fuzzer: Fuzzer, session: Session, max_bytes:
         for category in fuzzer.plan:
             while True:
                 payload = fuzzer.payload(category)
-                req_id, expect = predict(payload, max_bytes, session)
+                predicted = predict(payload, max_bytes, session)
+                ids = [i for i, _ in predicted if i is not None]
                 # random bytes can decode to some id; only ids the fuzzer issued (once) can be matched
-                if req_id is None or (req_id in fuzzer.issued and req_id not in outcome.expected):
+                if len(set(ids)) == len(ids) and all(i in fuzzer.issued and i not in outcome.expected for i in ids):
                     break
-            expect.label = category
             outcome.sent[category] += 1
-            if req_id is not None:
-                outcome.expected[req_id] = expect
-            elif expect.refusal is not None:
-                outcome.idless_predicted.append(expect.refusal)
-            else:
-                outcome.idless_may += 1
+            for req_id, expect in predicted:
+                expect.label = category
+                if req_id is not None:
+                    outcome.expected[req_id] = expect
+                elif expect.refusal is not None:
+                    outcome.idless_predicted.append(expect.refusal)
+                else:
+                    outcome.idless_may += 1
             while in_flight() >= WINDOW:
                 await progress[0].wait()
             await client.ws.send_message(payload)
@@ -989,7 +1009,7 @@ async def test_storm_from_an_authenticated_client(fuzz_node: Node, nursery: trio
                   users=[bob.user_id, carol.user_id, fuzz.user_id, carol.username, "nobody_here", 1, INT64_MAX])
     max_bytes = fuzz_node.config.max_frame_bytes
     session = Session()
-    session.authenticated(fuzz.user_id)
+    session.authenticated(fuzz.user_id, 2)
 
     outcome = await storm(fuzz_c, Fuzzer(SEED, pools, max_bytes, AUTHED_STORM), session, max_bytes)
     print(summary(outcome))
