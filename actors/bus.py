@@ -127,7 +127,7 @@ class Bus:
                 return
             try:
                 inbox.send_nowait(data)
-            except trio.WouldBlock:
+            except (trio.WouldBlock, trio.BrokenResourceError, trio.ClosedResourceError):
                 self.dropped += 1
 
         while True:

@@ -76,6 +76,8 @@ class Connection:
             except ConnectionClosed:
                 return
             for frame in decode_bundle(data, max_bytes):  # first, so a refusal can echo the request id
+                if self.device.closed:  # an earlier frame of the bundle ended the connection
+                    return
                 wait = self.bucket.take()
                 if wait is not None:
                     req_id = frame.id if isinstance(frame, ProtocolError) else getattr(frame, "id", None)

@@ -10,8 +10,10 @@ Why not trio-asyncio: it runs the asyncio loop inside trio's, entering a cancel 
 loop iteration; in the dm benchmark that scheduler was the largest single cost of the node (bench/RESULTS.md).
 
 Cancellation: cancelling the trio caller cancels the asyncio task, waits for it to finish (so a pooled
-connection is back in its pool before the caller goes on) and then raises trio.Cancelled; a call that
-completed before the cancel arrived returns its result.
+connection is back in its pool before the caller goes on) and then raises trio.Cancelled, whatever error
+the library made of the cancel; a call that completed before the cancel arrived returns its result. A
+call the loop itself cancelled (it is shutting down) raises ConnectionAbortedError (StoreUnavailable
+through ``bridged``); one that cannot start (not a coroutine) raises its error in the caller.
 """
 
 from __future__ import annotations
@@ -26,17 +28,20 @@ import asyncpg
 import outcome
 import trio
 
-from persistence.errors import StoreUnavailable
+from persistence.errors import StoreContention, StoreUnavailable
 
 P = ParamSpec("P")
 T = TypeVar("T")
 
+CONTENTION_DB_ERRORS: tuple[type[BaseException], ...] = (
+    asyncpg.exceptions.SerializationError,
+    asyncpg.exceptions.DeadlockDetectedError,
+)
 TRANSIENT_DB_ERRORS: tuple[type[BaseException], ...] = (
+    *CONTENTION_DB_ERRORS,
     asyncpg.PostgresConnectionError,
     asyncpg.InterfaceError,
     asyncpg.exceptions.OperatorInterventionError,  # admin shutdown, crash shutdown, cannot connect now
-    asyncpg.exceptions.SerializationError,
-    asyncpg.exceptions.DeadlockDetectedError,
     asyncpg.exceptions.InsufficientResourcesError,
     OSError,
     TimeoutError,
@@ -72,23 +77,28 @@ class LoopThread:
         task = trio.lowlevel.current_task()
         token = trio.lowlevel.current_trio_token()
         running: list[asyncio.Future[T]] = []
-        aborted = False
+        raise_cancel: Callable[[], Any] | None = None
 
-        def finished(fut: asyncio.Future[T]) -> None:  # on the loop thread
-            result: outcome.Outcome[T]
-            if fut.cancelled():
-                result = outcome.Error(asyncio.CancelledError())
-            elif (exc := fut.exception()) is not None:
-                result = outcome.Error(exc)
-            else:
-                result = outcome.Value(fut.result())
+        def wake(result: outcome.Outcome[T]) -> None:  # on the loop thread; exactly once per call
             try:
                 token.run_sync_soon(trio.lowlevel.reschedule, task, outcome.Value(result))  # unwrapped below
             except trio.RunFinishedError:  # pragma: no cover - the trio run ended while we worked
                 pass
 
+        def finished(fut: asyncio.Future[T]) -> None:  # on the loop thread
+            if fut.cancelled():
+                wake(outcome.Error(asyncio.CancelledError()))
+            elif (exc := fut.exception()) is not None:
+                wake(outcome.Error(exc))
+            else:
+                wake(outcome.Value(fut.result()))
+
         def start() -> None:  # on the loop thread
-            fut: asyncio.Future[T] = asyncio.ensure_future(fn(*args, **kwargs))
+            try:
+                fut: asyncio.Future[T] = asyncio.ensure_future(fn(*args, **kwargs))
+            except BaseException as exc:  # not a coroutine, bad arguments: the caller gets it
+                wake(outcome.Error(exc))
+                return
             running.append(fut)
             fut.add_done_callback(finished)
 
@@ -96,16 +106,19 @@ class LoopThread:
             if running:
                 running[0].cancel()
 
-        def abort(_: Any) -> trio.lowlevel.Abort:
-            nonlocal aborted
-            aborted = True
+        def abort(inner_raise_cancel: Callable[[], Any]) -> trio.lowlevel.Abort:
+            nonlocal raise_cancel
+            raise_cancel = inner_raise_cancel
             self.loop.call_soon_threadsafe(cancel)
-            return trio.lowlevel.Abort.FAILED  # woken by finished() once the asyncio task is done
+            return trio.lowlevel.Abort.FAILED  # woken by wake() once the asyncio task is done
 
         self.loop.call_soon_threadsafe(start)
         result: outcome.Outcome[T] = await trio.lowlevel.wait_task_rescheduled(abort)
-        if aborted and isinstance(result, outcome.Error) and isinstance(result.error, asyncio.CancelledError):
-            await trio.lowlevel.checkpoint()  # our scope is cancelled: this raises trio.Cancelled
+        if isinstance(result, outcome.Error):
+            if raise_cancel is not None:  # we were cancelled and the call did not complete: Cancelled
+                raise_cancel()  # (whatever asyncpg or redis made of the asyncio cancel)
+            if isinstance(result.error, asyncio.CancelledError):  # cancelled by the loop, not by us
+                raise ConnectionAbortedError("the asyncio loop cancelled the call") from None
         return result.unwrap()
 
     def call_soon(self, fn: Callable[..., Any], *args: Any) -> None:
@@ -131,6 +144,8 @@ def bridged(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
     async def call(*args: P.args, **kwargs: P.kwargs) -> T:
         try:
             return await loop_thread().call(fn, *args, **kwargs)  # type: ignore[arg-type]
+        except CONTENTION_DB_ERRORS as exc:
+            raise StoreContention(f"database contention: {type(exc).__name__}: {exc}") from exc
         except TRANSIENT_DB_ERRORS as exc:
             raise StoreUnavailable(f"database unavailable: {type(exc).__name__}: {exc}") from exc
     return call

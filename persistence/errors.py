@@ -9,6 +9,11 @@ class StoreUnavailable(StoreError):
     """The database cannot be reached or refused for a transient reason; the caller should retry."""
 
 
+class StoreContention(StoreUnavailable):
+    """The transaction lost a deadlock or a serialization conflict with another one: running it again
+    right away is likely to work."""
+
+
 class Conflict(StoreError):
     def __init__(self, field: str) -> None:
         super().__init__(f"{field} is already taken")

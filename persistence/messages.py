@@ -139,7 +139,7 @@ async def _append_rooms(con: asyncpg.Connection, batch: list[RoomAppend]) -> lis
                 " (SELECT 1 FROM messages m WHERE m.room_id = r.room_id AND m.seq > r.after AND m.kind = 'system')",
                 *zip(*behind, strict=True)):
             outcomes[r["room_id"]] = StaleRoom(f"room {r['room_id']} changed after seq {dict(behind)[r['room_id']]}")
-    live = [a for a in batch if a.room_id not in outcomes]
+    live = sorted((a for a in batch if a.room_id not in outcomes), key=lambda a: a.room_id)  # row lock order
     lookups = await _lookups(con, live)
     plans = {a.room_id: plan_room(a.room_id, heads[a.room_id], a.items, lookups[a.room_id]) for a in live}
     fresh = [(a.room_id, seq, item) for a in live for seq, item in plans[a.room_id].fresh]

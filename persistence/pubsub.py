@@ -6,6 +6,7 @@ costs latency, never a message (actors/gaps.py finds what Postgres has and a pro
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 import trio
@@ -14,6 +15,7 @@ from redis.exceptions import RedisError
 from persistence.bridge import aio
 from persistence.cache import Cache
 
+log = logging.getLogger("chatd.bus")
 BusError = (RedisError, OSError)
 
 
@@ -36,11 +38,19 @@ class PubSub:
             pubsub = self.client.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(self.channel)
-                token.run_sync_soon(on_subscribed)
+                token.run_sync_soon(_safely, on_subscribed)
                 while True:
                     message = await pubsub.get_message(timeout=30.0)
                     if message is not None and message.get("type") == "message":
-                        token.run_sync_soon(on_message, message["data"])
+                        token.run_sync_soon(_safely, on_message, message["data"])
             finally:
                 await pubsub.aclose()
         await aio(run)()
+
+
+def _safely(fn: Callable[..., None], *args: object) -> None:
+    """Run a callback in trio's run_sync_soon, where an exception would end the whole run: log it instead."""
+    try:
+        fn(*args)
+    except Exception:
+        log.exception("bus callback %s failed", getattr(fn, "__name__", fn))

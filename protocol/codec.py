@@ -33,7 +33,8 @@ def _body(frame: Frame) -> dict[str, Any]:
 
 
 def decode(data: bytes | str, max_bytes: int = DEFAULT_MAX_FRAME_BYTES) -> Frame | ProtocolError:
-    """One frame from one websocket message; a bundle is refused (see `decode_bundle`)."""
+    """One frame from one websocket message, for clients of version 1; a bundle is refused here. The server
+    reads every client's messages with `decode_bundle` (a version 1 client never sends one)."""
     obj = _unpack(data, max_bytes)
     if isinstance(obj, ProtocolError):
         return obj

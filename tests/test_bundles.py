@@ -91,3 +91,19 @@ async def test_a_bad_frame_in_a_bundle_does_not_spoil_the_others(people: People)
                 replies[frame.id] = frame  # type: ignore[attr-defined]
     assert isinstance(replies[5], f.Error) and "teleport" in replies[5].message
     assert isinstance(replies[6], f.Sent)
+
+
+async def test_frames_after_one_that_ends_the_connection_are_not_handled(node: Node, people: People) -> None:
+    ann, ann_c = await people.new("ann")
+    bob, _ = await people.new("bob")
+    room = (await ann_c.call(f.OpenDirect, user=bob.user_id)).room.room
+    assert node.services is not None
+    await node.services.store.set_disabled(ann.user_id, True)
+    cid = str(uuid.uuid4())
+    await ann_c.send_frames([f.Auth(id=8, token=ann.access_token),  # refused: the account is disabled
+                             f.Send(id=9, room=room, client_id=cid, body="after the end")])
+    with trio.fail_after(5):
+        await ann_c.closed.wait()
+    assert ann_c.close_code == 4003
+    stored = await node.services.store.messages_between(room, 0, 100, 10)
+    assert all(m.client_id != cid for m in stored)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 
 import pytest
 import trio
 
+from actors.commits import CommitWriter
 from actors.items import Crash
 from chatd.node import Node
 from persistence.errors import StaleRoom
@@ -65,25 +67,85 @@ async def test_a_stale_room_is_refused_and_the_others_of_its_batch_are_stored(no
 
 
 async def test_a_request_the_database_refuses_fails_alone(node: Node, people: People) -> None:
-    good_room, ann, _, bob_c = await _pair(people)
-    bad_room, carl, _, _ = await _pair(people)
-    assert node.commits is not None
-    outcomes: dict[str, list[Appended] | Exception] = {}
-
-    async def commit(name: str, room: int, sender: int, body: str) -> None:
-        assert node.commits is not None
-        try:
-            outcomes[name] = await node.commits.commit(room, [NewText(sender, str(uuid.uuid4()), body)], None)
-        except Exception as exc:
-            outcomes[name] = exc
-    async with trio.open_nursery() as n:  # both jobs wait in the writer's mailbox together
-        n.start_soon(commit, "bad", bad_room, carl, "NUL \x00 is not storable text")
-        n.start_soon(commit, "good", good_room, ann, "fine")
-    good, bad = outcomes["good"], outcomes["bad"]
-    assert isinstance(good, list) and good[0].message is not None and good[0].message.seq == 2
-    assert isinstance(bad, Exception)
+    rooms = [await _pair(people) for _ in range(5)]
     assert node.services is not None
+    writer = CommitWriter(node.services.store)  # not running yet: every job waits for one transaction
+    outcomes: dict[int, list[Appended] | Exception] = {}
+
+    async def commit(room: int, sender: int, body: str) -> None:
+        try:
+            outcomes[room] = await writer.commit(room, [NewText(sender, str(uuid.uuid4()), body)], None)
+        except Exception as exc:
+            outcomes[room] = exc
+    async with trio.open_nursery() as n:
+        for i, (room, sender, _, _) in enumerate(rooms):
+            n.start_soon(commit, room, sender, "NUL \x00 is not storable text" if i == 3 else f"fine {i}")
+        await wait_all_queued(writer, 5)
+        n.start_soon(writer.run)
+        await until(lambda: len(outcomes) == 5)
+        n.cancel_scope.cancel()
+    bad_room = rooms[3][0]
+    for room, _, _, _ in rooms:
+        got = outcomes[room]
+        if room == bad_room:
+            assert isinstance(got, Exception)
+        else:
+            assert isinstance(got, list) and got[0].message is not None and got[0].message.seq == 2
     assert await node.services.store.messages_between(bad_room, 1, 100, 10) == []  # no half-written rows
+
+
+async def until(done: Callable[[], bool]) -> None:
+    with trio.fail_after(10):
+        while not done():  # noqa: ASYNC110 - the writer has no event to wait on
+            await trio.sleep(0.005)
+
+
+async def wait_all_queued(writer: CommitWriter, jobs: int) -> None:
+    await until(lambda: writer.mailbox.depth() >= jobs)
+
+
+async def test_two_jobs_of_one_room_are_stored_one_after_the_other(node: Node, people: People) -> None:
+    room, ann, _, _ = await _pair(people)
+    assert node.services is not None
+    writer = CommitWriter(node.services.store)
+    seqs: list[int] = []
+
+    async def commit(body: str) -> None:
+        (done,) = await writer.commit(room, [NewText(ann, str(uuid.uuid4()), body)], None)
+        assert done.message is not None
+        seqs.append(done.message.seq)
+    async with trio.open_nursery() as n:
+        n.start_soon(commit, "first")
+        await wait_all_queued(writer, 1)
+        n.start_soon(commit, "second")  # e.g. a restarted room's job meeting its predecessor's
+        await wait_all_queued(writer, 2)
+        n.start_soon(writer.run)
+        await until(lambda: len(seqs) == 2)
+        n.cancel_scope.cancel()
+    assert seqs == [2, 3]
+    stored = await node.services.store.messages_between(room, 1, 100, 10)
+    assert [m.body for m in stored] == ["first", "second"]
+
+
+async def test_a_room_that_stops_waiting_before_its_job_is_taken_stores_nothing(node: Node, people: People) -> None:
+    room, ann, _, _ = await _pair(people)
+    assert node.services is not None
+    writer = CommitWriter(node.services.store)
+    async with trio.open_nursery() as n:
+        waiting = trio.CancelScope()
+
+        async def commit() -> None:
+            with waiting:
+                await writer.commit(room, [NewText(ann, str(uuid.uuid4()), "never")], None)
+        n.start_soon(commit)
+        await wait_all_queued(writer, 1)
+        waiting.cancel()  # the room actor was restarted
+        await trio.sleep(0.01)
+        n.start_soon(writer.run)
+        (after,) = await writer.commit(room, [NewText(ann, str(uuid.uuid4()), "later")], None)
+        n.cancel_scope.cancel()
+    assert after.message is not None and after.message.seq == 2
+    assert [m.body for m in await node.services.store.messages_between(room, 1, 100, 10)] == ["later"]
 
 
 async def test_a_crashed_commit_writer_is_restarted_and_nothing_is_lost(node: Node, people: People) -> None:
@@ -91,9 +153,9 @@ async def test_a_crashed_commit_writer_is_restarted_and_nothing_is_lost(node: No
     assert node.commits is not None
     first = await ann_c.send_text(room, "before")  # type: ignore[attr-defined]
     assert node.commits.mailbox.offer(Crash("test"))
+    cid = str(uuid.uuid4())
     with trio.fail_after(10):
         while True:  # a send racing the crash may be told to retry; the same client id is stored once
-            cid = str(uuid.uuid4())
             try:
                 after = await ann_c.send_text(room, "after", client_id=cid)  # type: ignore[attr-defined]
                 break
