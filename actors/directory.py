@@ -155,10 +155,11 @@ class UserDirectory(Directory[UserItem]):
         self.store = store
         self.cursors = cursors
         self.settings = settings
+        self.rooms = rooms
         rooms.users = self
 
     def _make_actor(self, key: int, mailbox: Mailbox[UserItem], forget: Callable[[], None]) -> UserActor:
-        return UserActor(key, mailbox, self.store, self.cursors, self.settings, forget)
+        return UserActor(key, mailbox, self.store, self.cursors, self.settings, forget, self.rooms)
 
     async def attach(self, device: Device, cursors: dict[int, int]) -> None:
         await self.put(device.user_id, Attach(device, cursors))

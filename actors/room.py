@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol, get_args
 
 import trio
@@ -195,6 +195,11 @@ class RoomActor:
                 self._on_remote_typing(state, item)
                 continue
             if isinstance(item, CursorMoved):
+                member = state.members.get(item.user)
+                if member is None or not member.current:  # an ack from a client that is not a member here
+                    continue
+                if item.delivered_seq is not None and item.delivered_seq > state.last_seq:
+                    item = replace(item, delivered_seq=state.last_seq)  # a client acking past the end
                 m = moves.get(item.user, Move())
                 moves[item.user] = Move(_max(m.delivered, item.delivered_seq), _max(m.read, item.read_seq),
                                         item.quiet)

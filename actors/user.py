@@ -31,6 +31,7 @@ from actors.items import (
     AckFrom,
     Attach,
     CloseDevices,
+    CursorMoved,
     Deliver,
     Detach,
     MembershipChanged,
@@ -53,6 +54,10 @@ log = logging.getLogger("chatd.user")
 
 class CursorSink(Protocol):
     def offer(self, item: SaveCursors, /) -> bool: ...
+
+
+class RoomSink(Protocol):
+    def offer(self, key: int, item: CursorMoved, /) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,11 +97,12 @@ class DeviceState:
 
 class UserActor:
     def __init__(self, user_id: int, mailbox: Mailbox[UserItem], store: Store, cursors: CursorSink,
-                 settings: UserSettings, forget: Callable[[], None]) -> None:
+                 settings: UserSettings, forget: Callable[[], None], rooms: RoomSink | None = None) -> None:
         self.user_id = user_id
         self.mailbox = mailbox
         self.store = store
         self.cursor_sink = cursors
+        self.room_sink = rooms
         self.settings = settings
         self._forget = forget
         self.rooms: dict[int, RoomView] | None = None
@@ -257,8 +263,15 @@ class UserActor:
         if item.read:
             self._mark("read_seq", item.room, seq)
             self.counts.read(item.room, view, seq)
-        else:
-            self._advance(ds, view, item.room, seq)
+            return
+        before = view.delivered
+        self._advance(ds, view, item.room, seq)
+        if view.delivered > before and self.room_sink is not None:
+            # The senders hear now (`status`), not once the cursor is stored: an ack that rides with a reply
+            # reaches the room in the reply's batch, and the `status` goes out with the reply's `msgs`. The
+            # stored move reaches the room again later (actors/cursors.py) and adds nothing.
+            self.room_sink.offer(item.room, CursorMoved(self.user_id, delivered_seq=view.delivered,
+                                                        quiet=not self.read_receipts))
 
     def _advance(self, ds: DeviceState, view: RoomView, room: int, seq: int) -> None:
         """The device has every message of `room` up to `seq`, and also its own messages right after it.

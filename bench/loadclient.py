@@ -46,6 +46,8 @@ class RecvStats:
     last_at: float = 0.0
     frames: int = 0  # `msgs` frames
     status: int = 0  # `status` frames (delivery ticks chatd pushes to the other members)
+    ws_in: int = 0  # websocket messages received (a bundle of frames is one)
+    ws_out: int = 0  # websocket messages sent
 
 
 @dataclass
@@ -95,6 +97,7 @@ class Conn:
     async def _send(self, frame: dict[str, Any]) -> None:
         """Send a frame, with the pending acks riding in the same websocket message (a bundle)."""
         acks = self._take_acks()
+        self.recv.ws_out += 1
         await self.ws.send(wire.pack_bundle([*acks, frame]) if acks else wire.pack(frame))
 
     def _take_acks(self) -> list[dict[str, Any]]:
@@ -108,6 +111,7 @@ class Conn:
     async def flush_acks(self) -> None:
         acks = self._take_acks()
         if acks:
+            self.recv.ws_out += 1
             with contextlib.suppress(ConnectionClosed):
                 await self.ws.send(wire.pack_bundle(acks) if len(acks) > 1 else wire.pack(acks[0]))
 
@@ -165,6 +169,7 @@ class Conn:
     async def _read_loop(self) -> None:
         try:
             async for data in self.ws:
+                self.recv.ws_in += 1
                 for frame in wire.unpack(data):
                     await self._on_frame(frame)
         except ConnectionClosed as exc:

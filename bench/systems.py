@@ -242,7 +242,7 @@ class LocalSystem:
         if not got["short"]:
             return []
         late = self._collect(got["short_by_key"], kinds, f"{self.name}: {got['short']} deliveries are late", LATE_S)
-        for k in ("delivered", "duplicates", "out_of_order", "frames", "status"):
+        for k in ("delivered", "duplicates", "out_of_order", "frames", "status", "ws_in", "ws_out"):
             got[k] += late[k]
         got["latencies"] += late["latencies"]
         got["last_at"] = max(got["last_at"], late["last_at"])
@@ -275,6 +275,9 @@ class LocalSystem:
         if got.get("status"):
             per = got["status"] / max(1, got["delivered"])
             yield f"{got['status']} status frames received ({per:.1f} per delivery)"
+        if got.get("ws_in") and got.get("delivered"):
+            yield (f"websocket messages per delivery: {got['ws_in'] / got['delivered']:.2f} from the server, "
+                   f"{got['ws_out'] / got['delivered']:.2f} to it")
 
     def dm_pairs(self, pairs: int) -> list[tuple[int, int, int]]:
         if self._pairs is None or len(self._pairs) != pairs:
@@ -334,11 +337,12 @@ def merge(replies: list[dict[str, Any]]) -> dict[str, Any]:
     """Sum the workers' collect/pingpong replies; latencies become one list of seconds."""
     latencies = array("d")
     out: dict[str, Any] = {"delivered": 0, "duplicates": 0, "out_of_order": 0, "short": 0, "last_at": 0.0,
-                           "closed": {}, "frames": 0, "status": 0, "short_by_key": {}, "surplus_by_key": {}}
+                           "closed": {}, "frames": 0, "status": 0, "ws_in": 0, "ws_out": 0, "short_by_key": {},
+                           "surplus_by_key": {}}
     for r in replies:
         out["short_by_key"].update(r["short_by_key"])
         out["surplus_by_key"].update(r["surplus_by_key"])
-        for k in ("delivered", "duplicates", "out_of_order", "short", "frames", "status"):
+        for k in ("delivered", "duplicates", "out_of_order", "short", "frames", "status", "ws_in", "ws_out"):
             out[k] += r[k]
         out["last_at"] = max(out["last_at"], r["last_at"])
         latencies.frombytes(r["latencies"])

@@ -179,7 +179,7 @@ class Worker:
 
     def _take(self, kinds: list[str], expected: dict[int, int]) -> dict[str, Any]:
         latencies = array("d")
-        delivered = duplicates = out_of_order = short = frames = status = 0
+        delivered = duplicates = out_of_order = short = frames = status = ws_in = ws_out = 0
         last_at = 0.0
         closed: dict[str, int] = {}
         short_by_key: dict[int, int] = {}
@@ -197,13 +197,15 @@ class Worker:
             out_of_order += stats.out_of_order
             frames += stats.frames
             status += stats.status
+            ws_in += stats.ws_in
+            ws_out += stats.ws_out
             latencies.extend(stats.latencies)
             last_at = max(last_at, stats.last_at)
             if conn.closed.is_set():
                 code = str(conn.close_code)
                 closed[code] = closed.get(code, 0) + 1
         return {"delivered": delivered, "duplicates": duplicates, "out_of_order": out_of_order, "short": short,
-                "frames": frames, "status": status, "short_by_key": short_by_key,
+                "frames": frames, "status": status, "ws_in": ws_in, "ws_out": ws_out, "short_by_key": short_by_key,
                 "surplus_by_key": surplus_by_key,
                 "latencies": latencies.tobytes(), "last_at": last_at, "closed": closed}
 
