@@ -41,11 +41,21 @@ class Mailbox(Generic[T]):
         await self._send.send(item)
 
     async def next_batch(self, limit: int, deadline: float = math.inf) -> list[T]:
-        """Wait for at least one item (until `deadline`), then take what is already waiting, up to `limit`."""
-        batch: list[T] = []
-        with trio.move_on_at(deadline):
+        """Wait for at least one item (until `deadline`), then take what is already waiting, up to `limit`.
+
+        Always a checkpoint, and a cancel takes nothing (like trio's receive); a cancel scope (a deadline to
+        register) only when it has to wait with one."""
+        await trio.lowlevel.checkpoint_if_cancelled()
+        batch = self.take_nowait(limit)
+        if batch:
+            await trio.lowlevel.cancel_shielded_checkpoint()  # let others run; items taken are not dropped
+        elif deadline == math.inf:
             batch.append(await self._receive.receive())
-        batch.extend(self.take_nowait(limit - len(batch)) if batch else [])
+        else:
+            with trio.move_on_at(deadline):
+                batch.append(await self._receive.receive())
+        if len(batch) == 1:
+            batch.extend(self.take_nowait(limit - 1))
         self.handled += len(batch)
         return batch
 

@@ -9,6 +9,7 @@ an in-band `auth` refresh.
 from __future__ import annotations
 
 import logging
+import math
 import time
 
 import trio
@@ -45,6 +46,8 @@ class Connection:
         self.deadline = trio.CancelScope(deadline=trio.current_time() + cfg.auth_timeout)
         self.expiry_reason = f"no hello within {cfg.auth_timeout:g} seconds"
         self.handlers = Handlers(services, self.session, self.device, address, self._authenticated)
+        self.sending_since = math.inf  # when the message being written started waiting for the socket
+        self._writing = trio.CancelScope()  # the writer's: cancelled when it stalls (see `stalled`)
 
     def _authenticated(self, expires_at: float) -> None:
         """Close the connection when the access token expires, unless `auth` brings a newer one."""
@@ -117,16 +120,24 @@ class Connection:
         self.device.push(f.Error(code=err.code.value, message=err.message, id=err.id,
                                  retry_after=err.retry_after))
 
+    def stalled(self, now: float) -> bool:
+        """Close the connection if one websocket message has been waiting for the socket longer than the send
+        timeout (the gateway's watchdog asks every so often; a deadline per message cost a cancel scope)."""
+        if now - self.sending_since <= self.s.config.send_timeout:
+            return False
+        self.device.kill(CLOSE_TOO_SLOW, f"too slow: a frame was not taken within {self.s.config.send_timeout:g}s")
+        self._writing.cancel()
+        return True
+
     async def _writer(self) -> None:
         """Send what actors queue. To a client of protocol version 2, whatever is queued when the socket is
         free goes as one websocket message (a bundle, up to MAX_BUNDLE_FRAMES frames or BUNDLE_BYTES): a
         sender's `sent` and `status`, a member's `msgs` and `counts` cost one message, not several."""
-        timeout = self.s.config.send_timeout
         outbox = self._outbox_receive
         written = self.s.metrics.frame_written
         try:
-            async for first in outbox:
-                with trio.fail_after(timeout) as scope:  # one deadline for whatever is queued, moved per message
+            with self._writing:
+                async for first in outbox:
                     frame: f.Frame | None = first
                     while frame is not None:
                         data = encode(frame)
@@ -140,10 +151,9 @@ class Connection:
                                 written(frame)
                                 frame = _next_queued(outbox)
                             data = bundle(parts)
+                        self.sending_since = trio.current_time()
                         await self.ws.send_message(data)
-                        scope.deadline = trio.current_time() + timeout
-        except trio.TooSlowError:
-            self.device.kill(CLOSE_TOO_SLOW, f"too slow: a frame was not taken within {timeout:g}s")
+                        self.sending_since = math.inf
         except ConnectionClosed:
             return
         with trio.move_on_after(2):

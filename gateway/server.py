@@ -27,6 +27,7 @@ class Gateway:
         self.connections = 0
         self.http_port: int | None = None  # the HTTP side serving the web client, once it listens
         self.devices: set[Device] = set()  # every open connection's device (admin: disconnect, drain)
+        self.open: set[Connection] = set()  # for the stall watchdog
         self.accepting = True  # False while the node drains: handshakes are refused with 503
 
     async def serve(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
@@ -34,7 +35,16 @@ class Gateway:
             server = await handlers.start(self._serve, handlers)
             self.port = server.port
             task_status.started()
-            await trio.sleep_forever()
+            await self._watch_stalls()
+
+    async def _watch_stalls(self) -> None:
+        """Close connections whose socket has not taken a message within CHAT_SEND_TIMEOUT (4008)."""
+        period = min(1.0, self.s.config.send_timeout / 4)
+        while True:
+            await trio.sleep(period)
+            now = trio.current_time()
+            for connection in list(self.open):
+                connection.stalled(now)
 
     async def _serve(self, handler_nursery: trio.Nursery, *, task_status: trio.TaskStatus[WebSocketServer]) -> None:
         cfg = self.s.config
@@ -85,10 +95,12 @@ class Gateway:
             ws = await request.accept()
             connection = Connection(self.s, ws, address)
             self.devices.add(connection.device)
+            self.open.add(connection)
             try:
                 await connection.run()
             finally:
                 self.devices.discard(connection.device)
+                self.open.discard(connection)
         except Exception:  # a bug in one connection must not take the listener (and everyone) down
             log.exception("connection from %s failed", address)
         finally:

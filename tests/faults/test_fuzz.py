@@ -50,7 +50,7 @@ from clients.ws import ChatClient
 from protocol import FRAME_TYPES, ErrorCode, ProtocolError, Session, bundle, decode, decode_bundle, encode
 from protocol import frames as f
 from protocol.frames import MAX_ID
-from protocol.schema import INT64_MAX, SchemaError
+from protocol.schema import INT64_MAX, SchemaError, unbuild
 from protocol.session import CLIENT_FRAMES
 from tests.conftest import Backing, People, Person, make_config, start_node
 
@@ -475,6 +475,13 @@ def test_arbitrary_bytes_never_raise_as_a_bundle(data: bytes) -> None:
 @given(frames=st.lists(all_frames(), min_size=1, max_size=20))
 def test_a_bundle_of_frames_decodes_to_the_same_frames_in_order(frames: list[f.Frame]) -> None:
     assert decode_bundle(bundle([encode(fr) for fr in frames]), HUGE) == frames
+
+
+@FUZZ
+@given(frame=instances(f.Msgs))
+def test_msgs_frames_packed_once_per_message_are_the_generic_encoding(frame: f.Msgs) -> None:
+    generic = msgpack.packb({"t": "msgs", **unbuild(frame)}, use_bin_type=True)
+    assert encode(frame) == generic and encode(frame) == generic  # the second time from the cache
 
 
 @FUZZ
