@@ -3,9 +3,11 @@
 User actors coalesce their own acks and hand the result here (`SaveCursors`, without waiting). The writer
 is a group commit: it takes everything waiting in its mailbox, merges it (the highest seq per user and
 room), writes each column with a single UPDATE, and while that runs the next batch gathers. So a busy
-node makes one statement per round trip instead of one per user. After a write it tells each room
-(`CursorMoved`) so that senders get `status` frames. A failed write keeps the moves and retries; a full
-mailbox makes the user actor keep its moves and offer them again on its next tick.
+node makes one statement per round trip instead of one per user. After a write it tells the rooms
+(`CursorMoved`) so that senders get `status` frames: the room's actors on other processes always (over
+the bus), the one here for reads (a delivery ack reached it from the user actor already, actors/user.py).
+A failed write keeps the moves and retries; a full mailbox makes the user actor keep its moves and offer
+them again on its next tick.
 
 Cursors are resume hints, not the messages themselves: what a crash of this actor can lose is its last
 unwritten batch, and then a device that reconnects without its own cursors gets those messages again.
@@ -38,7 +40,7 @@ class CursorSettings:
 
 
 class CursorWriter:
-    def __init__(self, store: Store, tell_room: Callable[[int, CursorMoved], bool],
+    def __init__(self, store: Store, tell_room: Callable[[int, CursorMoved, bool], bool],
                  settings: CursorSettings = CursorSettings()) -> None:
         self.store = store
         self.tell_room = tell_room
@@ -96,5 +98,6 @@ class CursorWriter:
                 if column == "delivered_seq" or key[0] not in self.quiet:
                     stored.setdefault(key, {})[column] = seq
         for (user, room), seqs in stored.items():  # rooms tell the senders (status frames)
-            self.tell_room(room, CursorMoved(user, seqs.get("delivered_seq"), seqs.get("read_seq"),
-                                             quiet=user in self.quiet))
+            read = seqs.get("read_seq")  # a delivery alone was told to the room here as it was acked
+            self.tell_room(room, CursorMoved(user, seqs.get("delivered_seq"), read, quiet=user in self.quiet),
+                           read is not None or user in self.quiet)

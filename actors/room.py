@@ -382,17 +382,22 @@ class RoomActor:
         if not committed:
             return
         first, last = committed[0].message.seq, committed[-1].message.seq
+        plain = all(c.message.kind != "system" for c in committed)
+        everything = Deliver(self.room_id, tuple(committed))  # for members there all along (most of them)
         for uid, member in state.members.items():
             if (member.left_seq is not None and member.left_seq < first) or member.joined_seq > last:
                 continue
             if not self.users.is_online(uid):
                 continue
-            lowest = lowest_visible(state.history_visibility, member.joined_seq)
-            mine = tuple(c if c.message.kind != "system" else Committed(redacted(c.message, lowest), c.origin)
-                         for c in committed if member.joined_seq <= c.message.seq
-                         and (member.left_seq is None or c.message.seq <= member.left_seq))
-            if mine:
-                self.users.offer(uid, Deliver(self.room_id, mine))
+            if plain and member.joined_seq <= first and member.left_seq is None:
+                self.users.offer(uid, everything)
+            else:
+                lowest = lowest_visible(state.history_visibility, member.joined_seq)
+                mine = tuple(c if c.message.kind != "system" else Committed(redacted(c.message, lowest), c.origin)
+                             for c in committed if member.joined_seq <= c.message.seq
+                             and (member.left_seq is None or c.message.seq <= member.left_seq))
+                if mine:
+                    self.users.offer(uid, Deliver(self.room_id, mine))
             if uid in changed:
                 self.users.offer(uid, MembershipChanged(self.room_id))
 

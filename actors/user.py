@@ -57,7 +57,7 @@ class CursorSink(Protocol):
 
 
 class RoomSink(Protocol):
-    def offer(self, key: int, item: CursorMoved, /) -> bool: ...
+    def tell(self, key: int, item: CursorMoved, /) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +65,7 @@ class UserSettings:
     batch_limit: int = 256
     flush_seconds: float = 0.0
     linger_seconds: float = 5.0  # stay up this long after the last device left
+    counts_seconds: float = 0.2  # a room's unread/mention counts go out at once, then at most this often
     retry_seconds: float = 1.0
 
 
@@ -112,6 +113,7 @@ class UserActor:
         self.dirty: dict[str, dict[int, int]] = {"delivered_seq": {}, "read_seq": {}}
         self.flush_at = math.inf
         self.retry_at = math.inf
+        self.counts_at = -math.inf  # counts frames may go out from then on (see _push_counts)
         self.idle_since = trio.current_time()
 
     # ------------------------------------------------------------------ lifecycle
@@ -128,6 +130,7 @@ class UserActor:
     async def _loop(self) -> None:
         while True:
             deadline = min(self.flush_at, self.retry_at,
+                           self.counts_at if self.counts.changed else math.inf,
                            self.idle_since + self.settings.linger_seconds if not self.devices else math.inf)
             batch = await self.mailbox.next_batch(self.settings.batch_limit, deadline)
             overflowed = self.mailbox.overflowed()
@@ -269,8 +272,8 @@ class UserActor:
         if view.delivered > before and self.room_sink is not None:
             # The senders hear now (`status`), not once the cursor is stored: an ack that rides with a reply
             # reaches the room in the reply's batch, and the `status` goes out with the reply's `msgs`. The
-            # stored move reaches the room again later (actors/cursors.py) and adds nothing.
-            self.room_sink.offer(item.room, CursorMoved(self.user_id, delivered_seq=view.delivered,
+            # stored move reaches the room's actors on other processes (actors/cursors.py).
+            self.room_sink.tell(item.room, CursorMoved(self.user_id, delivered_seq=view.delivered,
                                                         quiet=not self.read_receipts))
 
     def _advance(self, ds: DeviceState, view: RoomView, room: int, seq: int) -> None:
@@ -397,7 +400,8 @@ class UserActor:
                 return
 
     async def _push_counts(self) -> None:
-        """Recount where reads moved, then send every changed room's counts to all devices."""
+        """Recount where reads moved, then send every changed room's counts to all devices: at once after a
+        quiet spell, then at most every `counts_seconds` while they keep changing."""
         rooms = self.rooms or {}
         if self.counts.recount:
             wanted, self.counts.recount = self.counts.recount, {}
@@ -409,6 +413,10 @@ class UserActor:
             for room_id, (unread, mentions) in exact.items():
                 if room_id in rooms:
                     self.counts.recounted(room_id, rooms[room_id], unread, mentions)
+        now = trio.current_time()
+        if not self.counts.changed or now < self.counts_at:
+            return  # a burst of messages: one counts frame per room per `counts_seconds`, not one per message
+        self.counts_at = now + self.settings.counts_seconds
         for frame in self.counts.frames(rooms):
             for ds in self.devices.values():
                 ds.device.push(frame)

@@ -27,6 +27,7 @@ class Metrics:
         self.delivery_latency = Histogram(
             "chatd_delivery_latency_seconds", "From commit to the live message being written to a recipient's socket",
             buckets=LATENCY_BUCKETS, registry=self.registry)
+        self._out = {backlog: self.messages_out.labels(backlog=str(backlog).lower()) for backlog in (False, True)}
 
     def watch(self, connections: Callable[[], int], actors: dict[str, Callable[[], int]]) -> None:
         self.connections.set_function(lambda: float(connections()))
@@ -36,7 +37,7 @@ class Metrics:
     def frame_written(self, frame: f.Frame) -> None:
         """Called by a connection's writer for every frame it sent."""
         if isinstance(frame, f.Msgs):
-            self.messages_out.labels(backlog=str(frame.backlog).lower()).inc(len(frame.messages))
+            self._out[frame.backlog].inc(len(frame.messages))
             if not frame.backlog:
                 now_ms = time.time() * 1000
                 for m in frame.messages:

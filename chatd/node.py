@@ -86,9 +86,9 @@ class Node:
                                                       status_max_members=cfg.receipts_per_recipient_max,
                                                       typing_seconds=cfg.typing_seconds))
 
-            def tell_room(room: int, moved: CursorMoved) -> bool:  # stored cursors: for receipts, everywhere
-                rooms.bus.to_room(room, moved)
-                return rooms.tell(room, moved)
+            def tell_room(room: int, moved: CursorMoved, here: bool) -> bool:  # stored cursors, for receipts
+                rooms.bus.to_room(room, moved)  # the room's actors on other processes
+                return rooms.tell(room, moved) if here else True
 
             cursors = CursorWriter(store, tell_room)
             users = UserDirectory(store, rooms, cursors, UserSettings(flush_seconds=cfg.cursor_flush_seconds,
