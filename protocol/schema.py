@@ -11,7 +11,7 @@ import dataclasses
 import re
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import cache
 from typing import Any, Literal, get_args, get_origin, get_type_hints
 
@@ -34,13 +34,18 @@ def bounded(*, min: float | None = None, max: float | None = None, min_len: int 
     return dataclasses.field(default=default, metadata=meta)
 
 
+Check = Callable[[Any, str], Any]  # (value, where) -> the value to keep, or SchemaError naming `where`
+
+
 @cache
-def _fields(cls: type) -> tuple[tuple[str, Any, Mapping[str, Any], bool], ...]:
+def _plan(cls: type) -> tuple[tuple[str, Check, bool], ...]:
+    """Per field: its name, its compiled check, and whether it must be present (required, not Optional)."""
     hints = get_type_hints(cls)
     out = []
     for f in dataclasses.fields(cls):
         required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-        out.append((f.name, hints[f.name], f.metadata, required))
+        tp = hints[f.name]
+        out.append((f.name, _compile(tp, f.metadata), required and not _is_optional(tp)))
     return tuple(out)
 
 
@@ -49,13 +54,13 @@ def build(cls: type, data: Any, path: str = "") -> Any:
     if not isinstance(data, dict):
         raise SchemaError(f"field '{path}' must be a map" if path else "frame must be a map")
     kwargs = {}
-    for name, tp, meta, required in _fields(cls):
-        where = f"{path}.{name}" if path else name
-        if name not in data or data[name] is None:
-            if required and not _is_optional(tp):
-                raise SchemaError(f"missing field '{where}'")
+    for name, check, must in _plan(cls):
+        value = data.get(name)
+        if value is None:
+            if must:
+                raise SchemaError(f"missing field '{path}.{name}'" if path else f"missing field '{name}'")
             continue
-        kwargs[name] = _check(tp, data[name], meta, where)
+        kwargs[name] = check(value, f"{path}.{name}" if path else name)
     return cls(**kwargs)
 
 
@@ -74,73 +79,103 @@ def _type_name(tp: Any) -> str:
             dict: "map"}.get(get_origin(tp) or tp, str(tp))
 
 
-def _check(tp: Any, value: Any, meta: Mapping[str, Any], where: str) -> Any:
+def _compile(tp: Any, meta: Mapping[str, Any]) -> Check:
+    """The check of one (type, bounds), worked out once per field rather than on every frame."""
     origin = get_origin(tp)
     if _is_union(tp):
-        options = [a for a in get_args(tp) if a is not type(None)]
-        fitting = [o for o in options if _same_kind(o, value)]
-        if not fitting:
-            names = " or ".join(_type_name(o) for o in options)
-            raise SchemaError(f"field '{where}' must be {names}")
-        for option in fitting[:-1]:
-            try:
-                return _check(option, value, meta, where)
-            except SchemaError:
-                pass
-        return _check(fitting[-1], value, meta, where)  # its error names the bound that was broken
+        options = [(o, _compile(o, meta)) for o in get_args(tp) if o is not type(None)]
+        names = " or ".join(_type_name(o) for o, _ in options)
+
+        def check_union(value: Any, where: str) -> Any:
+            fitting = [check for o, check in options if _same_kind(o, value)]
+            if not fitting:
+                raise SchemaError(f"field '{where}' must be {names}")
+            for check in fitting[:-1]:
+                try:
+                    return check(value, where)
+                except SchemaError:
+                    pass
+            return fitting[-1](value, where)  # its error names the bound that was broken
+        return check_union
     if origin is Literal:
-        if value not in get_args(tp):
-            allowed = ", ".join(repr(a) for a in get_args(tp))
-            raise SchemaError(f"field '{where}' must be one of {allowed}")
-        return value
+        allowed_values = get_args(tp)
+        allowed = ", ".join(repr(a) for a in allowed_values)
+
+        def check_literal(value: Any, where: str) -> Any:
+            if value not in allowed_values:
+                raise SchemaError(f"field '{where}' must be one of {allowed}")
+            return value
+        return check_literal
     if dataclasses.is_dataclass(tp):
-        return build(tp, value, where)  # type: ignore[arg-type]
+        return lambda value, where: build(tp, value, where)  # type: ignore[arg-type]
     if origin is list:
-        if not isinstance(value, list):
-            raise SchemaError(f"field '{where}' must be an array")
-        _check_len(value, meta, where, "items")
         (item_tp,) = get_args(tp)
-        item_meta = meta.get("items", {})
-        return [_check(item_tp, v, item_meta, f"{where}[{i}]") for i, v in enumerate(value)]
+        item = _compile(item_tp, meta.get("items", {}))
+
+        def check_list(value: Any, where: str) -> Any:
+            if not isinstance(value, list):
+                raise SchemaError(f"field '{where}' must be an array")
+            _check_len(value, meta, where, "items")
+            return [item(v, f"{where}[{i}]") for i, v in enumerate(value)]
+        return check_list
     if origin is dict:
-        if not isinstance(value, dict):
-            raise SchemaError(f"field '{where}' must be a map")
-        _check_len(value, meta, where, "entries")
         key_tp, val_tp = get_args(tp)
-        return {_check(key_tp, k, {"min": meta.get("key_min", 0)}, f"{where} key"):
-                _check(val_tp, v, {"min": 0}, f"{where}[{k!r}]") for k, v in value.items()}
+        key, val = _compile(key_tp, {"min": meta.get("key_min", 0)}), _compile(val_tp, {"min": 0})
+
+        def check_dict(value: Any, where: str) -> Any:
+            if not isinstance(value, dict):
+                raise SchemaError(f"field '{where}' must be a map")
+            _check_len(value, meta, where, "entries")
+            return {key(k, f"{where} key"): val(v, f"{where}[{k!r}]") for k, v in value.items()}
+        return check_dict
     if tp is bool:
-        if not isinstance(value, bool):
-            raise SchemaError(f"field '{where}' must be a boolean")
-        return value
+        def check_bool(value: Any, where: str) -> Any:
+            if not isinstance(value, bool):
+                raise SchemaError(f"field '{where}' must be a boolean")
+            return value
+        return check_bool
     if tp is int:
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise SchemaError(f"field '{where}' must be an integer")
         lo, hi = meta.get("min", -INT64_MAX), meta.get("max", INT64_MAX)
-        if not lo <= value <= hi:
-            raise SchemaError(f"field '{where}' must be between {lo} and {hi}")
-        return value
+
+        def check_int(value: Any, where: str) -> Any:
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise SchemaError(f"field '{where}' must be an integer")
+            if not lo <= value <= hi:
+                raise SchemaError(f"field '{where}' must be between {lo} and {hi}")
+            return value
+        return check_int
     if tp is float:
-        if not isinstance(value, int | float) or isinstance(value, bool):
-            raise SchemaError(f"field '{where}' must be a number")
-        lo, hi = meta.get("min"), meta.get("max")
-        if (lo is not None and not value >= lo) or (hi is not None and not value <= hi):  # nan fits no bound
-            raise SchemaError(f"field '{where}' must be between {lo if lo is not None else '-inf'} and "
-                              f"{hi if hi is not None else 'inf'}")
-        return float(value)
+        flo, fhi = meta.get("min"), meta.get("max")
+
+        def check_float(value: Any, where: str) -> Any:
+            if not isinstance(value, int | float) or isinstance(value, bool):
+                raise SchemaError(f"field '{where}' must be a number")
+            if (flo is not None and not value >= flo) or (fhi is not None and not value <= fhi):  # nan fits none
+                raise SchemaError(f"field '{where}' must be between {flo if flo is not None else '-inf'} and "
+                                  f"{fhi if fhi is not None else 'inf'}")
+            return float(value)
+        return check_float
     if tp is str:
-        if not isinstance(value, str):
-            raise SchemaError(f"field '{where}' must be a string")
-        if "\x00" in value:  # Postgres text cannot hold it: refused here rather than failing in a query
-            raise SchemaError(f"field '{where}' must not contain NUL characters")
-        _check_len(value, meta, where, "characters")
         pattern = meta.get("pattern")
-        if pattern is not None and not pattern.fullmatch(value):
-            raise SchemaError(f"field '{where}' has an invalid format")
-        return value
+        smin, smax = meta.get("min_len", 0), meta.get("max_len")
+
+        def check_str(value: Any, where: str) -> Any:
+            if not isinstance(value, str):
+                raise SchemaError(f"field '{where}' must be a string")
+            if "\x00" in value:  # Postgres text cannot hold it: refused here rather than failing in a query
+                raise SchemaError(f"field '{where}' must not contain NUL characters")
+            if len(value) < smin or (smax is not None and len(value) > smax):
+                _check_len(value, meta, where, "characters")
+            if pattern is not None and not pattern.fullmatch(value):
+                raise SchemaError(f"field '{where}' has an invalid format")
+            return value
+        return check_str
     if tp is Any:
-        return value
-    raise SchemaError(f"field '{where}' has unsupported type {tp!r}")  # a bug in a frame definition
+        return lambda value, where: value
+
+    def unsupported(value: Any, where: str) -> Any:
+        raise SchemaError(f"field '{where}' has unsupported type {tp!r}")  # a bug in a frame definition
+    return unsupported
 
 
 def _same_kind(tp: Any, value: Any) -> bool:
