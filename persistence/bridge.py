@@ -1,13 +1,16 @@
 """The one place where asyncio libraries (asyncpg, redis.asyncio) are called from trio.
 
-They run on an asyncio event loop of their own (uvloop when it is installed) on a dedicated thread,
+They run on an asyncio event loop of their own on a dedicated thread,
 started on first use and shared by the process. ``bridged`` wraps an asyncio coroutine method so trio
 code can await it: one hand-off to the loop thread and one back per call, so callers that batch (the
 node's CommitWriter, CursorWriter, the bus) cross once per batch, not once per statement. Connection-level
 failures become StoreUnavailable.
 
 Why not trio-asyncio: it runs the asyncio loop inside trio's, entering a cancel scope for every asyncio
-loop iteration; in the dm benchmark that scheduler was the largest single cost of the node (bench/RESULTS.md).
+loop iteration; in the dm benchmark that scheduler was the largest single cost of the node. Why not uvloop:
+alternating dm runs measured no difference (asyncio 526-568, uvloop 521-554 us of server CPU per message;
+the loop thread only sees a few batched calls a second), so the standard library's loop it is, one
+dependency fewer (bench/RESULTS.md).
 
 Cancellation: cancelling the trio caller cancels the asyncio task, waits for it to finish (so a pooled
 connection is back in its pool before the caller goes on) and then raises trio.Cancelled, whatever error
@@ -49,19 +52,11 @@ TRANSIENT_DB_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
-def _new_loop() -> asyncio.AbstractEventLoop:
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - uvloop is a dependency on the platforms it supports
-        return asyncio.new_event_loop()
-    return uvloop.new_event_loop()  # type: ignore[no-any-return]
-
-
 class LoopThread:
     """An asyncio event loop running for ever on a daemon thread."""
 
     def __init__(self) -> None:
-        self.loop = _new_loop()
+        self.loop = asyncio.new_event_loop()
         ready = threading.Event()
         self.thread = threading.Thread(target=self._run, args=(ready,), name="chatd-asyncio", daemon=True)
         self.thread.start()
