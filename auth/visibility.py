@@ -1,4 +1,4 @@
-"""Who may see which profile field (DESIGN.md 5): the one place that decides it, pure.
+"""Who may see which profile field (docs/protocol.md 7.1): the one place that decides it, pure.
 
 Levels per field: `everyone`, `contacts` (people who currently share a room with the owner) or `nobody`.
 The owner always sees everything. Online state follows the level of `last_seen`, as in common messengers.

@@ -1,4 +1,4 @@
-"""One chatd node: the supervision tree of DESIGN.md section 1.
+"""One chatd node: the supervision tree of docs/architecture.md section 1.
 
     root (one_for_one, 5 restarts in 10 s, then the node exits non-zero)
     ├── commits  CommitWriter: what every room has ready, stored in one transaction per round trip

@@ -24,6 +24,7 @@ from protocol import frames as f
 
 F = TypeVar("F", bound=f.Frame)
 MAX_INCOMING_BYTES = 16 * 1024 * 1024
+ACK_DELAY = 0.1  # seconds a live ack may wait for more messages or a request to ride with (docs/protocol.md)
 
 
 class ChatError(Exception):
@@ -47,6 +48,8 @@ class ChatClient:
         self.close_code: int | None = None
         self.user_id: int | None = None
         self._scope: trio.CancelScope | None = None
+        self._acks: dict[int, int] = {}  # room -> seq to ack (ack_soon), sent within ACK_DELAY or with a request
+        self._acks_due = trio.Event()
         # frames sent, by type (an owner may swap in a counter shared by several connections)
         self.sent_counts: collections.Counter[str] = collections.Counter()
 
@@ -58,6 +61,7 @@ class ChatClient:
         async with open_websocket_url(url, **kwargs) as ws, trio.open_nursery() as nursery:
             client = cls(ws)
             nursery.start_soon(client._read_loop)
+            nursery.start_soon(client._ack_flusher)
             try:
                 yield client
             finally:
@@ -109,9 +113,12 @@ class ChatClient:
 
     async def send_frames(self, frames: list[f.Frame]) -> None:
         """Send frames in one websocket message (a bundle when there are several; the server handles them in
-        order), e.g. an ack riding with the next request instead of a message of its own."""
+        order). Acks waiting to go (`ack_soon`) ride along, in front."""
+        frames = [*self._take_acks(), *frames]
         for frame in frames:
             self.sent_counts[frame.type] += 1
+        if not frames:
+            return
         encoded = [encode(frame) for frame in frames]
         try:
             await self.ws.send_message(encoded[0] if len(encoded) == 1 else bundle(encoded))
@@ -150,6 +157,29 @@ class ChatClient:
 
     async def ack(self, room: int, seq: int) -> None:
         await self.send_frame(f.Ack(room=room, seq=seq))
+
+    def ack_soon(self, room: int, seq: int) -> None:
+        """Ack live messages as docs/protocol.md recommends: within ACK_DELAY, one ack per room for whatever
+        arrived meanwhile, riding with the next request if one goes first. (Backlog: `ack`, at once.)"""
+        if seq > self._acks.get(room, 0):
+            self._acks[room] = seq
+            self._acks_due.set()
+
+    def _take_acks(self) -> list[f.Frame]:
+        acks: list[f.Frame] = [f.Ack(room=room, seq=seq) for room, seq in self._acks.items()]
+        self._acks.clear()
+        return acks
+
+    async def _ack_flusher(self) -> None:
+        while True:
+            await self._acks_due.wait()
+            await trio.sleep(ACK_DELAY)
+            self._acks_due = trio.Event()
+            if self._acks:
+                try:
+                    await self.send_frames([])
+                except Disconnected:
+                    return
 
     # ------------------------------------------------------------------ pushes
 

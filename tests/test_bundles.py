@@ -124,3 +124,27 @@ async def test_an_ack_riding_with_a_reply_brings_the_status_with_the_reply(node:
             await bob_c.send_frames([f.Ack(room=room, seq=ping.seq),
                                      f.Send(id=100 + i, room=room, client_id=str(uuid.uuid4()), body="pong")])
     assert together >= 3, f"status travelled with the reply {together} times of 5"
+
+
+async def test_the_python_client_acks_live_messages_soon_and_with_its_next_request(people: People) -> None:
+    ann, ann_c = await people.new("ann")
+    bob, bob_c = await people.new("bob")
+    room = (await ann_c.call(f.OpenDirect, user=bob.user_id)).room.room
+    await ann_c.collect(room, 1)
+    await bob_c.collect(room, 1)
+    first = await ann_c.send_text(room, "one")
+    (got,) = await bob_c.collect(room, 1, ack=False)
+    bob_c.ack_soon(room, got.seq)  # no request follows: the ack goes by itself within ACK_DELAY
+    with trio.fail_after(2):
+        while (status := await ann_c.next_of(f.Status)).delivered_seq < first.seq:
+            pass
+    second = await ann_c.send_text(room, "two")
+    (got,) = await bob_c.collect(room, 1, ack=False)
+    bob_c.ack_soon(room, got.seq)
+    acks_before = bob_c.sent_counts["ack"]
+    await bob_c.send_text(room, "reply")  # the ack rides in front of it, in the same bundle
+    assert bob_c.sent_counts["ack"] == acks_before + 1 and not bob_c._acks
+    with trio.fail_after(2):
+        while (status := await ann_c.next_of(f.Status)).delivered_seq < second.seq:
+            pass
+    assert status.user == bob.user_id

@@ -164,7 +164,10 @@ class Chat:
         """The next event; handing over the last message of a room in a `msgs` frame acks that room."""
         event, ack = await self._events_out.receive()
         if ack is not None:
-            await self.link.send_quietly(f.Ack(room=ack[0], seq=ack[1]))
+            if isinstance(event, NewMessage) and not event.backlog:
+                self.link.ack_soon(*ack)  # live: within 100 ms, or with the next request
+            else:  # a backlog batch: the next one waits for this ack
+                await self.link.send_quietly(f.Ack(room=ack[0], seq=ack[1]))
         return event
 
     async def events(self) -> AsyncIterator[Event]:

@@ -156,6 +156,12 @@ class Link:
                 raise ChatError(reply)
             return reply
 
+    def ack_soon(self, room: int, seq: int) -> None:
+        """Ack live messages within a moment, with the next request if one goes first (ChatClient.ack_soon);
+        dropped when offline, like every ack (hello's cursors resume from what the cache holds)."""
+        if self.client is not None:
+            self.client.ack_soon(room, seq)
+
     async def send_quietly(self, frame: f.Frame) -> bool:
         """Send a frame that has no reply (ack, read, typing) if connected; False if it could not go."""
         client = self.client

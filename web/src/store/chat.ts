@@ -53,6 +53,8 @@ export function uuid4(): string {
 
 const RETRYABLE = new Set(["retry", "rate_limited", "timeout", "offline", "internal"]);
 
+const ACK_DELAY_MS = 100;
+
 export class ChatStore {
   state: State;
   readonly client: ChatClient;
@@ -61,6 +63,8 @@ export class ChatStore {
   private heldAbove = new Map<number, Set<number>>();
   private inflight = new Set<string>();
   private typingTimers = new Map<string, ReturnType<typeof setTimeout>>();
+  private pendingAcks = new Map<number, number>(); // room -> highest seq held and not acked yet
+  private ackTimer: ReturnType<typeof setTimeout> | undefined;
   private listTimer: ReturnType<typeof setTimeout> | null = null;
   private fetchedRooms = new Set<number>();
   private pageVisible = () => typeof document === "undefined" || document.visibilityState === "visible";
@@ -201,7 +205,7 @@ export class ChatStore {
   // ------------------------------------------------------------------ pushes
   private async onPush(f: PushFrame): Promise<void> {
     switch (f.t) {
-      case "msgs": return this.onMsgs(f.messages);
+      case "msgs": return this.onMsgs(f.messages, f.backlog);
       case "status": {
         const room = this.state.rooms[f.room];
         if (!room) return;
@@ -235,12 +239,27 @@ export class ChatStore {
     if (active) this.typingTimers.set(key, setTimeout(() => this.onTyping(room, user, false), 8000));
   }
 
-  private async onMsgs(messages: Message[]): Promise<void> {
+  /** Acks are cumulative (docs/protocol.md, "Acks"): a backlog batch is acked at once (the next one waits
+   * for it), live messages within ACK_DELAY_MS, one ack per room for whatever arrived meanwhile. */
+  private ackLater(room: number, seq: number, now: boolean): void {
+    this.pendingAcks.set(room, Math.max(this.pendingAcks.get(room) ?? 0, seq));
+    if (now) this.flushAcks();
+    else this.ackTimer ??= setTimeout(() => this.flushAcks(), ACK_DELAY_MS);
+  }
+
+  private flushAcks(): void {
+    clearTimeout(this.ackTimer);
+    this.ackTimer = undefined;
+    for (const [room, seq] of this.pendingAcks) this.client.notify("ack", { room, seq });
+    this.pendingAcks.clear();
+  }
+
+  private async onMsgs(messages: Message[], backlog: boolean): Promise<void> {
     await this.storeMessages(messages, true);
     const top = new Map<number, number>();
     for (const m of messages) top.set(m.room, Math.max(top.get(m.room) ?? 0, m.seq));
     for (const [room, seq] of top) {
-      this.client.notify("ack", { room, seq }); // after the cache holds them
+      this.ackLater(room, seq, backlog); // after the cache holds them
       const r = this.state.rooms[room];
       if (!r) {
         this.scheduleListRooms();
