@@ -196,10 +196,11 @@ class RoomActor:
                 continue
             if isinstance(item, CursorMoved):
                 member = state.members.get(item.user)
-                if member is None or not member.current:  # an ack from a client that is not a member here
+                if member is None:  # an ack from a client that was never a member here
                     continue
-                if item.delivered_seq is not None and item.delivered_seq > state.last_seq:
-                    item = replace(item, delivered_seq=state.last_seq)  # a client acking past the end
+                end = member.left_seq if member.left_seq is not None else state.last_seq  # (an ack riding
+                if item.delivered_seq is not None and item.delivered_seq > end:  # with a leave comes after it)
+                    item = replace(item, delivered_seq=end)  # a client acking past what it is owed
                 m = moves.get(item.user, Move())
                 moves[item.user] = Move(_max(m.delivered, item.delivered_seq), _max(m.read, item.read_seq),
                                         item.quiet)

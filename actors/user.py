@@ -10,9 +10,11 @@ nothing more for it, and then it is live again. So nothing is skipped, and nothi
 
 Acks are cumulative per room; they move delivered_seq, coalesced per user over one mailbox batch (and
 for `flush_seconds` more when set; 0 by default, as the writer coalesces across users anyway) and then
-handed to the node's CursorWriter (actors/cursors.py), which stores them for all users at once
-and reports them to the rooms so senders get `status` frames. When the actor stops it writes what is
-left itself.
+handed to the node's CursorWriter (actors/cursors.py), which stores them for all users at once. At the
+end of each batch the rooms here are told of the delivery moves (`CursorMoved`), so senders get their
+`status` without waiting for the store; a room whose read marker also moved in the batch hears of both
+from the CursorWriter instead, in one move. The `cursors` of a hello count as the device's first ack.
+When the actor stops it writes what is left itself.
 """
 
 from __future__ import annotations
@@ -111,6 +113,7 @@ class UserActor:
         self.counts = RoomCounts(user_id)
         self.devices: dict[int, DeviceState] = {}
         self.dirty: dict[str, dict[int, int]] = {"delivered_seq": {}, "read_seq": {}}
+        self.told: dict[int, int] = {}  # delivery moves of this batch, for the rooms here (_tell_rooms)
         self.flush_at = math.inf
         self.retry_at = math.inf
         self.counts_at = -math.inf  # counts frames may go out from then on (see _push_counts)
@@ -136,6 +139,7 @@ class UserActor:
             overflowed = self.mailbox.overflowed()
             for item in batch:
                 await self._handle(item)
+            self._tell_rooms()
             if overflowed or trio.current_time() >= self.retry_at:
                 await self._resync_all()
             await self._pump()
@@ -211,8 +215,15 @@ class UserActor:
         for room_id, view in rooms.items():
             start = item.cursors.get(room_id, view.delivered)
             pushed[room_id] = min(max(start, view.joined_seq - 1), view.upto)
-        # the device has everything up to its starting point: that is its first (implicit) ack
-        self.devices[item.device.id] = DeviceState(item.device, pushed, acked=dict(pushed))
+        # the device has everything up to its starting point: that is its first (implicit) ack (an ack it
+        # meant to send as it went offline is not lost: its cursors say what it holds)
+        ds = DeviceState(item.device, pushed)
+        self.devices[item.device.id] = ds
+        for room_id, seq in pushed.items():
+            before = rooms[room_id].delivered
+            self._advance(ds, rooms[room_id], room_id, seq)
+            if rooms[room_id].delivered > before:
+                self.told[room_id] = rooms[room_id].delivered
 
     async def _on_deliver(self, item: Deliver) -> None:
         rooms = await self._room_views()
@@ -269,12 +280,20 @@ class UserActor:
             return
         before = view.delivered
         self._advance(ds, view, item.room, seq)
-        if view.delivered > before and self.room_sink is not None:
-            # The senders hear now (`status`), not once the cursor is stored: an ack that rides with a reply
-            # reaches the room in the reply's batch, and the `status` goes out with the reply's `msgs`. The
-            # stored move reaches the room's actors on other processes (actors/cursors.py).
-            self.room_sink.tell(item.room, CursorMoved(self.user_id, delivered_seq=view.delivered,
-                                                        quiet=not self.read_receipts))
+        if view.delivered > before:
+            self.told[item.room] = view.delivered
+
+    def _tell_rooms(self) -> None:
+        """Tell the rooms here of this batch's delivery moves (see the module docstring), before anything
+        else can run: an ack that rode with a reply reaches the room in the reply's batch, and the `status`
+        goes out with the reply's `msgs`."""
+        moved, self.told = self.told, {}
+        reads = self.dirty["read_seq"]
+        if self.room_sink is None:
+            return
+        for room, seq in moved.items():
+            if room not in reads:  # else the CursorWriter tells it of both at once
+                self.room_sink.tell(room, CursorMoved(self.user_id, delivered_seq=seq, quiet=not self.read_receipts))
 
     def _advance(self, ds: DeviceState, view: RoomView, room: int, seq: int) -> None:
         """The device has every message of `room` up to `seq`, and also its own messages right after it.

@@ -104,6 +104,7 @@ class Config:
         need(self.refresh_ttl >= self.access_ttl, "refresh_ttl", "must be at least access_ttl")
         need(0 <= self.refresh_retry_seconds <= 300, "refresh_retry_seconds", "must be 0..300 seconds")
         need(self.handshake_timeout > 0, "handshake_timeout", "must be > 0 seconds")
+        need(self.send_timeout > 0, "send_timeout", "must be > 0 seconds")
         need(0.05 <= self.gap_check_seconds <= 60, "gap_check_seconds", "must be 0.05..60 seconds")
         need(not self.reuse_port or (self.port != 0 and self.http_port != 0), "reuse_port",
              "needs fixed ports (CHAT_PORT and CHAT_HTTP_PORT other than 0) to share")

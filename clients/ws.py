@@ -65,6 +65,9 @@ class ChatClient:
             try:
                 yield client
             finally:
+                if client._acks and not client.closed.is_set():  # acks still waiting go before we close
+                    with trio.move_on_after(0.5), contextlib.suppress(Disconnected):
+                        await client.send_frames([])
                 nursery.cancel_scope.cancel()
 
     @classmethod

@@ -152,8 +152,10 @@ class Connection:
                                 frame = _next_queued(outbox)
                             data = bundle(parts)
                         self.sending_since = trio.current_time()
-                        await self.ws.send_message(data)
-                        self.sending_since = math.inf
+                        try:
+                            await self.ws.send_message(data)
+                        finally:
+                            self.sending_since = math.inf
         except ConnectionClosed:
             return
         with trio.move_on_after(2):

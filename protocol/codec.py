@@ -24,24 +24,33 @@ def encode(frame: Frame) -> bytes:
 _MSGS_HEAD = b"\x83" + b"".join(msgpack.packb(v) for v in ("t", "msgs", "messages"))  # a map of 3: t, messages,
 _BACKLOG = msgpack.packb("backlog")                                                  # backlog (as unbuild has it)
 _PACKED: dict[int, tuple[Message, bytes]] = {}  # id(message) -> (message, its msgpack): encoded once, sent to many
-_PACKED_MAX = 8192
+_PACKED_MAX_BYTES = 8 << 20  # what the memo may hold (messages and their bytes: about twice this)
+_packed_bytes = 0
 
 
 def _encode_msgs(frame: Msgs) -> bytes:
-    """A `msgs` frame, byte for byte what the generic path makes, with each Message packed once per process:
-    a message fanned out to a hundred members is encoded once, not a hundred times."""
-    parts = [_packed(m) for m in frame.messages]
+    """A `msgs` frame, byte for byte what the generic path makes, with each live Message packed once per
+    process: a message fanned out to a hundred members is encoded once, not a hundred times. Backlog batches
+    (read from Postgres for one device) are packed as they come, and never fill the memo."""
+    pack = _pack if frame.backlog else _packed
+    parts = [pack(m) for m in frame.messages]
     return b"".join((_MSGS_HEAD, _array_header(len(parts)), *parts, _BACKLOG, b"\xc3" if frame.backlog else b"\xc2"))
 
 
+def _pack(message: Message) -> bytes:
+    return msgpack.packb(unbuild(message), use_bin_type=True)  # type: ignore[no-any-return]
+
+
 def _packed(message: Message) -> bytes:
+    global _packed_bytes
     hit = _PACKED.get(id(message))
     if hit is not None and hit[0] is message:
         return hit[1]
-    data: bytes = msgpack.packb(unbuild(message), use_bin_type=True)
-    if len(_PACKED) >= _PACKED_MAX:
-        del _PACKED[next(iter(_PACKED))]  # the oldest (dicts keep insertion order)
+    data = _pack(message)
+    while _PACKED and _packed_bytes + len(data) > _PACKED_MAX_BYTES:
+        _packed_bytes -= len(_PACKED.pop(next(iter(_PACKED)))[1])  # the oldest (dicts keep insertion order)
     _PACKED[id(message)] = (message, data)  # holding the message keeps its id from being reused
+    _packed_bytes += len(data)
     return data
 
 

@@ -18,10 +18,14 @@ def mentioned(body: str | None) -> frozenset[str]:
     """The lower-cased usernames `body` mentions (at most MAX_MENTIONS)."""
     if not body or "@" not in body:
         return frozenset()
+    return _mentioned_short(body) if len(body) <= 1024 else _mentioned(body)
+
+
+@functools.lru_cache(maxsize=4096)  # a message fanned out to a room is checked once per member (<= 4 MiB held)
+def _mentioned_short(body: str) -> frozenset[str]:
     return _mentioned(body)
 
 
-@functools.lru_cache(maxsize=4096)  # a message fanned out to a room is checked once per member
 def _mentioned(body: str) -> frozenset[str]:
     found: set[str] = set()
     for match in MENTION_RE.finditer(body):

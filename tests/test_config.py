@@ -22,6 +22,7 @@ URLS = {"CHAT_DATABASE_URL": "postgresql://db/chat", "CHAT_REDIS_URL": "redis://
     ({"CHAT_REUSE_PORT": "true", "CHAT_PORT": "0", "CHAT_HTTP_PORT": "9000", **URLS}, "CHAT_REUSE_PORT: needs fixed"),
     ({"CHAT_REUSE_PORT": "true", "CHAT_PORT": "9001", "CHAT_HTTP_PORT": "9000"}, "set CHAT_DATABASE_URL and"),
     ({"CHAT_JWT_SECRET": "short"}, "CHAT_JWT_SECRET: needs at least 32"),
+    ({"CHAT_SEND_TIMEOUT": "0"}, "CHAT_SEND_TIMEOUT: must be > 0 seconds"),
 ])
 def test_bad_values_are_refused_naming_the_variable(env: dict[str, str], named: str) -> None:
     with pytest.raises(ConfigError, match=named.replace("(", r"\(").replace(".", r"\.")):

@@ -20,6 +20,14 @@ async def status_until(client: ChatClient, user: int, read_seq: int) -> f.Status
                 return status
 
 
+async def delivered_until(client: ChatClient, user: int, seq: int) -> f.Status:
+    with trio.fail_after(5):
+        while True:
+            status = await client.next_of(f.Status)
+            if status.user == user and status.delivered_seq >= seq:
+                return status
+
+
 async def unread(client: ChatClient, room: int) -> int:
     return {r.room: r.unread for r in (await client.call(f.ListRooms)).rooms}[room]
 
@@ -123,3 +131,27 @@ def test_counts_leave_out_members_who_joined_after_the_message() -> None:
     receipts.load({10: 1}, {1: (20, 20), 2: (9, 9)})
     again = dict(receipts.moved({1: 1, 2: 1, 4: 20}, {4: Move(delivered=20, read=20)}))
     assert again == {}, "a late joiner's cursor covers nothing sent before they joined"
+
+
+async def test_the_cursors_of_a_hello_count_as_the_devices_ack(people: People) -> None:
+    """An ack a client meant to send as it went offline is not lost: reconnecting with its cursors says
+    what it holds, and the sender gets the delivery tick."""
+    (_, ann_c), (bob, bob_c) = await people.new("ann"), await people.new("bob")
+    room = (await ann_c.call(f.OpenDirect, user=bob.user_id)).room.room
+    await bob_c.collect(room, 1)
+    sent = await ann_c.send_text(room, "are you there?")
+    (got,) = await bob_c.collect(room, 1, ack=False)  # received, never acked
+    await bob_c.disconnect()
+    await people.connect(bob, cursors={room: got.seq})
+    assert (await delivered_until(ann_c, bob.user_id, sent.seq)).delivered_seq == sent.seq
+
+
+async def test_an_ack_riding_with_a_leave_still_reaches_the_sender(people: People) -> None:
+    owner, owner_c = await people.new("owner")
+    member, member_c = await people.new("member")
+    room = (await owner_c.call(f.CreateGroup, name="g", members=[member.user_id])).room.room
+    await member_c.collect(room, 1)
+    sent = await owner_c.send_text(room, "bye?")
+    (got,) = await member_c.collect(room, 1, ack=False)
+    await member_c.send_frames([f.Ack(room=room, seq=got.seq), f.Leave(id=5, room=room)])
+    assert (await delivered_until(owner_c, member.user_id, sent.seq)).delivered_seq >= sent.seq

@@ -419,6 +419,7 @@ export class ChatStore {
     if (!r || !view || !this.pageVisible() || this.state.activeRoom !== room) return;
     const seq = Math.max(view.messages.at(-1)?.seq ?? 0, 0);
     if (seq > r.read_seq || r.unread > 0) {
+      this.flushAcks(); // delivered before read: one status for the sender, not read ahead of delivered
       this.client.notify("read", { room, seq: Math.max(seq, r.read_seq) });
       this.setRoom({ ...r, read_seq: Math.max(seq, r.read_seq), unread: 0, mentions: 0 });
     }
