@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import trio
+
 from clients.ws import ChatClient
 from protocol import frames as f
 
@@ -23,3 +25,12 @@ class Events:
             msg = waiting.pop(0)
             if msg.kind == "system" and msg.event and msg.event["type"] == kind:
                 return msg, msg.event
+
+
+async def delivered_until(client: ChatClient, user: int, seq: int) -> f.Status:
+    """The first `status` saying `user` has `seq` (others are dropped); within 5 s."""
+    with trio.fail_after(5):
+        while True:
+            status = await client.next_of(f.Status)
+            if status.user == user and status.delivered_seq >= seq:
+                return status

@@ -6,6 +6,7 @@ import trio
 
 from clients.ws import ChatClient
 from protocol import frames as f
+from tests.conftest import People, Person
 
 SENDERS = 10
 PER_SENDER = 100
@@ -64,3 +65,13 @@ def _difference(got: list[int], expected: list[int]) -> str:
     return (f"{len(got)} received, {len(expected)} expected; first difference at {first}: "
             f"got {got[max(0, first - 3):first + 5]}, expected {expected[max(0, first - 3):first + 5]}; "
             f"missing {sorted(set(expected) - set(got))[:10]}, twice {twice}")
+
+
+async def chatting_pair(people: People) -> tuple[Person, ChatClient, Person, ChatClient, int]:
+    """ann and bob online in their direct room, its creation received and acked on both sides."""
+    ann, ann_c = await people.new("ann")
+    bob, bob_c = await people.new("bob")
+    room = (await ann_c.call(f.OpenDirect, user=bob.user_id)).room.room
+    await ann_c.collect(room, 1)
+    await bob_c.collect(room, 1)
+    return ann, ann_c, bob, bob_c, room

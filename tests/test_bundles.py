@@ -12,6 +12,8 @@ from chatd.node import Node
 from protocol import bundle, encode
 from protocol import frames as f
 from tests.conftest import People
+from tests.events import delivered_until
+from tests.scenarios import chatting_pair
 
 
 async def _three_sends(node: Node, people: People, version: int) -> list[object]:
@@ -127,24 +129,15 @@ async def test_an_ack_riding_with_a_reply_brings_the_status_with_the_reply(node:
 
 
 async def test_the_python_client_acks_live_messages_soon_and_with_its_next_request(people: People) -> None:
-    ann, ann_c = await people.new("ann")
-    bob, bob_c = await people.new("bob")
-    room = (await ann_c.call(f.OpenDirect, user=bob.user_id)).room.room
-    await ann_c.collect(room, 1)
-    await bob_c.collect(room, 1)
+    _, ann_c, bob, bob_c, room = await chatting_pair(people)
     first = await ann_c.send_text(room, "one")
     (got,) = await bob_c.collect(room, 1, ack=False)
     bob_c.ack_soon(room, got.seq)  # no request follows: the ack goes by itself within ACK_DELAY
-    with trio.fail_after(2):
-        while (status := await ann_c.next_of(f.Status)).delivered_seq < first.seq:
-            pass
+    await delivered_until(ann_c, bob.user_id, first.seq)
     second = await ann_c.send_text(room, "two")
     (got,) = await bob_c.collect(room, 1, ack=False)
     bob_c.ack_soon(room, got.seq)
     acks_before = bob_c.sent_counts["ack"]
     await bob_c.send_text(room, "reply")  # the ack rides in front of it, in the same bundle
     assert bob_c.sent_counts["ack"] == acks_before + 1 and not bob_c._acks
-    with trio.fail_after(2):
-        while (status := await ann_c.next_of(f.Status)).delivered_seq < second.seq:
-            pass
-    assert status.user == bob.user_id
+    await delivered_until(ann_c, bob.user_id, second.seq)

@@ -10,6 +10,7 @@ from actors.receipts import Move, Receipts
 from clients.ws import ChatClient
 from protocol import frames as f
 from tests.conftest import Backing, People, make_config, start_node
+from tests.events import delivered_until
 
 
 async def status_until(client: ChatClient, user: int, read_seq: int) -> f.Status:
@@ -17,14 +18,6 @@ async def status_until(client: ChatClient, user: int, read_seq: int) -> f.Status
         while True:
             status = await client.next_of(f.Status)
             if status.user == user and (status.read_seq or 0) >= read_seq:
-                return status
-
-
-async def delivered_until(client: ChatClient, user: int, seq: int) -> f.Status:
-    with trio.fail_after(5):
-        while True:
-            status = await client.next_of(f.Status)
-            if status.user == user and status.delivered_seq >= seq:
                 return status
 
 
