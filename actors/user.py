@@ -220,10 +220,7 @@ class UserActor:
         ds = DeviceState(item.device, pushed)
         self.devices[item.device.id] = ds
         for room_id, seq in pushed.items():
-            before = rooms[room_id].delivered
-            self._advance(ds, rooms[room_id], room_id, seq)
-            if rooms[room_id].delivered > before:
-                self.told[room_id] = rooms[room_id].delivered
+            self._acked(ds, rooms[room_id], room_id, seq)
 
     async def _on_deliver(self, item: Deliver) -> None:
         rooms = await self._room_views()
@@ -278,19 +275,23 @@ class UserActor:
             self._mark("read_seq", item.room, seq)
             self.counts.read(item.room, view, seq)
             return
+        self._acked(ds, view, item.room, seq)
+
+    def _acked(self, ds: DeviceState, view: RoomView, room: int, seq: int) -> None:
+        """A device says it has `room` up to `seq`: advance, and note a move for the room (_tell_rooms)."""
         before = view.delivered
-        self._advance(ds, view, item.room, seq)
+        self._advance(ds, view, room, seq)
         if view.delivered > before:
-            self.told[item.room] = view.delivered
+            self.told[room] = view.delivered
 
     def _tell_rooms(self) -> None:
         """Tell the rooms here of this batch's delivery moves (see the module docstring), before anything
         else can run: an ack that rode with a reply reaches the room in the reply's batch, and the `status`
         goes out with the reply's `msgs`."""
         moved, self.told = self.told, {}
-        reads = self.dirty["read_seq"]
         if self.room_sink is None:
             return
+        reads = self.dirty["read_seq"]
         for room, seq in moved.items():
             if room not in reads:  # else the CursorWriter tells it of both at once
                 self.room_sink.tell(room, CursorMoved(self.user_id, delivered_seq=seq, quiet=not self.read_receipts))
