@@ -40,11 +40,11 @@ from actors.remote import remote_news
 from actors.rules import Denied, admit
 from actors.typing import TypingState
 from persistence.errors import StaleRoom, StoreUnavailable
-from persistence.records import Appended, AppendItem, InviteJoin, MemberChange, Refusal, RoomState
+from persistence.records import Appended, AppendItem, InviteJoin, MemberChange, Refusal, RoomState, RoomUpdate
 from persistence.store import Store
 from protocol.errors import ErrorCode
 from protocol.frames import Error, Message, Ok, Sent, TypingChanged
-from protocol.history import lowest_visible, redacted
+from protocol.history import readable, redacted
 
 log = logging.getLogger("chatd.room")
 
@@ -285,6 +285,8 @@ class RoomActor:
                 elif isinstance(append, InviteJoin):
                     state.members[append.user].joined_seq = msg.seq
                     changed.add(append.user)
+                elif isinstance(append, RoomUpdate) and "history_visibility" in append.changes:
+                    state.visibility.append((msg.seq, append.changes["history_visibility"]))
                 state.last_seq = max(state.last_seq, msg.seq)
                 committed.append(Committed(msg, request.device.id if isinstance(request, SendText) else None))
             if not isinstance(request, SendText) and id(request) not in self._answered:
@@ -393,8 +395,8 @@ class RoomActor:
             if plain and member.joined_seq <= first and member.left_seq is None:
                 self.users.offer(uid, everything)
             else:
-                lowest = lowest_visible(state.history_visibility, member.joined_seq)
-                mine = tuple(c if c.message.kind != "system" else Committed(redacted(c.message, lowest), c.origin)
+                window = readable(state.visibility, member.joined_seq, member.left_seq or last)
+                mine = tuple(c if c.message.kind != "system" else Committed(redacted(c.message, window), c.origin)
                              for c in committed if member.joined_seq <= c.message.seq
                              and (member.left_seq is None or c.message.seq <= member.left_seq))
                 if mine:

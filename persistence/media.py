@@ -100,7 +100,8 @@ class MediaQueries:
 
         Readable by its uploader, and by each member of a room where a message that references it (or,
         for a thumbnail, its original) was posted, if that member may see that message: it is not
-        deleted, it is no later than their removal, and in a `joined` room no earlier than their join.
+        deleted (for a former member: at their removal), it is no later than their removal, and, if it was
+        sent while the room's history_visibility was `joined`, no earlier than their join (protocol/history.py).
         A profile's avatar is readable by whoever may see that profile's avatar field, and a room's icon
         by the room's current members.
         """
@@ -108,12 +109,13 @@ class MediaQueries:
             f"SELECT {_COLUMNS} FROM {_FROM} WHERE m.id = $1 AND (m.uploader = $2 OR EXISTS ("
             " SELECT 1 FROM media_refs r"
             " JOIN room_members rm ON rm.room_id = r.room_id AND rm.user_id = $2"
-            " JOIN rooms ro ON ro.id = r.room_id"
             " WHERE r.media_id IN (m.id, m.thumbnail_of)"
             " AND r.seq <= COALESCE(rm.left_seq, r.seq)"
-            " AND (ro.history_visibility = 'shared' OR r.seq >= rm.joined_seq)"
+            " AND (r.seq >= rm.joined_seq OR history_visibility_at(r.room_id, r.seq) = 'shared')"
             " AND NOT EXISTS (SELECT 1 FROM messages msg WHERE msg.room_id = r.room_id AND msg.seq = r.seq"
-            "                 AND msg.deleted))"
+            "                 AND msg.deleted AND NOT EXISTS (SELECT 1 FROM message_edits e"  # deleted after a removal
+            "                 WHERE rm.left_seq IS NOT NULL AND e.room_id = msg.room_id AND e.seq = msg.seq"
+            "                 AND e.edit_seq > rm.left_seq)))"
             " OR EXISTS (SELECT 1 FROM profiles p WHERE p.avatar IN (m.id, m.thumbnail_of)"
             "            AND (COALESCE(p.show_avatar, 'everyone') = 'everyone' OR p.user_id = $2"
             "                 OR (p.show_avatar = 'contacts' AND EXISTS ("

@@ -22,8 +22,9 @@ from persistence.records import (
     to_message,
 )
 from persistence.seqplan import Lookups, plan_room, text_key
+from persistence.versions import VISIBILITY_LOG, as_of_join, as_of_select, visibility_log
 from protocol.frames import MediaRef, Message
-from protocol.history import lowest_visible, redacted
+from protocol.history import readable, redacted
 from protocol.mentions import mentioned
 
 MESSAGE_COLUMNS = "room_id, seq, sender_id, client_id, kind, body, event, created_at, edited_at, deleted, media"
@@ -56,21 +57,22 @@ class MessageQueries:
         """Up to `limit` messages with after < seq <= upto, for (room, after, upto) ranges; by room, seq.
 
         As `user_id` may see them: within their membership as Postgres has it (a user actor's view may be
-        behind a change made by another process), edits of messages from before they joined redacted."""
+        behind a change made by another process), a former member's as they stood at the removal, and
+        edits of messages they may not read redacted (protocol/history.py)."""
         if not ranges:
             return []
         rooms, afters, uptos = (list(col) for col in zip(*ranges, strict=True))
         rows = await self.pool.fetch(
-            f"SELECT m.*, ro.history_visibility, rm.joined_seq"
+            f"SELECT {as_of_select()}, rm.joined_seq, rm.left_seq, vl.vis_from, vl.vis"
             f" FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS r(room_id, after, upto)"
-            f" JOIN rooms ro ON ro.id = r.room_id"
             f" JOIN room_members rm ON rm.room_id = r.room_id AND rm.user_id = $5"
+            f" CROSS JOIN LATERAL ({VISIBILITY_LOG} WHERE v.room_id = r.room_id) vl"
             f" CROSS JOIN LATERAL (SELECT {MESSAGE_COLUMNS} FROM messages m WHERE m.room_id = r.room_id"
             f" AND m.seq > GREATEST(r.after, rm.joined_seq - 1)"
             f" AND m.seq <= LEAST(r.upto, COALESCE(rm.left_seq, r.upto))"
-            f" ORDER BY m.seq LIMIT $4) m"
+            f" ORDER BY m.seq LIMIT $4) m{as_of_join('rm.left_seq')}"
             f" ORDER BY m.room_id, m.seq LIMIT $4", rooms, afters, uptos, limit, user_id)
-        return [redacted(to_message(r), lowest_visible(r["history_visibility"], r["joined_seq"]))
+        return [redacted(to_message(r), readable(visibility_log(r), r["joined_seq"], r["left_seq"] or r["seq"]))
                 for r in rows]
 
     @bridged
@@ -84,29 +86,35 @@ class MessageQueries:
     @bridged
     async def history(self, user_id: int, room_id: int, before_seq: int | None, limit: int
                       ) -> tuple[list[Message], bool] | str:
-        """A page of what `user_id` may see, ascending; or 'not_found' / 'forbidden'."""
+        """A page of what `user_id` may see, ascending; or 'not_found' / 'forbidden'.
+
+        The window (protocol/history.py `readable`) is a few seq ranges: each is read newest first from the
+        primary key, at most `limit` rows apiece. A former member's page is as it stood at their removal."""
         async with self.pool.acquire() as con:
             row = await con.fetchrow(
-                "SELECT r.history_visibility, r.last_seq, rm.joined_seq, rm.left_seq"
-                " FROM rooms r LEFT JOIN room_members rm ON rm.room_id = r.id AND rm.user_id = $2"
-                " WHERE r.id = $1", room_id, user_id)
+                f"SELECT r.last_seq, rm.joined_seq, rm.left_seq, vl.vis_from, vl.vis"
+                f" FROM rooms r LEFT JOIN room_members rm ON rm.room_id = r.id AND rm.user_id = $2"
+                f" CROSS JOIN LATERAL ({VISIBILITY_LOG} WHERE v.room_id = r.id) vl"
+                f" WHERE r.id = $1", room_id, user_id)
             if row is None:
                 return "not_found"
             if row["joined_seq"] is None:
                 return "forbidden"
-            lowest = lowest_visible(row["history_visibility"], row["joined_seq"])
-            highest = row["left_seq"] if row["left_seq"] is not None else row["last_seq"]
-            if before_seq is not None:
-                highest = min(highest, before_seq - 1)
+            left = row["left_seq"]
+            window = readable(visibility_log(row), row["joined_seq"], left if left is not None else row["last_seq"])
+            shown = window.below(before_seq) if before_seq is not None else window
+            if not shown.ranges:
+                return [], False
             rows = await con.fetch(
-                f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE room_id = $1 AND seq BETWEEN $2 AND $3"
-                " ORDER BY seq DESC LIMIT $4", room_id, lowest, highest, limit)
-        page = [redacted(to_message(r), lowest) for r in reversed(rows)]
-        return page, bool(page) and page[0].seq > lowest
-
-
-
-
+                f"SELECT {as_of_select() if left is not None else 'm.*'}"
+                f" FROM unnest($2::bigint[], $3::bigint[]) AS w(lo, hi)"
+                f" CROSS JOIN LATERAL (SELECT {MESSAGE_COLUMNS} FROM messages m WHERE m.room_id = $1"
+                f" AND m.seq BETWEEN w.lo AND w.hi ORDER BY m.seq DESC LIMIT $4) m"
+                f"{as_of_join('$5::bigint') if left is not None else ''}"
+                f" ORDER BY m.seq DESC LIMIT $4", room_id, [lo for lo, _ in shown.ranges],
+                [hi for _, hi in shown.ranges], limit, *([left] if left is not None else []))
+        page = [redacted(to_message(r), window) for r in reversed(rows)]
+        return page, bool(page) and page[0].seq > (window.lowest or 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,17 +272,25 @@ async def _apply(con: asyncpg.Connection, room_id: int, seq: int, item: AppendIt
     elif isinstance(item, RoomUpdate):
         columns = [c for c in ("name", "description", "icon", "history_visibility") if c in item.changes]
         sets = ", ".join(f"{c} = ${i + 2}" for i, c in enumerate(columns))
-        await con.execute(f"UPDATE rooms SET {sets} WHERE id = $1", room_id,
-                          *(item.changes[c] or None for c in columns))
+        values = [item.changes[c] or None for c in columns]
+        if "history_visibility" in item.changes:  # logged by seq: history applies it as it was (0013)
+            await con.execute(f"WITH v AS (INSERT INTO room_visibility (room_id, from_seq, visibility)"
+                              f" VALUES ($1, ${len(columns) + 2}, ${len(columns) + 1}))"
+                              f" UPDATE rooms SET {sets} WHERE id = $1", room_id, *values, seq)
+        else:
+            await con.execute(f"UPDATE rooms SET {sets} WHERE id = $1", room_id, *values)
     elif isinstance(item, InviteJoin):
         await _apply_member_change(con, room_id, seq, MemberChange("added", item.user, item.user))
         await con.execute("UPDATE invite_links SET use_count = use_count + 1 WHERE code = $1", item.code)
         await con.execute("INSERT INTO invite_joins (code, room_id, user_id, seq) VALUES ($1, $2, $3, $4)",
                           item.code, room_id, item.user, seq)
     elif isinstance(item, MessageChange):
-        await con.execute("UPDATE messages SET body = $3, deleted = $4, edited_at = now(),"
+        await con.execute("WITH old AS (INSERT INTO message_edits (room_id, seq, edit_seq, body, edited_at, deleted,"
+                          " media) SELECT room_id, seq, $5, body, edited_at, deleted, media FROM messages"
+                          " WHERE room_id = $1 AND seq = $2)"  # the version this change replaces (0013)
+                          " UPDATE messages SET body = $3, deleted = $4, edited_at = now(),"
                           " media = CASE WHEN $4 THEN NULL ELSE media END"
-                          " WHERE room_id = $1 AND seq = $2", room_id, item.target, item.body, item.body is None)
+                          " WHERE room_id = $1 AND seq = $2", room_id, item.target, item.body, item.body is None, seq)
 
 
 async def _apply_member_change(con: asyncpg.Connection, room_id: int, seq: int, change: MemberChange) -> None:

@@ -33,6 +33,7 @@ class RoomState:
     recent_senders: dict[int, int] = field(default_factory=dict)  # seq -> sender of the latest text messages
     banned: set[int] = field(default_factory=set)
     cursors: dict[int, tuple[int, int | None]] = field(default_factory=dict)  # delivered, read (None: private)
+    visibility: list[tuple[int, str]] = field(default_factory=list)  # history_visibility by seq (protocol/history.py)
 
     def current_members(self) -> list[int]:
         return [uid for uid, m in self.members.items() if m.current]

@@ -6,8 +6,9 @@ import asyncpg
 
 from persistence.bridge import bridged
 from persistence.records import Membership, MemberState, RoomState, to_message
+from persistence.versions import VISIBILITY_LOG, visibility_log
 from protocol.frames import Member, RoomInfo, RoomSummary
-from protocol.history import lowest_visible, redacted
+from protocol.history import readable, redacted
 
 UNREAD_CAP = 1000  # unread counts stop at this (clients show "999+")
 
@@ -43,6 +44,8 @@ class RoomQueries:
         await con.execute(
             "INSERT INTO messages (room_id, seq, kind, event) VALUES ($1, 1, 'system', $2::jsonb)",
             room_id, event)
+        await con.execute("INSERT INTO room_visibility (room_id, from_seq, visibility) VALUES ($1, 1, $2)",
+                          room_id, visibility)
         await con.executemany(
             "INSERT INTO room_members (room_id, user_id, role, joined_seq) VALUES ($1, $2, $3, 1)",
             [(room_id, uid, role) for uid, role in members.items()])
@@ -88,10 +91,13 @@ class RoomQueries:
             senders = await con.fetch("SELECT seq, sender_id FROM messages WHERE room_id = $1 AND seq > $2"
                                       " AND kind <> 'system' ORDER BY seq", room_id, room["last_seq"] - recent)
             banned = await con.fetch("SELECT user_id FROM room_bans WHERE room_id = $1", room_id)
+            log = await con.fetch("SELECT from_seq, visibility FROM room_visibility WHERE room_id = $1"
+                                  " ORDER BY from_seq", room_id)
         return RoomState(room["id"], room["kind"], room["name"], room["history_visibility"], room["last_seq"],
                          {r["user_id"]: MemberState(r["role"], r["joined_seq"], r["left_seq"]) for r in rows},
                          {r["seq"]: r["sender_id"] for r in senders}, {r["user_id"] for r in banned},
-                         {r["user_id"]: (r["delivered_seq"], r["read_seq"]) for r in rows})
+                         {r["user_id"]: (r["delivered_seq"], r["read_seq"]) for r in rows},
+                         [(r["from_seq"], r["visibility"]) for r in log])
 
     @bridged
     async def room_info(self, room_id: int) -> RoomInfo | None:
@@ -156,7 +162,7 @@ class RoomQueries:
         rows = await self.pool.fetch(
             """
             SELECT r.id AS room, r.kind, r.name, rm.left_seq, rm.delivered_seq, rm.read_seq, rm.muted,
-                   r.history_visibility, rm.joined_seq,
+                   vl.vis_from, vl.vis, rm.joined_seq,
                    COALESCE(rm.left_seq, r.last_seq) AS upto,
                    (SELECT o.user_id FROM room_members o
                      WHERE r.kind = 'direct' AND o.room_id = r.id AND o.user_id <> rm.user_id) AS peer,
@@ -166,6 +172,7 @@ class RoomQueries:
                    lm.created_at, lm.edited_at, lm.deleted, lm.media
               FROM room_members rm
               JOIN rooms r ON r.id = rm.room_id
+             CROSS JOIN LATERAL (""" + VISIBILITY_LOG + """ WHERE v.room_id = r.id) vl
               LEFT JOIN messages lm ON lm.room_id = r.id AND lm.seq = COALESCE(rm.left_seq, r.last_seq)
              WHERE rm.user_id = $1
              ORDER BY lm.created_at DESC NULLS LAST, r.id DESC
@@ -175,7 +182,7 @@ class RoomQueries:
             last = None
             if r["seq"] is not None:
                 last = redacted(to_message({**dict(r), "kind": r["mkind"]}),
-                                lowest_visible(r["history_visibility"], r["joined_seq"]))
+                                readable(visibility_log(r), r["joined_seq"], r["upto"]))
             out.append(RoomSummary(
                 room=r["room"], kind=r["kind"], name=r["name"], last_seq=r["upto"],
                 delivered_seq=r["delivered_seq"], read_seq=r["read_seq"], unread=r["unread"],
