@@ -4,12 +4,15 @@ each message was sent."""
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
+from chatd.node import Node
 from clients.ws import ChatClient
 from protocol import frames as f
 from tests.conftest import People, Person
 from tests.events import Events
+from tests.test_media import bearer, post, upload
 
 
 async def history(client: ChatClient, room: int, limit: int = 100) -> dict[int, f.Message]:
@@ -133,3 +136,17 @@ async def test_messages_sent_after_a_switch_to_shared_are_visible_to_later_joine
     page = await cc.call(f.History, room=room)
     assert [m.body for m in page.messages if m.body] == ["for everyone"]
     assert not page.has_more
+
+
+async def test_a_former_member_keeps_an_attachment_deleted_after_the_removal(node: Node, people: People) -> None:
+    (owner, oc), (bob, bc) = [await people.new(n) for n in ("owner", "bob")]
+    room = (await oc.call(f.CreateGroup, name="team", members=[bob.user_id])).room.room
+    async with httpx.AsyncClient(base_url=node.http_url) as http:
+        item = (await upload(http, owner.access_token, b"the minutes")).json()
+        sent = await post(oc, room, item["id"], body="minutes")
+        await oc.call(f.RemoveMember, room=room, user=bob.user_id)
+        await oc.call(f.Delete, room=room, seq=sent.seq)
+        seen = (await history(bc, room))[sent.seq]
+        assert (seen.deleted, seen.body, seen.media is not None and seen.media.id) == (False, "minutes", item["id"])
+        assert (await http.get(f"/api/media/{item['id']}", headers=bearer(bob.access_token))).status_code == 200
+        assert (await history(oc, room))[sent.seq].media is None  # the owner sees it deleted

@@ -307,9 +307,17 @@ async def test_joined_visibility_hides_what_came_before_the_join(node: Node, peo
         await post(ac, room, new["id"])
         assert (await http.get(f"/api/media/{old['id']}", headers=bearer(dan.access_token))).status_code == 404
         assert (await http.get(f"/api/media/{new['id']}", headers=bearer(dan.access_token))).status_code == 200
+        # the setting applies as it was when each message was sent: a switch to shared opens only what follows
         await ac.call(f.UpdateRoom, room=room, history_visibility="shared")
-        assert (await http.get(f"/api/media/{old['id']}", headers=bearer(dan.access_token))).status_code == 200
+        assert (await http.get(f"/api/media/{old['id']}", headers=bearer(dan.access_token))).status_code == 404
+        shared = (await upload(http, ann.access_token, b"while shared")).json()
+        await post(ac, room, shared["id"])
+        eve, ec = await people.new("eve")
+        await ac.call(f.AddMembers, room=room, users=[eve.user_id])
+        assert (await http.get(f"/api/media/{shared['id']}", headers=bearer(eve.access_token))).status_code == 200
+        assert (await http.get(f"/api/media/{old['id']}", headers=bearer(eve.access_token))).status_code == 404
     await dc.disconnect()
+    await ec.disconnect()
 
 
 # ------------------------------------------------------------------------------------------ images
