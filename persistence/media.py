@@ -14,6 +14,7 @@ from typing import Any
 import asyncpg
 
 from persistence.bridge import bridged
+from persistence.versions import deleted_as_of
 
 ID_BYTES = 18  # 144 bits, 24 URL-safe characters
 
@@ -113,9 +114,7 @@ class MediaQueries:
             " AND r.seq <= COALESCE(rm.left_seq, r.seq)"
             " AND (r.seq >= rm.joined_seq OR history_visibility_at(r.room_id, r.seq) = 'shared')"
             " AND NOT EXISTS (SELECT 1 FROM messages msg WHERE msg.room_id = r.room_id AND msg.seq = r.seq"
-            "                 AND msg.deleted AND NOT EXISTS (SELECT 1 FROM message_edits e"  # deleted after a removal
-            "                 WHERE rm.left_seq IS NOT NULL AND e.room_id = msg.room_id AND e.seq = msg.seq"
-            "                 AND e.edit_seq > rm.left_seq)))"
+            f"                 AND {deleted_as_of('rm.left_seq', 'msg')}))"
             " OR EXISTS (SELECT 1 FROM profiles p WHERE p.avatar IN (m.id, m.thumbnail_of)"
             "            AND (COALESCE(p.show_avatar, 'everyone') = 'everyone' OR p.user_id = $2"
             "                 OR (p.show_avatar = 'contacts' AND EXISTS ("

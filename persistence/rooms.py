@@ -6,7 +6,7 @@ import asyncpg
 
 from persistence.bridge import bridged
 from persistence.records import Membership, MemberState, RoomState, to_message
-from persistence.versions import VISIBILITY_LOG, visibility_log
+from persistence.versions import VISIBILITY_LOG, deleted_as_of, visibility_log
 from protocol.frames import Member, RoomInfo, RoomSummary
 from protocol.history import readable, redacted
 
@@ -14,16 +14,19 @@ UNREAD_CAP = 1000  # unread counts stop at this (clients show "999+")
 
 
 def unread_sql(read: str) -> str:
-    """Messages from others after the read cursor `read` (an SQL expression), for membership `rm` of room `r`."""
+    """Messages from others after the read cursor `read` (an SQL expression), for membership `rm` of room `r`
+    (a former member's as they stood at the removal: a delete made after it does not change their count)."""
     return (f"(SELECT count(*) FROM (SELECT 1 FROM messages m WHERE m.room_id = rm.room_id"
             f" AND m.seq > GREATEST({read}, rm.joined_seq - 1) AND m.seq <= COALESCE(rm.left_seq, r.last_seq)"
-            f" AND m.kind <> 'system' AND m.sender_id <> rm.user_id AND NOT m.deleted LIMIT {UNREAD_CAP}) x)")
+            f" AND m.kind <> 'system' AND m.sender_id <> rm.user_id AND NOT {deleted_as_of('rm.left_seq')}"
+            f" LIMIT {UNREAD_CAP}) x)")
 
 
 def mentions_sql(read: str) -> str:
     """Of those, the ones that @mention the member."""
     return (f"(SELECT count(*) FROM (SELECT 1 FROM mentions mn JOIN messages m ON m.room_id = mn.room_id"
-            f" AND m.seq = mn.seq AND NOT m.deleted WHERE mn.room_id = rm.room_id AND mn.user_id = rm.user_id"
+            f" AND m.seq = mn.seq AND NOT {deleted_as_of('rm.left_seq')}"
+            f" WHERE mn.room_id = rm.room_id AND mn.user_id = rm.user_id"
             f" AND mn.seq > {read} AND mn.seq <= COALESCE(rm.left_seq, r.last_seq) LIMIT {UNREAD_CAP}) x)")
 
 

@@ -43,3 +43,11 @@ def as_of_select(m: str = "m") -> str:
     """Every message column of `m` (an alias in FROM, followed by `as_of_join`), as of that join's seq."""
     return (f"{m}.room_id, {m}.seq, {m}.sender_id, {m}.client_id, {m}.kind, {m}.event, {m}.created_at, "
             + as_of_columns(m))
+
+
+def deleted_as_of(left_seq: str, m: str = "m") -> str:
+    """Whether message `m` was deleted at seq `left_seq` (NULL: now). A delete is a message's last change, so
+    it came after `left_seq` exactly when some change did; the lookup only runs for a deleted message
+    and a former member."""
+    return (f"({m}.deleted AND NOT ({left_seq} IS NOT NULL AND EXISTS (SELECT 1 FROM message_edits x"
+            f" WHERE x.room_id = {m}.room_id AND x.seq = {m}.seq AND x.edit_seq > {left_seq})))")

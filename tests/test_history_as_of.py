@@ -66,6 +66,7 @@ async def test_a_former_member_sees_messages_as_they_were_at_the_removal(people:
     assert backlog == {s: m for s, m in mine.items() if s >= draft.seq}
     rooms = {r.room: r for r in (await bc.call(f.ListRooms)).rooms}
     assert (rooms[room].member, rooms[room].last_seq) == (False, left_seq)
+    assert rooms[room].unread == 2  # bob never read: both of ann's, the one deleted after he left too
 
 
 async def test_a_member_who_comes_back_sees_the_latest_again(people: People) -> None:
