@@ -1,13 +1,17 @@
 """Access tokens (JWT) and refresh tokens.
 
 Access tokens: HS256 only (the algorithm list is fixed here, never taken from the token), with required
-``exp``, ``iat``, ``sub``, ``aud`` and ``iss``; short-lived. Refresh tokens: 256 random bits, URL-safe;
-only their sha256 is stored, so a database leak does not leak usable tokens.
+``exp``, ``iat``, ``sub``, ``aud`` and ``iss``; short-lived. Refresh tokens: 256 bits, URL-safe; only their
+sha256 is stored, so a database leak does not leak usable tokens. A login's first refresh token is random;
+each successor is HMAC(server key, its predecessor), so a refresh retried with the same token (a lost reply,
+two browser tabs at once) gets the same successor back, and only the server can compute it.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import secrets
 import time
 from dataclasses import dataclass
@@ -36,6 +40,15 @@ class TokenIssuer:
             raise ValueError("the JWT secret must have at least 32 characters")
         self._secret = secret
         self.access_ttl = access_ttl
+
+    def derived_key(self, label: str) -> bytes:
+        """A key for one purpose (`label`), derived from the JWT secret: the same on every node of a cluster."""
+        return hmac.new(self._secret.encode(), f"chatd/{label}".encode(), hashlib.sha256).digest()
+
+    def refresh_successor(self, refresh_token: str) -> str:
+        """The refresh token that replaces `refresh_token` when it is spent (always the same one)."""
+        mac = hmac.new(self.derived_key("refresh-successor"), refresh_token.encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
 
     def issue(self, user_id: int, device_id: str, now: float | None = None) -> str:
         now = time.time() if now is None else now

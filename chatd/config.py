@@ -65,6 +65,7 @@ class Config:
     lookups_per_minute: int = 3000  # other users' profiles and presence (per user looked up) per user
     media_dir: Path | None = None  # uploaded files (content-addressed blobs); None: data_dir/media
     max_upload_bytes: int = 100 * 1024 * 1024  # one media upload; larger ones get 413 as soon as they pass it
+    media_link_ttl: int = 300  # signed media links (POST /api/media/links) live this long to twice this long
     push_delay: float = 10.0  # a message still not delivered to a subscribed user after this makes a push
     push_scan_seconds: float = 1.0  # how often the push scan looks for undelivered messages
     push_lookback: float = 86400.0  # messages older than this never make a push
@@ -120,6 +121,7 @@ class Config:
         need(self.searches_per_minute >= 1, "searches_per_minute", "must be at least 1")
         need(self.lookups_per_minute >= 100, "lookups_per_minute", "must be at least 100 (one full get_presence)")
         need(1 <= self.max_upload_bytes <= 2**40, "max_upload_bytes", "must be 1 byte..1 TiB")
+        need(30 <= self.media_link_ttl <= 3600, "media_link_ttl", "must be 30..3600 seconds")
         need(0.05 <= self.push_delay <= 86400, "push_delay", "must be 0.05..86400 seconds")
         need(0.01 <= self.push_scan_seconds <= 60, "push_scan_seconds", "must be 0.01..60 seconds")
         need(self.push_delay < self.push_lookback <= 30 * 86400, "push_lookback",

@@ -58,7 +58,7 @@ class Accounts:
         return await self._grant(req.id, account.id, account.username, req.device)
 
     async def refresh(self, req: f.Refresh) -> f.Frame:
-        new = new_refresh_token()
+        new = self.s.tokens.refresh_successor(req.refresh_token)  # a retry gets the same one
         grant = await self.s.store.rotate_refresh_token(hash_refresh_token(req.refresh_token),
                                                         hash_refresh_token(new), self.s.config.refresh_ttl,
                                                         self.s.config.refresh_retry_seconds)

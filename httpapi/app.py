@@ -3,6 +3,8 @@
 - POST /api/signup, /api/login, /api/refresh, /api/logout: JSON bodies with the fields of the websocket
   frames of the same name (docs/protocol.md 3.1), validated by the same schema, answered by the same code
   (gateway/accounts.py). A refusal is `{"code", "message"}` with an HTTP status for its code.
+- POST /api/auth/{signup,login,refresh,logout}: the same for the web client, with the refresh token in an
+  HttpOnly cookie instead of the JSON (httpapi/session_cookie.py).
 - GET /healthz: 200 when Postgres and Redis answer, else 503; the body says which.
 - GET /metrics: Prometheus text format.
 """
@@ -22,6 +24,7 @@ from chatd.metrics import Metrics
 from gateway.accounts import Accounts
 from gateway.errors import RequestError
 from gateway.services import Services
+from httpapi import session_cookie
 from httpapi.media import media_routes
 from httpapi.push import push_routes
 from httpapi.webapp import web_routes
@@ -57,11 +60,23 @@ async def read_json(request: Request) -> dict[str, Any] | JSONResponse:
     return data
 
 
-def account_route(services: Services, kind: type[f.Frame], action: str) -> Callable[[Request], Awaitable[Response]]:
+def account_route(services: Services, kind: type[f.Frame], action: str,
+                  cookie: bool = False) -> Callable[[Request], Awaitable[Response]]:
+    """The endpoint for one account action; `cookie`: the refresh token lives in session_cookie's cookie."""
+    spends_token = kind in (f.Refresh, f.Logout)
+
     async def endpoint(request: Request) -> Response:
+        if cookie and not session_cookie.from_app(request):
+            return refusal(ErrorCode.FORBIDDEN, f"send the header '{session_cookie.HEADER}: 1' with /api/auth/ "
+                                                "requests (they are for the web client's own pages)")
         data = await read_json(request)
         if isinstance(data, JSONResponse):
             return data
+        if cookie and spends_token and "refresh_token" not in data:
+            held = session_cookie.token(request)
+            if held is None:
+                return refusal(ErrorCode.UNAUTHORIZED, f"no {session_cookie.COOKIE} cookie: log in again")
+            data = {**data, "refresh_token": held}
         try:
             frame = build(kind, {**{k: v for k, v in data.items() if k != "id"}, "id": 0})
         except SchemaError as exc:
@@ -70,8 +85,16 @@ def account_route(services: Services, kind: type[f.Frame], action: str) -> Calla
         try:
             reply = await getattr(Accounts(services, address), action)(frame)
         except RequestError as exc:
-            return refusal(exc.code, str(exc), exc.retry_after)
-        return JSONResponse({k: v for k, v in unbuild(reply).items() if k != "id"})
+            refused = refusal(exc.code, str(exc), exc.retry_after)
+            dead = exc.code in (ErrorCode.UNAUTHORIZED, ErrorCode.NOT_FOUND)  # not a 429 or 503: try again
+            return session_cookie.forget(request, refused) if cookie and spends_token and dead else refused
+        body = {k: v for k, v in unbuild(reply).items() if k != "id"}
+        if not cookie:
+            return JSONResponse(body)
+        refresh_token = body.pop("refresh_token", None)
+        if refresh_token is not None:
+            return session_cookie.keep(request, JSONResponse(body), refresh_token, services.config.refresh_ttl)
+        return session_cookie.forget(request, JSONResponse(body, headers={"Clear-Site-Data": '"cache"'}))
     return endpoint
 
 
@@ -85,9 +108,10 @@ def make_app(services: Services, metrics: Metrics, ws_port: Callable[[], int | N
     async def prometheus(request: Request) -> Response:
         return Response(metrics.render(), media_type=metrics.content_type)
 
-    routes = [Route(f"/api/{action}", account_route(services, kind, action), methods=["POST"])
+    routes = [Route(f"/api{'/auth' if cookie else ''}/{action}", account_route(services, kind, action, cookie),
+                    methods=["POST"])
               for kind, action in ((f.Signup, "signup"), (f.Login, "login"), (f.Refresh, "refresh"),
-                                   (f.Logout, "logout"))]
+                                   (f.Logout, "logout")) for cookie in (False, True)]
     routes += [Route("/healthz", healthz), Route("/metrics", prometheus)]
     routes += media_routes(services)
     routes += push_routes(services)

@@ -1,14 +1,18 @@
-"""Media routes: upload (POST /api/media) and download (GET /api/media/{id}), docs/protocol.md section 8.
+"""Media routes: upload (POST /api/media), signed links (GET /api/media/links) and download
+(GET /api/media/{id}), docs/protocol.md section 8.
 
-- Both need the access token as `Authorization: Bearer <token>`. A download may instead carry it as
-  `?token=<access token>`, because a browser's <img>/<video>/<audio> cannot send headers; the token is
-  short-lived (CHAT_ACCESS_TTL), and the response is `Cache-Control: private`.
-- A download of an item the requester may not read is 404, exactly as for an id that does not exist.
+- Upload and links need the access token as `Authorization: Bearer <token>`. A download takes the header
+  or a signed link (`?u=&exp=&sig=`, auth/media_links.py), which is what a browser's <img>/<video>/<audio>
+  use since they cannot send headers. An access token in a URL (`?token=`, `?access_token=`) is refused:
+  URLs end up in proxy logs, browser history and pasted text.
+- A download of an item the requester may not read is 404, exactly as for an id that does not exist;
+  a signed link is checked against the reader's access at download time, not only when it was signed.
 """
 
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 
@@ -17,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from auth import TokenError
+from auth.media_links import LinkError, MediaLinks
 from gateway.errors import RequestError
 from gateway.services import Services
 from httpapi.auth import user_of
@@ -29,6 +33,9 @@ from persistence.errors import StoreUnavailable
 
 MEDIA_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 IMAGE_WORKERS = 2  # images decoded at once (CPU and memory bound)
+MAX_LINKS = 100  # ids signed by one GET /api/media/links
+TOKEN_PARAMS = ("token", "access_token")
+LINK_PARAMS = ("u", "exp", "sig")
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -49,24 +56,41 @@ def guarded(endpoint: Endpoint) -> Endpoint:
     return run
 
 
-async def requester(request: Request, services: Services, *, token_in_query: bool = False) -> int:
-    """The user behind the bearer token, or (downloads) the `token` query parameter when no header is sent."""
-    token = request.query_params.get("token")
-    if not token_in_query or token is None or "authorization" in request.headers:
+async def requester(request: Request, services: Services, links: MediaLinks | None = None) -> int:
+    """The user a media request is for: a signed link's (downloads, when `links` is given) or the bearer's."""
+    query = request.query_params
+    if any(name in query for name in TOKEN_PARAMS):
+        raise Refused(400, "bad_request", "an access token in a URL is refused (URLs end up in logs and caches): "
+                      "send it as 'Authorization: Bearer <token>', or use a signed link from GET /api/media/links")
+    if links is None or not any(name in query for name in LINK_PARAMS):
         return await user_of(request, services)
     try:
-        user_id = services.tokens.verify(token.strip()).user_id
-    except TokenError as exc:
+        user_id = links.check(request.path_params["media_id"], query.get("u"), query.get("exp"), query.get("sig"))
+    except LinkError as exc:
         raise Refused(401, "unauthorized", str(exc)) from exc
     if await services.store.active_username(user_id) is None:
         raise Refused(401, "unauthorized", "this account is disabled or no longer exists")
     return user_id
 
 
+def media_ids(raw: str) -> list[str]:
+    """The ids of `?ids=a,b,c`: 1..MAX_LINKS well-formed ids, duplicates dropped."""
+    ids = list(dict.fromkeys(part for part in raw.split(",") if part))
+    if not ids:
+        raise Refused(400, "bad_request", "ids: name the media ids to sign, comma-separated (?ids=a,b)")
+    if len(ids) > MAX_LINKS:
+        raise Refused(400, "bad_request", f"ids: at most {MAX_LINKS} per request, got {len(ids)}")
+    bad = next((i for i in ids if not MEDIA_ID.match(i)), None)
+    if bad is not None:
+        raise Refused(400, "bad_request", f"ids: {bad[:70]!r} is not a media id")
+    return ids
+
+
 def media_routes(services: Services) -> list[Route]:
     config = services.config
     storage = DiskStorage(config.media_dir or config.data_dir / "media")
     images = trio.CapacityLimiter(IMAGE_WORKERS)
+    links = MediaLinks(services.tokens.derived_key("media-links"), config.media_link_ttl)
 
     async def upload(request: Request) -> Response:
         user = await requester(request, services)
@@ -75,13 +99,24 @@ def media_routes(services: Services) -> list[Route]:
         return JSONResponse({**asdict(stored.info), "sha256": stored.sha256}, status_code=201,
                             headers={"Location": f"/api/media/{stored.info.id}"})
 
+    async def sign(request: Request) -> Response:
+        """Signed links for up to MAX_LINKS ids at once (a screen of history is one round trip). Whether the
+        user may read each item is checked when a link is used; signing tells nothing about the ids."""
+        user = await requester(request, services)
+        expires = links.expiry()
+        signed = {i: links.sign(i, user).path for i in media_ids(request.query_params.get("ids", ""))}
+        return JSONResponse({"expires": expires, "links": signed}, headers={"Cache-Control": "no-store"})
+
     async def download(request: Request) -> Response:
-        user = await requester(request, services, token_in_query=True)
+        user = await requester(request, services, links)
         media_id = request.path_params["media_id"]
         stored = await services.store.readable_media(media_id, user) if MEDIA_ID.match(media_id) else None
         if stored is None:
             raise Refused(404, "not_found", "no such media")
-        return await serve(request, stored, storage)
+        signed = any(name in request.query_params for name in LINK_PARAMS)
+        return await serve(request, stored, storage,  # a signed link's bytes are not cached past its life
+                           int(request.query_params["exp"]) - int(time.time()) if signed else None)
 
     return [Route("/api/media", guarded(upload), methods=["POST"]),
+            Route("/api/media/links", guarded(sign), methods=["GET"]),
             Route("/api/media/{media_id}", guarded(download), methods=["GET"])]

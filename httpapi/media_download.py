@@ -20,22 +20,24 @@ log = logging.getLogger("chatd.media")
 CACHE_CONTROL = "private, max-age=86400"  # the bytes behind an id never change; only this user may reuse them
 
 
-def common_headers(stored: StoredMedia) -> dict[str, str]:
+def common_headers(stored: StoredMedia, cache_seconds: int | None = None) -> dict[str, str]:
     info = stored.info
     name = info.filename or f"{info.id}{EXTENSIONS.get(info.mime, '.bin')}"
     return {
         "ETag": f'"{stored.sha256}"',
         "Accept-Ranges": "bytes",
-        "Cache-Control": CACHE_CONTROL,
+        "Cache-Control": CACHE_CONTROL if cache_seconds is None else f"private, max-age={max(0, cache_seconds)}",
         "Content-Disposition": content_disposition(shown_inline(info.mime), name),
         "X-Content-Type-Options": "nosniff",
         "Content-Security-Policy": "default-src 'none'; sandbox",  # even if opened as a page, nothing runs
     }
 
 
-async def serve(request: Request, stored: StoredMedia, storage: BlobStorage) -> Response:
+async def serve(request: Request, stored: StoredMedia, storage: BlobStorage,
+                cache_seconds: int | None = None) -> Response:
+    """`cache_seconds`: how long the browser may keep the answer (default CACHE_CONTROL's day)."""
     info = stored.info
-    headers = common_headers(stored)
+    headers = common_headers(stored, cache_seconds)
     etag = headers["ETag"]
     if none_match(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)

@@ -68,11 +68,12 @@ class AccountQueries:
     @bridged
     async def rotate_refresh_token(self, old_hash: bytes, new_hash: bytes, ttl_seconds: int,
                                    retry_seconds: float = 0.0) -> DeviceGrant | None:
-        """Spend a refresh token and issue its successor for the same device, atomically.
+        """Spend a refresh token and issue its successor (`new_hash`) for the same device, atomically.
 
-        A token that was already spent (reuse: it was copied) revokes the whole device, except a retry:
-        spent less than `retry_seconds` ago and its successor (`replaced_by`) never used, because the reply
-        carrying it was lost on the way. Then that successor is revoked and a new one takes its place.
+        The successor is a function of the spent token (auth/tokens.py), so presenting the spent token again
+        within `retry_seconds` while its successor is still unused (the reply was lost, or two browser tabs
+        refreshed at once) grants that same successor again. Any other reuse of a spent token (it was copied)
+        revokes the whole device. Two concurrent rotations serialize on the token's row lock.
         """
         async with self.pool.acquire() as con, con.transaction():
             row = await con.fetchrow(
@@ -80,26 +81,26 @@ class AccountQueries:
                 " WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND t.expires_at > now()"
                 " AND u.id = t.user_id AND NOT u.disabled"
                 " RETURNING t.user_id, t.device_id, t.device_name, u.username", old_hash, new_hash)
-            if row is None and retry_seconds > 0:
-                row = await con.fetchrow(
-                    "WITH lost AS (UPDATE refresh_tokens s SET revoked_at = now() FROM refresh_tokens t, users u"
-                    "  WHERE t.token_hash = $1 AND t.revoked_at > now() - make_interval(secs => $3)"
-                    "  AND t.expires_at > now() AND u.id = t.user_id AND NOT u.disabled"
-                    "  AND s.token_hash = t.replaced_by AND s.revoked_at IS NULL"
-                    "  RETURNING t.user_id, t.device_id, t.device_name, u.username)"
-                    " UPDATE refresh_tokens t SET replaced_by = $2 FROM lost WHERE t.token_hash = $1"
-                    " RETURNING lost.*", old_hash, new_hash, float(retry_seconds))
-            if row is None:
+            if row is not None:
                 await con.execute(
-                    "UPDATE refresh_tokens SET revoked_at = now() WHERE revoked_at IS NULL AND device_id ="
-                    " (SELECT device_id FROM refresh_tokens WHERE token_hash = $1 AND revoked_at IS NOT NULL)",
-                    old_hash)
-                return None
+                    "INSERT INTO refresh_tokens (token_hash, user_id, device_id, device_name, expires_at)"
+                    " VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5))",
+                    new_hash, row["user_id"], row["device_id"], row["device_name"], float(ttl_seconds))
+                return DeviceGrant(row["user_id"], row["username"], str(row["device_id"]))
+            if retry_seconds > 0:
+                row = await con.fetchrow(
+                    "SELECT t.user_id, t.device_id, u.username FROM refresh_tokens t"
+                    " JOIN users u ON u.id = t.user_id JOIN refresh_tokens s ON s.token_hash = t.replaced_by"
+                    " WHERE t.token_hash = $1 AND t.replaced_by = $2"
+                    " AND t.revoked_at > now() - make_interval(secs => $3) AND NOT u.disabled"
+                    " AND s.revoked_at IS NULL AND s.expires_at > now()", old_hash, new_hash, float(retry_seconds))
+                if row is not None:
+                    return DeviceGrant(row["user_id"], row["username"], str(row["device_id"]))
             await con.execute(
-                "INSERT INTO refresh_tokens (token_hash, user_id, device_id, device_name, expires_at)"
-                " VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5))",
-                new_hash, row["user_id"], row["device_id"], row["device_name"], float(ttl_seconds))
-            return DeviceGrant(row["user_id"], row["username"], str(row["device_id"]))
+                "UPDATE refresh_tokens SET revoked_at = now() WHERE revoked_at IS NULL AND device_id ="
+                " (SELECT device_id FROM refresh_tokens WHERE token_hash = $1 AND revoked_at IS NOT NULL)",
+                old_hash)
+            return None
 
     @bridged
     async def revoke_device(self, token_hash: bytes) -> bool:

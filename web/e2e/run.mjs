@@ -189,8 +189,9 @@ async function main() {
       log(`media message not accepted by this server: ${await failed.first().textContent()} (skipped)`);
     } else {
       await pageA.locator(".msg.theirs img").waitFor({ timeout: T });
-      const ok = await pageA.locator(".msg.theirs img").evaluate((img) => img.complete && img.naturalWidth > 0);
-      check(ok, "the receiver's image loads from the media endpoint");
+      await pageA.waitForFunction(() => { const i = document.querySelector(".msg.theirs img"); return i && i.complete && i.naturalWidth > 0; }, null, { timeout: T });
+      const src = await pageA.locator(".msg.theirs img").getAttribute("src");
+      check(/\/api\/media\/[\w-]+\?u=\d+&exp=\d+&sig=[\w-]+$/.test(src ?? "") && !/token/.test(src ?? ""), `the image comes through a signed link, no token in the URL (${src})`);
       log("media: the photo went up with progress and came down for the other user");
     }
 
@@ -241,6 +242,28 @@ async function main() {
     await pageA.getByRole("button", { name: "Save profile" }).click();
     await pageA.getByText("Saved.").waitFor({ timeout: T });
     await shot(pageA, "10-settings");
+
+    step = "the refresh token is out of script reach";
+    const [cookie] = (await ctxA.cookies()).filter((c) => c.name === "chatd_refresh");
+    check(cookie && cookie.httpOnly && cookie.sameSite === "Strict" && cookie.path === "/api/auth/", `an HttpOnly SameSite=Strict cookie for /api/auth/ (${JSON.stringify(cookie)})`);
+    const stored = await pageA.evaluate(() => JSON.stringify({ ls: { ...localStorage }, ss: { ...sessionStorage }, cookie: document.cookie }));
+    check(!/eyJ|refresh/.test(stored) && !stored.includes(cookie.value), `no token in localStorage, sessionStorage or document.cookie (${stored})`);
+
+    step = "logout wipes this browser's copies";
+    const before = await pageA.evaluate(async () => (await indexedDB.databases()).map((d) => d.name));
+    check(before.some((n) => n.startsWith("chatd-")), `the message cache exists before logout (${before})`);
+    await pageA.getByRole("button", { name: "Log out" }).click();
+    await pageA.getByRole("button", { name: "Log in" }).waitFor({ timeout: T });
+    const after = await pageA.evaluate(async () => ({
+      dbs: (await indexedDB.databases()).map((d) => d.name).filter((n) => n.startsWith("chatd-")),
+      keys: Object.keys(localStorage).filter((k) => k.startsWith("chatd.")),
+      caches: await caches.keys(),
+    }));
+    check(after.dbs.length === 0 && after.keys.length === 0 && after.caches.length === 0, `logout left nothing behind (${JSON.stringify(after)})`);
+    check(!(await ctxA.cookies()).some((c) => c.name === "chatd_refresh"), "the refresh cookie is gone");
+    await pageA.reload();
+    await pageA.getByRole("button", { name: "Log in" }).waitFor({ timeout: T });
+    await shot(pageA, "11-logged-out");
   } finally {
     await browser.close().catch(() => undefined);
     await stopServer(server.proc);

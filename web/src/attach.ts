@@ -2,7 +2,7 @@
 import type { ChatStore } from "./store/chat";
 import { uuid4 } from "./store/chat";
 import { upload } from "./http";
-import { loadAuth } from "./session";
+import { session } from "./session";
 import type { MediaKind, MediaRef } from "./protocol/types";
 
 export function kindOf(mime: string): MediaKind {
@@ -34,7 +34,7 @@ function probe(file: File, tag: "video" | "audio"): Promise<{ duration_ms?: numb
 
 export async function sendFile(store: ChatStore, room: number, file: File, caption: string): Promise<void> {
   const key = uuid4();
-  const token = loadAuth()?.access;
+  const token = await session.access();
   if (!token) return;
   const handle = upload(file, file.name, token, (progress) => {
     const up = store.state.uploads[key];

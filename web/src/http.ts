@@ -1,22 +1,31 @@
-// The HTTP side: JSON auth, /api/config, media upload (XHR for progress) and media URLs.
+// The HTTP side: auth (the refresh token stays in an HttpOnly cookie the server sets on /api/auth/),
+// /api/config, media upload (XHR for progress) and signed media links.
 import type { AuthOk } from "./protocol/types";
 import { ChatError } from "./protocol/client";
 
-async function postJson<T>(path: string, body: unknown, token?: string): Promise<T> {
-  const headers: Record<string, string> = { "Content-Type": "application/json" };
-  if (token) headers.Authorization = `Bearer ${token}`;
-  const res = await fetch(path, { method: "POST", headers, body: JSON.stringify(body) });
+/** What /api/auth/ answers: auth_ok without the refresh token, which only the cookie holds. */
+export type WebAuthOk = Omit<AuthOk, "refresh_token">;
+
+async function answer<T>(res: Response): Promise<T> {
   const data = (await res.json().catch(() => ({}))) as { code?: string; message?: string };
   if (!res.ok) throw new ChatError(data.code ?? "http_" + res.status, data.message ?? res.statusText);
   return data as T;
 }
 
+async function postJson<T>(path: string, body: unknown, token?: string): Promise<T> {
+  const headers: Record<string, string> = { "Content-Type": "application/json" };
+  if (token) headers.Authorization = `Bearer ${token}`;
+  if (path.startsWith("/api/auth/")) headers["X-Chatd"] = "1"; // the server's CSRF check for cookie requests
+  return answer<T>(await fetch(path, { method: "POST", headers, body: JSON.stringify(body), credentials: "same-origin" }));
+}
+
 export const signup = (username: string, email: string, password: string) =>
-  postJson<AuthOk>("/api/signup", { username, email, password, device: deviceLabel() });
+  postJson<WebAuthOk>("/api/auth/signup", { username, email, password, device: deviceLabel() });
 export const login = (username: string, password: string) =>
-  postJson<AuthOk>("/api/login", { username, password, device: deviceLabel() });
-export const refresh = (refresh_token: string) => postJson<AuthOk>("/api/refresh", { refresh_token });
-export const logout = (refresh_token: string) => postJson<object>("/api/logout", { refresh_token });
+  postJson<WebAuthOk>("/api/auth/login", { username, password, device: deviceLabel() });
+/** Refresh with the cookie; `legacy`: a refresh token an older client kept in localStorage (moved into the cookie). */
+export const refresh = (legacy?: string) => postJson<WebAuthOk>("/api/auth/refresh", legacy ? { refresh_token: legacy } : {});
+export const logout = () => postJson<object>("/api/auth/logout", {});
 
 function deviceLabel(): string {
   const ua = typeof navigator === "undefined" ? "" : navigator.userAgent;
@@ -71,8 +80,16 @@ export function upload(file: Blob, name: string, token: string, onProgress: (fra
   return { promise, abort: () => xhr.abort() };
 }
 
-export const mediaUrl = (id: string, token: string | null) =>
-  `/api/media/${encodeURIComponent(id)}${token ? `?token=${encodeURIComponent(token)}` : ""}`;
+export interface SignedLinks {
+  expires: number; // unix seconds
+  links: Record<string, string>;
+}
+
+/** Signed URLs (no token in them) for up to 100 media ids at once. */
+export async function mediaLinks(ids: string[], token: string): Promise<SignedLinks> {
+  const query = encodeURIComponent(ids.join(","));
+  return answer<SignedLinks>(await fetch(`/api/media/links?ids=${query}`, { headers: { Authorization: `Bearer ${token}` } }));
+}
 
 export async function subscribePush(token: string, sub: PushSubscription): Promise<void> {
   await postJson("/api/push/subscriptions", sub.toJSON(), token);

@@ -47,6 +47,10 @@ export class Cache {
         db.createObjectStore("profiles", { keyPath: "user" });
         db.createObjectStore("outbox", { keyPath: "client_id" });
       },
+      // another tab deletes it (logout): let go at once, or the deletion waits for this tab to close
+      blocking(_current, _blocked, event) {
+        (event.target as IDBDatabase).close();
+      },
     });
     return new Cache(db);
   }

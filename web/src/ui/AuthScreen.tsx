@@ -1,8 +1,8 @@
 import { useState, type FormEvent } from "react";
 import * as http from "../http";
-import { saveAuth, type StoredAuth } from "../session";
+import { adopt, type Who } from "../session";
 
-export function AuthScreen({ onAuthed, inviteCode }: { onAuthed: (a: StoredAuth) => void; inviteCode?: string }) {
+export function AuthScreen({ onAuthed, inviteCode }: { onAuthed: (who: Who) => void; inviteCode?: string }) {
   const [mode, setMode] = useState<"login" | "signup">(inviteCode ? "signup" : "login");
   const [username, setUsername] = useState("");
   const [email, setEmail] = useState("");
@@ -16,7 +16,7 @@ export function AuthScreen({ onAuthed, inviteCode }: { onAuthed: (a: StoredAuth)
     setError(null);
     try {
       const ok = mode === "signup" ? await http.signup(username, email, password) : await http.login(username, password);
-      onAuthed(saveAuth(ok));
+      onAuthed(adopt(ok));
     } catch (err) {
       setError((err as Error).message);
     } finally {

@@ -2,8 +2,7 @@ import { useState } from "react";
 import type { Message } from "../protocol/types";
 import type { Tick } from "../store/logic";
 import { fileSize, timeOfDay } from "./format";
-import { mediaUrl } from "../http";
-import { loadAuth } from "../session";
+import { useMediaUrl } from "./hooks";
 import { Dialog } from "./Dialog";
 
 const TICK_LABEL: Record<Tick, string> = { pending: "sending", sent: "sent", delivered: "delivered", read: "read" };
@@ -29,33 +28,41 @@ export function MessageBubble({ m, mine, tick, author }: { m: Message; mine: boo
 }
 
 function MediaView({ m }: { m: Message }) {
-  const [open, setOpen] = useState(false);
   const media = m.media!;
-  const token = loadAuth()?.access ?? null;
   const name = media.file_name ?? "file";
   if (m.seq === 0) return <p className="file">📎 {name} ({fileSize(media.size)})</p>;
+  return <SignedMedia m={m} />;
+}
+
+/** Media shown through signed links (GET /api/media/links): no token in any URL. */
+function SignedMedia({ m }: { m: Message }) {
+  const [open, setOpen] = useState(false);
+  const media = m.media!;
+  const name = media.file_name ?? "file";
+  const full = useMediaUrl(media.id);
+  const thumb = useMediaUrl(media.thumbnail_id ?? media.id);
   if (m.kind === "image" || media.mime.startsWith("image/")) {
     const w = media.width ?? 320, h = media.height ?? 240;
     const scale = Math.min(1, 280 / w, 280 / h);
     return (
       <>
         <button type="button" className="thumb" aria-label={`Open photo ${name}`} onClick={() => setOpen(true)}>
-          <img src={mediaUrl(media.thumbnail_id ?? media.id, token)} alt={m.body || name} width={Math.round(w * scale)} height={Math.round(h * scale)} loading="lazy" />
+          <img src={thumb.url} alt={m.body || name} width={Math.round(w * scale)} height={Math.round(h * scale)} loading="lazy" onError={thumb.retry} />
         </button>
         {open && (
           <Dialog title={name} onClose={() => setOpen(false)} wide>
-            <img className="full" src={mediaUrl(media.id, token)} alt={m.body || name} />
-            <p><a href={mediaUrl(media.id, token)} download={name}>Download ({fileSize(media.size)})</a></p>
+            <img className="full" src={full.url} alt={m.body || name} onError={full.retry} />
+            <p><a href={full.url} download={name}>Download ({fileSize(media.size)})</a></p>
           </Dialog>
         )}
       </>
     );
   }
   if (m.kind === "video" || media.mime.startsWith("video/")) {
-    return <video className="video" controls preload="metadata" src={mediaUrl(media.id, token)} width={media.width} aria-label={`Video ${name}`} />;
+    return <video className="video" controls preload="metadata" src={full.url} width={media.width} aria-label={`Video ${name}`} onError={full.retry} />;
   }
   if (m.kind === "audio" || media.mime.startsWith("audio/")) {
-    return <audio controls preload="metadata" src={mediaUrl(media.id, token)} aria-label={`Audio ${name}`} />;
+    return <audio controls preload="metadata" src={full.url} aria-label={`Audio ${name}`} onError={full.retry} />;
   }
-  return <a className="file" href={mediaUrl(media.id, token)} download={name}>📎 {name} <small>({fileSize(media.size)})</small></a>;
+  return <a className="file" href={full.url} download={name}>📎 {name} <small>({fileSize(media.size)})</small></a>;
 }

@@ -2,7 +2,7 @@ import { useEffect, useState, type FormEvent } from "react";
 import { navigate, useStore } from "./hooks";
 import type { Profile, VisibilityLevel } from "../protocol/types";
 import { currentSubscription, disablePush, enablePush, pushSupported } from "../push";
-import { loadAuth } from "../session";
+import { session } from "../session";
 
 const FIELDS = [["display_name", "Display name"], ["about", "About"], ["last_seen", "Last seen & online"]] as const;
 
@@ -44,7 +44,7 @@ export function ProfileSettings({ onLogout }: { onLogout: () => void }) {
   }
 
   async function togglePush() {
-    const token = loadAuth()?.access;
+    const token = await session.access().catch(() => null);
     if (!token) return;
     try {
       if (push === "on") {
@@ -94,7 +94,7 @@ export function ProfileSettings({ onLogout }: { onLogout: () => void }) {
         ) : <p className="small">This browser does not support push notifications.</p>}
         <h3>Account</h3>
         <button type="button" className="danger" onClick={async () => {
-          const token = loadAuth()?.access;
+          const token = await session.access().catch(() => null);
           if (token) await disablePush(token).catch(() => undefined);
           onLogout();
         }}>Log out</button>

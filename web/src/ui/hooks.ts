@@ -1,7 +1,29 @@
-import { createContext, useContext, useEffect, useState, useSyncExternalStore } from "react";
+import { createContext, useContext, useEffect, useRef, useState, useSyncExternalStore } from "react";
 import type { ChatStore, State } from "../store/chat";
+import type { MediaLinks } from "../mediaLinks";
 
 export const StoreContext = createContext<ChatStore | null>(null);
+export const MediaLinksContext = createContext<MediaLinks | null>(null);
+
+/** A signed URL for a media item (undefined until it arrives); `retry` re-signs once after a failed load
+ * (the link expired while a video played, say; a second failure is the item itself, e.g. deleted). */
+export function useMediaUrl(id: string): { url: string | undefined; retry: () => void } {
+  const links = useContext(MediaLinksContext);
+  if (!links) throw new Error("no MediaLinks");
+  const url = useSyncExternalStore(links.subscribe, () => links.peek(id));
+  const retried = useRef(false);
+  useEffect(() => {
+    if (!url) links.want(id);
+  }, [links, id, url]);
+  return {
+    url,
+    retry: () => {
+      if (retried.current) return;
+      retried.current = true;
+      links.invalidate(id);
+    },
+  };
+}
 
 export function useStore(): ChatStore {
   const store = useContext(StoreContext);
