@@ -1,8 +1,12 @@
 """A device: one authenticated websocket connection, as its UserActor and room actors see it.
 
 Actors push frames into the device's bounded outbox without waiting; the connection's writer task
-sends them to the socket. A device whose outbox is full is too slow: it is closed (code 4008) and
-the client resumes from its cursors when it reconnects. A slow device never blocks an actor.
+sends them to the socket. A device with `limit` frames queued is too slow: the next push closes it
+(code 4008) and the client resumes from its cursors when it reconnects. A slow device never blocks an
+actor. Replies to the device's own requests (frames with an `id`) are the exception: they may queue past
+`limit` (up to the channel's capacity), because the connection's reader stops reading requests while
+the outbox is half full. A client that floods requests but reads is paced, not closed; one that stops
+reading stops being read, and the writer's stall watchdog closes it (4008).
 """
 
 from __future__ import annotations
@@ -25,21 +29,31 @@ _ids = itertools.count(1)
 @dataclass(eq=False)
 class Device:
     user_id: int
-    outbox: trio.MemorySendChannel[Frame]
+    outbox: trio.MemorySendChannel[Frame]  # its capacity bounds replies; `limit` bounds everything else
+    limit: int = 256
+    queued: int = 0  # frames pushed and not yet taken by the writer (`taken`)
     id: int = field(default_factory=lambda: next(_ids))
     close_code: int = 1000
     close_reason: str = ""
     closed: bool = False
 
     def push(self, frame: Frame) -> bool:
+        if self.queued >= self.limit and getattr(frame, "id", None) is None:
+            self.kill(CLOSE_TOO_SLOW, "too slow: outbox full")
+            return False
         try:
             self.outbox.send_nowait(frame)
+            self.queued += 1
             return True
         except trio.WouldBlock:
             self.kill(CLOSE_TOO_SLOW, "too slow: outbox full")
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             pass
         return False
+
+    def taken(self, frames: int) -> None:
+        """The writer took `frames` frames off the outbox."""
+        self.queued -= frames
 
     def kill(self, code: int, reason: str) -> None:
         """Close the connection after what is already queued (the writer sees end-of-channel)."""

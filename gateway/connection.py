@@ -31,6 +31,7 @@ log = logging.getLogger("chatd.gateway")
 CLOSE_AUTH = 4001
 CLOSE_TOO_SLOW = 4008
 BUNDLE_BYTES = 256 * 1024  # a bundle stops growing past this (clients accept 1 MiB messages by default)
+REPLY_HEADROOM = 4  # the outbox holds this many times CHAT_OUTBOX_FRAMES when they are replies (actors/device.py)
 
 
 class Connection:
@@ -40,8 +41,9 @@ class Connection:
         self.address = address
         self.session = Session()
         cfg = services.config
-        outbox, self._outbox_receive = trio.open_memory_channel[f.Frame](cfg.outbox_frames)
-        self.device = Device(0, outbox)
+        outbox, self._outbox_receive = trio.open_memory_channel[f.Frame](cfg.outbox_frames * REPLY_HEADROOM)
+        self.device = Device(0, outbox, cfg.outbox_frames)
+        self._resume_reading = trio.Event()  # set by the writer once the outbox is below half full again
         self.bucket = TokenBucket(cfg.rate_per_second, cfg.rate_burst)
         self.deadline = trio.CancelScope(deadline=trio.current_time() + cfg.auth_timeout)
         self.expiry_reason = f"no hello within {cfg.auth_timeout:g} seconds"
@@ -79,6 +81,8 @@ class Connection:
             except ConnectionClosed:
                 return
             for frame in decode_bundle(data, max_bytes):  # first, so a refusal can echo the request id
+                if self.device.queued * 2 >= self.device.limit:
+                    await self._outbox_drained()
                 if self.device.closed:  # an earlier frame of the bundle ended the connection
                     return
                 wait = self.bucket.take()
@@ -90,6 +94,13 @@ class Connection:
                     self._error(frame)
                 else:
                     await self._dispatch(frame)
+
+    async def _outbox_drained(self) -> None:
+        """Stop reading requests until the client has taken its replies: a flood from a client that reads
+        is paced by its own reading (and the rate limit), never closed for a full outbox."""
+        while self.device.queued * 2 >= self.device.limit and not self.device.closed:
+            self._resume_reading = trio.Event()
+            await self._resume_reading.wait()
 
     async def _dispatch(self, frame: f.Frame) -> None:
         req_id = getattr(frame, "id", None)
@@ -143,6 +154,7 @@ class Connection:
                         data = encode(frame)
                         written(frame)
                         frame = _next_queued(outbox)
+                        taken = 1
                         if frame is not None and self.session.bundles:
                             parts, size = [data], len(data)
                             while frame is not None and len(parts) < MAX_BUNDLE_FRAMES and size < BUNDLE_BYTES:
@@ -150,14 +162,21 @@ class Connection:
                                 size += len(parts[-1])
                                 written(frame)
                                 frame = _next_queued(outbox)
+                            taken = len(parts)
                             data = bundle(parts)
+                        self.device.taken(taken)
                         self.sending_since = trio.current_time()
                         try:
                             await self.ws.send_message(data)
                         finally:
                             self.sending_since = math.inf
+                        if self.device.queued * 2 < self.device.limit:
+                            self._resume_reading.set()
         except ConnectionClosed:
+            self.device.kill(1006, "connection lost")
             return
+        finally:
+            self._resume_reading.set()  # a reader waiting for room sees the device closed
         with trio.move_on_after(2):
             try:
                 await self.ws.aclose(self.device.close_code, self.device.close_reason)
