@@ -20,6 +20,7 @@ from starlette.routing import Route
 from auth import TokenError
 from gateway.errors import RequestError
 from gateway.services import Services
+from gateway.sessions import session_user
 from httpapi.auth import user_of
 from httpapi.media_download import serve
 from httpapi.media_upload import body_read, receive
@@ -55,12 +56,11 @@ async def requester(request: Request, services: Services, *, token_in_query: boo
     if not token_in_query or token is None or "authorization" in request.headers:
         return await user_of(request, services)
     try:
-        user_id = services.tokens.verify(token.strip()).user_id
+        claims = services.tokens.verify(token.strip())
     except TokenError as exc:
         raise Refused(401, "unauthorized", str(exc)) from exc
-    if await services.store.active_username(user_id) is None:
-        raise Refused(401, "unauthorized", "this account is disabled or no longer exists")
-    return user_id
+    await session_user(services, claims)  # RequestError(unauthorized): answered 401 by `guarded`
+    return claims.user_id
 
 
 def media_routes(services: Services) -> list[Route]:
