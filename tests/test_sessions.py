@@ -244,3 +244,27 @@ def test_a_bad_registration_mode_is_refused_naming_the_variable() -> None:
         Config.from_env({"CHAT_REGISTRATION": "invites"})
     assert Config.from_env({"CHAT_REGISTRATION": "invite"}).registration == "invite"
     assert Config.from_env({}).registration == "open"
+
+
+async def test_the_sdk_lists_devices_signs_the_others_out_and_changes_the_password(node: Node, tmp_path: Path) -> None:
+    from clients.sdk import Chat
+    from clients.sdk.events import SessionEnded
+    name = f"sdk_{uuid.uuid4().hex[:8]}"
+    async with Chat.open(node.url, tmp_path / "phone.db", http_url=node.http_url, device="phone") as phone, \
+            Chat.open(node.url, tmp_path / "laptop.db", http_url=node.http_url, device="laptop") as laptop:
+        await phone.signup(name, f"{name}@example.com", PASSWORD)
+        await laptop.login(name, PASSWORD)
+        listed = await phone.devices()
+        assert sorted((x.name, x.current) for x in listed) == [("laptop", False), ("phone", True)]
+
+        assert await phone.logout_other_devices() == [x.device for x in listed if not x.current]
+        with trio.fail_after(10):  # the laptop's socket closes, and its tokens no longer sign it in
+            while not isinstance(await laptop.next_event(), SessionEnded):
+                pass
+        await phone.change_password(PASSWORD, "another good passphrase")
+        assert [x.name for x in await phone.devices()] == ["phone"]
+        await laptop.login(name, "another good passphrase")
+        await phone.delete_account("another good passphrase")
+    async with Chat.open(node.url, tmp_path / "again.db", http_url=node.http_url) as again:
+        with pytest.raises(Exception, match="wrong username or password"):
+            await again.login(name, "another good passphrase")
