@@ -11,8 +11,8 @@ async function postJson<T>(path: string, body: unknown, token?: string): Promise
   return data as T;
 }
 
-export const signup = (username: string, email: string, password: string) =>
-  postJson<AuthOk>("/api/signup", { username, email, password, device: deviceLabel() });
+export const signup = (username: string, email: string, password: string, invite?: string) =>
+  postJson<AuthOk>("/api/signup", { username, email, password, device: deviceLabel(), invite });
 export const login = (username: string, password: string) =>
   postJson<AuthOk>("/api/login", { username, password, device: deviceLabel() });
 export const refresh = (refresh_token: string) => postJson<AuthOk>("/api/refresh", { refresh_token });
