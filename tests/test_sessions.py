@@ -4,6 +4,7 @@ registration modes, as users and operators see them."""
 
 from __future__ import annotations
 
+import io
 import uuid
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -17,6 +18,7 @@ from chatd.config import Config, ConfigError
 from chatd.node import Node
 from clients.ws import ChatClient
 from console.accounts import create_user
+from console.cli import main as chatctl
 from protocol import devices as d
 from protocol import frames as f
 from tests.conftest import PASSWORD, Backing, People, Person, make_config, start_node
@@ -197,7 +199,9 @@ async def signup_reply(node: Node, nursery: trio.Nursery, **extra: Any) -> f.Fra
     return await c.request(f.Signup, username=name, email=f"{name}@example.com", password=PASSWORD, **extra)
 
 
-async def test_registration_closed_only_chatctl_creates_accounts(nursery: trio.Nursery, config: Config) -> None:
+async def test_registration_closed_only_chatctl_creates_accounts(nursery: trio.Nursery, config: Config,
+                                                                 monkeypatch: pytest.MonkeyPatch,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
     node = await nursery.start(Node(replace(config, registration="closed")).run)
     refused = await signup_reply(node, nursery)
     assert isinstance(refused, f.Error) and refused.code == "forbidden" and "registration is closed" in refused.message
@@ -208,8 +212,10 @@ async def test_registration_closed_only_chatctl_creates_accounts(nursery: trio.N
 
     name = f"op_{uuid.uuid4().hex[:8]}"
     assert config.database_url is not None
-    made = await trio.to_thread.run_sync(create_user, config.database_url, name, f"{name}@example.com", PASSWORD)
-    assert made > 0
+    monkeypatch.setattr("sys.stdin", io.StringIO(PASSWORD + "\n"))
+    argv = ["create-user", name, f"{name}@example.com", "--password-stdin", "--database-url", config.database_url]
+    assert await trio.to_thread.run_sync(chatctl, argv) == 0
+    assert f"created user {name}" in capsys.readouterr().out
     c = await People(nursery, node).raw()
     await c.hello((await c.call(f.Login, username=name, password=PASSWORD)).access_token)
     with pytest.raises(ValueError, match="already taken"):
