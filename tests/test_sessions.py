@@ -274,3 +274,20 @@ async def test_the_sdk_lists_devices_signs_the_others_out_and_changes_the_passwo
     async with Chat.open(node.url, tmp_path / "again.db", http_url=node.http_url) as again:
         with pytest.raises(Exception, match="wrong username or password"):
             await again.login(name, "another good passphrase")
+
+
+async def test_a_hello_that_raced_the_revocation_is_closed_when_it_attaches(node: Node, people: People) -> None:
+    """A hello whose check read the device just before its revocation committed, and whose attach comes after
+    the close went by: the user's actor remembers the revoked device and closes the late one too."""
+    from actors.items import CloseDevices
+    from auth.tokens import TokenIssuer
+    ann = await people.signup("ann")
+    laptop_auth, laptop = await login(people, ann, "laptop")  # keeps ann's actor running on this node
+    phone_device = TokenIssuer("t" * 40).verify(ann.access_token).device_id
+    assert node.services is not None
+    # the news of the revocation, as it reaches the actor; the database still says the device is live
+    assert node.services.users.offer(ann.user_id, CloseDevices(SIGNED_OUT, "logged out", frozenset({phone_device})))
+    late = await people.connect(ann)  # the check passes (the race), the attach is refused
+    await closed_with(late, SIGNED_OUT)
+    assert (await laptop.call(f.ListRooms)).rooms == []
+    assert laptop_auth.user_id == ann.user_id
