@@ -241,6 +241,15 @@ async function main() {
     await pageA.getByRole("button", { name: "Save profile" }).click();
     await pageA.getByText("Saved.").waitFor({ timeout: T });
     await shot(pageA, "10-settings");
+
+    step = "devices and password";
+    const devices = pageA.getByRole("list", { name: "Signed-in devices" });
+    await devices.getByText("(this device)").waitFor({ timeout: T });
+    await pageA.getByLabel("Current password").fill("correct horse battery");
+    await pageA.getByLabel("New password").fill("a brand new passphrase");
+    await pageA.getByRole("button", { name: "Change password" }).click();
+    await pageA.getByText("Password changed.").waitFor({ timeout: T });
+    await shot(pageA, "11-devices");
   } finally {
     await browser.close().catch(() => undefined);
     await stopServer(server.proc);
