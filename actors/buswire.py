@@ -6,7 +6,8 @@ own messages) and the events of one publish batch, each a short tagged array:
     ["c", room, [Message, ...]]                  messages stored in `room`
     ["t", room, user, active]                    a member's typing frame
     ["r", room, user, delivered|nil, read|nil, quiet]   a member's stored cursors moved
-    ["u", [user, ...], tag, ...]                 something for those users' actors (tags: see _parse)
+    ["u", [user, ...], tag, ...]                 something for those users' actors (tags: see _parse; "close"
+                                                 carries code, reason and the device ids to close, nil: all)
 
 Messages travel as the protocol's Message maps, frames in their protocol encoding.
 """
@@ -102,7 +103,8 @@ def _event(event: BusEvent) -> list[Any]:
     if isinstance(item, ReadMoved):
         return ["u", users, "read", item.room, item.seq]
     if isinstance(item, CloseDevices):
-        return ["u", users, "close", item.code, item.reason]
+        return ["u", users, "close", item.code, item.reason,
+                None if item.sessions is None else sorted(item.sessions)]
     return ["u", users, "push", encode_frame(item.frame)]
 
 
@@ -127,7 +129,8 @@ def _parse(e: list[Any]) -> BusEvent:
     elif kind == "read":
         item = ReadMoved(int(args[0]), int(args[1]))
     elif kind == "close":
-        item = CloseDevices(int(args[0]), str(args[1]))
+        sessions = args[2] if len(args) > 2 else None
+        item = CloseDevices(int(args[0]), str(args[1]), None if sessions is None else frozenset(map(str, sessions)))
     elif kind == "push":
         frame = decode_frame(args[0], MAX_FRAME)
         if isinstance(frame, ProtocolError):

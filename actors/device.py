@@ -22,6 +22,7 @@ CLOSE_TOO_SLOW = 4008
 CLOSE_RESTART = 1012  # server-side restart of this user's actor: reconnect
 CLOSE_TRY_AGAIN = 1013
 CLOSE_DISABLED = 4003  # the account was disabled: its tokens are refused, do not reconnect
+CLOSE_SIGNED_OUT = 4010  # this device's session was revoked (logout, password change...): log in again
 
 _ids = itertools.count(1)
 
@@ -32,6 +33,7 @@ class Device:
     outbox: trio.MemorySendChannel[Frame]  # its capacity bounds replies; `limit` bounds everything else
     limit: int = 256
     queued: int = 0  # frames pushed and not yet taken by the writer (`taken`)
+    session: str = ""  # the signed-in device (the access token's `dev`) once the connection said hello
     id: int = field(default_factory=lambda: next(_ids))
     close_code: int = 1000
     close_reason: str = ""

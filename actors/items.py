@@ -173,10 +173,12 @@ class RoomHead:
 
 @dataclass(frozen=True, slots=True)
 class CloseDevices:
-    """Close every device of the user here (an admin's disconnect or disable, made on another process)."""
+    """Close the user's devices here: every one (an admin's disconnect or disable), or those signed in as one of
+    `sessions` (device ids that were just revoked: logout, refresh-token reuse, password change...)."""
 
     code: int
     reason: str
+    sessions: frozenset[str] | None = None
 
 
 UserItem = (Deliver | MembershipChanged | Attach | Detach | AckFrom | Push | SettingsChanged | MuteChanged | ReadMoved

@@ -28,7 +28,7 @@ from typing import Protocol
 import trio
 
 from actors.counts import RoomCounts
-from actors.device import CLOSE_RESTART, CLOSE_TRY_AGAIN, Device
+from actors.device import CLOSE_RESTART, CLOSE_SIGNED_OUT, CLOSE_TRY_AGAIN, Device
 from actors.items import (
     AckFrom,
     Attach,
@@ -112,6 +112,7 @@ class UserActor:
         self.read_receipts = True  # loaded with the rooms; off: my reads go unreported and I see none
         self.counts = RoomCounts(user_id)
         self.devices: dict[int, DeviceState] = {}
+        self.revoked: set[str] = set()  # sessions revoked while this actor ran (CloseDevices)
         self.dirty: dict[str, dict[int, int]] = {"delivered_seq": {}, "read_seq": {}}
         self.told: dict[int, int] = {}  # delivery moves of this batch, for the rooms here (_tell_rooms)
         self.flush_at = math.inf
@@ -188,8 +189,11 @@ class UserActor:
         elif isinstance(item, SettingsChanged):
             self.read_receipts = item.read_receipts
         elif isinstance(item, CloseDevices):
+            if item.sessions is not None:
+                self.revoked.update(item.sessions)  # a hello that checked just before may attach after this
             for ds in self.devices.values():
-                ds.device.kill(item.code, item.reason)
+                if item.sessions is None or ds.device.session in item.sessions:
+                    ds.device.kill(item.code, item.reason)
         elif isinstance(item, ReadMoved):  # read on a device connected to another process
             view = (await self._room_views()).get(item.room)
             if view is not None:
@@ -205,6 +209,9 @@ class UserActor:
 
     async def _on_attach(self, item: Attach) -> None:
         if item.device.closed:
+            return
+        if item.device.session in self.revoked:
+            item.device.kill(CLOSE_SIGNED_OUT, "signed out")
             return
         try:
             rooms = await self._room_views()

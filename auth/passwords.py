@@ -39,7 +39,11 @@ class PasswordHasher:
         self._dummy = self._hasher.hash("dummy password for timing")
 
     async def hash(self, password: str) -> str:
-        return await trio.to_thread.run_sync(self._hasher.hash, password, limiter=self._limiter)
+        return await trio.to_thread.run_sync(self.hash_blocking, password, limiter=self._limiter)
+
+    def hash_blocking(self, password: str) -> str:
+        """For tools outside the event loop (`chatctl create-user`)."""
+        return self._hasher.hash(password)
 
     async def verify(self, password_hash: str | None, password: str) -> bool:
         """Constant-shape check: an unknown user costs the same as a wrong password."""

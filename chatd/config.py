@@ -24,6 +24,7 @@ class ConfigError(ValueError):
 # Where browsers' push subscriptions point: FCM (Chrome, Edge, Opera, Samsung), Mozilla, Apple, Windows.
 # A host matches an entry equal to it or ending in "." + entry; "*" allows any https host.
 PUSH_SERVICE_HOSTS = ("fcm.googleapis.com", "push.services.mozilla.com", "push.apple.com", "notify.windows.com")
+REGISTRATION_MODES = ("open", "invite", "closed")  # who may sign up (CHAT_REGISTRATION)
 P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 
 
@@ -52,6 +53,7 @@ class Config:
     login_attempts: int = 10  # failed logins per username+address per window
     login_window: int = 300
     signups_per_hour: int = 20  # per client address
+    registration: str = "open"  # open: anyone signs up; invite: with a valid invite code; closed: chatctl only
     db_pool_size: int = 10
     argon2_time_cost: int = 2
     argon2_memory_kib: int = 19 * 1024
@@ -136,6 +138,8 @@ class Config:
         need(self.push_vapid_key is None or vapid_key_ok(self.push_vapid_key), "push_vapid_key",
              "must be a base64url P-256 private key (32 bytes)")
         need(self.log_format in ("text", "json"), "log_format", f"must be text or json, got {self.log_format!r}")
+        need(self.registration in REGISTRATION_MODES, "registration",
+             f"must be one of {', '.join(REGISTRATION_MODES)}, got {self.registration!r}")
         need(self.db_pool_size >= 2, "db_pool_size", "must be at least 2")
         need(self.argon2_memory_kib >= 8, "argon2_memory_kib", "must be at least 8")
         for var in ("database_url", "redis_url"):

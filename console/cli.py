@@ -3,6 +3,7 @@
     chatctl --url http://127.0.0.1:8766 --username root --password ... status
     chatctl --token $TOKEN --json restart room 42
     CHAT_DATABASE_URL=postgresql://... chatctl grant-admin alice
+    CHAT_DATABASE_URL=postgresql://... chatctl create-user alice alice@example.com
 """
 
 from __future__ import annotations
@@ -49,6 +50,12 @@ def parser() -> argparse.ArgumentParser:
     grant.add_argument("username")
     grant.add_argument("--revoke", action="store_true", help="take the role away instead")
     grant.add_argument("--database-url", default=os.environ.get("CHAT_DATABASE_URL"))
+    create = sub.add_parser("create-user", help="create an account, in the database (CHAT_DATABASE_URL); the "
+                                                "password is asked for, or read from stdin with --password-stdin")
+    create.add_argument("username")
+    create.add_argument("email")
+    create.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
+    create.add_argument("--database-url", default=os.environ.get("CHAT_DATABASE_URL"))
     return p
 
 
@@ -99,10 +106,30 @@ def grant(args: argparse.Namespace) -> int:
     return 0 if done else 1
 
 
+def create_user(args: argparse.Namespace) -> int:
+    import getpass
+
+    from console.accounts import create_user as create
+    if not args.database_url:
+        print("chatctl: create-user needs CHAT_DATABASE_URL (or --database-url)", file=sys.stderr)
+        return 2
+    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass("password: ")
+    try:
+        user_id = create(args.database_url, args.username, args.email, password)
+    except ValueError as exc:
+        print(f"chatctl: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps({"user": user_id, "username": args.username}) if args.json
+          else f"created user {args.username} (id {user_id})")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if args.command == "grant-admin":
         return grant(args)
+    if args.command == "create-user":
+        return create_user(args)
     try:
         client = connect(args)
         if args.command == "console":

@@ -8,7 +8,9 @@ from auth import hash_refresh_token, new_refresh_token
 from auth.passwords import check_email, check_password_rules
 from gateway.errors import RequestError
 from gateway.services import Services
+from gateway.sessions import close_revoked
 from persistence import Conflict
+from persistence.records import DeviceGrant, RevokedDevices
 from protocol import frames as f
 from protocol.errors import ErrorCode
 
@@ -38,6 +40,7 @@ class Accounts:
         problem = check_email(req.email) or check_password_rules(req.username, req.password)
         if problem:
             raise RequestError(ErrorCode.BAD_REQUEST, problem)
+        await self._may_register(req.invite)
         await rate_limit(self.s, f"signup:{self.address}", self.s.config.signups_per_hour, 3600)
         password_hash = await self.s.passwords.hash(req.password)
         try:
@@ -45,6 +48,22 @@ class Accounts:
         except Conflict as exc:
             raise RequestError(ErrorCode.CONFLICT, f"that {exc.field} is already taken") from exc
         return await self._grant(req.id, user_id, req.username, req.device)
+
+    async def _may_register(self, invite: str | None) -> None:
+        """CHAT_REGISTRATION: open, invite (a code of a live invite link; signing up does not use it up) or
+        closed (accounts come from `chatctl create-user` only)."""
+        mode = self.s.config.registration
+        if mode == "closed":
+            raise RequestError(ErrorCode.FORBIDDEN, "registration is closed on this server: an administrator "
+                                                    "creates accounts")
+        if mode == "invite":
+            if invite is None:
+                raise RequestError(ErrorCode.FORBIDDEN, "registration needs an invite: sign up with the code of "
+                                                        "an invite link (field 'invite')")
+            await rate_limit(self.s, f"join:addr:{self.address}", 100, 60)  # codes are not guessable by trying
+            refusal = await self.s.store.signup_invite(invite)
+            if refusal is not None:
+                raise RequestError(ErrorCode.FORBIDDEN, f"invite: {refusal.message}")
 
     async def login(self, req: f.Login) -> f.Frame:
         cfg = self.s.config
@@ -62,13 +81,17 @@ class Accounts:
         grant = await self.s.store.rotate_refresh_token(hash_refresh_token(req.refresh_token),
                                                         hash_refresh_token(new), self.s.config.refresh_ttl,
                                                         self.s.config.refresh_retry_seconds)
-        if grant is None:
+        if isinstance(grant, RevokedDevices):  # a spent token used again: stolen; its device is signed out
+            close_revoked(self.s, grant, "signed out: a spent refresh token was used again")
+        if not isinstance(grant, DeviceGrant):
             raise RequestError(ErrorCode.UNAUTHORIZED, "refresh token is invalid, expired or revoked")
         return f.AuthOk(id=req.id, user_id=grant.user_id, username=grant.username,
                         access_token=self.s.tokens.issue(grant.user_id, grant.device_id), refresh_token=new,
                         expires_in=self.s.tokens.access_ttl)
 
     async def logout(self, req: f.Logout) -> f.Frame:
-        if not await self.s.store.revoke_device(hash_refresh_token(req.refresh_token)):
+        revoked = await self.s.store.revoke_device(hash_refresh_token(req.refresh_token))
+        if revoked is None:
             raise RequestError(ErrorCode.NOT_FOUND, "unknown or already revoked refresh token")
+        close_revoked(self.s, revoked, "logged out")
         return f.Ok(id=req.id)

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import trio
 
-from actors.device import CLOSE_DISABLED, CLOSE_TRY_AGAIN, Device
+from actors.device import CLOSE_TRY_AGAIN, Device
 from actors.items import (
     AckFrom,
     ChangeMembers,
@@ -29,10 +29,12 @@ from actors.items import (
 from auth import TokenError
 from auth.tokens import AccessClaims
 from gateway.accounts import Accounts, rate_limit
+from gateway.devices import DeviceHandlers
 from gateway.errors import Handler, RequestError
 from gateway.invites import InviteHandlers
 from gateway.people import PeopleHandlers
 from gateway.services import Services
+from gateway.sessions import SessionEnded, session_user
 from protocol import frames as f
 from protocol.errors import ErrorCode
 from protocol.session import Session
@@ -61,6 +63,7 @@ class Handlers:
         }
         self.table.update(InviteHandlers(self).table)
         self.table.update(PeopleHandlers(self).table)  # profiles, search, presence
+        self.table.update(DeviceHandlers(self).table)  # devices, password, account deletion
 
     @property
     def me(self) -> int:
@@ -89,11 +92,10 @@ class Handlers:
                                f"speaks versions {', '.join(map(str, f.SUPPORTED_VERSIONS))}")
         claims = self._verify(req.token)
         user_id = claims.user_id
-        username = await self.s.store.active_username(user_id)
-        if username is None:
-            raise RequestError(ErrorCode.UNAUTHORIZED, "this account is disabled or no longer exists")
+        username = await session_user(self.s, claims)
         self.session.authenticated(user_id, req.version)
         self.device.user_id = user_id
+        self.device.session = claims.device_id
         self.device.push(f.Welcome(id=req.id, version=req.version, user_id=user_id, username=username,
                                    max_frame_bytes=self.s.config.max_frame_bytes))
         self._on_authenticated(claims.expires_at)
@@ -106,13 +108,15 @@ class Handlers:
 
     async def auth(self, req: f.Auth) -> f.Frame | None:
         """A fresh access token for this connection; refused (and the connection closed) once the account is
-        disabled, so a connection an admin's disconnect missed cannot outlive its token."""
+        disabled or the token's device signed out, so a connection the bus's close missed cannot outlive its token."""
         claims = self._verify(req.token)
-        if await self.s.store.active_username(claims.user_id) is None:
-            self.device.push(f.Error(code=ErrorCode.UNAUTHORIZED.value, id=req.id,
-                                     message="this account is disabled or no longer exists"))
-            self.device.kill(CLOSE_DISABLED, "account disabled")  # after the error frame
+        try:
+            await session_user(self.s, claims)
+        except SessionEnded as exc:
+            self.device.push(f.Error(code=exc.code.value, id=req.id, message=str(exc)))
+            self.device.kill(exc.close_code, str(exc))  # after the error frame
             return None
+        self.device.session = claims.device_id
         self._on_authenticated(claims.expires_at)
         return f.Ok(id=req.id)
 

@@ -7,6 +7,7 @@ from starlette.requests import Request
 from auth import TokenError
 from gateway.errors import RequestError
 from gateway.services import Services
+from gateway.sessions import session_user
 from protocol.errors import ErrorCode
 
 
@@ -20,6 +21,5 @@ async def user_of(request: Request, services: Services) -> int:
         claims = services.tokens.verify(token.strip())
     except TokenError as exc:
         raise RequestError(ErrorCode.UNAUTHORIZED, str(exc)) from exc
-    if await services.store.active_username(claims.user_id) is None:
-        raise RequestError(ErrorCode.UNAUTHORIZED, "this account is disabled or no longer exists")
+    await session_user(services, claims)  # the account is active and the token's device still signed in
     return claims.user_id

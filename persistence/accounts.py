@@ -6,7 +6,7 @@ import asyncpg
 
 from persistence.bridge import bridged
 from persistence.errors import Conflict
-from persistence.records import Account, DeviceGrant
+from persistence.records import Account, DeviceGrant, RevokedDevices
 
 
 class AccountQueries:
@@ -61,19 +61,21 @@ class AccountQueries:
     async def add_refresh_token(self, user_id: int, device_id: str, device_name: str | None,
                                 token_hash: bytes, ttl_seconds: int) -> None:
         await self.pool.execute(
-            "INSERT INTO refresh_tokens (token_hash, user_id, device_id, device_name, expires_at)"
+            "WITH device AS (INSERT INTO devices (id, user_id, name) VALUES ($3, $2, $4) ON CONFLICT (id) DO NOTHING)"
+            " INSERT INTO refresh_tokens (token_hash, user_id, device_id, device_name, expires_at)"
             " VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5))",
             token_hash, user_id, device_id, device_name, float(ttl_seconds))
 
     @bridged
     async def rotate_refresh_token(self, old_hash: bytes, new_hash: bytes, ttl_seconds: int,
-                                   retry_seconds: float = 0.0) -> DeviceGrant | None:
+                                   retry_seconds: float = 0.0) -> DeviceGrant | RevokedDevices | None:
         """Spend a refresh token and issue its successor (`new_hash`) for the same device, atomically.
 
         The successor is a function of the spent token (auth/tokens.py), so presenting the spent token again
         within `retry_seconds` while its successor is still unused (the reply was lost, or two browser tabs
         refreshed at once) grants that same successor again. Any other reuse of a spent token (it was copied)
         revokes the whole device. Two concurrent rotations serialize on the token's row lock.
+        Returns the grant, the device revoked for reuse (its sockets must close), or None (unknown token).
         """
         async with self.pool.acquire() as con, con.transaction():
             row = await con.fetchrow(
@@ -86,6 +88,7 @@ class AccountQueries:
                     "INSERT INTO refresh_tokens (token_hash, user_id, device_id, device_name, expires_at)"
                     " VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5))",
                     new_hash, row["user_id"], row["device_id"], row["device_name"], float(ttl_seconds))
+                await con.execute("UPDATE devices SET last_seen_at = now() WHERE id = $1", row["device_id"])
                 return DeviceGrant(row["user_id"], row["username"], str(row["device_id"]))
             if retry_seconds > 0:
                 row = await con.fetchrow(
@@ -100,15 +103,26 @@ class AccountQueries:
                 "UPDATE refresh_tokens SET revoked_at = now() WHERE revoked_at IS NULL AND device_id ="
                 " (SELECT device_id FROM refresh_tokens WHERE token_hash = $1 AND revoked_at IS NOT NULL)",
                 old_hash)
-            return None
+            reused = await con.fetchrow(
+                "UPDATE devices SET revoked_at = coalesce(revoked_at, now()) WHERE id ="
+                " (SELECT device_id FROM refresh_tokens WHERE token_hash = $1 AND revoked_at IS NOT NULL)"
+                " RETURNING user_id, id", old_hash)
+            return RevokedDevices(reused["user_id"], (str(reused["id"]),)) if reused else None
 
     @bridged
-    async def revoke_device(self, token_hash: bytes) -> bool:
-        """Revoke every refresh token of the device that `token_hash` belongs to."""
-        status = await self.pool.execute(
-            "UPDATE refresh_tokens SET revoked_at = now() WHERE revoked_at IS NULL AND device_id ="
-            " (SELECT device_id FROM refresh_tokens WHERE token_hash = $1)", token_hash)
-        return not status.endswith(" 0")
+    async def revoke_device(self, token_hash: bytes) -> RevokedDevices | None:
+        """Revoke the device that `token_hash` belongs to, and every refresh token of it (logout); None if the
+        device had no unrevoked token left."""
+        async with self.pool.acquire() as con, con.transaction():
+            row = await con.fetchrow(
+                "WITH t AS (UPDATE refresh_tokens SET revoked_at = now() WHERE revoked_at IS NULL AND device_id ="
+                " (SELECT device_id FROM refresh_tokens WHERE token_hash = $1) RETURNING user_id, device_id)"
+                " SELECT DISTINCT user_id, device_id FROM t", token_hash)
+            if row is None:
+                return None
+            await con.execute("UPDATE devices SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1",
+                              row["device_id"])
+            return RevokedDevices(row["user_id"], (str(row["device_id"]),))
 
     @bridged
     async def read_receipts(self, user_id: int) -> bool:

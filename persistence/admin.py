@@ -39,12 +39,14 @@ class AdminQueries:
         """Disable (or enable) an account; disabling also revokes every refresh token it holds.
 
         Returns how many refresh tokens were revoked. Access tokens stop working at once because hello and
-        the HTTP bearer check look the account up (persistence/accounts.py active_username).
+        the HTTP bearer check look the account and device up (persistence/sessions.py session).
         """
         async with self.pool.acquire() as con, con.transaction():
-            await con.execute("UPDATE users SET disabled = $2 WHERE id = $1", user_id, disabled)
+            await con.execute("UPDATE users SET disabled = $2 WHERE id = $1 AND deleted_at IS NULL", user_id, disabled)
             if not disabled:
                 return 0
+            await con.execute("UPDATE devices SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL",
+                              user_id)
             status = await con.execute(
                 "UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL", user_id)
             return int(status.rsplit(" ", 1)[-1])

@@ -74,6 +74,14 @@ class DeviceGrant:
     device_id: str
 
 
+@dataclass(frozen=True, slots=True)
+class RevokedDevices:
+    """Devices (sessions) just revoked: their access tokens are refused and their sockets must close."""
+
+    user_id: int
+    devices: tuple[str, ...]
+
+
 # ----------------------------------------------------------------- items a room appends in one commit
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ from persistence.migrate import apply_migrations
 from persistence.profiles import ProfileQueries
 from persistence.push import PushQueries
 from persistence.rooms import RoomQueries
+from persistence.sessions import SessionQueries
 
 
 async def _init_connection(con: asyncpg.Connection) -> None:
@@ -35,7 +36,7 @@ async def _keep_session(con: asyncpg.Connection) -> None:
 
 
 class Store(AccountQueries, RoomQueries, MessageQueries, InviteQueries, ProfileQueries, MediaQueries,
-            PushQueries, AdminQueries):
+            PushQueries, AdminQueries, SessionQueries):
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
 

@@ -4,6 +4,7 @@ Pure: no I/O, no trio, no database. ``decode`` never raises on client input; it 
 ``ProtocolError`` that the gateway turns into an ``error`` frame. See docs/protocol.md.
 """
 
+from protocol import devices as devices  # registers the frames of protocol/devices.py
 from protocol import people as people  # registers the frames of protocol/people.py
 from protocol.codec import bundle, decode, decode_bundle, encode
 from protocol.errors import ErrorCode, ProtocolError

@@ -76,6 +76,7 @@ class Signup(Frame):
     email: str = bounded(min_len=3, max_len=254)
     password: str = bounded(min_len=1, max_len=256)
     device: str | None = bounded(max_len=64, default=None)
+    invite: str | None = bounded(min_len=1, max_len=64, default=None)  # an invite code (CHAT_REGISTRATION=invite)
 
 
 @frame("login")

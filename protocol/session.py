@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from enum import Enum
 
+from protocol import devices, people
 from protocol import frames as f
-from protocol import people
 from protocol.errors import ErrorCode, ProtocolError
 
 ACCOUNT_FRAMES: frozenset[type[f.Frame]] = frozenset({f.Signup, f.Login, f.Refresh, f.Logout})
@@ -20,6 +20,7 @@ SESSION_FRAMES: frozenset[type[f.Frame]] = frozenset({
     f.Ban, f.Unban, f.SetRole, f.TransferOwnership, f.UpdateRoom, f.GetRoom, f.Edit, f.Delete, f.Settings,
     f.Typing, f.Mute, f.CreateInvite, f.ListInvites, f.RevokeInvite, f.ListInviteJoins, f.Join, f.PreviewInvite}
 SESSION_FRAMES |= people.REQUESTS  # profiles, search, presence (protocol/people.py)
+SESSION_FRAMES |= devices.REQUESTS  # devices, password, account deletion (protocol/devices.py)
 CLIENT_FRAMES = ACCOUNT_FRAMES | SESSION_FRAMES | {f.Hello}
 
 

@@ -138,12 +138,13 @@ async def test_forged_or_expired_token_is_refused(people: People, kind: str) -> 
 async def test_connection_closes_when_token_expires_unless_refreshed(people: People, node: Node) -> None:
     ann = await people.signup("ann")
     issuer = TokenIssuer("t" * 40, access_ttl=900)
-    short = issuer.issue(ann.user_id, "dev", now=time.time() - 900 + 1.5)  # expires in 1.5 s
+    dev = issuer.verify(ann.access_token).device_id  # tokens must name a signed-in device
+    short = issuer.issue(ann.user_id, dev, now=time.time() - 900 + 1.5)  # expires in 1.5 s
     kept = await people.raw()
     await kept.hello(short)
     dropped = await people.raw()
     await dropped.hello(short)
-    await kept.call(f.Auth, token=issuer.issue(ann.user_id, "dev"))  # in-band refresh
+    await kept.call(f.Auth, token=issuer.issue(ann.user_id, dev))  # in-band refresh
     with trio.fail_after(5):
         await dropped.closed.wait()
     assert dropped.close_code == 4001

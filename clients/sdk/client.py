@@ -26,6 +26,7 @@ from clients.sdk.history import History
 from clients.sdk.link import Link, LinkFailed
 from clients.sdk.media import MediaApi, Upload
 from clients.sdk.tokens import NotSignedIn, TokenKeeper, Tokens
+from protocol import devices as d
 from protocol import frames as f
 from protocol import people as p
 
@@ -77,8 +78,10 @@ class Chat:
     def username(self) -> str | None:
         return self.tokens.tokens.username if self.tokens.tokens else None
 
-    async def signup(self, username: str, email: str, password: str) -> None:
-        await self._sign_in(f.Signup, username=username, email=email, password=password, device=self.device)
+    async def signup(self, username: str, email: str, password: str, invite: str | None = None) -> None:
+        """`invite`: an invite link or code, needed when the server's registration is by invitation."""
+        await self._sign_in(f.Signup, username=username, email=email, password=password, device=self.device,
+                            invite=invite_code(invite) if invite else None)
 
     async def login(self, username: str, password: str) -> None:
         await self._sign_in(f.Login, username=username, password=password, device=self.device)
@@ -94,6 +97,31 @@ class Chat:
         """Revoke this device's tokens on the server, forget them, and disconnect."""
         if self.tokens.tokens is not None:
             await self.link.call(f.Logout, idempotent=False, refresh_token=self.tokens.tokens.refresh_token)
+        await self.cache.set_meta({"tokens": None})
+        self.tokens.tokens = None
+        self.disconnect()
+
+    # ------------------------------------------------------------------ devices and account
+
+    async def devices(self) -> list[d.DeviceInfo]:
+        """This account's signed-in devices, most recently seen first; `current` marks this one."""
+        return (await self.link.call(d.ListDevices, idempotent=True)).devices  # type: ignore[no-any-return]
+
+    async def logout_other_devices(self) -> list[str]:
+        """Sign every other device out (their sockets close, their tokens stop working); the ids signed out."""
+        return (await self.link.call(d.LogoutDevices, idempotent=True, others=True)).devices  # type: ignore[no-any-return]
+
+    async def logout_device(self, device: str) -> None:
+        """Sign one device out by its id (from `devices()`); for this one, use `logout()`."""
+        await self.link.call(d.LogoutDevices, idempotent=False, device=device)
+
+    async def change_password(self, old_password: str, new_password: str) -> None:
+        """Every other device is signed out; this one stays signed in (ChatError `unauthorized`: wrong password)."""
+        await self.link.call(d.ChangePassword, idempotent=False, old_password=old_password, new_password=new_password)
+
+    async def delete_account(self, password: str) -> None:
+        """Delete the account for good (docs/protocol.md 3.8), then forget the tokens and disconnect."""
+        await self.link.call(d.DeleteAccount, idempotent=False, password=password)
         await self.cache.set_meta({"tokens": None})
         self.tokens.tokens = None
         self.disconnect()

@@ -243,6 +243,15 @@ async function main() {
     await pageA.getByText("Saved.").waitFor({ timeout: T });
     await shot(pageA, "10-settings");
 
+    step = "devices and password";
+    const devices = pageA.getByRole("list", { name: "Signed-in devices" });
+    await devices.getByText("(this device)").waitFor({ timeout: T });
+    await pageA.getByLabel("Current password").fill("correct horse battery");
+    await pageA.getByLabel("New password").fill("a brand new passphrase");
+    await pageA.getByRole("button", { name: "Change password" }).click();
+    await pageA.getByText("Password changed.").waitFor({ timeout: T });
+    await shot(pageA, "11-devices");
+
     step = "the refresh token is out of script reach";
     const [cookie] = (await ctxA.cookies()).filter((c) => c.name === "chatd_refresh");
     check(cookie && cookie.httpOnly && cookie.sameSite === "Strict" && cookie.path === "/api/auth/", `an HttpOnly SameSite=Strict cookie for /api/auth/ (${JSON.stringify(cookie)})`);
@@ -263,7 +272,7 @@ async function main() {
     check(!(await ctxA.cookies()).some((c) => c.name === "chatd_refresh"), "the refresh cookie is gone");
     await pageA.reload();
     await pageA.getByRole("button", { name: "Log in" }).waitFor({ timeout: T });
-    await shot(pageA, "11-logged-out");
+    await shot(pageA, "12-logged-out");
   } finally {
     await browser.close().catch(() => undefined);
     await stopServer(server.proc);

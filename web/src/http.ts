@@ -19,8 +19,8 @@ async function postJson<T>(path: string, body: unknown, token?: string): Promise
   return answer<T>(await fetch(path, { method: "POST", headers, body: JSON.stringify(body), credentials: "same-origin" }));
 }
 
-export const signup = (username: string, email: string, password: string) =>
-  postJson<WebAuthOk>("/api/auth/signup", { username, email, password, device: deviceLabel() });
+export const signup = (username: string, email: string, password: string, invite?: string) =>
+  postJson<WebAuthOk>("/api/auth/signup", { username, email, password, device: deviceLabel(), invite });
 export const login = (username: string, password: string) =>
   postJson<WebAuthOk>("/api/auth/login", { username, password, device: deviceLabel() });
 /** Refresh with the cookie; `legacy`: a refresh token an older client kept in localStorage (moved into the cookie). */

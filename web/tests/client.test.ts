@@ -7,11 +7,13 @@ function setup(cursors = new Map<number, number>()) {
   const socks = fakeSockets();
   const pushes: PushFrame[] = [];
   const states: string[] = [];
+  const signedOut: boolean[] = [];
   const client = new ChatClient({
     url: "ws://test/", tokens, cursors: async () => cursors, onPush: (f) => pushes.push(f),
     onState: (s) => states.push(s), socketFactory: socks.factory, backoff: () => 5, requestTimeoutMs: 200,
+    onSignedOut: () => signedOut.push(true),
   });
-  return { socks, pushes, states, client };
+  return { socks, pushes, states, client, signedOut };
 }
 
 async function welcome(sock: Awaited<ReturnType<ReturnType<typeof fakeSockets>["nth"]>>, skip = 0) {
@@ -80,6 +82,17 @@ describe("ChatClient", () => {
     expect(hello.cursors).toEqual({ "#3": 9 });
     await client.ready();
     client.stop();
+  });
+
+  it("signs out, without reconnecting, when the server closes with 4010 (this device was logged out)", async () => {
+    const { socks, client, signedOut } = setup();
+    client.start();
+    const sock = await socks.nth(0);
+    await welcome(sock);
+    sock.close(4010, "signed out from another device");
+    await new Promise((r) => setTimeout(r, 30));
+    expect(signedOut).toEqual([true]);
+    expect(socks.sockets.length).toBe(1);
   });
 
   it("refreshes the token when hello is refused as unauthorized", async () => {

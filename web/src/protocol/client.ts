@@ -215,6 +215,7 @@ export class ChatClient {
           () => this.scheduleReconnect(ev.code),
         );
       }
+      else if (ev.code === 4010 || ev.code === 4003) this.signedOut(); // this device signed out, or the account is gone
       else if (ev.code !== 1009) this.scheduleReconnect(ev.code);
     };
     ws.onopen = () => void this.hello(ws, token);

@@ -111,6 +111,9 @@ export interface Profile {
   visibility?: Partial<Record<"display_name" | "about" | "avatar" | "last_seen", VisibilityLevel>>;
 }
 
+/** One signed-in device of this account (docs/protocol.md 3.8). */
+export interface DeviceInfo { device: string; name?: string; created_ts: number; last_seen_ts: number; current: boolean }
+
 export interface PresenceInfo { user: number; online?: boolean; last_seen?: number }
 
 export interface AuthOk {
@@ -143,6 +146,8 @@ export interface ServerFrames {
   invite: { id: number; invite: InviteInfo };
   invites: { id: number; invites: InviteInfo[] };
   invite_preview: InvitePreview & { id: number };
+  devices: { id: number; devices: DeviceInfo[] };
+  logged_out: { id: number; devices: string[] };
 }
 
 export type ServerFrameType = keyof ServerFrames;
@@ -151,7 +156,7 @@ export type PushFrame = Extract<AnyServerFrame, { t: "msgs" | "status" | "receip
 
 /** Requests (without `id`) and the reply type each one gets. */
 export interface Requests {
-  signup: { req: { username: string; email: string; password: string; device?: string }; res: "auth_ok" };
+  signup: { req: { username: string; email: string; password: string; device?: string; invite?: string }; res: "auth_ok" };
   login: { req: { username: string; password: string; device?: string }; res: "auth_ok" };
   refresh: { req: { refresh_token: string }; res: "auth_ok" };
   logout: { req: { refresh_token: string }; res: "ok" };
@@ -183,6 +188,10 @@ export interface Requests {
   get_profile: { req: { user?: number | string }; res: "profile" };
   search_users: { req: { query: string; limit?: number }; res: "users" };
   get_presence: { req: { users: number[] }; res: "presence" };
+  list_devices: { req: Record<string, never>; res: "devices" };
+  logout_devices: { req: { device: string } | { others: true }; res: "logged_out" };
+  change_password: { req: { old_password: string; new_password: string }; res: "ok" };
+  delete_account: { req: { password: string }; res: "ok" };
 }
 export type RequestType = keyof Requests;
 export type Reply<K extends RequestType> = ServerFrames[Requests[K]["res"]];

@@ -15,7 +15,7 @@ export function AuthScreen({ onAuthed, inviteCode }: { onAuthed: (who: Who) => v
     setBusy(true);
     setError(null);
     try {
-      const ok = mode === "signup" ? await http.signup(username, email, password) : await http.login(username, password);
+      const ok = mode === "signup" ? await http.signup(username, email, password, inviteCode) : await http.login(username, password);
       onAuthed(adopt(ok));
     } catch (err) {
       setError((err as Error).message);

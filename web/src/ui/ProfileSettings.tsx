@@ -3,6 +3,7 @@ import { navigate, useStore } from "./hooks";
 import type { Profile, VisibilityLevel } from "../protocol/types";
 import { currentSubscription, disablePush, enablePush, pushSupported } from "../push";
 import { session } from "../session";
+import { DeviceSettings } from "./DeviceSettings";
 
 const FIELDS = [["display_name", "Display name"], ["about", "About"], ["last_seen", "Last seen & online"]] as const;
 
@@ -92,6 +93,7 @@ export function ProfileSettings({ onLogout }: { onLogout: () => void }) {
         {pushSupported() ? (
           <button type="button" onClick={() => void togglePush()}>{push === "on" ? "Turn off push notifications" : "Turn on push notifications"}</button>
         ) : <p className="small">This browser does not support push notifications.</p>}
+        <DeviceSettings onDeleted={onLogout} />
         <h3>Account</h3>
         <button type="button" className="danger" onClick={async () => {
           const token = await session.access().catch(() => null);

@@ -1,0 +1,57 @@
+"""Sessions: the one check every access token passes (hello, `auth`, each HTTP request), and the one way a revoked
+device's connections close, on this process and every other.
+
+An access token names its device (`dev`). The check reads the account and that device from Postgres in one
+statement (the same round trip that already checked the account): a revoked device's tokens are refused from the
+moment the revocation commits, on every process, with no cache to go stale. Revoking publishes `CloseDevices` with
+the device ids to the user's actor here and, over the bus, on every other process (the path an admin's disconnect
+takes); those close with 4010. The bus is at most once: a process that missed the news keeps that socket until its
+next `auth` (at most the access-token lifetime), while its new hellos and HTTP requests are refused already.
+"""
+
+from __future__ import annotations
+
+import re
+
+from actors.device import CLOSE_DISABLED, CLOSE_SIGNED_OUT
+from actors.items import CloseDevices
+from auth.tokens import AccessClaims
+from gateway.errors import RequestError
+from gateway.services import Services
+from persistence.records import RevokedDevices
+from protocol.errors import ErrorCode
+from protocol.frames import UUID_RE
+
+SIGNED_OUT = "this device was signed out (logout, password change or from another device): log in again"
+GONE = "this account is disabled or no longer exists"
+
+
+class SessionEnded(RequestError):
+    """An access token whose account or device is gone: refused as unauthorized; a connection that presents it
+    in `auth` closes with `close_code`."""
+
+    def __init__(self, message: str, close_code: int) -> None:
+        super().__init__(ErrorCode.UNAUTHORIZED, message)
+        self.close_code = close_code
+
+
+async def session_user(services: Services, claims: AccessClaims) -> str:
+    """The username behind a verified access token whose account is active and whose device is still signed in;
+    SessionEnded naming which is not."""
+    if not re.fullmatch(UUID_RE, claims.device_id):
+        raise SessionEnded("invalid token: it names no device", CLOSE_SIGNED_OUT)
+    row = await services.store.session(claims.user_id, claims.device_id)
+    if row is None or not row.account_active:
+        raise SessionEnded(GONE, CLOSE_DISABLED)
+    if not row.device_live:
+        raise SessionEnded(SIGNED_OUT, CLOSE_SIGNED_OUT)
+    return row.username
+
+
+def close_revoked(services: Services, revoked: RevokedDevices, reason: str, code: int = CLOSE_SIGNED_OUT) -> None:
+    """Close every connection of the revoked devices, here and on the other processes (after what is queued)."""
+    if not revoked.devices:
+        return
+    item = CloseDevices(code, reason, frozenset(revoked.devices))
+    services.users.offer(revoked.user_id, item)
+    services.bus.to_users((revoked.user_id,), item)
