@@ -141,7 +141,8 @@ def _members(state: RoomState, me: MemberState, requester: int, item: ChangeMemb
                 raise Denied(ErrorCode.FORBIDDEN, f"a {me.role} cannot {action} a {them.role}")
             them.left_seq = pending
         if action == "remove":
-            return [MemberChange("removed", target, requester, ends_membership=True)]
+            return [MemberChange("removed", target, requester, ends_membership=True,
+                                 revoke_invites=item.revoke_invites)]
         state.banned.add(target)
         return [MemberChange("banned", target, requester, ends_membership=member)]
     if action == "unban":

@@ -192,13 +192,13 @@ class Handlers:
         users = await self._resolve(list(req.users))
         await self._to_room(req.room, ChangeMembers(self.device, req.id, "add", tuple(users)))
 
-    async def _change_one(self, room: int, req_id: int, action: str, user: int | str, role: str | None = None
-                          ) -> None:
+    async def _change_one(self, room: int, req_id: int, action: str, user: int | str, role: str | None = None,
+                          revoke_invites: bool = False) -> None:
         users = await self._resolve([user])
-        await self._to_room(room, ChangeMembers(self.device, req_id, action, tuple(users), role))
+        await self._to_room(room, ChangeMembers(self.device, req_id, action, tuple(users), role, revoke_invites))
 
     async def remove_member(self, req: f.RemoveMember) -> None:
-        await self._change_one(req.room, req.id, "remove", req.user)
+        await self._change_one(req.room, req.id, "remove", req.user, revoke_invites=req.revoke_invites)
 
     async def ban(self, req: f.Ban) -> None:
         await self._change_one(req.room, req.id, "ban", req.user)
