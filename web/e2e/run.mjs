@@ -241,6 +241,17 @@ async function main() {
     await pageA.getByRole("button", { name: "Save profile" }).click();
     await pageA.getByText("Saved.").waitFor({ timeout: T });
     await shot(pageA, "10-settings");
+
+    step = "kick and revoke links";
+    await pageA.goto(`${base}/r/${group}`);
+    await pageA.getByRole("button", { name: "Group settings" }).click();
+    await pageA.getByRole("button", { name: `Kick and revoke links ${cat}` }).click();
+    await pageA.getByText("Members (2)").waitFor({ timeout: T });
+    check((await pageA.getByTestId("invite-link").count()) === 0, "no live invite link is left");
+    await pageC.goto(link);
+    await pageC.getByText("This invite link was revoked.").waitFor({ timeout: T });
+    await pageA.goto(`${base}/r/${group}`);
+    await pageA.locator(".system", { hasText: "and revoked the invite links" }).waitFor({ timeout: T });
   } finally {
     await browser.close().catch(() => undefined);
     await stopServer(server.proc);
