@@ -38,6 +38,7 @@ class ChangeMembers:
     action: str  # add | remove | remove_invited | leave | ban | unban | set_role | transfer
     users: tuple[int, ...] = ()
     role: str | None = None  # set_role: admin | member
+    revoke_invites: bool = False  # remove: also revoke the room's invite links, in the same commit
 
 
 @dataclass(frozen=True, slots=True)

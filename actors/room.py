@@ -37,7 +37,7 @@ from actors.items import (
 from actors.mailbox import Mailbox
 from actors.receipts import Move, Receipts
 from actors.remote import remote_news
-from actors.rules import Denied, admit
+from actors.rules import Denied, admit, no_such_room, not_a_member
 from actors.typing import TypingState
 from persistence.errors import StaleRoom, StoreUnavailable
 from persistence.records import Appended, AppendItem, InviteJoin, MemberChange, Refusal, RoomState, RoomUpdate
@@ -157,9 +157,9 @@ class RoomActor:
     def _not_found(self, items: list[RoomItem]) -> None:
         for item in items:
             if isinstance(item, REQUESTS):
-                self._answer(item, ErrorCode.NOT_FOUND, f"room {self.room_id} does not exist")
+                self._answer(item, ErrorCode.NOT_FOUND, no_such_room(self.room_id))
             elif isinstance(item, TypingNow):
-                reply_error(item.device, None, ErrorCode.NOT_FOUND, f"typing: room {self.room_id} does not exist")
+                reply_error(item.device, None, ErrorCode.NOT_FOUND, f"typing: {no_such_room(self.room_id)}")
 
     async def _loaded(self, batch: list[RoomItem]) -> RoomState | None:
         """The room's state, loaded from Postgres if needed; None (batch answered) if that cannot be."""
@@ -408,7 +408,7 @@ class RoomActor:
         user = item.device.user_id
         member = state.members.get(user)
         if member is None or not member.current:
-            reply_error(item.device, None, ErrorCode.FORBIDDEN, f"typing: you are not a member of room {self.room_id}")
+            reply_error(item.device, None, ErrorCode.FORBIDDEN, f"typing: {not_a_member(self.room_id)}")
             return
         self.bus.to_room(self.room_id, RemoteTyping(user, item.active))  # every one: it renews the expiry there
         self._typing(user, item.active)

@@ -29,6 +29,15 @@ from protocol.errors import ErrorCode
 RANK = {"member": 0, "admin": 1, "owner": 2}
 
 
+def not_a_member(room: int) -> str:
+    """The refusal of a request for a room from someone who is not a current member of it."""
+    return f"you are not a member of room {room}"
+
+
+def no_such_room(room: int) -> str:
+    return f"room {room} does not exist"
+
+
 class Denied(Exception):
     def __init__(self, code: ErrorCode, message: str) -> None:
         super().__init__(message)
@@ -41,7 +50,7 @@ def admit(state: RoomState, item: RoomRequest) -> list[AppendItem]:
         return _join(state, requester, item)
     me = state.members.get(requester)
     if me is None or not me.current:
-        raise Denied(ErrorCode.FORBIDDEN, f"you are not a member of room {state.id}")
+        raise Denied(ErrorCode.FORBIDDEN, not_a_member(state.id))
     if isinstance(item, SendText):
         return [NewText(requester, item.client_id, item.body, item.kind, item.media)]
     if isinstance(item, ChangeMessage):
@@ -132,7 +141,8 @@ def _members(state: RoomState, me: MemberState, requester: int, item: ChangeMemb
                 raise Denied(ErrorCode.FORBIDDEN, f"a {me.role} cannot {action} a {them.role}")
             them.left_seq = pending
         if action == "remove":
-            return [MemberChange("removed", target, requester, ends_membership=True)]
+            return [MemberChange("removed", target, requester, ends_membership=True,
+                                 revoke_invites=item.revoke_invites)]
         state.banned.add(target)
         return [MemberChange("banned", target, requester, ends_membership=member)]
     if action == "unban":

@@ -25,6 +25,7 @@ from protocol import ProtocolError, Session, bundle, decode_bundle, encode
 from protocol import frames as f
 from protocol.codec import MAX_BUNDLE_FRAMES
 from protocol.errors import ErrorCode
+from protocol.session import CLIENT_FRAMES
 
 log = logging.getLogger("chatd.gateway")
 
@@ -80,7 +81,7 @@ class Connection:
                 data = await self.ws.get_message()
             except ConnectionClosed:
                 return
-            for frame in decode_bundle(data, max_bytes):  # first, so a refusal can echo the request id
+            for frame in decode_bundle(data, max_bytes, CLIENT_FRAMES):  # first: a refusal echoes the id
                 if self.device.queued * 2 >= self.device.limit:
                     await self._outbox_drained()
                 if self.device.closed:  # an earlier frame of the bundle ended the connection

@@ -3,7 +3,8 @@
 A handler returns the reply frame, or None when the reply comes later from an actor (send, membership
 changes) or is not due (ack, read). It raises RequestError for a refusal; the connection turns it into
 an `error` frame echoing the request id. Authorization happens where the data lives: membership checks
-in the room actor, visibility checks in the history query.
+in the room actor, visibility checks in the history query; a request for a room whose actor is not
+running is refused here unless its sender is a member (`_member_of`), so it cannot start the actor.
 """
 
 from __future__ import annotations
@@ -21,11 +22,13 @@ from actors.items import (
     MembershipChanged,
     MuteChanged,
     ReadMoved,
+    RoomItem,
     SendText,
     SettingsChanged,
     TypingNow,
     UpdateRoom,
 )
+from actors.rules import no_such_room, not_a_member
 from auth import TokenError
 from auth.tokens import AccessClaims
 from gateway.accounts import Accounts, rate_limit
@@ -170,17 +173,36 @@ class Handlers:
         room_id = await self.s.store.create_group(self.me, req.name, members, req.history_visibility)
         return await self._room_reply(req.id, room_id, [self.me, *members])
 
+    async def _member_of(self, room: int, what: str = "") -> None:
+        """Refuse a request for `room` from anyone but a current member before it can start the room's actor
+        (which loads the room from Postgres), so a stranger cannot pull rooms into memory. A running actor
+        checks the request itself against the membership it holds: no query on that, the hot, path. A
+        stopped one starts only once Postgres says yes, and joins are stored there before they are
+        acknowledged, so a room the user was just added to (on any process) is reachable at once."""
+        if self.s.rooms.is_online(room):
+            return
+        member = await self.s.store.is_current_member(self.me, room)
+        if member is None:
+            raise RequestError(ErrorCode.NOT_FOUND, what + no_such_room(room))
+        if not member:
+            raise RequestError(ErrorCode.FORBIDDEN, what + not_a_member(room))
+
+    async def _to_room(self, room: int, item: RoomItem) -> None:
+        """Hand a member's request to the room's actor (no checkpoint between the check and the put)."""
+        await self._member_of(room)
+        await self.s.rooms.put(room, item)
+
     async def add_members(self, req: f.AddMembers) -> None:
         users = await self._resolve(list(req.users))
-        await self.s.rooms.put(req.room, ChangeMembers(self.device, req.id, "add", tuple(users)))
+        await self._to_room(req.room, ChangeMembers(self.device, req.id, "add", tuple(users)))
 
-    async def _change_one(self, room: int, req_id: int, action: str, user: int | str, role: str | None = None
-                          ) -> None:
+    async def _change_one(self, room: int, req_id: int, action: str, user: int | str, role: str | None = None,
+                          revoke_invites: bool = False) -> None:
         users = await self._resolve([user])
-        await self.s.rooms.put(room, ChangeMembers(self.device, req_id, action, tuple(users), role))
+        await self._to_room(room, ChangeMembers(self.device, req_id, action, tuple(users), role, revoke_invites))
 
     async def remove_member(self, req: f.RemoveMember) -> None:
-        await self._change_one(req.room, req.id, "remove", req.user)
+        await self._change_one(req.room, req.id, "remove", req.user, revoke_invites=req.revoke_invites)
 
     async def ban(self, req: f.Ban) -> None:
         await self._change_one(req.room, req.id, "ban", req.user)
@@ -198,10 +220,10 @@ class Handlers:
         changes = {k: v for k in ("name", "description", "icon", "history_visibility")
                    if (v := getattr(req, k)) is not None}
         await self.check_picture("icon", req.icon)
-        await self.s.rooms.put(req.room, UpdateRoom(self.device, req.id, changes))
+        await self._to_room(req.room, UpdateRoom(self.device, req.id, changes))
 
     async def leave(self, req: f.Leave) -> None:
-        await self.s.rooms.put(req.room, ChangeMembers(self.device, req.id, "leave"))
+        await self._to_room(req.room, ChangeMembers(self.device, req.id, "leave"))
 
     async def get_room(self, req: f.GetRoom) -> f.Frame:
         if not await self.s.store.was_member(self.me, req.room):
@@ -214,14 +236,14 @@ class Handlers:
     # ------------------------------------------------------------------ messages
 
     async def send(self, req: f.Send) -> None:
-        await self.s.rooms.put(req.room, SendText(self.device, req.id, req.client_id.lower(), req.body, req.kind,
-                                                         req.media))
+        await self._to_room(req.room, SendText(self.device, req.id, req.client_id.lower(), req.body, req.kind,
+                                               req.media))
 
     async def edit(self, req: f.Edit) -> None:
-        await self.s.rooms.put(req.room, ChangeMessage(self.device, req.id, req.seq, req.body))
+        await self._to_room(req.room, ChangeMessage(self.device, req.id, req.seq, req.body))
 
     async def delete(self, req: f.Delete) -> None:
-        await self.s.rooms.put(req.room, ChangeMessage(self.device, req.id, req.seq, None))
+        await self._to_room(req.room, ChangeMessage(self.device, req.id, req.seq, None))
 
     async def _cursor(self, room: int, seq: int, read: bool) -> None:
         mailbox = self.s.users.lookup(self.me)
@@ -239,6 +261,7 @@ class Handlers:
         self.s.bus.to_users((self.me,), ReadMoved(req.room, req.seq))  # my devices on other processes
 
     async def typing(self, req: f.Typing) -> None:
+        await self._member_of(req.room, "typing: ")
         self.s.rooms.tell(req.room, TypingNow(self.device, req.active))  # best-effort: dropped if overloaded
 
     async def mute(self, req: f.Mute) -> f.Frame:

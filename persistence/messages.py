@@ -241,6 +241,8 @@ def _row(seq: int, item: AppendItem, media: dict[str, StoredMedia]) -> tuple[obj
         event = {"type": EVENT_TYPES[item.action], "user": item.user, "by": item.by}
         if item.action == "role_changed":
             event["role"] = item.role
+        if item.revoke_invites:
+            event["invites_revoked"] = True
     elif isinstance(item, RoomUpdate):
         event = {"type": "room_updated", "by": item.by, **item.changes}
     elif isinstance(item, InviteJoin):
@@ -307,6 +309,9 @@ async def _apply_member_change(con: asyncpg.Connection, room_id: int, seq: int, 
         if change.ends_membership:
             await con.execute("UPDATE room_members SET left_seq = $3"
                               " WHERE room_id = $1 AND user_id = $2 AND left_seq IS NULL", room_id, change.user, seq)
+        if change.revoke_invites:  # a join through one of them waits for the room's row lock: it sees this
+            await con.execute("UPDATE invite_links SET revoked_at = now() WHERE room_id = $1 AND revoked_at IS NULL",
+                              room_id)
         if change.action == "banned":
             await con.execute("INSERT INTO room_bans (room_id, user_id, banned_by) VALUES ($1, $2, $3)"
                               " ON CONFLICT DO NOTHING", room_id, change.user, change.by)

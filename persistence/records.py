@@ -104,6 +104,7 @@ class MemberChange:
     by: int
     role: str = "member"
     ends_membership: bool = False  # removed, left, or banned while a member: its seq is the left_seq
+    revoke_invites: bool = False  # removed: every live invite link of the room is revoked with it
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,8 +6,9 @@ invite links, media items), and hands each room's items here. `plan_room` decide
 order, whether it is a retry of a stored message (its original is the result), refused (no seq is used)
 or fresh (it gets the next seq). The writer then stores the fresh items and nothing else.
 
-`Lookups` is the transaction's scratch data: a planned delete marks its target deleted and a planned
-invite join counts a use, so that later items of the same batch see them.
+`Lookups` is the transaction's scratch data: a planned delete marks its target deleted, a planned
+invite join counts a use and a planned kick that revokes the room's links revokes them, so that later
+items of the same batch see them.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 
 from persistence.invites import refuse_join
 from persistence.media import StoredMedia
-from persistence.records import AppendItem, InviteJoin, MessageChange, NewText, Refusal
+from persistence.records import AppendItem, InviteJoin, MemberChange, MessageChange, NewText, Refusal
 from protocol.frames import Message
 
 Key = tuple[int, str]  # (sender, client_id): the idempotency key of a text
@@ -69,6 +70,10 @@ def plan_room(room_id: int, last_seq: int, items: Sequence[AppendItem], lookups:
             refusal = refuse_join(room_id, link)
             if refusal is None and link is not None:
                 link["use_count"] += 1  # a second join in this batch sees this one
+        elif isinstance(item, MemberChange) and item.revoke_invites:
+            for link in lookups.invites.values():  # a join later in this batch is refused
+                if link["room_id"] == room_id and link["revoked_at"] is None:
+                    link["revoked_at"] = link["now"]
         if refusal is not None:
             outcomes.append(refusal)
             continue

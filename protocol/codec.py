@@ -3,6 +3,7 @@ never raise. Since protocol version 2 a websocket message may carry a bundle: an
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 import msgpack
@@ -80,21 +81,26 @@ def decode(data: bytes | str, max_bytes: int = DEFAULT_MAX_FRAME_BYTES) -> Frame
     return _frame(obj)
 
 
-def decode_bundle(data: bytes | str, max_bytes: int = DEFAULT_MAX_FRAME_BYTES) -> list[Frame | ProtocolError]:
+def decode_bundle(data: bytes | str, max_bytes: int = DEFAULT_MAX_FRAME_BYTES,
+                  accept: Collection[type[Frame]] | None = None) -> list[Frame | ProtocolError]:
     """The frames of one websocket message, in order: one frame (a map), or a bundle (an array of up to
-    MAX_BUNDLE_FRAMES maps, each decoded on its own: a bad one does not spoil the others)."""
+    MAX_BUNDLE_FRAMES maps, each decoded on its own: a bad one does not spoil the others).
+
+    `accept`: the frame types this side may receive (the server: what clients send); any other type is
+    refused unread, echoing the request id the map carries (a server frame such as `msgs` has no `id`
+    field, so the id would be lost once the frame is built)."""
     obj = _unpack(data, max_bytes)
     if isinstance(obj, ProtocolError):
         return [obj]
     if isinstance(obj, dict):
-        return [_frame(obj)]
+        return [_frame(obj, accept)]
     if not isinstance(obj, list):
         return [ProtocolError(ErrorCode.BAD_REQUEST, "a message must be a msgpack map (a frame) or an array of "
                                                      "maps (a bundle of frames)")]
     if not obj or len(obj) > MAX_BUNDLE_FRAMES:
         return [ProtocolError(ErrorCode.BAD_REQUEST, f"a bundle holds 1 to {MAX_BUNDLE_FRAMES} frames, "
                                                      f"this one {len(obj)}")]
-    return [_frame(item) if isinstance(item, dict) else
+    return [_frame(item, accept) if isinstance(item, dict) else
             ProtocolError(ErrorCode.BAD_REQUEST, f"bundle item {i} is not a msgpack map") for i, item in enumerate(obj)]
 
 
@@ -111,7 +117,7 @@ def _unpack(data: bytes | str, max_bytes: int) -> Any:
         return ProtocolError(ErrorCode.BAD_REQUEST, f"malformed msgpack: {type(exc).__name__}")
 
 
-def _frame(obj: dict[Any, Any]) -> Frame | ProtocolError:
+def _frame(obj: dict[Any, Any], accept: Collection[type[Frame]] | None = None) -> Frame | ProtocolError:
     raw_id = obj.get("id")
     req_id = raw_id if isinstance(raw_id, int) and not isinstance(raw_id, bool) and \
         0 <= raw_id <= MAX_ID else None
@@ -121,6 +127,8 @@ def _frame(obj: dict[Any, Any]) -> Frame | ProtocolError:
     cls = FRAME_TYPES.get(kind)
     if cls is None:
         return ProtocolError(ErrorCode.BAD_REQUEST, f"unknown frame type {kind[:40]!r}", req_id)
+    if accept is not None and cls not in accept:
+        return ProtocolError(ErrorCode.BAD_REQUEST, f"'{kind}' is sent by the server, not a client", req_id)
     try:
         return build(cls, {k: v for k, v in obj.items() if k != "t"})  # type: ignore[no-any-return]
     except SchemaError as exc:

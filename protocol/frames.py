@@ -264,9 +264,13 @@ class AddMembers(Frame):
 @frame("remove_member")
 @dataclass(frozen=True, slots=True)
 class RemoveMember(Frame):
+    """Kick: remove a member. A kicked user may rejoin through any live invite link of the room (a ban
+    stops that); `revoke_invites` revokes all of them in the same transaction as the removal."""
+
     id: int = req_id()
     room: int = room_id()
     user: UserRef = user_ref()
+    revoke_invites: bool = False
 
 
 @frame("leave")

@@ -41,12 +41,10 @@ class Session:
         self.version = 1  # the protocol version the client said hello with; 2+: the server may send bundles
 
     def check(self, frame: f.Frame) -> ProtocolError | None:
-        """None if `frame` may be handled now, else the error to send back."""
+        """None if `frame` may be handled now, else the error to send back. `frame` is one of CLIENT_FRAMES:
+        the decoder refuses the others (`decode_bundle(..., accept=CLIENT_FRAMES)`), echoing their id."""
         req_id = getattr(frame, "id", None)
         kind = type(frame)
-        if kind not in CLIENT_FRAMES:
-            return ProtocolError(ErrorCode.BAD_REQUEST, f"'{frame.type}' is sent by the server, not a client",
-                                 req_id)
         if self.state is SessionState.CLOSING:
             return ProtocolError(ErrorCode.BAD_REQUEST, "connection is closing", req_id)
         if kind is f.Hello and self.state is SessionState.AUTHED:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from persistence.media import MediaInfo, StoredMedia
-from persistence.records import InviteJoin, MessageChange, NewText, Refusal
+from persistence.records import InviteJoin, MemberChange, MessageChange, NewText, Refusal
 from persistence.seqplan import Lookups, plan_room
 from protocol.frames import MediaRef, Message
 
@@ -55,6 +55,21 @@ def test_an_invite_with_one_use_left_admits_one_joiner() -> None:
     assert plan.outcomes[1].code == "invite_used_up"
     assert plan_room(2, 0, [InviteJoin(A, "code")], Lookups(invites={"code": link})).outcomes[0] == \
         Refusal("not_found", "unknown invite code")  # a link of another room
+
+
+def test_a_kick_that_revokes_the_links_refuses_a_join_later_in_the_batch() -> None:
+    now = datetime.now(UTC)
+
+    def links() -> dict[str, dict[str, object]]:
+        return {"code": {"room_id": 1, "expires_at": None, "max_uses": None, "use_count": 0, "revoked_at": None,
+                         "now": now}}
+    kick = MemberChange("removed", B, A, ends_membership=True, revoke_invites=True)
+    before = plan_room(1, 4, [InviteJoin(B, "code"), kick], Lookups(invites=links()))
+    assert before.outcomes == [5, 6]  # joined, then kicked: the kick wins
+    after = plan_room(1, 4, [kick, InviteJoin(B, "code")], Lookups(invites=links()))
+    assert after.outcomes == [5, Refusal("invite_revoked", "this invite link was revoked")]
+    plain = MemberChange("removed", B, A, ends_membership=True)
+    assert plan_room(1, 4, [plain, InviteJoin(B, "code")], Lookups(invites=links())).outcomes == [5, 6]
 
 
 def test_media_must_be_the_senders_upload_of_a_fitting_type() -> None:

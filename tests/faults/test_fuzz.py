@@ -869,7 +869,7 @@ def predict(payload: bytes | str, max_bytes: int, session: Session) -> list[tupl
     """What the server must answer, frame by frame (a payload may be a bundle), from the pure decoder and
     state machine it runs itself."""
     out: list[tuple[int | None, Expect]] = []
-    for decoded in decode_bundle(payload, max_bytes):
+    for decoded in decode_bundle(payload, max_bytes, CLIENT_FRAMES):
         if isinstance(decoded, ProtocolError):
             out.append((decoded.id, Expect("", None, decoded)))
         else:

@@ -258,6 +258,18 @@ async function main() {
     const stored = await pageA.evaluate(() => JSON.stringify({ ls: { ...localStorage }, ss: { ...sessionStorage }, cookie: document.cookie }));
     check(!/eyJ|refresh/.test(stored) && !stored.includes(cookie.value), `no token in localStorage, sessionStorage or document.cookie (${stored})`);
 
+    step = "kick and revoke links";
+    await pageA.goto(`${base}/r/${group}`);
+    await pageA.getByRole("button", { name: "Group settings" }).click();
+    await pageA.getByRole("button", { name: `Kick and revoke links ${cat}` }).click();
+    await pageA.getByText("Members (2)").waitFor({ timeout: T });
+    check((await pageA.getByTestId("invite-link").count()) === 0, "no live invite link is left");
+    await pageC.goto(link);
+    await pageC.getByText("This invite link was revoked.").waitFor({ timeout: T });
+    await pageA.goto(`${base}/r/${group}`);
+    await pageA.locator(".system", { hasText: "and revoked the invite links" }).waitFor({ timeout: T });
+
+    await pageA.getByRole("button", { name: "Profile and settings" }).click();
     step = "logout wipes this browser's copies";
     const before = await pageA.evaluate(async () => (await indexedDB.databases()).map((d) => d.name));
     check(before.some((n) => n.startsWith("chatd-")), `the message cache exists before logout (${before})`);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { advanceCursor, applyEvents, historyRequestFor, mergeBySeq, missingRanges, tickFor } from "../src/store/logic";
+import { advanceCursor, applyEvents, describeEvent, historyRequestFor, mergeBySeq, missingRanges, tickFor } from "../src/store/logic";
 import type { Message } from "../src/protocol/types";
 
 const text = (seq: number, body = `m${seq}`): Message => ({ room: 1, seq, ts: seq * 1000, kind: "text", sender: 2, body });
@@ -49,5 +49,15 @@ describe("room state by seq", () => {
     expect(tickFor(4, { 9: { delivered_seq: 4 } })).toBe("delivered");
     expect(tickFor(4, { 9: { delivered_seq: 4, read_seq: 4 } })).toBe("read");
     expect(tickFor(4, { 9: { delivered_seq: 9, read_seq: 9 }, 10: { delivered_seq: 4 } })).toBe("delivered");
+  });
+});
+
+describe("system events", () => {
+  it("says when a kick also revoked the invite links", () => {
+    const names: Record<number, string> = { 1: "ann", 2: "bob" };
+    const removed = (extra: object): Message => ({ room: 1, seq: 4, ts: 0, kind: "system",
+      event: { type: "member_removed", user: 2, by: 1, ...extra } });
+    expect(describeEvent(removed({}), (u) => names[u] ?? "someone")).toBe("ann removed bob");
+    expect(describeEvent(removed({ invites_revoked: true }), (u) => names[u] ?? "someone")).toBe("ann removed bob and revoked the invite links");
   });
 });

@@ -34,6 +34,7 @@ export interface SystemEvent {
   role?: Role;
   members?: number[];
   via?: string;
+  invites_revoked?: boolean;
   [key: string]: unknown;
 }
 
@@ -165,7 +166,7 @@ export interface Requests {
   open_direct: { req: { user: number | string }; res: "room" };
   create_group: { req: { name: string; members?: (number | string)[]; history_visibility?: "shared" | "joined" }; res: "room" };
   add_members: { req: { room: number; users: (number | string)[] }; res: "ok" };
-  remove_member: { req: { room: number; user: number | string }; res: "ok" };
+  remove_member: { req: { room: number; user: number | string; revoke_invites?: boolean }; res: "ok" };
   leave: { req: { room: number }; res: "ok" };
   ban: { req: { room: number; user: number | string }; res: "ok" };
   unban: { req: { room: number; user: number | string }; res: "ok" };

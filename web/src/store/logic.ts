@@ -95,7 +95,7 @@ export function describeEvent(m: Message, name: (user: number) => string): strin
   switch (ev.type) {
     case "created": return ev.name ? `${by} created the group “${ev.name}”` : "Chat started";
     case "member_added": return `${by} added ${user}`;
-    case "member_removed": return `${by} removed ${user}`;
+    case "member_removed": return `${by} removed ${user}${ev.invites_revoked ? " and revoked the invite links" : ""}`;
     case "member_left": return `${user} left`;
     case "owner_changed": return `${user} is now the owner`;
     case "member_banned": return `${by} banned ${user}`;

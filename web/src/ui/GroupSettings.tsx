@@ -93,7 +93,8 @@ function MemberRow({ m, me, myRole, act, room }: { m: Member; me: number; myRole
           )}
           {outranks && (
             <>
-              <button type="button" onClick={() => act(() => req("remove_member", { room, user: m.user }))}>Kick<span className="visually-hidden"> {m.username}</span></button>
+              <button type="button" title="Removes them; they can rejoin through a live invite link" onClick={() => act(() => req("remove_member", { room, user: m.user }))}>Kick<span className="visually-hidden"> {m.username}</span></button>
+              <button type="button" title="Removes them and revokes every invite link of this group, so no one rejoins through an old link" onClick={() => act(() => req("remove_member", { room, user: m.user, revoke_invites: true }))}>Kick and revoke links<span className="visually-hidden"> {m.username}</span></button>
               <button type="button" className="danger" onClick={() => act(() => req("ban", { room, user: m.user }))}>Ban<span className="visually-hidden"> {m.username}</span></button>
             </>
           )}
