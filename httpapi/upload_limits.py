@@ -77,7 +77,7 @@ class UploadAllowance:
             got = await self.store.reserve_upload_bytes(self.user_id, amount, self.per_day, got.day)
         self.day = got.day
         if not got.granted:
-            left = max(0, self.per_day - got.used)
+            left = max(0, self.per_day - got.used + self.reserved)  # this upload gives back its part
             hours, minutes = divmod(int(got.resets_in) // 60, 60)
             raise Refused(429, "quota_exceeded",
                           f"this upload would pass your daily upload quota of {self.per_day} bytes ({left} left"

@@ -65,6 +65,7 @@ def _save_clean(im: Image.Image, dst: Path, *, lossless_webp: bool) -> None:
     animated = getattr(im, "n_frames", 1) > 1
     if im.format in ("JPEG", "MPO"):
         upright = ImageOps.exif_transpose(im)
+        upright.info = {}  # Pillow would write a JPEG comment from it
         sampling = JpegImagePlugin.get_sampling(im)
         options = {"qtables": getattr(im, "quantization", None), **({"subsampling": sampling} if sampling >= 0 else {})}
         upright.save(dst, "JPEG", progressive=bool(im.info.get("progressive")), **options, **keep)
@@ -73,6 +74,7 @@ def _save_clean(im: Image.Image, dst: Path, *, lossless_webp: bool) -> None:
         im.save(dst, im.format, save_all=True, **extra, **keep)
     else:
         upright = ImageOps.exif_transpose(im)
+        upright.info = {}
         if im.format == "PNG":
             if "transparency" in im.info and upright.mode == im.mode:
                 keep["transparency"] = im.info["transparency"]

@@ -17,7 +17,8 @@ from persistence.bridge import bridged
 _RESERVE = """
 WITH d AS (SELECT COALESCE($4::date, (now() AT TIME ZONE 'UTC')::date) AS day),
 up AS (
-    INSERT INTO upload_usage AS u (user_id, day, bytes) SELECT $1::bigint, d.day, $2::bigint FROM d WHERE $2::bigint <= $3::bigint
+    INSERT INTO upload_usage AS u (user_id, day, bytes)
+    SELECT $1::bigint, d.day, $2::bigint FROM d WHERE $2::bigint <= $3::bigint
     ON CONFLICT (user_id, day) DO UPDATE SET bytes = u.bytes + $2::bigint WHERE u.bytes + $2::bigint <= $3::bigint
     RETURNING bytes)
 SELECT d.day, (SELECT bytes FROM up) AS granted,
