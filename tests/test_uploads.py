@@ -303,3 +303,24 @@ async def test_the_node_runs_the_collector(nursery: trio.Nursery, backing: Backi
 
         await eventually(gone, 10)
     assert not (media_dir(node) / item["sha256"][:2] / item["sha256"][2:4] / item["sha256"]).exists()
+
+
+async def test_an_upload_of_bytes_being_deleted_is_refused_then_stored(node: Node, people: People) -> None:
+    """The collector decided to delete a blob (doomed) and has not finished: an upload of the same bytes gets
+    503 `retry` and no row (its row would point at a blob about to vanish); once the blob is gone, it works."""
+    ann = await people.signup("ann")
+    data = os.urandom(4000)
+    sha = hashlib.sha256(data).hexdigest()
+    await sql(node, "INSERT INTO media_doomed_blobs (sha256) VALUES ($1)", sha)
+    async with httpx.AsyncClient(base_url=node.http_url) as http:
+        refused = await upload(http, ann.access_token, data)
+        assert refused.status_code == 503 and refused.json()["code"] == "retry"
+        assert refused.headers["retry-after"] == "1" and await media_count(node, ann.user_id) == 0
+        collector = node.media_collector
+        assert collector is not None
+        await collector.collect_once(grace=3600)  # finishes the deletion
+        assert await sql(node, "SELECT count(*) FROM media_doomed_blobs WHERE sha256 = $1", sha) == 0
+        again = await upload(http, ann.access_token, data)
+        assert again.status_code == 201 and again.json()["sha256"] == sha
+        got = await http.get(f"/api/media/{again.json()['id']}", headers=bearer(ann.access_token))
+        assert got.content == data
