@@ -68,6 +68,10 @@ class Config:
     media_dir: Path | None = None  # uploaded files (content-addressed blobs); None: data_dir/media
     max_upload_bytes: int = 100 * 1024 * 1024  # one media upload; larger ones get 413 as soon as they pass it
     media_link_ttl: int = 300  # signed media links (POST /api/media/links) live this long to twice this long
+    upload_bytes_per_day: int = 1024**3  # bytes one user may upload per UTC calendar day; 0: no limit
+    uploads_at_once: int = 4  # one user's uploads in progress at once, on all processes together
+    media_grace_seconds: float = 86400.0  # unreferenced uploads are deleted this long after they were made
+    media_gc_seconds: float = 3600.0  # how often the media collector looks for them
     push_delay: float = 10.0  # a message still not delivered to a subscribed user after this makes a push
     push_scan_seconds: float = 1.0  # how often the push scan looks for undelivered messages
     push_lookback: float = 86400.0  # messages older than this never make a push
@@ -124,6 +128,10 @@ class Config:
         need(self.lookups_per_minute >= 100, "lookups_per_minute", "must be at least 100 (one full get_presence)")
         need(1 <= self.max_upload_bytes <= 2**40, "max_upload_bytes", "must be 1 byte..1 TiB")
         need(30 <= self.media_link_ttl <= 3600, "media_link_ttl", "must be 30..3600 seconds")
+        need(0 <= self.upload_bytes_per_day <= 2**50, "upload_bytes_per_day", "must be 0 (no limit)..1 PiB")
+        need(1 <= self.uploads_at_once <= 1000, "uploads_at_once", "must be 1..1000")
+        need(1 <= self.media_grace_seconds <= 365 * 86400, "media_grace_seconds", "must be 1 second..365 days")
+        need(0.05 <= self.media_gc_seconds <= 86400, "media_gc_seconds", "must be 0.05..86400 seconds")
         need(0.05 <= self.push_delay <= 86400, "push_delay", "must be 0.05..86400 seconds")
         need(0.01 <= self.push_scan_seconds <= 60, "push_scan_seconds", "must be 0.01..60 seconds")
         need(self.push_delay < self.push_lookback <= 30 * 86400, "push_lookback",
@@ -149,6 +157,11 @@ class Config:
             need(url is None or url.startswith(schemes), var, f"must start with {' or '.join(schemes)}")
         need(self.jwt_secret is None or len(self.jwt_secret) >= 32, "jwt_secret", "needs at least 32 characters")
         return self
+
+    @property
+    def media_root(self) -> Path:
+        """Where uploaded files are kept: media_dir, else data_dir/media."""
+        return self.media_dir or self.data_dir / "media"
 
     def with_secret(self) -> Config:
         """Fill in the JWT secret and the VAPID key from data_dir (each created on first start, mode 0600)."""

@@ -10,7 +10,8 @@
     ├── presence PresenceTracker: who is online here (Redis, TTL + heartbeat), presence_changed pushes
     ├── gateway  websocket listener, one task pair per connection
     ├── http     hypercorn (trio worker) serving httpapi/: JSON auth, /healthz, /metrics
-    └── push     PushService (push/worker.py): the Web Push scan and sender, under a supervisor of their own
+    ├── push     PushService (push/worker.py): the Web Push scan and sender, under a supervisor of their own
+    └── media-gc MediaCollector (media/collector.py): unreferenced uploads and unused blobs, deleted
 
 The asyncpg pool and the Redis client are the node's resources, opened before the tree and closed
 after it; every actor reaches them only through persistence/.
@@ -41,6 +42,8 @@ from gateway.services import Services
 from httpapi.admin import mount_admin
 from httpapi.app import make_app
 from httpapi.server import HttpServer
+from media.collector import MediaCollector
+from media.storage import DiskStorage
 from persistence import Cache, Store
 from persistence.pubsub import PubSub
 from push.sender import WebPushSender
@@ -63,6 +66,7 @@ class Node:
         self.bus: Bus | None = None
         self.commits: CommitWriter | None = None
         self.admin: AdminContext | None = None  # the admin console's view (admin/, httpapi/admin.py)
+        self.media_collector: MediaCollector | None = None
 
     @property
     def url(self) -> str:
@@ -114,6 +118,9 @@ class Node:
             mount_admin(self.http.app, self.admin, self.services)
             vapid = VapidKey(cfg.push_vapid_key)
             push = PushService(store, WebPushSender(vapid, cfg.push_vapid_subject), vapid, PushSettings.of(cfg))
+            collector = self.media_collector = MediaCollector(
+                store, DiskStorage(cfg.media_root), cfg.media_grace_seconds,
+                cfg.media_gc_seconds)
             async with trio.open_nursery() as nursery:
                 self.admin.attach(nursery)  # a drain ends the node by cancelling this nursery
                 await nursery.start(self.root.run, [
@@ -121,7 +128,7 @@ class Node:
                     ChildSpec("cursors", cursors.run), ChildSpec("users", users.run),
                     *cluster, ChildSpec("presence", presence.run), ChildSpec("gateway", self.gateway.serve),
                     ChildSpec("http", self.http.run),
-                    ChildSpec("push", push.run)])
+                    ChildSpec("push", push.run), ChildSpec("media-gc", collector.run)])
                 gateway.http_port = self.http.port  # its pages may open websockets (Origin check)
                 if not await cache.ping():
                     log.warning("Redis at %s does not answer; presence, rate limits and the bus are degraded",

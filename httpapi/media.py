@@ -26,10 +26,12 @@ from gateway.errors import RequestError
 from gateway.services import Services
 from httpapi.auth import user_of
 from httpapi.media_download import serve
-from httpapi.media_upload import body_read, receive
+from httpapi.media_upload import Received, body_read, receive
 from httpapi.refused import Refused, ThenDrain
+from httpapi.upload_limits import UploadAllowance
 from media.storage import DiskStorage
-from persistence.errors import StoreUnavailable
+from persistence.errors import BlobDoomed, StoreUnavailable
+from persistence.media import StoredMedia
 
 MEDIA_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 IMAGE_WORKERS = 2  # images decoded at once (CPU and memory bound)
@@ -88,14 +90,16 @@ def media_ids(raw: str) -> list[str]:
 
 def media_routes(services: Services) -> list[Route]:
     config = services.config
-    storage = DiskStorage(config.media_dir or config.data_dir / "media")
+    storage = DiskStorage(config.media_root)
     images = trio.CapacityLimiter(IMAGE_WORKERS)
     links = MediaLinks(services.tokens.derived_key("media-links"), config.media_link_ttl)
 
     async def upload(request: Request) -> Response:
         user = await requester(request, services)
-        got = await receive(request, storage, config.max_upload_bytes, images)
-        stored = await services.store.create_media(user, got.item, got.thumbnail)
+        async with UploadAllowance(services, user) as allowance:
+            got = await receive(request, storage, config.max_upload_bytes, images, allowance, storage.temp_dir)
+            stored = await record(user, got)
+            allowance.keep(got.received)
         return JSONResponse({**asdict(stored.info), "sha256": stored.sha256}, status_code=201,
                             headers={"Location": f"/api/media/{stored.info.id}"})
 
@@ -106,6 +110,21 @@ def media_routes(services: Services) -> list[Route]:
         expires = links.expiry()
         signed = {i: links.sign(i, user).path for i in media_ids(request.query_params.get("ids", ""))}
         return JSONResponse({"expires": expires, "links": signed}, headers={"Cache-Control": "no-store"})
+
+    async def record(user: int, got: Received) -> StoredMedia:
+        """The rows of an upload whose blobs are stored; refused (retry) if the media collector was deleting
+        the same bytes meanwhile (persistence/media_gc.py)."""
+        again = Refused(503, "retry", "the upload collided with a cleanup of the same bytes: send it again",
+                        {"Retry-After": "1"})
+        try:
+            stored = await services.store.create_media(user, got.item, got.thumbnail)
+        except BlobDoomed:
+            raise again from None
+        rows = [row for row in (got.item, got.thumbnail) if row is not None]
+        if not all([await storage.exists(row.sha256) for row in rows]):
+            await services.store.drop_media([row.id for row in rows])
+            raise again
+        return stored
 
     async def download(request: Request) -> Response:
         user = await requester(request, services, links)

@@ -59,6 +59,9 @@ class BlobStorage(Protocol):
     def local_file(self, sha256: str) -> contextlib.AbstractAsyncContextManager[Path]:
         """A local file holding the blob, for as long as the context lasts (for decoders that need a file)."""
         ...
+    async def delete(self, sha256: str) -> None:
+        """Remove a blob (nothing if there is none). Only the media collector calls this (media/collector.py)."""
+        ...
 
 
 class DiskWriter:
@@ -205,3 +208,6 @@ class DiskStorage:
     @contextlib.asynccontextmanager
     async def local_file(self, sha256: str) -> AsyncIterator[Path]:
         yield self.path_of(sha256)
+
+    async def delete(self, sha256: str) -> None:
+        await trio.Path(self.path_of(sha256)).unlink(missing_ok=True)

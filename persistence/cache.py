@@ -1,4 +1,4 @@
-"""Redis (redis-py asyncio client, bridged into trio): rate limits and presence.
+"""Redis (redis-py asyncio client, bridged into trio): rate limits, slots (uploads at once) and presence.
 
 Redis holds nothing that must survive: when it is down, rate limits fail open and presence is
 unknown, and chat goes on (messages live in Postgres). Each failure is logged, never raised.
@@ -26,7 +26,8 @@ class Cache:
         self.prefix = prefix
         self._last_warning = 0.0
         self._scripts = {name: client.register_script(src)
-                         for name, src in (("touch", _TOUCH), ("leave", _LEAVE), ("read", _READ))}
+                         for name, src in (("touch", _TOUCH), ("leave", _LEAVE), ("read", _READ),
+                                                  ("slot", _SLOT))}
 
     @classmethod
     def open(cls, url: str, prefix: str = "chat:") -> Cache:
@@ -69,6 +70,28 @@ class Cache:
             self._degraded("rate limit", exc)
             return None
         return None if n <= limit else float(max(ttl, 1))
+
+    # ------------------------------------------------------------------ slots
+    #
+    # A bounded set of holders per key (e.g. one user's uploads in progress on any process), a sorted set
+    # {prefix}slots:{key}: member = holder, score = the Redis time (ms) until which it holds a slot. A
+    # holder renews before that; one whose process died stops counting when its time runs out.
+
+    async def take_slot(self, key: str, holder: str, limit: int, ttl: float) -> bool:
+        """Take (or renew) a slot for `holder` if fewer than `limit` are held; True when Redis is down."""
+        script = self._scripts["slot"]
+        try:
+            taken = await aio(script)(keys=[f"{self.prefix}slots:{key}"], args=[holder, limit, int(ttl * 1000)])
+            return bool(int(taken))
+        except (RedisError, OSError) as exc:
+            self._degraded("slot", exc)
+            return True
+
+    async def drop_slot(self, key: str, holder: str) -> None:
+        try:
+            await aio(self.client.zrem)(f"{self.prefix}slots:{key}", holder)
+        except (RedisError, OSError) as exc:
+            self._degraded("slot", exc)
 
     # ------------------------------------------------------------------ presence
     #
@@ -152,6 +175,17 @@ for i, key in ipairs(KEYS) do
   if out[i] == 1 then redis.call('DEL', key) end
 end
 return out
+"""
+
+# ARGV: holder, limit, ttl ms. Returns 1 if the holder has a slot now (it had one, or one was free).
+_SLOT = _NOW + """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) or redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[2]) then
+  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
+  redis.call('PEXPIRE', KEYS[1], ARGV[3])
+  return 1
+end
+return 0
 """
 
 # Returns the Redis time (ms), then per key the highest score (-1: no entry).

@@ -23,3 +23,7 @@ class Conflict(StoreError):
 class StaleRoom(StoreError):
     """Another process changed the room's membership or settings since this room actor loaded it: reload,
     check the requests again, and append again."""
+
+
+class BlobDoomed(StoreError):
+    """The upload's bytes are the blob the media collector is deleting right now: upload them again."""

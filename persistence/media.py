@@ -14,6 +14,8 @@ from typing import Any
 import asyncpg
 
 from persistence.bridge import bridged
+from persistence.errors import BlobDoomed
+from persistence.media_gc import sha_lock
 from persistence.versions import deleted_as_of
 
 ID_BYTES = 18  # 144 bits, 24 URL-safe characters
@@ -73,8 +75,9 @@ async def media_rows(con: asyncpg.Connection, media_ids: list[str]) -> dict[str,
     """The items among `media_ids` that exist and are not thumbnails, by id (in the caller's transaction)."""
     if not media_ids:
         return {}
+    # FOR KEY SHARE: the media collector cannot delete them until this commit is done (persistence/media_gc.py)
     rows = await con.fetch(f"SELECT {_COLUMNS} FROM {_FROM} WHERE m.id = ANY($1::text[])"
-                           " AND m.thumbnail_of IS NULL", list(media_ids))
+                           " AND m.thumbnail_of IS NULL ORDER BY m.id FOR KEY SHARE OF m", list(media_ids))
     return {r["id"]: _stored(r) for r in rows}
 
 
@@ -83,10 +86,18 @@ class MediaQueries:
 
     @bridged
     async def create_media(self, uploader: int, item: NewMedia, thumbnail: NewMedia | None = None) -> StoredMedia:
-        """Record an upload and its thumbnail (owned by the same uploader) in one transaction."""
+        """Record an upload and its thumbnail (owned by the same uploader) in one transaction.
+
+        Raises BlobDoomed when the media collector is deleting a blob of the same bytes (see media_gc.py).
+        """
         insert = ("INSERT INTO media (id, uploader, sha256, mime, size, width, height, filename, thumbnail_of)"
                   " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
+        shas = [row.sha256 for row in (item, thumbnail) if row is not None]
         async with self.pool.acquire() as con, con.transaction():
+            await con.execute(sha_lock("shared"), shas)
+            if await con.fetchval("SELECT EXISTS (SELECT 1 FROM media_doomed_blobs WHERE sha256 = ANY($1::text[]))",
+                                  shas):
+                raise BlobDoomed("the same bytes are being deleted from storage right now")
             for row, of in ((item, None), (thumbnail, item.id)):
                 if row is not None:
                     await con.execute(insert, row.id, uploader, row.sha256, row.mime, row.size, row.width,
@@ -127,7 +138,16 @@ class MediaQueries:
 
     @bridged
     async def owns_image(self, user_id: int, media_id: str) -> bool:
-        """Whether `media_id` is an image (not a thumbnail) that `user_id` uploaded: what avatars and icons take."""
+        """Whether `media_id` is an image (not a thumbnail) that `user_id` uploaded: what avatars and icons take.
+
+        It is about to become one, so the media collector's grace period starts again (`picked_at`).
+        """
         return bool(await self.pool.fetchval(
-            "SELECT EXISTS (SELECT 1 FROM media WHERE id = $1 AND uploader = $2 AND thumbnail_of IS NULL"
-            " AND mime LIKE 'image/%')", media_id, user_id))
+            "WITH picked AS (UPDATE media SET picked_at = now() WHERE id = $1 AND uploader = $2"
+            " AND thumbnail_of IS NULL AND mime LIKE 'image/%' RETURNING 1) SELECT EXISTS (SELECT 1 FROM picked)",
+            media_id, user_id))
+
+    @bridged
+    async def drop_media(self, media_ids: list[str]) -> None:
+        """Delete media rows (and their thumbnails) that were just created for an upload that failed."""
+        await self.pool.execute("DELETE FROM media WHERE id = ANY($1::text[])", media_ids)

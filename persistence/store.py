@@ -16,12 +16,14 @@ from persistence.bridge import aio, bridged
 from persistence.errors import StoreUnavailable
 from persistence.invites import InviteQueries
 from persistence.media import MediaQueries
+from persistence.media_gc import MediaCollectorQueries
 from persistence.messages import MessageQueries
 from persistence.migrate import apply_migrations
 from persistence.profiles import ProfileQueries
 from persistence.push import PushQueries
 from persistence.rooms import RoomQueries
 from persistence.sessions import SessionQueries
+from persistence.upload_quota import UploadQuotaQueries
 
 
 async def _init_connection(con: asyncpg.Connection) -> None:
@@ -36,7 +38,7 @@ async def _keep_session(con: asyncpg.Connection) -> None:
 
 
 class Store(AccountQueries, RoomQueries, MessageQueries, InviteQueries, ProfileQueries, MediaQueries,
-            PushQueries, AdminQueries, SessionQueries):
+            PushQueries, AdminQueries, SessionQueries, MediaCollectorQueries, UploadQuotaQueries):
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
 

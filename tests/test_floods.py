@@ -1,0 +1,102 @@
+"""Floods from a client that reads: refusals pace the client, they do not close it (docs/protocol.md, Limits).
+
+Close 4008 is for a client that does not read; one that pipelines hundreds of requests while reading all
+the while gets `rate_limited` (or its replies) and keeps its connection. And a device that connects while
+its user's previous session is being torn down is never dropped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import uuid
+from dataclasses import replace
+
+import pytest
+import trio
+from trio_websocket import ConnectionClosed, open_websocket_url
+
+from chatd.config import Config
+from chatd.node import Node
+from clients.ws import ChatClient
+from protocol import bundle, encode
+from protocol import frames as f
+from tests.conftest import People
+
+
+async def _drain(client: ChatClient, want: set[int], *, timeout: float = 30.0) -> dict[int, f.Frame]:
+    """Read pushes until every id in `want` got its reply (the client reads all the while)."""
+    replies: dict[int, f.Frame] = {}
+    with trio.fail_after(timeout):
+        while not want <= replies.keys():
+            frame = await client.next_push()
+            req_id = getattr(frame, "id", None)
+            if req_id in want:
+                replies[req_id] = frame
+            elif isinstance(frame, f.Msgs):
+                client.ack_soon(frame.messages[-1].room, frame.messages[-1].seq)
+    return replies
+
+
+async def test_pipelined_sends_from_a_reading_client_keep_the_connection(people: People) -> None:
+    ann, ann_c = await people.new("ann")
+    bob, _ = await people.new("bob")
+    room = (await ann_c.call(f.OpenDirect, user=bob.user_id)).room.room
+    ids = list(range(10_000, 10_800))
+    for start in range(0, len(ids), 50):  # 800 sends in 16 websocket messages, as fast as they go out
+        await ann_c.ws.send_message(bundle([
+            encode(f.Send(id=i, room=room, client_id=str(uuid.uuid4()), body=f"flood {i}"))
+            for i in ids[start:start + 50]]))
+    replies = await _drain(ann_c, set(ids))
+    sent = [r for r in replies.values() if isinstance(r, f.Sent)]
+    refused = [r for r in replies.values() if isinstance(r, f.Error)]
+    assert len(sent) + len(refused) == len(ids) and sent
+    assert {r.code for r in refused} <= {"rate_limited"}
+    assert not ann_c.closed.is_set()
+    assert (await ann_c.call(f.ListRooms)).rooms  # still usable
+
+
+async def test_thousands_of_refused_frames_from_a_reading_client_keep_the_connection(people: People) -> None:
+    _, c = await people.new("eve")
+    ids = list(range(1, 2_001))
+    for start in range(0, len(ids), 64):  # sends to a room that is not there: each one refused
+        await c.ws.send_message(bundle([
+            encode(f.Send(id=i, room=999_999_999, client_id=str(uuid.uuid4()), body="x"))
+            for i in ids[start:start + 64]]))
+    replies = await _drain(c, set(ids))
+    assert all(isinstance(r, f.Error) for r in replies.values())
+    assert {r.code for r in replies.values()} <= {"not_found", "rate_limited"}  # type: ignore[attr-defined]
+    assert not c.closed.is_set()
+    assert (await c.call(f.ListRooms)).rooms == []
+
+
+async def test_a_client_that_does_not_read_is_closed(nursery: trio.Nursery, config: Config) -> None:
+    """The other side of the rule: a client that keeps sending requests and takes no replies stops being
+    read, its replies stall on the socket, and the stall watchdog closes it (4008; 1006 when even the
+    close frame cannot get through)."""
+    node = await nursery.start(Node(replace(config, send_timeout=1.0, rate_per_second=100_000)).run)
+    people = People(nursery, node)
+    ann, ann_c = await people.new("ann")
+    bob = await people.signup("bob")
+    room = (await ann_c.call(f.OpenDirect, user=bob.user_id)).room.room
+    for start in range(0, 100, 20):
+        await ann_c.send_frames([f.Send(id=1000 + i, room=room, client_id=str(uuid.uuid4()), body="h" * 2_000)
+                                 for i in range(start, start + 20)])
+    await ann_c.collect(room, 100)
+    async with open_websocket_url(node.url, message_queue_size=1) as ws:  # reads only the welcome
+        await ws.send_message(encode(f.Hello(id=1, version=f.PROTOCOL_VERSION, token=ann.access_token)))
+        await ws.get_message()
+
+        async def flood() -> None:
+            with contextlib.suppress(ConnectionClosed):
+                for i in itertools.count(2):  # each reply is a page of 100 messages of 2 KB
+                    await ws.send_message(encode(f.History(id=i, room=room, limit=100)))
+        async with trio.open_nursery() as flooding:
+            flooding.start_soon(flood)
+            await trio.sleep(8)  # the socket fills, the watchdog closes it (1 s), the close frame waits 2 s
+            with pytest.raises(ConnectionClosed) as closed, trio.fail_after(30):
+                while True:  # now take what was sent before the close, then the close itself
+                    await ws.get_message()
+            flooding.cancel_scope.cancel()
+        assert closed.value.reason is not None and closed.value.reason.code in (4008, 1006)
+    assert (await ann_c.call(f.ListRooms)).rooms  # the same user's other device is untouched
