@@ -248,6 +248,8 @@ def test_lines_show_names_bodies_and_controls_as_they_are() -> None:
     names = {1: "[/]ann", 2: "[@click=app.quit]bob[/]"}
     system = f.Message(room=7, seq=1, ts=0, kind="system", sender=2, event={"type": "member_added", "by": 2, "user": 1})
     assert message_line(system, 1, names).plain == "--:--  * [@click=app.quit]bob[/] added [/]ann"
+    odd = f.Message(room=7, seq=1, ts=0, kind="system", event={"type": "{0} {user.__class__}", "by": [1]})
+    assert message_line(odd, 1, names).plain == "--:--  * ? {0} {user.__class__}"  # shown, not formatted
     text = f.Message(room=7, seq=2, ts=0, kind="text", sender=2, body="[b]hi\x1b[2J\x07\x9b\x7f\tok\nbye")
     assert message_line(text, 1, names).plain == "--:--  [@click=app.quit]bob[/]: [b]hi␛[2J␇\ufffd␡\tok\nbye"
     room = f.RoomSummary(room=7, kind="direct", name=None, peer=2, unread=3, mentions=1)

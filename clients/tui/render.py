@@ -22,18 +22,28 @@ SYSTEM_TEXT = {"created": "created the chat", "member_added": "added {user}", "m
                "member_banned": "banned {user}", "member_unbanned": "unbanned {user}"}
 
 
-def who(user: int | None, names: Mapping[int, str]) -> str:
-    return names.get(user, f"user {user}") if user is not None else "?"
+def who(user: object, names: Mapping[int, str]) -> str:
+    if not isinstance(user, int):
+        return "?"
+    return names.get(user, f"user {user}")
+
+
+def clock(ts_ms: int | None) -> str:
+    try:
+        return time.strftime("%H:%M", time.localtime(ts_ms / 1000)) if ts_ms else "--:--"
+    except (OverflowError, OSError, ValueError):  # a time no calendar holds
+        return "--:--"
 
 
 def message_line(m: f.Message, me: int | None, names: Mapping[int, str], tick: Tick | None = None) -> Text:
-    clock = time.strftime("%H:%M", time.localtime(m.ts / 1000)) if m.ts else "--:--"
+    at = clock(m.ts)
     if m.kind == "system":
         event = m.event or {}
         actor = who(event.get("by") or event.get("user"), names)
-        text = SYSTEM_TEXT.get(str(event.get("type")), str(event.get("type")))
-        return literal(f"{clock}  * ", (actor, "bold"), " ",
-                       text.format(user=who(event.get("user"), names), role=event.get("role")))
+        kind = str(event.get("type"))
+        template = SYSTEM_TEXT.get(kind)  # only our own templates are formatted: an unknown type is shown as is
+        text = template.format(user=who(event.get("user"), names), role=event.get("role")) if template else kind
+        return literal(f"{at}  * ", (actor, "bold"), " ", text)
     if m.deleted:
         body = "(deleted)"
     else:
@@ -45,7 +55,7 @@ def message_line(m: f.Message, me: int | None, names: Mapping[int, str], tick: T
             body += " (edited)"
     sender = "me" if m.sender == me else who(m.sender, names)
     mark = f"  {TICK_MARKS[tick]}" if tick and m.sender == me else ""
-    return literal(f"{clock}  ", (sender, "bold"), f": {body}{mark}")
+    return literal(f"{at}  ", (sender, "bold"), f": {body}{mark}")
 
 
 def room_title(room: f.RoomSummary | f.RoomInfo, names: Mapping[int, str], me: int | None = None) -> str:
