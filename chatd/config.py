@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import os
 import re
 import secrets
@@ -15,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
+
+from chatd.secretfile import kept_secret
 
 
 class ConfigError(ValueError):
@@ -171,17 +172,7 @@ class Config:
 
     def _kept(self, name: str, make: Callable[[], str]) -> str:
         """The value kept in data_dir/name, made first if absent (processes starting together agree on one)."""
-        path = self.data_dir / name
-        if not path.exists():
-            self.data_dir.mkdir(parents=True, exist_ok=True)
-            draft = self.data_dir / f".{name}.{os.getpid()}.{secrets.token_hex(4)}"
-            fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as fh:
-                fh.write(make())
-            with contextlib.suppress(FileExistsError):  # another process made it first: theirs it is
-                os.link(draft, path)  # appears complete or not at all
-            draft.unlink()
-        return path.read_text().strip()
+        return kept_secret(self.data_dir, name, make)
 
 
 def new_vapid_key() -> str:

@@ -2,19 +2,28 @@
 
 Used when no URL is configured, so a fresh machine needs nothing but Python. Both live under the data
 directory and are stopped when the context exits. A configured URL always wins over these.
+
+The embedded Redis listens on 127.0.0.1 and requires a password, generated once into
+``<data dir>/redis-password`` (mode 0600) and handed to redis-server in a 0600 config file, never on its
+command line (which every local user can read); the URL it yields carries the password.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import secrets
 import socket
 import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from chatd.secretfile import kept_secret, write_private
+
 log = logging.getLogger("chatd.embedded")
+PASSWORD_FILE = "redis-password"  # in the data directory
 
 
 @contextlib.contextmanager
@@ -46,42 +55,55 @@ def redis_binary() -> Path:
     return binary
 
 
-def _wait_for_redis(port: int, proc: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
+def _answers(port: int, password: str) -> bool:
+    """Whether the redis-server on `port` takes `password` and answers PING."""
+    with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
+        s.sendall(f"AUTH {password}\r\nPING\r\n".encode())
+        got = b""
+        while got.count(b"\r\n") < 2 and (chunk := s.recv(64)):  # the replies to AUTH and PING
+            got += chunk
+    return got.startswith(b"+OK\r\n+PONG")
+
+
+def _wait_for_redis(port: int, password: str, proc: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"embedded redis-server exited with code {proc.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
-                s.sendall(b"PING\r\n")
-                if s.recv(16).startswith(b"+PONG"):
-                    return
-        except OSError:
-            pass
+        with contextlib.suppress(OSError):
+            if _answers(port, password):
+                return
         time.sleep(0.05)
     raise RuntimeError("embedded redis-server did not answer within 15 s")
 
 
 class RedisProcess:
-    """A redis-server child process on 127.0.0.1 that can be stopped and started again on its port."""
+    """A redis-server child process on 127.0.0.1, password required, that can be stopped and started again on
+    its port (with the same password)."""
 
     def __init__(self, data_dir: Path, port: int | None = None) -> None:
         self.path = (data_dir / "redis").resolve()
         self.port = port or _free_port()
+        self.password_file = data_dir / PASSWORD_FILE
+        self.password = kept_secret(data_dir, PASSWORD_FILE, lambda: secrets.token_urlsafe(32))
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        return f"redis://:{self.password}@127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
-        log.info("starting embedded Redis on 127.0.0.1:%d", self.port)
+        os.chmod(self.path, 0o700)  # its log and config file are nobody else's business
+        config = self.path / "redis.conf"
+        write_private(config, f"requirepass {self.password}\n")
+        log.info("starting embedded Redis on 127.0.0.1:%d (its password is in %s)", self.port, self.password_file)
         self.proc = subprocess.Popen(
-            [str(redis_binary()), "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly",
-             "no", "--dir", str(self.path), "--logfile", str(self.path / "redis.log"), "--daemonize", "no"],
+            [str(redis_binary()), str(config), "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(self.path), "--logfile", str(self.path / "redis.log"),
+             "--daemonize", "no"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        _wait_for_redis(self.port, self.proc)
+        _wait_for_redis(self.port, self.password, self.proc)
 
     def stop(self) -> None:
         if self.proc is None:

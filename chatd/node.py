@@ -37,6 +37,7 @@ from admin.context import AdminContext
 from auth import PasswordHasher, TokenIssuer
 from chatd.config import Config
 from chatd.metrics import Metrics
+from chatd.secretfile import redacted
 from gateway.server import Gateway
 from gateway.services import Services
 from httpapi.admin import mount_admin
@@ -132,7 +133,7 @@ class Node:
                 gateway.http_port = self.http.port  # its pages may open websockets (Origin check)
                 if not await cache.ping():
                     log.warning("Redis at %s does not answer; presence, rate limits and the bus are degraded",
-                                cfg.redis_url)
+                                redacted(cfg.redis_url))
                 elif self.bus is not None:
                     with trio.move_on_after(5):  # news published before we listen would wait for the gap check
                         await self.bus.subscribed.wait()

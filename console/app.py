@@ -11,13 +11,15 @@ import asyncio
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-from textual.app import App, ComposeResult
+from rich.text import Text
+from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Footer, Label, Static, Tree
 from textual.widgets.tree import TreeNode
 
+from clients.literal import LiteralApp, literal
 from console.client import AdminClient, AdminError
 from console.render import SORT_KEYS, actor_rows, dash, detail, mailbox, rows, summary
 
@@ -39,7 +41,7 @@ class Confirm(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(self.question, id="question")
+            yield Label(literal(self.question), id="question")
             with Horizontal():
                 yield Button("Yes (y)", id="yes", variant="error")
                 yield Button("No (n)", id="no", variant="primary")
@@ -51,7 +53,7 @@ class Confirm(ModalScreen[bool]):
         self.dismiss(yes)
 
 
-class AdminApp(App[None]):
+class AdminApp(LiteralApp):
     TITLE = "chatd admin console"
     CSS = """
     #summary { height: 1; background: $boost; }
@@ -110,7 +112,7 @@ class AdminApp(App[None]):
     def draw(self) -> None:
         if self.status is None:
             return
-        self.query_one("#summary", Static).update(summary(self.status))
+        self.query_one("#summary", Static).update(literal(summary(self.status)))
         self._draw_tree(self.status["tree"])
         self._draw_table()
         self._draw_detail()
@@ -137,10 +139,10 @@ class AdminApp(App[None]):
                 node.set_label(self._label(row.node))
 
     @staticmethod
-    def _label(node: Json) -> str:
+    def _label(node: Json) -> Text:
         restarts = f" ↻{node['restarts']}" if node["restarts"] else ""
         box = f" [{mailbox(node)}]" if node.get("mailbox") else ""
-        return f"{node['name']} ({node['kind']}, {node['state']}){restarts}{box}"
+        return literal(f"{node['name']} ({node['kind']}, {node['state']}){restarts}{box}")
 
     def _draw_table(self) -> None:
         assert self.status is not None
@@ -148,15 +150,16 @@ class AdminApp(App[None]):
         table.clear()
         for row in actor_rows(self.status, self.sort):
             n = row.node
-            table.add_row(n["name"], n["kind"], n["state"], mailbox(n), dash(n.get("handled")), dash(n.get("lag")),
-                          str(n["restarts"]), dash(n.get("last_exit")), key=n["name"])
+            cells = (n["name"], n["kind"], n["state"], mailbox(n), dash(n.get("handled")), dash(n.get("lag")),
+                     str(n["restarts"]), dash(n.get("last_exit")))
+            table.add_row(*(literal(str(cell)) for cell in cells), key=n["name"])
         if self.selected is not None and self.selected in table.rows:
             table.move_cursor(row=table.get_row_index(self.selected), animate=False)
 
     def _draw_detail(self) -> None:
         node = self.selected_node()
-        self.query_one("#detail", Static).update(detail(node, self.status["node"].get("now"))
-                                                 if node and self.status else "select an actor")
+        self.query_one("#detail", Static).update(literal(detail(node, self.status["node"].get("now"))
+                                                         if node and self.status else "select an actor"))
 
     def selected_node(self) -> Json | None:
         if self.status is None or self.selected is None:
@@ -174,7 +177,7 @@ class AdminApp(App[None]):
             self._draw_detail()
 
     def say(self, text: str) -> None:
-        self.query_one("#message", Static).update(text)
+        self.query_one("#message", Static).update(literal(text))
 
     # ------------------------------------------------------------------ actions
 

@@ -15,6 +15,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from clients.literal import visible
 from console.client import AdminClient, AdminError
 from console.render import SORT_KEYS, status_text
 
@@ -139,9 +140,9 @@ def main(argv: list[str] | None = None) -> int:
         answer = action(args, client)()
     except AdminError as exc:
         print(json.dumps({"error": exc.code, "status": exc.status, "message": str(exc)}) if args.json
-              else f"chatctl: {exc}", file=sys.stderr)
+              else visible(f"chatctl: {exc}"), file=sys.stderr)
         return 1
-    print(json.dumps(answer, indent=2) if args.json else text(args, answer))
+    print(json.dumps(answer, indent=2) if args.json else visible(text(args, answer)))  # no terminal control
     return 0
 
 

@@ -72,3 +72,49 @@ def test_console_shows_the_tree_and_restarts_a_room(backing: Backing, tmp_path: 
                 rooms = next(n for n in tree.root.children if str(n.label).startswith("rooms"))
                 assert any("↻1" in str(n.label) for n in rooms.children)
         asyncio.run(drive())
+
+
+def test_console_shows_names_and_crash_reasons_literally(backing: Backing, tmp_path: Path) -> None:
+    """A crash reason carries whatever the crashing code put in it (a message body, a name): the console shows
+    it, and the node's name, as they are, in the summary, the tree, the table, the detail pane and the
+    confirmation, and stays up."""
+    node_name = f"[/]node-{uuid.uuid4().hex[:6]} [@click=app.quit]q[/] [link=http://x]y[/link]"
+    reason = "[/]boom [@click=app.quit]q[/] [bold]b[/bold] \\[ \x1b[2J"
+    with NodeThread(make_config(backing, tmp_path, node_name=node_name)) as (thread, node):
+        async def a_crashed_room() -> tuple[f.AuthOk, int]:
+            async with ChatClient.connect(node.url) as ann, ChatClient.connect(node.url) as bob:
+                admin, peer = await signup(ann, "admin"), await signup(bob, "bob")
+                await ann.hello(admin.access_token)
+                room = (await ann.call(f.OpenDirect, user=peer.username)).room.room
+                await ann.send_text(room, "hello")
+            assert node.services is not None and node.services.rooms.inject_crash(room, reason)
+            return admin, room
+        admin, room = thread.call(a_crashed_room)
+        assert grant_admin(backing.database_url, admin.username)
+
+        async def drive() -> None:
+            app = AdminApp(AdminClient(node.http_url, admin.access_token), interval=0.2)
+            async with app.run_test(size=(200, 50)) as pilot:
+                def crashed() -> dict[str, object] | None:
+                    found = actor(app.status["tree"], "room", room) if app.status else None
+                    return found if found and found.get("restarts") == 1 else None
+                await until(pilot, lambda: crashed() is not None, "the crash in the report")
+                name = str(crashed()["name"])  # type: ignore[index]
+                assert node_name in str(app.query_one("#summary").render())
+                table = app.query_one(DataTable)
+                await until(pilot, lambda: name in table.rows, "the room in the table")
+                last_exit = str(table.get_row(name)[-1])
+                assert reason.replace("\x1b", "␛") in last_exit, last_exit
+                table.move_cursor(row=table.get_row_index(name))
+                await until(pilot, lambda: app.selected == name, "the room selected")
+                assert reason.replace("\x1b", "␛") in str(app.query_one("#detail").render())
+                tree = app.query_one(Tree)
+                rooms = next(n for n in tree.root.children if str(n.label).startswith("rooms"))
+                assert any("↻1" in str(n.label) for n in rooms.children)
+                await pilot.press("r")
+                await until(pilot, lambda: isinstance(app.screen, Confirm), "the confirmation")
+                assert name in str(app.screen.query_one("#question").render())
+                await pilot.press("n")
+                await pilot.pause(0.3)
+                assert app.is_running
+        asyncio.run(drive())

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import sqlite3
+import stat
 import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
+import msgpack
 import trio
 
 from chatd.node import Node
@@ -264,3 +268,59 @@ async def test_typing_presence_invites_and_files(node: Node, tmp_path: Path) -> 
         assert await bob.media.download(upload.id) == b"%PDF-1.4 not really a pdf"  # a member of the room
         mine = await ann.cached_history(group.room, limit=1)
         assert mine[0].media is not None and mine[0].media.id == upload.id
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+async def test_cache_file_and_the_directories_it_makes_are_private(node: Node, tmp_path: Path) -> None:
+    """The cache holds the refresh token: 0600 for the file and SQLite's side files, 0700 for directories the
+    SDK makes, whatever the umask; a file an older client left readable is tightened when opened."""
+    tmp_mode = mode(tmp_path)
+    old_umask = os.umask(0)  # the most permissive: anything not set explicitly would come out 0777 / 0666
+    try:
+        cache = tmp_path / "made" / "by sdk" / "ann.db"
+        async with chat(node, cache) as ann:
+            await signed_up(ann, "ann")  # the tokens are written
+            assert (tmp_path / "made" / "by sdk" / "ann.db-wal").exists()
+            for path in (cache, *cache.parent.glob("ann.db-*")):
+                assert mode(path) == 0o600, path
+        assert mode(tmp_path / "made") == mode(cache.parent) == 0o700
+
+        legacy = tmp_path / "legacy.db"
+        for path in (legacy, tmp_path / "legacy.db-wal"):
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o644))
+        async with chat(node, legacy):
+            assert mode(legacy) == mode(tmp_path / "legacy.db-wal") == 0o600
+        assert mode(tmp_path) == tmp_mode, "a directory the caller chose keeps its mode"
+    finally:
+        os.umask(old_umask)
+
+
+async def test_unreadable_cache_rows_are_skipped_and_fetched_again(node: Node, tmp_path: Path,
+                                                                   people: People) -> None:
+    """A damaged cache (or one written by another schema) never stops a start: what cannot be read counts as
+    not cached, so the server is asked for it again."""
+    bob, _ = await people.new("bob")
+    cache = tmp_path / "ann.db"
+    async with chat(node, cache) as ann:
+        username = await signed_up(ann, "ann")
+        room = (await ann.open_direct(bob.username)).room
+        for body in ("one", "two", "three"):
+            await ann.send(room, body)
+        await ann.rooms()
+    with contextlib.closing(sqlite3.connect(cache)) as db, db:
+        db.execute("UPDATE messages SET data = x'c1' WHERE seq = 3")  # "two": not msgpack
+        db.execute("UPDATE messages SET data = ? WHERE seq = 2", (msgpack.packb({"room": "x"}),))  # not a message
+        db.execute("UPDATE rooms SET data = 'text, not bytes'")
+        db.execute("INSERT OR REPLACE INTO profiles VALUES (1, x'00')")
+        db.execute("UPDATE meta SET value = ? WHERE key = 'tokens'", (msgpack.packb({"user": 1}),))
+
+    async with chat(node, cache) as again:
+        assert again.username is None, "tokens of another shape: sign in again"
+        assert [m.body for m in await again.cached_history(room)] == ["three"]  # up to the first unreadable
+        assert await again.cached_rooms() == [] and await again.cached_profiles() == {}
+        await again.login(username, PASSWORD)
+        assert [m.body for m in (await again.history(room))[1:]] == ["one", "two", "three"]
+        assert [m.body for m in (await again.cached_history(room))[1:]] == ["one", "two", "three"], "stored again"

@@ -14,11 +14,16 @@ room passes its limit its oldest seqs go first; when the file passes the total, 
 server time go first, across rooms. Eviction only ever removes the bottom of a conversation, so what
 stays is the most recent contiguous part; cursors and floors are kept, and scrolling back past the kept
 part simply asks the server again.
+
+A row that cannot be read back (a damaged file, a build of the client with another schema) is skipped and
+logged, never raised: it counts as not cached, so the server is asked again and the row replaced. A bad
+cache can slow a start, never stop one.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import sqlite3
 from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
@@ -45,12 +50,24 @@ CREATE TABLE IF NOT EXISTS receipts (room INTEGER, user INTEGER, delivered INTEG
 """
 
 
+log = logging.getLogger("clients.sdk.cache")
+
+
 def pack(obj: Any) -> bytes:
     return msgpack.packb(unbuild(obj), use_bin_type=True)
 
 
 def unpack(cls: type, data: bytes) -> Any:
     return build(cls, msgpack.unpackb(data, raw=False, strict_map_key=False))
+
+
+def readable(cls: type, data: object) -> Any:
+    """`data` as a `cls`, or None (logged) when the stored bytes do not decode to one."""
+    try:
+        return unpack(cls, data)  # type: ignore[arg-type]
+    except (ValueError, TypeError) as exc:  # msgpack's errors and SchemaError are ValueErrors
+        log.warning("cache: skipping an unreadable %s row: %s", cls.__name__, exc)
+        return None
 
 
 def _edited(target: f.Message, event: f.Message) -> f.Message | None:
@@ -77,7 +94,11 @@ class Cache:
     async def get_meta(self, key: str) -> Any:
         def job(db: sqlite3.Connection) -> Any:
             row = db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-            return msgpack.unpackb(row[0]) if row else None
+            try:
+                return msgpack.unpackb(row[0]) if row else None
+            except (ValueError, TypeError) as exc:
+                log.warning("cache: skipping the unreadable %r entry: %s", key, exc)
+                return None
         return await self.worker.run(job)
 
     async def set_meta(self, values: dict[str, Any]) -> None:
@@ -111,9 +132,10 @@ class Cache:
     @staticmethod
     def _apply_event(db: sqlite3.Connection, event: f.Message, target: int) -> None:
         row = db.execute("SELECT data FROM messages WHERE room = ? AND seq = ?", (event.room, target)).fetchone()
-        if row is None:
+        target_message = readable(f.Message, row[0]) if row else None
+        if target_message is None:
             return
-        changed = _edited(unpack(f.Message, row[0]), event)
+        changed = _edited(target_message, event)
         if changed is not None:
             db.execute("UPDATE messages SET data = ? WHERE room = ? AND seq = ?", (pack(changed), event.room, target))
 
@@ -148,9 +170,10 @@ class Cache:
             out: list[f.Message] = []
             expected = before_seq - 1
             for seq, data in rows:
-                if seq != expected:
+                message = readable(f.Message, data) if seq == expected else None
+                if message is None:  # a gap: the server fills it
                     break
-                out.append(unpack(f.Message, data))
+                out.append(message)
                 expected -= 1
             return out[::-1]
         return await self.worker.run(job)
@@ -158,7 +181,7 @@ class Cache:
     async def message(self, room: int, seq: int) -> f.Message | None:
         def job(db: sqlite3.Connection) -> f.Message | None:
             row = db.execute("SELECT data FROM messages WHERE room = ? AND seq = ?", (room, seq)).fetchone()
-            return unpack(f.Message, row[0]) if row else None
+            return readable(f.Message, row[0]) if row else None
         return await self.worker.run(job)
 
     async def top_seq(self, room: int) -> int:
@@ -212,7 +235,7 @@ class Cache:
     async def rooms(self) -> list[f.RoomSummary]:
         """The cached room list, newest activity first."""
         def job(db: sqlite3.Connection) -> list[f.RoomSummary]:
-            rooms = [unpack(f.RoomSummary, data) for (data,) in db.execute("SELECT data FROM rooms")]
+            rooms = [r for (data,) in db.execute("SELECT data FROM rooms") if (r := readable(f.RoomSummary, data))]
             return sorted(rooms, key=lambda r: -(r.last_message.ts if r.last_message else 0))
         return await self.worker.run(job)
 
@@ -226,7 +249,8 @@ class Cache:
 
     async def profiles(self) -> dict[int, ProfileInfo]:
         def job(db: sqlite3.Connection) -> dict[int, ProfileInfo]:
-            return {user: unpack(ProfileInfo, data) for user, data in db.execute("SELECT user, data FROM profiles")}
+            rows = db.execute("SELECT user, data FROM profiles")
+            return {user: p for user, data in rows if (p := readable(ProfileInfo, data)) is not None}
         return await self.worker.run(job)
 
     async def save_receipt(self, room: int, user: int, delivered: int, read: int | None) -> None:

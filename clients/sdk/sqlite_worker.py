@@ -17,6 +17,8 @@ from typing import TypeVar
 import outcome
 import trio
 
+from clients.sdk.private import private_dir, private_file
+
 T = TypeVar("T")
 Job = tuple[Callable[[sqlite3.Connection], object], Callable[[outcome.Outcome[object]], None]]
 
@@ -57,7 +59,8 @@ class SqliteWorker:
 
 @contextlib.asynccontextmanager
 async def open_worker(path: Path) -> AsyncIterator[SqliteWorker]:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
+    private_file(path)  # before SQLite opens it: its -wal and -shm files take this mode
     worker = SqliteWorker(path)
     async with trio.open_nursery() as nursery:
         nursery.start_soon(trio.to_thread.run_sync, worker._serve)

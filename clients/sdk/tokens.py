@@ -6,6 +6,7 @@ it is used: a client restarted at any moment resumes with a token the server sti
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
@@ -47,8 +48,10 @@ class TokenKeeper:
         self.refreshes = 0
 
     def restore(self, saved: dict[str, Any] | None) -> bool:
-        if saved:
-            self.tokens = Tokens(**saved)
+        """Take the cached tokens; ones of another shape (a damaged cache) count as none: sign in again."""
+        if isinstance(saved, dict):
+            with contextlib.suppress(TypeError):
+                self.tokens = Tokens(**saved)
         return self.tokens is not None
 
     @staticmethod

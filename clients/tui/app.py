@@ -15,16 +15,19 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import trio
-from textual.app import App, ComposeResult
+from rich.text import Text
+from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Footer, Header, Input, ListItem, ListView, Static
 
+from clients.literal import LiteralApp
 from clients.sdk import Chat, ChatError, ConnectionChanged, Event, NewMessage, SessionEnded
+from clients.sdk.private import private_dir
 from clients.sdk.receipts import tick
 from clients.tui.bridge import TrioGuest
 from clients.tui.login import Credentials, LoginScreen
-from clients.tui.render import message_line, room_line, room_title
+from clients.tui.render import message_line, room_line, title_line, typing_line
 from protocol import frames as f
 from protocol import people as p
 
@@ -38,7 +41,7 @@ def default_cache_dir(url: str) -> Path:
     return Path.home() / ".local" / "share" / "chatd-client" / f"{where.hostname}_{where.port or 80}"
 
 
-class ChatApp(App[None]):
+class ChatApp(LiteralApp):
     TITLE = "chatd"
     CSS = """
     #rooms { width: 32; border-right: solid $accent; }
@@ -52,6 +55,7 @@ class ChatApp(App[None]):
         super().__init__()
         self.url, self.http_url = url, http_url
         self.cache_dir = cache_dir or default_cache_dir(url)
+        self.own_cache_dir = cache_dir is None
         self.trio = TrioGuest()
         self.chat: Chat | None = None
         self.room: int | None = None
@@ -91,6 +95,7 @@ class ChatApp(App[None]):
 
     async def _start(self, c: Credentials) -> None:
         path = self.cache_dir / f"{c.username.lower()}.sqlite3"
+        private_dir(self.cache_dir, tighten=self.own_cache_dir)  # the SDK keeps the refresh token in there
         opened: list[Chat] = []
         ready = asyncio.Event()  # set from trio: both run on this thread
 
@@ -137,7 +142,7 @@ class ChatApp(App[None]):
         for r in rooms:
             await view.append(ListItem(Static(self._room_text(r)), id=f"room-{r.room}"))
 
-    def _room_text(self, r: f.RoomSummary) -> str:
+    def _room_text(self, r: f.RoomSummary) -> Text:
         return room_line(r, self.names, self.online.get(r.peer) if r.peer else None)
 
     def _redraw_room(self, room: int) -> None:
@@ -172,11 +177,9 @@ class ChatApp(App[None]):
         self.query_one("#compose", Input).focus()
         await self._mark_read()
 
-    def _title(self, info: f.RoomInfo) -> str:
-        state = ""
-        if info.kind == "direct" and self.members:
-            state = "  · online" if self.online.get(self.members[0]) else "  · offline"
-        return f"{room_title(info, self.names, self.chat.user_id if self.chat else None)}{state}"
+    def _title(self, info: f.RoomInfo) -> Text:
+        peer_online = bool(self.online.get(self.members[0])) if info.kind == "direct" and self.members else None
+        return title_line(info, self.names, self._me(), peer_online)
 
     # ------------------------------------------------------------------ messages
 
@@ -199,7 +202,7 @@ class ChatApp(App[None]):
     def _me(self) -> int | None:
         return self.chat.user_id if self.chat else None
 
-    def _line(self, m: f.Message) -> str:
+    def _line(self, m: f.Message) -> Text:
         return message_line(m, self._me(), self.names, tick(m.seq, self.members, self.receipts))
 
     def _redraw(self, seq: int) -> None:
@@ -322,7 +325,7 @@ class ChatApp(App[None]):
 
     def _show_typing(self) -> None:
         who = [self.names.get(u, f"user {u}") for u in self.typing_in.get(self.room or 0, set())]
-        self.query_one("#typing", Static).update(f"{', '.join(who)} typing…" if who else "")
+        self.query_one("#typing", Static).update(typing_line(who))
 
 
 def user_path(arg: str) -> Path:

@@ -9,6 +9,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Button, Input, Label
 
+from clients.literal import literal
+
 
 @dataclass(frozen=True)
 class Credentials:
@@ -36,7 +38,7 @@ class LoginScreen(Screen[Credentials]):
             yield Label("", id="error")
 
     def show_error(self, message: str) -> None:
-        self.query_one("#error", Label).update(message)
+        self.query_one("#error", Label).update(literal(message))
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         value = {name: self.query_one(f"#{name}", Input).value.strip() for name in ("username", "password", "email")}

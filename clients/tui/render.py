@@ -1,10 +1,17 @@
-"""How the terminal client writes rooms and messages (pure functions of SDK data)."""
+"""How the terminal client writes rooms and messages (pure functions of SDK data).
+
+Every line is a rich Text built by `clients.literal`: bodies, names and file names are shown as typed,
+never read as markup (the app puts nothing else into its widgets).
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
+from rich.text import Text
+
+from clients.literal import literal
 from clients.sdk.receipts import TICK_MARKS, Tick
 from protocol import frames as f
 
@@ -15,17 +22,28 @@ SYSTEM_TEXT = {"created": "created the chat", "member_added": "added {user}", "m
                "member_banned": "banned {user}", "member_unbanned": "unbanned {user}"}
 
 
-def who(user: int | None, names: Mapping[int, str]) -> str:
-    return names.get(user, f"user {user}") if user is not None else "?"
+def who(user: object, names: Mapping[int, str]) -> str:
+    if not isinstance(user, int):
+        return "?"
+    return names.get(user, f"user {user}")
 
 
-def message_line(m: f.Message, me: int | None, names: Mapping[int, str], tick: Tick | None = None) -> str:
-    clock = time.strftime("%H:%M", time.localtime(m.ts / 1000)) if m.ts else "--:--"
+def clock(ts_ms: int | None) -> str:
+    try:
+        return time.strftime("%H:%M", time.localtime(ts_ms / 1000)) if ts_ms else "--:--"
+    except (OverflowError, OSError, ValueError):  # a time no calendar holds
+        return "--:--"
+
+
+def message_line(m: f.Message, me: int | None, names: Mapping[int, str], tick: Tick | None = None) -> Text:
+    at = clock(m.ts)
     if m.kind == "system":
         event = m.event or {}
         actor = who(event.get("by") or event.get("user"), names)
-        text = SYSTEM_TEXT.get(str(event.get("type")), str(event.get("type")))
-        return f"{clock}  * {actor} {text.format(user=who(event.get('user'), names), role=event.get('role'))}"
+        kind = str(event.get("type"))
+        template = SYSTEM_TEXT.get(kind)  # only our own templates are formatted: an unknown type is shown as is
+        text = template.format(user=who(event.get("user"), names), role=event.get("role")) if template else kind
+        return literal(f"{at}  * ", (actor, "bold"), " ", text)
     if m.deleted:
         body = "(deleted)"
     else:
@@ -37,7 +55,7 @@ def message_line(m: f.Message, me: int | None, names: Mapping[int, str], tick: T
             body += " (edited)"
     sender = "me" if m.sender == me else who(m.sender, names)
     mark = f"  {TICK_MARKS[tick]}" if tick and m.sender == me else ""
-    return f"{clock}  {sender}: {body}{mark}"
+    return literal(f"{at}  ", (sender, "bold"), f": {body}{mark}")
 
 
 def room_title(room: f.RoomSummary | f.RoomInfo, names: Mapping[int, str], me: int | None = None) -> str:
@@ -47,7 +65,18 @@ def room_title(room: f.RoomSummary | f.RoomInfo, names: Mapping[int, str], me: i
     return who(peer, names)
 
 
-def room_line(room: f.RoomSummary, names: Mapping[int, str], online: bool | None) -> str:
+def room_line(room: f.RoomSummary, names: Mapping[int, str], online: bool | None) -> Text:
     dot = "● " if online else "○ " if online is False else "  "
     badges = (f" ({room.unread})" if room.unread else "") + (f" @{room.mentions}" if room.mentions else "")
-    return f"{dot}{room_title(room, names)}{badges}"
+    return literal(dot, room_title(room, names), badges)
+
+
+def title_line(info: f.RoomInfo, names: Mapping[int, str], me: int | None, peer_online: bool | None) -> Text:
+    """The open conversation's heading: its name, and for a direct room whether the peer is online."""
+    state = "" if peer_online is None else "  · online" if peer_online else "  · offline"
+    return literal((room_title(info, names, me), "bold"), state)
+
+
+def typing_line(people: Iterable[str]) -> Text:
+    who_types = list(people)
+    return literal(f"{', '.join(who_types)} typing…" if who_types else "")
