@@ -273,7 +273,7 @@ async function main() {
     step = "logout wipes this browser's copies";
     const before = await pageA.evaluate(async () => (await indexedDB.databases()).map((d) => d.name));
     check(before.some((n) => n.startsWith("chatd-")), `the message cache exists before logout (${before})`);
-    await pageA.getByRole("button", { name: "Log out" }).click();
+    await pageA.getByRole("button", { name: "Log out", exact: true }).click();
     await pageA.getByRole("button", { name: "Log in" }).waitFor({ timeout: T });
     const after = await pageA.evaluate(async () => ({
       dbs: (await indexedDB.databases()).map((d) => d.name).filter((n) => n.startsWith("chatd-")),
