@@ -12,10 +12,12 @@ import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from chatd.secretfile import kept_secret
+from gateway.client_address import IPNetwork, parse_networks
 
 
 class ConfigError(ValueError):
@@ -46,7 +48,8 @@ class Config:
     allowed_origins: tuple[str, ...] = ()  # browser Origins allowed to connect; no Origin header is allowed
     auth_timeout: float = 30.0  # seconds to say hello after connecting
     handshake_timeout: float = 10.0  # seconds for the websocket opening handshake (slowloris guard)
-    max_connections_per_address: int = 1000  # open websockets per client IP address
+    max_connections_per_address: int = 1000  # open websockets per client IP address (an IPv6 client's /64)
+    trusted_proxies: tuple[str, ...] = ()  # CIDRs/addresses whose Forwarded / X-Forwarded-For are believed
     send_timeout: float = 10.0  # a socket that does not take a frame within this is closed
     outbox_frames: int = 256
     rate_per_second: float = 200.0  # frames a connection may send, sustained
@@ -120,6 +123,10 @@ class Config:
              "the processes sharing a port must share one Postgres and one Redis: set CHAT_DATABASE_URL and "
              "CHAT_REDIS_URL (`chatd --services-only` starts embedded ones and prints their URLs)")
         need(self.max_connections_per_address >= 1, "max_connections_per_address", "must be at least 1")
+        try:
+            parse_networks(self.trusted_proxies)
+        except ValueError as exc:
+            need(False, "trusted_proxies", f"{exc} (give comma-separated CIDRs or addresses, IPv4 or IPv6)")
         need(self.outbox_frames >= 8, "outbox_frames", "must be at least 8")
         need(self.rate_per_second > 0 and self.rate_burst >= 1, "rate_per_second", "rate and burst must be > 0")
         need(0.1 <= self.typing_seconds <= 60, "typing_seconds", "must be 0.1..60 seconds")
@@ -158,6 +165,11 @@ class Config:
             need(url is None or url.startswith(schemes), var, f"must start with {' or '.join(schemes)}")
         need(self.jwt_secret is None or len(self.jwt_secret) >= 32, "jwt_secret", "needs at least 32 characters")
         return self
+
+    @cached_property
+    def trusted_networks(self) -> tuple[IPNetwork, ...]:
+        """CHAT_TRUSTED_PROXIES parsed (gateway/client_address.py): whose forwarding headers are believed."""
+        return parse_networks(self.trusted_proxies)
 
     @property
     def media_root(self) -> Path:

@@ -39,7 +39,7 @@ class Connection:
     def __init__(self, services: Services, ws: WebSocketConnection, address: str) -> None:
         self.s = services
         self.ws = ws
-        self.address = address
+        self.address = address  # the client's limit key (gateway/client_address.py): what address limits count
         self.session = Session()
         cfg = services.config
         outbox, self._outbox_receive = trio.open_memory_channel[f.Frame](cfg.outbox_frames * REPLY_HEADROOM)

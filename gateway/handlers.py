@@ -49,7 +49,7 @@ class Handlers:
         self.s = services
         self.session = session
         self.device = device
-        self.address = address
+        self.address = address  # the client's limit key (gateway/client_address.py: an IPv6 client's /64)
         self._on_authenticated = on_authenticated
         self.accounts = Accounts(services, address)
         self.table: dict[type[f.Frame], Handler] = {

@@ -1,4 +1,8 @@
-"""The websocket listener: handshake checks (Origin allow-list, per-address cap), then a Connection."""
+"""The websocket listener: handshake checks (Origin allow-list, per-address cap), then a Connection.
+
+The client's address comes from gateway/client_address.py (forwarding headers only from
+CHAT_TRUSTED_PROXIES); the cap and every per-address limit count its limit key (an IPv6 client's /64).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from trio_websocket import WebSocketRequest, WebSocketServer
 
 from actors.device import Device
 from chatd.sockets import shared_port_socket
+from gateway.client_address import client_address, limit_key
 from gateway.connection import Connection
 from gateway.services import Services
 
@@ -23,7 +28,7 @@ class Gateway:
     def __init__(self, services: Services) -> None:
         self.s = services
         self.port: int | None = None
-        self.per_address: Counter[str] = Counter()
+        self.per_address: Counter[str] = Counter()  # open connections per limit key
         self.connections = 0
         self.http_port: int | None = None  # the HTTP side serving the web client, once it listens
         self.devices: set[Device] = set()  # every open connection's device (admin: disconnect, drain)
@@ -78,7 +83,9 @@ class Gateway:
 
     async def _handle(self, request: WebSocketRequest) -> None:
         remote = request.remote
-        address = str(getattr(remote, "address", remote))
+        address = client_address(str(getattr(remote, "address", remote)), request.headers,
+                                 self.s.config.trusted_networks)
+        key = limit_key(address)
         if not self.accepting:
             await reject(request, 503, b"this node is draining; connect to another node")
             return
@@ -86,14 +93,14 @@ class Gateway:
             log.warning("refused websocket from %s: Origin not allowed", address)
             await reject(request, 403, b"Origin not allowed; see CHAT_ALLOWED_ORIGINS")
             return
-        if self.per_address[address] >= self.s.config.max_connections_per_address:
+        if self.per_address[key] >= self.s.config.max_connections_per_address:
             await reject(request, 429, b"too many connections from this address")
             return
-        self.per_address[address] += 1
+        self.per_address[key] += 1
         self.connections += 1
         try:
             ws = await request.accept()
-            connection = Connection(self.s, ws, address)
+            connection = Connection(self.s, ws, key)
             self.devices.add(connection.device)
             self.open.add(connection)
             try:
@@ -105,9 +112,9 @@ class Gateway:
             log.exception("connection from %s failed", address)
         finally:
             self.connections -= 1
-            self.per_address[address] -= 1
-            if not self.per_address[address]:
-                del self.per_address[address]
+            self.per_address[key] -= 1
+            if not self.per_address[key]:
+                del self.per_address[key]
 
 
 async def reject(request: WebSocketRequest, status: int, body: bytes) -> None:

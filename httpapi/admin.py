@@ -23,6 +23,7 @@ from gateway.errors import RequestError
 from gateway.services import Services
 from httpapi.app import refusal
 from httpapi.auth import user_of
+from httpapi.client_address import request_address
 from persistence import StoreUnavailable
 from persistence.admin import UserRow
 from protocol.errors import ErrorCode
@@ -36,7 +37,7 @@ DEFAULT_DRAIN_TIMEOUT = 30.0
 
 async def admin_of(request: Request, services: Services) -> UserRow:
     """The admin behind the request's bearer token; RequestError (401 / 403), logged, for anyone else."""
-    address = request.client.host if request.client else "unknown"
+    address = request_address(request, services.config)
     what = f"{request.method} {request.url.path}"
     try:
         user_id = await user_of(request, services)

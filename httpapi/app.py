@@ -22,9 +22,11 @@ from starlette.routing import Route
 
 from chatd.metrics import Metrics
 from gateway.accounts import Accounts
+from gateway.client_address import limit_key
 from gateway.errors import RequestError
 from gateway.services import Services
 from httpapi import session_cookie
+from httpapi.client_address import request_address
 from httpapi.media import media_routes
 from httpapi.push import push_routes
 from httpapi.webapp import web_routes
@@ -81,9 +83,9 @@ def account_route(services: Services, kind: type[f.Frame], action: str,
             frame = build(kind, {**{k: v for k, v in data.items() if k != "id"}, "id": 0})
         except SchemaError as exc:
             return refusal(ErrorCode.BAD_REQUEST, f"{kind.type}: {exc}")
-        address = request.client.host if request.client else "unknown"
+        key = limit_key(request_address(request, services.config))  # signup/login limits count this
         try:
-            reply = await getattr(Accounts(services, address), action)(frame)
+            reply = await getattr(Accounts(services, key), action)(frame)
         except RequestError as exc:
             refused = refusal(exc.code, str(exc), exc.retry_after)
             dead = exc.code in (ErrorCode.UNAUTHORIZED, ErrorCode.NOT_FOUND)  # not a 429 or 503: try again

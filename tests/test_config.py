@@ -23,6 +23,9 @@ URLS = {"CHAT_DATABASE_URL": "postgresql://db/chat", "CHAT_REDIS_URL": "redis://
     ({"CHAT_REUSE_PORT": "true", "CHAT_PORT": "9001", "CHAT_HTTP_PORT": "9000"}, "set CHAT_DATABASE_URL and"),
     ({"CHAT_JWT_SECRET": "short"}, "CHAT_JWT_SECRET: needs at least 32"),
     ({"CHAT_SEND_TIMEOUT": "0"}, "CHAT_SEND_TIMEOUT: must be > 0 seconds"),
+    ({"CHAT_TRUSTED_PROXIES": "10.0.0.0/8, nginx.local"},
+     "CHAT_TRUSTED_PROXIES: not an IP address or network: 'nginx.local'"),
+    ({"CHAT_TRUSTED_PROXIES": "10.0.0.0/33"}, "CHAT_TRUSTED_PROXIES: not an IP address or network: '10.0.0.0/33'"),
 ])
 def test_bad_values_are_refused_naming_the_variable(env: dict[str, str], named: str) -> None:
     with pytest.raises(ConfigError, match=named.replace("(", r"\(").replace(".", r"\.")):
@@ -34,6 +37,12 @@ def test_a_cluster_member_on_a_shared_port() -> None:
                               "CHAT_NODE_NAME": "web-3", **URLS})
     assert config.reuse_port and config.cluster and config.node_name == "web-3"
     assert Config.from_env({"CHAT_CLUSTER": "off"}).cluster is False
+
+
+def test_trusted_proxies_take_cidrs_and_addresses_of_both_families() -> None:
+    config = Config.from_env({"CHAT_TRUSTED_PROXIES": " 10.0.0.1/8 ,127.0.0.1, fd00::/8,::1"})
+    assert [str(n) for n in config.trusted_networks] == ["10.0.0.0/8", "127.0.0.1/32", "fd00::/8", "::1/128"]
+    assert Config.from_env({}).trusted_networks == ()
 
 
 def test_chatd_exits_2_and_says_what_is_wrong(monkeypatch: pytest.MonkeyPatch,
