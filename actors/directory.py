@@ -159,7 +159,8 @@ class UserDirectory(Directory[UserItem]):
         rooms.users = self
 
     def _make_actor(self, key: int, mailbox: Mailbox[UserItem], forget: Callable[[], None]) -> UserActor:
-        return UserActor(key, mailbox, self.store, self.cursors, self.settings, forget, self.rooms)
+        return UserActor(key, mailbox, self.store, self.cursors, self.settings, forget, self.rooms,
+                         hand_over=lambda attach: self.tell(key, attach))
 
     async def attach(self, device: Device, cursors: dict[int, int]) -> None:
         await self.put(device.user_id, Attach(device, cursors))

@@ -100,8 +100,10 @@ class DeviceState:
 
 class UserActor:
     def __init__(self, user_id: int, mailbox: Mailbox[UserItem], store: Store, cursors: CursorSink,
-                 settings: UserSettings, forget: Callable[[], None], rooms: RoomSink | None = None) -> None:
+                 settings: UserSettings, forget: Callable[[], None], rooms: RoomSink | None = None,
+                 hand_over: Callable[[Attach], bool] | None = None) -> None:
         self.user_id = user_id
+        self._hand_over = hand_over  # gives a device still waiting to attach to this user's next actor
         self.mailbox = mailbox
         self.store = store
         self.cursor_sink = cursors
@@ -119,6 +121,7 @@ class UserActor:
         self.retry_at = math.inf
         self.counts_at = -math.inf  # counts frames may go out from then on (see _push_counts)
         self.idle_since = trio.current_time()
+        self.unhandled: list[UserItem] = []  # items of the batch in hand when the actor failed
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -138,8 +141,14 @@ class UserActor:
                            self.idle_since + self.settings.linger_seconds if not self.devices else math.inf)
             batch = await self.mailbox.next_batch(self.settings.batch_limit, deadline)
             overflowed = self.mailbox.overflowed()
-            for item in batch:
-                await self._handle(item)
+            done = 0
+            try:
+                for item in batch:
+                    await self._handle(item)
+                    done += 1
+            except BaseException:
+                self.unhandled = batch[done + 1:]  # for _shutdown: what this batch still held
+                raise
             self._tell_rooms()
             if overflowed or trio.current_time() >= self.retry_at:
                 await self._resync_all()
@@ -158,10 +167,13 @@ class UserActor:
                           for room, view in (self.rooms or {}).items()}}
 
     def _shutdown(self) -> None:
-        """Leave the directory, close the mailbox and close every device (they reconnect)."""
+        """Leave the directory, close the mailbox and close every device (they reconnect); a device still
+        waiting to attach goes to a fresh actor instead."""
         self._forget()
-        for item in self.mailbox.take_nowait():  # no checkpoint between this drain and close()
-            if isinstance(item, Attach):
+        for item in [*self.unhandled, *self.mailbox.take_nowait()]:  # no checkpoint between drain and close()
+            # a device whose hello was answered and whose Attach waits here goes to a fresh actor: it must not
+            # be closed a moment after its welcome because this actor lingered out or crashed meanwhile
+            if isinstance(item, Attach) and not (self._hand_over and self._hand_over(item)):
                 item.device.kill(CLOSE_RESTART, "reconnect")
         self.mailbox.close()
         for ds in self.devices.values():

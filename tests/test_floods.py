@@ -16,6 +16,8 @@ import pytest
 import trio
 from trio_websocket import ConnectionClosed, open_websocket_url
 
+from actors.device import Device
+from actors.items import Attach
 from chatd.config import Config
 from chatd.node import Node
 from clients.ws import ChatClient
@@ -100,3 +102,26 @@ async def test_a_client_that_does_not_read_is_closed(nursery: trio.Nursery, conf
             flooding.cancel_scope.cancel()
         assert closed.value.reason is not None and closed.value.reason.code in (4008, 1006)
     assert (await ann_c.call(f.ListRooms)).rooms  # the same user's other device is untouched
+
+
+async def test_a_device_attaching_while_its_user_actor_stops_is_served(node: Node, people: People) -> None:
+    """A new device's hello is answered (`welcome`), then its Attach waits in the user actor's mailbox. If that
+    actor stops meanwhile (here: it crashes on the item ahead; likewise when it lingers out), the device is
+    handed to a fresh actor, never closed 1012 a moment after its welcome."""
+    ann, ann_c = await people.new("ann")
+    assert node.services is not None
+    users = node.services.users
+    old = users.lookup(ann.user_id)
+    send, receive = trio.open_memory_channel[f.Frame](64)
+    device = Device(ann.user_id, send)
+    assert users.inject_crash(ann.user_id, "stopping while a device attaches")
+    assert users.offer(ann.user_id, Attach(device, {}))  # no checkpoint between: queued behind the crash
+    for _ in range(500):  # the crashed actor is replaced by a fresh one that takes the Attach
+        fresh = users.lookup(ann.user_id)
+        if fresh not in (None, old) and fresh.depth() == 0:  # type: ignore[union-attr]
+            break
+        await trio.sleep(0.02)
+    await trio.sleep(0.2)
+    assert users.lookup(ann.user_id) not in (None, old), "no fresh actor took the waiting device"
+    assert not device.closed, f"closed {device.close_code} {device.close_reason!r}"
+    assert ann_c.closed.is_set() and ann_c.close_code == 1012  # the device the crashed actor held reconnects
