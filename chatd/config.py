@@ -54,8 +54,15 @@ class Config:
     outbox_frames: int = 256
     rate_per_second: float = 200.0  # frames a connection may send, sustained
     rate_burst: int = 400
-    login_attempts: int = 10  # failed logins per username+address per window
+    login_attempts: int = 10  # failed logins per (login name, address) per window
     login_window: int = 300
+    login_failures_per_address: int = 50  # failed logins from one address per window, whatever the login name
+    login_failures_per_account: int = 10  # failed logins per login name (any address) before the back-off starts
+    login_backoff_seconds: float = 1.0  # the first back-off wait; each further failure doubles it
+    login_backoff_max: float = 900.0  # the back-off never waits longer than this
+    password_queue: int = 32  # password hashes/checks waiting for the 2 argon2 threads; more get `retry`
+    prehello_frames: int = 10  # frames a connection may send before a successful hello (then closed 1008)
+    max_prehello_connections: int = 256  # connections that have not said hello yet, per process (more: 503)
     signups_per_hour: int = 20  # per client address
     registration: str = "open"  # open: anyone signs up; invite: with a valid invite code; closed: chatctl only
     db_pool_size: int = 10
@@ -156,6 +163,15 @@ class Config:
         need(self.log_format in ("text", "json"), "log_format", f"must be text or json, got {self.log_format!r}")
         need(self.registration in REGISTRATION_MODES, "registration",
              f"must be one of {', '.join(REGISTRATION_MODES)}, got {self.registration!r}")
+        need(self.login_attempts >= 1, "login_attempts", "must be at least 1")
+        need(10 <= self.login_window <= 86400, "login_window", "must be 10..86400 seconds")
+        need(self.login_failures_per_address >= 1, "login_failures_per_address", "must be at least 1")
+        need(self.login_failures_per_account >= 1, "login_failures_per_account", "must be at least 1")
+        need(0.01 <= self.login_backoff_seconds <= self.login_backoff_max <= 86400, "login_backoff_seconds",
+             "must be at least 0.01 s and at most CHAT_LOGIN_BACKOFF_MAX (at most 86400 s)")
+        need(0 <= self.password_queue <= 100_000, "password_queue", "must be 0..100000")
+        need(1 <= self.prehello_frames <= 10_000, "prehello_frames", "must be 1..10000")
+        need(self.max_prehello_connections >= 1, "max_prehello_connections", "must be at least 1")
         need(self.db_pool_size >= 2, "db_pool_size", "must be at least 2")
         need(self.argon2_memory_kib >= 8, "argon2_memory_kib", "must be at least 8")
         for var in ("database_url", "redis_url"):

@@ -108,7 +108,8 @@ class Node:
                 cluster = [ChildSpec("bus", self.bus.run), ChildSpec("gaps", gaps.run)]
             metrics = Metrics()
             self.services = Services(cfg, store, cache, rooms, users, TokenIssuer(cfg.jwt_secret, cfg.access_ttl),
-                                     PasswordHasher(cfg.argon2_time_cost, cfg.argon2_memory_kib), presence, metrics,
+                                     PasswordHasher(cfg.argon2_time_cost, cfg.argon2_memory_kib,
+                                                    queue=cfg.password_queue), presence, metrics,
                                      rooms.bus)
             self.gateway = Gateway(self.services)
             gateway = self.gateway

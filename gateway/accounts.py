@@ -7,6 +7,7 @@ import uuid
 from auth import hash_refresh_token, new_refresh_token
 from auth.passwords import check_email, check_password_rules
 from gateway.errors import RequestError
+from gateway.password_checks import check_password, hash_password, unavailable_means_retry
 from gateway.services import Services
 from gateway.sessions import close_revoked
 from persistence import Conflict
@@ -15,9 +16,12 @@ from protocol import frames as f
 from protocol.errors import ErrorCode
 
 
-async def rate_limit(services: Services, key: str, limit: int, window: int, cost: int = 1) -> None:
-    """Count a hit on a Redis fixed-window limit; refuse with rate_limited when it is used up."""
-    wait = await services.cache.hit(key, limit, window, cost)
+async def rate_limit(services: Services, key: str, limit: int, window: int, cost: int = 1,
+                     fail_open: bool = True) -> None:
+    """Count a hit on a Redis fixed-window limit; refuse with rate_limited when it is used up. When Redis is
+    down the hit is allowed (fail_open), else refused with `retry`."""
+    with unavailable_means_retry():
+        wait = await services.cache.hit(key, limit, window, cost, fail_open)
     if wait is not None:
         raise RequestError(ErrorCode.RATE_LIMITED, "too many attempts, wait and try again", wait)
 
@@ -41,8 +45,8 @@ class Accounts:
         if problem:
             raise RequestError(ErrorCode.BAD_REQUEST, problem)
         await self._may_register(req.invite)
-        await rate_limit(self.s, f"signup:{self.address}", self.s.config.signups_per_hour, 3600)
-        password_hash = await self.s.passwords.hash(req.password)
+        await rate_limit(self.s, f"signup:{self.address}", self.s.config.signups_per_hour, 3600, fail_open=False)
+        password_hash = await hash_password(self.s, req.password)
         try:
             user_id = await self.s.store.create_user(req.username, req.email.lower(), password_hash)
         except Conflict as exc:
@@ -60,17 +64,18 @@ class Accounts:
             if invite is None:
                 raise RequestError(ErrorCode.FORBIDDEN, "registration needs an invite: sign up with the code of "
                                                         "an invite link (field 'invite')")
-            await rate_limit(self.s, f"join:addr:{self.address}", 100, 60)  # codes are not guessable by trying
+            await rate_limit(self.s, f"join:addr:{self.address}", 100, 60,  # codes are not guessable by trying
+                             fail_open=False)
             refusal = await self.s.store.signup_invite(invite)
             if refusal is not None:
                 raise RequestError(ErrorCode.FORBIDDEN, f"invite: {refusal.message}")
 
     async def login(self, req: f.Login) -> f.Frame:
-        cfg = self.s.config
-        await rate_limit(self.s, f"login:{req.username.lower()}:{self.address}", cfg.login_attempts, cfg.login_window)
         account = await self.s.store.account_by_login(req.username)
-        if not await self.s.passwords.verify(account.password_hash if account else None, req.password):
-            raise RequestError(ErrorCode.UNAUTHORIZED, "wrong username or password")
+        # throttled by the name as typed (not the account it finds): a username and its email count apart, so
+        # that the refusals cannot tell which email belongs to which username, or that either exists
+        await check_password(self.s, req.username, self.address, account.password_hash if account else None,
+                             req.password, "wrong username or password")
         assert account is not None
         if account.disabled:
             raise RequestError(ErrorCode.FORBIDDEN, "this account is disabled")

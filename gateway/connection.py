@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 
 import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection
@@ -30,14 +31,18 @@ from protocol.session import CLIENT_FRAMES
 log = logging.getLogger("chatd.gateway")
 
 CLOSE_AUTH = 4001
+CLOSE_POLICY = 1008  # more than CHAT_PREHELLO_FRAMES frames before a successful hello
 CLOSE_TOO_SLOW = 4008
 BUNDLE_BYTES = 256 * 1024  # a bundle stops growing past this (clients accept 1 MiB messages by default)
 REPLY_HEADROOM = 4  # the outbox holds this many times CHAT_OUTBOX_FRAMES when they are replies (actors/device.py)
 
 
 class Connection:
-    def __init__(self, services: Services, ws: WebSocketConnection, address: str) -> None:
+    def __init__(self, services: Services, ws: WebSocketConnection, address: str,
+                 on_hello: Callable[[], None] = lambda: None) -> None:
         self.s = services
+        self._on_hello = on_hello  # called once, at the first successful hello
+        self.prehello_frames = 0  # frames received before a successful hello
         self.ws = ws
         self.address = address  # the client's limit key (gateway/client_address.py): what address limits count
         self.session = Session()
@@ -86,6 +91,8 @@ class Connection:
                     await self._outbox_drained()
                 if self.device.closed:  # an earlier frame of the bundle ended the connection
                     return
+                if self.session.user_id is None and self._prehello_spent():
+                    return
                 wait = self.bucket.take()
                 if wait is not None:
                     req_id = frame.id if isinstance(frame, ProtocolError) else getattr(frame, "id", None)
@@ -95,6 +102,16 @@ class Connection:
                     self._error(frame)
                 else:
                     await self._dispatch(frame)
+
+    def _prehello_spent(self) -> bool:
+        """Count a frame before hello; past CHAT_PREHELLO_FRAMES the connection closes (1008): an anonymous
+        socket gets a few signup/login/refresh/hello tries, not a stream of password guesses."""
+        self.prehello_frames += 1
+        limit = self.s.config.prehello_frames
+        if self.prehello_frames <= limit:
+            return False
+        self.device.kill(CLOSE_POLICY, f"more than {limit} frames before hello")
+        return True
 
     async def _outbox_drained(self) -> None:
         """Stop reading requests until the client has taken its replies: a flood from a client that reads
@@ -126,6 +143,7 @@ class Connection:
         if reply is not None:
             self.device.push(reply)
         if not was_authed and self.session.user_id is not None:
+            self._on_hello()
             await self.s.presence.connected(self.device)
 
     def _error(self, err: ProtocolError) -> None:

@@ -10,8 +10,8 @@ import trio
 from actors.device import CLOSE_DISABLED, Device
 from actors.items import ChangeMembers
 from auth.passwords import check_password_rules
-from gateway.accounts import rate_limit
 from gateway.errors import Handler, RequestError
+from gateway.password_checks import check_password, hash_password
 from gateway.sessions import close_revoked
 from protocol import devices as d
 from protocol import frames as f
@@ -50,21 +50,21 @@ class DeviceHandlers:
         self.h.device.push(d.LoggedOut(id=req.id, devices=list(revoked.devices)))  # before this socket may close
         close_revoked(self.s, revoked, "signed out from another device")
 
-    async def _password_ok(self, password: str) -> None:
-        """Refuse a wrong password (rate-limited like logins: it must not be guessable through this)."""
-        cfg = self.s.config
-        await rate_limit(self.s, f"password:{self.h.me}:{self.h.address}", cfg.login_attempts, cfg.login_window)
+    async def _password_ok(self, password: str, username: str | None = None) -> None:
+        """Refuse a wrong password, behind the login throttle of this account's username (its failures count
+        with those of `login`: the password must not be guessable through this either)."""
+        if username is None:
+            username = (await self.s.store.usernames([self.h.me])).get(self.h.me, "")
         stored = await self.s.store.password_hash(self.h.me)
-        if not await self.s.passwords.verify(stored, password):
-            raise RequestError(ErrorCode.UNAUTHORIZED, "wrong password")
+        await check_password(self.s, username, self.h.address, stored, password, "wrong password")
 
     async def change_password(self, req: d.ChangePassword) -> f.Frame:
         username = (await self.s.store.usernames([self.h.me])).get(self.h.me, "")
         problem = check_password_rules(username, req.new_password)
         if problem:
             raise RequestError(ErrorCode.BAD_REQUEST, f"new_password: {problem}")
-        await self._password_ok(req.old_password)
-        revoked = await self.s.store.change_password(self.h.me, await self.s.passwords.hash(req.new_password),
+        await self._password_ok(req.old_password, username)
+        revoked = await self.s.store.change_password(self.h.me, await hash_password(self.s, req.new_password),
                                                      keep=self.session)
         close_revoked(self.s, revoked, "password changed")
         return f.Ok(id=req.id)

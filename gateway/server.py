@@ -1,4 +1,5 @@
-"""The websocket listener: handshake checks (Origin allow-list, per-address cap), then a Connection.
+"""The websocket listener: handshake checks (Origin allow-list, per-address cap, cap on connections that
+have not said hello), then a Connection.
 
 The client's address comes from gateway/client_address.py (forwarding headers only from
 CHAT_TRUSTED_PROXIES); the cap and every per-address limit count its limit key (an IPv6 client's /64).
@@ -34,6 +35,7 @@ class Gateway:
         self.devices: set[Device] = set()  # every open connection's device (admin: disconnect, drain)
         self.open: set[Connection] = set()  # for the stall watchdog
         self.accepting = True  # False while the node drains: handshakes are refused with 503
+        self.prehello = 0  # open connections that have not said hello yet (CHAT_MAX_PREHELLO_CONNECTIONS)
 
     async def serve(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         async with trio.open_nursery() as handlers:
@@ -96,11 +98,22 @@ class Gateway:
         if self.per_address[key] >= self.s.config.max_connections_per_address:
             await reject(request, 429, b"too many connections from this address")
             return
+        if self.prehello >= self.s.config.max_prehello_connections:
+            await reject(request, 503, b"too many connections waiting for hello; retry later")
+            return
         self.per_address[key] += 1
         self.connections += 1
+        self.prehello += 1
+        waiting = True
+
+        def said_hello() -> None:
+            nonlocal waiting
+            if waiting:
+                waiting = False
+                self.prehello -= 1
         try:
             ws = await request.accept()
-            connection = Connection(self.s, ws, key)
+            connection = Connection(self.s, ws, key, said_hello)
             self.devices.add(connection.device)
             self.open.add(connection)
             try:
@@ -111,6 +124,7 @@ class Gateway:
         except Exception:  # a bug in one connection must not take the listener (and everyone) down
             log.exception("connection from %s failed", address)
         finally:
+            said_hello()  # or closed without
             self.connections -= 1
             self.per_address[key] -= 1
             if not self.per_address[key]:

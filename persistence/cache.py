@@ -1,7 +1,10 @@
-"""Redis (redis-py asyncio client, bridged into trio): rate limits, slots (uploads at once) and presence.
+"""Redis (redis-py asyncio client, bridged into trio): rate limits, the login throttle, slots (uploads at
+once) and presence.
 
 Redis holds nothing that must survive: when it is down, rate limits fail open and presence is
-unknown, and chat goes on (messages live in Postgres). Each failure is logged, never raised.
+unknown, and chat goes on (messages live in Postgres). Each failure is logged, never raised, except
+where a guard must fail closed: the login throttle and `hit(..., fail_open=False)` (signup) raise
+CacheUnavailable, and password checks and signups are refused with `retry` until Redis is back.
 """
 
 from __future__ import annotations
@@ -20,6 +23,30 @@ log = logging.getLogger("chatd.cache")
 REDIS_POOL_SIZE = 64
 
 
+class CacheUnavailable(Exception):
+    """Redis did not answer a check that must fail closed."""
+
+
+@dataclass(frozen=True, slots=True)
+class LoginLimits:
+    """The login throttle's layers (chatd/config.py login_*); only failures count."""
+
+    window: float  # seconds: the per-pair and per-address counters are fixed windows this long
+    per_pair: int  # failures per (login name, address) per window
+    per_address: int  # failures per address per window, whatever the login name
+    free_per_account: int  # failures per login name (any address) before its back-off starts
+    backoff: float  # seconds: the first back-off wait, doubled by each further failure
+    backoff_max: float
+
+
+@dataclass(frozen=True, slots=True)
+class LoginKeys:
+    """One password check: which login name (or account) it is for, from which client address."""
+
+    account: str
+    address: str
+
+
 class Cache:
     def __init__(self, client: aredis.Redis, prefix: str = "chat:") -> None:
         self.client = client
@@ -27,7 +54,7 @@ class Cache:
         self._last_warning = 0.0
         self._scripts = {name: client.register_script(src)
                          for name, src in (("touch", _TOUCH), ("leave", _LEAVE), ("read", _READ),
-                                                  ("slot", _SLOT))}
+                                                  ("slot", _SLOT), ("login", _LOGIN))}
 
     @classmethod
     def open(cls, url: str, prefix: str = "chat:") -> Cache:
@@ -53,8 +80,11 @@ class Cache:
             self._degraded("ping", exc)
             return False
 
-    async def hit(self, key: str, limit: int, window_seconds: int, cost: int = 1) -> float | None:
-        """Count `cost` hits on a fixed-window limit; None if allowed, else seconds until allowed again."""
+    async def hit(self, key: str, limit: int, window_seconds: int, cost: int = 1,
+                  fail_open: bool = True) -> float | None:
+        """Count `cost` hits on a fixed-window limit; None if allowed, else seconds until allowed again.
+
+        When Redis is down: allowed (fail_open), else CacheUnavailable."""
         full = f"{self.prefix}rl:{key}"
 
         async def count() -> tuple[int, int]:
@@ -68,8 +98,47 @@ class Cache:
             n, ttl = await aio(count)()
         except (RedisError, OSError) as exc:
             self._degraded("rate limit", exc)
+            if not fail_open:
+                raise CacheUnavailable(str(exc)) from exc
             return None
         return None if n <= limit else float(max(ttl, 1))
+
+    # ------------------------------------------------------------------ login throttle
+    #
+    # Three layers, one Lua script (atomic): per (account, address) and per address, fixed windows of
+    # `window`; per account (any address), `free_per_account` failures and then a back-off that doubles
+    # with each further failure up to `backoff_max`, forgotten a window after it ends. An attempt is
+    # counted on the pair and address windows when it starts (so parallel attempts cannot all pass one
+    # check), and that count is given back when it turns out not to be a failure: a correct password
+    # costs nothing, and also clears its (account, address) window.
+    #   {prefix}login:pair:{account}:{address}  counter     {prefix}login:addr:{address}  counter
+    #   {prefix}login:acct:{account}            hash n (failures), until (ms, Redis time)
+
+    async def login_begin(self, keys: LoginKeys, limits: LoginLimits) -> float | None:
+        """Start a password check: None if it may go on (it is counted until `login_end`), else seconds to
+        wait. Raises CacheUnavailable when Redis does not answer: the caller must refuse (fail closed)."""
+        wait_ms = await self._login("begin", keys, limits)
+        return None if wait_ms <= 0 else wait_ms / 1000
+
+    async def login_end(self, keys: LoginKeys, limits: LoginLimits, outcome: str) -> None:
+        """Finish a check begun with login_begin: outcome "fail" (a wrong password or an unknown name: it
+        stays counted, and the account's back-off grows), "ok" (given back, the pair's window cleared) or
+        "undo" (given back: the check did not happen). Never raises (begin already failed closed)."""
+        try:
+            await self._login(outcome, keys, limits)
+        except CacheUnavailable:
+            pass
+
+    async def _login(self, op: str, keys: LoginKeys, limits: LoginLimits) -> int:
+        p = f"{self.prefix}login:"
+        redis_keys = [f"{p}pair:{keys.account}:{keys.address}", f"{p}addr:{keys.address}", f"{p}acct:{keys.account}"]
+        args = [op, int(limits.window * 1000), limits.per_pair, limits.per_address, limits.free_per_account,
+                int(limits.backoff * 1000), int(limits.backoff_max * 1000)]
+        try:
+            return int(await aio(self._scripts["login"])(keys=redis_keys, args=args))
+        except (RedisError, OSError) as exc:
+            self._degraded("login throttle", exc)
+            raise CacheUnavailable(str(exc)) from exc
 
     # ------------------------------------------------------------------ slots
     #
@@ -184,6 +253,47 @@ if redis.call('ZSCORE', KEYS[1], ARGV[1]) or redis.call('ZCARD', KEYS[1]) < tonu
   redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
   redis.call('PEXPIRE', KEYS[1], ARGV[3])
   return 1
+end
+return 0
+"""
+
+# KEYS: pair, address, account. ARGV: op (begin, fail, ok, undo), window ms, pair limit, address limit, free
+# account failures, back-off ms, back-off cap ms. `begin` returns the ms to wait (0: go on, and counted).
+_LOGIN = _NOW + """
+local op, window = ARGV[1], tonumber(ARGV[2])
+local pair, addr, acct = KEYS[1], KEYS[2], KEYS[3]
+local function give_back(key)
+  if tonumber(redis.call('GET', key) or '0') > 0 then redis.call('DECR', key) end
+end
+if op == 'begin' then
+  local wait = 0
+  for i, limit in ipairs({tonumber(ARGV[3]), tonumber(ARGV[4])}) do
+    if tonumber(redis.call('GET', KEYS[i]) or '0') >= limit then
+      wait = math.max(wait, redis.call('PTTL', KEYS[i]), 1)
+    end
+  end
+  local untl = tonumber(redis.call('HGET', acct, 'until') or '0')
+  if untl > now then wait = math.max(wait, untl - now) end
+  if wait > 0 then return wait end
+  for i = 1, 2 do
+    redis.call('SET', KEYS[i], 0, 'PX', window, 'NX')
+    redis.call('INCR', KEYS[i])
+  end
+  return 0
+elseif op == 'fail' then
+  local n = redis.call('HINCRBY', acct, 'n', 1)
+  local over, delay = n - tonumber(ARGV[5]), 0
+  if over > 0 then
+    delay = math.min(tonumber(ARGV[7]), tonumber(ARGV[6]) * 2 ^ math.min(over - 1, 40))
+    redis.call('HSET', acct, 'until', now + delay)
+  end
+  redis.call('PEXPIRE', acct, math.floor(delay + window))
+elseif op == 'ok' then
+  redis.call('DEL', pair)
+  give_back(addr)
+else
+  give_back(pair)
+  give_back(addr)
 end
 return 0
 """

@@ -68,8 +68,8 @@ def backing(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backing]:
 def make_config(backing: Backing, data_dir: Path, **overrides: object) -> Config:
     base = Config(host="127.0.0.1", port=0, http_port=0, data_dir=data_dir, database_url=backing.database_url,
                   redis_url=backing.redis_url, redis_prefix=backing.redis_prefix, jwt_secret="t" * 40,
-                  argon2_time_cost=1, argon2_memory_kib=64, login_attempts=1000,
-                  signups_per_hour=100_000)
+                  argon2_time_cost=1, argon2_memory_kib=64, login_attempts=1000, login_failures_per_address=100_000,
+                  login_failures_per_account=100_000, signups_per_hour=100_000)
     return replace(base, **overrides).validated()  # type: ignore[arg-type]
 
 

@@ -26,6 +26,14 @@ URLS = {"CHAT_DATABASE_URL": "postgresql://db/chat", "CHAT_REDIS_URL": "redis://
     ({"CHAT_TRUSTED_PROXIES": "10.0.0.0/8, nginx.local"},
      "CHAT_TRUSTED_PROXIES: not an IP address or network: 'nginx.local'"),
     ({"CHAT_TRUSTED_PROXIES": "10.0.0.0/33"}, "CHAT_TRUSTED_PROXIES: not an IP address or network: '10.0.0.0/33'"),
+    ({"CHAT_LOGIN_ATTEMPTS": "0"}, "CHAT_LOGIN_ATTEMPTS: must be at least 1"),
+    ({"CHAT_LOGIN_FAILURES_PER_ADDRESS": "0"}, "CHAT_LOGIN_FAILURES_PER_ADDRESS: must be at least 1"),
+    ({"CHAT_LOGIN_FAILURES_PER_ACCOUNT": "0"}, "CHAT_LOGIN_FAILURES_PER_ACCOUNT: must be at least 1"),
+    ({"CHAT_LOGIN_BACKOFF_SECONDS": "2000"}, "CHAT_LOGIN_BACKOFF_SECONDS: must be at least 0.01 s and at most"),
+    ({"CHAT_LOGIN_BACKOFF_MAX": "nan"}, "CHAT_LOGIN_BACKOFF_SECONDS"),
+    ({"CHAT_PASSWORD_QUEUE": "-1"}, "CHAT_PASSWORD_QUEUE: must be 0..100000"),
+    ({"CHAT_PREHELLO_FRAMES": "0"}, "CHAT_PREHELLO_FRAMES: must be 1..10000"),
+    ({"CHAT_MAX_PREHELLO_CONNECTIONS": "0"}, "CHAT_MAX_PREHELLO_CONNECTIONS: must be at least 1"),
 ])
 def test_bad_values_are_refused_naming_the_variable(env: dict[str, str], named: str) -> None:
     with pytest.raises(ConfigError, match=named.replace("(", r"\(").replace(".", r"\.")):

@@ -149,9 +149,9 @@ async def test_redis_outage_degrades_but_chat_goes_on(nursery: trio.Nursery, con
     async with fault_proxy(config.redis_url, 6379) as redis:
         running = await start_node(nursery, replace(config, redis_url=redis.proxied_url))
         people = People(nursery, running.node)
-        redis.cut()
-        ann, ann_c = await people.new("ann")  # signup's rate limit fails open
-        bob, bob_c = await people.new("bob")
+        ann, bob = await people.signup("ann"), await people.signup("bob")
+        redis.cut()  # signup and login refuse now (test_login_limits.py); connecting with a token does not
+        ann_c, bob_c = await people.connect(ann), await people.connect(bob)
         rid = (await ann_c.call(f.OpenDirect, user=bob.user_id)).room.room
         await ann_c.send_text(rid, "redis is down")
         got = await bob_c.collect(rid, 2)

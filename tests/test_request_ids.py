@@ -8,8 +8,13 @@ types unread, with the id the map carries, before and after hello, alone or in a
 
 from __future__ import annotations
 
-import msgpack
+from dataclasses import replace
 
+import msgpack
+import trio
+
+from chatd.config import Config
+from chatd.node import Node
 from clients.ws import ChatClient
 from protocol import FRAME_TYPES, bundle, encode
 from protocol import frames as f
@@ -39,7 +44,10 @@ async def refusals(client: ChatClient, count: int) -> dict[int | None, f.Error]:
     return {e.id: e for e in got}
 
 
-async def test_every_server_frame_sent_by_a_client_is_refused_with_its_id(people: People) -> None:
+async def test_every_server_frame_sent_by_a_client_is_refused_with_its_id(nursery: trio.Nursery,
+                                                                         config: Config) -> None:
+    # many frames before hello: over the default CHAT_PREHELLO_FRAMES, which this test is not about
+    people = People(nursery, await nursery.start(Node(replace(config, prehello_frames=1000)).run))
     assert {"msgs", "status", "counts", "typing_changed", "welcome", "sent"} <= set(SERVER_KINDS)
     ids = {kind: FIRST_ID + i for i, kind in enumerate(SERVER_KINDS)}
     frames = {kind: as_sent_by_a_client(kind, ids[kind]) for kind in SERVER_KINDS}

@@ -977,8 +977,10 @@ def server_faults(records: list[logging.LogRecord]) -> list[str]:
 
 @pytest.fixture
 async def fuzz_node(nursery: trio.Nursery, backing: Backing, tmp_path: Path) -> Node:
-    """A node whose frame bucket never runs dry: the storm is about bad input, not about rate limits."""
-    config = make_config(backing, tmp_path, rate_per_second=1_000_000.0, rate_burst=1_000_000)
+    """A node whose frame bucket never runs dry and that takes any number of frames before hello: the storm is
+    about bad input, not about rate limits (tests/test_login_limits.py has those)."""
+    config = make_config(backing, tmp_path, rate_per_second=1_000_000.0, rate_burst=1_000_000,
+                         prehello_frames=10_000)
     return (await start_node(nursery, config)).node
 
 

@@ -1,0 +1,68 @@
+"""Password checks behind the login throttle, shared by login, change_password and delete_account.
+
+Only failures count (persistence/cache.py, "login throttle"): a check is refused `rate_limited` while its
+(login name, address) window, its address's window or its login name's back-off is used up, and a
+correct password costs nothing. Guards fail closed: when Redis does not answer, or too many argon2
+checks are already waiting (auth/passwords.py), the request gets `retry` instead of going unthrottled
+or waiting in a queue without end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import trio
+
+from auth.passwords import PasswordQueueFull
+from chatd.config import Config
+from gateway.errors import RequestError
+from gateway.services import Services
+from persistence.cache import CacheUnavailable, LoginKeys, LoginLimits
+from protocol.errors import ErrorCode
+
+BUSY_RETRY_AFTER = 1.0  # seconds: `retry_after` when Redis is down or the argon2 queue is full
+
+
+@contextmanager
+def unavailable_means_retry() -> Iterator[None]:
+    """Turn a guard that cannot run (Redis down, argon2 queue full) into a `retry` refusal."""
+    try:
+        yield
+    except CacheUnavailable as exc:
+        raise RequestError(ErrorCode.RETRY, "sign-in limits cannot be checked right now, retry later",
+                           BUSY_RETRY_AFTER) from exc
+    except PasswordQueueFull as exc:
+        raise RequestError(ErrorCode.RETRY, "the server is busy checking passwords, retry in a moment",
+                           BUSY_RETRY_AFTER) from exc
+
+
+def login_limits(cfg: Config) -> LoginLimits:
+    return LoginLimits(window=cfg.login_window, per_pair=cfg.login_attempts,
+                       per_address=cfg.login_failures_per_address, free_per_account=cfg.login_failures_per_account,
+                       backoff=cfg.login_backoff_seconds, backoff_max=cfg.login_backoff_max)
+
+
+async def check_password(services: Services, login_name: str, address: str, stored_hash: str | None,
+                         password: str, wrong: str) -> None:
+    """Refuse with `unauthorized` `wrong` unless `password` matches `stored_hash` (None: no such account,
+    checked against a dummy hash and counted the same, so the answers do not tell which names exist)."""
+    keys, limits = LoginKeys(account=login_name.lower(), address=address), login_limits(services.config)
+    with unavailable_means_retry():
+        wait = await services.cache.login_begin(keys, limits)
+        if wait is not None:
+            raise RequestError(ErrorCode.RATE_LIMITED, "too many attempts, wait and try again", wait)
+        outcome = "undo"  # the check did not finish (argon2 queue full, cancelled): it does not count
+        try:
+            outcome = "ok" if await services.passwords.verify(stored_hash, password) else "fail"
+        finally:
+            with trio.CancelScope(shield=True), trio.move_on_after(5):
+                await services.cache.login_end(keys, limits, outcome)
+    if outcome == "fail":
+        raise RequestError(ErrorCode.UNAUTHORIZED, wrong)
+
+
+async def hash_password(services: Services, password: str) -> str:
+    """argon2id hash of a new password; `retry` when the argon2 queue is full."""
+    with unavailable_means_retry():
+        return await services.passwords.hash(password)

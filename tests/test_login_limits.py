@@ -1,0 +1,205 @@
+"""Login throttling in layers (issue 16): only failures count, per (name, address), per address and per
+account with back-off; fail closed without Redis; a bounded argon2 queue; limits before hello."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import replace
+
+import httpx
+import pytest
+import trio
+from trio_websocket import ConnectionRejected, HandshakeError
+
+from auth.passwords import PasswordHasher, PasswordQueueFull
+from chatd.config import Config
+from chatd.node import Node
+from clients.ws import ChatClient
+from protocol import devices as d
+from protocol import frames as f
+from tests.conftest import PASSWORD, People, start_node
+from tests.faultproxy import fault_proxy
+from tests.faults.load import wait_until
+
+TOO_MANY = "too many attempts, wait and try again"
+
+
+async def login(nursery: trio.Nursery, node: Node, username: str, password: str = PASSWORD) -> f.Frame:
+    """One login on a connection of its own, as `chatctl` or a fresh client does."""
+    c = await ChatClient.open_in(nursery, node.url)
+    try:
+        return await c.request(f.Login, username=username, password=password)
+    finally:
+        await c.disconnect()
+
+
+def code(reply: f.Frame) -> str:
+    return reply.code if isinstance(reply, f.Error) else reply.type
+
+
+async def serve(nursery: trio.Nursery, config: Config, **overrides: object) -> tuple[Node, People]:
+    """A node with its own Redis prefix: the counters of 127.0.0.1 start from zero."""
+    own = replace(config, redis_prefix=f"{config.redis_prefix}{uuid.uuid4().hex[:6]}:", **overrides)  # type: ignore[arg-type]
+    node: Node = await nursery.start(Node(own.validated()).run)
+    return node, People(nursery, node)
+
+
+async def test_only_failures_count_per_name_and_address(nursery: trio.Nursery, config: Config) -> None:
+    node, people = await serve(nursery, config, login_attempts=10, login_failures_per_account=1000)
+    ann = await people.signup("ann")
+    for _ in range(30):  # an operator running chatctl again and again is never locked out
+        assert code(await login(nursery, node, ann.username)) == "auth_ok"
+    for _ in range(3):  # a success clears the (name, address) window: 9 failures, a success, 9 more
+        for _ in range(9):
+            assert code(await login(nursery, node, ann.username, "wrong password")) == "unauthorized"
+        assert code(await login(nursery, node, ann.username)) == "auth_ok"
+    for _ in range(10):
+        assert code(await login(nursery, node, ann.username, "wrong password")) == "unauthorized"
+    refused = await login(nursery, node, ann.username)  # the right password too, once the window is used up
+    assert isinstance(refused, f.Error) and refused.code == "rate_limited" and refused.message == TOO_MANY
+    assert refused.retry_after is not None and 0 < refused.retry_after <= config.login_window
+    ghost = f"nobody_{uuid.uuid4().hex[:8]}"  # an unknown name gets exactly the same answers
+    for _ in range(10):
+        reply = await login(nursery, node, ghost)
+        assert isinstance(reply, f.Error) and reply.code == "unauthorized"
+        assert reply.message == "wrong username or password"
+    again = await login(nursery, node, ghost)
+    assert isinstance(again, f.Error) and (again.code, again.message) == ("rate_limited", TOO_MANY)
+
+
+async def test_address_budget_across_names(nursery: trio.Nursery, config: Config) -> None:
+    node, people = await serve(nursery, config, login_attempts=100, login_failures_per_address=5,
+                               login_failures_per_account=1000)
+    ann, bob = await people.signup("ann"), await people.signup("bob")
+    for i in range(10):  # successes from the address cost nothing
+        assert code(await login(nursery, node, (ann, bob)[i % 2].username)) == "auth_ok"
+    names = [ann.username, f"nobody_{uuid.uuid4().hex[:8]}", bob.username, "x" * 5, f"{ann.username}@example.com"]
+    for n in names:  # one failure each for five different names
+        assert code(await login(nursery, node, n, "wrong password")) == "unauthorized"
+    sprayed = await login(nursery, node, f"other_{uuid.uuid4().hex[:8]}", "wrong password")
+    assert isinstance(sprayed, f.Error) and (sprayed.code, sprayed.message) == ("rate_limited", TOO_MANY)
+    assert code(await login(nursery, node, bob.username)) == "rate_limited"  # the whole address waits
+
+
+async def test_account_backoff_doubles_up_to_its_cap(nursery: trio.Nursery, config: Config) -> None:
+    """The account layer counts a name's failures from any address (here one, with the other layers set
+    high): after the free ones each failure doubles the wait, up to the cap; the owner is slowed, not locked
+    out, and gets in with the right password once the wait is over."""
+    node, people = await serve(nursery, config, login_attempts=1000, login_failures_per_account=2,
+                               login_backoff_seconds=0.5, login_backoff_max=2.0)
+    ann = await people.signup("ann")
+    for _ in range(2):
+        assert code(await login(nursery, node, ann.username, "wrong password")) == "unauthorized"
+    for expected in (0.5, 1.0, 2.0, 2.0):
+        assert code(await login(nursery, node, ann.username, "wrong password")) == "unauthorized"
+        waiting = await login(nursery, node, ann.username)
+        assert isinstance(waiting, f.Error) and (waiting.code, waiting.message) == ("rate_limited", TOO_MANY)
+        assert waiting.retry_after is not None and expected - 0.4 < waiting.retry_after <= expected
+        await trio.sleep(waiting.retry_after + 0.05)
+    assert code(await login(nursery, node, ann.username)) == "auth_ok"
+    other = await people.signup("bob")  # other accounts are not slowed
+    assert code(await login(nursery, node, other.username)) == "auth_ok"
+
+
+async def test_password_checks_fail_closed_without_redis(nursery: trio.Nursery, config: Config) -> None:
+    assert config.redis_url
+    async with fault_proxy(config.redis_url, 6379) as redis:
+        running = await start_node(nursery, replace(config, redis_url=redis.proxied_url))
+        node, people = running.node, People(nursery, running.node)
+        ann, ann_c = await people.new("ann")
+        redis.cut()
+        for reply in (await login(nursery, node, ann.username),
+                      await login(nursery, node, ann.username, "wrong password"),
+                      await ann_c.request(d.ChangePassword, old_password=PASSWORD, new_password="a new password 1"),
+                      await ann_c.request(d.DeleteAccount, password=PASSWORD)):
+            assert isinstance(reply, f.Error) and reply.code == "retry" and reply.retry_after == 1.0, reply
+        c = await people.raw()
+        n = f"new_{uuid.uuid4().hex[:8]}"
+        signup = await c.request(f.Signup, username=n, email=f"{n}@example.com", password=PASSWORD)
+        assert isinstance(signup, f.Error) and signup.code == "retry"
+        async with httpx.AsyncClient(base_url=node.http_url) as http:  # the HTTP side answers 503 + Retry-After
+            over_http = await http.post("/api/login", json={"username": ann.username, "password": PASSWORD})
+        assert over_http.status_code == 503 and over_http.headers["retry-after"] == "1"
+        assert over_http.json()["code"] == "retry"
+        assert (await ann_c.call(f.ListRooms)).rooms == [], "chat goes on"
+        redis.restore()
+        codes = []
+        for _ in range(50):  # Redis answers again (a pooled connection cut by the proxy may fail once more)
+            codes.append(code(await login(nursery, node, ann.username)))
+            if codes[-1] == "auth_ok":
+                break
+            await trio.sleep(0.1)
+        assert codes[-1] == "auth_ok" and set(codes) <= {"retry", "auth_ok"}, codes
+        await running.stop()
+
+
+def test_hasher_queue_is_bounded() -> None:
+    hasher = PasswordHasher(time_cost=1, memory_kib=64, queue=1)
+    stored = hasher.hash_blocking(PASSWORD)
+
+    async def main() -> None:
+        results: list[object] = []
+
+        async def check() -> None:
+            try:
+                results.append(await hasher.verify(stored, PASSWORD))
+            except PasswordQueueFull as exc:
+                results.append(exc)
+        async with trio.open_nursery() as n:
+            for _ in range(5):  # started together: 2 run, 1 waits, 2 are refused at once
+                n.start_soon(check)
+        assert results.count(True) == 3 and sum(isinstance(r, PasswordQueueFull) for r in results) == 2
+        assert await hasher.verify(stored, PASSWORD), "free again afterwards"
+    trio.run(main)
+
+
+async def test_full_argon2_queue_answers_retry(nursery: trio.Nursery, config: Config) -> None:
+    node, people = await serve(nursery, config, password_queue=1, argon2_time_cost=4,
+                               argon2_memory_kib=32 * 1024)
+    ann = await people.signup("ann")
+    replies: list[f.Frame] = []
+
+    async def attempt() -> None:
+        replies.append(await login(nursery, node, ann.username))
+    with trio.fail_after(30):  # none hangs
+        async with trio.open_nursery() as n:
+            for _ in range(12):
+                n.start_soon(attempt)
+    codes = [code(r) for r in replies]
+    assert codes.count("retry") >= 1 and codes.count("auth_ok") >= 1 and set(codes) == {"retry", "auth_ok"}, codes
+    assert all(r.retry_after == 1.0 for r in replies if isinstance(r, f.Error))
+    assert code(await login(nursery, node, ann.username)) == "auth_ok", "one at a time, every login gets in"
+
+
+async def test_frames_before_hello_are_few(nursery: trio.Nursery, config: Config) -> None:
+    node, people = await serve(nursery, config, prehello_frames=3)
+    ann = await people.signup("ann")
+    c = await people.raw()
+    for _ in range(3):
+        assert code(await c.request(f.Login, username=ann.username, password="wrong password")) == "unauthorized"
+    with trio.fail_after(5):
+        await c.send_frame(f.Login(id=99, username=ann.username, password=PASSWORD))
+        await c.closed.wait()
+    assert c.close_code == 1008
+    after = await people.raw()  # after hello there is no such budget
+    assert code(await after.request(f.Login, username=ann.username, password=PASSWORD)) == "auth_ok"
+    await after.hello(ann.access_token)
+    for _ in range(10):
+        assert (await after.call(f.ListRooms)).rooms == []
+
+
+async def test_connections_waiting_for_hello_are_capped(nursery: trio.Nursery, config: Config) -> None:
+    node, people = await serve(nursery, config, max_prehello_connections=2)
+    ann = await people.signup("ann")  # its connection said no hello, and is closed
+    gateway = node.gateway
+    assert gateway is not None
+    await wait_until(lambda: gateway.prehello == 0, 5, "the signup connection is closed")
+    first, second = await people.raw(), await people.raw()
+    with pytest.raises(HandshakeError) as refused:
+        await people.raw()
+    assert isinstance(refused.value, ConnectionRejected) and refused.value.status_code == 503
+    await first.hello(ann.access_token)  # one says hello: there is room for one more
+    third = await people.raw()
+    await third.hello(ann.access_token)
+    await second.hello(ann.access_token)
+    assert (await (await people.raw()).call(f.Login, username=ann.username, password=PASSWORD)).user_id == ann.user_id
