@@ -153,6 +153,23 @@ class People:
         return person, await self.connect(person)
 
 
+@dataclass
+class Pair:
+    """Two nodes on one database, Redis and data directory: two processes of one deployment."""
+
+    a: Node
+    b: Node
+    on_a: People
+    on_b: People
+
+
+async def start_pair(nursery: trio.Nursery, backing: Backing, data_dir: Path, **overrides: object) -> Pair:
+    suffix = uuid.uuid4().hex[:6]
+    nodes = [(await start_node(nursery, make_config(backing, data_dir, node_name=f"{name}-{suffix}", **overrides)
+                               )).node for name in ("a", "b")]
+    return Pair(nodes[0], nodes[1], People(nursery, nodes[0]), People(nursery, nodes[1]))
+
+
 @pytest.fixture
 async def people(nursery: trio.Nursery, node: Node) -> People:
     return People(nursery, node)

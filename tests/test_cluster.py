@@ -7,7 +7,6 @@ connected to, chat must behave as on one: same order, nothing lost, nothing twic
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -15,12 +14,11 @@ import pytest
 import redis
 import trio
 
-from chatd.node import Node
 from clients.ws import ChatClient
 from protocol import frames as f
 from protocol import people as p
 from tests.admin_support import http, new_admin
-from tests.conftest import Backing, People, make_config, start_node
+from tests.conftest import Backing, Pair, People, make_config, start_node, start_pair
 from tests.faults.load import PER_SENDER, confirmed, drain, group_under_load, verify, wait_until
 from tests.faults.services import ChatdProcess, free_port
 from tests.scenarios import SENDERS, thousand_messages_into_one_room
@@ -29,21 +27,9 @@ from tests.test_people import sql
 GAP_CHECK = 0.2  # seconds between the gap watch's looks at Postgres
 
 
-@dataclass
-class Pair:
-    a: Node
-    b: Node
-    on_a: People
-    on_b: People
-
-
 @pytest.fixture
 async def pair(nursery: trio.Nursery, backing: Backing, tmp_path: Path) -> Pair:
-    """Two nodes on the same database, Redis and data directory, as two processes on one machine."""
-    nodes = [(await start_node(nursery, make_config(backing, tmp_path, node_name=name, gap_check_seconds=GAP_CHECK,
-                                                    presence_ttl=2.0))).node
-             for name in ("a", "b")]
-    return Pair(nodes[0], nodes[1], People(nursery, nodes[0]), People(nursery, nodes[1]))
+    return await start_pair(nursery, backing, tmp_path, gap_check_seconds=GAP_CHECK, presence_ttl=2.0)
 
 
 async def test_users_on_different_processes_chat(pair: Pair) -> None:

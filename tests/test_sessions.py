@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import io
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,25 +21,14 @@ from console.accounts import create_user
 from console.cli import main as chatctl
 from protocol import devices as d
 from protocol import frames as f
-from tests.conftest import PASSWORD, Backing, People, Person, make_config, start_node
+from tests.conftest import PASSWORD, Backing, Pair, People, Person, start_pair
 
 SIGNED_OUT = 4010
 
 
-@dataclass
-class Pair:
-    a: Node
-    b: Node
-    on_a: People
-    on_b: People
-
-
 @pytest.fixture
 async def pair(nursery: trio.Nursery, backing: Backing, tmp_path: Path) -> Pair:
-    """Two nodes on one database and Redis, as two processes."""
-    nodes = [(await start_node(nursery, make_config(backing, tmp_path, node_name=f"{name}-{uuid.uuid4().hex[:6]}")
-                               )).node for name in ("a", "b")]
-    return Pair(nodes[0], nodes[1], People(nursery, nodes[0]), People(nursery, nodes[1]))
+    return await start_pair(nursery, backing, tmp_path)
 
 
 async def login(people: People, person: Person, device: str, node: Node | None = None) -> tuple[f.AuthOk, ChatClient]:
