@@ -361,6 +361,7 @@ def chatd_env(services: Services, data_dir: Path) -> dict[str, str]:
         "CHAT_RATE_PER_SECOND": "1000000", "CHAT_RATE_BURST": "1000000", "CHAT_SIGNUPS_PER_HOUR": "1000000",
         "CHAT_LOGIN_ATTEMPTS": "1000000", "CHAT_ARGON2_TIME_COST": "1", "CHAT_ARGON2_MEMORY_KIB": "64",
         "CHAT_OUTBOX_FRAMES": "4096", "CHAT_AUTH_TIMEOUT": "120", "CHAT_HTTP_PORT": "0",
+        "CHAT_MAX_PREHELLO_CONNECTIONS": "1000000", "CHAT_UPLOADS_AT_ONCE": "1000",
     })
     if services.database_url:
         env["CHAT_DATABASE_URL"] = services.database_url

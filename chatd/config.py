@@ -62,7 +62,7 @@ class Config:
     login_backoff_max: float = 900.0  # the back-off never waits longer than this
     password_queue: int = 32  # password hashes/checks waiting for the 2 argon2 threads; more get `retry`
     prehello_frames: int = 10  # frames a connection may send before a successful hello (then closed 1008)
-    max_prehello_connections: int = 256  # connections that have not said hello yet, per process (more: 503)
+    max_prehello_connections: int = 1024  # connections that have not said hello yet, per process (more: 503)
     signups_per_hour: int = 20  # per client address
     registration: str = "open"  # open: anyone signs up; invite: with a valid invite code; closed: chatctl only
     db_pool_size: int = 10
