@@ -5,14 +5,16 @@ from __future__ import annotations
 from starlette.requests import Request
 
 from auth import TokenError
+from auth.tokens import AccessClaims
 from gateway.errors import RequestError
 from gateway.services import Services
 from gateway.sessions import session_user
 from protocol.errors import ErrorCode
 
 
-async def user_of(request: Request, services: Services) -> int:
-    """The user id behind the request's bearer token; RequestError(unauthorized) if there is none or it is bad."""
+async def session_of(request: Request, services: Services) -> AccessClaims:
+    """The claims of the request's bearer token, whose account is active and whose device is still signed in;
+    RequestError(unauthorized) if there is none or it is bad."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -21,5 +23,10 @@ async def user_of(request: Request, services: Services) -> int:
         claims = services.tokens.verify(token.strip())
     except TokenError as exc:
         raise RequestError(ErrorCode.UNAUTHORIZED, str(exc)) from exc
-    await session_user(services, claims)  # the account is active and the token's device still signed in
-    return claims.user_id
+    await session_user(services, claims)
+    return claims
+
+
+async def user_of(request: Request, services: Services) -> int:
+    """The user id behind the request's bearer token (see session_of)."""
+    return (await session_of(request, services)).user_id

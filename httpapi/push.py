@@ -19,7 +19,7 @@ from starlette.routing import Route
 
 from gateway.errors import RequestError
 from gateway.services import Services
-from httpapi.auth import user_of
+from httpapi.auth import session_of, user_of
 from persistence.errors import StoreUnavailable
 from push.subscription import InvalidSubscription, parse_subscription
 from push.vapid import VapidKey
@@ -86,11 +86,11 @@ def push_routes(services: Services) -> list[Route]:
         return JSONResponse({"public_key": public_key}, headers={"Cache-Control": "public, max-age=3600"})
 
     async def subscribe(request: Request) -> Response:
-        user = await user_of(request, services)
+        session = await session_of(request, services)
         new = parse_subscription(await json_object(request), allow_insecure=config.push_allow_insecure,
                                  hosts=config.push_endpoint_hosts)
-        created = await services.store.add_push_subscription(user, new.endpoint, new.p256dh, new.auth,
-                                                             config.push_max_subscriptions)
+        created = await services.store.add_push_subscription(session.user_id, session.device_id, new.endpoint,
+                                                             new.p256dh, new.auth, config.push_max_subscriptions)
         return JSONResponse({"endpoint": new.endpoint, "created": created}, status_code=201 if created else 200)
 
     async def unsubscribe(request: Request) -> Response:

@@ -134,22 +134,23 @@ class PushQueries:
     # ------------------------------------------------------------------ subscriptions (HTTP side)
 
     @bridged
-    async def add_push_subscription(self, user_id: int, endpoint: str, p256dh: str, auth: str,
+    async def add_push_subscription(self, user_id: int, device_id: str, endpoint: str, p256dh: str, auth: str,
                                     max_per_user: int) -> bool:
-        """Subscribe (or renew) an endpoint for the user; True if it was not theirs before.
+        """Subscribe (or renew) an endpoint for the user's signed-in device; True if it was not theirs before.
 
-        An endpoint another user had moves to this one. Past `max_per_user`, the user's least recently
-        renewed subscriptions are dropped.
+        An endpoint another user (or device) had moves to this one. Past `max_per_user`, the user's least
+        recently renewed subscriptions are dropped. Signing the device out drops its subscriptions (0014).
         """
         async with self.pool.acquire() as con, con.transaction():
             await con.execute("SELECT pg_advisory_xact_lock(hashtextextended('push-subscriptions:' || $1::bigint, 0))",
                               user_id)
             owner = await con.fetchval("SELECT user_id FROM push_subscriptions WHERE endpoint = $1", endpoint)
             await con.execute(
-                "INSERT INTO push_subscriptions (user_id, endpoint, p256dh, auth) VALUES ($1, $2, $3, $4)"
-                " ON CONFLICT (endpoint) DO UPDATE SET user_id = excluded.user_id, p256dh = excluded.p256dh,"
-                " auth = excluded.auth, updated_at = now(), last_failure_at = NULL, last_error = NULL",
-                user_id, endpoint, p256dh, auth)
+                "INSERT INTO push_subscriptions (user_id, device_id, endpoint, p256dh, auth)"
+                " VALUES ($1, $5, $2, $3, $4)"
+                " ON CONFLICT (endpoint) DO UPDATE SET user_id = excluded.user_id, device_id = excluded.device_id,"
+                " p256dh = excluded.p256dh, auth = excluded.auth, updated_at = now(), last_failure_at = NULL,"
+                " last_error = NULL", user_id, endpoint, p256dh, auth, device_id)
             await con.execute(
                 "DELETE FROM push_subscriptions WHERE id IN (SELECT id FROM push_subscriptions WHERE user_id = $1"
                 " ORDER BY updated_at DESC, id DESC OFFSET $2)", user_id, max_per_user)

@@ -23,11 +23,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from chatd.config import Config
 from chatd.node import Node
+from protocol import devices as d
 from protocol import frames as f
 from protocol import people as p
 from push.subscription import InvalidSubscription, parse_subscription
 from push.vapid import VapidKey
-from tests.conftest import Backing, People, Person, make_config, start_node
+from tests.conftest import PASSWORD, Backing, People, Person, make_config, start_node
 from tests.push_service import Browser, PushService, Received
 
 FAST = {"push_delay": 0.3, "push_scan_seconds": 0.05, "push_retry_base": 0.1, "push_allow_insecure": True}
@@ -171,6 +172,30 @@ async def test_subscribe_is_idempotent_limited_and_undone(nursery: trio.Nursery,
     assert (missing.status_code, missing.json()["code"]) == (404, "not_found")
     not_hers = await w.http("DELETE", path, ann, {"endpoint": others[0].endpoint})
     assert not_hers.status_code == 404
+
+
+async def test_signing_a_device_out_drops_its_push_subscriptions(nursery: trio.Nursery, backing: Backing,
+                                                                  tmp_path: Path) -> None:
+    """A signed-out browser must not keep getting message previews: its subscription goes with its device,
+    whichever way it was signed out; the user's other devices keep theirs."""
+    w = await world(nursery, backing, tmp_path)
+    ann = await w.people.signup("ann")
+    client = await w.people.raw()
+    logins = [await client.call(f.Login, username=ann.username, password=PASSWORD, device=name)
+              for name in ("laptop", "phone", "tablet")]
+    laptop, phone, tablet = (Person(ann.username, ann.user_id, a.access_token, a.refresh_token) for a in logins)
+    browsers = {who: await w.subscribe(person) for who, person in
+                (("first", ann), ("laptop", laptop), ("phone", phone), ("tablet", tablet))}
+
+    async def subscribed() -> set[str]:
+        rows = await w.sql("SELECT endpoint FROM push_subscriptions WHERE user_id = $1", ann.user_id)
+        return {who for who, b in browsers.items() if (b.endpoint,) in rows}
+    assert await subscribed() == {"first", "laptop", "phone", "tablet"}
+    await client.call(f.Logout, refresh_token=laptop.refresh_token)
+    assert await subscribed() == {"first", "phone", "tablet"}
+    await client.hello(phone.access_token)
+    await client.call(d.LogoutDevices, others=True)  # "log out other devices", from the phone
+    assert await subscribed() == {"phone"}
 
 
 # ---------------------------------------------------------------------- the trigger and the payload
