@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, fields, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from chatd.secretfile import kept_secret
 from gateway.client_address import IPNetwork, parse_networks
@@ -45,6 +46,7 @@ class Config:
     refresh_ttl: int = 30 * 24 * 3600
     refresh_retry_seconds: float = 30.0  # a spent refresh token may be retried this long if its reply was lost
     max_frame_bytes: int = 64 * 1024
+    public_ws_url: str = ""  # where browsers reach the websocket behind a proxy (wss://...); "" = derive it
     allowed_origins: tuple[str, ...] = ()  # browser Origins allowed to connect; no Origin header is allowed
     auth_timeout: float = 30.0  # seconds to say hello after connecting
     handshake_timeout: float = 10.0  # seconds for the websocket opening handshake (slowloris guard)
@@ -122,6 +124,9 @@ class Config:
         need(self.refresh_ttl >= self.access_ttl, "refresh_ttl", "must be at least access_ttl")
         need(0 <= self.refresh_retry_seconds <= 300, "refresh_retry_seconds", "must be 0..300 seconds")
         need(self.handshake_timeout > 0, "handshake_timeout", "must be > 0 seconds")
+        need(not self.public_ws_url or (urlsplit(self.public_ws_url).scheme in ("ws", "wss")
+                                        and bool(urlsplit(self.public_ws_url).hostname)),
+             "public_ws_url", f"must be a ws:// or wss:// URL with a host, got {self.public_ws_url!r}")
         need(self.send_timeout > 0, "send_timeout", "must be > 0 seconds")
         need(0.05 <= self.gap_check_seconds <= 60, "gap_check_seconds", "must be 0.05..60 seconds")
         need(not self.reuse_port or (self.port != 0 and self.http_port != 0), "reuse_port",

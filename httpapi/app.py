@@ -117,5 +117,6 @@ def make_app(services: Services, metrics: Metrics, ws_port: Callable[[], int | N
     routes += [Route("/healthz", healthz), Route("/metrics", prometheus)]
     routes += media_routes(services)
     routes += push_routes(services)
-    routes += web_routes(ws_port)  # last: the web client's files and its routes (index.html)
+    # last: the web client's files and its routes (index.html)
+    routes += web_routes(ws_port, public_ws_url=services.config.public_ws_url)
     return Starlette(routes=routes)

@@ -33,10 +33,14 @@ def web_dist() -> Path:
     return Path(os.environ.get("CHAT_WEB_DIR") or DEFAULT_DIST)
 
 
-def web_routes(ws_port: Callable[[], int | None], dist: Path | None = None) -> list[Route]:
+def web_routes(ws_port: Callable[[], int | None], dist: Path | None = None, public_ws_url: str = "") -> list[Route]:
+    """`public_ws_url` (CHAT_PUBLIC_WS_URL): where browsers reach the websocket when a proxy sits in front;
+    without it, the websocket's own port on the host the page was loaded from."""
     root = (dist or web_dist()).resolve()
 
     async def config(request: Request) -> Response:
+        if public_ws_url:
+            return JSONResponse({"ws_url": public_ws_url}, headers={"Cache-Control": "no-store"})
         port = ws_port()
         if port is None:
             return JSONResponse({"code": "retry", "message": "the websocket is not listening yet"}, status_code=503)

@@ -25,6 +25,7 @@ URLS = {"CHAT_DATABASE_URL": "postgresql://db/chat", "CHAT_REDIS_URL": "redis://
     ({"CHAT_SEND_TIMEOUT": "0"}, "CHAT_SEND_TIMEOUT: must be > 0 seconds"),
     ({"CHAT_TRUSTED_PROXIES": "10.0.0.0/8, nginx.local"},
      "CHAT_TRUSTED_PROXIES: not an IP address or network: 'nginx.local'"),
+    ({"CHAT_PUBLIC_WS_URL": "https://chat.example/"}, "CHAT_PUBLIC_WS_URL: must be a ws:// or wss:// URL"),
     ({"CHAT_TRUSTED_PROXIES": "10.0.0.0/33"}, "CHAT_TRUSTED_PROXIES: not an IP address or network: '10.0.0.0/33'"),
     ({"CHAT_LOGIN_ATTEMPTS": "0"}, "CHAT_LOGIN_ATTEMPTS: must be at least 1"),
     ({"CHAT_LOGIN_FAILURES_PER_ADDRESS": "0"}, "CHAT_LOGIN_FAILURES_PER_ADDRESS: must be at least 1"),

@@ -3,14 +3,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
+import trio
 from starlette.applications import Starlette
 from trio_websocket import ConnectionRejected, open_websocket_url
 
+from chatd.config import Config
 from chatd.node import Node
 from httpapi.webapp import web_routes
 
@@ -58,3 +61,14 @@ async def test_websocket_accepts_the_http_sides_own_origin(node: Node) -> None:
             async with open_websocket_url(node.url, extra_headers=[(b"Origin", other.encode())]):
                 pass
         assert refused.value.status_code == 403, other
+
+
+async def test_behind_a_proxy_the_page_is_told_the_public_websocket(nursery: trio.Nursery, config: Config) -> None:
+    """Behind a TLS proxy the page is https and the websocket is wherever the proxy puts it: the server cannot
+    guess that from the request, so CHAT_PUBLIC_WS_URL says it (README, Behind a reverse proxy)."""
+    node = await nursery.start(Node(replace(config, public_ws_url="wss://ws.chat.example/",
+                                            allowed_origins=("https://chat.example",))).run)
+    async with httpx.AsyncClient(base_url=node.http_url) as web:
+        assert (await web.get("/api/config")).json() == {"ws_url": "wss://ws.chat.example/"}
+    async with open_websocket_url(node.url, extra_headers=[(b"Origin", b"https://chat.example")]) as ws:
+        assert not ws.closed
