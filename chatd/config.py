@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from chatd.secretfile import kept_secret
+from gateway.client_address import HEADERS as FORWARDING_HEADERS
 from gateway.client_address import IPNetwork, parse_networks
 
 
@@ -51,6 +52,7 @@ class Config:
     auth_timeout: float = 30.0  # seconds to say hello after connecting
     handshake_timeout: float = 10.0  # seconds for the websocket opening handshake (slowloris guard)
     max_connections_per_address: int = 1000  # open websockets per client IP address (an IPv6 client's /64)
+    forwarded_header: str = "x-forwarded-for"  # the one header trusted proxies name the client in (or "forwarded")
     trusted_proxies: tuple[str, ...] = ()  # CIDRs/addresses whose Forwarded / X-Forwarded-For are believed
     send_timeout: float = 10.0  # a socket that does not take a frame within this is closed
     outbox_frames: int = 256
@@ -65,6 +67,7 @@ class Config:
     password_queue: int = 32  # password hashes/checks waiting for the 2 argon2 threads; more get `retry`
     prehello_frames: int = 10  # frames a connection may send before a successful hello (then closed 1008)
     max_prehello_connections: int = 1024  # connections that have not said hello yet, per process (more: 503)
+    prehello_per_address: int = 32  # of those, from one client address (limit key; more: 429)
     signups_per_hour: int = 20  # per client address
     registration: str = "open"  # open: anyone signs up; invite: with a valid invite code; closed: chatctl only
     db_pool_size: int = 10
@@ -139,6 +142,8 @@ class Config:
             parse_networks(self.trusted_proxies)
         except ValueError as exc:
             need(False, "trusted_proxies", f"{exc} (give comma-separated CIDRs or addresses, IPv4 or IPv6)")
+        need(self.forwarded_header.lower() in FORWARDING_HEADERS, "forwarded_header",
+             f"must be one of {', '.join(FORWARDING_HEADERS)}, got {self.forwarded_header!r}")
         need(self.outbox_frames >= 8, "outbox_frames", "must be at least 8")
         need(self.rate_per_second > 0 and self.rate_burst >= 1, "rate_per_second", "rate and burst must be > 0")
         need(0.1 <= self.typing_seconds <= 60, "typing_seconds", "must be 0.1..60 seconds")
@@ -177,6 +182,7 @@ class Config:
         need(0 <= self.password_queue <= 100_000, "password_queue", "must be 0..100000")
         need(1 <= self.prehello_frames <= 10_000, "prehello_frames", "must be 1..10000")
         need(self.max_prehello_connections >= 1, "max_prehello_connections", "must be at least 1")
+        need(self.prehello_per_address >= 1, "prehello_per_address", "must be at least 1")
         need(self.db_pool_size >= 2, "db_pool_size", "must be at least 2")
         need(self.argon2_memory_kib >= 8, "argon2_memory_kib", "must be at least 8")
         for var in ("database_url", "redis_url"):

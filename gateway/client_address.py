@@ -1,9 +1,12 @@
 """Who the client is behind a reverse proxy, and how per-address limits group clients.
 
-`client_address(peer, headers, trusted)`: only when the TCP peer is one of CHAT_TRUSTED_PROXIES are its
-`Forwarded` (RFC 7239) or, without one, `X-Forwarded-For` headers believed. The chain is walked right to
-left (the rightmost hop was added by the proxy nearest to us; a client can prepend anything it likes),
-skipping hops inside the trusted networks, and the first untrusted hop is the client. A value that is not
+`client_address(peer, headers, trusted, header)`: only when the TCP peer is one of CHAT_TRUSTED_PROXIES is
+its forwarding header believed, and only the one the operator's proxy writes (CHAT_FORWARDED_HEADER:
+`X-Forwarded-For` by default, or `Forwarded`, RFC 7239). The other is ignored: a proxy passes on the
+header it does not write untouched, so believing it would let any client pick its own address. The
+chain is walked right to left (the rightmost hop was added by the proxy nearest to us; a client can
+prepend anything it likes), skipping hops inside the trusted networks, and the first untrusted hop is
+the client. A value that is not
 an address (garbage, `unknown`, an obfuscated `_name`) ends the walk at the last address seen: junk is
 never believed and never crashes anything.
 
@@ -33,14 +36,20 @@ def parse_networks(entries: Iterable[str]) -> tuple[IPNetwork, ...]:
     return tuple(networks)
 
 
-def client_address(peer: str, headers: Iterable[tuple[bytes, bytes]], trusted: Sequence[IPNetwork]) -> str:
-    """The client's address: the peer's, or, from a trusted proxy, the rightmost untrusted forwarded hop."""
+X_FORWARDED_FOR = "x-forwarded-for"
+FORWARDED = "forwarded"
+HEADERS = (X_FORWARDED_FOR, FORWARDED)
+
+
+def client_address(peer: str, headers: Iterable[tuple[bytes, bytes]], trusted: Sequence[IPNetwork],
+                   header: str = X_FORWARDED_FOR) -> str:
+    """The client's address: the peer's, or, from a trusted proxy, the rightmost untrusted hop of `header`."""
     current = parse_address(peer)
     if current is None:
         return peer  # not an IP (a unix socket, "unknown"): nothing to trust
     if not _trusted(current, trusted):
         return str(current)
-    for hop in reversed(_forwarded_chain(headers)):
+    for hop in reversed(_forwarded_chain(headers, header)):
         if hop is None:
             break  # junk: the last address seen is as far as anyone can vouch for
         current = hop
@@ -99,19 +108,16 @@ def _trusted(address: IPAddress, trusted: Sequence[IPNetwork]) -> bool:
     return any(address in network for network in trusted)
 
 
-def _forwarded_chain(headers: Iterable[tuple[bytes, bytes]]) -> list[IPAddress | None]:
-    """The hops, leftmost first, of all Forwarded header lines, else of all X-Forwarded-For lines."""
-    forwarded: list[str] = []
-    x_forwarded_for: list[str] = []
-    for name, value in headers:
-        lower = name.lower()
-        if lower == b"forwarded":
-            forwarded.append(value.decode("latin-1"))
-        elif lower == b"x-forwarded-for":
-            x_forwarded_for.append(value.decode("latin-1"))
-    if forwarded:
-        return [_forwarded_for(element) for element in _split(",".join(forwarded), ",")]
-    return [parse_address(hop) for hop in ",".join(x_forwarded_for).split(",")]
+def _forwarded_chain(headers: Iterable[tuple[bytes, bytes]], header: str) -> list[IPAddress | None]:
+    """The hops, leftmost first, of all lines of `header` (X-Forwarded-For or Forwarded)."""
+    header = header.lower()
+    wanted = header.encode()
+    lines = ",".join(value.decode("latin-1") for name, value in headers if name.lower() == wanted)
+    if not lines:
+        return []
+    if header == FORWARDED:
+        return [_forwarded_for(element) for element in _split(lines, ",")]
+    return [parse_address(hop) for hop in lines.split(",")]
 
 
 def _forwarded_for(element: str) -> IPAddress | None:

@@ -36,6 +36,7 @@ class Gateway:
         self.open: set[Connection] = set()  # for the stall watchdog
         self.accepting = True  # False while the node drains: handshakes are refused with 503
         self.prehello = 0  # open connections that have not said hello yet (CHAT_MAX_PREHELLO_CONNECTIONS)
+        self.prehello_per_address: Counter[str] = Counter()  # the same per limit key (CHAT_PREHELLO_PER_ADDRESS)
 
     async def serve(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         async with trio.open_nursery() as handlers:
@@ -86,7 +87,7 @@ class Gateway:
     async def _handle(self, request: WebSocketRequest) -> None:
         remote = request.remote
         address = client_address(str(getattr(remote, "address", remote)), request.headers,
-                                 self.s.config.trusted_networks)
+                                 self.s.config.trusted_networks, self.s.config.forwarded_header)
         key = limit_key(address)
         if not self.accepting:
             await reject(request, 503, b"this node is draining; connect to another node")
@@ -98,12 +99,16 @@ class Gateway:
         if self.per_address[key] >= self.s.config.max_connections_per_address:
             await reject(request, 429, b"too many connections from this address")
             return
+        if self.prehello_per_address[key] >= self.s.config.prehello_per_address:
+            await reject(request, 429, b"too many connections from this address waiting for hello")
+            return
         if self.prehello >= self.s.config.max_prehello_connections:
             await reject(request, 503, b"too many connections waiting for hello; retry later")
             return
         self.per_address[key] += 1
         self.connections += 1
         self.prehello += 1
+        self.prehello_per_address[key] += 1
         waiting = True
 
         def said_hello() -> None:
@@ -111,6 +116,9 @@ class Gateway:
             if waiting:
                 waiting = False
                 self.prehello -= 1
+                self.prehello_per_address[key] -= 1
+                if not self.prehello_per_address[key]:
+                    del self.prehello_per_address[key]
         try:
             ws = await request.accept()
             connection = Connection(self.s, ws, key, said_hello)

@@ -40,7 +40,6 @@ def fwd(*values: str) -> list[tuple[bytes, bytes]]:
     ("127.0.0.1", fwd("for=1.1.1.1", "for=192.0.2.60"), "192.0.2.60"),
     ("127.0.0.1", fwd('for=192.0.2.43;host="a,b;c", for=10.0.0.2'), "192.0.2.43"),  # , and ; quoted
     ("127.0.0.1", fwd('for="\\1\\9\\2.0.2.43"'), "192.0.2.43"),  # quoted-pair
-    ("127.0.0.1", fwd("for=192.0.2.60") + xff("203.0.113.7"), "192.0.2.60"),  # Forwarded wins
     # the peer is IPv6 and trusted
     ("2001:db8:ffff::5", xff("198.51.100.1"), "198.51.100.1"),
     # junk ends the walk at the last address seen: never believed, never a crash
@@ -62,7 +61,18 @@ def fwd(*values: str) -> list[tuple[bytes, bytes]]:
     ("unknown", xff("203.0.113.7"), "unknown"),
 ])
 def test_client_address(peer: str, headers: list[tuple[bytes, bytes]], client: str) -> None:
-    assert client_address(peer, headers, PROXIES) == client
+    header = "forwarded" if any(name == b"Forwarded" for name, _ in headers) else "x-forwarded-for"
+    assert client_address(peer, headers, PROXIES, header) == client
+
+
+def test_only_the_header_the_proxy_writes_is_believed() -> None:
+    """A proxy passes the header it does not write through untouched: a client's own `Forwarded` next to
+    nginx's X-Forwarded-For must not pick the address (nor the other way round)."""
+    both = fwd("for=6.6.6.7") + xff("203.0.113.9")
+    assert client_address("127.0.0.1", both, PROXIES) == "203.0.113.9"
+    assert client_address("127.0.0.1", both, PROXIES, "x-forwarded-for") == "203.0.113.9"
+    assert client_address("127.0.0.1", both, PROXIES, "Forwarded") == "6.6.6.7"
+    assert client_address("127.0.0.1", fwd("for=6.6.6.7"), PROXIES) == "127.0.0.1"
 
 
 def test_no_trusted_proxies_means_no_header_is_believed() -> None:

@@ -20,6 +20,7 @@ from chatd.node import Node
 from clients.ws import ChatClient
 from protocol import frames as f
 from tests.conftest import PASSWORD, Backing, make_config, start_node
+from tests.faults.load import wait_until
 
 PROXY = ("127.0.0.1/32",)
 
@@ -71,9 +72,10 @@ async def test_a_spoofed_header_from_an_untrusted_peer_cannot_dodge_the_cap(
 
 
 async def test_ipv6_clients_share_a_cap_per_64(nursery: trio.Nursery, backing: Backing, tmp_path: Path) -> None:
-    node = await serve(nursery, backing, tmp_path, trusted_proxies=PROXY, max_connections_per_address=2)
+    node = await serve(nursery, backing, tmp_path, trusted_proxies=PROXY, max_connections_per_address=2,
+                       forwarded_header="Forwarded")
     await connected(nursery, node, via("Forwarded", 'for="[2001:db8:1:2::1]:443"'))
-    await connected(nursery, node, xff("2001:db8:1:2:ffff::9"))
+    await connected(nursery, node, via("Forwarded", 'for="[2001:db8:1:2:ffff::9]"'))
     assert await refused_status(node, via("Forwarded", 'for="[2001:db8:1:2::3]:443"')) == 429  # same /64
     await connected(nursery, node, via("Forwarded", 'for="[2001:db8:1:3::1]:443"'))  # another /64
 
@@ -95,9 +97,11 @@ async def test_http_signups_count_per_forwarded_client(
                 assert (await signup({"X-Forwarded-For": client})).status_code == 200
         third = await signup({"X-Forwarded-For": "203.0.113.7"})
         assert third.status_code == 429 and third.json()["code"] == "rate_limited"
-        same_64 = await signup({"Forwarded": 'for="[2001:db8:1:2::bad]:443"'})
+        same_64 = await signup({"X-Forwarded-For": "[2001:db8:1:2::bad]:443"})
         assert same_64.status_code == 429
-        assert (await signup({"Forwarded": 'for="[2001:db8:1:3::1]:443"'})).status_code == 200  # another /64
+        assert (await signup({"X-Forwarded-For": "2001:db8:1:3::1"})).status_code == 200  # another /64
+        assert (await signup({"Forwarded": "for=198.51.100.77", "X-Forwarded-For": "203.0.113.7"})
+                ).status_code == 429  # a client's own Forwarded next to the proxy's X-Forwarded-For: ignored
         assert (await signup({"X-Forwarded-For": "203.0.113.8"})).status_code == 200
 
 
@@ -126,3 +130,22 @@ async def test_one_clients_wrong_passwords_do_not_lock_the_account_for_others(
     assert isinstance(locked, f.Error) and locked.code == "rate_limited"
     auth = await owner.call(f.Login, username=body["username"], password=PASSWORD)
     assert isinstance(auth, f.AuthOk)
+
+
+async def test_one_address_gets_only_a_share_of_the_connections_waiting_for_hello(
+        nursery: trio.Nursery, backing: Backing, tmp_path: Path) -> None:
+    """Sockets that never say hello from one or two addresses must not fill the process's pre-hello pool
+    and lock everyone else out at the handshake."""
+    node = await serve(nursery, backing, tmp_path, trusted_proxies=PROXY, prehello_per_address=2,
+                       max_prehello_connections=100)
+    idle = [await connected(nursery, node, xff("203.0.113.7")) for _ in range(2)]
+    assert await refused_status(node, xff("203.0.113.7")) == 429
+    other = await connected(nursery, node, xff("203.0.113.8"))  # another client is not locked out
+    body = signup_body()
+    auth = await other.call(f.Signup, username=body["username"], email=body["email"], password=PASSWORD)
+    await other.hello(auth.access_token)
+    await idle[0].disconnect()
+    gateway = node.gateway
+    assert gateway is not None
+    await wait_until(lambda: gateway.prehello_per_address["203.0.113.7"] < 2, 5, "the idle socket's slot is free")
+    await connected(nursery, node, xff("203.0.113.7"))
