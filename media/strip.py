@@ -6,7 +6,8 @@ but pixels (and what is needed to show them: colour profile, transparency, densi
 byte for byte; anything else is decoded and encoded again without the metadata, with its EXIF
 orientation applied to the pixels so it shows the same way up. JPEGs are encoded again with their own
 quantisation tables and chroma subsampling (about the same size and quality); WebP stays lossless if
-it was. An image that cannot be decoded (or is over images.MAX_PIXELS) is not touched.
+it was. An image that cannot be decoded, or is over images.MAX_PIXELS (an animation: all its frames
+together, since each is decoded and encoded again), is not touched: the work per upload stays bounded.
 """
 
 from __future__ import annotations
@@ -46,7 +47,8 @@ def strip_metadata(src: Path, dst: Path) -> bool:
     decoded. Blocking."""
     try:
         with Image.open(src, formats=["JPEG", "PNG", "WEBP"]) as im:
-            if im.format not in STRIPPED_FORMATS or im.width * im.height > MAX_PIXELS:
+            if im.format not in STRIPPED_FORMATS or \
+                    im.width * im.height * getattr(im, "n_frames", 1) > MAX_PIXELS:
                 return False
             im.load()  # PNG text and eXIf chunks may come after the pixels
             if not has_metadata(im):

@@ -324,3 +324,22 @@ async def test_an_upload_of_bytes_being_deleted_is_refused_then_stored(node: Nod
         assert again.status_code == 201 and again.json()["sha256"] == sha
         got = await http.get(f"/api/media/{again.json()['id']}", headers=bearer(ann.access_token))
         assert got.content == data
+
+
+def test_an_animation_is_stripped_only_when_all_its_frames_fit_the_pixel_budget(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stripping an animation decodes and encodes every frame: the budget counts them all, or a small file of
+    many huge frames would hold an image worker for minutes."""
+    from media import strip
+
+    exif = Image.Exif()
+    exif[0x010F] = "SpyPhone"
+    frames = [Image.new("RGB", (100, 100), color) for color in ("red", "green", "blue")]
+    src, dst = tmp_path / "a.png", tmp_path / "clean.png"
+    frames[0].save(src, "PNG", save_all=True, append_images=frames[1:], exif=exif)
+    monkeypatch.setattr(strip, "MAX_PIXELS", 3 * 100 * 100 - 1)
+    assert not strip.strip_metadata(src, dst) and not dst.exists()
+    monkeypatch.setattr(strip, "MAX_PIXELS", 3 * 100 * 100)
+    assert strip.strip_metadata(src, dst)
+    with Image.open(dst) as im:
+        assert getattr(im, "n_frames", 1) == 3 and not im.getexif()
