@@ -148,6 +148,9 @@ class UserActor:
                     done += 1
             except BaseException:
                 self.unhandled = batch[done + 1:]  # for _shutdown: what this batch still held
+                failed = batch[done]
+                if isinstance(failed, Attach):  # it may be what failed: closed (the client reconnects), not handed on
+                    failed.device.kill(CLOSE_RESTART, "reconnect")
                 raise
             self._tell_rooms()
             if overflowed or trio.current_time() >= self.retry_at:

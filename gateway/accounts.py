@@ -87,7 +87,7 @@ class Accounts:
                                                         hash_refresh_token(new), self.s.config.refresh_ttl,
                                                         self.s.config.refresh_retry_seconds)
         if isinstance(grant, RevokedDevices):  # a spent token used again: stolen; its device is signed out
-            close_revoked(self.s, grant, "signed out: a spent refresh token was used again")
+            await close_revoked(self.s, grant, "signed out: a spent refresh token was used again")
         if not isinstance(grant, DeviceGrant):
             raise RequestError(ErrorCode.UNAUTHORIZED, "refresh token is invalid, expired or revoked")
         return f.AuthOk(id=req.id, user_id=grant.user_id, username=grant.username,
@@ -98,5 +98,5 @@ class Accounts:
         revoked = await self.s.store.revoke_device(hash_refresh_token(req.refresh_token))
         if revoked is None:
             raise RequestError(ErrorCode.NOT_FOUND, "unknown or already revoked refresh token")
-        close_revoked(self.s, revoked, "logged out")
+        await close_revoked(self.s, revoked, "logged out")
         return f.Ok(id=req.id)

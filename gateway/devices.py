@@ -48,7 +48,7 @@ class DeviceHandlers:
         else:
             revoked = await self.s.store.revoke_devices(self.h.me, keep=self.session)
         self.h.device.push(d.LoggedOut(id=req.id, devices=list(revoked.devices)))  # before this socket may close
-        close_revoked(self.s, revoked, "signed out from another device")
+        await close_revoked(self.s, revoked, "signed out from another device")
 
     async def _password_ok(self, password: str, username: str | None = None) -> None:
         """Refuse a wrong password, behind the login throttle of this account's username (its failures count
@@ -66,7 +66,7 @@ class DeviceHandlers:
         await self._password_ok(req.old_password, username)
         revoked = await self.s.store.change_password(self.h.me, await hash_password(self.s, req.new_password),
                                                      keep=self.session)
-        close_revoked(self.s, revoked, "password changed")
+        await close_revoked(self.s, revoked, "password changed")
         return f.Ok(id=req.id)
 
     async def delete_account(self, req: d.DeleteAccount) -> None:
@@ -74,7 +74,7 @@ class DeviceHandlers:
         await self._leave_groups()
         revoked = await self.s.store.delete_account(self.h.me)
         self.h.device.push(f.Ok(id=req.id))
-        close_revoked(self.s, revoked, "account deleted", CLOSE_DISABLED)
+        await close_revoked(self.s, revoked, "account deleted", CLOSE_DISABLED)
 
     async def _leave_groups(self) -> None:
         """Leave every group as a member leaving would (ownership passes on, members see "X left"), through the

@@ -113,6 +113,9 @@ class Handlers:
         """A fresh access token for this connection; refused (and the connection closed) once the account is
         disabled or the token's device signed out, so a connection the bus's close missed cannot outlive its token."""
         claims = self._verify(req.token)
+        if self.device.session and claims.device_id != self.device.session:  # else revoking it would miss us
+            raise RequestError(ErrorCode.FORBIDDEN, "token belongs to another device of yours: a connection keeps "
+                                                    "the device it said hello with")
         try:
             await session_user(self.s, claims)
         except SessionEnded as exc:

@@ -48,10 +48,15 @@ async def session_user(services: Services, claims: AccessClaims) -> str:
     return row.username
 
 
-def close_revoked(services: Services, revoked: RevokedDevices, reason: str, code: int = CLOSE_SIGNED_OUT) -> None:
-    """Close every connection of the revoked devices, here and on the other processes (after what is queued)."""
+async def close_revoked(services: Services, revoked: RevokedDevices, reason: str,
+                        code: int = CLOSE_SIGNED_OUT) -> None:
+    """Close every connection of the revoked devices, here and on the other processes (after what is queued).
+
+    Here the user's actor is given the news even if its mailbox is full or it is not running (it starts, and
+    remembers the revocation for a hello that checked its token just before); other processes hear it over
+    the bus, which is at-most-once: docs/security.md says what a missed message costs."""
     if not revoked.devices:
         return
     item = CloseDevices(code, reason, frozenset(revoked.devices))
-    services.users.offer(revoked.user_id, item)
     services.bus.to_users((revoked.user_id,), item)
+    await services.users.put(revoked.user_id, item)

@@ -9,6 +9,14 @@ from persistence.errors import Conflict
 from persistence.records import Account, DeviceGrant, RevokedDevices
 
 
+async def _lock_device_of(con: asyncpg.Connection, token_hash: bytes) -> None:
+    """Lock the device of a refresh token before its tokens: every path that changes both (refresh, logout,
+    persistence/sessions.py's revocations, an admin's disable) takes the device row first, so two of them
+    cannot deadlock (a stolen token refreshing while its owner changes the password)."""
+    await con.execute("SELECT 1 FROM devices WHERE id = (SELECT device_id FROM refresh_tokens WHERE token_hash = $1)"
+                      " FOR UPDATE", token_hash)
+
+
 class AccountQueries:
     pool: asyncpg.Pool
 
@@ -78,6 +86,7 @@ class AccountQueries:
         Returns the grant, the device revoked for reuse (its sockets must close), or None (unknown token).
         """
         async with self.pool.acquire() as con, con.transaction():
+            await _lock_device_of(con, old_hash)
             row = await con.fetchrow(
                 "UPDATE refresh_tokens t SET revoked_at = now(), replaced_by = $2 FROM users u"
                 " WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND t.expires_at > now()"
@@ -114,6 +123,7 @@ class AccountQueries:
         """Revoke the device that `token_hash` belongs to, and every refresh token of it (logout); None if the
         device had no unrevoked token left."""
         async with self.pool.acquire() as con, con.transaction():
+            await _lock_device_of(con, token_hash)
             row = await con.fetchrow(
                 "WITH t AS (UPDATE refresh_tokens SET revoked_at = now() WHERE revoked_at IS NULL AND device_id ="
                 " (SELECT device_id FROM refresh_tokens WHERE token_hash = $1) RETURNING user_id, device_id)"

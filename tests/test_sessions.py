@@ -277,3 +277,17 @@ async def test_a_hello_that_raced_the_revocation_is_closed_when_it_attaches(node
     await closed_with(late, SIGNED_OUT)
     assert (await laptop.call(f.ListRooms)).rooms == []
     assert laptop_auth.user_id == ann.user_id
+
+
+async def test_auth_keeps_the_device_a_connection_said_hello_with(node: Node, people: People) -> None:
+    """An in-band `auth` with another device's token would move the socket out of reach of that first
+    device's sign-out; it is refused, and a refreshed token of the same device is taken."""
+    ann = await people.signup("ann")
+    phone = await people.connect(ann)
+    laptop_auth, _ = await login(people, ann, "laptop")
+    other = await phone.request(f.Auth, token=laptop_auth.access_token)
+    assert isinstance(other, f.Error) and other.code == "forbidden" and "another device" in other.message
+    fresh = await (await people.raw()).call(f.Refresh, refresh_token=ann.refresh_token)
+    assert isinstance(await phone.call(f.Auth, token=fresh.access_token), f.Ok)
+    await (await people.raw()).call(f.Logout, refresh_token=fresh.refresh_token)
+    await closed_with(phone, SIGNED_OUT)
