@@ -30,6 +30,15 @@ from protocol.mentions import mentioned
 MESSAGE_COLUMNS = "room_id, seq, sender_id, client_id, kind, body, event, created_at, edited_at, deleted, media"
 
 
+def _as_seen(row: asyncpg.Record) -> Message:
+    """A backlog row as its reader may see it: only an edit event can need redacting, so only for one is
+    the reader's window worked out (most rows are plain messages)."""
+    message = to_message(row)
+    if message.event is None or message.event.get("type") != "message_edited":
+        return message
+    return redacted(message, readable(visibility_log(row), row["joined_seq"], row["left_seq"] or row["seq"]))
+
+
 class MessageQueries:
     pool: asyncpg.Pool
 
@@ -72,8 +81,7 @@ class MessageQueries:
             f" AND m.seq <= LEAST(r.upto, COALESCE(rm.left_seq, r.upto))"
             f" ORDER BY m.seq LIMIT $4) m{as_of_join('rm.left_seq')}"
             f" ORDER BY m.room_id, m.seq LIMIT $4", rooms, afters, uptos, limit, user_id)
-        return [redacted(to_message(r), readable(visibility_log(r), r["joined_seq"], r["left_seq"] or r["seq"]))
-                for r in rows]
+        return [_as_seen(r) for r in rows]
 
     @bridged
     async def messages_between(self, room_id: int, after: int, before: int, limit: int) -> list[Message]:
