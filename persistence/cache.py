@@ -120,9 +120,9 @@ class Cache:
     # address) window. Once the account's free failures are used up, one check at a time may run for it
     # (a reservation taken at begin, released at end), so parallel guesses from many addresses cannot all
     # slip through when a wait ends. The account's failure count decays: one is forgiven per `window`
-    # without failures. An address where the account logged in successfully (marked `known_address`
-    # seconds) skips the account layer (the owner is not kept out by strangers' failures), still subject to
-    # the other two.
+    # without failures, and all are forgotten a window after the last wait ends. An address where the
+    # account logged in successfully (marked `known_address` seconds) skips the account layer (the owner is
+    # not kept out by strangers' failures), still subject to the other two.
     #   {prefix}login:pair:{account}:{address}  counter     {prefix}login:addr:{address}  counter
     #   {prefix}login:acct:{account}            hash n (failures, decayed to `last`), last, until (ms, Redis time)
     #   {prefix}login:known:{account}:{address} flag        {prefix}login:busy:{account}  the reserving check
@@ -313,7 +313,7 @@ elseif op == 'fail' then
     delay = math.min(tonumber(ARGV[7]), backoff * 2 ^ math.min(over - 1, 40))
   end
   redis.call('HSET', acct, 'n', n, 'last', now, 'until', now + delay)
-  redis.call('PEXPIRE', acct, math.floor(delay + n * window))  -- gone once it has decayed to nothing
+  redis.call('PEXPIRE', acct, math.floor(delay + window))  -- all forgotten a window after the wait ends
 elseif op == 'ok' then
   redis.call('DEL', pair)
   give_back(addr)
