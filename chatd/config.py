@@ -64,7 +64,10 @@ class Config:
     login_failures_per_account: int = 10  # failed logins per login name (any address) before the back-off starts
     login_backoff_seconds: float = 1.0  # the first back-off wait; each further failure doubles it
     login_backoff_max: float = 900.0  # the back-off never waits longer than this
+    login_known_address_days: float = 30  # an address where a name logged in skips that name's back-off this long
     password_queue: int = 32  # password hashes/checks waiting for the 2 argon2 threads; more get `retry`
+    password_checks_per_address: int = 4  # password checks/hashes one client address has under way per process
+    max_devices_per_user: int = 100  # live devices per account; a login beyond signs out the least recently seen
     prehello_frames: int = 10  # frames a connection may send before a successful hello (then closed 1008)
     max_prehello_connections: int = 1024  # connections that have not said hello yet, per process (more: 503)
     prehello_per_address: int = 32  # of those, from one client address (limit key; more: 429)
@@ -180,6 +183,9 @@ class Config:
         need(0.01 <= self.login_backoff_seconds <= self.login_backoff_max <= 86400, "login_backoff_seconds",
              "must be at least 0.01 s and at most CHAT_LOGIN_BACKOFF_MAX (at most 86400 s)")
         need(0 <= self.password_queue <= 100_000, "password_queue", "must be 0..100000")
+        need(1 <= self.password_checks_per_address <= 100_000, "password_checks_per_address", "must be 1..100000")
+        need(1 <= self.max_devices_per_user <= 100_000, "max_devices_per_user", "must be 1..100000")
+        need(0 <= self.login_known_address_days <= 3650, "login_known_address_days", "must be 0..3650")
         need(1 <= self.prehello_frames <= 10_000, "prehello_frames", "must be 1..10000")
         need(self.max_prehello_connections >= 1, "max_prehello_connections", "must be at least 1")
         need(self.prehello_per_address >= 1, "prehello_per_address", "must be at least 1")

@@ -34,8 +34,11 @@ class Accounts:
     async def _grant(self, req_id: int, user_id: int, username: str, device_name: str | None) -> f.AuthOk:
         device_id = str(uuid.uuid4())
         refresh = new_refresh_token()
-        await self.s.store.add_refresh_token(user_id, device_id, device_name, hash_refresh_token(refresh),
-                                             self.s.config.refresh_ttl)
+        # a device per signup or login, at most CHAT_MAX_DEVICES_PER_USER live: logins in a loop sign out the
+        # least recently seen ones rather than grow the devices table without bound
+        revoked = await self.s.store.add_refresh_token(user_id, device_id, device_name, hash_refresh_token(refresh),
+                                                       self.s.config.refresh_ttl, self.s.config.max_devices_per_user)
+        await close_revoked(self.s, revoked, "signed out: this account signed in on too many devices")
         return f.AuthOk(id=req_id, user_id=user_id, username=username,
                         access_token=self.s.tokens.issue(user_id, device_id), refresh_token=refresh,
                         expires_in=self.s.tokens.access_ttl)
@@ -46,7 +49,7 @@ class Accounts:
             raise RequestError(ErrorCode.BAD_REQUEST, problem)
         await self._may_register(req.invite)
         await rate_limit(self.s, f"signup:{self.address}", self.s.config.signups_per_hour, 3600, fail_open=False)
-        password_hash = await hash_password(self.s, req.password)
+        password_hash = await hash_password(self.s, self.address, req.password)
         try:
             user_id = await self.s.store.create_user(req.username, req.email.lower(), password_hash)
         except Conflict as exc:

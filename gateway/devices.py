@@ -64,8 +64,8 @@ class DeviceHandlers:
         if problem:
             raise RequestError(ErrorCode.BAD_REQUEST, f"new_password: {problem}")
         await self._password_ok(req.old_password, username)
-        revoked = await self.s.store.change_password(self.h.me, await hash_password(self.s, req.new_password),
-                                                     keep=self.session)
+        new_hash = await hash_password(self.s, self.h.address, req.new_password)
+        revoked = await self.s.store.change_password(self.h.me, new_hash, keep=self.session)
         await close_revoked(self.s, revoked, "password changed")
         return f.Ok(id=req.id)
 

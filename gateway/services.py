@@ -10,6 +10,7 @@ from actors.presence import PresenceTracker
 from auth import PasswordHasher, TokenIssuer
 from chatd.config import Config
 from chatd.metrics import Metrics
+from gateway.in_flight import InFlight
 from persistence import Cache, Store
 
 
@@ -25,3 +26,4 @@ class Services:
     presence: PresenceTracker
     metrics: Metrics = field(default_factory=Metrics)
     bus: BusSink = field(default_factory=NullBus)  # the other processes on this database (actors/bus.py)
+    password_checks: InFlight = field(default_factory=InFlight)  # per client address, on this process

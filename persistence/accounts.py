@@ -7,6 +7,7 @@ import asyncpg
 from persistence.bridge import bridged
 from persistence.errors import Conflict
 from persistence.records import Account, DeviceGrant, RevokedDevices
+from persistence.sessions import revoke
 
 
 async def _lock_device_of(con: asyncpg.Connection, token_hash: bytes) -> None:
@@ -67,12 +68,17 @@ class AccountQueries:
 
     @bridged
     async def add_refresh_token(self, user_id: int, device_id: str, device_name: str | None,
-                                token_hash: bytes, ttl_seconds: int) -> None:
-        await self.pool.execute(
-            "WITH device AS (INSERT INTO devices (id, user_id, name) VALUES ($3, $2, $4) ON CONFLICT (id) DO NOTHING)"
-            " INSERT INTO refresh_tokens (token_hash, user_id, device_id, device_name, expires_at)"
-            " VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5))",
-            token_hash, user_id, device_id, device_name, float(ttl_seconds))
+                                token_hash: bytes, ttl_seconds: int, max_devices: int) -> RevokedDevices:
+        """A new device and its first refresh token; if the user then has more than `max_devices` live devices,
+        the least recently seen ones are signed out (returned: the caller closes their sockets)."""
+        async with self.pool.acquire() as con, con.transaction():
+            await con.execute(
+                "WITH device AS (INSERT INTO devices (id, user_id, name) VALUES ($3, $2, $4)"
+                "  ON CONFLICT (id) DO NOTHING)"
+                " INSERT INTO refresh_tokens (token_hash, user_id, device_id, device_name, expires_at)"
+                " VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5))",
+                token_hash, user_id, device_id, device_name, float(ttl_seconds))
+            return await revoke(con, user_id, None, device_id, max_devices)
 
     @bridged
     async def rotate_refresh_token(self, old_hash: bytes, new_hash: bytes, ttl_seconds: int,

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, field
 
 import redis.asyncio as aredis
 from redis.exceptions import RedisError
@@ -37,6 +38,7 @@ class LoginLimits:
     free_per_account: int  # failures per login name (any address) before its back-off starts
     backoff: float  # seconds: the first back-off wait, doubled by each further failure
     backoff_max: float
+    known_address: float = 30 * 86400  # seconds: a login name's successful address skips its back-off this long
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +47,11 @@ class LoginKeys:
 
     account: str
     address: str
+    check: str = field(default_factory=lambda: uuid.uuid4().hex)  # this check's reservation of the account
+
+# How long one check may hold its login name's single in-flight reservation (back-off layer) if its process
+# dies before login_end: longer than any check takes (the argon2 queue is bounded), short enough to be harmless.
+LOGIN_RESERVATION_MS = 30_000
 
 
 class Cache:
@@ -107,12 +114,18 @@ class Cache:
     #
     # Three layers, one Lua script (atomic): per (account, address) and per address, fixed windows of
     # `window`; per account (any address), `free_per_account` failures and then a back-off that doubles
-    # with each further failure up to `backoff_max`, forgotten a window after it ends. An attempt is
-    # counted on the pair and address windows when it starts (so parallel attempts cannot all pass one
-    # check), and that count is given back when it turns out not to be a failure: a correct password
-    # costs nothing, and also clears its (account, address) window.
+    # with each further failure up to `backoff_max`. An attempt is counted on the pair and address windows
+    # when it starts (so parallel attempts cannot all pass one check), and that count is given back when it
+    # turns out not to be a failure: a correct password costs nothing, and also clears its (account,
+    # address) window. Once the account's free failures are used up, one check at a time may run for it
+    # (a reservation taken at begin, released at end), so parallel guesses from many addresses cannot all
+    # slip through when a wait ends. The account's failure count decays: one is forgiven per `window`
+    # without failures, and all are forgotten a window after the last wait ends. An address where the
+    # account logged in successfully (marked `known_address` seconds) skips the account layer (the owner is
+    # not kept out by strangers' failures), still subject to the other two.
     #   {prefix}login:pair:{account}:{address}  counter     {prefix}login:addr:{address}  counter
-    #   {prefix}login:acct:{account}            hash n (failures), until (ms, Redis time)
+    #   {prefix}login:acct:{account}            hash n (failures, decayed to `last`), last, until (ms, Redis time)
+    #   {prefix}login:known:{account}:{address} flag        {prefix}login:busy:{account}  the reserving check
 
     async def login_begin(self, keys: LoginKeys, limits: LoginLimits) -> float | None:
         """Start a password check: None if it may go on (it is counted until `login_end`), else seconds to
@@ -131,9 +144,11 @@ class Cache:
 
     async def _login(self, op: str, keys: LoginKeys, limits: LoginLimits) -> int:
         p = f"{self.prefix}login:"
-        redis_keys = [f"{p}pair:{keys.account}:{keys.address}", f"{p}addr:{keys.address}", f"{p}acct:{keys.account}"]
+        redis_keys = [f"{p}pair:{keys.account}:{keys.address}", f"{p}addr:{keys.address}", f"{p}acct:{keys.account}",
+                      f"{p}known:{keys.account}:{keys.address}", f"{p}busy:{keys.account}"]
         args = [op, int(limits.window * 1000), limits.per_pair, limits.per_address, limits.free_per_account,
-                int(limits.backoff * 1000), int(limits.backoff_max * 1000)]
+                int(limits.backoff * 1000), int(limits.backoff_max * 1000), int(limits.known_address * 1000),
+                keys.check, LOGIN_RESERVATION_MS]
         try:
             return int(await aio(self._scripts["login"])(keys=redis_keys, args=args))
         except (RedisError, OSError) as exc:
@@ -257,14 +272,21 @@ end
 return 0
 """
 
-# KEYS: pair, address, account. ARGV: op (begin, fail, ok, undo), window ms, pair limit, address limit, free
-# account failures, back-off ms, back-off cap ms. `begin` returns the ms to wait (0: go on, and counted).
+# KEYS: pair, address, account, known (account, address), busy (account). ARGV: op (begin, fail, ok, undo),
+# window ms, pair limit, address limit, free account failures, back-off ms, back-off cap ms, known-address ms,
+# check id, reservation ms. `begin` returns the ms to wait (0: go on, and counted until fail/ok/undo).
 _LOGIN = _NOW + """
 local op, window = ARGV[1], tonumber(ARGV[2])
-local pair, addr, acct = KEYS[1], KEYS[2], KEYS[3]
+local pair, addr, acct, known, busy = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local free, backoff, check = tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[9]
 local function give_back(key)
   if tonumber(redis.call('GET', key) or '0') > 0 then redis.call('DECR', key) end
 end
+local h = redis.call('HMGET', acct, 'n', 'last', 'until')
+local last, untl = tonumber(h[2] or '0'), tonumber(h[3] or '0')
+-- failures decay: one is forgiven per window without failures
+local n = math.max(0, tonumber(h[1] or '0') - math.floor(math.max(0, now - last) / window))
+if redis.call('GET', busy) == check then redis.call('DEL', busy) end  -- every end releases its reservation
 if op == 'begin' then
   local wait = 0
   for i, limit in ipairs({tonumber(ARGV[3]), tonumber(ARGV[4])}) do
@@ -272,25 +294,30 @@ if op == 'begin' then
       wait = math.max(wait, redis.call('PTTL', KEYS[i]), 1)
     end
   end
-  local untl = tonumber(redis.call('HGET', acct, 'until') or '0')
-  if untl > now then wait = math.max(wait, untl - now) end
+  local reserve = n >= free and redis.call('EXISTS', known) == 0
+  if reserve then
+    if untl > now then wait = math.max(wait, untl - now) end
+    if redis.call('EXISTS', busy) == 1 then wait = math.max(wait, untl - now, backoff) end
+  end
   if wait > 0 then return wait end
   for i = 1, 2 do
     redis.call('SET', KEYS[i], 0, 'PX', window, 'NX')
     redis.call('INCR', KEYS[i])
   end
+  if reserve then redis.call('SET', busy, check, 'PX', tonumber(ARGV[10])) end
   return 0
 elseif op == 'fail' then
-  local n = redis.call('HINCRBY', acct, 'n', 1)
-  local over, delay = n - tonumber(ARGV[5]), 0
+  n = n + 1
+  local over, delay = n - free, 0
   if over > 0 then
-    delay = math.min(tonumber(ARGV[7]), tonumber(ARGV[6]) * 2 ^ math.min(over - 1, 40))
-    redis.call('HSET', acct, 'until', now + delay)
+    delay = math.min(tonumber(ARGV[7]), backoff * 2 ^ math.min(over - 1, 40))
   end
-  redis.call('PEXPIRE', acct, math.floor(delay + window))
+  redis.call('HSET', acct, 'n', n, 'last', now, 'until', now + delay)
+  redis.call('PEXPIRE', acct, math.floor(delay + window))  -- all forgotten a window after the wait ends
 elseif op == 'ok' then
   redis.call('DEL', pair)
   give_back(addr)
+  if tonumber(ARGV[8]) > 0 then redis.call('SET', known, 1, 'PX', tonumber(ARGV[8])) end
 else
   give_back(pair)
   give_back(addr)

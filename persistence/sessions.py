@@ -31,13 +31,18 @@ def _ms(row: asyncpg.Record, key: str) -> int:
 
 _REVOKE = (
     "WITH d AS (UPDATE devices SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL"
-    " AND ($2::uuid IS NULL OR id = $2) AND ($3::uuid IS NULL OR id <> $3) RETURNING id),"
+    " AND ($2::uuid IS NULL OR id = $2) AND ($3::uuid IS NULL OR id <> $3)"
+    " AND ($4::int IS NULL OR id NOT IN (SELECT id FROM devices WHERE user_id = $1 AND revoked_at IS NULL"
+    "  ORDER BY last_seen_at DESC, created_at DESC, id LIMIT $4)) RETURNING id),"
     " t AS (UPDATE refresh_tokens SET revoked_at = now() WHERE revoked_at IS NULL AND device_id IN (SELECT id FROM d))"
     " SELECT id FROM d")
 
 
-async def _revoke(con: asyncpg.Connection, user_id: int, only: str | None, keep: str | None) -> RevokedDevices:
-    rows = await con.fetch(_REVOKE, user_id, only, keep)
+async def revoke(con: asyncpg.Connection, user_id: int, only: str | None, keep: str | None,
+                  keep_newest: int | None = None) -> RevokedDevices:
+    """Revoke the user's live devices (`only` one, all but `keep`, all but the `keep_newest` most recently seen)
+    and their refresh tokens; the caller closes their sockets (gateway/sessions.py close_revoked)."""
+    rows = await con.fetch(_REVOKE, user_id, only, keep, keep_newest)
     return RevokedDevices(user_id, tuple(str(r["id"]) for r in rows))
 
 
@@ -68,7 +73,7 @@ class SessionQueries:
                              ) -> RevokedDevices:
         """Revoke the user's live devices: just `only` when given, all but `keep` when given."""
         async with self.pool.acquire() as con, con.transaction():
-            return await _revoke(con, user_id, only, keep)
+            return await revoke(con, user_id, only, keep)
 
     @bridged
     async def password_hash(self, user_id: int) -> str | None:
@@ -80,7 +85,7 @@ class SessionQueries:
         """Store the new password hash and revoke every other device of the user, in one transaction."""
         async with self.pool.acquire() as con, con.transaction():
             await con.execute("UPDATE users SET password_hash = $2 WHERE id = $1", user_id, password_hash)
-            return await _revoke(con, user_id, None, keep)
+            return await revoke(con, user_id, None, keep)
 
     @bridged
     async def signup_invite(self, code: str) -> Refusal | None:
@@ -106,7 +111,7 @@ class SessionQueries:
                 " password_hash = '', disabled = true, is_admin = false, deleted_at = now() WHERE id = $1", user_id)
             await con.execute("DELETE FROM profiles WHERE user_id = $1", user_id)
             await con.execute("DELETE FROM push_subscriptions WHERE user_id = $1", user_id)
-            return await _revoke(con, user_id, None, None)
+            return await revoke(con, user_id, None, None)
 
 
 async def create_account(con: asyncpg.Connection, username: str, email: str, password_hash: str) -> int | None:

@@ -15,6 +15,7 @@ from auth.passwords import PasswordHasher, PasswordQueueFull
 from chatd.config import Config
 from chatd.node import Node
 from clients.ws import ChatClient
+from persistence.cache import Cache, LoginKeys, LoginLimits
 from protocol import devices as d
 from protocol import frames as f
 from tests.conftest import PASSWORD, People, start_node
@@ -22,11 +23,27 @@ from tests.faultproxy import fault_proxy
 from tests.faults.load import wait_until
 
 TOO_MANY = "too many attempts, wait and try again"
+AT_ONCE = "too many password checks from your address at once: wait for one to finish"
+PROXY = ("127.0.0.1/32",)  # the test client plays a reverse proxy: X-Forwarded-For names each client
 
 
 async def login(nursery: trio.Nursery, node: Node, username: str, password: str = PASSWORD) -> f.Frame:
     """One login on a connection of its own, as `chatctl` or a fresh client does."""
     c = await ChatClient.open_in(nursery, node.url)
+    try:
+        return await c.request(f.Login, username=username, password=password)
+    finally:
+        await c.disconnect()
+
+
+def forwarded(address: str) -> list[tuple[bytes, bytes]]:
+    return [(b"X-Forwarded-For", address.encode())]
+
+
+async def login_from(nursery: trio.Nursery, node: Node, address: str, username: str,
+                     password: str = PASSWORD) -> f.Frame:
+    """One login on a connection of its own, from `address` (forwarded by the trusted proxy)."""
+    c = await ChatClient.open_in(nursery, node.url, extra_headers=forwarded(address))
     try:
         return await c.request(f.Login, username=username, password=password)
     finally:
@@ -155,7 +172,7 @@ def test_hasher_queue_is_bounded() -> None:
 
 async def test_full_argon2_queue_answers_retry(nursery: trio.Nursery, config: Config) -> None:
     node, people = await serve(nursery, config, password_queue=1, argon2_time_cost=4,
-                               argon2_memory_kib=32 * 1024)
+                               argon2_memory_kib=32 * 1024, password_checks_per_address=100)
     ann = await people.signup("ann")
     replies: list[f.Frame] = []
 
@@ -203,3 +220,122 @@ async def test_connections_waiting_for_hello_are_capped(nursery: trio.Nursery, c
     await third.hello(ann.access_token)
     await second.hello(ann.access_token)
     assert (await (await people.raw()).call(f.Login, username=ann.username, password=PASSWORD)).user_id == ann.user_id
+
+
+async def test_correct_logins_from_one_address_cannot_fill_the_argon2_queue(nursery: trio.Nursery,
+                                                                           config: Config) -> None:
+    """Successes cost no login budget, so one address could keep the argon2 queue full with correct
+    passwords of its own accounts; it may have only CHAT_PASSWORD_CHECKS_PER_ADDRESS checks under way."""
+    node, people = await serve(nursery, config, trusted_proxies=PROXY, password_queue=8, prehello_frames=10_000,
+                               password_checks_per_address=4)
+    mine = [await people.signup(f"mine{i}") for i in range(5)]
+    ann = await people.signup("ann")
+    flooder = "198.51.100.66"
+    flood: list[f.Frame] = []
+    done = trio.Event()
+
+    async def keep_logging_in(i: int) -> None:
+        c = await ChatClient.open_in(nursery, node.url, extra_headers=forwarded(flooder))
+        while not done.is_set():
+            flood.append(await c.request(f.Login, username=mine[i % 5].username, password=PASSWORD))
+        await c.disconnect()
+    async with trio.open_nursery() as n:
+        for i in range(50):
+            n.start_soon(keep_logging_in, i)
+        await wait_until(lambda: len(flood) >= 100, 30, "the flood is under way")
+        others = [await login_from(nursery, node, f"203.0.113.{i}", ann.username) for i in range(1, 6)]
+        done.set()
+    assert [code(r) for r in others] == ["auth_ok"] * 5, others
+    refused = [r for r in flood if isinstance(r, f.Error)]
+    assert refused and {(r.code, r.message, r.retry_after) for r in refused} == {("rate_limited", AT_ONCE, 1.0)}
+    assert node.services is not None and node.services.password_checks.count(flooder) == 0, "all given back"
+
+
+async def test_logins_beyond_the_device_cap_sign_out_the_least_recently_seen(nursery: trio.Nursery,
+                                                                           config: Config) -> None:
+    node, people = await serve(nursery, config, max_devices_per_user=3)
+    ann, first = await people.new("ann")  # the signup's device, signed in on this socket
+    grants = [await login(nursery, node, ann.username) for _ in range(2)]
+    assert all(isinstance(g, f.AuthOk) for g in grants) and first.close_code is None  # 3 devices: within the cap
+    newest = await login(nursery, node, ann.username)
+    assert isinstance(newest, f.AuthOk)
+    with trio.fail_after(5):
+        await first.closed.wait()
+    assert first.close_code == 4010, "the least recently seen device is signed out and its socket closed"
+    c = await people.raw()
+    await c.hello(newest.access_token)
+    listed = await c.call(d.ListDevices)
+    assert len(listed.devices) == 3 and sum(dev.current for dev in listed.devices) == 1
+    stale = await people.raw()
+    assert code(await stale.request(f.Refresh, refresh_token=ann.refresh_token)) == "unauthorized"
+    looped = [await login(nursery, node, ann.username) for _ in range(5)]  # never more devices than the cap
+    assert isinstance(looped[-1], f.AuthOk)
+    with trio.fail_after(5):
+        await c.closed.wait()  # that device too was signed out by the loop
+    last = await people.raw()
+    await last.hello(looped[-1].access_token)
+    assert len((await last.call(d.ListDevices)).devices) == 3
+
+
+async def test_an_address_the_owner_logged_in_from_skips_the_names_backoff(nursery: trio.Nursery,
+                                                                          config: Config) -> None:
+    """A stranger's failures make the name wait (and `retry_after` would tell them when to fail again), but
+    not at an address where the owner logged in lately; other addresses still wait."""
+    node, people = await serve(nursery, config, trusted_proxies=PROXY, login_failures_per_account=2,
+                               login_backoff_seconds=60, login_backoff_max=900)
+    ann = await people.signup("ann")
+    home, stranger, elsewhere = "203.0.113.10", "198.51.100.7", "192.0.2.44"
+    assert code(await login_from(nursery, node, home, ann.username)) == "auth_ok"
+    for _ in range(3):
+        assert code(await login_from(nursery, node, stranger, ann.username, "wrong password")) == "unauthorized"
+    waiting = await login_from(nursery, node, stranger, ann.username)
+    assert isinstance(waiting, f.Error) and waiting.code == "rate_limited" and waiting.retry_after
+    assert code(await login_from(nursery, node, elsewhere, ann.username)) == "rate_limited"
+    for _ in range(3):
+        assert code(await login_from(nursery, node, home, ann.username)) == "auth_ok"
+    assert code(await login_from(nursery, node, home, ann.username, "wrong password")) == "unauthorized"
+
+
+async def test_one_check_at_a_time_per_name_once_its_free_failures_are_used(nursery: trio.Nursery,
+                                                                          config: Config) -> None:
+    """Parallel guesses from many addresses all used to pass when a wait ended; now one is checked, the
+    others are told to wait."""
+    node, people = await serve(nursery, config, trusted_proxies=PROXY, login_failures_per_account=1,
+                               login_backoff_seconds=5, login_backoff_max=60)
+    ann = await people.signup("ann")
+    assert code(await login_from(nursery, node, "198.51.100.1", ann.username, "wrong password")) == "unauthorized"
+    clients = [await ChatClient.open_in(nursery, node.url, extra_headers=forwarded(f"192.0.2.{i}"))
+               for i in range(1, 21)]
+    replies: list[f.Frame] = []
+
+    async def guess(c: ChatClient) -> None:
+        replies.append(await c.request(f.Login, username=ann.username, password="wrong password"))
+    async with trio.open_nursery() as n:
+        for c in clients:
+            n.start_soon(guess, c)
+    codes = [code(r) for r in replies]
+    assert codes.count("unauthorized") == 1 and codes.count("rate_limited") == 19, codes
+    assert all(r.retry_after for r in replies if isinstance(r, f.Error) and r.code == "rate_limited")
+
+
+async def test_a_names_failures_decay_without_new_ones(config: Config) -> None:
+    """The per-name count forgets one failure per window without failures: a guess now and then after the
+    wait ends does not keep doubling the next wait."""
+    assert config.redis_url
+    cache = Cache.open(config.redis_url, f"{config.redis_prefix}{uuid.uuid4().hex[:6]}:")
+    limits = LoginLimits(window=1.0, per_pair=100, per_address=100, free_per_account=2, backoff=1.0,
+                         backoff_max=60)
+    keys = LoginKeys(account="ann", address="198.51.100.1")
+
+    async def fail() -> None:
+        assert await cache.login_begin(keys, limits) is None
+        await cache.login_end(keys, limits, "fail")
+    try:
+        for _ in range(3):  # two free, then a 1 s wait
+            await fail()
+        await trio.sleep(1.5)  # the wait is over, and a window without failures forgets one
+        await fail()
+        wait = await cache.login_begin(keys, limits)
+        assert wait is not None and wait <= 1.0, "the same 1 s wait again, not 2 s"
+    finally:
+        await cache.close()
