@@ -269,6 +269,7 @@ async function main() {
     pageA.once("dialog", (d) => void d.accept());
     await pageA.getByRole("button", { name: `Kick and revoke links ${cat}` }).click();
     await pageA.getByText("Members (2)").waitFor({ timeout: T });
+    await pageA.getByTestId("invite-link").first().waitFor({ state: "detached", timeout: T }); // the list reloads after the members
     check((await pageA.getByTestId("invite-link").count()) === 0, "no live invite link is left");
     await pageC.goto(link);
     await pageC.getByText("This invite link was revoked.").waitFor({ timeout: T });
@@ -295,7 +296,8 @@ async function main() {
     const before = await pageA.evaluate(async () => (await indexedDB.databases()).map((d) => d.name));
     check(before.some((n) => n.startsWith("chatd-")), `the message cache exists before logout (${before})`);
     await pageA.getByRole("button", { name: "Log out", exact: true }).click();
-    await pageA.getByRole("button", { name: "Log in" }).waitFor({ timeout: T });
+    await pageA.getByRole("button", { name: "Log in" }).waitFor({ timeout: T }); // at once; the wipe goes on
+    await pageA.waitForFunction(async () => !(await indexedDB.databases()).some((d) => d.name.startsWith("chatd-")), null, { timeout: T });
     const after = await pageA.evaluate(async () => ({
       dbs: (await indexedDB.databases()).map((d) => d.name).filter((n) => n.startsWith("chatd-")),
       keys: Object.keys(localStorage).filter((k) => k.startsWith("chatd.")),

@@ -133,8 +133,8 @@ export async function signOut(reason: SignOutReason, known: string[], giveUpMs?:
     channel.postMessage({ signedOut: reason });
     channel.close();
   }
-  if (reason === "logout" || reason === "deleted") await http.logout().catch(() => undefined); // offline: the wipe still happens
-  await wipeLocalData(known, giveUpMs);
+  const revoke = reason === "logout" || reason === "deleted" ? http.logout().catch(() => undefined) : null; // offline: wipe still
+  await Promise.all([revoke, wipeLocalData(known, giveUpMs)]); // the wipe's storage part runs at once
 }
 
 /** Delete one IndexedDB database; `giveUpMs` later we stop waiting if another tab keeps it open (the delete

@@ -58,7 +58,7 @@ function Devices() {
 
   const others = devices?.filter((d) => !d.current).length ?? 0;
   return (
-    <section aria-labelledby="devices-title">
+    <section className="stack" aria-labelledby="devices-title">
       <h3 id="devices-title">Devices</h3>
       {listError ? (
         <div className="row"><Outcome of={listError} /><button type="button" onClick={() => void load()}>Try again</button></div>
@@ -105,7 +105,7 @@ function PasswordForm() {
   }
 
   return (
-    <section aria-labelledby="password-title">
+    <section className="stack" aria-labelledby="password-title">
       <h3 id="password-title">Password</h3>
       <form className="stack" onSubmit={submit}>
         <label>Current password<input type="password" autoComplete="current-password" required value={old} onChange={(e) => setOld(e.target.value)} /></label>
@@ -136,7 +136,7 @@ function DeleteAccount({ onDeleted }: { onDeleted: () => void }) {
   }
 
   return (
-    <section aria-labelledby="delete-title">
+    <section className="stack" aria-labelledby="delete-title">
       <h3 id="delete-title">Delete account</h3>
       <form className="stack" onSubmit={submit}>
         <p className="small">Your profile, devices and push subscriptions are removed and you leave your groups. Messages you sent stay, shown as from a deleted account.</p>
