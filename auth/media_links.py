@@ -2,7 +2,7 @@
 
 A browser's <img>, <video> and <audio> cannot send an Authorization header, and an access token in a URL
 ends up in proxy logs, browser history and pasted links. Instead an authenticated client asks for links
-(POST /api/media/links) and gets `/api/media/<id>?u=<user>&exp=<unix>&sig=<mac>`, where the mac is
+(GET /api/media/links) and gets `/api/media/<id>?u=<user>&exp=<unix>&sig=<mac>`, where the mac is
 HMAC-SHA256 over (media id, user, exp) with a key derived from the JWT secret (the same on every node).
 
 `exp` is rounded up to a multiple of the lifetime, so every link signed for an item and a user within one
@@ -63,5 +63,5 @@ class MediaLinks:
         if not hmac.compare_digest(self._mac(media_id, int(user), int(exp)).encode(), sig.encode()):
             raise LinkError("this media link's signature does not match (a link is for one item and one user)")
         if int(exp) <= (time.time() if now is None else now):
-            raise LinkError("this media link has expired: ask POST /api/media/links for a new one")
+            raise LinkError("this media link has expired: ask GET /api/media/links for a new one")
         return int(user)

@@ -86,7 +86,7 @@ class Config:
     lookups_per_minute: int = 3000  # other users' profiles and presence (per user looked up) per user
     media_dir: Path | None = None  # uploaded files (content-addressed blobs); None: data_dir/media
     max_upload_bytes: int = 100 * 1024 * 1024  # one media upload; larger ones get 413 as soon as they pass it
-    media_link_ttl: int = 300  # signed media links (POST /api/media/links) live this long to twice this long
+    media_link_ttl: int = 300  # signed media links (GET /api/media/links) live this long to twice this long
     upload_bytes_per_day: int = 1024**3  # bytes one user may upload per UTC calendar day; 0: no limit
     uploads_at_once: int = 4  # one user's uploads in progress at once, on all processes together
     media_grace_seconds: float = 86400.0  # unreferenced uploads are deleted this long after they were made

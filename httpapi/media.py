@@ -107,9 +107,12 @@ def media_routes(services: Services) -> list[Route]:
         """Signed links for up to MAX_LINKS ids at once (a screen of history is one round trip). Whether the
         user may read each item is checked when a link is used; signing tells nothing about the ids."""
         user = await requester(request, services)
-        expires = links.expiry()
-        signed = {i: links.sign(i, user).path for i in media_ids(request.query_params.get("ids", ""))}
-        return JSONResponse({"expires": expires, "links": signed}, headers={"Cache-Control": "no-store"})
+        now = time.time()
+        expires = links.expiry(now)
+        signed = {i: links.sign(i, user, now).path for i in media_ids(request.query_params.get("ids", ""))}
+        # expires_in: a client whose clock is off still knows how long the links live
+        return JSONResponse({"expires": expires, "expires_in": int(expires - now), "links": signed},
+                            headers={"Cache-Control": "no-store"})
 
     async def record(user: int, got: Received) -> StoredMedia:
         """The rows of an upload whose blobs are stored; refused (retry) if the media collector was deleting

@@ -20,6 +20,9 @@ async def links_for(http: httpx.AsyncClient, token: str, *ids: str) -> dict[str,
     got = await http.get("/api/media/links", params={"ids": ",".join(ids)}, headers=bearer(token))
     assert got.status_code == 200, got.text
     assert got.headers["cache-control"] == "no-store"
+    # the lifetime relative to now too, so a client with a wrong clock can still time its re-signing
+    lifetime = got.json()["expires"] - time.time()
+    assert lifetime - 2 <= got.json()["expires_in"] <= lifetime + 1 and got.json()["expires_in"] > 0
     links: dict[str, str] = got.json()["links"]
     return links
 

@@ -247,7 +247,11 @@ async function main() {
     const devices = pageA.getByRole("list", { name: "Signed-in devices" });
     await devices.getByText("(this device)").waitFor({ timeout: T });
     await pageA.getByLabel("Current password").fill("correct horse battery");
-    await pageA.getByLabel("New password").fill("a brand new passphrase");
+    await pageA.getByLabel("New password", { exact: true }).fill("a brand new passphrase");
+    await pageA.getByLabel("Confirm new password").fill("a brand new passfrase");
+    await pageA.getByRole("button", { name: "Change password" }).click();
+    await pageA.getByRole("alert").filter({ hasText: "do not match" }).waitFor({ timeout: T }); // refused here
+    await pageA.getByLabel("Confirm new password").fill("a brand new passphrase");
     await pageA.getByRole("button", { name: "Change password" }).click();
     await pageA.getByText("Password changed.").waitFor({ timeout: T });
     await shot(pageA, "11-devices");
@@ -261,20 +265,39 @@ async function main() {
     step = "kick and revoke links";
     await pageA.goto(`${base}/r/${group}`);
     await pageA.getByRole("button", { name: "Group settings" }).click();
+    await pageA.getByText("also revokes every invite link").waitFor({ timeout: T }); // said, not only a tooltip
+    pageA.once("dialog", (d) => void d.accept());
     await pageA.getByRole("button", { name: `Kick and revoke links ${cat}` }).click();
     await pageA.getByText("Members (2)").waitFor({ timeout: T });
+    await pageA.getByTestId("invite-link").first().waitFor({ state: "detached", timeout: T }); // the list reloads after the members
     check((await pageA.getByTestId("invite-link").count()) === 0, "no live invite link is left");
     await pageC.goto(link);
     await pageC.getByText("This invite link was revoked.").waitFor({ timeout: T });
     await pageA.goto(`${base}/r/${group}`);
     await pageA.locator(".system", { hasText: "and revoked the invite links" }).waitFor({ timeout: T });
 
+    step = "signed out from another session: this browser's copies are wiped too";
+    const ctxD = await browser.newContext(desktop);
+    const pageD = await ctxD.newPage();
+    await pageD.goto(base);
+    await pageD.getByLabel("Username or email").fill(cat);
+    await pageD.getByLabel("Password").fill("correct horse battery");
+    await pageD.getByRole("button", { name: "Log in" }).click();
+    await pageD.locator(".conn.online").waitFor({ timeout: T });
+    await pageD.goto(`${base}/settings`);
+    await pageD.getByRole("button", { name: "Log out other devices" }).click();
+    await pageC.getByText("You were signed out on this device from another session.").waitFor({ timeout: T });
+    await pageC.waitForFunction(async () => !(await indexedDB.databases()).some((d) => d.name.startsWith("chatd-"))
+      && !Object.keys(localStorage).some((k) => k.startsWith("chatd.")), null, { timeout: T });
+    await ctxD.close();
+
     await pageA.getByRole("button", { name: "Profile and settings" }).click();
     step = "logout wipes this browser's copies";
     const before = await pageA.evaluate(async () => (await indexedDB.databases()).map((d) => d.name));
     check(before.some((n) => n.startsWith("chatd-")), `the message cache exists before logout (${before})`);
     await pageA.getByRole("button", { name: "Log out", exact: true }).click();
-    await pageA.getByRole("button", { name: "Log in" }).waitFor({ timeout: T });
+    await pageA.getByRole("button", { name: "Log in" }).waitFor({ timeout: T }); // at once; the wipe goes on
+    await pageA.waitForFunction(async () => !(await indexedDB.databases()).some((d) => d.name.startsWith("chatd-")), null, { timeout: T });
     const after = await pageA.evaluate(async () => ({
       dbs: (await indexedDB.databases()).map((d) => d.name).filter((n) => n.startsWith("chatd-")),
       keys: Object.keys(localStorage).filter((k) => k.startsWith("chatd.")),

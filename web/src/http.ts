@@ -81,7 +81,8 @@ export function upload(file: Blob, name: string, token: string, onProgress: (fra
 }
 
 export interface SignedLinks {
-  expires: number; // unix seconds
+  expires: number; // unix seconds, the server's clock
+  expires_in: number; // seconds from the answer until then (use this: the local clock may be off)
   links: Record<string, string>;
 }
 

@@ -2,8 +2,8 @@
 // /api/auth/ only, so no script (an injected one included) can read it. The access token lives in this
 // tab's memory; localStorage keeps only who is signed in, so the cached conversations show at once.
 // Refreshes take a cross-tab lock (two tabs refreshing at once would both spend the same cookie; the server
-// tolerates that too, answering both with the same successor). Logout wipes what this origin stored.
-import type { Tokens } from "./protocol/client";
+// tolerates that too, answering both with the same successor). Every sign-out wipes what this origin stored.
+import type { SignedOutReason, Tokens } from "./protocol/client";
 import * as http from "./http";
 
 export interface Who {
@@ -101,18 +101,68 @@ export class SessionTokens implements Tokens {
 /** The tab's session (App, uploads, push and media links share it). */
 export const session = new SessionTokens();
 
-function deleteDatabase(name: string): Promise<void> {
+/** Why the session ended: the login screen says so. */
+export type SignOutReason = "logout" | "deleted" | SignedOutReason;
+
+export const SIGN_OUT_MESSAGE: Record<SignOutReason, string | null> = {
+  logout: null,
+  deleted: "Your account was deleted.",
+  device: "You were signed out on this device from another session.",
+  account: "This account was deleted or disabled.",
+  refused: "Your session has ended. Please log in again.",
+};
+
+const CHANNEL = "chatd"; // this browser's other tabs hear of a sign-out here
+
+/** Call `fn` when another tab of this browser signs out (it wipes; this tab only stops and shows why). */
+export function onOtherTabSignedOut(fn: (reason: SignOutReason) => void): () => void {
+  if (typeof BroadcastChannel === "undefined") return () => undefined;
+  const channel = new BroadcastChannel(CHANNEL);
+  channel.onmessage = (e: MessageEvent<{ signedOut?: SignOutReason }>) => {
+    if (e.data?.signedOut) fn(e.data.signedOut);
+  };
+  return () => channel.close();
+}
+
+/** The one way out, whatever the reason (our logout, this device signed out elsewhere, the account gone, a
+ * refused refresh). Stop the store and show the login screen first; this tells the other tabs, revokes
+ * this device on a logout of our own, and wipes this browser's copies (the lost-laptop case). */
+export async function signOut(reason: SignOutReason, known: string[], giveUpMs?: number): Promise<void> {
+  if (typeof BroadcastChannel !== "undefined") {
+    const channel = new BroadcastChannel(CHANNEL);
+    channel.postMessage({ signedOut: reason });
+    channel.close();
+  }
+  const revoke = reason === "logout" || reason === "deleted" ? http.logout().catch(() => undefined) : null; // offline: wipe still
+  await Promise.all([revoke, wipeLocalData(known, giveUpMs)]); // the wipe's storage part runs at once
+}
+
+/** Delete one IndexedDB database; `giveUpMs` later we stop waiting if another tab keeps it open (the delete
+ * stays queued and happens when that tab closes it). */
+function deleteDatabase(name: string, giveUpMs: number): Promise<void> {
   return new Promise((resolve) => {
+    const timer = setTimeout(resolve, giveUpMs);
     const req = indexedDB.deleteDatabase(name);
-    req.onsuccess = req.onerror = () => resolve();
-    // blocked: another tab still has it open; it closes on `versionchange` (store/cache.ts) and this goes on
+    req.onsuccess = req.onerror = () => {
+      clearTimeout(timer);
+      resolve();
+    };
   });
+}
+
+/** Run one part of the wipe; a part that fails must not keep the others from running. */
+async function attempt(part: () => Promise<unknown>): Promise<void> {
+  try {
+    await part();
+  } catch {
+    // e.g. indexedDB.databases() or caches.keys() refused in a private window: wipe the rest
+  }
 }
 
 /** Forget everything this origin stored for the app: the access token, localStorage and sessionStorage
  * keys, the IndexedDB caches (every account's: on a shared computer an earlier user's is just as private)
  * and the Cache Storage of the service worker. Close the open cache first (ChatStore.stop). */
-export async function wipeLocalData(known: string[] = []): Promise<void> {
+export async function wipeLocalData(known: string[] = [], giveUpMs = 3_000): Promise<void> {
   access = null;
   legacyRefresh = null;
   for (const store of [storage(), typeof sessionStorage === "undefined" ? null : sessionStorage]) {
@@ -121,19 +171,15 @@ export async function wipeLocalData(known: string[] = []): Promise<void> {
     for (const k of keys) if (k.startsWith(PREFIX)) store.removeItem(k);
   }
   if (typeof indexedDB !== "undefined") {
-    const listed = typeof indexedDB.databases === "function"
-      ? (await indexedDB.databases()).map((d) => d.name ?? "").filter((n) => n.startsWith(DB_PREFIX)) : [];
-    await Promise.all([...new Set([...listed, ...known])].map(deleteDatabase));
+    const names = new Set(known);
+    await attempt(async () => {
+      for (const d of await indexedDB.databases()) if (d.name?.startsWith(DB_PREFIX)) names.add(d.name);
+    });
+    await Promise.all([...names].map((n) => attempt(() => deleteDatabase(n, giveUpMs))));
   }
   if (typeof caches !== "undefined") {
-    await Promise.all((await caches.keys()).map((k) => caches.delete(k)));
+    await attempt(async () => Promise.all((await caches.keys()).map((k) => attempt(() => caches.delete(k)))));
   }
-}
-
-/** Log out: revoke this device and clear the cookie (server), then wipe this browser's copies. */
-export async function logout(known: string[]): Promise<void> {
-  await http.logout().catch(() => undefined); // offline: the local wipe still happens
-  await wipeLocalData(known);
 }
 
 export const cacheName = (userId: number) => `${DB_PREFIX}${userId}`;

@@ -7,11 +7,11 @@ function setup(cursors = new Map<number, number>()) {
   const socks = fakeSockets();
   const pushes: PushFrame[] = [];
   const states: string[] = [];
-  const signedOut: boolean[] = [];
+  const signedOut: string[] = [];
   const client = new ChatClient({
     url: "ws://test/", tokens, cursors: async () => cursors, onPush: (f) => pushes.push(f),
     onState: (s) => states.push(s), socketFactory: socks.factory, backoff: () => 5, requestTimeoutMs: 200,
-    onSignedOut: () => signedOut.push(true),
+    onSignedOut: (reason) => signedOut.push(reason),
   });
   return { socks, pushes, states, client, signedOut };
 }
@@ -91,7 +91,18 @@ describe("ChatClient", () => {
     await welcome(sock);
     sock.close(4010, "signed out from another device");
     await new Promise((r) => setTimeout(r, 30));
-    expect(signedOut).toEqual([true]);
+    expect(signedOut).toEqual(["device"]);
+    expect(socks.sockets.length).toBe(1);
+  });
+
+  it("says the account is gone when the server closes with 4003", async () => {
+    const { socks, client, signedOut } = setup();
+    client.start();
+    const sock = await socks.nth(0);
+    await welcome(sock);
+    sock.close(4003, "account deleted");
+    await new Promise((r) => setTimeout(r, 30));
+    expect(signedOut).toEqual(["account"]);
     expect(socks.sockets.length).toBe(1);
   });
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { advanceCursor, applyEvents, describeEvent, historyRequestFor, mergeBySeq, missingRanges, tickFor } from "../src/store/logic";
 import type { Message } from "../src/protocol/types";
+import { newPasswordProblem } from "../src/ui/DeviceSettings";
 
 const text = (seq: number, body = `m${seq}`): Message => ({ room: 1, seq, ts: seq * 1000, kind: "text", sender: 2, body });
 
@@ -59,5 +60,12 @@ describe("system events", () => {
       event: { type: "member_removed", user: 2, by: 1, ...extra } });
     expect(describeEvent(removed({}), (u) => names[u] ?? "someone")).toBe("ann removed bob");
     expect(describeEvent(removed({ invites_revoked: true }), (u) => names[u] ?? "someone")).toBe("ann removed bob and revoked the invite links");
+  });
+});
+
+describe("password change form", () => {
+  it("refuses a new password that does not match its confirmation before asking the server", () => {
+    expect(newPasswordProblem("a brand new passphrase", "a brand new passphrase")).toBeNull();
+    expect(newPasswordProblem("a brand new passphrase", "a brand new passfrase")).toMatch(/do not match/);
   });
 });

@@ -2,8 +2,7 @@ import "fake-indexeddb/auto";
 import { beforeEach, describe, expect, it } from "vitest";
 import { Cache } from "../src/store/cache";
 import { ChatError } from "../src/protocol/client";
-import { loadWho, SessionTokens, wipeLocalData } from "../src/session";
-import { MediaLinks } from "../src/mediaLinks";
+import { loadWho, onOtherTabSignedOut, SessionTokens, signOut, wipeLocalData, type SignOutReason } from "../src/session";
 import type { WebAuthOk } from "../src/http";
 
 /** A Map-backed Storage (the test environment is node, which has none). */
@@ -99,31 +98,54 @@ describe("logout wipe", () => {
   });
 });
 
-describe("media links", () => {
-  it("asks for all the ids a screen needs in batches of 100 and hands out only live links", async () => {
-    let now = 1_000_000_000_000;
-    const asked: string[][] = [];
-    const links = new MediaLinks(async (ids) => {
-      asked.push(ids);
-      return { expires: now / 1000 + 300, links: Object.fromEntries(ids.map((id) => [id, `/api/media/${id}?u=5&exp=1&sig=x`])) };
-    }, () => now);
-    let changes = 0;
-    links.subscribe(() => changes++);
-    const ids = Array.from({ length: 150 }, (_, i) => `id${i}`);
-    ids.forEach((id) => links.want(id));
-    ids.forEach((id) => links.want(id)); // asking twice costs nothing
-    await tick();
-    expect(asked.map((a) => a.length)).toEqual([100, 50]);
-    expect(links.peek("id7")).toBe("/api/media/id7?u=5&exp=1&sig=x");
-    expect(links.peek("id7")).not.toContain("token");
-    expect(changes).toBeGreaterThan(0);
-    links.want("id7"); // live: not asked again
-    await tick();
-    expect(asked.length).toBe(2);
-    now += 295_000; // about to expire: not handed out, asked for again
-    expect(links.peek("id7")).toBeUndefined();
-    links.want("id7");
-    await tick();
-    expect(asked.at(-1)).toEqual(["id7"]);
+describe("signing out", () => {
+  it("a wipe that meets a blocked delete or refusing APIs still finishes and wipes the rest", async () => {
+    const held = await new Promise<IDBDatabase>((resolve) => { // a tab that never closes its cache
+      const req = indexedDB.open("chatd-9");
+      req.onsuccess = () => resolve(req.result);
+    });
+    localStorage.setItem("chatd.who", "{}");
+    const databases = indexedDB.databases;
+    indexedDB.databases = async () => { throw new Error("not allowed"); };
+    const deleted: string[] = [];
+    g.caches = { keys: async () => ["sw-v1", "sw-v2"], delete: async (k: string) => { if (k === "sw-v1") throw new Error("no"); deleted.push(k); } };
+    try {
+      const started = Date.now();
+      await wipeLocalData(["chatd-9"], 50);
+      expect(Date.now() - started).toBeLessThan(1_000); // gave up waiting for the other tab
+      expect(localStorage.getItem("chatd.who")).toBeNull();
+      expect(deleted).toEqual(["sw-v2"]);
+      g.caches = { keys: async () => { throw new Error("no"); }, delete: async () => true };
+      await wipeLocalData([], 50); // refused outright: still done
+    } finally {
+      indexedDB.databases = databases;
+      held.close();
+      delete g.caches;
+    }
+  });
+
+  it("a remote sign-out tells the other tabs why and wipes this browser's copies, without a logout request", async () => {
+    const cache = await Cache.open("chatd-5");
+    await cache.putMessages([{ room: 1, seq: 1, ts: 1, kind: "text", sender: 2, body: "private" }]);
+    cache.close(); // the store was stopped first
+    localStorage.setItem("chatd.who", JSON.stringify({ userId: 5, username: "ann" }));
+    const requests: string[] = [];
+    const realFetch = g.fetch;
+    g.fetch = async (url: string) => (requests.push(url), new Response("{}"));
+    const heard: SignOutReason[] = [];
+    const stopListening = onOtherTabSignedOut((r) => heard.push(r)); // another tab
+    try {
+      await signOut("device", ["chatd-5"]);
+      await tick(20);
+      expect(heard).toEqual(["device"]);
+      expect(loadWho()).toBeNull();
+      expect((await indexedDB.databases()).map((d) => d.name)).not.toContain("chatd-5");
+      expect(requests).toEqual([]);
+      await signOut("logout", []); // our own logout also revokes this device on the server
+      expect(requests).toEqual(["/api/auth/logout"]);
+    } finally {
+      stopListening();
+      g.fetch = realFetch;
+    }
   });
 });

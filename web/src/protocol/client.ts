@@ -32,6 +32,8 @@ export interface Tokens {
   expiresAt(): number;
 }
 
+export type SignedOutReason = "device" | "account" | "refused";
+
 export type ConnState = "offline" | "connecting" | "online";
 
 export interface ClientOptions {
@@ -41,7 +43,9 @@ export interface ClientOptions {
   cursors: () => Promise<Map<number, number>>;
   onPush: (frame: PushFrame) => void;
   onState?: (state: ConnState, welcome?: Reply<"hello">) => void;
-  onSignedOut?: () => void;
+  /** The session ended: `device` this device was signed out (4010), `account` the account was deleted or
+   * disabled (4003), `refused` a refresh was refused. The client has stopped; do not restart it. */
+  onSignedOut?: (reason: SignedOutReason) => void;
   socketFactory?: SocketFactory;
   requestTimeoutMs?: number;
   backoff?: (attempt: number, closeCode: number) => number;
@@ -215,7 +219,8 @@ export class ChatClient {
           () => this.scheduleReconnect(ev.code),
         );
       }
-      else if (ev.code === 4010 || ev.code === 4003) this.signedOut(); // this device signed out, or the account is gone
+      else if (ev.code === 4010) this.signedOut("device");
+      else if (ev.code === 4003) this.signedOut("account"); // deleted or disabled
       else if (ev.code !== 1009) this.scheduleReconnect(ev.code);
     };
     ws.onopen = () => void this.hello(ws, token);
@@ -267,9 +272,9 @@ export class ChatClient {
     }, ms);
   }
 
-  private signedOut(): void {
+  private signedOut(reason: SignedOutReason = "refused"): void {
     this.stop();
-    this.opts.onSignedOut?.();
+    this.opts.onSignedOut?.(reason);
   }
 
   private receive(data: unknown): void {

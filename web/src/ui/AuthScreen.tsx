@@ -2,7 +2,8 @@ import { useState, type FormEvent } from "react";
 import * as http from "../http";
 import { adopt, type Who } from "../session";
 
-export function AuthScreen({ onAuthed, inviteCode }: { onAuthed: (who: Who) => void; inviteCode?: string }) {
+/** `notice`: why the last session ended (signed out from another session, say), shown above the form. */
+export function AuthScreen({ onAuthed, inviteCode, notice }: { onAuthed: (who: Who) => void; inviteCode?: string; notice?: string | null }) {
   const [mode, setMode] = useState<"login" | "signup">(inviteCode ? "signup" : "login");
   const [username, setUsername] = useState("");
   const [email, setEmail] = useState("");
@@ -28,6 +29,7 @@ export function AuthScreen({ onAuthed, inviteCode }: { onAuthed: (who: Who) => v
     <main className="auth">
       <form className="card auth-card" onSubmit={submit} aria-labelledby="auth-title">
         <h1 id="auth-title">chatd</h1>
+        {notice && <p className="note" role="status">{notice}</p>}
         {inviteCode && <p className="note">You were invited to a group. {mode === "signup" ? "Sign up" : "Log in"} to join it.</p>}
         <div className="tabs" role="tablist" aria-label="Account">
           <button type="button" role="tab" aria-selected={mode === "login"} onClick={() => setMode("login")}>Log in</button>

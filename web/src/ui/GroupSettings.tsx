@@ -47,6 +47,7 @@ export function GroupSettings({ room }: { room: number }) {
         {error && <p className="error" role="alert">{error}</p>}
         {isAdmin && <RenameForm room={room} name={r?.name ?? ""} onDone={(fn) => act(fn)} />}
         <h3>Members ({members.length})</h3>
+        {isAdmin && <p className="small">“Kick” removes a member, who can rejoin through a live invite link. “Kick and revoke links” also revokes every invite link of this group, so no one rejoins through an old link.</p>}
         <ul className="members">
           {members.map((m) => <MemberRow key={m.user} m={m} me={me} myRole={myRole} act={act} room={room} />)}
         </ul>
@@ -94,7 +95,11 @@ function MemberRow({ m, me, myRole, act, room }: { m: Member; me: number; myRole
           {outranks && (
             <>
               <button type="button" title="Removes them; they can rejoin through a live invite link" onClick={() => act(() => req("remove_member", { room, user: m.user }))}>Kick<span className="visually-hidden"> {m.username}</span></button>
-              <button type="button" title="Removes them and revokes every invite link of this group, so no one rejoins through an old link" onClick={() => act(() => req("remove_member", { room, user: m.user, revoke_invites: true }))}>Kick and revoke links<span className="visually-hidden"> {m.username}</span></button>
+              <button type="button" onClick={() => {
+                if (window.confirm(`Remove @${m.username} and revoke every invite link of this group? Links you shared stop working.`)) {
+                  act(() => req("remove_member", { room, user: m.user, revoke_invites: true }));
+                }
+              }}>Kick and revoke links<span className="visually-hidden"> {m.username}</span></button>
               <button type="button" className="danger" onClick={() => act(() => req("ban", { room, user: m.user }))}>Ban<span className="visually-hidden"> {m.username}</span></button>
             </>
           )}

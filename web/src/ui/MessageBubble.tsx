@@ -1,8 +1,8 @@
-import { useState } from "react";
+import { useState, type MouseEvent, type ReactNode } from "react";
 import type { Message } from "../protocol/types";
 import type { Tick } from "../store/logic";
 import { fileSize, timeOfDay } from "./format";
-import { useMediaUrl } from "./hooks";
+import { useMediaLinks, useMediaUrl } from "./hooks";
 import { Dialog } from "./Dialog";
 
 const TICK_LABEL: Record<Tick, string> = { pending: "sending", sent: "sent", delivered: "delivered", read: "read" };
@@ -36,33 +36,60 @@ function MediaView({ m }: { m: Message }) {
 
 /** Media shown through signed links (GET /api/media/links): no token in any URL. */
 function SignedMedia({ m }: { m: Message }) {
+  const media = m.media!;
+  const name = media.file_name ?? "file";
+  if (m.kind === "image" || media.mime.startsWith("image/")) return <Photo m={m} />;
+  if (m.kind === "video" || media.mime.startsWith("video/")) {
+    return <Player kind="video" id={media.id} label={`Video ${name}`} width={media.width} />;
+  }
+  if (m.kind === "audio" || media.mime.startsWith("audio/")) return <Player kind="audio" id={media.id} label={`Audio ${name}`} />;
+  return <Download id={media.id} name={name} className="file">📎 {name} <small>({fileSize(media.size)})</small></Download>;
+}
+
+function Photo({ m }: { m: Message }) {
   const [open, setOpen] = useState(false);
   const media = m.media!;
   const name = media.file_name ?? "file";
-  const full = useMediaUrl(media.id);
   const thumb = useMediaUrl(media.thumbnail_id ?? media.id);
-  if (m.kind === "image" || media.mime.startsWith("image/")) {
-    const w = media.width ?? 320, h = media.height ?? 240;
-    const scale = Math.min(1, 280 / w, 280 / h);
-    return (
-      <>
-        <button type="button" className="thumb" aria-label={`Open photo ${name}`} onClick={() => setOpen(true)}>
-          <img src={thumb.url} alt={m.body || name} width={Math.round(w * scale)} height={Math.round(h * scale)} loading="lazy" onError={thumb.retry} />
-        </button>
-        {open && (
-          <Dialog title={name} onClose={() => setOpen(false)} wide>
-            <img className="full" src={full.url} alt={m.body || name} onError={full.retry} />
-            <p><a href={full.url} download={name}>Download ({fileSize(media.size)})</a></p>
-          </Dialog>
-        )}
-      </>
-    );
+  const w = media.width ?? 320, h = media.height ?? 240;
+  const scale = Math.min(1, 280 / w, 280 / h);
+  return (
+    <>
+      <button type="button" className="thumb" aria-label={`Open photo ${name}`} onClick={() => setOpen(true)}>
+        <img src={thumb.url} alt={m.body || name} width={Math.round(w * scale)} height={Math.round(h * scale)} loading="lazy" onError={thumb.onError} onLoad={thumb.onLoad} />
+      </button>
+      {open && (
+        <Dialog title={name} onClose={() => setOpen(false)} wide>
+          <FullPhoto id={media.id} alt={m.body || name} />
+          <p><Download id={media.id} name={name}>Download ({fileSize(media.size)})</Download></p>
+        </Dialog>
+      )}
+    </>
+  );
+}
+
+function FullPhoto({ id, alt }: { id: string; alt: string }) {
+  const full = useMediaUrl(id);
+  return <img className="full" src={full.url} alt={alt} onError={full.onError} onLoad={full.onLoad} />;
+}
+
+function Player({ kind, id, label, width }: { kind: "video" | "audio"; id: string; label: string; width?: number }) {
+  const { url, onError, onLoad } = useMediaUrl(id);
+  const props = { controls: true, preload: "metadata", src: url, "aria-label": label, onError, onLoadedMetadata: onLoad };
+  return kind === "video" ? <video className="video" width={width} {...props} /> : <audio {...props} />;
+}
+
+/** A download link: a stale link (the laptop slept, say) is signed afresh when clicked. */
+function Download({ id, name, className, children }: { id: string; name: string; className?: string; children: ReactNode }) {
+  const links = useMediaLinks();
+  const { url } = useMediaUrl(id);
+  async function click(e: MouseEvent<HTMLAnchorElement>) {
+    if (url && links.peek(id) === url) return; // live: the browser follows it
+    e.preventDefault();
+    const fresh = await links.fresh(id);
+    if (!fresh) return;
+    const a = Object.assign(document.createElement("a"), { href: fresh, download: name });
+    a.click();
   }
-  if (m.kind === "video" || media.mime.startsWith("video/")) {
-    return <video className="video" controls preload="metadata" src={full.url} width={media.width} aria-label={`Video ${name}`} onError={full.retry} />;
-  }
-  if (m.kind === "audio" || media.mime.startsWith("audio/")) {
-    return <audio controls preload="metadata" src={full.url} aria-label={`Audio ${name}`} onError={full.retry} />;
-  }
-  return <a className="file" href={full.url} download={name}>📎 {name} <small>({fileSize(media.size)})</small></a>;
+  return <a className={className} href={url} download={name} onClick={(e) => void click(e)}>{children}</a>;
 }

@@ -7,7 +7,7 @@ import { DeviceSettings } from "./DeviceSettings";
 
 const FIELDS = [["display_name", "Display name"], ["about", "About"], ["last_seen", "Last seen & online"]] as const;
 
-export function ProfileSettings({ onLogout }: { onLogout: () => void }) {
+export function ProfileSettings({ onLogout }: { onLogout: (deleted?: boolean) => void }) {
   const store = useStore();
   const [profile, setProfile] = useState<Profile | null>(null);
   const [displayName, setDisplayName] = useState("");
@@ -93,7 +93,7 @@ export function ProfileSettings({ onLogout }: { onLogout: () => void }) {
         {pushSupported() ? (
           <button type="button" onClick={() => void togglePush()}>{push === "on" ? "Turn off push notifications" : "Turn on push notifications"}</button>
         ) : <p className="small">This browser does not support push notifications.</p>}
-        <DeviceSettings onDeleted={onLogout} />
+        <DeviceSettings onDeleted={() => onLogout(true)} />
         <h3>Account</h3>
         <button type="button" className="danger" onClick={async () => {
           const token = await session.access().catch(() => null);

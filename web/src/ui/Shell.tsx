@@ -9,7 +9,7 @@ import { InvitePage } from "./InvitePage";
 
 const LAST_ROOM = "chatd.lastRoom";
 
-export function Shell({ route, onLogout }: { route: Route; onLogout: () => void }) {
+export function Shell({ route, onLogout }: { route: Route; onLogout: (deleted?: boolean) => void }) {
   const store = useStore();
   const [dialog, setDialog] = useState<"direct" | "group" | null>(null);
   const conn = useChat((s) => s.conn);

@@ -1,28 +1,25 @@
-import { createContext, useContext, useEffect, useRef, useState, useSyncExternalStore } from "react";
+import { createContext, useContext, useEffect, useMemo, useState, useSyncExternalStore } from "react";
 import type { ChatStore, State } from "../store/chat";
-import type { MediaLinks } from "../mediaLinks";
+import { ShownLink, type MediaLinks } from "../mediaLinks";
 
 export const StoreContext = createContext<ChatStore | null>(null);
 export const MediaLinksContext = createContext<MediaLinks | null>(null);
 
-/** A signed URL for a media item (undefined until it arrives); `retry` re-signs once after a failed load
- * (the link expired while a video played, say; a second failure is the item itself, e.g. deleted). */
-export function useMediaUrl(id: string): { url: string | undefined; retry: () => void } {
+/** The signed URL an element shows for a media item (undefined until it arrives): kept until it fails to
+ * load; `onError` then takes a fresh one, once (a second failure is the item itself, e.g. deleted);
+ * `onLoad` allows a retry again. */
+export function useMediaUrl(id: string): { url: string | undefined; onError: () => void; onLoad: () => void } {
+  const links = useMediaLinks();
+  const shown = useMemo(() => new ShownLink(links, id), [links, id]);
+  useEffect(() => links.use(id), [links, id]);
+  const url = useSyncExternalStore(links.subscribe, shown.url);
+  return { url, onError: shown.failed, onLoad: shown.loaded };
+}
+
+export function useMediaLinks(): MediaLinks {
   const links = useContext(MediaLinksContext);
   if (!links) throw new Error("no MediaLinks");
-  const url = useSyncExternalStore(links.subscribe, () => links.peek(id));
-  const retried = useRef(false);
-  useEffect(() => {
-    if (!url) links.want(id);
-  }, [links, id, url]);
-  return {
-    url,
-    retry: () => {
-      if (retried.current) return;
-      retried.current = true;
-      links.invalidate(id);
-    },
-  };
+  return links;
 }
 
 export function useStore(): ChatStore {
