@@ -14,4 +14,4 @@ from gateway.client_address import client_address
 def request_address(request: Request, config: Config) -> str:
     """The client behind this request, for logs; gateway.client_address.limit_key of it for limits."""
     peer = request.client.host if request.client else "unknown"
-    return client_address(peer, request.headers.raw, config.trusted_networks)
+    return client_address(peer, request.headers.raw, config.trusted_networks, config.forwarded_header)
