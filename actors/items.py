@@ -123,6 +123,7 @@ class MembershipChanged:
 class Attach:
     device: Device
     cursors: dict[int, int]
+    handed_over: bool = False  # already moved once from a stopping actor to a fresh one (UserActor._shutdown)
 
 
 @dataclass(frozen=True, slots=True)

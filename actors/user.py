@@ -127,10 +127,14 @@ class UserActor:
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         task_status.started()
+        cancelled = False
         try:
             await self._loop()
+        except trio.Cancelled:
+            cancelled = True  # the node (or an admin) stops this actor: nothing is handed on
+            raise
         finally:
-            self._shutdown()
+            self._shutdown(hand_over=not cancelled)
             with trio.CancelScope(shield=True), trio.move_on_after(2):
                 await self._write_remaining()
 
@@ -169,14 +173,15 @@ class UserActor:
                 "rooms": {room: (view.upto, view.delivered, view.left_seq is None)
                           for room, view in (self.rooms or {}).items()}}
 
-    def _shutdown(self) -> None:
+    def _shutdown(self, *, hand_over: bool) -> None:
         """Leave the directory, close the mailbox and close every device (they reconnect); a device still
         waiting to attach goes to a fresh actor instead."""
         self._forget()
         for item in [*self.unhandled, *self.mailbox.take_nowait()]:  # no checkpoint between drain and close()
             # a device whose hello was answered and whose Attach waits here goes to a fresh actor: it must not
             # be closed a moment after its welcome because this actor lingered out or crashed meanwhile
-            if isinstance(item, Attach) and not (self._hand_over and self._hand_over(item)):
+            if isinstance(item, Attach) and not (hand_over and self._hand_over and not item.handed_over
+                                                 and self._hand_over(replace(item, handed_over=True))):
                 item.device.kill(CLOSE_RESTART, "reconnect")
         self.mailbox.close()
         for ds in self.devices.values():

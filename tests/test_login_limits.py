@@ -227,7 +227,7 @@ async def test_correct_logins_from_one_address_cannot_fill_the_argon2_queue(nurs
     """Successes cost no login budget, so one address could keep the argon2 queue full with correct
     passwords of its own accounts; it may have only CHAT_PASSWORD_CHECKS_PER_ADDRESS checks under way."""
     node, people = await serve(nursery, config, trusted_proxies=PROXY, password_queue=8, prehello_frames=10_000,
-                               password_checks_per_address=4)
+                               password_checks_per_address=4, prehello_per_address=1000)
     mine = [await people.signup(f"mine{i}") for i in range(5)]
     ann = await people.signup("ann")
     flooder = "198.51.100.66"
