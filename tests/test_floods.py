@@ -23,7 +23,7 @@ from chatd.node import Node
 from clients.ws import ChatClient
 from protocol import bundle, encode
 from protocol import frames as f
-from tests.conftest import People
+from tests.conftest import People, start_node
 
 
 async def _drain(client: ChatClient, want: set[int], *, timeout: float = 30.0) -> dict[int, f.Frame]:
@@ -125,3 +125,19 @@ async def test_a_device_attaching_while_its_user_actor_stops_is_served(node: Nod
     assert users.lookup(ann.user_id) not in (None, old), "no fresh actor took the waiting device"
     assert not device.closed, f"closed {device.close_code} {device.close_reason!r}"
     assert ann_c.closed.is_set() and ann_c.close_code == 1012  # the device the crashed actor held reconnects
+
+
+async def test_a_node_stopping_with_a_device_waiting_to_attach_stops(nursery: trio.Nursery, config: Config) -> None:
+    """The hand-over above is for an actor that stops by itself: when the node cancels its actors, a device
+    still waiting to attach is closed (the client reconnects elsewhere), and the node stops at once."""
+    running = await start_node(nursery, config)
+    people = People(nursery, running.node)
+    ann, _ = await people.new("ann")
+    services = running.node.services
+    assert services is not None
+    send, _receive = trio.open_memory_channel[f.Frame](64)
+    device = Device(ann.user_id, send)
+    assert services.users.offer(ann.user_id, Attach(device, {}))
+    with trio.fail_after(10):
+        await running.stop()  # no checkpoint since the offer: the actor is cancelled with it queued
+    assert device.closed and device.close_code == 1012
