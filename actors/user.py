@@ -175,13 +175,28 @@ class UserActor:
 
     def _shutdown(self, *, hand_over: bool) -> None:
         """Leave the directory, close the mailbox and close every device (they reconnect); a device still
-        waiting to attach goes to a fresh actor instead."""
+        waiting to attach goes to a fresh actor instead, unless a close already meant for it is among what
+        was left (its session revoked, or all the user's devices closed): that one is closed now."""
         self._forget()
-        for item in [*self.unhandled, *self.mailbox.take_nowait()]:  # no checkpoint between drain and close()
+        left = [*self.unhandled, *self.mailbox.take_nowait()]  # no checkpoint between this drain and close()
+        revoked, close_all = set(self.revoked), None
+        for item in left:
+            if isinstance(item, CloseDevices):
+                if item.sessions is None:
+                    close_all = item
+                else:
+                    revoked |= item.sessions
+        for item in left:
+            if not isinstance(item, Attach):
+                continue
+            if close_all is not None:
+                item.device.kill(close_all.code, close_all.reason)
+            elif item.device.session in revoked:
+                item.device.kill(CLOSE_SIGNED_OUT, "signed out")
             # a device whose hello was answered and whose Attach waits here goes to a fresh actor: it must not
             # be closed a moment after its welcome because this actor lingered out or crashed meanwhile
-            if isinstance(item, Attach) and not (hand_over and self._hand_over and not item.handed_over
-                                                 and self._hand_over(replace(item, handed_over=True))):
+            elif not (hand_over and self._hand_over and not item.handed_over
+                      and self._hand_over(replace(item, handed_over=True))):
                 item.device.kill(CLOSE_RESTART, "reconnect")
         self.mailbox.close()
         for ds in self.devices.values():

@@ -11,7 +11,10 @@ next `auth` (at most the access-token lifetime), while its new hellos and HTTP r
 
 from __future__ import annotations
 
+import logging
 import re
+
+import trio
 
 from actors.device import CLOSE_DISABLED, CLOSE_SIGNED_OUT
 from actors.items import CloseDevices
@@ -21,7 +24,11 @@ from gateway.services import Services
 from persistence.records import RevokedDevices
 from protocol.errors import ErrorCode
 from protocol.frames import UUID_RE
+from supervisor import SupervisorClosed
 
+log = logging.getLogger("chatd.gateway")
+
+PUT_SECONDS = 2.0  # how long a revocation waits for room in this process's user actor's mailbox
 SIGNED_OUT = "this device was signed out (logout, password change or from another device): log in again"
 GONE = "this account is disabled or no longer exists"
 
@@ -52,11 +59,20 @@ async def close_revoked(services: Services, revoked: RevokedDevices, reason: str
                         code: int = CLOSE_SIGNED_OUT) -> None:
     """Close every connection of the revoked devices, here and on the other processes (after what is queued).
 
-    Here the user's actor is given the news even if its mailbox is full or it is not running (it starts, and
-    remembers the revocation for a hello that checked its token just before); other processes hear it over
-    the bus, which is at-most-once: docs/security.md says what a missed message costs."""
+    The revocation is committed before this is called; this only carries the news. Here the user's actor is
+    given it even when it is not running (it starts, and remembers the revocation for a hello that checked
+    its token just before) and, for a while, when its mailbox is full; other processes hear it over the bus,
+    which is at-most-once (docs/security.md says what a missed message costs: new requests are refused at
+    once, an open socket lives until its next `auth`)."""
     if not revoked.devices:
         return
     item = CloseDevices(code, reason, frozenset(revoked.devices))
     services.bus.to_users((revoked.user_id,), item)
-    await services.users.put(revoked.user_id, item)
+    with trio.move_on_after(PUT_SECONDS) as waited:
+        try:
+            await services.users.put(revoked.user_id, item)
+        except (SupervisorClosed, RuntimeError):  # the node is stopping: its sockets close anyway
+            return
+    if waited.cancelled_caught:
+        log.warning("user %s: the actor's mailbox stayed full; its devices learn of the revocation at their "
+                    "next auth", revoked.user_id)

@@ -17,7 +17,7 @@ import trio
 from trio_websocket import ConnectionClosed, open_websocket_url
 
 from actors.device import Device
-from actors.items import Attach
+from actors.items import Attach, CloseDevices
 from chatd.config import Config
 from chatd.node import Node
 from clients.ws import ChatClient
@@ -125,6 +125,24 @@ async def test_a_device_attaching_while_its_user_actor_stops_is_served(node: Nod
     assert users.lookup(ann.user_id) not in (None, old), "no fresh actor took the waiting device"
     assert not device.closed, f"closed {device.close_code} {device.close_reason!r}"
     assert ann_c.closed.is_set() and ann_c.close_code == 1012  # the device the crashed actor held reconnects
+
+
+async def test_a_waiting_device_whose_session_was_revoked_is_not_handed_on(node: Node, people: People) -> None:
+    """A sign-out queued ahead of the device's Attach must still reach it when the actor fails first: the
+    fresh actor would know nothing of the revocation."""
+    ann, _ = await people.new("ann")
+    assert node.services is not None
+    users = node.services.users
+    send, _receive = trio.open_memory_channel[f.Frame](64)
+    device = Device(ann.user_id, send, session="00000000-0000-4000-8000-000000000001")
+    assert users.inject_crash(ann.user_id, "failing with a sign-out and an attach queued")
+    assert users.offer(ann.user_id, CloseDevices(4010, "logged out", frozenset({device.session})))
+    assert users.offer(ann.user_id, Attach(device, {}))
+    for _ in range(250):
+        if device.closed:
+            break
+        await trio.sleep(0.02)
+    assert device.closed and device.close_code == 4010
 
 
 async def test_a_node_stopping_with_a_device_waiting_to_attach_stops(nursery: trio.Nursery, config: Config) -> None:
