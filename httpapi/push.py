@@ -19,8 +19,9 @@ from starlette.routing import Route
 
 from gateway.errors import RequestError
 from gateway.services import Services
+from gateway.sessions import SIGNED_OUT
 from httpapi.auth import session_of, user_of
-from persistence.errors import StoreUnavailable
+from persistence.errors import DeviceSignedOut, StoreUnavailable
 from push.subscription import InvalidSubscription, parse_subscription
 from push.vapid import VapidKey
 
@@ -54,6 +55,8 @@ def guarded(endpoint: Endpoint) -> Endpoint:
             return refused(401, exc.code.value, str(exc))
         except StoreUnavailable:
             return refused(503, "retry", "the database is unavailable, try again shortly", {"Retry-After": "1"})
+        except DeviceSignedOut:
+            return refused(401, "unauthorized", SIGNED_OUT)
         except Exception:
             log.exception("%s %s failed", request.method, request.url.path)
             return refused(500, "internal", "the server failed to handle this request")

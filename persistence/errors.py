@@ -27,3 +27,7 @@ class StaleRoom(StoreError):
 
 class BlobDoomed(StoreError):
     """The upload's bytes are the blob the media collector is deleting right now: upload them again."""
+
+
+class DeviceSignedOut(StoreError):
+    """The signed-in device a write is for was signed out meanwhile (after its token was checked)."""

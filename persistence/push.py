@@ -13,6 +13,7 @@ from typing import Any
 import asyncpg
 
 from persistence.bridge import bridged
+from persistence.errors import DeviceSignedOut
 
 NOTIFYING_KINDS = ["text", "image", "video", "audio", "file"]  # what makes a push (system messages never do)
 SCAN_BACKLOG = 1000  # the scan looks at most this many seqs back in a room (a month away is not re-read)
@@ -144,6 +145,9 @@ class PushQueries:
         async with self.pool.acquire() as con, con.transaction():
             await con.execute("SELECT pg_advisory_xact_lock(hashtextextended('push-subscriptions:' || $1::bigint, 0))",
                               user_id)
+            if not await con.fetchval("SELECT true FROM devices WHERE id = $2 AND user_id = $1 AND revoked_at IS NULL"
+                                      " FOR SHARE", user_id, device_id):
+                raise DeviceSignedOut(device_id)  # revoked since the request's token was checked: no row
             owner = await con.fetchval("SELECT user_id FROM push_subscriptions WHERE endpoint = $1", endpoint)
             await con.execute(
                 "INSERT INTO push_subscriptions (user_id, device_id, endpoint, p256dh, auth)"

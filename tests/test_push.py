@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from chatd.config import Config
 from chatd.node import Node
+from persistence.errors import DeviceSignedOut
 from protocol import devices as d
 from protocol import frames as f
 from protocol import people as p
@@ -193,6 +194,14 @@ async def test_signing_a_device_out_drops_its_push_subscriptions(nursery: trio.N
     assert await subscribed() == {"first", "laptop", "phone", "tablet"}
     await client.call(f.Logout, refresh_token=laptop.refresh_token)
     assert await subscribed() == {"first", "phone", "tablet"}
+    # a subscription whose token was checked just before its device was signed out is not stored either
+    store = w.node.services.store  # type: ignore[union-attr]
+    device = jwt.decode(laptop.access_token, options={"verify_signature": False})["dev"]
+    late = Browser(w.service)
+    with pytest.raises(DeviceSignedOut):
+        keys = late.subscription()["keys"]
+        await store.add_push_subscription(ann.user_id, device, late.endpoint, keys["p256dh"], keys["auth"], 20)
+    assert (await w.http("POST", "/api/push/subscriptions", laptop, late.subscription())).status_code == 401
     await client.hello(phone.access_token)
     await client.call(d.LogoutDevices, others=True)  # "log out other devices", from the phone
     assert await subscribed() == {"phone"}

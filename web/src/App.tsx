@@ -4,6 +4,7 @@ import { cacheName, loadWho, onOtherTabSignedOut, session, signOut, SIGN_OUT_MES
 import { ChatError } from "./protocol/client";
 import * as http from "./http";
 import { MediaLinks } from "./mediaLinks";
+import { renewPush } from "./push";
 import { MediaLinksContext, StoreContext, useRoute } from "./ui/hooks";
 import { AuthScreen } from "./ui/AuthScreen";
 import { Shell } from "./ui/Shell";
@@ -44,6 +45,7 @@ export function App() {
       opened = s;
       s.start();
       setStore(s);
+      void session.access().then(renewPush, () => undefined);
     });
     return () => {
       live = false;

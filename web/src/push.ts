@@ -31,3 +31,12 @@ export async function disablePush(token: string): Promise<void> {
   await http.unsubscribePush(token, sub.endpoint);
   await sub.unsubscribe();
 }
+
+/** At every start: tell the server again about this browser's subscription, if it has one (harmless when
+ * it already knows it, docs/protocol.md 9.2). It ties the subscription to this signed-in device, so
+ * signing the device out drops it. Errors are ignored: push is a nicety. */
+export async function renewPush(token: string | null): Promise<void> {
+  if (!token || !pushSupported() || Notification.permission !== "granted") return;
+  const sub = await currentSubscription().catch(() => null);
+  if (sub) await http.subscribePush(token, sub).catch(() => undefined);
+}
