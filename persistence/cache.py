@@ -119,12 +119,12 @@ class Cache:
     # turns out not to be a failure: a correct password costs nothing, and also clears its (account,
     # address) window. Once the account's free failures are used up, one check at a time may run for it
     # (a reservation taken at begin, released at end), so parallel guesses from many addresses cannot all
-    # slip through when a wait ends. The account's failure count decays: one is forgiven per `window`
-    # without failures, and all are forgotten a window after the last wait ends. An address where the
+    # slip through when a wait ends. The account's failures are all forgotten a window after the last wait
+    # ends; waiting one out forgives nothing. An address where the
     # account logged in successfully (marked `known_address` seconds) skips the account layer (the owner is
     # not kept out by strangers' failures), still subject to the other two.
     #   {prefix}login:pair:{account}:{address}  counter     {prefix}login:addr:{address}  counter
-    #   {prefix}login:acct:{account}            hash n (failures, decayed to `last`), last, until (ms, Redis time)
+    #   {prefix}login:acct:{account}            hash n (failures), last, until (ms, Redis time)
     #   {prefix}login:known:{account}:{address} flag        {prefix}login:busy:{account}  the reserving check
 
     async def login_begin(self, keys: LoginKeys, limits: LoginLimits) -> float | None:
@@ -284,8 +284,9 @@ local function give_back(key)
 end
 local h = redis.call('HMGET', acct, 'n', 'last', 'until')
 local last, untl = tonumber(h[2] or '0'), tonumber(h[3] or '0')
--- failures decay: one is forgiven per window without failures
-local n = math.max(0, tonumber(h[1] or '0') - math.floor(math.max(0, now - last) / window))
+-- waiting a back-off out forgives nothing (or guessing as each wait ends would pay less); the whole count
+-- is forgotten a window after the last wait ends (the key's expiry, set at each failure)
+local n = tonumber(h[1] or '0')
 if redis.call('GET', busy) == check then redis.call('DEL', busy) end  -- every end releases its reservation
 if op == 'begin' then
   local wait = 0

@@ -318,12 +318,12 @@ async def test_one_check_at_a_time_per_name_once_its_free_failures_are_used(nurs
     assert all(r.retry_after for r in replies if isinstance(r, f.Error) and r.code == "rate_limited")
 
 
-async def test_a_names_failures_decay_without_new_ones(config: Config) -> None:
-    """The per-name count forgets one failure per window without failures: a guess now and then after the
-    wait ends does not keep doubling the next wait."""
+async def test_waiting_a_names_backoff_out_forgives_nothing_a_quiet_window_everything(config: Config) -> None:
+    """Guessing as each wait ends keeps doubling the wait; a window without failures after the last wait
+    forgets them all (the owner is not held back for long once the guessing stops)."""
     assert config.redis_url
     cache = Cache.open(config.redis_url, f"{config.redis_prefix}{uuid.uuid4().hex[:6]}:")
-    limits = LoginLimits(window=1.0, per_pair=100, per_address=100, free_per_account=2, backoff=1.0,
+    limits = LoginLimits(window=1.0, per_pair=100, per_address=100, free_per_account=2, backoff=0.5,
                          backoff_max=60)
     keys = LoginKeys(account="ann", address="198.51.100.1")
 
@@ -331,11 +331,16 @@ async def test_a_names_failures_decay_without_new_ones(config: Config) -> None:
         assert await cache.login_begin(keys, limits) is None
         await cache.login_end(keys, limits, "fail")
     try:
-        for _ in range(3):  # two free, then a 1 s wait
+        for _ in range(3):  # two free, then a 0.5 s wait
             await fail()
-        await trio.sleep(1.5)  # the wait is over, and a window without failures forgets one
+        await trio.sleep(0.7)  # the wait is over: the next failure doubles it
         await fail()
         wait = await cache.login_begin(keys, limits)
-        assert wait is not None and wait <= 1.0, "the same 1 s wait again, not 2 s"
+        assert wait is not None and 0.5 < wait <= 1.0, f"a 1 s wait, not {wait}"
+        await trio.sleep(1.0 + 1.0 + 0.3)  # the wait, then a quiet window: all forgotten
+        for _ in range(2):
+            await fail()  # free again
+        assert await cache.login_begin(keys, limits) is None
+        await cache.login_end(keys, limits, "undo")
     finally:
         await cache.close()
