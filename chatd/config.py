@@ -155,7 +155,8 @@ class Config:
         need(self.searches_per_minute >= 1, "searches_per_minute", "must be at least 1")
         need(self.lookups_per_minute >= 100, "lookups_per_minute", "must be at least 100 (one full get_presence)")
         need(1 <= self.max_upload_bytes <= 2**40, "max_upload_bytes", "must be 1 byte..1 TiB")
-        need(30 <= self.media_link_ttl <= 3600, "media_link_ttl", "must be 30..3600 seconds")
+        need(120 <= self.media_link_ttl <= 3600, "media_link_ttl",
+             "must be 120..3600 seconds (the web client renews links 30 s before they expire)")
         need(0 <= self.upload_bytes_per_day <= 2**50, "upload_bytes_per_day", "must be 0 (no limit)..1 PiB")
         need(1 <= self.uploads_at_once <= 1000, "uploads_at_once", "must be 1..1000")
         need(1 <= self.media_grace_seconds <= 365 * 86400, "media_grace_seconds", "must be 1 second..365 days")

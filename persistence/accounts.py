@@ -70,8 +70,10 @@ class AccountQueries:
     async def add_refresh_token(self, user_id: int, device_id: str, device_name: str | None,
                                 token_hash: bytes, ttl_seconds: int, max_devices: int) -> RevokedDevices:
         """A new device and its first refresh token; if the user then has more than `max_devices` live devices,
-        the least recently seen ones are signed out (returned: the caller closes their sockets)."""
+        the least recently seen ones are signed out (returned: the caller closes their sockets). Logins of one
+        user take turns here, so concurrent ones cannot each miss the other's device and pass the cap."""
         async with self.pool.acquire() as con, con.transaction():
+            await con.execute("SELECT pg_advisory_xact_lock(hashtextextended('devices:' || $1::bigint, 0))", user_id)
             await con.execute(
                 "WITH device AS (INSERT INTO devices (id, user_id, name) VALUES ($3, $2, $4)"
                 "  ON CONFLICT (id) DO NOTHING)"
