@@ -58,6 +58,18 @@ def client_address(peer: str, headers: Iterable[tuple[bytes, bytes]], trusted: S
     return str(current)
 
 
+def ignored_header(peer: str, headers: Iterable[tuple[bytes, bytes]], trusted: Sequence[IPNetwork],
+                   header: str = X_FORWARDED_FOR) -> str | None:
+    """The forwarding header a trusted proxy sent instead of `header` (so every client looks like the proxy),
+    or None: the sign of a CHAT_FORWARDED_HEADER that does not match the proxy's configuration."""
+    current = parse_address(peer)
+    if current is None or not _trusted(current, trusted):
+        return None
+    names = {name.lower() for name, _ in headers}
+    other = FORWARDED if header.lower() == X_FORWARDED_FOR else X_FORWARDED_FOR
+    return other if other.encode() in names and header.lower().encode() not in names else None
+
+
 def limit_key(address: str) -> str:
     """What per-address limits count: IPv4 as is, IPv6 as its /64 (e.g. `2001:db8:1:2::/64`)."""
     parsed = parse_address(address)

@@ -16,8 +16,9 @@ from trio_websocket import WebSocketRequest, WebSocketServer
 
 from actors.device import Device
 from chatd.sockets import shared_port_socket
-from gateway.client_address import client_address, limit_key
+from gateway.client_address import limit_key
 from gateway.connection import Connection
+from gateway.forwarded import client_of
 from gateway.services import Services
 
 log = logging.getLogger("chatd.gateway")
@@ -86,8 +87,7 @@ class Gateway:
 
     async def _handle(self, request: WebSocketRequest) -> None:
         remote = request.remote
-        address = client_address(str(getattr(remote, "address", remote)), request.headers,
-                                 self.s.config.trusted_networks, self.s.config.forwarded_header)
+        address = client_of(str(getattr(remote, "address", remote)), request.headers, self.s.config)
         key = limit_key(address)
         if not self.accepting:
             await reject(request, 503, b"this node is draining; connect to another node")

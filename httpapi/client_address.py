@@ -8,10 +8,10 @@ from __future__ import annotations
 from starlette.requests import Request
 
 from chatd.config import Config
-from gateway.client_address import client_address
+from gateway.forwarded import client_of
 
 
 def request_address(request: Request, config: Config) -> str:
     """The client behind this request, for logs; gateway.client_address.limit_key of it for limits."""
     peer = request.client.host if request.client else "unknown"
-    return client_address(peer, request.headers.raw, config.trusted_networks, config.forwarded_header)
+    return client_of(peer, request.headers.raw, config)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.client_address import client_address, limit_key, parse_address, parse_networks
+from gateway.client_address import client_address, ignored_header, limit_key, parse_address, parse_networks
 
 PROXIES = parse_networks(["10.0.0.0/8", "127.0.0.1", "2001:db8:ffff::/48"])
 
@@ -99,3 +99,14 @@ def test_zones_and_mapped_addresses_are_normalised() -> None:
 def test_bad_network_is_named() -> None:
     with pytest.raises(ValueError, match=r"not an IP address or network: 'proxy\.local'"):
         parse_networks(["10.0.0.0/8", "proxy.local"])
+
+
+def test_a_proxy_sending_the_other_header_is_noticed() -> None:
+    """A trusted proxy that writes Forwarded while chatd reads X-Forwarded-For (or the other way round) makes
+    every client the proxy: that is what the once-per-process warning (gateway/forwarded.py) looks for."""
+    assert ignored_header("127.0.0.1", fwd("for=203.0.113.7"), PROXIES) == "forwarded"  # the default reads XFF
+    assert ignored_header("127.0.0.1", fwd("for=203.0.113.7"), PROXIES, "x-forwarded-for") == "forwarded"
+    assert ignored_header("127.0.0.1", xff("203.0.113.7"), PROXIES, "forwarded") == "x-forwarded-for"
+    assert ignored_header("127.0.0.1", xff("203.0.113.7"), PROXIES) is None  # the configured one
+    assert ignored_header("127.0.0.1", fwd("for=6.6.6.6") + xff("203.0.113.7"), PROXIES) is None  # a client's own
+    assert ignored_header("198.51.100.9", fwd("for=203.0.113.7"), PROXIES) is None  # not a proxy: ignored anyway
