@@ -4,9 +4,10 @@ Actors push frames into the device's bounded outbox without waiting; the connect
 sends them to the socket. A device with `limit` frames queued is too slow: the next push closes it
 (code 4008) and the client resumes from its cursors when it reconnects. A slow device never blocks an
 actor. Replies to the device's own requests (frames with an `id`) are the exception: they may queue past
-`limit` (up to the channel's capacity), because the connection's reader stops reading requests while
-the outbox is half full. A client that floods requests but reads is paced, not closed; one that stops
-reading stops being read, and the writer's stall watchdog closes it (4008).
+`limit` (the channel itself is unbounded), because the connection's reader stops reading requests while
+the outbox is half full: only requests already under way (bounded by the frame rate limit) still reply.
+A client that floods requests but reads is paced, not closed; one that stops reading stops being read,
+and the writer's stall watchdog closes it (4008).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ _ids = itertools.count(1)
 @dataclass(eq=False)
 class Device:
     user_id: int
-    outbox: trio.MemorySendChannel[Frame]  # its capacity bounds replies; `limit` bounds everything else
+    outbox: trio.MemorySendChannel[Frame]  # `limit` bounds what is not a reply (see above)
     limit: int = 256
     queued: int = 0  # frames pushed and not yet taken by the writer (`taken`)
     session: str = ""  # the signed-in device (the access token's `dev`) once the connection said hello

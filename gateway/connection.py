@@ -34,7 +34,6 @@ CLOSE_AUTH = 4001
 CLOSE_POLICY = 1008  # more than CHAT_PREHELLO_FRAMES frames before a successful hello
 CLOSE_TOO_SLOW = 4008
 BUNDLE_BYTES = 256 * 1024  # a bundle stops growing past this (clients accept 1 MiB messages by default)
-REPLY_HEADROOM = 4  # the outbox holds this many times CHAT_OUTBOX_FRAMES when they are replies (actors/device.py)
 
 
 class Connection:
@@ -47,7 +46,10 @@ class Connection:
         self.address = address  # the client's limit key (gateway/client_address.py): what address limits count
         self.session = Session()
         cfg = services.config
-        outbox, self._outbox_receive = trio.open_memory_channel[f.Frame](cfg.outbox_frames * REPLY_HEADROOM)
+        # unbounded for replies only (actors/device.py bounds the rest at CHAT_OUTBOX_FRAMES): the reader stops
+        # reading at half that, so replies can only come from requests already under way, which the rate
+        # limit bounds (its burst, then its rate times how long a commit takes)
+        outbox, self._outbox_receive = trio.open_memory_channel[f.Frame](math.inf)
         self.device = Device(0, outbox, cfg.outbox_frames)
         self._resume_reading = trio.Event()  # set by the writer once the outbox is below half full again
         self.bucket = TokenBucket(cfg.rate_per_second, cfg.rate_burst)
