@@ -5,7 +5,9 @@
 An upload is kept while a message that is not deleted, a profile's avatar or a room's icon references
 it, and for CHAT_MEDIA_GRACE_SECONDS after it was made (or last named as an avatar or icon): the time a
 client has between uploading and sending. So the media of deleted messages goes, and so do uploads that
-were never sent. Thumbnails go with their original. The queries and how they stay safe against a send,
+were never sent. Thumbnails go with their original. Every SWEEP_EVERY-th pass (and the first) also looks
+for blobs older than the grace period that no row uses: an upload whose rows failed to be written after
+its bytes were stored leaves one. The queries and how they stay safe against a send,
 an avatar change or an upload of the same bytes racing them are in persistence/media_gc.py.
 """
 
@@ -24,6 +26,7 @@ from persistence.store import Store
 log = logging.getLogger("chatd.media")
 
 BATCH = 500  # uploads deleted per transaction
+SWEEP_EVERY = 24  # passes between sweeps of the blob store for blobs without rows (the first pass sweeps)
 FIRST_PASS_MAX = 30.0  # the first pass comes at most this long after start (a restart loop cannot spin)
 
 
@@ -39,6 +42,7 @@ class MediaCollector:
         self.storage = storage
         self.grace = grace
         self.every = every
+        self.passes = 0
 
     async def collect_once(self, grace: float | None = None) -> Pass:
         """One pass: delete what is collectable now (uploads older than `grace`, by default the configured
@@ -51,6 +55,11 @@ class MediaCollector:
             items += done.items
             if done.items < BATCH:
                 break
+        if self.passes % SWEEP_EVERY == 0:  # rare: only a failed upload leaves a blob without its rows
+            orphans = await self.storage.blobs_older_than(self.grace if grace is None else grace)
+            for start in range(0, len(orphans), 1000):
+                await self.store.doom_unowned(orphans[start:start + 1000])
+        self.passes += 1
         blobs = 0
         while shas := await self.store.doomed_blobs():
             for sha in shas:

@@ -62,6 +62,10 @@ class BlobStorage(Protocol):
     async def delete(self, sha256: str) -> None:
         """Remove a blob (nothing if there is none). Only the media collector calls this (media/collector.py)."""
         ...
+    async def blobs_older_than(self, seconds: float) -> list[str]:
+        """The sha256 of every blob last written more than `seconds` ago (the collector's sweep for blobs that
+        lost their rows: an upload whose database write failed after its bytes were stored)."""
+        ...
 
 
 class DiskWriter:
@@ -211,3 +215,13 @@ class DiskStorage:
 
     async def delete(self, sha256: str) -> None:
         await trio.Path(self.path_of(sha256)).unlink(missing_ok=True)
+
+    async def blobs_older_than(self, seconds: float) -> list[str]:
+        def walk() -> list[str]:
+            cutoff, found = time.time() - seconds, []
+            for path in self.root.glob("[0-9a-f][0-9a-f]/[0-9a-f][0-9a-f]/*"):
+                with contextlib.suppress(OSError):  # deleted meanwhile
+                    if _SHA256.match(path.name) and path.stat().st_mtime < cutoff:
+                        found.append(path.name)
+            return found
+        return await trio.to_thread.run_sync(walk)

@@ -83,6 +83,18 @@ class MediaCollectorQueries:
             return Collected(len(shas), gone)
 
     @bridged
+    async def doom_unowned(self, shas: list[str]) -> int:
+        """Doom those of these blobs that no media row uses (bytes an upload stored before its rows failed to
+        be written), under the same per-sha256 lock as `collect_media`, so an upload of the same bytes racing
+        this either has its row first (kept) or is refused `retry`. Returns how many were doomed."""
+        async with self.pool.acquire() as con, con.transaction():
+            await con.execute(sha_lock("exclusive"), shas)
+            return int(await con.fetchval(
+                "WITH d AS (INSERT INTO media_doomed_blobs (sha256) SELECT DISTINCT s FROM unnest($1::text[]) s"
+                " WHERE NOT EXISTS (SELECT 1 FROM media WHERE sha256 = s) ON CONFLICT DO NOTHING RETURNING 1)"
+                " SELECT count(*) FROM d", shas))
+
+    @bridged
     async def doomed_blobs(self, limit: int = 1000) -> list[str]:
         """Blobs to delete from the blob store (then `forget_doomed`)."""
         rows = await self.pool.fetch("SELECT sha256 FROM media_doomed_blobs ORDER BY since LIMIT $1", limit)

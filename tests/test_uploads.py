@@ -9,6 +9,7 @@ import hashlib
 import io
 import os
 import threading
+import time
 import uuid
 from collections.abc import AsyncIterator
 from functools import partial
@@ -344,3 +345,23 @@ def test_an_animation_is_stripped_only_when_all_its_frames_fit_the_pixel_budget(
     assert strip.strip_metadata(src, dst)
     with Image.open(dst) as im:
         assert getattr(im, "n_frames", 1) == 3 and not im.getexif()
+
+
+async def test_the_collector_sweeps_blobs_whose_rows_were_never_written(node: Node, people: People) -> None:
+    """An upload whose bytes were stored but whose rows failed to be written (the database went away at that
+    moment) leaves a blob nothing names; the collector's sweep finds it once it is older than the grace
+    period, and keeps every blob a row still uses."""
+    ann, _ = await people.new("ann")
+    async with httpx.AsyncClient(base_url=node.http_url) as http:
+        lost = (await upload(http, ann.access_token, os.urandom(2000))).json()
+        kept = (await upload(http, ann.access_token, os.urandom(2000))).json()
+    await sql(node, "DELETE FROM media WHERE id = $1", lost["id"])  # as if its row had never been written
+    old = time.time() - 7200
+    for blob in blobs(node):
+        os.utime(blob, (old, old))
+    collector = node.media_collector
+    assert collector is not None
+    collector.passes = 0  # the sweep's turn
+    await collector.collect_once(grace=3600)
+    names = {b.name for b in blobs(node)}
+    assert lost["sha256"] not in names and kept["sha256"] in names
