@@ -193,8 +193,14 @@ def test_bodies_names_and_file_names_are_shown_literally_and_the_cache_restarts(
         await pilot.click("#login")
         await until(pilot, lambda: bool(app.query(f"#room-{room}")), "the room list")
         assert text_of(app, f"#room-{room} Static")[0].strip().startswith(GROUP_NAME)  # then the unread badge
-        await pilot.click(f"#room-{room}")
-        await until(pilot, lambda: text_of(app, "#title") == [GROUP_NAME], "the room's name as its title")
+        for attempt in range(10):  # a click that lands while the list is still laying out is lost: click again
+            await pilot.click(f"#room-{room}")
+            try:
+                await until(pilot, lambda: text_of(app, "#title") == [GROUP_NAME], "the room's name as its title", 3)
+                break
+            except AssertionError:
+                if attempt == 9:
+                    raise
 
     async def shows(app: ChatApp, pilot: Pilot[None], seq: int, expected: str) -> None:
         await until(pilot, lambda: not app.is_running or line_text(app, seq) is not None, f"message {seq}")
