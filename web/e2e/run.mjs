@@ -180,6 +180,45 @@ async function main() {
     check(framesB.hello === 1, "reconnected with one hello");
     check(!framesB.history, `no history request after reload (sent ${framesB.history})`);
 
+    step = "edit and delete own messages";
+    const seqOf = async (page, text) => Number(await msg(page, text).getAttribute("data-seq"));
+    const [seqEdit, seqDel] = [await seqOf(pageA, "while you were away 1"), await seqOf(pageA, "while you were away 2")];
+    const bubble = (page, seq) => page.locator(`.msg[data-seq="${seq}"]`);
+    check((await msg(pageA, "hi ann").getByRole("button", { name: "Edit message" }).count()) === 0, "no actions on the other user's message");
+    await bubble(pageA, seqEdit).hover();
+    await bubble(pageA, seqEdit).getByRole("button", { name: "Edit message" }).click();
+    const editBox = bubble(pageA, seqEdit).getByLabel("Edit message text");
+    await editBox.fill("   ");
+    await editBox.press("Enter");
+    await bubble(pageA, seqEdit).getByRole("alert").filter({ hasText: "cannot be empty" }).waitFor({ timeout: T }); // refused here
+    await editBox.press("Escape");
+    await editBox.waitFor({ state: "detached", timeout: T });
+    check((await bubble(pageA, seqEdit).locator(".body").textContent()) === "while you were away 1", "Escape keeps the text");
+    // by keyboard: Escape gave the focus back to the Edit button
+    check(await bubble(pageA, seqEdit).getByRole("button", { name: "Edit message" }).evaluate((b) => b === document.activeElement), "focus is back on Edit");
+    await pageA.keyboard.press("Enter");
+    await editBox.fill("see you at five");
+    await editBox.press("Shift+Enter");
+    await editBox.pressSequentially("bring snacks");
+    await editBox.press("Enter");
+    await editBox.waitFor({ state: "detached", timeout: T });
+    for (const page of [pageA, pageB]) {
+      await bubble(page, seqEdit).locator(".body", { hasText: "see you at five\nbring snacks" }).waitFor({ timeout: T });
+      await bubble(page, seqEdit).locator(".edited", { hasText: "(edited)" }).waitFor({ timeout: T });
+    }
+    check((await bubble(pageB, seqEdit).locator(".body").textContent()) === "see you at five\nbring snacks", "Shift+Enter kept a new line");
+    pageA.once("dialog", (d) => void d.accept());
+    await bubble(pageA, seqDel).hover();
+    await bubble(pageA, seqDel).getByRole("button", { name: "Delete message" }).click();
+    for (const page of [pageA, pageB]) {
+      await bubble(page, seqDel).locator(".body.deleted", { hasText: "This message was deleted" }).waitFor({ timeout: T });
+      check(!(await bubble(page, seqDel).textContent()).includes("while you were away 2"), "the deleted text is gone");
+    }
+    check((await bubble(pageA, seqDel).getByRole("button", { name: "Delete message" }).count()) === 0, "no actions on a deleted message");
+    await msg(pageA, "while you were away 3").hover();
+    await msg(pageA, "while you were away 3").getByRole("button", { name: "Delete message" }).waitFor({ timeout: T });
+    await shot(pageA, "13-edit-delete");
+
     step = "media upload";
     await pageB.locator('input[type="file"]').setInputFiles({ name: "dots.png", mimeType: "image/png", buffer: png(64, 48) });
     const sentImage = pageB.locator(".msg.mine[data-seq] img");

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { advanceCursor, applyEvents, describeEvent, historyRequestFor, mergeBySeq, missingRanges, tickFor } from "../src/store/logic";
+import { advanceCursor, applyEvents, canActOn, describeEvent, editProblem, historyRequestFor, mergeBySeq, missingRanges, tickFor } from "../src/store/logic";
 import type { Message } from "../src/protocol/types";
 import { newPasswordProblem } from "../src/ui/DeviceSettings";
 
@@ -67,5 +67,24 @@ describe("password change form", () => {
   it("refuses a new password that does not match its confirmation before asking the server", () => {
     expect(newPasswordProblem("a brand new passphrase", "a brand new passphrase")).toBeNull();
     expect(newPasswordProblem("a brand new passphrase", "a brand new passfrase")).toMatch(/do not match/);
+  });
+});
+
+describe("message actions", () => {
+  it("are offered on one's own stored messages only, not system or deleted ones", () => {
+    const own: Message = { room: 1, seq: 3, ts: 0, kind: "text", sender: 1, body: "hi" };
+    expect(canActOn(own, 1)).toBe(true);
+    expect(canActOn({ ...own, kind: "image", body: "" }, 1)).toBe(true);
+    expect(canActOn(own, 2)).toBe(false); // someone else's
+    expect(canActOn({ ...own, seq: 0 }, 1)).toBe(false); // still sending
+    expect(canActOn({ ...own, deleted: true, body: undefined }, 1)).toBe(false);
+    expect(canActOn({ room: 1, seq: 4, ts: 0, kind: "system", event: { type: "created", by: 1 } }, 1)).toBe(false);
+  });
+
+  it("refuse an empty or oversized edit before it is sent", () => {
+    expect(editProblem("")).toMatch(/cannot be empty/);
+    expect(editProblem("  \n ")).toMatch(/cannot be empty/);
+    expect(editProblem("x".repeat(16_001))).toMatch(/at most 16000/);
+    expect(editProblem("fixed")).toBeNull();
   });
 });

@@ -125,4 +125,43 @@ describe("ChatStore", () => {
     expect(store.state.rooms[7]).toMatchObject({ unread: 5, mentions: 1, receipts: { 9: { delivered_seq: 4, read_seq: 3 } } });
     expect((await store.cache.rooms())[0]!.receipts).toEqual({ 9: { delivered_seq: 4, read_seq: 3 } });
   });
+
+  it("edits and deletes through the server: the events change the view, a refusal rejects", async () => {
+    const uid = 5000 + n++;
+    const { store, socks } = await boot(uid);
+    const sock = await socks.nth(0);
+    await online(sock, [room(7, 2)]);
+    sock.push({ t: "msgs", backlog: true, messages: [text(7, 1, uid), text(7, 2, uid)] });
+    await sock.next("ack");
+    const opening = store.openRoom(7);
+    const getRoom = await sock.next("get_room");
+    sock.push({ t: "room", id: getRoom.id, room: { room: 7, kind: "direct", history_visibility: "shared", last_seq: 2, members: [] } });
+    await opening;
+
+    const editing = store.editMessage(7, 1, "m1, fixed");
+    const edit = await sock.next("edit");
+    expect(edit).toMatchObject({ room: 7, seq: 1, body: "m1, fixed" });
+    sock.push({ t: "ok", id: edit.id });
+    await editing;
+    const deleting = store.deleteMessage(7, 2);
+    const del = await sock.next("delete");
+    expect(del).toMatchObject({ room: 7, seq: 2 });
+    sock.push({ t: "ok", id: del.id });
+    await deleting;
+    sock.push({ t: "msgs", backlog: false, messages: [
+      { room: 7, seq: 3, ts: 9000, kind: "system", event: { type: "message_edited", target: 1, by: uid, body: "m1, fixed" } },
+      { room: 7, seq: 4, ts: 9100, kind: "system", event: { type: "message_deleted", target: 2, by: uid } },
+    ] });
+    await settle();
+    const [m1, m2] = store.state.views[7]!.messages;
+    expect(m1).toMatchObject({ seq: 1, body: "m1, fixed", edited_ts: 9000 });
+    expect(m2).toMatchObject({ seq: 2, deleted: true });
+    expect(m2!.body).toBeUndefined();
+    expect((await store.cache.getMessage(7, 1))?.body).toBe("m1, fixed");
+
+    const refused = store.editMessage(7, 2, "again");
+    const again = await sock.next("edit", 1);
+    sock.push({ t: "error", id: again.id, code: "conflict", message: "message 2 was deleted" });
+    await expect(refused).rejects.toMatchObject({ code: "conflict", message: "message 2 was deleted" });
+  });
 });

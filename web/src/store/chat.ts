@@ -487,6 +487,20 @@ export class ChatStore {
     }
   }
 
+  // ------------------------------------------------------------------ edit, delete
+  /**
+   * Replace the body of one's own message. Resolves on the server's `ok`; the view changes when the
+   * `message_edited` event comes back (to every device alike). Rejects with the ChatError to show.
+   */
+  async editMessage(room: number, seq: number, body: string): Promise<void> {
+    await this.client.request("edit", { room, seq, body });
+  }
+
+  /** Delete a message for everyone; like editMessage, the `message_deleted` event updates the views. */
+  async deleteMessage(room: number, seq: number): Promise<void> {
+    await this.client.request("delete", { room, seq });
+  }
+
   setUpload(up: Upload | null, key: string): void {
     const { [key]: _old, ...rest } = this.state.uploads;
     this.set({ uploads: up ? { ...rest, [key]: up } : rest });

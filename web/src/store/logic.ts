@@ -63,6 +63,19 @@ export function applyEvents(events: readonly Message[], known: (seq: number) => 
   return [...changed.values()];
 }
 
+/** The edit and delete actions are offered on one's own stored messages that are not system or deleted. */
+export const canActOn = (m: Message, me: number): boolean =>
+  m.sender === me && m.seq > 0 && m.kind !== "system" && !m.deleted;
+
+export const MAX_BODY = 16_000;
+
+/** Why an edited text cannot be saved (the server's bounds: 1–16000 characters), or null when it can. */
+export function editProblem(body: string): string | null {
+  if (!body.trim()) return "A message cannot be empty: delete it instead.";
+  if (body.length > MAX_BODY) return `A message has at most ${MAX_BODY} characters.`;
+  return null;
+}
+
 /** Messages worth a tick (own, not system), and the tick each gets from the other members' cursors. */
 export type Tick = "pending" | "sent" | "delivered" | "read";
 

@@ -1,6 +1,6 @@
 import { useLayoutEffect, useMemo, useRef } from "react";
 import { navigate, useChat, useNow, useStore } from "./hooks";
-import { dayKey, describeEvent, isHiddenEvent, tickFor } from "../store/logic";
+import { canActOn, dayKey, describeEvent, isHiddenEvent, tickFor } from "../store/logic";
 import { dayLabel, lastSeen } from "./format";
 import { MessageBubble } from "./MessageBubble";
 import { Composer } from "./Composer";
@@ -93,8 +93,11 @@ function MessageRows({ messages, me, receipts, kind }: { messages: Message[]; me
       continue;
     }
     const mine = m.sender === me;
+    const actions = canActOn(m, me)
+      ? { edit: (body: string) => store.editMessage(m.room, m.seq, body), remove: () => store.deleteMessage(m.room, m.seq) }
+      : undefined;
     rows.push(
-      <MessageBubble key={m.seq} m={m} mine={mine} tick={mine ? tickFor(m.seq, receipts) : undefined}
+      <MessageBubble key={m.seq} m={m} mine={mine} tick={mine ? tickFor(m.seq, receipts) : undefined} actions={actions}
         author={kind === "group" && !mine && m.sender !== prevSender ? store.name(m.sender!) : undefined} />,
     );
     prevSender = m.sender;

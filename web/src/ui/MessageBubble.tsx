@@ -1,6 +1,6 @@
-import { useState, type MouseEvent, type ReactNode } from "react";
+import { useEffect, useRef, useState, type KeyboardEvent, type MouseEvent, type ReactNode } from "react";
 import type { Message } from "../protocol/types";
-import type { Tick } from "../store/logic";
+import { editProblem, MAX_BODY, type Tick } from "../store/logic";
 import { fileSize, timeOfDay } from "./format";
 import { useMediaLinks, useMediaUrl } from "./hooks";
 import { Dialog } from "./Dialog";
@@ -8,22 +8,115 @@ import { Dialog } from "./Dialog";
 const TICK_LABEL: Record<Tick, string> = { pending: "sending", sent: "sent", delivered: "delivered", read: "read" };
 const TICK_ICON: Record<Tick, string> = { pending: "🕓", sent: "✓", delivered: "✓✓", read: "✓✓" };
 
-export function MessageBubble({ m, mine, tick, author }: { m: Message; mine: boolean; tick?: Tick; author?: string }) {
+/** What the user may do to a message (their own ones): each rejects with the error to show. */
+export interface BubbleActions {
+  edit: (body: string) => Promise<void>;
+  remove: () => Promise<void>;
+}
+
+const reason = (e: unknown) => (e instanceof Error ? e.message : String(e));
+
+export function MessageBubble({ m, mine, tick, author, actions }: { m: Message; mine: boolean; tick?: Tick; author?: string; actions?: BubbleActions }) {
+  const [editing, setEditing] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const editButton = useRef<HTMLButtonElement>(null);
+  const refocus = useRef(false);
+  useEffect(() => {
+    if (!editing && refocus.current) editButton.current?.focus();
+    refocus.current = false;
+  }, [editing]);
+  const stopEditing = () => { refocus.current = true; setEditing(false); };
+
+  async function remove() {
+    if (!actions || !window.confirm("Delete this message for everyone?")) return;
+    setError(null);
+    try {
+      await actions.remove();
+    } catch (e) {
+      setError(`Not deleted: ${reason(e)}`);
+    }
+  }
+
+  const canAct = actions && !m.deleted;
   return (
-    <article className={`msg ${mine ? "mine" : "theirs"}`} data-seq={m.seq || undefined} aria-label={mine ? "Your message" : `Message from ${author ?? "them"}`}>
+    <article className={`msg ${mine ? "mine" : "theirs"}${editing ? " editing" : ""}`} data-seq={m.seq || undefined}
+      tabIndex={canAct ? -1 : undefined} aria-label={mine ? "Your message" : `Message from ${author ?? "them"}`}>
       {author && <p className="author">{author}</p>}
-      {m.deleted ? <p className="body deleted">Message deleted</p> : (
+      {m.deleted ? <p className="body deleted">This message was deleted</p> : (
         <>
           {m.media && <MediaView m={m} />}
-          {m.body && <p className="body">{m.body}</p>}
+          {editing && actions
+            ? <EditBox initial={m.body ?? ""} save={actions.edit} done={stopEditing} />
+            : m.body && <p className="body">{m.body}</p>}
         </>
       )}
+      {canAct && !editing && (
+        <div className="msg-actions" role="group" aria-label="Message actions">
+          <button type="button" ref={editButton} className="icon" aria-label="Edit message" title="Edit"
+            onClick={() => { setError(null); setEditing(true); }}>✎</button>
+          <button type="button" className="icon" aria-label="Delete message" title="Delete" onClick={() => void remove()}>🗑</button>
+        </div>
+      )}
+      {error && <p className="action-error" role="alert">{error}</p>}
       <footer className="meta">
-        {m.edited_ts && !m.deleted ? <span>edited · </span> : null}
+        {m.edited_ts && !m.deleted ? <span className="edited">(edited)</span> : null}
         <time dateTime={new Date(m.ts).toISOString()}>{timeOfDay(m.ts)}</time>
         {tick && <span className={`tick ${tick}`} data-tick={tick} aria-label={TICK_LABEL[tick]} title={TICK_LABEL[tick]}>{TICK_ICON[tick]}</span>}
       </footer>
     </article>
+  );
+}
+
+/** Inline editing of a message's text: Enter saves, Shift+Enter is a new line, Escape cancels. */
+function EditBox({ initial, save, done }: { initial: string; save: (body: string) => Promise<void>; done: () => void }) {
+  const [text, setText] = useState(initial);
+  const [problem, setProblem] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const box = useRef<HTMLTextAreaElement>(null);
+  useEffect(() => {
+    const el = box.current;
+    if (!el) return;
+    el.focus();
+    el.setSelectionRange(el.value.length, el.value.length);
+  }, []);
+
+  async function submit() {
+    const body = text.trim();
+    const bad = editProblem(body);
+    if (bad) return setProblem(bad);
+    if (body === initial) return done();
+    setBusy(true);
+    setProblem(null);
+    try {
+      await save(body);
+      done();
+    } catch (e) {
+      setProblem(`Not saved: ${reason(e)}`);
+      setBusy(false);
+    }
+  }
+
+  function onKey(e: KeyboardEvent<HTMLTextAreaElement>) {
+    if (e.key === "Escape") {
+      e.preventDefault();
+      done();
+    } else if (e.key === "Enter" && !e.shiftKey && !e.nativeEvent.isComposing) {
+      e.preventDefault();
+      void submit();
+    }
+  }
+
+  return (
+    <div className="edit-box">
+      <textarea ref={box} aria-label="Edit message text" value={text} maxLength={MAX_BODY} rows={Math.min(8, text.split("\n").length + 1)}
+        disabled={busy} onKeyDown={onKey} onChange={(e) => { setText(e.target.value); setProblem(null); }} />
+      {problem && <p className="action-error" role="alert">{problem}</p>}
+      <div className="edit-bar">
+        <span className="edit-hint">Enter to save · Esc to cancel</span>
+        <button type="button" className="link" onClick={done}>Cancel</button>
+        <button type="button" className="primary" disabled={busy} onClick={() => void submit()}>Save</button>
+      </div>
+    </div>
   );
 }
 
