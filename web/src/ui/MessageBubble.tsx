@@ -54,7 +54,11 @@ export function MessageBubble({ m, mine, tick, author, actions }: { m: Message; 
         <div className="msg-actions" role="group" aria-label="Message actions">
           <button type="button" ref={editButton} className="icon" aria-label="Edit message" title="Edit"
             onClick={() => { setError(null); setEditing(true); }}>✎</button>
-          <button type="button" className="icon" aria-label="Delete message" title="Delete" onClick={() => void remove()}>🗑</button>
+          <button type="button" className="icon" aria-label="Delete message" title="Delete" onClick={() => void remove()}>
+            {/* an inline icon: emoji glyphs show as empty boxes where no emoji font is installed */}
+            <svg width="14" height="14" viewBox="0 0 24 24" aria-hidden="true" fill="none" stroke="currentColor" strokeWidth="2"
+              strokeLinecap="round" strokeLinejoin="round"><path d="M3 6h18M8 6V4h8v2M6 6l1 14h10l1-14M10 11v6M14 11v6" /></svg>
+          </button>
         </div>
       )}
       {error && <p className="action-error" role="alert">{error}</p>}
