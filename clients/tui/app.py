@@ -148,7 +148,8 @@ class ChatApp(LiteralApp):
     def _redraw_room(self, room: int) -> None:
         if room in self.rooms:
             for item in self.query(f"#room-{room}"):
-                item.query_one(Static).update(self._room_text(self.rooms[room]))
+                for line in item.query(Static):  # none while the list is being rebuilt (_show_rooms)
+                    line.update(self._room_text(self.rooms[room]))
 
     async def _refresh_presence(self) -> None:
         assert self.chat is not None
