@@ -119,6 +119,12 @@ async function main() {
     await signup(pageA, base, ann);
     await signup(pageB, base, bob);
 
+    step = "favicon";
+    const icon = await pageA.request.get(`${base}/favicon.svg`);
+    check(icon.status() === 200 && (icon.headers()["content-type"] ?? "").startsWith("image/svg+xml"), `GET /favicon.svg answers an SVG (${icon.status()} ${icon.headers()["content-type"]})`);
+    check(await pageA.evaluate(() => document.querySelector('link[rel="icon"]')?.getAttribute("href") === "/favicon.svg"), "the page links the favicon");
+    check((await pageA.title()) === "chatd", "no unread count with nothing unread");
+
     step = "direct chat";
     await pageA.getByRole("button", { name: "New direct chat" }).click();
     await pageA.getByLabel("Username").fill(bob);
@@ -130,6 +136,7 @@ async function main() {
     step = "unread badge and real-time delivery";
     const rowB = pageB.locator(`.room-row[data-room="${room}"]`);
     await rowB.locator("[data-testid=unread]", { hasText: "1" }).waitFor({ timeout: T });
+    await pageB.waitForFunction(() => document.title === "(1) chatd", null, { timeout: T }); // seen from another tab
     // the room list shows the last message (the unread count may be pushed a moment before the message)
     await rowB.filter({ hasText: "hello bob" }).waitFor({ timeout: T });
     await shot(pageB, "02-room-list");
@@ -138,6 +145,7 @@ async function main() {
 
     step = "ticks move to read";
     await waitTick(pageA, "hello bob", "read");
+    await pageB.waitForFunction(() => document.title === "chatd", null, { timeout: T }); // read: no count left
 
     step = "typing indicator";
     await pageB.getByLabel("Message", { exact: true }).pressSequentially("hi ann", { delay: 30 });

@@ -6,6 +6,7 @@ import { NewChatDialog } from "./NewChat";
 import { GroupSettings } from "./GroupSettings";
 import { ProfileSettings } from "./ProfileSettings";
 import { InvitePage } from "./InvitePage";
+import { titleFor, unreadTotal } from "../store/title";
 
 const LAST_ROOM = "chatd.lastRoom";
 
@@ -41,6 +42,13 @@ export function Shell({ route, onLogout }: { route: Route; onLogout: (deleted?: 
       window.removeEventListener("focus", onVisible);
     };
   }, [store]);
+
+  // The tab title counts unread messages (muted rooms aside); signed out, it is plain again.
+  const unread = useChat((s) => unreadTotal(s.rooms));
+  useEffect(() => {
+    document.title = titleFor(unread);
+  }, [unread]);
+  useEffect(() => () => void (document.title = titleFor(0)), []);
 
   const showMain = route.name !== "home";
   return (
