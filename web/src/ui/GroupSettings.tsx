@@ -55,7 +55,11 @@ export function GroupSettings({ room }: { room: number }) {
         <h3>This chat</h3>
         <p className="row">
           <button type="button" onClick={() => act(() => store.client.request("mute", { room, muted: !r?.muted }))}>{r?.muted ? "Unmute" : "Mute"} notifications</button>
-          <button type="button" className="danger" onClick={() => act(async () => { await store.client.request("leave", { room }); navigate("/"); })}>Leave group</button>
+          <button type="button" className="danger" onClick={() => {
+            if (window.confirm(`Leave ${r?.name ?? "this group"}? You can only come back through an invite link or if an admin adds you.`)) {
+              act(async () => { await store.client.request("leave", { room }); navigate("/"); });
+            }
+          }}>Leave group</button>
         </p>
       </div>
     </section>
@@ -94,13 +98,21 @@ function MemberRow({ m, me, myRole, act, room }: { m: Member; me: number; myRole
           )}
           {outranks && (
             <>
-              <button type="button" title="Removes them; they can rejoin through a live invite link" onClick={() => act(() => req("remove_member", { room, user: m.user }))}>Kick<span className="visually-hidden"> {m.username}</span></button>
+              <button type="button" title="Removes them; they can rejoin through a live invite link" onClick={() => {
+                if (window.confirm(`Remove @${m.username} from this group? They can rejoin through a live invite link.`)) {
+                  act(() => req("remove_member", { room, user: m.user }));
+                }
+              }}>Kick<span className="visually-hidden"> {m.username}</span></button>
               <button type="button" onClick={() => {
                 if (window.confirm(`Remove @${m.username} and revoke every invite link of this group? Links you shared stop working.`)) {
                   act(() => req("remove_member", { room, user: m.user, revoke_invites: true }));
                 }
               }}>Kick and revoke links<span className="visually-hidden"> {m.username}</span></button>
-              <button type="button" className="danger" onClick={() => act(() => req("ban", { room, user: m.user }))}>Ban<span className="visually-hidden"> {m.username}</span></button>
+              <button type="button" className="danger" onClick={() => {
+                if (window.confirm(`Ban @${m.username}? They are removed and cannot rejoin, even through an invite link.`)) {
+                  act(() => req("ban", { room, user: m.user }));
+                }
+              }}>Ban<span className="visually-hidden"> {m.username}</span></button>
             </>
           )}
         </span>
