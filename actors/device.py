@@ -54,6 +54,11 @@ class Device:
             pass
         return False
 
+    @property
+    def half_full(self) -> bool:
+        """Half of `limit` is queued: the connection's reader waits before it reads another request."""
+        return self.queued * 2 >= self.limit
+
     def taken(self, frames: int) -> None:
         """The writer took `frames` frames off the outbox."""
         self.queued -= frames

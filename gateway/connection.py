@@ -89,7 +89,7 @@ class Connection:
             except ConnectionClosed:
                 return
             for frame in decode_bundle(data, max_bytes, CLIENT_FRAMES):  # first: a refusal echoes the id
-                if self.device.queued * 2 >= self.device.limit:
+                if self.device.half_full:
                     await self._outbox_drained()
                 if self.device.closed:  # an earlier frame of the bundle ended the connection
                     return
@@ -118,7 +118,7 @@ class Connection:
     async def _outbox_drained(self) -> None:
         """Stop reading requests until the client has taken its replies: a flood from a client that reads
         is paced by its own reading (and the rate limit), never closed for a full outbox."""
-        while self.device.queued * 2 >= self.device.limit and not self.device.closed:
+        while self.device.half_full and not self.device.closed:
             self._resume_reading = trio.Event()
             await self._resume_reading.wait()
 
@@ -191,7 +191,7 @@ class Connection:
                             await self.ws.send_message(data)
                         finally:
                             self.sending_since = math.inf
-                        if self.device.queued * 2 < self.device.limit:
+                        if not self.device.half_full:
                             self._resume_reading.set()
         except ConnectionClosed:
             self.device.kill(1006, "connection lost")

@@ -26,6 +26,16 @@ async def signup(client: ChatClient, name: str) -> f.AuthOk:
                              email=f"{username}@example.com", password=PASSWORD)
 
 
+async def an_admin_in_a_room(url: str) -> tuple[f.AuthOk, int]:
+    """An admin-to-be and a direct room with a message in it (so the room has an actor)."""
+    async with ChatClient.connect(url) as ann, ChatClient.connect(url) as bob:
+        admin, peer = await signup(ann, "admin"), await signup(bob, "bob")
+        await ann.hello(admin.access_token)
+        room = (await ann.call(f.OpenDirect, user=peer.username)).room.room
+        await ann.send_text(room, "hello")
+    return admin, room
+
+
 async def until(pilot: Pilot[None], check: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
     deadline = asyncio.get_running_loop().time() + timeout
     while not check():
@@ -35,14 +45,7 @@ async def until(pilot: Pilot[None], check: Callable[[], bool], what: str, timeou
 
 def test_console_shows_the_tree_and_restarts_a_room(backing: Backing, tmp_path: Path) -> None:
     with NodeThread(make_config(backing, tmp_path)) as (thread, node):
-        async def a_room() -> tuple[f.AuthOk, int]:
-            async with ChatClient.connect(node.url) as ann, ChatClient.connect(node.url) as bob:
-                admin, peer = await signup(ann, "admin"), await signup(bob, "bob")
-                await ann.hello(admin.access_token)
-                room = (await ann.call(f.OpenDirect, user=peer.username)).room.room
-                await ann.send_text(room, "hello")
-            return admin, room
-        admin, room = thread.call(a_room)
+        admin, room = thread.call(lambda: an_admin_in_a_room(node.url))
         assert grant_admin(backing.database_url, admin.username)
 
         async def drive() -> None:
@@ -82,11 +85,7 @@ def test_console_shows_names_and_crash_reasons_literally(backing: Backing, tmp_p
     reason = "[/]boom [@click=app.quit]q[/] [bold]b[/bold] \\[ \x1b[2J"
     with NodeThread(make_config(backing, tmp_path, node_name=node_name)) as (thread, node):
         async def a_crashed_room() -> tuple[f.AuthOk, int]:
-            async with ChatClient.connect(node.url) as ann, ChatClient.connect(node.url) as bob:
-                admin, peer = await signup(ann, "admin"), await signup(bob, "bob")
-                await ann.hello(admin.access_token)
-                room = (await ann.call(f.OpenDirect, user=peer.username)).room.room
-                await ann.send_text(room, "hello")
+            admin, room = await an_admin_in_a_room(node.url)
             assert node.services is not None and node.services.rooms.inject_crash(room, reason)
             return admin, room
         admin, room = thread.call(a_crashed_room)
