@@ -116,31 +116,21 @@ class AccountQueries:
                     " AND s.revoked_at IS NULL AND s.expires_at > now()", old_hash, new_hash, float(retry_seconds))
                 if row is not None:
                     return DeviceGrant(row["user_id"], row["username"], str(row["device_id"]))
-            await con.execute(
-                "UPDATE refresh_tokens SET revoked_at = now() WHERE revoked_at IS NULL AND device_id ="
-                " (SELECT device_id FROM refresh_tokens WHERE token_hash = $1 AND revoked_at IS NOT NULL)",
-                old_hash)
-            reused = await con.fetchrow(
-                "UPDATE devices SET revoked_at = coalesce(revoked_at, now()) WHERE id ="
-                " (SELECT device_id FROM refresh_tokens WHERE token_hash = $1 AND revoked_at IS NOT NULL)"
-                " RETURNING user_id, id", old_hash)
-            return RevokedDevices(reused["user_id"], (str(reused["id"]),)) if reused else None
+            spent = await con.fetchrow("SELECT user_id, device_id FROM refresh_tokens WHERE token_hash = $1"
+                                       " AND revoked_at IS NOT NULL", old_hash)
+            if spent is None:
+                return None  # unknown (or expired unspent) token
+            return await revoke(con, spent["user_id"], str(spent["device_id"]), None)
 
     @bridged
     async def revoke_device(self, token_hash: bytes) -> RevokedDevices | None:
         """Revoke the device that `token_hash` belongs to, and every refresh token of it (logout); None if the
-        device had no unrevoked token left."""
+        device was signed out already (or the token is unknown)."""
         async with self.pool.acquire() as con, con.transaction():
             await _lock_device_of(con, token_hash)
-            row = await con.fetchrow(
-                "WITH t AS (UPDATE refresh_tokens SET revoked_at = now() WHERE revoked_at IS NULL AND device_id ="
-                " (SELECT device_id FROM refresh_tokens WHERE token_hash = $1) RETURNING user_id, device_id)"
-                " SELECT DISTINCT user_id, device_id FROM t", token_hash)
-            if row is None:
-                return None
-            await con.execute("UPDATE devices SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1",
-                              row["device_id"])
-            return RevokedDevices(row["user_id"], (str(row["device_id"]),))
+            row = await con.fetchrow("SELECT user_id, device_id FROM refresh_tokens WHERE token_hash = $1", token_hash)
+            revoked = await revoke(con, row["user_id"], str(row["device_id"]), None) if row else None
+            return revoked if revoked and revoked.devices else None
 
     @bridged
     async def read_receipts(self, user_id: int) -> bool:
