@@ -24,6 +24,7 @@ from clients.ws import ChatClient
 from protocol import bundle, encode
 from protocol import frames as f
 from tests.conftest import People, start_node
+from tests.faults.load import wait_until
 
 
 async def _drain(client: ChatClient, want: set[int], *, timeout: float = 30.0) -> dict[int, f.Frame]:
@@ -123,11 +124,10 @@ async def test_a_device_attaching_while_its_user_actor_stops_is_served(node: Nod
     device = Device(ann.user_id, send)
     assert users.inject_crash(ann.user_id, "stopping while a device attaches")
     assert users.offer(ann.user_id, Attach(device, {}))  # no checkpoint between: queued behind the crash
-    for _ in range(500):  # the crashed actor is replaced by a fresh one that takes the Attach
+    def taken_by_a_fresh_actor() -> bool:
         fresh = users.lookup(ann.user_id)
-        if fresh not in (None, old) and fresh.depth() == 0:  # type: ignore[union-attr]
-            break
-        await trio.sleep(0.02)
+        return fresh is not None and fresh is not old and fresh.depth() == 0
+    await wait_until(taken_by_a_fresh_actor, 10, "a fresh actor taking the Attach")
     await trio.sleep(0.2)
     assert users.lookup(ann.user_id) not in (None, old), "no fresh actor took the waiting device"
     assert not device.closed, f"closed {device.close_code} {device.close_reason!r}"
@@ -145,10 +145,7 @@ async def test_a_waiting_device_whose_session_was_revoked_is_not_handed_on(node:
     assert users.inject_crash(ann.user_id, "failing with a sign-out and an attach queued")
     assert users.offer(ann.user_id, CloseDevices(4010, "logged out", frozenset({device.session})))
     assert users.offer(ann.user_id, Attach(device, {}))
-    for _ in range(250):
-        if device.closed:
-            break
-        await trio.sleep(0.02)
+    await wait_until(lambda: device.closed, 5, "the signed-out device closed")
     assert device.closed and device.close_code == 4010
 
 
