@@ -4,6 +4,7 @@ import { editProblem, MAX_BODY, type Tick } from "../store/logic";
 import { fileSize, timeOfDay } from "./format";
 import { useMediaLinks, useMediaUrl } from "./hooks";
 import { Dialog } from "./Dialog";
+import { MentionText } from "./MentionText";
 
 const TICK_LABEL: Record<Tick, string> = { pending: "sending", sent: "sent", delivered: "delivered", read: "read" };
 const TICK_ICON: Record<Tick, string> = { pending: "🕓", sent: "✓", delivered: "✓✓", read: "✓✓" };
@@ -47,7 +48,7 @@ export function MessageBubble({ m, mine, tick, author, actions }: { m: Message; 
           {m.media && <MediaView m={m} />}
           {editing && actions
             ? <EditBox initial={m.body ?? ""} save={actions.edit} done={stopEditing} />
-            : m.body && <p className="body">{m.body}</p>}
+            : m.body && <p className="body"><MentionText text={m.body} /></p>}
         </>
       )}
       {canAct && !editing && (
