@@ -74,6 +74,7 @@ export function Composer({ room }: { room: number }) {
   }
 
   // ------------------------------------------------------------------ @mentions
+  const [emojiOpen, setEmojiOpen] = useState(false);
   const [caret, setCaret] = useState(0);
   const [dismissed, setDismissed] = useState<number | null>(null);
   const [active, setActive] = useState(0);
@@ -85,8 +86,8 @@ export function Composer({ room }: { room: number }) {
   [members, profiles, me]);
   const query = mentionQueryAt(text, caret);
   const [qStart, qText] = [query?.start, query?.query];
-  const matches = useMemo(() => (qText !== undefined && qStart !== dismissed ? matchMembers(candidates, qText) : []),
-    [candidates, qStart, qText, dismissed]);
+  const matches = useMemo(() => (qText !== undefined && qStart !== dismissed && !emojiOpen ? matchMembers(candidates, qText) : []),
+    [candidates, qStart, qText, dismissed, emojiOpen]);
   const menuOpen = matches.length > 0;
   const menuId = `mentions-${room}`;
   const asked = useRef(new Set<number>());
@@ -123,7 +124,6 @@ export function Composer({ room }: { room: number }) {
   }
 
   // ------------------------------------------------------------------ emoji
-  const [emojiOpen, setEmojiOpen] = useState(false);
   const emojiButton = useRef<HTMLButtonElement>(null);
   const popover = useRef<HTMLDivElement>(null);
   useEffect(() => {
@@ -232,7 +232,7 @@ export function Composer({ room }: { room: number }) {
           {uploads.map((u) => (
             <li key={u.key}>
               <span className="upload-name">{u.name}</span>
-              {u.error ? <span className="error" role="alert">{u.error}</span>
+              {u.error ? <span className="error" role="alert">Not sent: {u.error}</span>
                 : <progress max={1} value={u.progress} aria-label={`Uploading ${u.name}`}>{Math.round(u.progress * 100)}%</progress>}
               <button type="button" className="link" onClick={() => { u.abort(); store.setUpload(null, u.key); }}>{u.error ? "Dismiss" : "Cancel"}</button>
             </li>

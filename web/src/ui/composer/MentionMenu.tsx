@@ -18,8 +18,10 @@ export function MentionMenu({ id, items, active, onPick, onHover }: {
           onMouseEnter={() => onHover(i)} onClick={() => onPick(c)}>
           <span className="mention-avatar" aria-hidden="true">{(c.displayName || c.username).slice(0, 1).toUpperCase()}</span>
           <span className="mention-names">
-            {c.displayName && <span className="mention-display">{c.displayName}</span>}
-            <span className="mention-username">@{c.username}</span>
+            {c.displayName ? <>
+              <span className="mention-display">{c.displayName}</span>
+              <span className="mention-username">@{c.username}</span>
+            </> : <span className="mention-display">@{c.username}</span>}
           </span>
         </li>
       ))}

@@ -33,6 +33,6 @@ export function dragHasFiles(data: DataTransfer | null): boolean {
 
 /** The problems a file has before any byte is sent (the server judges the rest and says why). */
 export function fileProblem(file: File): string | null {
-  if (file.size === 0) return `${file.name || "This file"} is empty (a folder cannot be sent)`;
+  if (file.size === 0) return "This file is empty (folders cannot be sent)";
   return null;
 }
