@@ -16,6 +16,7 @@ import "./composer/composer.css";
 
 const loadPicker = () => import("./composer/EmojiPicker");
 const EmojiPanel = lazy(loadPicker);
+const PROFILES_AT_ONCE = 50;
 
 export function Composer({ room }: { room: number }) {
   const store = useStore();
@@ -76,7 +77,7 @@ export function Composer({ room }: { room: number }) {
   // ------------------------------------------------------------------ @mentions
   const [emojiOpen, setEmojiOpen] = useState(false);
   const [caret, setCaret] = useState(0);
-  const [dismissed, setDismissed] = useState<number | null>(null);
+  const [dismissed, setDismissed] = useState<string | null>(null); // "start:query" Escape closed
   const [active, setActive] = useState(0);
   const members = useChat((s) => s.views[room]?.members);
   const profiles = useChat((s) => s.profiles);
@@ -86,21 +87,24 @@ export function Composer({ room }: { room: number }) {
   [members, profiles, me]);
   const query = mentionQueryAt(text, caret);
   const [qStart, qText] = [query?.start, query?.query];
-  const matches = useMemo(() => (qText !== undefined && qStart !== dismissed && !emojiOpen ? matchMembers(candidates, qText) : []),
-    [candidates, qStart, qText, dismissed, emojiOpen]);
+  const mentioning = qText !== undefined && `${qStart}:${qText}` !== dismissed && !emojiOpen;
+  const matches = useMemo(() => (mentioning ? matchMembers(candidates, qText!) : []), [candidates, mentioning, qText]);
   const menuOpen = matches.length > 0;
   const menuId = `mentions-${room}`;
+  // Display names: the room's member list has usernames only, so profiles are asked for once a mention
+  // is being typed: those the query matches first, then the others, PROFILES_AT_ONCE per keystroke at most.
   const asked = useRef(new Set<number>());
   useEffect(() => {
-    const missing = matches.map((c) => c.user).filter((u) => !asked.current.has(u));
+    if (!mentioning) return;
+    const pool = [...matchMembers(candidates, qText!, PROFILES_AT_ONCE), ...candidates].map((c) => c.user);
+    const missing = [...new Set(pool)].filter((u) => !asked.current.has(u)).slice(0, PROFILES_AT_ONCE);
     missing.forEach((u) => asked.current.add(u));
-    if (missing.length) void store.loadProfiles(missing); // display names of the people suggested
-  }, [matches, store]);
+    if (missing.length) void store.loadProfiles(missing);
+  }, [mentioning, qText, candidates, store]);
   useEffect(() => setActive(0), [qStart, qText]);
 
   function follow(el: HTMLTextAreaElement) {
     setCaret(el.selectionStart === el.selectionEnd ? el.selectionStart : -1);
-    if (dismissed !== null && mentionQueryAt(el.value, el.selectionStart)?.start !== dismissed) setDismissed(null);
   }
 
   function pick(c: MentionCandidate) {
@@ -120,7 +124,7 @@ export function Composer({ room }: { room: number }) {
     else if (action === "menu-next") setActive((i) => step(i, matches.length, 1));
     else if (action === "menu-prev") setActive((i) => step(i, matches.length, -1));
     else if (action === "menu-pick") pick(matches[active] ?? matches[0]!);
-    else if (action === "menu-close") setDismissed(query?.start ?? null);
+    else if (action === "menu-close") setDismissed(`${qStart}:${qText}`);
   }
 
   // ------------------------------------------------------------------ emoji
