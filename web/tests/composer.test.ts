@@ -130,7 +130,7 @@ describe("dropped and pasted files", () => {
     expect(previewKind("image/png")).toBe("image");
     expect(previewKind("image/svg+xml")).toBe("file");
     expect(previewKind("video/mp4")).toBe("video");
-    expect(fileProblem(file("dir", "", 0))).toMatch(/dir is empty/);
+    expect(fileProblem(file("dir", "", 0))).toMatch(/is empty/);
     expect(fileProblem(file("a.txt", "text/plain"))).toBeNull();
   });
 });
