@@ -159,4 +159,11 @@ test("compose: keys, emoji, mentions, pasted and dropped files", async ({ users 
   const refused = ann.page.locator(".uploads").getByRole("alert");
   await expect(refused).toHaveText(/Not sent: .*over the limit/, { timeout: 30_000 });
   await shot(ann.page, "composer-1280-refused");
+
+  // ---- a draft stays with its chat when you go elsewhere and come back
+  await a.fill("half a thought");
+  await ann.page.getByRole("button", { name: "Profile and settings" }).click();
+  await expect(a).toHaveCount(0);
+  await ann.page.goBack();
+  await expect(box(ann.page)).toHaveValue("half a thought");
 });

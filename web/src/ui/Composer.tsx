@@ -17,10 +17,17 @@ import "./composer/composer.css";
 const loadPicker = () => import("./composer/EmojiPicker");
 const EmojiPanel = lazy(loadPicker);
 const PROFILES_AT_ONCE = 50;
+/** Unsent text per room while the tab lives: switching chats keeps each one's draft. */
+const drafts = new Map<number, string>();
 
 export function Composer({ room }: { room: number }) {
   const store = useStore();
-  const [text, setText] = useState("");
+  const [text, setTextState] = useState(() => drafts.get(room) ?? "");
+  const setText = (value: string) => {
+    setTextState(value);
+    if (value) drafts.set(room, value);
+    else drafts.delete(room);
+  };
   const box = useRef<HTMLTextAreaElement>(null);
   const wrap = useRef<HTMLDivElement>(null);
   const fileRef = useRef<HTMLInputElement>(null);
