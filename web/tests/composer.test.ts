@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { insertMention, matchMembers, mentionParts, mentionQueryAt } from "../src/mentions";
 import { composerAction, insertAtCaret, step, type KeyPress } from "../src/ui/composer/keys";
-import { dragHasFiles, fileProblem, filesIn, previewKind } from "../src/ui/composer/files";
+import { dragHasFiles, fileProblem, filesIn, pastedFiles, previewKind } from "../src/ui/composer/files";
 
 const mentions = (body: string) => mentionParts(body).filter((p) => p.user).map((p) => p.user);
 
@@ -107,10 +107,11 @@ describe("composer keys", () => {
 
 describe("dropped and pasted files", () => {
   const file = (name: string, type: string, size = 3) => new File(["x".repeat(size)], name, { type });
-  const transfer = (files: File[], types = ["Files"]) => ({
+  const transfer = (files: File[], types = ["Files"], text = "") => ({
     files: Object.assign([...files], { item: (i: number) => files[i] ?? null }),
     items: [],
     types,
+    getData: (type: string) => (type === "text/plain" ? text : ""),
   }) as unknown as DataTransfer;
 
   it("takes the files of a transfer, from its items when files is empty (some pastes)", () => {
@@ -119,6 +120,13 @@ describe("dropped and pasted files", () => {
     const items = [{ kind: "string", getAsFile: () => null }, { kind: "file", getAsFile: () => a }];
     expect(filesIn({ files: [], items, types: ["Files"] } as unknown as DataTransfer)).toEqual([a]);
     expect(filesIn(null)).toEqual([]);
+  });
+
+  it("pastes text when the clipboard has text besides a picture of it (office apps)", () => {
+    const shot = file("image.png", "image/png");
+    expect(pastedFiles(transfer([shot]))).toEqual([shot]);
+    expect(pastedFiles(transfer([shot], ["text/plain", "text/html", "Files"], "A1\tB1"))).toEqual([]);
+    expect(pastedFiles(transfer([shot], ["text/plain", "Files"], "  "))).toEqual([shot]);
   });
 
   it("tells a drag of files from a drag of text", () => {

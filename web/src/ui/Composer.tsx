@@ -9,7 +9,7 @@ import { sendFile } from "../attach";
 import { insertMention, matchMembers, mentionQueryAt, type MentionCandidate } from "../mentions";
 import { MAX_BODY } from "../store/logic";
 import { composerAction, insertAtCaret, step } from "./composer/keys";
-import { dragHasFiles, filesIn, MAX_STAGED } from "./composer/files";
+import { dragHasFiles, filesIn, MAX_STAGED, pastedFiles } from "./composer/files";
 import { MentionMenu } from "./composer/MentionMenu";
 import { AttachmentDialog } from "./composer/AttachmentDialog";
 import "./composer/composer.css";
@@ -211,7 +211,7 @@ export function Composer({ room }: { room: number }) {
       stage(files);
     };
     const paste = (e: Event) => {
-      const files = filesIn((e as unknown as ClipboardEvent).clipboardData);
+      const files = pastedFiles((e as unknown as ClipboardEvent).clipboardData);
       if (!files.length) return; // text: the browser pastes it
       e.preventDefault();
       stage(files);

@@ -26,6 +26,13 @@ export function filesIn(data: DataTransfer | null): File[] {
   return out;
 }
 
+/** The files a paste carries. A paste that also has plain text is text: spreadsheet and word processor
+ * copies add a picture of the selection, and people mean the words. */
+export function pastedFiles(data: DataTransfer | null): File[] {
+  if (!data || data.getData("text/plain").trim()) return [];
+  return filesIn(data);
+}
+
 /** Whether a drag carries files (during dragover only the types can be read, not the files). */
 export function dragHasFiles(data: DataTransfer | null): boolean {
   return !!data && [...(data.types ?? [])].includes("Files");
