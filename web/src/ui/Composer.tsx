@@ -2,7 +2,7 @@
 // input method's Enter never sends), an emoji picker (loaded on first use), @mention suggestions from the
 // room's members, and files (attach button, drop on the conversation, paste) previewed with a caption
 // before they go through the upload + send path of attach.ts.
-import { lazy, Suspense, useEffect, useLayoutEffect, useMemo, useRef, useState, type ClipboardEvent, type FormEvent, type KeyboardEvent } from "react";
+import { lazy, Suspense, useEffect, useLayoutEffect, useMemo, useRef, useState, type FormEvent, type KeyboardEvent } from "react";
 import { Paperclip, SendHorizontal, Smile } from "lucide-react";
 import { useChat, useStore } from "./hooks";
 import { sendFile } from "../attach";
@@ -28,6 +28,8 @@ export function Composer({ room }: { room: number }) {
     if (value) drafts.set(room, value);
     else drafts.delete(room);
   };
+  const [caret, setCaret] = useState(0); // where the caret is (-1: a selection), for @mentions
+  const [emojiOpen, setEmojiOpen] = useState(false);
   const box = useRef<HTMLTextAreaElement>(null);
   const wrap = useRef<HTMLDivElement>(null);
   const fileRef = useRef<HTMLInputElement>(null);
@@ -57,6 +59,11 @@ export function Composer({ room }: { room: number }) {
     }, 5000);
   }
 
+  useEffect(() => () => { // leaving the chat while typing: the others stop seeing "typing…" at once
+    if (stopTimer.current) clearTimeout(stopTimer.current);
+    if (typingSent.current) store.typing(room, false);
+  }, [store, room]);
+
   useLayoutEffect(() => {
     const el = box.current;
     if (!el) return;
@@ -82,8 +89,6 @@ export function Composer({ room }: { room: number }) {
   }
 
   // ------------------------------------------------------------------ @mentions
-  const [emojiOpen, setEmojiOpen] = useState(false);
-  const [caret, setCaret] = useState(0);
   const [dismissed, setDismissed] = useState<string | null>(null); // "start:query" Escape closed
   const [active, setActive] = useState(0);
   const members = useChat((s) => s.views[room]?.members);
@@ -211,7 +216,7 @@ export function Composer({ room }: { room: number }) {
       stage(files);
     };
     const paste = (e: Event) => {
-      const files = pastedFiles((e as unknown as ClipboardEvent).clipboardData);
+      const files = pastedFiles((e as ClipboardEvent).clipboardData);
       if (!files.length) return; // text: the browser pastes it
       e.preventDefault();
       stage(files);
