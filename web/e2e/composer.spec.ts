@@ -160,6 +160,19 @@ test("compose: keys, emoji, mentions, pasted and dropped files", async ({ users 
   await expect(refused).toHaveText(/Not sent: .*over the limit/, { timeout: 30_000 });
   await shot(ann.page, "composer-1280-refused");
 
+  // ---- Escape in the text box drops a reply being written (the mention menu first, when open)
+  await msg(ann.page, "pasted from the clipboard").hover();
+  await msg(ann.page, "pasted from the clipboard").getByRole("button", { name: "Reply", exact: true }).click();
+  const replyBar = ann.page.getByRole("status", { name: "Replying to a message" });
+  await expect(replyBar).toBeVisible();
+  await a.pressSequentially("@");
+  await expect(menu).toBeVisible();
+  await a.press("Escape");
+  await expect(menu).toHaveCount(0);
+  await expect(replyBar, "the first Escape only closed the menu").toBeVisible();
+  await a.press("Escape");
+  await expect(replyBar).toHaveCount(0);
+
   // ---- a draft stays with its chat when you go elsewhere and come back
   await a.fill("half a thought");
   await ann.page.getByRole("button", { name: "Profile and settings" }).click();

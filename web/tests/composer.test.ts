@@ -91,6 +91,13 @@ describe("composer keys", () => {
     expect(composerAction(key("ArrowDown"), false)).toBeNull();
   });
 
+  it("Escape drops the reply being written, after closing the mention menu", () => {
+    expect(composerAction(key("Escape"), false, true)).toBe("cancel-reply");
+    expect(composerAction(key("Escape"), true, true)).toBe("menu-close");
+    expect(composerAction(key("Escape"), false, false)).toBeNull();
+    expect(composerAction(key("Escape", { isComposing: true }), false, true)).toBeNull(); // the IME's own Escape
+  });
+
   it("inserts at the caret, replacing a selection", () => {
     expect(insertAtCaret("hello world", 5, 5, " 🙂")).toEqual({ text: "hello 🙂 world", caret: 8 });
     expect(insertAtCaret("hello world", 6, 11, "🌍")).toEqual({ text: "hello 🌍", caret: 8 });

@@ -129,7 +129,7 @@ export function Composer({ room }: { room: number }) {
     const action = composerAction({
       key: e.key, shiftKey: e.shiftKey, ctrlKey: e.ctrlKey, altKey: e.altKey, metaKey: e.metaKey,
       isComposing: e.nativeEvent.isComposing, keyCode: e.keyCode,
-    }, menuOpen);
+    }, menuOpen, store.state.replying[room] !== undefined);
     if (!action) return;
     e.preventDefault();
     if (action === "send") submit();
@@ -137,6 +137,7 @@ export function Composer({ room }: { room: number }) {
     else if (action === "menu-prev") setActive((i) => step(i, matches.length, -1));
     else if (action === "menu-pick") pick(matches[active] ?? matches[0]!);
     else if (action === "menu-close") setDismissed(`${qStart}:${qText}`);
+    else if (action === "cancel-reply") store.replyTo(room, null);
   }
 
   // ------------------------------------------------------------------ emoji

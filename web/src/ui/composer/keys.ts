@@ -10,11 +10,12 @@ export interface KeyPress {
   keyCode?: number;
 }
 
-export type ComposerAction = "send" | "menu-next" | "menu-prev" | "menu-pick" | "menu-close" | null;
+export type ComposerAction = "send" | "menu-next" | "menu-prev" | "menu-pick" | "menu-close" | "cancel-reply" | null;
 
 /** null: let the browser do its default (type, move, Shift+Enter's new line). While an input method is
- * composing (isComposing, or keyCode 229 in Safari) nothing is ours: Enter there confirms a word. */
-export function composerAction(e: KeyPress, menuOpen: boolean): ComposerAction {
+ * composing (isComposing, or keyCode 229 in Safari) nothing is ours: Enter there confirms a word.
+ * Escape closes the mention menu first, then drops the message being replied to. */
+export function composerAction(e: KeyPress, menuOpen: boolean, replying = false): ComposerAction {
   if (e.isComposing || e.keyCode === 229) return null;
   if (menuOpen) {
     if (e.key === "ArrowDown") return "menu-next";
@@ -23,6 +24,7 @@ export function composerAction(e: KeyPress, menuOpen: boolean): ComposerAction {
     if (e.key === "Escape") return "menu-close";
   }
   if (e.key === "Enter" && !e.shiftKey && !e.altKey) return "send";
+  if (e.key === "Escape" && replying) return "cancel-reply";
   return null;
 }
 
