@@ -23,10 +23,12 @@ function Outcome({ of }: { of: Outcome }) {
 const failed = (err: unknown): Outcome => ({ text: (err as Error).message, error: true });
 
 export function DeviceSettings({ onDeleted }: { onDeleted: () => void }) {
+  const [listed, relist] = useState(0);
   return (
     <>
-      <Devices />
-      <QrApprove />
+      <Devices key={listed} />
+      {/* the approved device signs itself in a moment later (it collects the approval): list again then */}
+      <QrApprove onApproved={() => setTimeout(() => relist((n) => n + 1), 1500)} />
       <PasswordForm />
       <DeleteAccount onDeleted={onDeleted} />
     </>

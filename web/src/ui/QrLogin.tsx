@@ -64,7 +64,7 @@ export function QrSignIn({ onAuthed }: { onAuthed: (who: Who) => void }) {
 }
 
 /** The approving device's side: a code from the camera or pasted, who asks, then Approve or Decline. */
-export function QrApprove({ initial }: { initial?: string }) {
+export function QrApprove({ initial, onApproved }: { initial?: string; onApproved?: () => void }) {
   const store = useStore();
   const [text, setText] = useState(initial ?? "");
   const [asking, setAsking] = useState<QrLoginRequest | null>(null);
@@ -92,6 +92,7 @@ export function QrApprove({ initial }: { initial?: string }) {
     try {
       await store.client.request("qr_login_answer", { code: asking.code, approve });
       setOutcome({ text: approve ? "Approved: that device is now signed in as you. It shows in your devices." : "Declined." });
+      if (approve) onApproved?.();
     } catch (err) {
       setOutcome({ text: (err as Error).message, error: true });
     }
@@ -109,7 +110,7 @@ export function QrApprove({ initial }: { initial?: string }) {
       <h3 id="qr-approve-title">Link a device</h3>
       <p className="small">To sign in on another device without a password, choose “QR code” on its sign-in screen and scan the code it shows.</p>
       {scanning ? (
-        <QrScanner onCode={(value) => { setScanning(false); setText(value); void look(value); }} onCancel={() => setScanning(false)} />
+        <QrScanner onCode={(value) => { setScanning(false); setText(shown(codeOf(value) ?? value)); void look(value); }} onCancel={() => setScanning(false)} />
       ) : (
         <button type="button" onClick={() => { setOutcome(null); setScanning(true); }}>Scan QR code</button>
       )}
