@@ -26,6 +26,7 @@ from gateway.services import Services
 from httpapi import session_cookie
 from httpapi.client_address import request_address
 from httpapi.json_body import read_json, refusal
+from persistence import StoreUnavailable
 from protocol import qr
 from protocol.errors import ErrorCode
 from protocol.schema import SchemaError, build, unbuild
@@ -71,6 +72,8 @@ def qr_routes(services: Services) -> list[Route]:
                 answer = await logins(request).wait(req)
             except RequestError as exc:
                 return refusal(exc.code, str(exc), exc.retry_after)
+            except StoreUnavailable:  # after the approval was collected: this device has to start again
+                return refusal(ErrorCode.RETRY, "database unavailable, retry later", 1.0)
             if isinstance(answer, StillPending):
                 return JSONResponse({"status": "pending", "expires_in": answer.expires_in}, status_code=202,
                                     headers={"Cache-Control": "no-store"})

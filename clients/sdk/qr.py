@@ -20,6 +20,7 @@ from protocol import frames as f
 from protocol import qr
 
 HTTP_TIMEOUT = 90.0  # seconds for one wait: longer than the server holds it (CHAT_QR_WAIT_SECONDS, at most 60)
+GRACE = 60.0  # seconds past its expiry after which a request is given up even while the server cannot say
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,7 @@ async def wait_for_approval(http_url: str, request: QrLogin) -> f.AuthOk:
             if response.status_code == 200:
                 return f.AuthOk(id=0, **response.json())
             refused = _refused(response)
-            if refused.code not in ("rate_limited", "retry"):
+            if refused.code not in ("rate_limited", "retry") or time.time() > request.expires_at + GRACE:
                 raise refused
             await trio.sleep(refused.error.retry_after or 1.0)
 

@@ -26,7 +26,11 @@ export function QrSignIn({ onAuthed }: { onAuthed: (who: Who) => void }) {
         if (!live) return;
         setState({ code: started.code });
         for (;;) {
-          const answer = await http.qrWait(started.code, started.secret, gone.signal);
+          const answer = await http.qrWait(started.code, started.secret, gone.signal).catch(async (err: { code?: string }) => {
+            if (err.code !== "rate_limited" && err.code !== "retry") throw err;
+            await new Promise((r) => setTimeout(r, 2_000)); // a busy address or server: ask again shortly
+            return { status: "pending" as const, expires_in: 0 };
+          });
           if (!live) return;
           if (!("status" in answer)) return onAuthed(adopt(answer));
         }
