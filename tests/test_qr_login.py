@@ -18,7 +18,7 @@ from clients.sdk import Chat, ChatError, QrLogin
 from clients.sdk.events import SessionEnded
 from protocol import frames as f
 from protocol import qr
-from tests.conftest import PASSWORD, Backing, People, make_config, start_node
+from tests.conftest import PASSWORD, Backing, People, make_config, start_node, start_pair
 
 
 @pytest.fixture
@@ -259,3 +259,27 @@ async def test_approving_needs_a_signed_in_connection_and_a_real_code(node: Node
     assert isinstance(bad, f.Error) and bad.code == "bad_request" and "not a QR login code" in bad.message
     unknown = await ann.request(qr.QrLoginPreview, code=qr.new_code())
     assert isinstance(unknown, f.Error) and unknown.code == "not_found"
+
+
+async def test_an_approval_on_another_process_reaches_the_wait(nursery: trio.Nursery, backing: Backing,
+                                                               tmp_path: Path) -> None:
+    """The laptop waits on process a, the phone approves on process b: the wait hears it through Redis."""
+    pair = await start_pair(nursery, backing, tmp_path, redis_prefix=f"qr-test-{uuid.uuid4().hex[:8]}:")
+    async with chat(pair.b, tmp_path / "phone.db", "phone") as phone, \
+            chat(pair.a, tmp_path / "laptop.db", "laptop") as laptop:
+        await signed_up(phone)
+        request = await laptop.start_qr_login()
+        signed_in = trio.Event()
+
+        async def finish() -> None:
+            await laptop.finish_qr_login(request)
+            signed_in.set()
+        nursery.start_soon(finish)
+        assert (await phone.qr_login_request(request.code)).device == "laptop"
+        await trio.sleep(0.3)
+        approved_at = trio.current_time()
+        await phone.answer_qr_login(request.code, approve=True)
+        with trio.fail_after(5):
+            await signed_in.wait()
+        assert trio.current_time() - approved_at < 2.0  # within a poll or two, not at the end of the wait
+        assert laptop.user_id == phone.user_id
