@@ -147,6 +147,23 @@ async def test_only_the_holder_of_the_secret_gets_the_tokens(node: Node, tmp_pat
         assert laptop.user_id == phone.user_id
 
 
+async def test_a_wait_whose_client_went_away_collects_nothing(node: Node, tmp_path: Path) -> None:
+    """A wait the client gave up on (a closed tab, a dropped network) ends without taking the approval, which
+    the device's next wait then gets."""
+    async with devices(node, tmp_path) as (phone, laptop):
+        await signed_up(phone)
+        request = await laptop.start_qr_login()
+        async with httpx.AsyncClient(timeout=0.5) as impatient:
+            with pytest.raises(httpx.TimeoutException):
+                await impatient.post(f"{node.http_url.rstrip('/')}/api/qr/wait",
+                                     json={"code": request.code, "secret": request.secret})
+        await phone.answer_qr_login(request.code, approve=True)
+        with trio.fail_after(5):
+            await laptop.finish_qr_login(request)
+        assert laptop.user_id == phone.user_id
+        assert sorted(d.name or "" for d in await phone.devices()) == ["laptop", "phone"]  # no orphan device
+
+
 async def test_an_approval_from_a_device_signed_out_meanwhile_signs_nobody_in(node: Node, tmp_path: Path,
                                                                                people: People) -> None:
     async with devices(node, tmp_path) as (phone, laptop):
