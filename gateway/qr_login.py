@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -82,9 +83,11 @@ class QrLogins:
         except CacheUnavailable as exc:
             raise _RedisDown() from exc
 
-    async def wait(self, req: qr.QrWait) -> f.AuthOk | StillPending:
+    async def wait(self, req: qr.QrWait, went_away: Callable[[], Awaitable[bool]] | None = None
+                   ) -> f.AuthOk | StillPending:
         """Until the request is answered or CHAT_QR_WAIT_SECONDS pass: the new device's tokens, or
-        StillPending; RequestError when it was declined, is gone or the secret is wrong."""
+        StillPending; RequestError when it was declined, is gone or the secret is wrong. `went_away` says whether
+        the waiting client went away: then the approval is not collected (its next wait gets it)."""
         cfg = self.s.config
         code = qr.code_of(req.code)
         if code is None:
@@ -92,7 +95,8 @@ class QrLogins:
         await rate_limit(self.s, f"qr:wait:{self.key}", cfg.qr_polls_per_minute, 60, fail_open=False)
         try:
             with self.s.qr_waits.hold(self.key, cfg.qr_waits_per_address):
-                claim = await self._answer(code, secret_hash(req.secret), trio.current_time() + cfg.qr_wait_seconds)
+                claim = await self._answer(code, secret_hash(req.secret), trio.current_time() + cfg.qr_wait_seconds,
+                                           went_away)
         except TooManyInFlight as exc:
             raise RequestError(ErrorCode.RATE_LIMITED, "too many QR login waits from your address at once",
                                RETRY_AFTER) from exc
@@ -115,8 +119,11 @@ class QrLogins:
                                                     "meanwhile: start again")
         return await Accounts(self.s, self.key).grant(0, claim.user_id, row.username, claim.device)
 
-    async def _answer(self, code: str, hashed: str, until: float) -> QrClaim:
+    async def _answer(self, code: str, hashed: str, until: float,
+                      went_away: Callable[[], Awaitable[bool]] | None) -> QrClaim:
         while True:
+            if went_away is not None and await went_away():  # a claim would collect the approval for nobody
+                return QrClaim("pending", expires_in=max(0.0, until - trio.current_time()))
             claim = await self.s.cache.qr_claim(code, hashed)
             left = min(until - trio.current_time(), claim.expires_in)
             if claim.state != "pending" or left <= 0:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+import trio
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -32,6 +33,23 @@ from protocol.errors import ErrorCode
 from protocol.schema import SchemaError, build, unbuild
 
 Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+class Departure:
+    """Whether the client of a long poll went away. Starlette's `is_disconnected` cannot tell under trio (its
+    receive is cancelled before it looks), so a task reads the request's next ASGI message: once the body is
+    read, the only one that can come is `http.disconnect`."""
+
+    def __init__(self) -> None:
+        self.gone = False
+
+    async def watch(self, request: Request) -> None:
+        while (await request.receive())["type"] != "http.disconnect":
+            pass
+        self.gone = True
+
+    async def went_away(self) -> bool:
+        return self.gone
 
 
 def qr_routes(services: Services) -> list[Route]:
@@ -68,12 +86,17 @@ def qr_routes(services: Services) -> list[Route]:
             if isinstance(req, Response):
                 return req
             assert isinstance(req, qr.QrWait)
-            try:
-                answer = await logins(request).wait(req)
-            except RequestError as exc:
-                return refusal(exc.code, str(exc), exc.retry_after)
-            except StoreUnavailable:  # after the approval was collected: this device has to start again
-                return refusal(ErrorCode.RETRY, "database unavailable, retry later", 1.0)
+            departure = Departure()
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(departure.watch, request)
+                try:
+                    answer = await logins(request).wait(req, departure.went_away)
+                except RequestError as exc:
+                    return refusal(exc.code, str(exc), exc.retry_after)
+                except StoreUnavailable:  # after the approval was collected: this device has to start again
+                    return refusal(ErrorCode.RETRY, "database unavailable, retry later", 1.0)
+                finally:
+                    nursery.cancel_scope.cancel()
             if isinstance(answer, StillPending):
                 return JSONResponse({"status": "pending", "expires_in": answer.expires_in}, status_code=202,
                                     headers={"Cache-Control": "no-store"})
