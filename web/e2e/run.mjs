@@ -348,7 +348,7 @@ async function main() {
     const after = await pageA.evaluate(async () => ({
       dbs: (await indexedDB.databases()).map((d) => d.name).filter((n) => n.startsWith("chatd-")),
       keys: Object.keys(localStorage).filter((k) => k.startsWith("chatd.")),
-      caches: await caches.keys(),
+      caches: (await caches.keys()).filter((k) => !k.startsWith("chatd-shell")), // the app shell stays (public files)
     }));
     check(after.dbs.length === 0 && after.keys.length === 0 && after.caches.length === 0, `logout left nothing behind (${JSON.stringify(after)})`);
     check(!(await ctxA.cookies()).some((c) => c.name === "chatd_refresh"), "the refresh cookie is gone");

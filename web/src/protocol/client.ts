@@ -263,9 +263,19 @@ export class ChatClient {
     }, inMs);
   }
 
+  /** The network is back (the browser's `online` event): try now, not at the end of the back-off. */
+  reconnectNow(): void {
+    if (this.stopped || !this.reconnectTimer) return;
+    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = null;
+    this.attempt = 0;
+    void this.connect();
+  }
+
   private scheduleReconnect(code: number, delay?: number): void {
     if (this.stopped || this.reconnectTimer) return;
     const ms = delay ?? (this.opts.backoff ?? defaultBackoff)(this.attempt++, code);
+    if (ms > 0) this.setState("offline"); // until the next try, nothing reaches the server: say so
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = null;
       void this.connect();
