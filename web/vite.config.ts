@@ -2,6 +2,7 @@
 import { defineConfig } from "vite";
 import react from "@vitejs/plugin-react";
 import { VitePWA } from "vite-plugin-pwa";
+import { SHARE_ACTION, SHARE_FIELD } from "./src/swNames";
 
 const THEME = "#2b6cb0";
 
@@ -38,6 +39,13 @@ export default defineConfig({
         theme_color: THEME,
         background_color: "#f4f6f8",
         // made from public/favicon.svg by `npm run icons`
+        // pictures shared from other apps (the share sheet) come to the service worker (src/sw/share.ts)
+        share_target: {
+          action: SHARE_ACTION,
+          method: "POST",
+          enctype: "multipart/form-data",
+          params: { files: [{ name: SHARE_FIELD, accept: ["image/*"] }] },
+        },
         icons: [
           { src: "/pwa-192x192.png", sizes: "192x192", type: "image/png" },
           { src: "/pwa-512x512.png", sizes: "512x512", type: "image/png" },

@@ -5,7 +5,7 @@
 // tolerates that too, answering both with the same successor). Every sign-out wipes what this origin stored.
 import type { SignedOutReason, Tokens } from "./protocol/client";
 import * as http from "./http";
-import { SHELL_CACHE_PREFIX } from "./shellCache";
+import { SHELL_CACHE_PREFIX } from "./swNames";
 
 export interface Who {
   userId: number;

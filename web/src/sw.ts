@@ -5,15 +5,16 @@
 //   fails or is slow, so a reload offline starts the app, which shows the conversations from IndexedDB.
 //   Nothing else is touched: API calls, the websocket, media behind signed links and anything sent with a
 //   token go to the network as if there were no service worker, and are never cached.
-// - Web Push notifications (./sw/push.ts).
+// - Web Push notifications (./sw/push.ts), and pictures shared from other apps (./sw/share.ts).
 // A new deploy is a new sw.js (the precache list names each file's revision): it takes over at once and
 // drops the old files, and since navigations ask the network first a reload always gets the new shell.
 import { clientsClaim, setCacheNameDetails } from "workbox-core";
 import { cleanupOutdatedCaches, matchPrecache, precacheAndRoute } from "workbox-precaching";
 import { NavigationRoute, registerRoute } from "workbox-routing";
 import { NetworkOnly } from "workbox-strategies";
-import { SHELL_CACHE_PREFIX } from "./shellCache";
+import { SHELL_CACHE_PREFIX } from "./swNames";
 import { handlePush } from "./sw/push";
+import { handleShareTarget } from "./sw/share";
 
 declare const self: ServiceWorkerGlobalScope & { __WB_MANIFEST: (string | { url: string; revision: string | null })[] };
 
@@ -42,3 +43,4 @@ registerRoute(new NavigationRoute(new NetworkOnly({
 precacheAndRoute(self.__WB_MANIFEST);
 cleanupOutdatedCaches();
 handlePush(self);
+handleShareTarget(self);

@@ -4,7 +4,7 @@ import { Cache } from "../src/store/cache";
 import { ChatError } from "../src/protocol/client";
 import { loadWho, onOtherTabSignedOut, SessionTokens, signOut, wipeLocalData, type SignOutReason } from "../src/session";
 import type { WebAuthOk } from "../src/http";
-import { SHELL_CACHE_PREFIX } from "../src/shellCache";
+import { SHELL_CACHE_PREFIX } from "../src/swNames";
 
 /** A Map-backed Storage (the test environment is node, which has none). */
 class MemoryStorage implements Storage {

@@ -120,6 +120,7 @@ export class ChatClient {
   start(): void {
     if (!this.stopped) return;
     this.stopped = false;
+    this.setState("connecting"); // later tries after a failed one stay "offline" until one works
     void this.connect();
   }
 
@@ -191,7 +192,6 @@ export class ChatClient {
 
   private async connect(): Promise<void> {
     if (this.stopped) return;
-    this.setState("connecting");
     let token: string | null;
     try {
       token = await this.opts.tokens.access();

@@ -6,6 +6,7 @@ import { NewChatDialog } from "./NewChat";
 import { GroupSettings } from "./GroupSettings";
 import { ProfileSettings } from "./ProfileSettings";
 import { InvitePage } from "./InvitePage";
+import { SharePicker } from "./SharePicker";
 import { titleFor, unreadTotal } from "../store/title";
 
 const LAST_ROOM = "chatd.lastRoom";
@@ -64,6 +65,7 @@ export function Shell({ route, onLogout }: { route: Route; onLogout: (deleted?: 
         <RoomList active={room} />
       </aside>
       <main className="main">
+        {conn === "offline" && <p className="offline-note" role="status">Offline: showing what this device saved.</p>}
         {route.name === "room" && <ChatView key={route.room} room={route.room} />}
         {route.name === "group" && <GroupSettings key={route.room} room={route.room} />}
         {route.name === "settings" && <ProfileSettings onLogout={onLogout} />}
@@ -71,6 +73,7 @@ export function Shell({ route, onLogout }: { route: Route; onLogout: (deleted?: 
         {route.name === "home" && <div className="empty">Pick a chat, or start a new one.</div>}
       </main>
       {dialog && <NewChatDialog mode={dialog} onClose={() => setDialog(null)} />}
+      <SharePicker />
     </div>
   );
 }
