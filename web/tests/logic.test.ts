@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { advanceCursor, applyEvents, canActOn, describeEvent, editProblem, historyRequestFor, mergeBySeq, missingRanges, tickFor } from "../src/store/logic";
+import { advanceCursor, applyEvents, canActOn, describeEvent, editProblem, historyRequestFor, mergeBySeq, missingRanges, roomsByRecent, tickFor } from "../src/store/logic";
 import type { Message } from "../src/protocol/types";
 import { newPasswordProblem } from "../src/ui/DeviceSettings";
 
@@ -86,5 +86,12 @@ describe("message actions", () => {
     expect(editProblem("  \n ")).toMatch(/cannot be empty/);
     expect(editProblem("x".repeat(16_001))).toMatch(/at most 16000/);
     expect(editProblem("fixed")).toBeNull();
+  });
+});
+
+describe("room order", () => {
+  it("lists the room with the latest message first, then the newest room among those without messages", () => {
+    const rooms = { 1: { room: 1, last_message: { ts: 100 } }, 2: { room: 2 }, 3: { room: 3, last_message: { ts: 300 } }, 4: { room: 4 } };
+    expect(roomsByRecent(rooms).map((r) => r.room)).toEqual([3, 1, 4, 2]);
   });
 });
