@@ -86,6 +86,10 @@ test("offline, a reload starts the app from the cache and shows the conversation
   await expect(msg(ann.page, "I will read this offline")).toBeVisible();
   await ann.page.waitForTimeout(1500); // a few retries later
   await expect(ann.page.locator(".offline-note"), "it stays offline while it retries").toBeVisible();
+  // what is written offline waits in the outbox
+  await ann.page.getByLabel("Message", { exact: true }).fill("written on the train");
+  await ann.page.getByLabel("Message", { exact: true }).press("Enter");
+  await expect(msg(ann.page, "written on the train")).toBeVisible();
   await shot(ann.page, "pwa-02-offline-phone");
 
   // the main actions are touch-sized at phone width
@@ -109,6 +113,7 @@ test("offline, a reload starts the app from the cache and shows the conversation
   await expect(ann.page.locator(".offline-note")).toHaveCount(0);
   await ann.page.locator(`.room-row[data-room="${room}"]`).click();
   await expect(msg(ann.page, "sent while you were offline")).toBeVisible({ timeout: T });
+  await expect(msg(bob.page, "written on the train"), "the outbox went out once online").toBeVisible({ timeout: T });
 });
 
 test("the service worker keeps the app shell and nothing else; sign-out keeps the shell", async ({ users }) => {
@@ -117,7 +122,19 @@ test("the service worker keeps the app shell and nothing else; sign-out keeps th
   await openDirect(ann.page, bob.name);
   await send(ann.page, "nothing of this is cached by the worker");
   await controlled(ann.page);
-  await ann.page.reload();
+  // network first: online, a reload gets the server's page (a new deploy at once), not the cached shell
+  const shellDate = await ann.page.evaluate(async () => {
+    for (const name of await caches.keys()) {
+      const cache = await caches.open(name);
+      for (const r of await cache.keys()) if (new URL(r.url).pathname === "/") return (await cache.match(r))!.headers.get("date");
+    }
+    return null;
+  });
+  expect(shellDate, "the shell is precached").toBeTruthy();
+  await ann.page.waitForTimeout(1100); // HTTP dates have whole seconds
+  const page = await ann.page.reload();
+  expect(page?.fromServiceWorker(), "the worker answered the navigation").toBe(true);
+  expect(Date.parse(page!.headers().date!), "with a fresh answer from the server").toBeGreaterThan(Date.parse(shellDate!));
   await msg(ann.page, "nothing of this is cached by the worker").waitFor({ timeout: T });
   const cached = await ann.page.evaluate(async () => {
     const out: string[] = [];
