@@ -179,8 +179,7 @@ test("a picture shared from another app goes to the chat the person picks", asyn
   await expect(picker).toBeVisible({ timeout: T });
   await expect(picker.getByRole("img", { name: "train.png" })).toBeVisible();
   await shot(ann.page, "pwa-04-share-picker-phone");
-  // bob's is the one chat (its title may still read "user N" before his profile arrives)
-  await picker.getByRole("list", { name: "Chats to send to" }).getByRole("button").click();
+  await picker.getByRole("list", { name: "Chats to send to" }).getByRole("button", { name: bob.name }).click();
   await ann.page.waitForURL(`**/r/${room}`, { timeout: T });
   await expect(ann.page.locator(".msg.mine[data-seq] img")).toBeVisible({ timeout: T });
   await expect(bob.page.locator(".msg:not(.mine)[data-seq] img")).toBeVisible({ timeout: T });

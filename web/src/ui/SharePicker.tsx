@@ -16,6 +16,7 @@ export function SharePicker() {
   const previews = useMemo(() => files.map((f) => URL.createObjectURL(f)), [files]);
   useEffect(() => () => previews.forEach((u) => URL.revokeObjectURL(u)), [previews]);
   const rooms = useChat((s) => s.rooms);
+  useChat((s) => s.profiles); // names
   const sorted = useMemo(() => roomsByRecent(rooms), [rooms]);
   if (!files.length) return null;
 
