@@ -24,7 +24,7 @@ const SHELL = "/"; // index.html is served (and precached) as "/": the server an
 const NETWORK_TIMEOUT_SECONDS = 4;
 
 setCacheNameDetails({ prefix: SHELL_CACHE_PREFIX });
-self.skipWaiting();
+self.addEventListener("install", () => void self.skipWaiting()); // a new deploy takes over at once
 clientsClaim();
 
 // First, so it wins over the precache's own route for "/": the network, else the cached shell.
