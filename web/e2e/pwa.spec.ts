@@ -1,6 +1,6 @@
 // The installable app (issue 17): Chromium's own install criteria (manifest, icons, a service worker in
 // control), the app shell offline with the cached conversations, touch-sized actions at phone width and
-// pictures shared from another app (the manifest's share_target).
+// pictures shared from another app (the manifest's share_target), and Web Push in the same worker.
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -184,4 +184,24 @@ test("a picture shared from another app goes to the chat the person picks", asyn
   await expect(ann.page.locator(".msg.mine[data-seq] img")).toBeVisible({ timeout: T });
   await expect(bob.page.locator(".msg:not(.mine)[data-seq] img")).toBeVisible({ timeout: T });
   expect(await ann.page.evaluate(() => caches.has("chatd-shared")), "the shared picture is not kept").toBe(false);
+});
+
+test("Web Push still works in the one worker: a push shows the notification for its room", async ({ users, baseURL }) => {
+  const ann = await users.signUp("ann");
+  const bob = await users.signUp("bob");
+  const room = await openDirect(bob.page, ann.name);
+  await ann.context.grantPermissions(["notifications"], { origin: baseURL });
+  await controlled(ann.page);
+  const cdp = await ann.context.newCDPSession(ann.page);
+  const registration = new Promise<string>((resolve) => cdp.on("ServiceWorker.workerRegistrationUpdated", ({ registrations }) => {
+    const r = registrations.find((x) => x.scopeURL === `${baseURL}/` && !x.isDeleted);
+    if (r) resolve(r.registrationId);
+  }));
+  await cdp.send("ServiceWorker.enable");
+  const payload = { type: "message", room, room_kind: "direct", room_name: null, sender: 2, sender_name: bob.name, count: 1, seq: 2, preview: "are you there?" };
+  // what the push service hands the browser, decrypted (the server side: tests/test_push.py)
+  await cdp.send("ServiceWorker.deliverPushMessage", { origin: baseURL!, registrationId: await registration, data: JSON.stringify(payload) });
+  const shown = () => ann.page.evaluate(async () =>
+    (await (await navigator.serviceWorker.ready).getNotifications()).map((n) => ({ title: n.title, body: n.body, tag: n.tag })));
+  await expect.poll(shown, { timeout: T }).toEqual([{ title: bob.name, body: "are you there?", tag: `room-${room}` }]);
 });
