@@ -2,7 +2,8 @@
 
 - GET /api/config: where the browser finds the websocket: `{"ws_url": "ws://<host it used>:<ws port>/"}`.
 - index.html for the single-page app's routes: /, /r/{room}[/settings], /settings and the invite landing
-  /i/{code}; the files of web/dist as they are (/assets/* are content-hashed: cached for a year, immutable).
+  /i/{code}; the files of web/dist as they are (/assets/* are content-hashed: cached for a year, immutable;
+  /emojibase/{locale}/*.json is the emoji picker's data, revalidated by ETag).
   Anything else is still 404 (and /api/... keeps its 405s).
 - The installable app's files: manifest.webmanifest as application/manifest+json (whatever the system's
   mime.types says), and the service worker /sw.js under the page's CSP (it governs what the worker may
@@ -82,4 +83,5 @@ def web_routes(ws_port: Callable[[], int | None], dist: Path | None = None, publ
             *(Route(path, app_page, methods=get) for path in
               ("/", "/settings", "/r/{room:int}", "/r/{room:int}/settings", "/i/{code}")),
             Route("/assets/{name}", static, methods=get),
+            Route("/emojibase/{locale}/{name}", static, methods=get),
             Route("/{name}", static, methods=get)]
