@@ -6,8 +6,9 @@
 //   Nothing else is touched: API calls, the websocket, media behind signed links and anything sent with a
 //   token go to the network as if there were no service worker, and are never cached.
 // - Web Push notifications (./sw/push.ts), and pictures shared from other apps (./sw/share.ts).
-// A new deploy is a new sw.js (the precache list names each file's revision): it takes over at once and
-// drops the old files, and since navigations ask the network first a reload always gets the new shell.
+// A new deploy is a new sw.js (the precache list names each file's revision): it takes over once the app's
+// tabs are closed and drops the old files; since navigations ask the network first, a start online gets
+// the new shell even before that.
 import { clientsClaim, setCacheNameDetails } from "workbox-core";
 import { cleanupOutdatedCaches, matchPrecache, precacheAndRoute } from "workbox-precaching";
 import { NavigationRoute, registerRoute } from "workbox-routing";
@@ -24,7 +25,9 @@ const SHELL = "/"; // index.html is served (and precached) as "/": the server an
 const NETWORK_TIMEOUT_SECONDS = 4;
 
 setCacheNameDetails({ prefix: SHELL_CACHE_PREFIX });
-self.addEventListener("install", () => void self.skipWaiting()); // a new deploy takes over at once
+// The first worker takes the open page at once. A newer one waits until every tab of the app is closed
+// (no skipWaiting): an open page keeps the files it was built with (a lazy chunk such as the emoji picker's
+// would be gone otherwise), while navigations, network first, already get the new build.
 clientsClaim();
 
 // First, so it wins over the precache's own route for "/": the network, else the cached shell.
