@@ -205,3 +205,21 @@ test("Web Push still works in the one worker: a push shows the notification for 
     (await (await navigator.serviceWorker.ready).getNotifications()).map((n) => ({ title: n.title, body: n.body, tag: n.tag })));
   await expect.poll(shown, { timeout: T }).toEqual([{ title: bob.name, body: "are you there?", tag: `room-${room}` }]);
 });
+
+test("a proxy's 502 for a page (chatd stopped behind it) starts the cached app instead of the error page", async ({ users }) => {
+  const ann = await users.signUp("ann");
+  const bob = await users.signUp("bob");
+  const room = await openDirect(ann.page, bob.name);
+  await send(ann.page, "still here behind the proxy");
+  await controlled(ann.page);
+  let asked = 0;
+  await ann.context.route(`**/r/${room}`, async (route) => {
+    if (!route.request().serviceWorker()) return route.fallback(); // the worker's own request to the network
+    asked++;
+    await route.fulfill({ status: 502, contentType: "text/html", body: "<title>502 Bad Gateway</title>nginx" });
+  });
+  await ann.page.reload();
+  await expect(msg(ann.page, "still here behind the proxy")).toBeVisible({ timeout: T });
+  expect(asked, "the worker asked the network first and got the 502").toBeGreaterThan(0);
+  await expect(ann.page).not.toHaveTitle(/502/);
+});
