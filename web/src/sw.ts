@@ -11,16 +11,15 @@
 // the new shell even before that.
 import { clientsClaim, setCacheNameDetails } from "workbox-core";
 import { cleanupOutdatedCaches, matchPrecache, precacheAndRoute } from "workbox-precaching";
-import { NavigationRoute, registerRoute } from "workbox-routing";
+import { registerRoute } from "workbox-routing";
 import { NetworkOnly } from "workbox-strategies";
+import { isAppPage } from "./routes";
 import { SHELL_CACHE_PREFIX } from "./swNames";
 import { handlePush } from "./sw/push";
 import { handleShareTarget } from "./sw/share";
 
 declare const self: ServiceWorkerGlobalScope & { __WB_MANIFEST: (string | { url: string; revision: string | null })[] };
 
-/** The single-page app's routes (httpapi/webapp.py serves index.html for exactly these). */
-const APP_PAGES = [/^\/$/, /^\/settings\/?$/, /^\/r\/\d+(\/settings)?\/?$/, /^\/i\/[A-Za-z0-9_-]+\/?$/];
 const SHELL = "/"; // index.html is served (and precached) as "/": the server answers 404 for /index.html
 const NETWORK_TIMEOUT_SECONDS = 4;
 
@@ -31,7 +30,7 @@ setCacheNameDetails({ prefix: SHELL_CACHE_PREFIX });
 clientsClaim();
 
 // First, so it wins over the precache's own route for "/": the network, else the cached shell.
-registerRoute(new NavigationRoute(new NetworkOnly({
+const appPage = new NetworkOnly({
   networkTimeoutSeconds: NETWORK_TIMEOUT_SECONDS,
   plugins: [{
     // a proxy in front of a stopped chatd answers 502/503/504: the cached app is better than its error page
@@ -41,7 +40,8 @@ registerRoute(new NavigationRoute(new NetworkOnly({
     },
     handlerDidError: async () => (await matchPrecache(SHELL)) ?? Response.error(),
   }],
-}), { allowlist: APP_PAGES }));
+});
+registerRoute(({ request, url, sameOrigin }) => request.mode === "navigate" && sameOrigin && isAppPage(url.pathname), appPage);
 
 precacheAndRoute(self.__WB_MANIFEST);
 cleanupOutdatedCaches();

@@ -124,6 +124,9 @@ export interface Profile {
 /** One signed-in device of this account (docs/protocol.md 3.8). */
 export interface DeviceInfo { device: string; name?: string; created_ts: number; last_seen_ts: number; current: boolean }
 
+/** Who asks to sign in with a QR login code (docs/protocol.md 3.9), as the server saw them. */
+export interface QrLoginRequest { code: string; address: string; expires_in: number; device?: string; user_agent?: string }
+
 export interface PresenceInfo { user: number; online?: boolean; last_seen?: number }
 
 export interface AuthOk {
@@ -159,6 +162,7 @@ export interface ServerFrames {
   invite_preview: InvitePreview & { id: number };
   devices: { id: number; devices: DeviceInfo[] };
   logged_out: { id: number; devices: string[] };
+  qr_login_request: QrLoginRequest & { id: number };
 }
 
 export type ServerFrameType = keyof ServerFrames;
@@ -206,6 +210,8 @@ export interface Requests {
   logout_devices: { req: { device: string } | { others: true }; res: "logged_out" };
   change_password: { req: { old_password: string; new_password: string }; res: "ok" };
   delete_account: { req: { password: string }; res: "ok" };
+  qr_login_preview: { req: { code: string }; res: "qr_login_request" };
+  qr_login_answer: { req: { code: string; approve: boolean }; res: "ok" };
 }
 export type RequestType = keyof Requests;
 export type Reply<K extends RequestType> = ServerFrames[Requests[K]["res"]];
