@@ -129,9 +129,12 @@ describe("ChatClient", () => {
       socketFactory: socks.factory, backoff: () => 60_000, // a try the test would never live to see
     });
     client.start();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(states, "one failed try may be a blip").toEqual(["connecting"]);
+    client.reconnectNow(); // still no network: the retry fails too
     for (let i = 0; i < 100 && states.at(-1) !== "offline"; i++) await new Promise((r) => setTimeout(r, 5));
     expect(states).toEqual(["connecting", "offline"]);
-    client.reconnectNow(); // still no network: offline all along (no "connecting" flicker), without a socket
+    client.reconnectNow(); // and it stays offline while it tries (no "connecting" flicker), without a socket
     await new Promise((r) => setTimeout(r, 50));
     expect(states).toEqual(["connecting", "offline"]);
     network = true;

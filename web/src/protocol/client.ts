@@ -120,7 +120,7 @@ export class ChatClient {
   start(): void {
     if (!this.stopped) return;
     this.stopped = false;
-    this.setState("connecting"); // later tries after a failed one stay "offline" until one works
+    this.setState("connecting"); // tries after a failed retry stay "offline" until one works
     void this.connect();
   }
 
@@ -212,7 +212,8 @@ export class ChatClient {
       this.ws = null;
       this.failPending(new ChatError("offline", "connection closed"));
       if (this.refreshTimer) clearTimeout(this.refreshTimer);
-      this.setState(this.stopped ? "offline" : "connecting");
+      if (this.stopped) this.setState("offline");
+      else if (this.state === "online") this.setState("connecting"); // a failed retry stays "offline"
       if (ev.code === 4001) {
         void this.opts.tokens.refresh().then(
           (t) => (t ? this.scheduleReconnect(ev.code, 0) : this.signedOut()),
@@ -268,14 +269,14 @@ export class ChatClient {
     if (this.stopped || !this.reconnectTimer) return;
     clearTimeout(this.reconnectTimer);
     this.reconnectTimer = null;
-    this.attempt = 0;
     void this.connect();
   }
 
   private scheduleReconnect(code: number, delay?: number): void {
     if (this.stopped || this.reconnectTimer) return;
+    const failed = this.attempt; // tries in a row that did not get to welcome
     const ms = delay ?? (this.opts.backoff ?? defaultBackoff)(this.attempt++, code);
-    if (ms > 0) this.setState("offline"); // until the next try, nothing reaches the server: say so
+    if (ms > 0 && failed > 0) this.setState("offline"); // not a blip: say so until a try gets through
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = null;
       void this.connect();
