@@ -6,6 +6,9 @@
   (/assets/* are content-hashed: cached for a year, immutable; /emojibase/{locale}/*.json is the emoji
   picker's data, revalidated by ETag).
   Anything else is still 404 (and /api/... keeps its 405s).
+- The installable app's files: manifest.webmanifest as application/manifest+json (whatever the system's
+  mime.types says), and the service worker /sw.js under the page's CSP (it governs what the worker may
+  fetch); both, like every file outside /assets/, revalidated at each use, so a deploy is seen at once.
 - Without a build, / says how to make one instead of failing.
 
 CHAT_WEB_DIR names another directory of built files.
@@ -26,6 +29,9 @@ DEFAULT_DIST = Path(__file__).resolve().parent.parent / "web" / "dist"
 CSP = ("default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' blob: data:; media-src 'self' blob:; "
        "style-src 'self' 'unsafe-inline'; worker-src 'self'; object-src 'none'; base-uri 'none'; "
        "frame-ancestors 'none'")
+# Pinned: the system's mime.types files, which Python reads, may name another type or none.
+MEDIA_TYPES = {".webmanifest": "application/manifest+json"}
+SERVICE_WORKER = "sw.js"
 NOT_BUILT = """<!doctype html><meta charset="utf-8"><title>chatd</title>
 <p>The web client is not built. Run <code>cd web && npm ci && npm run build</code> (or start the server with
 <code>scripts/serve.sh</code>, which builds it when npm is available), then reload.</p>"""
@@ -53,8 +59,11 @@ def web_routes(ws_port: Callable[[], int | None], dist: Path | None = None, publ
 
     def file(path: Path) -> Response:
         immutable = path.parent == root / "assets"
-        return FileResponse(path, headers={"Cache-Control": "public, max-age=31536000, immutable" if immutable
-                                           else "no-cache", "X-Content-Type-Options": "nosniff"})
+        headers = {"Cache-Control": "public, max-age=31536000, immutable" if immutable else "no-cache",
+                   "X-Content-Type-Options": "nosniff"}
+        if path == root / SERVICE_WORKER:
+            headers["Content-Security-Policy"] = CSP
+        return FileResponse(path, media_type=MEDIA_TYPES.get(path.suffix), headers=headers)
 
     async def app_page(request: Request) -> Response:
         index = root / "index.html"

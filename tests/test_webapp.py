@@ -78,3 +78,35 @@ async def test_behind_a_proxy_the_page_is_told_the_public_websocket(nursery: tri
         assert (await web.get("/api/config")).json() == {"ws_url": "wss://ws.chat.example/"}
     async with open_websocket_url(node.url, extra_headers=[(b"Origin", b"https://chat.example")]) as ws:
         assert not ws.closed
+
+
+async def test_the_installable_apps_files_through_the_real_server(nursery: trio.Nursery, config: Config,
+                                                                  tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A browser installs the app only from a manifest it can read as one, and a service worker must come as
+    JavaScript; the worker's CSP is what limits its own fetches; neither may be cached past a deploy."""
+    dist = tmp_path / "dist"
+    (dist / "assets").mkdir(parents=True)
+    (dist / "index.html").write_text("<!doctype html><title>chatd</title>")
+    (dist / "manifest.webmanifest").write_text('{"name": "chatd", "start_url": "/"}')
+    (dist / "sw.js").write_text("self.addEventListener('push', () => {})")
+    (dist / "pwa-192x192.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    monkeypatch.setenv("CHAT_WEB_DIR", str(dist))
+    node = await nursery.start(Node(config).run)
+    async with httpx.AsyncClient(base_url=node.http_url) as web:
+        manifest = await web.get("/manifest.webmanifest")
+        assert manifest.status_code == 200 and manifest.json()["name"] == "chatd"
+        assert manifest.headers["content-type"] == "application/manifest+json"
+        assert manifest.headers["cache-control"] == "no-cache"
+        worker = await web.get("/sw.js")
+        assert worker.status_code == 200
+        assert worker.headers["content-type"].startswith("text/javascript")
+        assert worker.headers["cache-control"] == "no-cache"
+        assert worker.headers["content-security-policy"] == (await web.get("/")).headers["content-security-policy"]
+        icon = await web.get("/pwa-192x192.png")
+        assert icon.status_code == 200 and icon.headers["content-type"] == "image/png"
+        assert "content-security-policy" not in icon.headers  # only the page and the worker run code
+        # the worker's precache asks for the shell as /?__WB_REVISION__=...: it gets the page, with its CSP
+        shell = await web.get("/", params={"__WB_REVISION__": "abc"})
+        assert shell.status_code == 200 and "<title>chatd</title>" in shell.text
+        assert "default-src 'self'" in shell.headers["content-security-policy"]

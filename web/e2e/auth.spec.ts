@@ -50,7 +50,7 @@ test("logout wipes this browser's copies", async ({ users }) => {
   const after = await page.evaluate(async () => ({
     dbs: (await indexedDB.databases()).map((d) => d.name ?? "").filter((n) => n.startsWith("chatd-")),
     keys: Object.keys(localStorage).filter((k) => k.startsWith("chatd.")),
-    caches: await caches.keys(),
+    caches: (await caches.keys()).filter((k) => !k.startsWith("chatd-shell")), // the app shell stays (public files)
   }));
   expect(after, "logout left nothing behind").toEqual({ dbs: [], keys: [], caches: [] });
   expect((await ann.context.cookies()).some((c) => c.name === "chatd_refresh"), "the refresh cookie is gone").toBe(false);

@@ -5,6 +5,7 @@
 // tolerates that too, answering both with the same successor). Every sign-out wipes what this origin stored.
 import type { SignedOutReason, Tokens } from "./protocol/client";
 import * as http from "./http";
+import { SHELL_CACHE_PREFIX } from "./swNames";
 
 export interface Who {
   userId: number;
@@ -161,7 +162,8 @@ async function attempt(part: () => Promise<unknown>): Promise<void> {
 
 /** Forget everything this origin stored for the app: the access token, localStorage and sessionStorage
  * keys, the IndexedDB caches (every account's: on a shared computer an earlier user's is just as private)
- * and the Cache Storage of the service worker. Close the open cache first (ChatStore.stop). */
+ * and the Cache Storage, but for the service worker's app shell (public build files: the app must still start
+ * offline). Close the open cache first (ChatStore.stop). */
 export async function wipeLocalData(known: string[] = [], giveUpMs = 3_000): Promise<void> {
   access = null;
   legacyRefresh = null;
@@ -178,7 +180,8 @@ export async function wipeLocalData(known: string[] = [], giveUpMs = 3_000): Pro
     await Promise.all([...names].map((n) => attempt(() => deleteDatabase(n, giveUpMs))));
   }
   if (typeof caches !== "undefined") {
-    await attempt(async () => Promise.all((await caches.keys()).map((k) => attempt(() => caches.delete(k)))));
+    await attempt(async () => Promise.all((await caches.keys()).filter((k) => !k.startsWith(SHELL_CACHE_PREFIX))
+      .map((k) => attempt(() => caches.delete(k)))));
   }
 }
 

@@ -118,4 +118,31 @@ describe("ChatClient", () => {
     await client.ready();
     client.stop();
   });
+
+  it("says it is offline while it cannot connect, and tries again at once when the network is back", async () => {
+    const socks = fakeSockets();
+    const states: string[] = [];
+    let network = false; // the browser is offline: /api/config cannot be fetched
+    const client = new ChatClient({
+      url: async () => { if (!network) throw new TypeError("Failed to fetch"); return "ws://test/"; },
+      tokens, cursors: async () => new Map(), onPush: () => undefined, onState: (s) => states.push(s),
+      socketFactory: socks.factory, backoff: () => 60_000, // a try the test would never live to see
+    });
+    client.start();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(states, "one failed try may be a blip").toEqual(["connecting"]);
+    client.reconnectNow(); // still no network: the retry fails too
+    for (let i = 0; i < 100 && states.at(-1) !== "offline"; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(states).toEqual(["connecting", "offline"]);
+    client.reconnectNow(); // and it stays offline while it tries (no "connecting" flicker), without a socket
+    await new Promise((r) => setTimeout(r, 50));
+    expect(states).toEqual(["connecting", "offline"]);
+    network = true;
+    client.reconnectNow();
+    await welcome(await socks.nth(0));
+    await client.ready();
+    expect(states.at(-1)).toBe("online");
+    expect(socks.sockets).toHaveLength(1);
+    client.stop();
+  });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { advanceCursor, applyEvents, applyReaction, canActOn, describeEvent, editProblem, historyRequestFor, isHiddenEvent, mergeBySeq, missingRanges, tickFor } from "../src/store/logic";
+import { advanceCursor, applyEvents, applyReaction, canActOn, describeEvent, editProblem, historyRequestFor, isHiddenEvent, mergeBySeq, missingRanges, roomsByRecent, tickFor } from "../src/store/logic";
 import type { Message } from "../src/protocol/types";
 import { newPasswordProblem } from "../src/ui/DeviceSettings";
 
@@ -115,5 +115,12 @@ describe("reactions", () => {
     expect(applyEvents([event(3, "reaction_added", 5, "🎉")], () => gone)).toEqual([]);
     expect(isHiddenEvent(event(3, "reaction_added", 5, "🎉"))).toBe(true);
     expect(describeEvent(event(3, "reaction_added", 5, "🎉"), () => "Ann")).toBe("Ann reacted 🎉");
+  });
+});
+
+describe("room order", () => {
+  it("lists the room with the latest message first, then the newest room among those without messages", () => {
+    const rooms = { 1: { room: 1, last_message: { ts: 100 } }, 2: { room: 2 }, 3: { room: 3, last_message: { ts: 300 } }, 4: { room: 4 } };
+    expect(roomsByRecent(rooms).map((r) => r.room)).toEqual([3, 1, 4, 2]);
   });
 });

@@ -120,6 +120,7 @@ export class ChatClient {
   start(): void {
     if (!this.stopped) return;
     this.stopped = false;
+    this.setState("connecting"); // tries after a failed retry stay "offline" until one works
     void this.connect();
   }
 
@@ -191,7 +192,6 @@ export class ChatClient {
 
   private async connect(): Promise<void> {
     if (this.stopped) return;
-    this.setState("connecting");
     let token: string | null;
     try {
       token = await this.opts.tokens.access();
@@ -212,7 +212,8 @@ export class ChatClient {
       this.ws = null;
       this.failPending(new ChatError("offline", "connection closed"));
       if (this.refreshTimer) clearTimeout(this.refreshTimer);
-      this.setState(this.stopped ? "offline" : "connecting");
+      if (this.stopped) this.setState("offline");
+      else if (this.state === "online") this.setState("connecting"); // a failed retry stays "offline"
       if (ev.code === 4001) {
         void this.opts.tokens.refresh().then(
           (t) => (t ? this.scheduleReconnect(ev.code, 0) : this.signedOut()),
@@ -263,9 +264,19 @@ export class ChatClient {
     }, inMs);
   }
 
+  /** The network is back (the browser's `online` event): try now, not at the end of the back-off. */
+  reconnectNow(): void {
+    if (this.stopped || !this.reconnectTimer) return;
+    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = null;
+    void this.connect();
+  }
+
   private scheduleReconnect(code: number, delay?: number): void {
     if (this.stopped || this.reconnectTimer) return;
+    const failed = this.attempt; // tries in a row that did not get to welcome
     const ms = delay ?? (this.opts.backoff ?? defaultBackoff)(this.attempt++, code);
+    if (ms > 0 && failed > 0) this.setState("offline"); // not a blip: say so until a try gets through
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = null;
       void this.connect();

@@ -69,6 +69,7 @@ export class ChatStore {
   private ackTimer: ReturnType<typeof setTimeout> | undefined;
   private listTimer: ReturnType<typeof setTimeout> | null = null;
   private fetchedRooms = new Set<number>();
+  private networkBack = () => this.client.reconnectNow();
   private pageVisible = () => typeof document === "undefined" || document.visibilityState === "visible";
 
   private constructor(
@@ -123,8 +124,10 @@ export class ChatStore {
 
   start(): void {
     this.client.start();
+    if (typeof window !== "undefined") window.addEventListener("online", this.networkBack);
   }
   stop(): void {
+    if (typeof window !== "undefined") window.removeEventListener("online", this.networkBack);
     this.client.stop();
     this.cache.close();
   }

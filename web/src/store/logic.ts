@@ -158,3 +158,8 @@ export function dayKey(ts: number): string {
   const d = new Date(ts);
   return `${d.getFullYear()}-${d.getMonth() + 1}-${d.getDate()}`;
 }
+
+/** Rooms as the room list shows them: the latest message first, then the newest room. */
+export function roomsByRecent<R extends { room: number; last_message?: { ts: number } }>(rooms: Record<number, R>): R[] {
+  return Object.values(rooms).sort((a, b) => (b.last_message?.ts ?? 0) - (a.last_message?.ts ?? 0) || b.room - a.room);
+}

@@ -1,7 +1,7 @@
 import { useMemo } from "react";
 import { BellOff, Camera, File, MessageSquarePlus, Music, Users, Video, type LucideIcon } from "lucide-react";
 import { navigate, useChat, useStore } from "./hooks";
-import { previewText } from "../store/logic";
+import { previewText, roomsByRecent } from "../store/logic";
 import { badge, shortTime } from "./format";
 import type { RoomRecord } from "../store/cache";
 
@@ -11,7 +11,7 @@ export function RoomList({ active }: { active: number | null }) {
   useChat((s) => s.profiles); // names
   const presence = useChat((s) => s.presence);
   const sorted = useMemo(
-    () => Object.values(rooms).sort((a, b) => (b.last_message?.ts ?? 0) - (a.last_message?.ts ?? 0) || b.room - a.room),
+    () => roomsByRecent(rooms),
     [rooms],
   );
   if (!sorted.length) return (

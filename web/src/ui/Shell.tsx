@@ -7,6 +7,7 @@ import { NewChatDialog } from "./NewChat";
 import { GroupSettings } from "./GroupSettings";
 import { ProfileSettings } from "./ProfileSettings";
 import { InvitePage } from "./InvitePage";
+import { SharePicker } from "./SharePicker";
 import { QrApprove } from "./QrLogin";
 import { titleFor, unreadTotal } from "../store/title";
 
@@ -66,6 +67,7 @@ export function Shell({ route, onLogout }: { route: Route; onLogout: (deleted?: 
         <RoomList active={room} />
       </aside>
       <main className="main">
+        {conn === "offline" && <p className="offline-note" role="status">Offline: showing what this device saved.</p>}
         {route.name === "room" && <ChatView key={route.room} room={route.room} />}
         {route.name === "group" && <GroupSettings key={route.room} room={route.room} />}
         {route.name === "settings" && <ProfileSettings onLogout={onLogout} />}
@@ -74,6 +76,7 @@ export function Shell({ route, onLogout }: { route: Route; onLogout: (deleted?: 
         {route.name === "home" && <div className="empty">Pick a chat, or start a new one.</div>}
       </main>
       {dialog && <NewChatDialog mode={dialog} onClose={() => setDialog(null)} />}
+      <SharePicker />
     </div>
   );
 }

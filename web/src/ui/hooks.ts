@@ -1,6 +1,7 @@
 import { createContext, useContext, useEffect, useMemo, useState, useSyncExternalStore } from "react";
 import type { ChatStore, State } from "../store/chat";
 import { ShownLink, type MediaLinks } from "../mediaLinks";
+import { parseRoute, type Route } from "../routes";
 
 export const StoreContext = createContext<ChatStore | null>(null);
 export const MediaLinksContext = createContext<MediaLinks | null>(null);
@@ -35,23 +36,7 @@ export function useChat<T>(select: (s: State) => T): T {
 }
 
 // ------------------------------------------------------------------ routing (pushState, no library)
-export type Route =
-  | { name: "home" }
-  | { name: "room"; room: number }
-  | { name: "invite"; code: string }
-  | { name: "qr"; code: string }
-  | { name: "settings" }
-  | { name: "group"; room: number };
-
-export function parseRoute(path: string): Route {
-  let m: RegExpMatchArray | null;
-  if ((m = path.match(/^\/r\/(\d+)\/settings\/?$/))) return { name: "group", room: Number(m[1]) };
-  if ((m = path.match(/^\/r\/(\d+)\/?$/))) return { name: "room", room: Number(m[1]) };
-  if ((m = path.match(/^\/i\/([A-Za-z0-9_-]+)\/?$/))) return { name: "invite", code: m[1]! };
-  if ((m = path.match(/^\/qr\/([A-Za-z0-9]+)\/?$/))) return { name: "qr", code: m[1]! }; // a scanned QR login
-  if (/^\/settings\/?$/.test(path)) return { name: "settings" };
-  return { name: "home" };
-}
+export { parseRoute, type Route } from "../routes";
 
 export function navigate(path: string, replace = false): void {
   if (replace) history.replaceState(null, "", path);
