@@ -3,6 +3,8 @@ with a local SQLite cache of messages, cursors, rooms and profiles. See clients/
 
 from clients.sdk.client import Chat, invite_code
 from clients.sdk.events import ConnectionChanged, Event, NewMessage, SessionEnded
+from clients.sdk.link import REQUEST_ERRORS
 from clients.ws import ChatError
 
-__all__ = ["Chat", "ChatError", "ConnectionChanged", "Event", "NewMessage", "SessionEnded", "invite_code"]
+__all__ = ["REQUEST_ERRORS", "Chat", "ChatError", "ConnectionChanged", "Event", "NewMessage", "SessionEnded",
+           "invite_code"]

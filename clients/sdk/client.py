@@ -23,7 +23,7 @@ import trio
 from clients.sdk.cache import Cache, open_cache
 from clients.sdk.events import ConnectionChanged, Event, NewMessage, SessionEnded
 from clients.sdk.history import History
-from clients.sdk.link import Link, LinkFailed
+from clients.sdk.link import ClosedForGood, Link, LinkFailed
 from clients.sdk.media import MediaApi, Upload
 from clients.sdk.tokens import NotSignedIn, TokenKeeper, Tokens
 from protocol import devices as d
@@ -151,7 +151,8 @@ class Chat:
             await self.link.run()
             failure = self.link.failure
             if failure is not None and not isinstance(failure.cause, NotSignedIn):
-                self._events_in.send_nowait((SessionEnded(str(failure.cause)), None))
+                code = failure.cause.code if isinstance(failure.cause, ClosedForGood) else None
+                self._events_in.send_nowait((SessionEnded(str(failure.cause), code), None))
 
     async def _save_tokens(self, tokens: Tokens) -> None:
         await self.cache.set_meta({"tokens": TokenKeeper.dump(tokens)})
@@ -227,6 +228,15 @@ class Chat:
         await self.cache.store([f.Message(room=room, seq=sent.seq, ts=sent.ts, kind=kind, sender=self.user_id,
                                           client_id=sent.client_id, body=body, media=shown)])
         return sent
+
+    async def edit(self, room: int, seq: int, body: str) -> None:
+        """Replace the body (a media message's caption) of your own message `seq`. Every member's client,
+        this one included, gets a `message_edited` event; the cache applies it when it arrives."""
+        await self.link.call(f.Edit, idempotent=True, room=room, seq=seq, body=body)  # the same edit twice: no harm
+
+    async def delete(self, room: int, seq: int) -> None:
+        """Delete message `seq` for everyone (yours; in groups the owner and admins may delete any)."""
+        await self.link.call(f.Delete, idempotent=False, room=room, seq=seq)
 
     async def history(self, room: int, before_seq: int | None = None, limit: int = 50) -> list[f.Message]:
         """Messages just below `before_seq` (the newest when None), ascending; the server is asked only

@@ -1,14 +1,16 @@
 """`chat`: the terminal client. Rooms on the left (unread and mention badges, online dots), the open
 conversation on the right with ticks on your messages, typing indicator and an input line.
 
-Commands in the input line: /dm USER, /group NAME USER..., /invite, /join LINK, /file PATH [caption],
-/older (scroll back), /help. Ctrl+O also loads older messages.
+Commands in the input line are in `clients.tui.commands` (/help lists them). Keys: Up (from the input
+line) selects the newest message and Up/Down move the selection; on a selected message `e` edits it,
+`d` deletes it (after a yes/no), Esc goes back to the input line. Ctrl+O loads older messages.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import time
 from pathlib import Path
@@ -18,27 +20,44 @@ import trio
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Header, Input, ListItem, ListView, Static
+from textual.worker import Worker
 
-from clients.literal import LiteralApp
-from clients.sdk import Chat, ChatError, ConnectionChanged, Event, NewMessage, SessionEnded
+from clients.literal import LiteralApp, literal
+from clients.sdk import REQUEST_ERRORS, Chat, ChatError, ConnectionChanged, Event, NewMessage, SessionEnded
 from clients.sdk.private import private_dir
 from clients.sdk.receipts import tick
 from clients.tui.bridge import TrioGuest
+from clients.tui.commands import HELP, Command, CommandError, parse
+from clients.tui.conversation import SELECTABLE, Conversation
+from clients.tui.dialogs import Confirm, InviteBar
 from clients.tui.login import Credentials, LoginScreen
-from clients.tui.render import message_line, room_line, title_line, typing_line
+from clients.tui.render import (
+    ended_text,
+    is_shown,
+    message_line,
+    preview,
+    room_line,
+    room_title,
+    title_line,
+    typing_line,
+)
 from protocol import frames as f
 from protocol import people as p
 
 PAGE = 50
 TYPING_EVERY = 3.0  # seconds between repeated `typing: true`
-HELP = "/dm USER · /group NAME USER... · /invite · /join LINK · /file PATH [caption] · /older"
 
 
 def default_cache_dir(url: str) -> Path:
     where = urlsplit(url)
     return Path.home() / ".local" / "share" / "chatd-client" / f"{where.hostname}_{where.port or 80}"
+
+
+def error_text(exc: Exception) -> str:
+    """What went wrong, for a person: the server's own words for a refusal."""
+    return exc.error.message if isinstance(exc, ChatError) else f"{type(exc).__name__}: {exc}"
 
 
 class ChatApp(LiteralApp):
@@ -47,9 +66,13 @@ class ChatApp(LiteralApp):
     #rooms { width: 32; border-right: solid $accent; }
     #messages { height: 1fr; }
     #typing { height: 1; color: $text-muted; }
+    #editing { height: auto; color: $warning; }
     .mine { color: $success; }
     """
-    BINDINGS = [Binding("ctrl+o", "older", "Older messages"), Binding("ctrl+q", "quit", "Quit")]
+    BINDINGS = [Binding("ctrl+o", "older", "Older messages"),
+                Binding("up", "select_newest", "Select a message", show=False),
+                Binding("escape", "back_to_input", "Cancel", show=False),
+                Binding("ctrl+q", "quit", "Quit")]
 
     def __init__(self, url: str, http_url: str, cache_dir: Path | None = None) -> None:
         super().__init__()
@@ -58,74 +81,129 @@ class ChatApp(LiteralApp):
         self.own_cache_dir = cache_dir is None
         self.trio = TrioGuest()
         self.chat: Chat | None = None
+        self._session: list[Worker[object]] = []  # the workers that hold the Chat and read its events
+        self._reset()
+
+    def _reset(self) -> None:
         self.room: int | None = None
+        self.info: f.RoomInfo | None = None  # the open room
         self.rooms: dict[int, f.RoomSummary] = {}
         self.names: dict[int, str] = {}
-        self.online: dict[int, bool] = {}
+        self.online: dict[int, bool] = {}  # the one record of who is online: the room list and the title read it
         self.typing_in: dict[int, set[int]] = {}
         self.members: list[int] = []
         self.shown: dict[int, f.Message] = {}
         self.receipts: dict[int, tuple[int, int]] = {}
+        self.editing: int | None = None  # the seq of the message the input line is editing
         self._typing_sent = 0.0
 
     def compose(self) -> ComposeResult:
         yield Header()
         with Horizontal():
             yield ListView(id="rooms")
-            with Vertical():
+            with Vertical(id="pane"):
                 yield Static("", id="title")
-                yield VerticalScroll(id="messages")
+                yield Conversation(id="messages")
                 yield Static("", id="typing")
-                yield Input(placeholder="message, or /help", id="compose")
+                yield Static("", id="editing")
+                yield Input(placeholder="message, or /help", id="compose", select_on_focus=False)
         yield Footer()
 
     def on_mount(self) -> None:
         self.trio.start()
-        self.push_screen(LoginScreen(), self._signed_in)
+        self.query_one("#editing", Static).display = False
+        self.push_screen(LoginScreen())
 
     async def on_unmount(self) -> None:
         await self.trio.stop()
 
     # ------------------------------------------------------------------ session
 
-    async def _signed_in(self, credentials: Credentials | None) -> None:
-        if credentials is None:
-            return
-        self.run_worker(self._start(credentials), exclusive=True, group="session")
+    def on_login_screen_submitted(self, message: LoginScreen.Submitted) -> None:
+        if isinstance(self.screen, LoginScreen):
+            self.run_worker(self._sign_in(message.credentials, self.screen), group="session")
 
-    async def _start(self, c: Credentials) -> None:
-        path = self.cache_dir / f"{c.username.lower()}.sqlite3"
-        private_dir(self.cache_dir, tighten=self.own_cache_dir)  # the SDK keeps the refresh token in there
-        opened: list[Chat] = []
-        ready = asyncio.Event()  # set from trio: both run on this thread
-
-        async def hold() -> None:  # the Chat lives in trio as long as the app
-            async with Chat.open(self.url, path, http_url=self.http_url, device="chat-tui") as chat:
-                opened.append(chat)
-                ready.set()
-                await trio.sleep_forever()
-        self.run_worker(self.trio.call(hold), group="trio")
-        await ready.wait()
-        chat = self.chat = opened[0]
-        await self._show_rooms(await self.trio.call(chat.cached_rooms))  # the cache first, instantly
+    async def _sign_in(self, c: Credentials, login: LoginScreen) -> None:
         try:
+            chat = await self._open_chat(c.username)
             if c.email:
                 await self.trio.call(chat.signup, c.username, c.email, c.password)
             else:
                 await self.trio.call(chat.login, c.username, c.password)
-        except (ChatError, OSError) as exc:
-            self.notify(str(exc), severity="error")
-            self.push_screen(LoginScreen(), self._signed_in)
+        except REQUEST_ERRORS as exc:
+            await self._close_chat()
+            login.failed(error_text(exc))
             return
-        self.sub_title = f"{chat.username} · online"
-        self.run_worker(self._events(), group="events")
-        await self._show_rooms(await self.trio.call(chat.rooms))
-        await self._refresh_presence()
+        self.sub_title = f"{chat.username} · connected"
+        await login.dismiss()
+        self.query_one("#compose", Input).focus()
+        self._session.append(self.run_worker(self._events(), group="events"))
+        self._session.append(self.run_worker(self._first_rooms(chat), group="rooms"))
+
+    async def _first_rooms(self, chat: Chat) -> None:
+        with contextlib.suppress(*REQUEST_ERRORS):  # a session that ends already is reported by _events
+            await self._show_rooms(await self.trio.call(chat.cached_rooms))  # the cache first, instantly
+            await self._show_rooms(await self.trio.call(chat.rooms))
+
+    async def _open_chat(self, username: str) -> Chat:
+        """A Chat on this account's cache file, living in trio until `_close_chat`."""
+        path = self.cache_dir / f"{username.lower()}.sqlite3"
+        private_dir(self.cache_dir, tighten=self.own_cache_dir)  # the SDK keeps the refresh token in there
+        opened: list[Chat] = []
+        failed: list[OSError] = []
+        ready = asyncio.Event()  # set from trio: both run on this thread
+
+        async def hold() -> None:
+            try:
+                async with Chat.open(self.url, path, http_url=self.http_url, device="chat-tui") as chat:
+                    opened.append(chat)
+                    ready.set()
+                    await trio.sleep_forever()
+            except OSError as exc:
+                if opened:
+                    raise
+                failed.append(exc)
+            finally:
+                ready.set()
+        self._session.append(self.run_worker(self.trio.call(hold), group="trio"))
+        await ready.wait()
+        if failed:
+            raise failed[0]
+        self.chat = opened[0]
+        return self.chat
+
+    async def _close_chat(self) -> None:
+        """Stop the Chat (its connection and cache) and empty the screen."""
+        for worker in self._session:
+            worker.cancel()
+        self._session.clear()
+        self.chat = None
+        self._reset()
+        await self.query_one("#rooms", ListView).clear()
+        await self.query_one("#messages", Conversation).remove_children()
+        await self.query("#invite").remove()
+        for name in ("title", "typing", "editing"):
+            self.query_one(f"#{name}", Static).update("")
+        self.query_one("#editing", Static).display = False
 
     async def _events(self) -> None:
         assert self.chat is not None
+        chat = self.chat
         while True:
-            await self._handle_event(await self.trio.call(self.chat.next_event))
+            event = await self.trio.call(chat.next_event)
+            if isinstance(event, SessionEnded):
+                self.run_worker(self._session_ended(event), group="session")
+                return
+            try:
+                await self._handle_event(event)
+            except REQUEST_ERRORS as exc:  # a lookup it needed failed: the event is still in the cache
+                self.notify(error_text(exc), severity="error")
+
+    async def _session_ended(self, event: SessionEnded) -> None:
+        username = self.chat.username if self.chat else None
+        await self._close_chat()
+        self.sub_title = "signed out"
+        self.push_screen(LoginScreen(notice=ended_text(event), username=username or ""))
 
     # ------------------------------------------------------------------ rooms
 
@@ -141,6 +219,11 @@ class ChatApp(LiteralApp):
         await view.clear()
         for r in rooms:
             await view.append(ListItem(Static(self._room_text(r)), id=f"room-{r.room}"))
+        if self.chat.connected:
+            self._ask_presence()
+
+    def _ask_presence(self) -> None:
+        self.run_worker(self._refresh_presence(), group="presence", exclusive=True)
 
     def _room_text(self, r: f.RoomSummary) -> Text:
         return room_line(r, self.names, self.online.get(r.peer) if r.peer else None)
@@ -152,53 +235,90 @@ class ChatApp(LiteralApp):
                     line.update(self._room_text(self.rooms[room]))
 
     async def _refresh_presence(self) -> None:
-        assert self.chat is not None
         peers = sorted({r.peer for r in self.rooms.values() if r.peer})
-        if peers:
-            for info in await self.trio.call(self.chat.presence, peers):
-                self.online[info.user] = bool(info.online)
+        if self.chat is None or not peers:
+            return
+        try:
+            found = await self.trio.call(self.chat.presence, peers)
+        except REQUEST_ERRORS:
+            return  # unknown for now; presence_changed pushes and the next reconnect bring it
+        for info in found:
+            if info.online is None:  # not ours to see
+                self.online.pop(info.user, None)
+            else:
+                self.online[info.user] = info.online
+        self._presence_changed()
+
+    def _presence_changed(self) -> None:
         for room in self.rooms:
             self._redraw_room(room)
+        if self.info is not None:
+            self.query_one("#title", Static).update(self._title(self.info))
 
     async def on_list_view_selected(self, event: ListView.Selected) -> None:
         if event.item.id and event.item.id.startswith("room-"):
-            await self.open_room(int(event.item.id.removeprefix("room-")))
+            try:
+                await self.open_room(int(event.item.id.removeprefix("room-")))
+            except REQUEST_ERRORS as exc:
+                self.notify(error_text(exc), severity="error")
 
     async def open_room(self, room: int) -> None:
         assert self.chat is not None
-        self.room, self.shown = room, {}
-        await self.query_one("#messages", VerticalScroll).remove_children()
+        self.room, self.shown, self.info = room, {}, None
+        self._stop_editing()
+        conversation = self.query_one("#messages", Conversation)
+        conversation.select(None)
+        await conversation.remove_children()
         await self._show_messages(await self.trio.call(self.chat.cached_history, room, None, PAGE))
         info = await self.trio.call(self.chat.get_room, room)
         self.names.update({m.user: m.username for m in info.members})
         self.members = [m.user for m in info.members if m.user != self.chat.user_id]
+        self.info = info
         self.query_one("#title", Static).update(self._title(info))
+        self._show_typing()
         self.receipts = await self.trio.call(self.chat.receipts, room)
         await self._show_messages(await self.trio.call(self.chat.history, room, None, PAGE))
         self.query_one("#compose", Input).focus()
         await self._mark_read()
 
     def _title(self, info: f.RoomInfo) -> Text:
-        peer_online = bool(self.online.get(self.members[0])) if info.kind == "direct" and self.members else None
+        peer_online = self.online.get(self.members[0]) if info.kind == "direct" and self.members else None
         return title_line(info, self.names, self._me(), peer_online)
+
+    def _room_named(self, name: str) -> int:
+        """The room whose title is `name` (any case), or else the one whose title starts with it."""
+        titles = {room: room_title(r, self.names) for room, r in self.rooms.items()}
+        for matches in ([r for r, t in titles.items() if t.casefold() == name.casefold()],
+                        [r for r, t in titles.items() if t.casefold().startswith(name.casefold())]):
+            if len(matches) == 1:
+                return matches[0]
+            if matches:
+                raise CommandError(f"several rooms are called {name}: " + ", ".join(titles[r] for r in matches))
+        raise CommandError(f"no room called {name}")
 
     # ------------------------------------------------------------------ messages
 
     async def _show_messages(self, messages: list[f.Message]) -> None:
-        box = self.query_one("#messages", VerticalScroll)
+        box = self.query_one("#messages", Conversation)
+        mounted = {int(w.id.removeprefix("msg-")) for w in box.children if w.id}
         for m in messages:
-            if m.seq in self.shown:
-                self.shown[m.seq] = m
+            self.shown[m.seq] = m
+            if not is_shown(m):
+                continue
+            if m.seq in mounted:
                 self._redraw(m.seq)
                 continue
-            self.shown[m.seq] = m
-            line = Static(self._line(m), id=f"msg-{m.seq}", classes="mine" if m.sender == self._me() else "")
-            later = [seq for seq in self.shown if seq > m.seq and self.query(f"#msg-{seq}")]
+            classes = [SELECTABLE] if m.kind != "system" else []
+            classes += ["mine"] if m.sender == self._me() else []
+            line = Static(self._line(m), id=f"msg-{m.seq}", classes=" ".join(classes))
+            later = [seq for seq in mounted if seq > m.seq]
             if later:
                 await box.mount(line, before=f"#msg-{min(later)}")
             else:
                 await box.mount(line)
-        box.scroll_end(animate=False)
+            mounted.add(m.seq)
+        if box.selected is None:
+            box.scroll_end(animate=False)
 
     def _me(self) -> int | None:
         return self.chat.user_id if self.chat else None
@@ -218,14 +338,90 @@ class ChatApp(LiteralApp):
     async def action_older(self) -> None:
         if self.chat is None or self.room is None or not self.shown:
             return
-        older = await self.trio.call(self.chat.history, self.room, min(self.shown), PAGE)
+        try:
+            older = await self.trio.call(self.chat.history, self.room, min(self.shown), PAGE)
+        except REQUEST_ERRORS as exc:
+            self.notify(error_text(exc), severity="error")
+            return
         await self._show_messages(older)
-        self.query_one("#messages", VerticalScroll).scroll_home(animate=False)
+        self.query_one("#messages", Conversation).scroll_home(animate=False)
+
+    # ------------------------------------------------------------------ the selected message
+
+    def _selected(self) -> f.Message | None:
+        seq = self.query_one("#messages", Conversation).selected
+        return self.shown.get(seq) if seq is not None else None
+
+    def _target(self) -> f.Message:
+        """The selected message, or else my newest one that is not deleted (for /edit and /delete)."""
+        selected = self._selected()
+        if selected is not None:
+            return selected
+        mine = [m for m in self.shown.values() if m.sender == self._me() and not m.deleted and m.kind != "system"]
+        if not mine:
+            raise CommandError("select a message first (Up), or send one")
+        return max(mine, key=lambda m: m.seq)
+
+    def action_select_newest(self) -> None:
+        if self.focused is self.query_one("#compose", Input):
+            self.query_one("#messages", Conversation).select_newest()
+
+    def action_back_to_input(self) -> None:
+        if self.editing is not None:
+            self._stop_editing()
+            self.query_one("#compose", Input).value = ""
+        self.query_one("#messages", Conversation).select(None)
+        self.query_one("#compose", Input).focus()
+
+    def action_edit_selected(self) -> None:
+        m = self._selected()
+        if m is not None:
+            self._start_editing(m)
+
+    def _start_editing(self, m: f.Message) -> None:
+        if m.sender != self._me():
+            self.notify("you can only edit your own messages", severity="warning")
+        elif m.deleted:
+            self.notify("that message was deleted", severity="warning")
+        else:
+            self.editing = m.seq
+            mode = self.query_one("#editing", Static)
+            mode.update(literal("editing: ", (preview(m), "italic"), "  · Enter saves · Esc cancels"))
+            mode.display = True
+            compose = self.query_one("#compose", Input)
+            compose.value = m.body or ""
+            compose.focus()
+            compose.cursor_position = len(compose.value)
+
+    def _stop_editing(self) -> None:
+        self.editing = None
+        self.query_one("#editing", Static).display = False
+
+    def action_delete_selected(self) -> None:
+        m = self._selected()
+        if m is not None:
+            self._confirm_delete(m)
+
+    def _confirm_delete(self, m: f.Message) -> None:
+        if m.deleted:
+            self.notify("that message is already deleted", severity="warning")
+            return
+        room = m.room
+
+        async def answered(yes: bool | None) -> None:
+            if yes and self.chat is not None:
+                try:
+                    await self.trio.call(self.chat.delete, room, m.seq)
+                except REQUEST_ERRORS as exc:
+                    self.notify(error_text(exc), severity="error")
+        self.push_screen(Confirm("Delete this message for everyone?", preview(m), "Delete"), answered)
+
+    # ------------------------------------------------------------------ the input line
 
     async def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id != "compose" or self.chat is None or self.room is None:
             return
-        typing = bool(event.value) and not event.value.startswith("/")
+        typing = bool(event.value) and not event.value.startswith("/") and self.editing is None
         now = time.monotonic()
         if typing and now - self._typing_sent > TYPING_EVERY:
             self._typing_sent = now
@@ -243,42 +439,64 @@ class ChatApp(LiteralApp):
             return
         try:
             if text.startswith("/"):
-                await self._command(text)
+                await self._command(parse(text))
             elif self.room is None:
                 self.notify("open a room first (or /dm USER)", severity="warning")
+            elif self.editing is not None:
+                seq = self.editing
+                self._stop_editing()
+                await self.trio.call(self.chat.edit, self.room, seq, text)
             else:
                 self._typing_sent = 0.0
                 await self.trio.call(self.chat.send, self.room, text)
                 await self._show_messages(await self.trio.call(self.chat.cached_history, self.room, None, 1))
-        except (ChatError, OSError) as exc:
-            self.notify(str(exc), severity="error")
+        except CommandError as exc:
+            event.input.value = text  # kept, to be put right
+            self.notify(str(exc), severity="warning", timeout=10)
+        except REQUEST_ERRORS as exc:
+            self.notify(error_text(exc), severity="error")
 
-    async def _command(self, text: str) -> None:
+    async def _command(self, command: Command) -> None:
         assert self.chat is not None
-        command, *args = text.split()
-        if command == "/dm" and len(args) == 1:
-            await self._open_new((await self.trio.call(self.chat.open_direct, args[0])).room)
-        elif command == "/group" and args:
-            await self._open_new((await self.trio.call(self.chat.create_group, args[0], args[1:])).room)
-        elif command == "/join" and len(args) == 1:
-            await self.trio.call(self.chat.join, args[0])
+        name, words = command.name, command.words
+        if name == "dm":
+            await self._open_new((await self.trio.call(self.chat.open_direct, words[0])).room)
+        elif name == "group":
+            await self._open_new((await self.trio.call(self.chat.create_group, words[0], list(words[1:]))).room)
+        elif name == "open":
+            await self.open_room(self._room_named(command.text))
+        elif name == "join":
+            await self.trio.call(self.chat.join, words[0])
             await self._show_rooms(await self.trio.call(self.chat.rooms))
-        elif command == "/invite" and self.room is not None:
-            link = await self.trio.call(self.chat.create_invite, self.room)
-            self.notify(f"invite link: {link}", timeout=30)
-        elif command == "/file" and args and self.room is not None:
-            caption = text.split(maxsplit=2)[2] if len(args) > 1 else ""
-            await self.trio.call(self.chat.send_file, self.room, user_path(args[0]), caption)
-            await self._show_messages(await self.trio.call(self.chat.cached_history, self.room, None, 1))
-        elif command == "/older":
+        elif name == "older":
             await self.action_older()
-        else:
-            self.notify(HELP, timeout=10)
+        elif name == "help":
+            self.notify(HELP, timeout=20)
+        elif self.room is None:
+            raise CommandError("open a room first")
+        elif name == "invite":
+            await self._show_invite(await self.trio.call(self.chat.create_invite, self.room))
+        elif name == "file":
+            await self.trio.call(self.chat.send_file, self.room, user_path(words[0]), command.text)
+            await self._show_messages(await self.trio.call(self.chat.cached_history, self.room, None, 1))
+        elif name == "edit":
+            target = self._target()
+            if target.sender != self._me() or target.deleted:
+                self._start_editing(target)  # says why not
+            else:
+                await self.trio.call(self.chat.edit, self.room, target.seq, command.text)
+        elif name == "delete":
+            self._confirm_delete(self._target())
 
     async def _open_new(self, room: int) -> None:
         assert self.chat is not None
         await self._show_rooms(await self.trio.call(self.chat.rooms))
         await self.open_room(room)
+
+    async def _show_invite(self, link: str) -> None:
+        await self.query("#invite").remove()
+        name = room_title(self.info, self.names, self._me()) if self.info else "this room"
+        await self.query_one("#pane", Vertical).mount(InviteBar(link, name), before="#typing")
 
     # ------------------------------------------------------------------ pushes
 
@@ -301,12 +519,11 @@ class ChatApp(LiteralApp):
             self._show_typing()
         elif isinstance(event, p.PresenceChanged):
             self.online[event.user] = event.online
-            for room in self.rooms:
-                self._redraw_room(room)
+            self._presence_changed()
         elif isinstance(event, ConnectionChanged) and self.chat is not None:
-            self.sub_title = f"{self.chat.username} · {'online' if event.connected else 'reconnecting…'}"
-        elif isinstance(event, SessionEnded):
-            self.notify(f"signed out: {event.reason}", severity="error")
+            self.sub_title = f"{self.chat.username} · {'connected' if event.connected else 'reconnecting…'}"
+            if event.connected:  # what changed while we were away (docs/protocol.md 7.4)
+                self._ask_presence()
 
     async def _handle_message(self, m: f.Message) -> None:
         assert self.chat is not None
@@ -317,7 +534,7 @@ class ChatApp(LiteralApp):
         self.typing_in.get(m.room, set()).discard(m.sender or 0)
         self._show_typing()
         target = (m.event or {}).get("target")
-        if isinstance(target, int) and target in self.shown:
+        if isinstance(target, int) and target in self.shown:  # an edit or delete: the cache has applied it
             [fresh] = await self.trio.call(self.chat.cached_history, m.room, target + 1, 1) or [self.shown[target]]
             self.shown[target] = fresh
             self._redraw(target)
