@@ -1,5 +1,6 @@
 """The web client's own tests, from pytest: Vitest (client module, cache), a production build, then the
-end-to-end run in headless Chromium against a real server (web/e2e/run.mjs starts web/e2e/server.py).
+browser specs (web/e2e/*.spec.ts, @playwright/test) in headless Chromium against one real server that
+web/e2e/global-setup.ts starts (web/e2e/server.py, fresh database).
 
 Skipped, with the reason, only when node/npm are missing or no Chromium can be had (none at
 /usr/bin/chromium or $CHROMIUM_PATH and apt-get cannot install it).
@@ -25,7 +26,7 @@ def run(cmd: list[str], timeout: float, env: dict[str, str] | None = None) -> su
 
 
 def ok(result: subprocess.CompletedProcess[str], what: str) -> None:
-    output = f"{result.stdout[-6000:]}\n{result.stderr[-6000:]}"
+    output = f"{result.stdout[-12000:]}\n{result.stderr[-6000:]}"
     assert result.returncode == 0, f"{what} failed ({result.returncode}):\n{output}"
 
 
@@ -57,7 +58,8 @@ def test_web_client() -> None:
     left = lambda: BUDGET - (time.monotonic() - start)  # noqa: E731
     ok(run([npm, "exec", "--", "vitest", "run"], left()), "vitest")
     ok(run([npm, "run", "build"], left()), "npm run build")
+    ok(run([npm, "exec", "--", "tsc", "-p", "e2e"], left()), "typechecking the browser specs (tsc -p e2e)")
     env = {**os.environ, "CHROMIUM_PATH": browser, "E2E_TIMEOUT_MS": str(int(max(left() - 20, 30) * 1000))}
-    e2e = run([node, "e2e/run.mjs"], left(), env)
-    ok(e2e, "the end-to-end run (web/e2e/run.mjs)")
-    assert "all steps passed" in e2e.stdout
+    e2e = run([npm, "exec", "--", "playwright", "test", "--reporter=line"], left(), env)
+    ok(e2e, "the browser specs (npx playwright test)")
+    assert " passed" in e2e.stdout and " failed" not in e2e.stdout, e2e.stdout[-12000:]

@@ -1,4 +1,5 @@
 import { useLayoutEffect, useMemo, useRef } from "react";
+import { ArrowLeft, Settings } from "lucide-react";
 import { navigate, useChat, useNow, useStore } from "./hooks";
 import { canActOn, dayKey, describeEvent, isHiddenEvent, tickFor } from "../store/logic";
 import { dayLabel, lastSeen } from "./format";
@@ -55,13 +56,13 @@ export function ChatView({ room }: { room: number }) {
   return (
     <section className="chat" aria-label={`Chat with ${title}`}>
       <header className="bar chat-head">
-        <button type="button" className="icon back" aria-label="Back to chats" onClick={() => navigate("/")}>←</button>
+        <button type="button" className="icon back" aria-label="Back to chats" onClick={() => navigate("/")}><ArrowLeft size={22} aria-hidden="true" /></button>
         <div className="chat-title">
           <h2>{title}</h2>
           <p className={`subtitle ${typingNames.length ? "typing" : ""}`} aria-live="polite" data-testid="chat-subtitle">{subtitle}</p>
         </div>
         {r.kind === "group" && (
-          <button type="button" className="icon" aria-label="Group settings" onClick={() => navigate(`/r/${room}/settings`)}>⚙</button>
+          <button type="button" className="icon" aria-label="Group settings" title="Group settings" onClick={() => navigate(`/r/${room}/settings`)}><Settings size={20} aria-hidden="true" /></button>
         )}
       </header>
       <div className="messages" ref={listRef} onScroll={onScroll} role="log" aria-label="Messages" tabIndex={0}>

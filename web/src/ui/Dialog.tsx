@@ -1,4 +1,5 @@
 import { useEffect, useRef, type ReactNode } from "react";
+import { X } from "lucide-react";
 
 /** A modal on the native <dialog>: focus is trapped, Esc closes it. */
 export function Dialog({ title, onClose, children, wide }: { title: string; onClose: () => void; children: ReactNode; wide?: boolean }) {
@@ -13,7 +14,7 @@ export function Dialog({ title, onClose, children, wide }: { title: string; onCl
       onClick={(e) => e.target === ref.current && onClose()}>
       <header className="dialog-head">
         <h2>{title}</h2>
-        <button type="button" className="icon" aria-label="Close" onClick={onClose}>✕</button>
+        <button type="button" className="icon" aria-label="Close" onClick={onClose}><X size={20} aria-hidden="true" /></button>
       </header>
       <div className="dialog-body">{children}</div>
     </dialog>

@@ -1,4 +1,5 @@
 import { useCallback, useEffect, useState, type FormEvent } from "react";
+import { ArrowLeft } from "lucide-react";
 import { navigate, useChat, useStore } from "./hooks";
 import { QrCode } from "./QrCode";
 import type { InviteInfo, Member } from "../protocol/types";
@@ -40,7 +41,7 @@ export function GroupSettings({ room }: { room: number }) {
   return (
     <section className="settings" aria-labelledby="group-title">
       <header className="bar">
-        <button type="button" className="icon back" aria-label="Back to chat" onClick={() => navigate(`/r/${room}`)}>←</button>
+        <button type="button" className="icon back" aria-label="Back to chat" onClick={() => navigate(`/r/${room}`)}><ArrowLeft size={22} aria-hidden="true" /></button>
         <h2 id="group-title">{r?.name ?? "Group"} · settings</h2>
       </header>
       <div className="settings-body">

@@ -1,4 +1,5 @@
 import { useEffect, useRef, useState, type KeyboardEvent, type MouseEvent, type ReactNode } from "react";
+import { Check, CheckCheck, Clock, Paperclip, Pencil, Trash2, type LucideIcon } from "lucide-react";
 import type { Message } from "../protocol/types";
 import { editProblem, MAX_BODY, type Tick } from "../store/logic";
 import { fileSize, timeOfDay } from "./format";
@@ -6,7 +7,7 @@ import { useMediaLinks, useMediaUrl } from "./hooks";
 import { Dialog } from "./Dialog";
 
 const TICK_LABEL: Record<Tick, string> = { pending: "sending", sent: "sent", delivered: "delivered", read: "read" };
-const TICK_ICON: Record<Tick, string> = { pending: "🕓", sent: "✓", delivered: "✓✓", read: "✓✓" };
+const TICK_ICON: Record<Tick, LucideIcon> = { pending: Clock, sent: Check, delivered: CheckCheck, read: CheckCheck };
 
 /** What the user may do to a message (their own ones): each rejects with the error to show. */
 export interface BubbleActions {
@@ -53,11 +54,9 @@ export function MessageBubble({ m, mine, tick, author, actions }: { m: Message; 
       {canAct && !editing && (
         <div className="msg-actions" role="group" aria-label="Message actions">
           <button type="button" ref={editButton} className="icon" aria-label="Edit message" title="Edit"
-            onClick={() => { setError(null); setEditing(true); }}>✎</button>
+            onClick={() => { setError(null); setEditing(true); }}><Pencil size={14} aria-hidden="true" /></button>
           <button type="button" className="icon" aria-label="Delete message" title="Delete" onClick={() => void remove()}>
-            {/* an inline icon: emoji glyphs show as empty boxes where no emoji font is installed */}
-            <svg width="14" height="14" viewBox="0 0 24 24" aria-hidden="true" fill="none" stroke="currentColor" strokeWidth="2"
-              strokeLinecap="round" strokeLinejoin="round"><path d="M3 6h18M8 6V4h8v2M6 6l1 14h10l1-14M10 11v6M14 11v6" /></svg>
+            <Trash2 size={14} aria-hidden="true" />
           </button>
         </div>
       )}
@@ -65,9 +64,18 @@ export function MessageBubble({ m, mine, tick, author, actions }: { m: Message; 
       <footer className="meta">
         {m.edited_ts && !m.deleted ? <span className="edited">(edited)</span> : null}
         <time dateTime={new Date(m.ts).toISOString()}>{timeOfDay(m.ts)}</time>
-        {tick && <span className={`tick ${tick}`} data-tick={tick} aria-label={TICK_LABEL[tick]} title={TICK_LABEL[tick]}>{TICK_ICON[tick]}</span>}
+        {tick && <TickIcon tick={tick} />}
       </footer>
     </article>
+  );
+}
+
+function TickIcon({ tick }: { tick: Tick }) {
+  const Icon = TICK_ICON[tick];
+  return (
+    <span className={`tick ${tick}`} data-tick={tick} role="img" aria-label={TICK_LABEL[tick]} title={TICK_LABEL[tick]}>
+      <Icon size={15} strokeWidth={2.25} aria-hidden="true" />
+    </span>
   );
 }
 
@@ -127,7 +135,7 @@ function EditBox({ initial, save, done }: { initial: string; save: (body: string
 function MediaView({ m }: { m: Message }) {
   const media = m.media!;
   const name = media.file_name ?? "file";
-  if (m.seq === 0) return <p className="file">📎 {name} ({fileSize(media.size)})</p>;
+  if (m.seq === 0) return <p className="file"><Paperclip size={16} aria-hidden="true" /> {name} ({fileSize(media.size)})</p>;
   return <SignedMedia m={m} />;
 }
 
@@ -140,7 +148,7 @@ function SignedMedia({ m }: { m: Message }) {
     return <Player kind="video" id={media.id} label={`Video ${name}`} width={media.width} />;
   }
   if (m.kind === "audio" || media.mime.startsWith("audio/")) return <Player kind="audio" id={media.id} label={`Audio ${name}`} />;
-  return <Download id={media.id} name={name} className="file">📎 {name} <small>({fileSize(media.size)})</small></Download>;
+  return <Download id={media.id} name={name} className="file"><Paperclip size={16} aria-hidden="true" /> {name} <small>({fileSize(media.size)})</small></Download>;
 }
 
 function Photo({ m }: { m: Message }) {

@@ -1,4 +1,5 @@
 import { useEffect, useState, type FormEvent } from "react";
+import { X } from "lucide-react";
 import { Dialog } from "./Dialog";
 import { navigate, useStore } from "./hooks";
 import type { Profile } from "../protocol/types";
@@ -76,7 +77,7 @@ export function NewChatDialog({ mode, onClose }: { mode: "direct" | "group"; onC
         {mode === "group" && members.length > 0 && (
           <ul className="chips" aria-label="Members to add">
             {members.map((m) => (
-              <li key={m}>@{m} <button type="button" className="icon" aria-label={`Remove ${m}`} onClick={() => setMembers(members.filter((x) => x !== m))}>✕</button></li>
+              <li key={m}>@{m} <button type="button" className="icon" aria-label={`Remove ${m}`} onClick={() => setMembers(members.filter((x) => x !== m))}><X size={16} aria-hidden="true" /></button></li>
             ))}
           </ul>
         )}

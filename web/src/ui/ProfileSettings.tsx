@@ -1,4 +1,5 @@
 import { useEffect, useState, type FormEvent } from "react";
+import { ArrowLeft } from "lucide-react";
 import { navigate, useStore } from "./hooks";
 import type { Profile, VisibilityLevel } from "../protocol/types";
 import { currentSubscription, disablePush, enablePush, pushSupported } from "../push";
@@ -63,7 +64,7 @@ export function ProfileSettings({ onLogout }: { onLogout: (deleted?: boolean) =>
   return (
     <section className="settings" aria-labelledby="profile-title">
       <header className="bar">
-        <button type="button" className="icon back" aria-label="Back to chats" onClick={() => navigate("/")}>←</button>
+        <button type="button" className="icon back" aria-label="Back to chats" onClick={() => navigate("/")}><ArrowLeft size={22} aria-hidden="true" /></button>
         <h2 id="profile-title">Profile and privacy</h2>
       </header>
       <div className="settings-body">

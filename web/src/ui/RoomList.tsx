@@ -1,4 +1,5 @@
 import { useMemo } from "react";
+import { BellOff, Camera, File, MessageSquarePlus, Music, Users, Video, type LucideIcon } from "lucide-react";
 import { navigate, useChat, useStore } from "./hooks";
 import { previewText } from "../store/logic";
 import { badge, shortTime } from "./format";
@@ -13,13 +14,18 @@ export function RoomList({ active }: { active: number | null }) {
     () => Object.values(rooms).sort((a, b) => (b.last_message?.ts ?? 0) - (a.last_message?.ts ?? 0) || b.room - a.room),
     [rooms],
   );
-  if (!sorted.length) return <p className="empty small">No chats yet. Start one with ✎ or 👥.</p>;
+  if (!sorted.length) return (
+    <p className="empty small">
+      No chats yet. Start one with <MessageSquarePlus size={16} aria-label="New direct chat" className="inline-icon" /> or{" "}
+      <Users size={16} aria-label="New group" className="inline-icon" />.
+    </p>
+  );
   return (
     <ul className="rooms" aria-label="Chat list">
       {sorted.map((r) => (
         <RoomRow key={r.room} r={r} title={store.roomTitle(r)} active={r.room === active}
           online={r.peer !== undefined && presence[r.peer]?.online === true}
-          preview={previewText(r.last_message, store.name)} sender={lastSender(r, store.name, store.state.me.userId)} />
+          preview={previewText(r.last_message, store.name)} kind={r.last_message?.deleted ? undefined : r.last_message?.kind} sender={lastSender(r, store.name, store.state.me.userId)} />
       ))}
     </ul>
   );
@@ -32,7 +38,10 @@ function lastSender(r: RoomRecord, name: (u: number) => string, me: number): str
   return r.kind === "group" ? `${name(m.sender)}: ` : "";
 }
 
-function RoomRow({ r, title, active, online, preview, sender }: { r: RoomRecord; title: string; active: boolean; online: boolean; preview: string; sender: string }) {
+const KIND_ICON: Partial<Record<string, LucideIcon>> = { image: Camera, video: Video, audio: Music, file: File };
+
+function RoomRow({ r, title, active, online, preview, kind, sender }: { r: RoomRecord; title: string; active: boolean; online: boolean; preview: string; kind?: string; sender: string }) {
+  const KindIcon = kind ? KIND_ICON[kind] : undefined;
   const unread = r.unread > 0 ? `, ${r.unread} unread` : "";
   const mention = (r.mentions ?? 0) > 0 ? ", mentioned" : "";
   return (
@@ -43,11 +52,12 @@ function RoomRow({ r, title, active, online, preview, sender }: { r: RoomRecord;
         <span className="avatar" aria-hidden="true">{title.slice(0, 1).toUpperCase()}{online && <i className="dot" />}</span>
         <span className="room-main">
           <span className="room-top">
-            <span className="room-title">{title}{r.muted ? " 🔕" : ""}</span>
+            <span className="room-title">{title}</span>
+            {r.muted && <BellOff size={14} className="muted-icon" aria-label="muted" />}
             {r.last_message && <time className="room-time">{shortTime(r.last_message.ts)}</time>}
           </span>
           <span className="room-bottom">
-            <span className="room-preview">{sender}{preview}</span>
+            <span className="room-preview">{sender}{KindIcon && <KindIcon size={14} className="inline-icon" aria-hidden="true" />}{preview}</span>
             {(r.mentions ?? 0) > 0 && <span className="badge mention" aria-hidden="true">@</span>}
             {r.unread > 0 && <span className={`badge ${r.muted ? "muted" : ""}`} data-testid="unread">{badge(r.unread)}</span>}
           </span>

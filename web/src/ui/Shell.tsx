@@ -1,4 +1,5 @@
 import { useEffect, useState } from "react";
+import { MessageSquarePlus, Settings, Users } from "lucide-react";
 import { navigate, useChat, useStore, type Route } from "./hooks";
 import { RoomList } from "./RoomList";
 import { ChatView } from "./ChatView";
@@ -57,9 +58,9 @@ export function Shell({ route, onLogout }: { route: Route; onLogout: (deleted?: 
         <header className="bar">
           <h1 className="brand">chatd</h1>
           <span className={`conn ${conn}`} role="status" aria-live="polite">{conn === "online" ? "online" : conn === "connecting" ? "connecting…" : "offline"}</span>
-          <button type="button" className="icon" aria-label="New direct chat" title="New direct chat" onClick={() => setDialog("direct")}>✎</button>
-          <button type="button" className="icon" aria-label="New group" title="New group" onClick={() => setDialog("group")}>👥</button>
-          <button type="button" className="icon" aria-label="Profile and settings" title="Profile and settings" onClick={() => navigate("/settings")}>⚙</button>
+          <button type="button" className="icon" aria-label="New direct chat" title="New direct chat" onClick={() => setDialog("direct")}><MessageSquarePlus size={20} aria-hidden="true" /></button>
+          <button type="button" className="icon" aria-label="New group" title="New group" onClick={() => setDialog("group")}><Users size={20} aria-hidden="true" /></button>
+          <button type="button" className="icon" aria-label="Profile and settings" title="Profile and settings" onClick={() => navigate("/settings")}><Settings size={20} aria-hidden="true" /></button>
         </header>
         <RoomList active={room} />
       </aside>
