@@ -96,6 +96,34 @@ async def test_edit_and_delete_reach_both_caches(node: Node, tmp_path: Path) -> 
         assert deleted.deleted and deleted.body is None
 
 
+async def test_replies_and_reactions_reach_both_caches(node: Node, tmp_path: Path) -> None:
+    async with chat(node, tmp_path / "ann.db") as ann, chat(node, tmp_path / "bob.db") as bob:
+        await signed_up(ann, "ann")
+        room = (await ann.open_direct(await signed_up(bob, "bob"))).room
+        asked = await ann.send(room, "lunch?")
+        answer = await bob.send(room, "noon", reply_to=asked.seq)
+        got = await next_matching(ann, text("noon"))
+        assert isinstance(got, NewMessage) and got.message.reply_to == asked.seq
+        assert [m.reply_to for m in await bob.cached_history(room, answer.seq + 1, 1)] == [asked.seq]
+
+        def reaction(kind: str) -> Callable[[Event], bool]:
+            return lambda e: isinstance(e, NewMessage) and (e.message.event or {}).get("type") == kind
+
+        async def reactions_at(c: Chat) -> list[tuple[str, list[int]]]:
+            [m] = await c.cached_history(room, answer.seq + 1, 1)
+            return [(r.emoji, r.users) for r in m.reactions or []]
+        await ann.react(room, answer.seq, "👍")
+        await bob.react(room, answer.seq, "👍")
+        await ann.react(room, answer.seq, "👍")  # again: nothing changes
+        for c in (ann, bob):
+            await next_matching(c, reaction("reaction_added"))
+            await next_matching(c, reaction("reaction_added"))
+            assert await reactions_at(c) == [("👍", [ann.user_id, bob.user_id])]
+        await ann.unreact(room, answer.seq, "👍")
+        await next_matching(bob, reaction("reaction_removed"))
+        assert await reactions_at(bob) == [("👍", [bob.user_id])]
+
+
 async def test_a_signed_out_device_ends_its_session_without_reconnecting(node: Node, tmp_path: Path) -> None:
     async with chat(node, tmp_path / "laptop.db") as laptop, chat(node, tmp_path / "phone.db") as phone:
         username = await signed_up(laptop, "ann")

@@ -5,6 +5,7 @@ and presence."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -283,3 +284,52 @@ def test_presence_in_the_title_agrees_with_the_room_list(server: ServerThread, t
                         "bob online again in both")
     drive(scenario)
 
+
+
+def test_reply_and_react_on_the_selected_message(server: ServerThread, tmp_path: Path) -> None:
+    ann, bob = sign_up(server, "ann"), sign_up(server, "bob", connect=True)
+    room = direct_room(server, bob, ann)
+
+    async def bob_sends(body: str, reply_to: int | None = None) -> int:
+        assert bob.client is not None
+        return (await bob.client.call(f.Send, room=room, client_id=str(uuid.uuid4()), body=body,  # type: ignore[no-any-return]
+                                      reply_to=reply_to)).seq
+
+    async def bob_reacts(seq: int, emoji: str) -> None:
+        assert bob.client is not None
+        await bob.client.call(f.React, room=room, target=seq, emoji=emoji)
+
+    def block(seq: int) -> str:  # a message's whole block: the quote above, the line, the reactions under
+        return (text_of(app, f"#msg-{seq}") or [""])[0]
+
+    async def scenario() -> None:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await log_in(app, pilot, ann.username)
+            await open_room(app, pilot, bob.username)
+            lunch = await server.call(bob_sends, "lunch?")
+            await until(pilot, lambda: "lunch?" in block(lunch), "bob's question")
+            await pilot.press("up", "r")
+            assert f"replying to {bob.username}: lunch?" in text_of(app, "#editing")[0]
+            await type_line(pilot, "noon")
+            await until(pilot, lambda: any(t.startswith(f"       ┌ {bob.username}: lunch?\n") and "me: noon" in t
+                                           for t in lines(app)), "my reply under its quote")
+            [mine] = [seq for seq, m in app.shown.items() if m.body == "noon"]
+            assert app.shown[mine].reply_to == lunch
+
+            answer = await server.call(bob_sends, "great", mine)
+            await until(pilot, lambda: block(answer).startswith("       ┌ me: noon\n"), "bob's reply quoting mine")
+
+            app.query_one("#compose", Input).value = "/react 👍"  # on the newest message: bob's answer
+            await pilot.press("enter")
+            await until(pilot, lambda: block(answer).endswith("great\n       👍 1"), "my reaction under it")
+            await server.call(bob_reacts, mine, "🎉")
+            await server.call(bob_reacts, mine, "👍")
+            await until(pilot, lambda: block(mine).endswith("\n       🎉 1  👍 1"), "bob's reactions, live")
+            app.query_one("#compose", Input).value = "/unreact 👍"
+            await pilot.press("enter")
+            await until(pilot, lambda: block(answer).endswith("great"), "my reaction taken off")
+            app.query_one("#compose", Input).value = "/react nope"
+            await pilot.press("enter")
+            await until(pilot, lambda: app.query_one("#compose", Input).value == "/react nope", "the line kept")
+    app = app_for(server, tmp_path)
+    drive(scenario)

@@ -125,7 +125,8 @@ async def log_in(app: ChatApp, pilot: Pilot[None], username: str, password: str 
 
 
 async def open_room(app: ChatApp, pilot: Pilot[None], title: str) -> None:
-    """Open a room the way a user does without the mouse: `/open NAME` in the input line."""
+    """Open a room the way a user does without the mouse: `/open NAME` in the input line, once it is listed."""
+    await until(pilot, lambda: any(title in t for t in text_of(app, "#rooms Static")), f"{title} in the room list")
     await type_line(pilot, f"/open {title}")
     await until(pilot, lambda: any(t.startswith(title) for t in text_of(app, "#title")),
                 f"{title} open")

@@ -3,7 +3,8 @@ conversation on the right with ticks on your messages, typing indicator and an i
 
 Commands in the input line are in `clients.tui.commands` (/help lists them). Keys: Up (from the input
 line) selects the newest message and Up/Down move the selection; on a selected message `e` edits it,
-`d` deletes it (after a yes/no), Esc goes back to the input line. Ctrl+O loads older messages.
+`d` deletes it (after a yes/no), `r` replies to it, `+` starts a /react; Esc goes back to the input line.
+Ctrl+O loads older messages.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -38,6 +40,7 @@ from clients.tui.render import (
     is_shown,
     message_line,
     preview,
+    quote_text,
     room_line,
     room_title,
     title_line,
@@ -95,6 +98,8 @@ class ChatApp(LiteralApp):
         self.shown: dict[int, f.Message] = {}
         self.receipts: dict[int, tuple[int, int]] = {}
         self.editing: int | None = None  # the seq of the message the input line is editing
+        self.replying: int | None = None  # the seq of the message the input line answers
+        self.quotes: dict[int, f.Message] = {}  # messages answered by shown ones but not shown themselves
         self._typing_sent = 0.0
 
     def compose(self) -> ComposeResult:
@@ -111,7 +116,7 @@ class ChatApp(LiteralApp):
 
     def on_mount(self) -> None:
         self.trio.start()
-        self.query_one("#editing", Static).display = False
+        self._set_mode(None)
         self.push_screen(LoginScreen())
 
     async def on_unmount(self) -> None:
@@ -182,9 +187,9 @@ class ChatApp(LiteralApp):
         await self.query_one("#rooms", ListView).clear()
         await self.query_one("#messages", Conversation).remove_children()
         await self.query("#invite").remove()
-        for name in ("title", "typing", "editing"):
+        for name in ("title", "typing"):
             self.query_one(f"#{name}", Static).update("")
-        self.query_one("#editing", Static).display = False
+        self._set_mode(None)
 
     async def _events(self) -> None:
         assert self.chat is not None
@@ -264,8 +269,8 @@ class ChatApp(LiteralApp):
 
     async def open_room(self, room: int) -> None:
         assert self.chat is not None
-        self.room, self.shown, self.info = room, {}, None
-        self._stop_editing()
+        self.room, self.shown, self.quotes, self.info = room, {}, {}, None
+        self._set_mode(None)
         conversation = self.query_one("#messages", Conversation)
         conversation.select(None)
         await conversation.remove_children()
@@ -303,6 +308,8 @@ class ChatApp(LiteralApp):
         mounted = {int(w.id.removeprefix("msg-")) for w in box.children if w.id}
         for m in messages:
             self.shown[m.seq] = m
+        await self._find_quotes(messages)
+        for m in messages:
             if not is_shown(m):
                 continue
             if m.seq in mounted:
@@ -317,6 +324,10 @@ class ChatApp(LiteralApp):
             else:
                 await box.mount(line)
             mounted.add(m.seq)
+        batch = {m.seq for m in messages}
+        for seq, m in self.shown.items():  # replies whose quoted message just came into view
+            if m.reply_to in batch and seq not in batch:
+                self._redraw(seq)
         if box.selected is None:
             box.scroll_end(animate=False)
 
@@ -324,7 +335,17 @@ class ChatApp(LiteralApp):
         return self.chat.user_id if self.chat else None
 
     def _line(self, m: f.Message) -> Text:
-        return message_line(m, self._me(), self.names, tick(m.seq, self.members, self.receipts))
+        quoted = (self.shown.get(m.reply_to) or self.quotes.get(m.reply_to)) if m.reply_to else None
+        return message_line(m, self._me(), self.names, tick(m.seq, self.members, self.receipts), quoted)
+
+    async def _find_quotes(self, messages: list[f.Message]) -> None:
+        """The messages these answer that are not on screen, from the cache when it has them."""
+        assert self.chat is not None
+        for m in messages:
+            if m.reply_to and m.reply_to not in self.shown and m.reply_to not in self.quotes:
+                found = await self.trio.call(self.chat.cached_history, m.room, m.reply_to + 1, 1)
+                if found and found[0].seq == m.reply_to:
+                    self.quotes[m.reply_to] = found[0]
 
     def _redraw(self, seq: int) -> None:
         for widget in self.query(f"#msg-{seq}"):
@@ -352,15 +373,16 @@ class ChatApp(LiteralApp):
         seq = self.query_one("#messages", Conversation).selected
         return self.shown.get(seq) if seq is not None else None
 
-    def _target(self) -> f.Message:
-        """The selected message, or else my newest one that is not deleted (for /edit and /delete)."""
+    def _target(self, *, mine: bool) -> f.Message:
+        """The selected message, or else the newest one (mine: my newest) that is not deleted."""
         selected = self._selected()
         if selected is not None:
             return selected
-        mine = [m for m in self.shown.values() if m.sender == self._me() and not m.deleted and m.kind != "system"]
-        if not mine:
-            raise CommandError("select a message first (Up), or send one")
-        return max(mine, key=lambda m: m.seq)
+        found = [m for m in self.shown.values() if m.kind != "system" and not m.deleted
+                 and (m.sender == self._me() or not mine)]
+        if not found:
+            raise CommandError("select a message first (Up)")
+        return max(found, key=lambda m: m.seq)
 
     def action_select_newest(self) -> None:
         if self.focused is self.query_one("#compose", Input):
@@ -368,10 +390,19 @@ class ChatApp(LiteralApp):
 
     def action_back_to_input(self) -> None:
         if self.editing is not None:
-            self._stop_editing()
             self.query_one("#compose", Input).value = ""
+        self._set_mode(None)
         self.query_one("#messages", Conversation).select(None)
         self.query_one("#compose", Input).focus()
+
+    def _set_mode(self, mode: Text | None, *, editing: int | None = None, replying: int | None = None) -> None:
+        """What Enter in the input line does: send (no mode), save an edit, or send a reply."""
+        self.editing, self.replying = editing, replying
+        line = self.query_one("#editing", Static)
+        line.update(mode or "")
+        line.display = mode is not None
+        if mode is not None:  # the mode line names the message now
+            self.query_one("#messages", Conversation).select(None)
 
     def action_edit_selected(self) -> None:
         m = self._selected()
@@ -384,18 +415,35 @@ class ChatApp(LiteralApp):
         elif m.deleted:
             self.notify("that message was deleted", severity="warning")
         else:
-            self.editing = m.seq
-            mode = self.query_one("#editing", Static)
-            mode.update(literal("editing: ", (preview(m), "italic"), "  · Enter saves · Esc cancels"))
-            mode.display = True
-            compose = self.query_one("#compose", Input)
-            compose.value = m.body or ""
-            compose.focus()
-            compose.cursor_position = len(compose.value)
+            self._set_mode(literal("editing: ", (preview(m), "italic"), "  · Enter saves · Esc cancels"),
+                           editing=m.seq)
+            self._focus_input(m.body or "")
 
-    def _stop_editing(self) -> None:
-        self.editing = None
-        self.query_one("#editing", Static).display = False
+    def action_reply_selected(self) -> None:
+        m = self._selected()
+        if m is not None:
+            self._start_reply(m)
+
+    def _start_reply(self, m: f.Message) -> None:
+        if m.deleted:
+            self.notify("that message was deleted", severity="warning")
+            return
+        was_editing = self.editing is not None
+        self._set_mode(literal("replying to ", (quote_text(m, self._me(), self.names), "italic"),
+                               "  · Enter sends · Esc cancels"), replying=m.seq)
+        self._focus_input("" if was_editing else None)  # a draft stays; an edit's text goes
+
+    def action_react_selected(self) -> None:
+        if self._selected() is not None:
+            self._focus_input("/react ")
+
+    def _focus_input(self, value: str | None) -> None:
+        """Focus the input line, its text replaced by `value` unless None, the cursor at its end."""
+        compose = self.query_one("#compose", Input)
+        if value is not None:
+            compose.value = value
+        compose.focus()
+        compose.cursor_position = len(compose.value)
 
     def action_delete_selected(self) -> None:
         m = self._selected()
@@ -444,14 +492,14 @@ class ChatApp(LiteralApp):
                 self.notify("open a room first (or /dm USER)", severity="warning")
             elif self.editing is not None:
                 seq = self.editing
-                self._stop_editing()
+                self._set_mode(None)
                 await self.trio.call(self.chat.edit, self.room, seq, text)
             else:
-                self._typing_sent = 0.0
-                await self.trio.call(self.chat.send, self.room, text)
-                await self._show_messages(await self.trio.call(self.chat.cached_history, self.room, None, 1))
+                reply_to = self.replying
+                self._set_mode(None)
+                await self._send(text, reply_to)
         except CommandError as exc:
-            event.input.value = text  # kept, to be put right
+            self._focus_input(text)  # kept, to be put right
             self.notify(str(exc), severity="warning", timeout=10)
         except REQUEST_ERRORS as exc:
             self.notify(error_text(exc), severity="error")
@@ -480,13 +528,25 @@ class ChatApp(LiteralApp):
             await self.trio.call(self.chat.send_file, self.room, user_path(words[0]), command.text)
             await self._show_messages(await self.trio.call(self.chat.cached_history, self.room, None, 1))
         elif name == "edit":
-            target = self._target()
+            target = self._target(mine=True)
             if target.sender != self._me() or target.deleted:
                 self._start_editing(target)  # says why not
             else:
                 await self.trio.call(self.chat.edit, self.room, target.seq, command.text)
         elif name == "delete":
-            self._confirm_delete(self._target())
+            self._confirm_delete(self._target(mine=True))
+        elif name == "reply":
+            await self._send(command.text, self._target(mine=False).seq)
+        elif name in ("react", "unreact"):
+            act = self.chat.react if name == "react" else self.chat.unreact
+            await self.trio.call(act, self.room, self._target(mine=False).seq, words[0])
+            self.query_one("#messages", Conversation).select(None)
+
+    async def _send(self, text: str, reply_to: int | None) -> None:
+        assert self.chat is not None and self.room is not None
+        self._typing_sent = 0.0
+        await self.trio.call(functools.partial(self.chat.send, self.room, text, reply_to=reply_to))
+        await self._show_messages(await self.trio.call(self.chat.cached_history, self.room, None, 1))
 
     async def _open_new(self, room: int) -> None:
         assert self.chat is not None
@@ -537,7 +597,9 @@ class ChatApp(LiteralApp):
         if isinstance(target, int) and target in self.shown:  # an edit or delete: the cache has applied it
             [fresh] = await self.trio.call(self.chat.cached_history, m.room, target + 1, 1) or [self.shown[target]]
             self.shown[target] = fresh
-            self._redraw(target)
+            for seq, shown in self.shown.items():  # it, and the replies quoting it
+                if seq == target or shown.reply_to == target:
+                    self._redraw(seq)
         await self._show_messages([m])
         await self._mark_read()
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from protocol.reactions import emoji_problem
+
 USAGE = {
     "dm": "/dm USER",
     "group": '/group NAME USER...  (a name with spaces in quotes: /group "Team Rocket" bob carol)',
@@ -16,6 +18,9 @@ USAGE = {
     "file": "/file PATH [caption]",
     "edit": "/edit NEW TEXT",
     "delete": "/delete",
+    "reply": "/reply TEXT",
+    "react": "/react EMOJI",
+    "unreact": "/unreact EMOJI",
     "older": "/older",
     "help": "/help",
 }
@@ -67,7 +72,14 @@ def parse(line: str) -> Command:
         if not path:
             raise usage
         return Command(name, (path,), caption)
-    if name in ("open", "edit"):
+    if name in ("react", "unreact"):
+        emoji, more = first_word(rest)
+        if not emoji or more:
+            raise usage
+        if (problem := emoji_problem(emoji)) is not None:
+            raise CommandError(f"/{name}: the reaction {problem}")
+        return Command(name, (emoji,))
+    if name in ("open", "edit", "reply"):
         if not rest:
             raise usage
         return Command(name, (), rest)

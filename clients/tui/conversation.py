@@ -21,6 +21,8 @@ class Conversation(VerticalScroll):
         Binding("down", "move(1)", "Next", show=False),
         Binding("e", "app.edit_selected", "Edit"),
         Binding("d", "app.delete_selected", "Delete"),
+        Binding("r", "app.reply_selected", "Reply"),
+        Binding("plus", "app.react_selected", "React"),
         Binding("escape", "app.back_to_input", "Back to input"),
     ]
     DEFAULT_CSS = """

@@ -96,10 +96,11 @@ class LoginScreen(Screen[None]):
             return
         value = {name: self.query_one(f"#{name}", Input).value for name in ("username", "password", "email")}
         value["username"], value["email"] = value["username"].strip(), value["email"].strip()  # a password is as typed
-        if not value["username"] or not value["password"]:
-            self.show_error("enter a username and a password")
-        elif self.mode == "signup" and not value["email"]:
-            self.show_error("enter an email address to sign up")
+        missing = next((name for name in ("username", "email", "password")
+                        if not value[name] and (name != "email" or self.mode == "signup")), None)
+        if missing is not None:
+            self.query_one(f"#{missing}", Input).focus()
+            self.show_error(f"enter your {missing}" if missing != "email" else "enter an email address to sign up")
         else:
             button.disabled = True
             self.show_error("signing up…" if self.mode == "signup" else "logging in…")

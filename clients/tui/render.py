@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 
 from rich.text import Text
 
-from clients.literal import literal
+from clients.literal import Part, literal
 from clients.sdk.events import SessionEnded
 from clients.sdk.receipts import TICK_MARKS, Tick
 from protocol import frames as f
@@ -21,7 +21,7 @@ SYSTEM_TEXT = {"created": "created the chat", "member_added": "added {user}", "m
                "role_changed": "made {user} {role}", "room_updated": "changed the room settings",
                "message_edited": "edited a message", "message_deleted": "deleted a message",
                "member_banned": "banned {user}", "member_unbanned": "unbanned {user}"}
-HIDDEN_EVENTS = ("message_edited", "message_deleted")
+HIDDEN_EVENTS = ("message_edited", "message_deleted", "reaction_added", "reaction_removed")
 
 
 def who(user: object, names: Mapping[int, str]) -> str:
@@ -37,7 +37,10 @@ def clock(ts_ms: int | None) -> str:
         return "--:--"
 
 
-def message_line(m: f.Message, me: int | None, names: Mapping[int, str], tick: Tick | None = None) -> Text:
+def message_line(m: f.Message, me: int | None, names: Mapping[int, str], tick: Tick | None = None,
+                 quoted: f.Message | None = None) -> Text:
+    """A message as the conversation shows it: the message it answers quoted above it (`quoted`, when the
+    client holds it), the reactions under it."""
     at = clock(m.ts)
     if m.kind == "system":
         event = m.event or {}
@@ -47,18 +50,34 @@ def message_line(m: f.Message, me: int | None, names: Mapping[int, str], tick: T
         text = template.format(user=who(event.get("user"), names), role=event.get("role")) if template else kind
         return literal(f"{at}  * ", (actor, "bold"), " ", text)
     sender = "me" if m.sender == me else who(m.sender, names)
-    mark = f"  {TICK_MARKS[tick]}" if tick and m.sender == me else ""
+    quote = literal(("       ┌ " + quote_text(quoted, me, names) + "\n", "dim")) if m.reply_to else literal()
     if m.deleted:
-        return literal(f"{at}  ", (sender, "bold"), ": ", ("message deleted", "italic dim"))
+        return quote + literal(f"{at}  ", (sender, "bold"), ": ", ("message deleted", "italic dim"))
     body = m.body or ""
     if m.media is not None:
         label = f"[{m.kind}: {m.media.file_name or m.media.id}, {m.media.size} bytes]"
         body = f"{label} {body}".strip()
-    return literal(f"{at}  ", (sender, "bold"), f": {body}", (" (edited)" if m.edited_ts else "", "dim"), mark)
+    mark = f"  {TICK_MARKS[tick]}" if tick and m.sender == me else ""
+    line = literal(f"{at}  ", (sender, "bold"), f": {body}", (" (edited)" if m.edited_ts else "", "dim"), mark)
+    return quote + line + reaction_line(m.reactions, me)
+
+
+def quote_text(quoted: f.Message | None, me: int | None, names: Mapping[int, str]) -> str:
+    if quoted is None:
+        return "an earlier message"
+    return f"{'me' if quoted.sender == me else who(quoted.sender, names)}: {preview(quoted)}"
+
+
+def reaction_line(reactions: Iterable[f.Reaction] | None, me: int | None) -> Text:
+    """`👍 2  ❤️ 1` under a message, the ones I put there in bold; nothing when there are none."""
+    parts: list[Part] = []
+    for r in reactions or ():
+        parts += ["  " if parts else "\n       ", (f"{r.emoji} {len(r.users)}", "bold" if me in r.users else "")]
+    return literal(*parts)
 
 
 def is_shown(m: f.Message) -> bool:
-    """Edit and delete events change the message they target and get no line of their own."""
+    """Edit, delete and reaction events change the message they target and get no line of their own."""
     return not (m.kind == "system" and (m.event or {}).get("type") in HIDDEN_EVENTS)
 
 
