@@ -169,7 +169,7 @@ def test_sign_up_with_enter_errors_keep_the_fields_and_the_input_line_has_focus(
             await pilot.press("enter")
             await until(pilot, lambda: not isinstance(app.screen, LoginScreen), "signed up")
             assert app.sub_title == f"{new_name} · connected"
-            await until(pilot, lambda: app.focused is app.query_one("#compose", Input), "the input line focused", 1)
+            assert app.focused is app.query_one("#compose", Input)
             await pilot.press(*"/dm x")  # keys go to the input line at once
             assert app.query_one("#compose", Input).value == "/dm x"
 

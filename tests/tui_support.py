@@ -101,7 +101,10 @@ async def until(pilot: Pilot[None], check: Callable[[], bool], what: str, timeou
     deadline = asyncio.get_running_loop().time() + timeout
     while not check():
         if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
+            app = pilot.app
+            seen = {name: text_of(app, name) for name in ("#title", "#rooms Static", "#messages Static", "#error")}  # type: ignore[arg-type]
+            raise AssertionError(f"timed out waiting for {what}; the screen shows {seen}, "
+                                 f"notifications {[n.message for n in app._notifications]}")
         await pilot.pause(0.05)
 
 
@@ -121,7 +124,8 @@ async def log_in(app: ChatApp, pilot: Pilot[None], username: str, password: str 
     app.screen.query_one("#password", Input).value = password
     app.screen.query_one("#password", Input).focus()
     await pilot.press("enter")
-    await until(pilot, lambda: not isinstance(app.screen, LoginScreen), "the chat screen after logging in")
+    await until(pilot, lambda: not isinstance(app.screen, LoginScreen) and app.focused is app.query_one("#compose"),
+                "the chat screen after logging in, its input line focused")
 
 
 async def open_room(app: ChatApp, pilot: Pilot[None], title: str) -> None:

@@ -65,8 +65,10 @@ def error_text(exc: Exception) -> str:
 
 class ChatApp(LiteralApp):
     TITLE = "chatd"
+    AUTO_FOCUS = "#compose"  # the chat screen starts, and comes back from the sign-in screen, in the input line
     CSS = """
     #rooms { width: 32; border-right: solid $accent; }
+    #rooms Static { text-wrap: nowrap; text-overflow: ellipsis; }
     #messages { height: 1fr; }
     #typing { height: 1; color: $text-muted; }
     #editing { height: auto; color: $warning; }
@@ -85,6 +87,8 @@ class ChatApp(LiteralApp):
         self.trio = TrioGuest()
         self.chat: Chat | None = None
         self._session: list[Worker[object]] = []  # the workers that hold the Chat and read its events
+        self._rooms_lock = asyncio.Lock()
+        self._messages_lock = asyncio.Lock()  # likewise for the conversation (a send and its push)
         self._reset()
 
     def _reset(self) -> None:
@@ -213,18 +217,19 @@ class ChatApp(LiteralApp):
     # ------------------------------------------------------------------ rooms
 
     async def _show_rooms(self, rooms: list[f.RoomSummary]) -> None:
-        assert self.chat is not None
-        self.rooms = {r.room: r for r in rooms}
-        for profile in (await self.trio.call(self.chat.cached_profiles)).values():
-            self.names[profile.user] = profile.username
-        unknown = [r.peer for r in rooms if r.peer and r.peer not in self.names]
-        for user in unknown if self.chat.connected else []:
-            self.names[user] = (await self.trio.call(self.chat.profile, user)).username
-        view = self.query_one("#rooms", ListView)
-        await view.clear()
-        for r in rooms:
-            await view.append(ListItem(Static(self._room_text(r)), id=f"room-{r.room}"))
-        if self.chat.connected:
+        chat = self.chat
+        assert chat is not None
+        async with self._rooms_lock:  # a command and a push may both rebuild the list: one at a time
+            self.rooms = {r.room: r for r in rooms}
+            for profile in (await self.trio.call(chat.cached_profiles)).values():
+                self.names[profile.user] = profile.username
+            unknown = [r.peer for r in rooms if r.peer and r.peer not in self.names]
+            for user in unknown if chat.connected else []:
+                self.names[user] = (await self.trio.call(chat.profile, user)).username
+            view = self.query_one("#rooms", ListView)
+            await view.clear()
+            await view.extend([ListItem(Static(self._room_text(r)), id=f"room-{r.room}") for r in rooms])
+        if chat.connected:
             self._ask_presence()
 
     def _ask_presence(self) -> None:
@@ -273,7 +278,8 @@ class ChatApp(LiteralApp):
         self._set_mode(None)
         conversation = self.query_one("#messages", Conversation)
         conversation.select(None)
-        await conversation.remove_children()
+        async with self._messages_lock:
+            await conversation.remove_children()
         await self._show_messages(await self.trio.call(self.chat.cached_history, room, None, PAGE))
         info = await self.trio.call(self.chat.get_room, room)
         self.names.update({m.user: m.username for m in info.members})
@@ -304,6 +310,11 @@ class ChatApp(LiteralApp):
     # ------------------------------------------------------------------ messages
 
     async def _show_messages(self, messages: list[f.Message]) -> None:
+        async with self._messages_lock:
+            await self._mount_messages(messages)
+
+    async def _mount_messages(self, messages: list[f.Message]) -> None:
+        messages = [m for m in messages if m.room == self.room]  # the room may have changed meanwhile
         box = self.query_one("#messages", Conversation)
         mounted = {int(w.id.removeprefix("msg-")) for w in box.children if w.id}
         for m in messages:
@@ -519,7 +530,7 @@ class ChatApp(LiteralApp):
         elif name == "older":
             await self.action_older()
         elif name == "help":
-            self.notify(HELP, timeout=20)
+            self.notify(HELP, title="Commands", timeout=30)
         elif self.room is None:
             raise CommandError("open a room first")
         elif name == "invite":

@@ -24,7 +24,8 @@ USAGE = {
     "older": "/older",
     "help": "/help",
 }
-HELP = " · ".join(USAGE.values())
+KEYS = "Keys: Up selects a message (then Up/Down); on it e edit · d delete · r reply · + react; Esc back; Ctrl+O older"
+HELP = "\n".join([*USAGE.values(), KEYS])
 
 
 class CommandError(ValueError):

@@ -33,7 +33,7 @@ class LoginScreen(Screen[None]):
     LoginScreen { align: center middle; }
     #form { width: 64; height: auto; border: round $accent; padding: 1 2; }
     #form Tabs { height: 2; margin-bottom: 1; }
-    #error { color: $error; }
+    #error { color: $error; width: 100%; height: auto; }
     #submit { margin-top: 1; }
     """
 
@@ -61,7 +61,7 @@ class LoginScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self._show_mode("login")
-        self.query_one("#username", Input).focus()
+        self.query_one("#password" if self.username else "#username", Input).focus()
 
     def on_tabs_tab_activated(self, event: Tabs.TabActivated) -> None:
         if event.tab.id:
