@@ -210,6 +210,8 @@ class ChatApp(LiteralApp):
 
     async def _session_ended(self, event: SessionEnded) -> None:
         username = self.chat.username if self.chat else None
+        while len(self.screen_stack) > 1:  # a question about the old session (a delete) goes with it
+            await self.pop_screen()
         await self._close_chat()
         self.sub_title = "signed out"
         self.push_screen(LoginScreen(notice=ended_text(event), username=username or ""))
@@ -229,11 +231,19 @@ class ChatApp(LiteralApp):
             view = self.query_one("#rooms", ListView)
             await view.clear()
             await view.extend([ListItem(Static(self._room_text(r)), id=f"room-{r.room}") for r in rooms])
+            self._mark_open_room()
         if chat.connected:
             self._ask_presence()
 
     def _ask_presence(self) -> None:
         self.run_worker(self._refresh_presence(), group="presence", exclusive=True)
+
+    def _mark_open_room(self) -> None:
+        """Highlight the open room in the list, however it was opened (a click, /open, /dm, /group)."""
+        view = self.query_one("#rooms", ListView)
+        order = [item.id for item in view.children]
+        if f"room-{self.room}" in order:
+            view.index = order.index(f"room-{self.room}")
 
     def _room_text(self, r: f.RoomSummary) -> Text:
         return room_line(r, self.names, self.online.get(r.peer) if r.peer else None)
@@ -275,7 +285,10 @@ class ChatApp(LiteralApp):
     async def open_room(self, room: int) -> None:
         assert self.chat is not None
         self.room, self.shown, self.quotes, self.info = room, {}, {}, None
+        if self.editing is not None:  # an edit belongs to its room
+            self.query_one("#compose", Input).value = ""
         self._set_mode(None)
+        self._mark_open_room()
         conversation = self.query_one("#messages", Conversation)
         conversation.select(None)
         async with self._messages_lock:
@@ -465,6 +478,9 @@ class ChatApp(LiteralApp):
         if m.deleted:
             self.notify("that message is already deleted", severity="warning")
             return
+        if m.sender != self._me() and self.info is not None and self.info.kind == "direct":
+            self.notify("you can only delete your own messages", severity="warning")
+            return  # in a group the owner and admins may: the server says whether you are one
         room = m.room
 
         async def answered(yes: bool | None) -> None:
