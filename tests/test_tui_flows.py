@@ -185,6 +185,21 @@ def test_sign_up_with_enter_errors_keep_the_fields_and_the_input_line_has_focus(
     drive(scenario)
 
 
+def test_the_input_line_has_focus_the_moment_the_chat_screen_shows(server: ServerThread, tmp_path: Path) -> None:
+    ann = sign_up(server, "ann")
+
+    async def scenario() -> None:
+        app = app_for(server, tmp_path)
+        async with app.run_test(size=(120, 40)) as pilot:
+            app.screen.query_one("#username", Input).value = ann.username
+            app.screen.query_one("#password", Input).value = PASSWORD
+            await pilot.click("#submit")
+            await until(pilot, lambda: not isinstance(app.screen, LoginScreen), "the chat screen")
+            await pilot.press(*"hello")  # no click, no Tab
+            assert app.query_one("#compose", Input).value == "hello"
+    drive(scenario)
+
+
 def test_a_disabled_account_is_explained_and_not_reconnected(server: ServerThread, backing: Backing,
                                                             tmp_path: Path) -> None:
     admin, ann = sign_up(server, "admin"), sign_up(server, "ann")
