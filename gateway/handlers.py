@@ -38,6 +38,7 @@ from gateway.devices import DeviceHandlers
 from gateway.errors import Handler, RequestError
 from gateway.invites import InviteHandlers
 from gateway.people import PeopleHandlers
+from gateway.qr_login import QrApprovals
 from gateway.services import Services
 from gateway.sessions import SessionEnded, session_user
 from protocol import frames as f
@@ -70,6 +71,7 @@ class Handlers:
         self.table.update(InviteHandlers(self).table)
         self.table.update(PeopleHandlers(self).table)  # profiles, search, presence
         self.table.update(DeviceHandlers(self).table)  # devices, password, account deletion
+        self.table.update(QrApprovals(self).table)  # approving a QR login of a new device
 
     @property
     def me(self) -> int:

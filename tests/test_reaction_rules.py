@@ -19,7 +19,8 @@ def test_emoji_are_accepted(emoji: str) -> None:
 
 @pytest.mark.parametrize(("text", "why"), [
     ("ok", "LATIN SMALL LETTER O"), ("👍 ", "SPACE"), ("1", "DIGIT ONE"), ("\x00", "U+0000"),
-    ("!!", "must contain an emoji symbol"), ("", "1 to 32"), ("👍" * 33, "1 to 32"), ("\u202e👍", "RIGHT-TO-LEFT OVERRIDE"),
+    ("!!", "must contain an emoji symbol"), ("", "1 to 32"), ("👍" * 33, "1 to 32"),
+    ("\u202e👍", "RIGHT-TO-LEFT OVERRIDE"),
 ])
 def test_text_is_refused_with_the_reason(text: str, why: str) -> None:
     problem = emoji_problem(text)

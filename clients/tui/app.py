@@ -4,7 +4,8 @@ conversation on the right with ticks on your messages, typing indicator and an i
 Commands in the input line are in `clients.tui.commands` (/help lists them). Keys: Up (from the input
 line) selects the newest message and Up/Down move the selection; on a selected message `e` edits it,
 `d` deletes it (after a yes/no), `r` replies to it, `+` starts a /react; Esc goes back to the input line.
-Ctrl+O loads older messages.
+Ctrl+O loads older messages. The sign-in screen's QR code button signs in by a code another device
+approves (clients/tui/qr_login.py); /approve CODE is that other side.
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ from clients.tui.bridge import TrioGuest
 from clients.tui.commands import HELP, Command, CommandError, parse
 from clients.tui.conversation import SELECTABLE, Conversation
 from clients.tui.dialogs import Confirm, InviteBar
-from clients.tui.login import Credentials, LoginScreen
+from clients.tui.login import Credentials, LoginScreen, QrWanted
+from clients.tui.qr_login import ApproveScreen, QrLoginScreen
 from clients.tui.render import (
     ended_text,
     is_shown,
@@ -132,10 +134,23 @@ class ChatApp(LiteralApp):
         if isinstance(self.screen, LoginScreen):
             self.run_worker(self._sign_in(message.credentials, self.screen), group="session")
 
-    async def _sign_in(self, c: Credentials, login: LoginScreen) -> None:
+    def on_qr_wanted(self, message: QrWanted) -> None:
+        login = self.screen
+        if not isinstance(login, LoginScreen):
+            return
+
+        def approved(auth: f.AuthOk | None) -> None:  # None: Back, to the form underneath
+            if auth is not None:
+                self.run_worker(self._sign_in(Credentials(auth.username, "", None), login, auth), group="session")
+        self.push_screen(QrLoginScreen(self.http_url, self.trio.call), approved)
+
+    async def _sign_in(self, c: Credentials, login: LoginScreen, auth: f.AuthOk | None = None) -> None:
+        """Sign in with the credentials, or with the tokens a QR login brought (`auth`)."""
         try:
             chat = await self._open_chat(c.username)
-            if c.email:
+            if auth is not None:
+                await self.trio.call(chat.sign_in_with, auth)
+            elif c.email:
                 await self.trio.call(chat.signup, c.username, c.email, c.password)
             else:
                 await self.trio.call(chat.login, c.username, c.password)
@@ -545,6 +560,9 @@ class ChatApp(LiteralApp):
             await self._show_rooms(await self.trio.call(self.chat.rooms))
         elif name == "older":
             await self.action_older()
+        elif name == "approve":
+            asking = await self.trio.call(self.chat.qr_login_request, command.text)
+            self.push_screen(ApproveScreen(asking), lambda approve: self._answer_qr(asking.code, bool(approve)))
         elif name == "help":
             self.notify(HELP, title="Commands", timeout=30)
         elif self.room is None:
@@ -568,6 +586,15 @@ class ChatApp(LiteralApp):
             act = self.chat.react if name == "react" else self.chat.unreact
             await self.trio.call(act, self.room, self._target(mine=False).seq, words[0])
             self.query_one("#messages", Conversation).select(None)
+
+    async def _answer_qr(self, code: str, approve: bool) -> None:
+        assert self.chat is not None
+        try:
+            await self.trio.call(self.chat.answer_qr_login, code, approve)
+        except REQUEST_ERRORS as exc:
+            self.notify(error_text(exc), severity="error")
+            return
+        self.notify("approved: that device is signed in as you now" if approve else "declined")
 
     async def _send(self, text: str, reply_to: int | None) -> None:
         assert self.chat is not None and self.room is not None

@@ -21,6 +21,7 @@ USAGE = {
     "reply": "/reply TEXT",
     "react": "/react EMOJI",
     "unreact": "/unreact EMOJI",
+    "approve": "/approve CODE  (sign another device in by its QR login code)",
     "older": "/older",
     "help": "/help",
 }
@@ -80,7 +81,7 @@ def parse(line: str) -> Command:
         if (problem := emoji_problem(emoji)) is not None:
             raise CommandError(f"/{name}: the reaction {problem}")
         return Command(name, (emoji,))
-    if name in ("open", "edit", "reply"):
+    if name in ("open", "edit", "reply", "approve"):
         if not rest:
             raise usage
         return Command(name, (), rest)

@@ -1,4 +1,5 @@
-"""The sign-in screen: a Log in / Sign up switch over one form (email only when signing up).
+"""The sign-in screen: a Log in / Sign up switch over one form (email only when signing up), or sign in by
+QR code (`QrWanted`, clients/tui/qr_login.py).
 
 The screen stays up while the app signs in (`Submitted`): a refusal comes back through `failed()` and is
 shown under the form, which keeps what was typed. The app closes the screen once signed in.
@@ -10,7 +11,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from textual.app import ComposeResult
-from textual.containers import Vertical
+from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, Input, Label, Tab, Tabs
@@ -28,13 +29,18 @@ class Credentials:
     email: str | None  # set: sign up
 
 
+class QrWanted(Message):
+    """The user chose to sign in by QR code from a device that is signed in already."""
+
+
 class LoginScreen(Screen[None]):
     DEFAULT_CSS = """
     LoginScreen { align: center middle; }
     #form { width: 64; height: auto; border: round $accent; padding: 1 2; }
     #form Tabs { height: 2; margin-bottom: 1; }
     #error { color: $error; width: 100%; height: auto; }
-    #submit { margin-top: 1; }
+    #buttons { height: auto; margin-top: 1; }
+    #buttons Button { margin-right: 2; }
     """
 
     class Submitted(Message):
@@ -56,7 +62,9 @@ class LoginScreen(Screen[None]):
             yield Input(self.username, placeholder="username (or email to log in)", id="username")
             yield Input(placeholder="email", id="email")
             yield Input(placeholder="password", password=True, id="password")
-            yield Button("Log in", id="submit", variant="primary")
+            with Horizontal(id="buttons"):
+                yield Button("Log in", id="submit", variant="primary")
+                yield Button("QR code", id="qr")
             yield Label(literal(self.notice), id="error")
 
     def on_mount(self) -> None:
@@ -85,6 +93,8 @@ class LoginScreen(Screen[None]):
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "submit":
             self._submit()
+        elif event.button.id == "qr":
+            self.post_message(QrWanted())
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()

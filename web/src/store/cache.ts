@@ -14,6 +14,8 @@ export interface RoomRecord extends RoomSummary {
   /** For direct rooms: the other member's username (from get_room). */
   title?: string;
   members?: number;
+  /** Seqs this user deleted "for me": hidden on this device only. */
+  hidden?: number[];
 }
 
 export interface OutboxItem {
@@ -25,6 +27,8 @@ export interface OutboxItem {
   created: number;
   /** What the sender saw of the media, so the local echo can show it. */
   preview?: Message["media"];
+  /** The seq of the message this one answers. */
+  reply_to?: number;
 }
 
 interface Schema extends DBSchema {
