@@ -24,6 +24,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, ListItem, ListView, Static
 from textual.worker import Worker
 
@@ -65,9 +66,14 @@ def error_text(exc: Exception) -> str:
     return exc.error.message if isinstance(exc, ChatError) else f"{type(exc).__name__}: {exc}"
 
 
+class ChatScreen(Screen[None]):
+    """The rooms and the conversation (the app's default screen)."""
+
+    AUTO_FOCUS = "#compose"  # it starts, and comes back from the sign-in screen, in the input line
+
+
 class ChatApp(LiteralApp):
     TITLE = "chatd"
-    AUTO_FOCUS = "#compose"  # the chat screen starts, and comes back from the sign-in screen, in the input line
     CSS = """
     #rooms { width: 32; border-right: solid $accent; }
     #rooms Static { text-wrap: nowrap; text-overflow: ellipsis; }
@@ -107,6 +113,9 @@ class ChatApp(LiteralApp):
         self.replying: int | None = None  # the seq of the message the input line answers
         self.quotes: dict[int, f.Message] = {}  # messages answered by shown ones but not shown themselves
         self._typing_sent = 0.0
+
+    def get_default_screen(self) -> Screen[None]:
+        return ChatScreen(id="_default")
 
     def compose(self) -> ComposeResult:
         yield Header()
