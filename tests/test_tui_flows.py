@@ -80,6 +80,7 @@ def test_edit_and_delete_your_messages_with_keys_and_see_others_edits_live(serve
             await pilot.press("up", "d")  # the newest: delete it, after a yes
             await until(pilot, lambda: "Delete this message" in "".join(text_of(app, "#question")), "the question")
             assert "keep me" in text_of(app, "#detail")[0]
+            assert app.focused is not None and app.focused.id == "no"  # Enter alone does not delete
             await pilot.press("n")  # no: nothing happens
             await pilot.pause(0.3)
             assert any("me: keep me" in t for t in lines(app))

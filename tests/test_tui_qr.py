@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from textual.widgets import Input, Label, Static
+from textual.widgets import Button, Input, Label, Static
 
 from clients.tui.app import ChatApp
 from clients.tui.qr_login import ApproveScreen, QrLoginScreen, qr_text
@@ -81,6 +81,7 @@ def test_sign_in_by_qr_then_approve_another_device(chatd: ServerThread, tmp_path
                 who = str(app.screen.query_one("#approve-who", Label).render())
                 where = str(app.screen.query_one("#approve-where", Label).render())
                 assert "web (Firefox)" in who and "127.0.0.1" in where and "[b]Firefox[/b]" in where
+                assert isinstance(app.focused, Button), "the dialog answers keys (Enter, Tab) at once"
                 await pilot.click("#qr-approve")
                 answer = await browser.post(f"{http_url.rstrip('/')}/api/qr/wait",
                                             json={"code": started["code"], "secret": started["secret"]})
