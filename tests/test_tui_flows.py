@@ -5,6 +5,7 @@ and presence."""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,16 +14,31 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input, Label
 
+from clients.sdk import SessionEnded
 from clients.tui.app import ChatApp
 from clients.tui.commands import Command, CommandError, parse
+from clients.tui.conversation import Conversation
 from clients.tui.login import LoginScreen
+from clients.tui.render import ended_text, is_shown, message_line
 from clients.ws import ChatClient
 from console.grant import grant_admin
 from protocol import devices as d
 from protocol import frames as f
 from tests.admin_support import http
 from tests.conftest import PASSWORD, Backing
-from tests.tui_support import ServerThread, Someone, drive, lines, log_in, open_room, sign_up, text_of, type_line, until
+from tests.tui_support import (
+    ServerThread,
+    Someone,
+    click,
+    drive,
+    lines,
+    log_in,
+    open_room,
+    sign_up,
+    text_of,
+    type_line,
+    until,
+)
 
 
 @pytest.fixture(scope="module")
@@ -139,12 +155,31 @@ def test_the_input_line_commands_parse_names_with_spaces() -> None:
             parse(bad)
 
 
+def test_lines_quote_replies_list_reactions_and_say_deleted_and_why_a_session_ended() -> None:
+    names = {1: "ann", 2: "bob"}
+    asked = f.Message(room=7, seq=2, ts=0, sender=2, body="lunch?\nat one")
+    reply = f.Message(room=7, seq=3, ts=0, sender=1, body="noon", reply_to=2, edited_ts=5,
+                      reactions=[f.Reaction(emoji="👍", users=[2, 1]), f.Reaction(emoji="🎉", users=[2])])
+    shown = message_line(reply, 1, names, None, asked)
+    assert shown.plain == "       ┌ bob: lunch? at one\n--:--  me: noon (edited)\n       👍 2  🎉 1"
+    assert [shown.plain[span.start:span.end] for span in shown.spans if span.style == "bold"][-1] == "👍 2"  # mine
+    assert message_line(reply, 1, names).plain.startswith("       ┌ an earlier message\n")  # not held here
+    gone = dataclasses.replace(asked, deleted=True, body=None)
+    assert message_line(gone, 1, names).plain == "--:--  bob: message deleted"
+    assert message_line(reply, 1, names, None, gone).plain.startswith("       ┌ bob: message deleted\n")
+    event = f.Message(room=7, seq=4, ts=0, kind="system", event={"type": "reaction_added", "target": 3, "by": 2})
+    assert not is_shown(event) and is_shown(reply)
+    assert "disabled by an administrator" in ended_text(SessionEnded("server closed", 4003))
+    assert "This device was signed out" in ended_text(SessionEnded("server closed", 4010))
+    assert "wrong password" in ended_text(SessionEnded("unauthorized: wrong password"))
+
+
 def test_sign_up_with_enter_errors_keep_the_fields_and_the_input_line_has_focus(server: ServerThread,
                                                                               tmp_path: Path) -> None:
     taken = sign_up(server, "taken")
 
     async def fill(pilot: Pilot[None], app: ChatApp, username: str, email: str, password: str) -> None:
-        await pilot.click("#mode-signup")
+        await click(pilot, "#mode-signup")
         await until(pilot, lambda: app.screen.query_one("#email", Input).display, "the email field")
         for name, value in (("username", username), ("email", email), ("password", password)):
             app.screen.query_one(f"#{name}", Input).value = value
@@ -194,7 +229,7 @@ def test_the_input_line_has_focus_the_moment_the_chat_screen_shows(server: Serve
         async with app.run_test(size=(120, 40)) as pilot:
             app.screen.query_one("#username", Input).value = ann.username
             app.screen.query_one("#password", Input).value = PASSWORD
-            await pilot.click("#submit")
+            await click(pilot, "#submit")
             await until(pilot, lambda: not isinstance(app.screen, LoginScreen), "the chat screen")
             await pilot.press(*"hello")  # no click, no Tab
             assert app.query_one("#compose", Input).value == "hello"
@@ -264,7 +299,7 @@ def test_an_invite_link_stays_until_dismissed(server: ServerThread, tmp_path: Pa
             await until(pilot, lambda: text_of(app, "#title")[0].startswith(bob.username), "another room")
             await pilot.pause(1.0)
             assert text_of(app, "#invite-link") == [link]  # still there, whatever happened since
-            await pilot.click("#invite-dismiss")
+            await click(pilot, "#invite-dismiss")
             await until(pilot, lambda: not text_of(app, "#invite-link"), "the link dismissed")
     drive(scenario)
 
@@ -324,7 +359,9 @@ def test_reply_and_react_on_the_selected_message(server: ServerThread, tmp_path:
             await open_room(app, pilot, bob.username)
             lunch = await server.call(bob_sends, "lunch?")
             await until(pilot, lambda: "lunch?" in block(lunch), "bob's question")
-            await pilot.press("up", "r")
+            await click(pilot, f"#msg-{lunch}")  # a click selects a message, as Up does
+            assert app.query_one("#messages", Conversation).selected == lunch
+            await pilot.press("r")
             assert f"replying to {bob.username}: lunch?" in text_of(app, "#editing")[0]
             await type_line(pilot, "noon")
             await until(pilot, lambda: any(t.startswith(f"       ┌ {bob.username}: lunch?\n") and "me: noon" in t

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import trio
+from textual.errors import NoWidget
 from textual.pilot import Pilot
 from textual.widgets import Input, Static
 
@@ -134,6 +135,18 @@ async def open_room(app: ChatApp, pilot: Pilot[None], title: str) -> None:
     await type_line(pilot, f"/open {title}")
     await until(pilot, lambda: any(t.startswith(title) for t in text_of(app, "#title")),
                 f"{title} open")
+
+
+async def click(pilot: Pilot[None], selector: str) -> None:
+    """Click a widget once the screen has laid it out where it shows (a click before that is lost)."""
+    def there() -> bool:
+        widget = pilot.app.screen.query_one(selector)
+        try:
+            return pilot.app.screen.get_widget_at(*widget.region.offset)[0] is widget
+        except NoWidget:
+            return False
+    await until(pilot, there, f"{selector} on screen")
+    await pilot.click(selector)
 
 
 async def type_line(pilot: Pilot[None], text: str) -> None:

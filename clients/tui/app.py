@@ -647,6 +647,9 @@ class ChatApp(LiteralApp):
             self.sub_title = f"{self.chat.username} · {'connected' if event.connected else 'reconnecting…'}"
             if event.connected:  # what changed while we were away (docs/protocol.md 7.4)
                 self._ask_presence()
+            else:  # unknown until then: no dot, no "online" in the title
+                self.online.clear()
+                self._presence_changed()
 
     async def _handle_message(self, m: f.Message) -> None:
         assert self.chat is not None

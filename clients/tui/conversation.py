@@ -4,8 +4,10 @@ the app's actions (edit, delete, ...) act on `selected`."""
 
 from __future__ import annotations
 
+from textual import events
 from textual.binding import Binding
 from textual.containers import VerticalScroll
+from textual.widget import Widget
 from textual.widgets import Static
 
 SELECTABLE = "message"  # the class of lines that are messages from people (not system lines)
@@ -63,3 +65,12 @@ class Conversation(VerticalScroll):
             self.app.query_one("#compose").focus()
             return
         self.select(seqs[max(0, at + step)])
+
+    def on_click(self, event: events.Click) -> None:
+        """A click on a message selects it (and focuses the conversation, so e / d / r / + act on it)."""
+        line = event.widget
+        while line is not None and line is not self and not (isinstance(line, Static) and line.has_class(SELECTABLE)):
+            line = line.parent if isinstance(line.parent, Widget) else None
+        if isinstance(line, Static) and line is not self:
+            self.select(seq_of(line))
+            self.focus()
