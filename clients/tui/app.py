@@ -54,6 +54,7 @@ from protocol import people as p
 
 PAGE = 50
 TYPING_EVERY = 3.0  # seconds between repeated `typing: true`
+SLOW_SIGN_IN = 5.0  # seconds of "logging in…" before the sign-in screen says the server does not answer
 
 
 def default_cache_dir(url: str) -> Path:
@@ -155,6 +156,7 @@ class ChatApp(LiteralApp):
 
     async def _sign_in(self, c: Credentials, login: LoginScreen, auth: f.AuthOk | None = None) -> None:
         """Sign in with the credentials, or with the tokens a QR login brought (`auth`)."""
+        slow = self.set_timer(SLOW_SIGN_IN, lambda: login.show_error(f"cannot reach {self.url} yet: still trying…"))
         try:
             chat = await self._open_chat(c.username)
             if auth is not None:
@@ -167,6 +169,8 @@ class ChatApp(LiteralApp):
             await self._close_chat()
             login.failed(error_text(exc))
             return
+        finally:
+            slow.stop()
         self.sub_title = f"{chat.username} · connected"
         await login.dismiss()
         self.query_one("#compose", Input).focus()
