@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import dataclasses
 import functools
+import re
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -184,7 +185,7 @@ class ChatApp(LiteralApp):
 
     async def _open_chat(self, username: str) -> Chat:
         """A Chat on this account's cache file, living in trio until `_close_chat`."""
-        path = self.cache_dir / f"{username.lower()}.sqlite3"
+        path = self.cache_dir / f"{re.sub(r'[^a-z0-9_.@+-]', '_', username.lower())}.sqlite3"  # typed: never a path
         private_dir(self.cache_dir, tighten=self.own_cache_dir)  # the SDK keeps the refresh token in there
         opened: list[Chat] = []
         failed: list[OSError] = []
