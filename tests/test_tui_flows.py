@@ -118,6 +118,8 @@ def test_edit_and_delete_your_messages_with_keys_and_see_others_edits_live(serve
             await type_line(pilot, "/edit first draft, again")  # the command form: my newest message
             await until(pilot, lambda: any("me: first draft, again (edited)" in t for t in lines(app)),
                         "/edit")
+            await pilot.press("up", "o", "k")  # typing with a message selected: the keys go to the input line
+            assert app.query_one("#compose", Input).value == "ok" and app.focused is app.query_one("#compose")
     drive(scenario)
 
 

@@ -8,13 +8,16 @@ from textual import events
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widget import Widget
-from textual.widgets import Static
+from textual.widgets import Input, Static
 
 SELECTABLE = "message"  # the class of lines that are messages from people (not system lines)
 
 
 def seq_of(line: Static) -> int:
     return int((line.id or "msg-0").removeprefix("msg-"))
+
+
+ACTION_KEYS = ("e", "d", "r", "plus")  # the bindings below that act on the selected message
 
 
 class Conversation(VerticalScroll):
@@ -65,6 +68,16 @@ class Conversation(VerticalScroll):
             self.app.query_one("#compose").focus()
             return
         self.select(seqs[max(0, at + step)])
+
+    def on_key(self, event: events.Key) -> None:
+        """Typing anything but an action key goes to the input line: no keystroke is lost to the selection."""
+        if event.is_printable and event.character and event.key not in ACTION_KEYS:
+            event.stop()
+            event.prevent_default()
+            self.select(None)
+            compose = self.app.query_one("#compose", Input)
+            compose.focus()
+            compose.insert_text_at_cursor(event.character)
 
     def on_click(self, event: events.Click) -> None:
         """A click on a message selects it (and focuses the conversation, so e / d / r / + act on it)."""
