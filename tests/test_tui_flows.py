@@ -84,14 +84,17 @@ def test_edit_and_delete_your_messages_with_keys_and_see_others_edits_live(serve
             await type_line(pilot, "keep me")
             await until(pilot, lambda: any("me: keep me" in t for t in lines(app)), "my messages")
 
-            await pilot.press("up", "up", "e")  # the newest, then the one above it: edit it
             compose = app.query_one("#compose", Input)
+            compose.value = "half typed"
+            await pilot.press("up", "up", "e")  # the newest, then the one above it: edit it
             assert compose.value == "frist draft" and app.focused is compose
             assert "editing: frist draft" in text_of(app, "#editing")[0]
             compose.value = "first draft"
             await pilot.press("enter")
             await until(pilot, lambda: any("me: first draft (edited)" in t for t in lines(app)),
                         "my edit shown as edited")
+            assert compose.value == "half typed"  # what was being typed comes back
+            compose.value = ""
 
             await pilot.press("up", "d")  # the newest: delete it, after a yes
             await until(pilot, lambda: "Delete this message" in "".join(text_of(app, "#question")), "the question")

@@ -115,6 +115,7 @@ class ChatApp(LiteralApp):
         self.replying: int | None = None  # the seq of the message the input line answers
         self.quotes: dict[int, f.Message] = {}  # messages answered by shown ones but not shown themselves
         self._typing_sent = 0.0
+        self._draft = ""  # the input line's text when an edit began
 
     def get_default_screen(self) -> Screen[None]:
         return ChatScreen(id="_default")
@@ -443,7 +444,7 @@ class ChatApp(LiteralApp):
 
     def action_back_to_input(self) -> None:
         if self.editing is not None:
-            self.query_one("#compose", Input).value = ""
+            self.query_one("#compose", Input).value = self._draft
         self._set_mode(None)
         self.query_one("#messages", Conversation).select(None)
         self.query_one("#compose", Input).focus()
@@ -468,6 +469,8 @@ class ChatApp(LiteralApp):
         elif m.deleted:
             self.notify("that message was deleted", severity="warning")
         else:
+            if self.editing is None:
+                self._draft = self.query_one("#compose", Input).value  # back in the input line after the edit
             self._set_mode(literal("editing: ", (preview(m), "italic"), "  · Enter saves · Esc cancels"),
                            editing=m.seq)
             self._focus_input(m.body or "")
@@ -484,7 +487,7 @@ class ChatApp(LiteralApp):
         was_editing = self.editing is not None
         self._set_mode(literal("replying to ", (quote_text(m, self._me(), self.names), "italic"),
                                "  · Enter sends · Esc cancels"), replying=m.seq)
-        self._focus_input("" if was_editing else None)  # a draft stays; an edit's text goes
+        self._focus_input(self._draft if was_editing else None)  # a draft stays; an edit's text goes
 
     def action_react_selected(self) -> None:
         if self._selected() is not None:
@@ -549,6 +552,7 @@ class ChatApp(LiteralApp):
             elif self.editing is not None:
                 seq = self.editing
                 self._set_mode(None)
+                event.input.value = self._draft  # what was being typed before the edit
                 await self.trio.call(self.chat.edit, self.room, seq, text)
             else:
                 reply_to = self.replying
