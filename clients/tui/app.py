@@ -17,6 +17,7 @@ import dataclasses
 import functools
 import re
 import time
+from collections.abc import Awaitable
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -25,6 +26,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, ListItem, ListView, Static
 from textual.worker import Worker
@@ -144,7 +146,7 @@ class ChatApp(LiteralApp):
 
     def on_login_screen_submitted(self, message: LoginScreen.Submitted) -> None:
         if isinstance(self.screen, LoginScreen):
-            self.run_worker(self._sign_in(message.credentials, self.screen), group="session")
+            self.run_worker(self._guarded(self._sign_in(message.credentials, self.screen)), group="session")
 
     def on_qr_wanted(self, message: QrWanted) -> None:
         login = self.screen
@@ -153,7 +155,8 @@ class ChatApp(LiteralApp):
 
         def approved(auth: f.AuthOk | None) -> None:  # None: Back, to the form underneath
             if auth is not None:
-                self.run_worker(self._sign_in(Credentials(auth.username, "", None), login, auth), group="session")
+                signing_in = self._sign_in(Credentials(auth.username, "", None), login, auth)
+                self.run_worker(self._guarded(signing_in), group="session")
         self.push_screen(QrLoginScreen(self.http_url, self.trio.call), approved)
 
     async def _sign_in(self, c: Credentials, login: LoginScreen, auth: f.AuthOk | None = None) -> None:
@@ -176,8 +179,16 @@ class ChatApp(LiteralApp):
         self.sub_title = f"{chat.username} · connected"
         await login.dismiss()
         self.query_one("#compose", Input).focus()
-        self._session.append(self.run_worker(self._events(), group="events"))
-        self._session.append(self.run_worker(self._first_rooms(chat), group="rooms"))
+        self._session.append(self.run_worker(self._guarded(self._events()), group="events"))
+        self._session.append(self.run_worker(self._guarded(self._first_rooms(chat)), group="rooms"))
+
+    async def _guarded(self, work: Awaitable[None]) -> None:
+        """A worker's body (all but the trio one): widgets going away under it as the app closes is no error."""
+        try:
+            await work
+        except NoMatches:
+            if self.is_running:
+                raise
 
     async def _first_rooms(self, chat: Chat) -> None:
         with contextlib.suppress(*REQUEST_ERRORS):  # a session that ends already is reported by _events
@@ -231,7 +242,7 @@ class ChatApp(LiteralApp):
         while True:
             event = await self.trio.call(chat.next_event)
             if isinstance(event, SessionEnded):
-                self.run_worker(self._session_ended(event), group="session")
+                self.run_worker(self._guarded(self._session_ended(event)), group="session")
                 return
             try:
                 await self._handle_event(event)
@@ -266,7 +277,7 @@ class ChatApp(LiteralApp):
             self._ask_presence()
 
     def _ask_presence(self) -> None:
-        self.run_worker(self._refresh_presence(), group="presence", exclusive=True)
+        self.run_worker(self._guarded(self._refresh_presence()), group="presence", exclusive=True)
 
     def _mark_open_room(self) -> None:
         """Highlight the open room in the list, however it was opened (a click, /open, /dm, /group)."""
