@@ -46,6 +46,7 @@ class ChatClient:
         self._push_send, self._push_receive = trio.open_memory_channel[f.Frame](100_000)
         self.closed: trio.Event = trio.Event()
         self.close_code: int | None = None
+        self.close_reason = ""
         self.user_id: int | None = None
         self._scope: trio.CancelScope | None = None
         self._acks: dict[int, int] = {}  # room -> seq to ack (ack_soon), sent within ACK_DELAY or with a request
@@ -102,6 +103,7 @@ class ChatClient:
                         self._push_send.send_nowait(frame)
         except ConnectionClosed as exc:
             self.close_code = exc.reason.code if exc.reason else None
+            self.close_reason = (exc.reason.reason or "") if exc.reason else ""
         finally:
             self.closed.set()
             for waiter in self._waiting.values():  # pending requests fail now rather than time out

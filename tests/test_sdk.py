@@ -14,7 +14,7 @@ import msgpack
 import trio
 
 from chatd.node import Node
-from clients.sdk import Chat, ConnectionChanged, Event, NewMessage
+from clients.sdk import Chat, ChatError, ConnectionChanged, Event, NewMessage, SessionEnded
 from clients.sdk.backoff import Backoff
 from protocol import frames as f
 from protocol import people as p
@@ -71,6 +71,70 @@ async def test_send_receive_and_automatic_ack(node: Node, tmp_path: Path) -> Non
         await bob.read(room, sent.seq)
         status = await next_matching(ann, lambda e: isinstance(e, f.Status) and (e.read_seq or 0) >= sent.seq)
         assert (await ann.receipts(room))[bob.user_id] == (sent.seq, sent.seq)
+
+
+async def test_edit_and_delete_reach_both_caches(node: Node, tmp_path: Path) -> None:
+    async with chat(node, tmp_path / "ann.db") as ann, chat(node, tmp_path / "bob.db") as bob:
+        await signed_up(ann, "ann")
+        room = (await ann.open_direct(await signed_up(bob, "bob"))).room
+        sent = await ann.send(room, "frist")
+        await ann.edit(room, sent.seq, "first")
+        for c in (ann, bob):  # each applies the message_edited event to the message it holds
+            await next_matching(c, lambda e: isinstance(e, NewMessage) and (e.message.event or {}).get("target")
+                                == sent.seq)
+            [edited] = await c.cached_history(room, sent.seq + 1, 1)
+            assert edited.body == "first" and edited.edited_ts and not edited.deleted
+        try:
+            await bob.edit(room, sent.seq, "mine now")
+        except ChatError as exc:
+            assert exc.code == "forbidden", exc
+        else:
+            raise AssertionError("bob edited ann's message")
+        await ann.delete(room, sent.seq)
+        await next_matching(bob, lambda e: isinstance(e, NewMessage) and (e.message.event or {}).get("type")
+                            == "message_deleted")
+        [deleted] = await bob.cached_history(room, sent.seq + 1, 1)
+        assert deleted.deleted and deleted.body is None
+
+
+async def test_replies_and_reactions_reach_both_caches(node: Node, tmp_path: Path) -> None:
+    async with chat(node, tmp_path / "ann.db") as ann, chat(node, tmp_path / "bob.db") as bob:
+        await signed_up(ann, "ann")
+        room = (await ann.open_direct(await signed_up(bob, "bob"))).room
+        asked = await ann.send(room, "lunch?")
+        answer = await bob.send(room, "noon", reply_to=asked.seq)
+        got = await next_matching(ann, text("noon"))
+        assert isinstance(got, NewMessage) and got.message.reply_to == asked.seq
+        assert [m.reply_to for m in await bob.cached_history(room, answer.seq + 1, 1)] == [asked.seq]
+
+        def reaction(kind: str) -> Callable[[Event], bool]:
+            return lambda e: isinstance(e, NewMessage) and (e.message.event or {}).get("type") == kind
+
+        async def reactions_at(c: Chat) -> list[tuple[str, list[int]]]:
+            [m] = await c.cached_history(room, answer.seq + 1, 1)
+            return [(r.emoji, r.users) for r in m.reactions or []]
+        await ann.react(room, answer.seq, "👍")
+        await bob.react(room, answer.seq, "👍")
+        await ann.react(room, answer.seq, "👍")  # again: nothing changes
+        for c in (ann, bob):
+            await next_matching(c, reaction("reaction_added"))
+            await next_matching(c, reaction("reaction_added"))
+            assert await reactions_at(c) == [("👍", [ann.user_id, bob.user_id])]
+        await ann.unreact(room, answer.seq, "👍")
+        await next_matching(bob, reaction("reaction_removed"))
+        assert await reactions_at(bob) == [("👍", [bob.user_id])]
+
+
+async def test_a_signed_out_device_ends_its_session_without_reconnecting(node: Node, tmp_path: Path) -> None:
+    async with chat(node, tmp_path / "laptop.db") as laptop, chat(node, tmp_path / "phone.db") as phone:
+        username = await signed_up(laptop, "ann")
+        await phone.login(username, PASSWORD)
+        await phone.logout_other_devices()
+        ended = await next_matching(laptop, lambda e: isinstance(e, SessionEnded))
+        assert isinstance(ended, SessionEnded) and ended.device_signed_out and not ended.account_closed
+        assert "signed out" in ended.reason
+        await trio.sleep(0.5)
+        assert laptop.link.connects == 1 and not laptop.connected  # no second try with refused tokens
 
 
 async def test_send_retried_after_a_dropped_connection_is_stored_once(node: Node, tmp_path: Path,

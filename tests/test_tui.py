@@ -10,9 +10,9 @@ import asyncio
 import contextvars
 import threading
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
@@ -20,68 +20,21 @@ import trio
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from textual.pilot import Pilot
-from textual.widgets import Input, Static
+from textual.widgets import Input
 
-from chatd.node import Node
 from clients.literal import literal, visible
 from clients.tui.app import ChatApp
 from clients.tui.render import message_line, room_line, typing_line
 from clients.ws import ChatClient
 from protocol import frames as f
-from tests.conftest import PASSWORD, Backing, make_config
-
-T = TypeVar("T")
-
-
-class ServerThread:
-    def __init__(self, backing: Backing, data: Path) -> None:
-        self.config = make_config(backing, data)
-        self.node: Node | None = None
-        self.token: trio.lowlevel.TrioToken | None = None
-        self._started = threading.Event()
-        self._stop: trio.CancelScope | None = None
-        self.nursery: trio.Nursery | None = None  # where clients the test keeps open live
-        self.thread = threading.Thread(target=trio.run, args=(self._main,), daemon=True)
-
-    async def _main(self) -> None:
-        async with trio.open_nursery() as nursery:
-            self._stop = nursery.cancel_scope
-            self.nursery = nursery
-            self.node = await nursery.start(Node(self.config).run)
-            self.token = trio.lowlevel.current_trio_token()
-            self._started.set()
-
-    def run(self, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
-        """Run a trio function in the server's thread, from a thread of our own so asyncio is not blocked."""
-        return trio.from_thread.run(fn, *args, trio_token=self.token)
-
-    def __enter__(self) -> ServerThread:
-        self.thread.start()
-        assert self._started.wait(30), "server did not start"
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        assert self.token is not None and self._stop is not None
-        self.token.run_sync_soon(self._stop.cancel)
-        self.thread.join(20)
+from tests.conftest import PASSWORD, Backing
+from tests.tui_support import ServerThread, text_of, until
 
 
 @pytest.fixture
 def server(backing: Backing, tmp_path: Path) -> Iterator[ServerThread]:
     with ServerThread(backing, tmp_path / "server") as server:
         yield server
-
-
-async def until(pilot: Pilot[None], check: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await pilot.pause(0.05)
-
-
-def text_of(app: ChatApp, selector: str) -> list[str]:
-    return [str(widget.render()) for widget in app.query(selector) if isinstance(widget, Static)]
 
 
 def test_log_in_open_a_room_send_and_see_the_reply_and_read_tick(server: ServerThread, tmp_path: Path) -> None:
@@ -124,7 +77,7 @@ def test_log_in_open_a_room_send_and_see_the_reply_and_read_tick(server: ServerT
         async with app.run_test(size=(120, 40)) as pilot:
             app.screen.query_one("#username", Input).value = ann
             app.screen.query_one("#password", Input).value = PASSWORD
-            await pilot.click("#login")
+            await pilot.click("#submit")
             await until(pilot, lambda: bool(app.query(f"#room-{room}")), "the room list")
             assert bob in text_of(app, f"#room-{room} Static")[0]
             assert "(1)" in text_of(app, f"#room-{room} Static")[0]  # bob's message is unread
@@ -190,7 +143,7 @@ def test_bodies_names_and_file_names_are_shown_literally_and_the_cache_restarts(
     async def sign_in(app: ChatApp, pilot: Pilot[None]) -> None:
         app.screen.query_one("#username", Input).value = ann
         app.screen.query_one("#password", Input).value = PASSWORD
-        await pilot.click("#login")
+        await pilot.click("#submit")
         await until(pilot, lambda: bool(app.query(f"#room-{room}")), "the room list")
         assert text_of(app, f"#room-{room} Static")[0].strip().startswith(GROUP_NAME)  # then the unread badge
         for attempt in range(10):  # a click that lands while the list is still laying out is lost: click again

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from textual.widgets import Input, Label, Static
+from textual.widgets import Button, Input, Label, Static
 
 from clients.tui.app import ChatApp
 from clients.tui.qr_login import ApproveScreen, QrLoginScreen, qr_text
@@ -20,7 +20,7 @@ from clients.ws import ChatClient
 from protocol import frames as f
 from protocol import qr
 from tests.conftest import PASSWORD, Backing
-from tests.test_tui import ServerThread, until
+from tests.tui_support import ServerThread, until
 
 
 @pytest.fixture
@@ -68,8 +68,8 @@ def test_sign_in_by_qr_then_approve_another_device(chatd: ServerThread, tmp_path
             assert qr.shown(code) in str(screen.query_one("#qr-code", Label).render())
             assert "█" in str(screen.query_one("#qr", Static).render())
             await loop.run_in_executor(None, server.run, phone_approves, code)
-            await until(pilot, lambda: app.chat is not None and app.chat.username == ann and "online" in app.sub_title,
-                        "signed in as ann")
+            await until(pilot, lambda: app.chat is not None and app.chat.username == ann
+                        and "connected" in app.sub_title, "signed in as ann")
 
             # now this terminal approves a browser that asks
             async with httpx.AsyncClient() as browser:
@@ -81,6 +81,7 @@ def test_sign_in_by_qr_then_approve_another_device(chatd: ServerThread, tmp_path
                 who = str(app.screen.query_one("#approve-who", Label).render())
                 where = str(app.screen.query_one("#approve-where", Label).render())
                 assert "web (Firefox)" in who and "127.0.0.1" in where and "[b]Firefox[/b]" in where
+                assert isinstance(app.focused, Button), "the dialog answers keys (Enter, Tab) at once"
                 await pilot.click("#qr-approve")
                 answer = await browser.post(f"{http_url.rstrip('/')}/api/qr/wait",
                                             json={"code": started["code"], "secret": started["secret"]})

@@ -33,6 +33,7 @@ import msgpack
 
 from clients.sdk.sqlite_worker import SqliteWorker, open_worker
 from protocol import frames as f
+from protocol import reactions
 from protocol.people import ProfileInfo
 from protocol.schema import build, unbuild
 
@@ -71,13 +72,19 @@ def readable(cls: type, data: object) -> Any:
 
 
 def _edited(target: f.Message, event: f.Message) -> f.Message | None:
-    """`target` after the message_edited / message_deleted event `event`, or None if it is neither."""
-    kind = (event.event or {}).get("type")
+    """`target` after the message_edited / message_deleted / reaction_added / reaction_removed event
+    `event`, or None if it is none of them (or carries nothing to apply)."""
+    details = event.event or {}
+    kind = details.get("type")
     data = unbuild(target)
-    if kind == "message_edited" and "body" in (event.event or {}):
-        data.update(body=event.event["body"], edited_ts=event.ts)  # type: ignore[index]
+    if kind == "message_edited" and "body" in details:
+        data.update(body=details["body"], edited_ts=event.ts)
     elif kind == "message_deleted":
-        data.update(body=None, deleted=True, edited_ts=event.ts)
+        data.update(body=None, deleted=True, edited_ts=event.ts, reactions=None)
+    elif kind in ("reaction_added", "reaction_removed") and isinstance(details.get("emoji"), str) \
+            and isinstance(details.get("by"), int) and not target.deleted:
+        data.update(reactions=reactions.apply(data.get("reactions"), details["by"], details["emoji"],
+                                              kind == "reaction_added"))
     else:
         return None
     return build(f.Message, data)  # type: ignore[no-any-return]

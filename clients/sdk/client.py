@@ -23,7 +23,7 @@ import trio
 from clients.sdk.cache import Cache, open_cache
 from clients.sdk.events import ConnectionChanged, Event, NewMessage, SessionEnded
 from clients.sdk.history import History
-from clients.sdk.link import Link, LinkFailed
+from clients.sdk.link import ClosedForGood, Link, LinkFailed
 from clients.sdk.media import MediaApi, Upload
 from clients.sdk.qr import QrLogin, start_qr_login, wait_for_approval
 from clients.sdk.tokens import NotSignedIn, TokenKeeper, Tokens
@@ -178,7 +178,8 @@ class Chat:
             await self.link.run()
             failure = self.link.failure
             if failure is not None and not isinstance(failure.cause, NotSignedIn):
-                self._events_in.send_nowait((SessionEnded(str(failure.cause)), None))
+                code = failure.cause.code if isinstance(failure.cause, ClosedForGood) else None
+                self._events_in.send_nowait((SessionEnded(str(failure.cause), code), None))
 
     async def _save_tokens(self, tokens: Tokens) -> None:
         await self.cache.set_meta({"tokens": TokenKeeper.dump(tokens)})
@@ -237,10 +238,11 @@ class Chat:
     # ------------------------------------------------------------------ messages
 
     async def send(self, room: int, body: str = "", *, kind: f.MessageKind = "text", media: f.MediaRef | None = None,
-                   client_id: str | None = None) -> f.Sent:
+                   client_id: str | None = None, reply_to: int | None = None) -> f.Sent:
         """Send a message and return `sent` once it is stored. Retried with the same client id (so it is
-        stored once) after `retry`, a timeout or a lost connection, with back-off, until it is."""
-        return await self._send(room, body, kind, media, None, client_id)
+        stored once) after `retry`, a timeout or a lost connection, with back-off, until it is.
+        `reply_to`: the seq of the message of `room` this one answers."""
+        return await self._send(room, body, kind, media, None, client_id, reply_to)
 
     async def send_file(self, room: int, source: bytes | Path, caption: str = "",
                         filename: str | None = None) -> tuple[Upload, f.Sent]:
@@ -248,17 +250,34 @@ class Chat:
         if self.media is None:
             raise RuntimeError("this client was opened without http_url")
         upload = await self.media.upload(source, filename)
-        sent = await self._send(room, caption, upload.kind, upload.ref(), upload.shown(), None)
+        sent = await self._send(room, caption, upload.kind, upload.ref(), upload.shown(), None, None)
         return upload, sent
 
     async def _send(self, room: int, body: str, kind: f.MessageKind, media: f.MediaRef | None,
-                    shown: f.Media | None, client_id: str | None) -> f.Sent:
+                    shown: f.Media | None, client_id: str | None, reply_to: int | None) -> f.Sent:
         client_id = client_id or str(uuid.uuid4())
         sent: f.Sent = await self.link.call(f.Send, idempotent=True, room=room, client_id=client_id, body=body,
-                                            kind=kind, media=media)
+                                            kind=kind, media=media, reply_to=reply_to)
         await self.cache.store([f.Message(room=room, seq=sent.seq, ts=sent.ts, kind=kind, sender=self.user_id,
-                                          client_id=sent.client_id, body=body, media=shown)])
+                                          client_id=sent.client_id, body=body, media=shown, reply_to=reply_to)])
         return sent
+
+    async def edit(self, room: int, seq: int, body: str) -> None:
+        """Replace the body (a media message's caption) of your own message `seq`. Every member's client,
+        this one included, gets a `message_edited` event; the cache applies it when it arrives."""
+        await self.link.call(f.Edit, idempotent=True, room=room, seq=seq, body=body)  # the same edit twice: no harm
+
+    async def delete(self, room: int, seq: int) -> None:
+        """Delete message `seq` for everyone (yours; in groups the owner and admins may delete any)."""
+        await self.link.call(f.Delete, idempotent=False, room=room, seq=seq)
+
+    async def react(self, room: int, seq: int, emoji: str) -> None:
+        """Put `emoji` on message `seq` (again is fine); every member gets a `reaction_added` event."""
+        await self.link.call(f.React, idempotent=True, room=room, target=seq, emoji=emoji)
+
+    async def unreact(self, room: int, seq: int, emoji: str) -> None:
+        """Take your `emoji` off message `seq` (none there is fine)."""
+        await self.link.call(f.Unreact, idempotent=True, room=room, target=seq, emoji=emoji)
 
     async def history(self, room: int, before_seq: int | None = None, limit: int = 50) -> list[f.Message]:
         """Messages just below `before_seq` (the newest when None), ascending; the server is asked only

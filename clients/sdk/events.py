@@ -22,9 +22,20 @@ class ConnectionChanged:
 
 @dataclass(frozen=True)
 class SessionEnded:
-    """The server refused our credentials (bad password, revoked or spent refresh token): sign in again."""
+    """The session ended for good; nothing reconnects. `close_code` 4003: the account was disabled by an
+    administrator or deleted; 4010: this device was signed out (logout or password change elsewhere);
+    None: the server refused our credentials (bad password, revoked or spent refresh token). Sign in again."""
 
     reason: str
+    close_code: int | None = None
+
+    @property
+    def account_closed(self) -> bool:
+        return self.close_code == 4003
+
+    @property
+    def device_signed_out(self) -> bool:
+        return self.close_code == 4010
 
 
 Event = NewMessage | ConnectionChanged | SessionEnded | f.Frame

@@ -19,7 +19,9 @@ from protocol import frames as f
 TRANSIENT = (OSError, HandshakeError, ConnectionClosed, Disconnected, trio.TooSlowError, trio.BrokenResourceError)
 RESEND = ("rate_limited",)  # the frame was dropped unread: sending it again is always safe
 RETRY = ("retry",)  # the server may or may not have acted: only idempotent requests go again
-NO_RECONNECT_CLOSES = (1009,)  # the client sent something too large: reconnecting would loop
+# closes after which reconnecting would loop: the client sent something too large (1009), the account was
+# disabled or deleted (4003), this device was signed out (4010; docs/protocol.md, "Close codes")
+NO_RECONNECT_CLOSES = (1009, 4003, 4010)
 
 
 def unwrap(exc: BaseException) -> BaseException:
@@ -35,6 +37,20 @@ class LinkFailed(Exception):
     def __init__(self, cause: BaseException) -> None:
         super().__init__(str(cause))
         self.cause = cause
+
+
+class ClosedForGood(Exception):
+    """The server closed the connection with a code that says not to reconnect (NO_RECONNECT_CLOSES)."""
+
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(f"server closed the connection with {code}" + (f": {reason}" if reason else ""))
+        self.code = code
+        self.reason = reason
+
+
+# what a request through the link may raise: refused (ChatError), the session over for good (LinkFailed),
+# a non-idempotent request cut off or unanswered (Disconnected, TooSlowError), a local file or socket (OSError)
+REQUEST_ERRORS = (ChatError, LinkFailed, Disconnected, trio.TooSlowError, OSError)
 
 
 class Link:
@@ -88,7 +104,7 @@ class Link:
                     nursery.cancel_scope.cancel()
                 code = client.close_code
                 if code in NO_RECONNECT_CLOSES:
-                    self.failure = LinkFailed(RuntimeError(f"server closed the connection with {code}"))
+                    self.failure = LinkFailed(ClosedForGood(code, client.close_reason))
                 return f"closed ({code})", 0.0
         except Exception as group:
             exc = unwrap(group)

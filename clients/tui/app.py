@@ -1,17 +1,23 @@
 """`chat`: the terminal client. Rooms on the left (unread and mention badges, online dots), the open
 conversation on the right with ticks on your messages, typing indicator and an input line.
 
-Commands in the input line: /dm USER, /group NAME USER..., /invite, /join LINK, /file PATH [caption],
-/older (scroll back), /approve CODE (sign in another device by its QR login code), /help. Ctrl+O also loads
-older messages.
+Commands in the input line are in `clients.tui.commands` (/help lists them). Keys: Up (from the input
+line) selects the newest message and Up/Down move the selection; on a selected message `e` edits it,
+`d` deletes it (after a yes/no), `r` replies to it, `+` starts a /react; Esc goes back to the input line.
+Ctrl+O loads older messages. The sign-in screen's QR code button signs in by a code another device
+approves (clients/tui/qr_login.py); /approve CODE is that other side.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
+import functools
+import re
 import time
+from collections.abc import Awaitable
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -19,23 +25,39 @@ import trio
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
+from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, ListItem, ListView, Static
+from textual.worker import Worker
 
-from clients.literal import LiteralApp
-from clients.sdk import Chat, ChatError, ConnectionChanged, Event, NewMessage, SessionEnded
+from clients.literal import LiteralApp, literal
+from clients.sdk import REQUEST_ERRORS, Chat, ChatError, ConnectionChanged, Event, NewMessage, SessionEnded
 from clients.sdk.private import private_dir
 from clients.sdk.receipts import tick
 from clients.tui.bridge import TrioGuest
+from clients.tui.commands import HELP, Command, CommandError, parse
+from clients.tui.conversation import SELECTABLE, Conversation
+from clients.tui.dialogs import Confirm, InviteBar
 from clients.tui.login import Credentials, LoginScreen, QrWanted
 from clients.tui.qr_login import ApproveScreen, QrLoginScreen
-from clients.tui.render import message_line, room_line, title_line, typing_line
+from clients.tui.render import (
+    ended_text,
+    is_shown,
+    message_line,
+    preview,
+    quote_text,
+    room_line,
+    room_title,
+    title_line,
+    typing_line,
+)
 from protocol import frames as f
 from protocol import people as p
 
 PAGE = 50
 TYPING_EVERY = 3.0  # seconds between repeated `typing: true`
-HELP = "/dm USER · /group NAME USER... · /invite · /join LINK · /file PATH [caption] · /older · /approve CODE"
+SLOW_SIGN_IN = 5.0  # seconds of "logging in…" before the sign-in screen says the server does not answer
 
 
 def default_cache_dir(url: str) -> Path:
@@ -43,15 +65,31 @@ def default_cache_dir(url: str) -> Path:
     return Path.home() / ".local" / "share" / "chatd-client" / f"{where.hostname}_{where.port or 80}"
 
 
+def error_text(exc: Exception) -> str:
+    """What went wrong, for a person: the server's own words for a refusal."""
+    return exc.error.message if isinstance(exc, ChatError) else f"{type(exc).__name__}: {exc}"
+
+
+class ChatScreen(Screen[None]):
+    """The rooms and the conversation (the app's default screen)."""
+
+    AUTO_FOCUS = "#compose"  # it starts, and comes back from the sign-in screen, in the input line
+
+
 class ChatApp(LiteralApp):
     TITLE = "chatd"
     CSS = """
     #rooms { width: 32; border-right: solid $accent; }
+    #rooms Static { text-wrap: nowrap; text-overflow: ellipsis; }
     #messages { height: 1fr; }
     #typing { height: 1; color: $text-muted; }
+    #editing { height: auto; color: $warning; }
     .mine { color: $success; }
     """
-    BINDINGS = [Binding("ctrl+o", "older", "Older messages"), Binding("ctrl+q", "quit", "Quit")]
+    BINDINGS = [Binding("ctrl+o", "older", "Older messages"),
+                Binding("up", "select_newest", "Select a message", show=False),
+                Binding("escape", "back_to_input", "Cancel", show=False),
+                Binding("ctrl+q", "quit", "Quit")]
 
     def __init__(self, url: str, http_url: str, cache_dir: Path | None = None) -> None:
         super().__init__()
@@ -60,99 +98,193 @@ class ChatApp(LiteralApp):
         self.own_cache_dir = cache_dir is None
         self.trio = TrioGuest()
         self.chat: Chat | None = None
+        self._session: list[Worker[object]] = []  # the workers that hold the Chat and read its events
+        self._rooms_lock = asyncio.Lock()
+        self._messages_lock = asyncio.Lock()  # likewise for the conversation (a send and its push)
+        self._reset()
+
+    def _reset(self) -> None:
         self.room: int | None = None
+        self.info: f.RoomInfo | None = None  # the open room
         self.rooms: dict[int, f.RoomSummary] = {}
         self.names: dict[int, str] = {}
-        self.online: dict[int, bool] = {}
+        self.online: dict[int, bool] = {}  # the one record of who is online: the room list and the title read it
         self.typing_in: dict[int, set[int]] = {}
         self.members: list[int] = []
         self.shown: dict[int, f.Message] = {}
         self.receipts: dict[int, tuple[int, int]] = {}
+        self.editing: int | None = None  # the seq of the message the input line is editing
+        self.replying: int | None = None  # the seq of the message the input line answers
+        self.quotes: dict[int, f.Message] = {}  # messages answered by shown ones but not shown themselves
         self._typing_sent = 0.0
+        self._draft = ""  # the input line's text when an edit began
+
+    def get_default_screen(self) -> Screen[None]:
+        return ChatScreen(id="_default")
 
     def compose(self) -> ComposeResult:
         yield Header()
         with Horizontal():
             yield ListView(id="rooms")
-            with Vertical():
+            with Vertical(id="pane"):
                 yield Static("", id="title")
-                yield VerticalScroll(id="messages")
+                yield Conversation(id="messages")
                 yield Static("", id="typing")
-                yield Input(placeholder="message, or /help", id="compose")
+                yield Static("", id="editing")
+                yield Input(placeholder="message, or /help", id="compose", select_on_focus=False)
         yield Footer()
 
     def on_mount(self) -> None:
         self.trio.start()
-        self.push_screen(LoginScreen(), self._signed_in)
+        self._set_mode(None)
+        self.push_screen(LoginScreen())
 
     async def on_unmount(self) -> None:
         await self.trio.stop()
 
     # ------------------------------------------------------------------ session
 
-    async def _signed_in(self, credentials: Credentials | QrWanted | None) -> None:
-        if isinstance(credentials, QrWanted):
-            self.push_screen(QrLoginScreen(self.http_url, self.trio.call), self._qr_approved)
-        elif credentials is not None:
-            self.run_worker(self._start(credentials), exclusive=True, group="session")
+    def on_login_screen_submitted(self, message: LoginScreen.Submitted) -> None:
+        if isinstance(self.screen, LoginScreen):
+            self.run_worker(self._guarded(self._sign_in(message.credentials, self.screen)), group="session")
 
-    async def _qr_approved(self, auth: f.AuthOk | None) -> None:
-        if auth is None:
-            self.push_screen(LoginScreen(), self._signed_in)
-        else:
-            self.run_worker(self._start(Credentials(auth.username, "", None), auth), exclusive=True, group="session")
+    def on_qr_wanted(self, message: QrWanted) -> None:
+        login = self.screen
+        if not isinstance(login, LoginScreen):
+            return
 
-    async def _start(self, c: Credentials, auth: f.AuthOk | None = None) -> None:
+        def approved(auth: f.AuthOk | None) -> None:  # None: Back, to the form underneath
+            if auth is not None:
+                signing_in = self._sign_in(Credentials(auth.username, "", None), login, auth)
+                self.run_worker(self._guarded(signing_in), group="session")
+        self.push_screen(QrLoginScreen(self.http_url, self.trio.call), approved)
+
+    async def _sign_in(self, c: Credentials, login: LoginScreen, auth: f.AuthOk | None = None) -> None:
         """Sign in with the credentials, or with the tokens a QR login brought (`auth`)."""
-        path = self.cache_dir / f"{c.username.lower()}.sqlite3"
-        private_dir(self.cache_dir, tighten=self.own_cache_dir)  # the SDK keeps the refresh token in there
-        opened: list[Chat] = []
-        ready = asyncio.Event()  # set from trio: both run on this thread
-
-        async def hold() -> None:  # the Chat lives in trio as long as the app
-            async with Chat.open(self.url, path, http_url=self.http_url, device="chat-tui") as chat:
-                opened.append(chat)
-                ready.set()
-                await trio.sleep_forever()
-        self.run_worker(self.trio.call(hold), group="trio")
-        await ready.wait()
-        chat = self.chat = opened[0]
-        await self._show_rooms(await self.trio.call(chat.cached_rooms))  # the cache first, instantly
+        slow = self.set_timer(SLOW_SIGN_IN, lambda: login.show_error(f"cannot reach {self.url} yet: still trying…"))
         try:
+            chat = await self._open_chat(c.username)
             if auth is not None:
                 await self.trio.call(chat.sign_in_with, auth)
             elif c.email:
                 await self.trio.call(chat.signup, c.username, c.email, c.password)
             else:
                 await self.trio.call(chat.login, c.username, c.password)
-        except (ChatError, OSError) as exc:
-            self.notify(str(exc), severity="error")
-            self.push_screen(LoginScreen(), self._signed_in)
+        except REQUEST_ERRORS as exc:
+            await self._close_chat()
+            login.failed(error_text(exc))
             return
-        self.sub_title = f"{chat.username} · online"
-        self.run_worker(self._events(), group="events")
-        await self._show_rooms(await self.trio.call(chat.rooms))
-        await self._refresh_presence()
+        finally:
+            slow.stop()
+        self.sub_title = f"{chat.username} · connected"
+        await login.dismiss()
+        self.query_one("#compose", Input).focus()
+        self._session.append(self.run_worker(self._guarded(self._events()), group="events"))
+        self._session.append(self.run_worker(self._guarded(self._first_rooms(chat)), group="rooms"))
+
+    async def _guarded(self, work: Awaitable[None]) -> None:
+        """A worker's body (all but the trio one): widgets going away under it as the app closes is no error."""
+        try:
+            await work
+        except NoMatches:
+            if self.is_running:
+                raise
+
+    async def _first_rooms(self, chat: Chat) -> None:
+        with contextlib.suppress(*REQUEST_ERRORS):  # a session that ends already is reported by _events
+            await self._show_rooms(await self.trio.call(chat.cached_rooms))  # the cache first, instantly
+            await self._show_rooms(await self.trio.call(chat.rooms))
+
+    async def _open_chat(self, username: str) -> Chat:
+        """A Chat on this account's cache file, living in trio until `_close_chat`."""
+        path = self.cache_dir / f"{re.sub(r'[^a-z0-9_.@+-]', '_', username.lower())}.sqlite3"  # typed: never a path
+        private_dir(self.cache_dir, tighten=self.own_cache_dir)  # the SDK keeps the refresh token in there
+        opened: list[Chat] = []
+        failed: list[OSError] = []
+        ready = asyncio.Event()  # set from trio: both run on this thread
+
+        async def hold() -> None:
+            try:
+                async with Chat.open(self.url, path, http_url=self.http_url, device="chat-tui") as chat:
+                    opened.append(chat)
+                    ready.set()
+                    await trio.sleep_forever()
+            except OSError as exc:
+                if opened:
+                    raise
+                failed.append(exc)
+            finally:
+                ready.set()
+        self._session.append(self.run_worker(self.trio.call(hold), group="trio"))
+        await ready.wait()
+        if failed:
+            raise failed[0]
+        self.chat = opened[0]
+        return self.chat
+
+    async def _close_chat(self) -> None:
+        """Stop the Chat (its connection and cache) and empty the screen."""
+        for worker in self._session:
+            worker.cancel()
+        self._session.clear()
+        self.chat = None
+        self._reset()
+        await self.query_one("#rooms", ListView).clear()
+        await self.query_one("#messages", Conversation).remove_children()
+        await self.query("#invite").remove()
+        for name in ("title", "typing"):
+            self.query_one(f"#{name}", Static).update("")
+        self._set_mode(None)
 
     async def _events(self) -> None:
         assert self.chat is not None
+        chat = self.chat
         while True:
-            await self._handle_event(await self.trio.call(self.chat.next_event))
+            event = await self.trio.call(chat.next_event)
+            if isinstance(event, SessionEnded):
+                self.run_worker(self._guarded(self._session_ended(event)), group="session")
+                return
+            try:
+                await self._handle_event(event)
+            except REQUEST_ERRORS as exc:  # a lookup it needed failed: the event is still in the cache
+                self.notify(error_text(exc), severity="error")
+
+    async def _session_ended(self, event: SessionEnded) -> None:
+        username = self.chat.username if self.chat else None
+        while len(self.screen_stack) > 1:  # a question about the old session (a delete) goes with it
+            await self.pop_screen()
+        await self._close_chat()
+        self.sub_title = "signed out"
+        self.push_screen(LoginScreen(notice=ended_text(event), username=username or ""))
 
     # ------------------------------------------------------------------ rooms
 
     async def _show_rooms(self, rooms: list[f.RoomSummary]) -> None:
-        assert self.chat is not None
-        self.rooms = {r.room: r for r in rooms}
-        for profile in (await self.trio.call(self.chat.cached_profiles)).values():
-            self.names[profile.user] = profile.username
-        unknown = [r.peer for r in rooms if r.peer and r.peer not in self.names]
-        for user in unknown if self.chat.connected else []:
-            self.names[user] = (await self.trio.call(self.chat.profile, user)).username
+        chat = self.chat
+        assert chat is not None
+        async with self._rooms_lock:  # a command and a push may both rebuild the list: one at a time
+            self.rooms = {r.room: r for r in rooms}
+            for profile in (await self.trio.call(chat.cached_profiles)).values():
+                self.names[profile.user] = profile.username
+            unknown = [r.peer for r in rooms if r.peer and r.peer not in self.names]
+            for user in unknown if chat.connected else []:
+                self.names[user] = (await self.trio.call(chat.profile, user)).username
+            view = self.query_one("#rooms", ListView)
+            await view.clear()
+            await view.extend([ListItem(Static(self._room_text(r)), id=f"room-{r.room}") for r in rooms])
+            self._mark_open_room()
+        if chat.connected:
+            self._ask_presence()
+
+    def _ask_presence(self) -> None:
+        self.run_worker(self._guarded(self._refresh_presence()), group="presence", exclusive=True)
+
+    def _mark_open_room(self) -> None:
+        """Highlight the open room in the list, however it was opened (a click, /open, /dm, /group)."""
         view = self.query_one("#rooms", ListView)
-        await view.clear()
-        for r in rooms:
-            await view.append(ListItem(Static(self._room_text(r)), id=f"room-{r.room}"))
+        order = [item.id for item in view.children]
+        if f"room-{self.room}" in order:
+            view.index = order.index(f"room-{self.room}")
 
     def _room_text(self, r: f.RoomSummary) -> Text:
         return room_line(r, self.names, self.online.get(r.peer) if r.peer else None)
@@ -164,59 +296,121 @@ class ChatApp(LiteralApp):
                     line.update(self._room_text(self.rooms[room]))
 
     async def _refresh_presence(self) -> None:
-        assert self.chat is not None
         peers = sorted({r.peer for r in self.rooms.values() if r.peer})
-        if peers:
-            for info in await self.trio.call(self.chat.presence, peers):
-                self.online[info.user] = bool(info.online)
+        if self.chat is None or not peers:
+            return
+        try:
+            found = await self.trio.call(self.chat.presence, peers)
+        except REQUEST_ERRORS:
+            return  # unknown for now; presence_changed pushes and the next reconnect bring it
+        for info in found:
+            if info.online is None:  # not ours to see
+                self.online.pop(info.user, None)
+            else:
+                self.online[info.user] = info.online
+        self._presence_changed()
+
+    def _presence_changed(self) -> None:
         for room in self.rooms:
             self._redraw_room(room)
+        if self.info is not None:
+            self.query_one("#title", Static).update(self._title(self.info))
 
     async def on_list_view_selected(self, event: ListView.Selected) -> None:
         if event.item.id and event.item.id.startswith("room-"):
-            await self.open_room(int(event.item.id.removeprefix("room-")))
+            try:
+                await self.open_room(int(event.item.id.removeprefix("room-")))
+            except REQUEST_ERRORS as exc:
+                self.notify(error_text(exc), severity="error")
 
     async def open_room(self, room: int) -> None:
         assert self.chat is not None
-        self.room, self.shown = room, {}
-        await self.query_one("#messages", VerticalScroll).remove_children()
+        self.room, self.shown, self.quotes, self.info = room, {}, {}, None
+        if self.editing is not None:  # an edit belongs to its room
+            self.query_one("#compose", Input).value = ""
+        self._set_mode(None)
+        self._mark_open_room()
+        conversation = self.query_one("#messages", Conversation)
+        conversation.select(None)
+        async with self._messages_lock:
+            await conversation.remove_children()
         await self._show_messages(await self.trio.call(self.chat.cached_history, room, None, PAGE))
         info = await self.trio.call(self.chat.get_room, room)
         self.names.update({m.user: m.username for m in info.members})
         self.members = [m.user for m in info.members if m.user != self.chat.user_id]
+        self.info = info
         self.query_one("#title", Static).update(self._title(info))
+        self._show_typing()
         self.receipts = await self.trio.call(self.chat.receipts, room)
         await self._show_messages(await self.trio.call(self.chat.history, room, None, PAGE))
         self.query_one("#compose", Input).focus()
         await self._mark_read()
 
     def _title(self, info: f.RoomInfo) -> Text:
-        peer_online = bool(self.online.get(self.members[0])) if info.kind == "direct" and self.members else None
+        peer_online = self.online.get(self.members[0]) if info.kind == "direct" and self.members else None
         return title_line(info, self.names, self._me(), peer_online)
+
+    def _room_named(self, name: str) -> int:
+        """The room whose title is `name` (any case), or else the one whose title starts with it."""
+        titles = {room: room_title(r, self.names) for room, r in self.rooms.items()}
+        for matches in ([r for r, t in titles.items() if t.casefold() == name.casefold()],
+                        [r for r, t in titles.items() if t.casefold().startswith(name.casefold())]):
+            if len(matches) == 1:
+                return matches[0]
+            if matches:
+                raise CommandError(f"several rooms are called {name}: " + ", ".join(titles[r] for r in matches))
+        raise CommandError(f"no room called {name}")
 
     # ------------------------------------------------------------------ messages
 
     async def _show_messages(self, messages: list[f.Message]) -> None:
-        box = self.query_one("#messages", VerticalScroll)
+        async with self._messages_lock:
+            await self._mount_messages(messages)
+
+    async def _mount_messages(self, messages: list[f.Message]) -> None:
+        messages = [m for m in messages if m.room == self.room]  # the room may have changed meanwhile
+        box = self.query_one("#messages", Conversation)
+        mounted = {int(w.id.removeprefix("msg-")) for w in box.children if w.id}
         for m in messages:
-            if m.seq in self.shown:
-                self.shown[m.seq] = m
+            self.shown[m.seq] = m
+        await self._find_quotes(messages)
+        for m in messages:
+            if not is_shown(m):
+                continue
+            if m.seq in mounted:
                 self._redraw(m.seq)
                 continue
-            self.shown[m.seq] = m
-            line = Static(self._line(m), id=f"msg-{m.seq}", classes="mine" if m.sender == self._me() else "")
-            later = [seq for seq in self.shown if seq > m.seq and self.query(f"#msg-{seq}")]
+            classes = [SELECTABLE] if m.kind != "system" else []
+            classes += ["mine"] if m.sender == self._me() else []
+            line = Static(self._line(m), id=f"msg-{m.seq}", classes=" ".join(classes))
+            later = [seq for seq in mounted if seq > m.seq]
             if later:
                 await box.mount(line, before=f"#msg-{min(later)}")
             else:
                 await box.mount(line)
-        box.scroll_end(animate=False)
+            mounted.add(m.seq)
+        batch = {m.seq for m in messages}
+        for seq, m in self.shown.items():  # replies whose quoted message just came into view
+            if m.reply_to in batch and seq not in batch:
+                self._redraw(seq)
+        if box.selected is None:
+            box.scroll_end(animate=False)
 
     def _me(self) -> int | None:
         return self.chat.user_id if self.chat else None
 
     def _line(self, m: f.Message) -> Text:
-        return message_line(m, self._me(), self.names, tick(m.seq, self.members, self.receipts))
+        quoted = (self.shown.get(m.reply_to) or self.quotes.get(m.reply_to)) if m.reply_to else None
+        return message_line(m, self._me(), self.names, tick(m.seq, self.members, self.receipts), quoted)
+
+    async def _find_quotes(self, messages: list[f.Message]) -> None:
+        """The messages these answer that are not on screen, from the cache when it has them."""
+        assert self.chat is not None
+        for m in messages:
+            if m.reply_to and m.reply_to not in self.shown and m.reply_to not in self.quotes:
+                found = await self.trio.call(self.chat.cached_history, m.room, m.reply_to + 1, 1)
+                if found and found[0].seq == m.reply_to:
+                    self.quotes[m.reply_to] = found[0]
 
     def _redraw(self, seq: int) -> None:
         for widget in self.query(f"#msg-{seq}"):
@@ -230,14 +424,122 @@ class ChatApp(LiteralApp):
     async def action_older(self) -> None:
         if self.chat is None or self.room is None or not self.shown:
             return
-        older = await self.trio.call(self.chat.history, self.room, min(self.shown), PAGE)
+        try:
+            older = await self.trio.call(self.chat.history, self.room, min(self.shown), PAGE)
+        except REQUEST_ERRORS as exc:
+            self.notify(error_text(exc), severity="error")
+            return
         await self._show_messages(older)
-        self.query_one("#messages", VerticalScroll).scroll_home(animate=False)
+        self.query_one("#messages", Conversation).scroll_home(animate=False)
+
+    # ------------------------------------------------------------------ the selected message
+
+    def _selected(self) -> f.Message | None:
+        seq = self.query_one("#messages", Conversation).selected
+        return self.shown.get(seq) if seq is not None else None
+
+    def _target(self, *, mine: bool) -> f.Message:
+        """The selected message, or else the newest one (mine: my newest) that is not deleted."""
+        selected = self._selected()
+        if selected is not None:
+            return selected
+        found = [m for m in self.shown.values() if m.kind != "system" and not m.deleted
+                 and (m.sender == self._me() or not mine)]
+        if not found:
+            raise CommandError("select a message first (Up)")
+        return max(found, key=lambda m: m.seq)
+
+    def action_select_newest(self) -> None:
+        if self.focused is self.query_one("#compose", Input):
+            self.query_one("#messages", Conversation).select_newest()
+
+    def action_back_to_input(self) -> None:
+        if self.editing is not None:
+            self.query_one("#compose", Input).value = self._draft
+        self._set_mode(None)
+        self.query_one("#messages", Conversation).select(None)
+        self.query_one("#compose", Input).focus()
+
+    def _set_mode(self, mode: Text | None, *, editing: int | None = None, replying: int | None = None) -> None:
+        """What Enter in the input line does: send (no mode), save an edit, or send a reply."""
+        self.editing, self.replying = editing, replying
+        line = self.query_one("#editing", Static)
+        line.update(mode or "")
+        line.display = mode is not None
+        if mode is not None:  # the mode line names the message now
+            self.query_one("#messages", Conversation).select(None)
+
+    def action_edit_selected(self) -> None:
+        m = self._selected()
+        if m is not None:
+            self._start_editing(m)
+
+    def _start_editing(self, m: f.Message) -> None:
+        if m.sender != self._me():
+            self.notify("you can only edit your own messages", severity="warning")
+        elif m.deleted:
+            self.notify("that message was deleted", severity="warning")
+        else:
+            if self.editing is None:
+                self._draft = self.query_one("#compose", Input).value  # back in the input line after the edit
+            self._set_mode(literal("editing: ", (preview(m), "italic"), "  · Enter saves · Esc cancels"),
+                           editing=m.seq)
+            self._focus_input(m.body or "")
+
+    def action_reply_selected(self) -> None:
+        m = self._selected()
+        if m is not None:
+            self._start_reply(m)
+
+    def _start_reply(self, m: f.Message) -> None:
+        if m.deleted:
+            self.notify("that message was deleted", severity="warning")
+            return
+        was_editing = self.editing is not None
+        self._set_mode(literal("replying to ", (quote_text(m, self._me(), self.names), "italic"),
+                               "  · Enter sends · Esc cancels"), replying=m.seq)
+        self._focus_input(self._draft if was_editing else None)  # a draft stays; an edit's text goes
+
+    def action_react_selected(self) -> None:
+        if self._selected() is not None:
+            self._focus_input("/react ")
+
+    def _focus_input(self, value: str | None) -> None:
+        """Focus the input line, its text replaced by `value` unless None, the cursor at its end."""
+        compose = self.query_one("#compose", Input)
+        if value is not None:
+            compose.value = value
+        compose.focus()
+        compose.cursor_position = len(compose.value)
+
+    def action_delete_selected(self) -> None:
+        m = self._selected()
+        if m is not None:
+            self._confirm_delete(m)
+
+    def _confirm_delete(self, m: f.Message) -> None:
+        if m.deleted:
+            self.notify("that message is already deleted", severity="warning")
+            return
+        if m.sender != self._me() and self.info is not None and self.info.kind == "direct":
+            self.notify("you can only delete your own messages", severity="warning")
+            return  # in a group the owner and admins may: the server says whether you are one
+        room = m.room
+
+        async def answered(yes: bool | None) -> None:
+            if yes and self.chat is not None:
+                try:
+                    await self.trio.call(self.chat.delete, room, m.seq)
+                except REQUEST_ERRORS as exc:
+                    self.notify(error_text(exc), severity="error")
+        self.push_screen(Confirm("Delete this message for everyone?", preview(m), "Delete"), answered)
+
+    # ------------------------------------------------------------------ the input line
 
     async def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id != "compose" or self.chat is None or self.room is None:
             return
-        typing = bool(event.value) and not event.value.startswith("/")
+        typing = bool(event.value) and not event.value.startswith("/") and self.editing is None
         now = time.monotonic()
         if typing and now - self._typing_sent > TYPING_EVERY:
             self._typing_sent = now
@@ -255,54 +557,89 @@ class ChatApp(LiteralApp):
             return
         try:
             if text.startswith("/"):
-                await self._command(text)
+                await self._command(parse(text))
             elif self.room is None:
                 self.notify("open a room first (or /dm USER)", severity="warning")
+            elif self.editing is not None:
+                seq = self.editing
+                self._set_mode(None)
+                event.input.value = self._draft  # what was being typed before the edit
+                await self.trio.call(self.chat.edit, self.room, seq, text)
             else:
-                self._typing_sent = 0.0
-                await self.trio.call(self.chat.send, self.room, text)
-                await self._show_messages(await self.trio.call(self.chat.cached_history, self.room, None, 1))
-        except (ChatError, OSError) as exc:
-            self.notify(str(exc), severity="error")
+                reply_to = self.replying
+                self._set_mode(None)
+                await self._send(text, reply_to)
+        except CommandError as exc:
+            self._focus_input(text)  # kept, to be put right
+            self.notify(str(exc), severity="warning", timeout=10)
+        except REQUEST_ERRORS as exc:
+            self.notify(error_text(exc), severity="error")
 
-    async def _command(self, text: str) -> None:
+    async def _command(self, command: Command) -> None:
         assert self.chat is not None
-        command, *args = text.split()
-        if command == "/dm" and len(args) == 1:
-            await self._open_new((await self.trio.call(self.chat.open_direct, args[0])).room)
-        elif command == "/group" and args:
-            await self._open_new((await self.trio.call(self.chat.create_group, args[0], args[1:])).room)
-        elif command == "/join" and len(args) == 1:
-            await self.trio.call(self.chat.join, args[0])
+        name, words = command.name, command.words
+        if name == "dm":
+            await self._open_new((await self.trio.call(self.chat.open_direct, words[0])).room)
+        elif name == "group":
+            await self._open_new((await self.trio.call(self.chat.create_group, words[0], list(words[1:]))).room)
+        elif name == "open":
+            await self.open_room(self._room_named(command.text))
+        elif name == "join":
+            await self.trio.call(self.chat.join, words[0])
             await self._show_rooms(await self.trio.call(self.chat.rooms))
-        elif command == "/invite" and self.room is not None:
-            link = await self.trio.call(self.chat.create_invite, self.room)
-            self.notify(f"invite link: {link}", timeout=30)
-        elif command == "/file" and args and self.room is not None:
-            caption = text.split(maxsplit=2)[2] if len(args) > 1 else ""
-            await self.trio.call(self.chat.send_file, self.room, user_path(args[0]), caption)
-            await self._show_messages(await self.trio.call(self.chat.cached_history, self.room, None, 1))
-        elif command == "/older":
+        elif name == "older":
             await self.action_older()
-        elif command == "/approve" and args:
-            asking = await self.trio.call(self.chat.qr_login_request, " ".join(args))
+        elif name == "approve":
+            asking = await self.trio.call(self.chat.qr_login_request, command.text)
             self.push_screen(ApproveScreen(asking), lambda approve: self._answer_qr(asking.code, bool(approve)))
-        else:
-            self.notify(HELP, timeout=10)
+        elif name == "help":
+            self.notify(HELP, title="Commands", timeout=30)
+        elif self.room is None:
+            raise CommandError("open a room first")
+        elif name == "invite":
+            await self._show_invite(await self.trio.call(self.chat.create_invite, self.room))
+        elif name == "file":
+            await self.trio.call(self.chat.send_file, self.room, user_path(words[0]), command.text)
+            await self._show_messages(await self.trio.call(self.chat.cached_history, self.room, None, 1))
+        elif name == "edit":
+            target = self._target(mine=True)
+            if target.sender != self._me() or target.deleted:
+                self._start_editing(target)  # says why not
+            else:
+                await self.trio.call(self.chat.edit, self.room, target.seq, command.text)
+        elif name == "delete":
+            self._confirm_delete(self._target(mine=True))
+        elif name == "reply":
+            await self._send(command.text, self._target(mine=False).seq)
+        elif name in ("react", "unreact"):
+            act = self.chat.react if name == "react" else self.chat.unreact
+            await self.trio.call(act, self.room, self._target(mine=False).seq, words[0])
+            self.query_one("#messages", Conversation).select(None)
 
     async def _answer_qr(self, code: str, approve: bool) -> None:
         assert self.chat is not None
         try:
             await self.trio.call(self.chat.answer_qr_login, code, approve)
-        except (ChatError, OSError) as exc:
-            self.notify(str(exc), severity="error")
+        except REQUEST_ERRORS as exc:
+            self.notify(error_text(exc), severity="error")
             return
         self.notify("approved: that device is signed in as you now" if approve else "declined")
+
+    async def _send(self, text: str, reply_to: int | None) -> None:
+        assert self.chat is not None and self.room is not None
+        self._typing_sent = 0.0
+        await self.trio.call(functools.partial(self.chat.send, self.room, text, reply_to=reply_to))
+        await self._show_messages(await self.trio.call(self.chat.cached_history, self.room, None, 1))
 
     async def _open_new(self, room: int) -> None:
         assert self.chat is not None
         await self._show_rooms(await self.trio.call(self.chat.rooms))
         await self.open_room(room)
+
+    async def _show_invite(self, link: str) -> None:
+        await self.query("#invite").remove()
+        name = room_title(self.info, self.names, self._me()) if self.info else "this room"
+        await self.query_one("#pane", Vertical).mount(InviteBar(link, name), before="#typing")
 
     # ------------------------------------------------------------------ pushes
 
@@ -325,12 +662,14 @@ class ChatApp(LiteralApp):
             self._show_typing()
         elif isinstance(event, p.PresenceChanged):
             self.online[event.user] = event.online
-            for room in self.rooms:
-                self._redraw_room(room)
+            self._presence_changed()
         elif isinstance(event, ConnectionChanged) and self.chat is not None:
-            self.sub_title = f"{self.chat.username} · {'online' if event.connected else 'reconnecting…'}"
-        elif isinstance(event, SessionEnded):
-            self.notify(f"signed out: {event.reason}", severity="error")
+            self.sub_title = f"{self.chat.username} · {'connected' if event.connected else 'reconnecting…'}"
+            if event.connected:  # what changed while we were away (docs/protocol.md 7.4)
+                self._ask_presence()
+            else:  # unknown until then: no dot, no "online" in the title
+                self.online.clear()
+                self._presence_changed()
 
     async def _handle_message(self, m: f.Message) -> None:
         assert self.chat is not None
@@ -341,10 +680,12 @@ class ChatApp(LiteralApp):
         self.typing_in.get(m.room, set()).discard(m.sender or 0)
         self._show_typing()
         target = (m.event or {}).get("target")
-        if isinstance(target, int) and target in self.shown:
+        if isinstance(target, int) and target in self.shown:  # an edit or delete: the cache has applied it
             [fresh] = await self.trio.call(self.chat.cached_history, m.room, target + 1, 1) or [self.shown[target]]
             self.shown[target] = fresh
-            self._redraw(target)
+            for seq, shown in self.shown.items():  # it, and the replies quoting it
+                if seq == target or shown.reply_to == target:
+                    self._redraw(seq)
         await self._show_messages([m])
         await self._mark_read()
 

@@ -47,6 +47,7 @@ class QrLoginScreen(Screen[f.AuthOk | None]):
     #qr-box { width: auto; height: auto; border: round $accent; padding: 1 2; }
     #qr { width: auto; height: auto; margin: 1 0; }
     #qr-status { color: $text-muted; }
+    #qr-box Horizontal { height: auto; }
     """
 
     def __init__(self, http_url: str, call: TrioCall, device: str = "chat-tui") -> None:
@@ -99,6 +100,8 @@ class ApproveScreen(ModalScreen[bool]):
     DEFAULT_CSS = """
     ApproveScreen { align: center middle; }
     #approve-box { width: 72; height: auto; border: round $warning; padding: 1 2; }
+    #approve-box Label { width: 100%; }
+    #approve-box Horizontal { height: auto; margin-top: 1; }
     """
 
     def __init__(self, asking: qr.QrLoginRequest) -> None:

@@ -11,7 +11,8 @@ from collections.abc import Iterable, Mapping
 
 from rich.text import Text
 
-from clients.literal import literal
+from clients.literal import Part, literal
+from clients.sdk.events import SessionEnded
 from clients.sdk.receipts import TICK_MARKS, Tick
 from protocol import frames as f
 
@@ -20,6 +21,7 @@ SYSTEM_TEXT = {"created": "created the chat", "member_added": "added {user}", "m
                "role_changed": "made {user} {role}", "room_updated": "changed the room settings",
                "message_edited": "edited a message", "message_deleted": "deleted a message",
                "member_banned": "banned {user}", "member_unbanned": "unbanned {user}"}
+HIDDEN_EVENTS = ("message_edited", "message_deleted", "reaction_added", "reaction_removed")
 
 
 def who(user: object, names: Mapping[int, str]) -> str:
@@ -35,7 +37,10 @@ def clock(ts_ms: int | None) -> str:
         return "--:--"
 
 
-def message_line(m: f.Message, me: int | None, names: Mapping[int, str], tick: Tick | None = None) -> Text:
+def message_line(m: f.Message, me: int | None, names: Mapping[int, str], tick: Tick | None = None,
+                 quoted: f.Message | None = None) -> Text:
+    """A message as the conversation shows it: the message it answers quoted above it (`quoted`, when the
+    client holds it), the reactions under it."""
     at = clock(m.ts)
     if m.kind == "system":
         event = m.event or {}
@@ -44,18 +49,36 @@ def message_line(m: f.Message, me: int | None, names: Mapping[int, str], tick: T
         template = SYSTEM_TEXT.get(kind)  # only our own templates are formatted: an unknown type is shown as is
         text = template.format(user=who(event.get("user"), names), role=event.get("role")) if template else kind
         return literal(f"{at}  * ", (actor, "bold"), " ", text)
-    if m.deleted:
-        body = "(deleted)"
-    else:
-        body = m.body or ""
-        if m.media is not None:
-            label = f"[{m.kind}: {m.media.file_name or m.media.id}, {m.media.size} bytes]"
-            body = f"{label} {body}".strip()
-        if m.edited_ts:
-            body += " (edited)"
     sender = "me" if m.sender == me else who(m.sender, names)
+    quote = literal(("       ┌ " + quote_text(quoted, me, names) + "\n", "dim")) if m.reply_to else literal()
+    if m.deleted:
+        return quote + literal(f"{at}  ", (sender, "bold"), ": ", ("message deleted", "italic dim"))
+    body = m.body or ""
+    if m.media is not None:
+        label = f"[{m.kind}: {m.media.file_name or m.media.id}, {m.media.size} bytes]"
+        body = f"{label} {body}".strip()
     mark = f"  {TICK_MARKS[tick]}" if tick and m.sender == me else ""
-    return literal(f"{at}  ", (sender, "bold"), f": {body}{mark}")
+    line = literal(f"{at}  ", (sender, "bold"), f": {body}", (" (edited)" if m.edited_ts else "", "dim"), mark)
+    return quote + line + reaction_line(m.reactions, me)
+
+
+def quote_text(quoted: f.Message | None, me: int | None, names: Mapping[int, str]) -> str:
+    if quoted is None:
+        return "an earlier message"
+    return f"{'me' if quoted.sender == me else who(quoted.sender, names)}: {preview(quoted)}"
+
+
+def reaction_line(reactions: Iterable[f.Reaction] | None, me: int | None) -> Text:
+    """`👍 2  ❤️ 1` under a message, the ones I put there in bold; nothing when there are none."""
+    parts: list[Part] = []
+    for r in reactions or ():
+        parts += ["  " if parts else "\n       ", (f"{r.emoji} {len(r.users)}", "bold" if me in r.users else "")]
+    return literal(*parts)
+
+
+def is_shown(m: f.Message) -> bool:
+    """Edit, delete and reaction events change the message they target and get no line of their own."""
+    return not (m.kind == "system" and (m.event or {}).get("type") in HIDDEN_EVENTS)
 
 
 def room_title(room: f.RoomSummary | f.RoomInfo, names: Mapping[int, str], me: int | None = None) -> str:
@@ -80,3 +103,22 @@ def title_line(info: f.RoomInfo, names: Mapping[int, str], me: int | None, peer_
 def typing_line(people: Iterable[str]) -> Text:
     who_types = list(people)
     return literal(f"{', '.join(who_types)} typing…" if who_types else "")
+
+
+def preview(m: f.Message, width: int = 60) -> str:
+    """One line of a message for a question or a mode line: its body (or file name), cut at `width`."""
+    if m.deleted:
+        return "message deleted"
+    text = " ".join(((m.media.file_name or m.kind) if m.media else "").split() + (m.body or "").split())
+    return text if len(text) <= width else text[:width - 1] + "…"
+
+
+def ended_text(event: SessionEnded) -> str:
+    """Why the session ended and what to do, for the sign-in screen."""
+    if event.account_closed:
+        return ("This account was disabled by an administrator or deleted, so it cannot sign in "
+                "(ask your administrator).")
+    if event.device_signed_out:
+        return ("This device was signed out (a logout, a password change, or from another device). "
+                "Log in again.")
+    return f"Your session ended ({event.reason}). Log in again."
