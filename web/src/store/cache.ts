@@ -14,6 +14,8 @@ export interface RoomRecord extends RoomSummary {
   /** For direct rooms: the other member's username (from get_room). */
   title?: string;
   members?: number;
+  /** A group's icon (a media id, from get_room). */
+  icon?: string;
 }
 
 export interface OutboxItem {

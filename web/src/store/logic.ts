@@ -134,3 +134,13 @@ export function dayKey(ts: number): string {
   const d = new Date(ts);
   return `${d.getFullYear()}-${d.getMonth() + 1}-${d.getDate()}`;
 }
+
+/**
+ * Whether live messages deserve the notification sound: one from someone else (not a system event, not an
+ * edit) in a room that is not the one in front of the user (`focused`: the open room while the page has
+ * focus, else null) and not muted.
+ */
+export function chimeFor(messages: readonly Message[], me: number, focused: number | null, muted: (room: number) => boolean): boolean {
+  return messages.some((m) => m.kind !== "system" && m.sender !== undefined && m.sender !== me && !m.deleted
+    && m.room !== focused && !muted(m.room));
+}

@@ -4,6 +4,7 @@ import { navigate, useChat, useNow, useStore } from "./hooks";
 import { canActOn, dayKey, describeEvent, isHiddenEvent, tickFor } from "../store/logic";
 import { dayLabel, lastSeen } from "./format";
 import { MessageBubble } from "./MessageBubble";
+import { Avatar } from "./Avatar";
 import { Composer } from "./Composer";
 import type { Message } from "../protocol/types";
 import type { PendingSend } from "../store/chat";
@@ -57,6 +58,8 @@ export function ChatView({ room }: { room: number }) {
     <section className="chat" aria-label={`Chat with ${title}`}>
       <header className="bar chat-head">
         <button type="button" className="icon back" aria-label="Back to chats" onClick={() => navigate("/")}><ArrowLeft size={22} aria-hidden="true" /></button>
+        <Avatar name={title} seed={r.kind === "direct" ? r.peer ?? r.room : `g${r.room}`} size={40}
+          image={r.kind === "direct" ? (r.peer ? store.avatarOf(r.peer) : undefined) : r.icon} online={r.kind === "direct" && presence?.online === true} />
         <div className="chat-title">
           <h2>{title}</h2>
           <p className={`subtitle ${typingNames.length ? "typing" : ""}`} aria-live="polite" data-testid="chat-subtitle">{subtitle}</p>
@@ -81,6 +84,7 @@ function MessageRows({ messages, me, receipts, kind }: { messages: Message[]; me
   const rows: React.ReactNode[] = [];
   let day = "";
   let prevSender: number | undefined;
+  let prevTs = 0;
   for (const m of messages) {
     const k = dayKey(m.ts);
     if (k !== day) {
@@ -94,14 +98,19 @@ function MessageRows({ messages, me, receipts, kind }: { messages: Message[]; me
       continue;
     }
     const mine = m.sender === me;
+    const cont = m.sender === prevSender && m.ts - prevTs < 5 * 60_000;
+    const lead = kind === "group" && !mine
+      ? (cont ? null : <Avatar name={store.name(m.sender!)} seed={m.sender!} image={store.avatarOf(m.sender!)} size={32} />)
+      : undefined;
     const actions = canActOn(m, me)
       ? { edit: (body: string) => store.editMessage(m.room, m.seq, body), remove: () => store.deleteMessage(m.room, m.seq) }
       : undefined;
     rows.push(
       <MessageBubble key={m.seq} m={m} mine={mine} tick={mine ? tickFor(m.seq, receipts) : undefined} actions={actions}
-        author={kind === "group" && !mine && m.sender !== prevSender ? store.name(m.sender!) : undefined} />,
+        author={kind === "group" && !mine && !cont ? store.name(m.sender!) : undefined} lead={lead} cont={cont} />,
     );
     prevSender = m.sender;
+    prevTs = m.ts;
   }
   return <>{rows}</>;
 }

@@ -2,6 +2,7 @@ import { useCallback, useEffect, useState, type FormEvent } from "react";
 import { ArrowLeft } from "lucide-react";
 import { navigate, useChat, useStore } from "./hooks";
 import { QrCode } from "./QrCode";
+import { Avatar } from "./Avatar";
 import type { InviteInfo, Member } from "../protocol/types";
 
 const RANK = { owner: 3, admin: 2, member: 1 } as const;
@@ -88,7 +89,8 @@ function MemberRow({ m, me, myRole, act, room }: { m: Member; me: number; myRole
   const req = store.client.request.bind(store.client);
   return (
     <li className="member">
-      <span>{store.name(m.user)} <small>@{m.username}</small></span>
+      <Avatar name={m.user === me ? m.username : store.name(m.user)} seed={m.user} image={store.avatarOf(m.user)} size={36} />
+      <span className="member-name">{store.name(m.user)} <small>@{m.username}</small></span>
       <span className={`role ${m.role}`}>{m.role}</span>
       {m.user !== me && (
         <span className="row">

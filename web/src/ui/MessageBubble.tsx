@@ -17,7 +17,11 @@ export interface BubbleActions {
 
 const reason = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
-export function MessageBubble({ m, mine, tick, author, actions }: { m: Message; mine: boolean; tick?: Tick; author?: string; actions?: BubbleActions }) {
+/** `lead`: in a group, the sender's avatar beside their first message of a run (null: the space for it, on the
+ * run's next messages); `cont`: the message follows one of the same sender (drawn closer, no tail). */
+export function MessageBubble({ m, mine, tick, author, actions, lead, cont }: {
+  m: Message; mine: boolean; tick?: Tick; author?: string; actions?: BubbleActions; lead?: ReactNode | null; cont?: boolean;
+}) {
   const [editing, setEditing] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const editButton = useRef<HTMLButtonElement>(null);
@@ -39,8 +43,8 @@ export function MessageBubble({ m, mine, tick, author, actions }: { m: Message; 
   }
 
   const canAct = actions && !m.deleted;
-  return (
-    <article className={`msg ${mine ? "mine" : "theirs"}${editing ? " editing" : ""}`} data-seq={m.seq || undefined}
+  const bubble = (
+    <article className={`msg ${mine ? "mine" : "theirs"}${editing ? " editing" : ""}${cont ? " cont" : ""}`} data-seq={m.seq || undefined}
       tabIndex={canAct ? -1 : undefined} aria-label={mine ? "Your message" : `Message from ${author ?? "them"}`}>
       {author && <p className="author">{author}</p>}
       {m.deleted ? <p className="body deleted">This message was deleted</p> : (
@@ -68,6 +72,8 @@ export function MessageBubble({ m, mine, tick, author, actions }: { m: Message; 
       </footer>
     </article>
   );
+  if (lead === undefined) return bubble;
+  return <div className={`msg-row${cont ? " cont" : ""}`}>{lead ?? <span className="lead-space" aria-hidden="true" />}{bubble}</div>;
 }
 
 function TickIcon({ tick }: { tick: Tick }) {

@@ -1,10 +1,13 @@
-import { useEffect, useState, type FormEvent } from "react";
+import { useEffect, useRef, useState, type FormEvent } from "react";
 import { ArrowLeft } from "lucide-react";
 import { navigate, useStore } from "./hooks";
 import type { Profile, VisibilityLevel } from "../protocol/types";
 import { currentSubscription, disablePush, enablePush, pushSupported } from "../push";
 import { session } from "../session";
 import { DeviceSettings } from "./DeviceSettings";
+import { Avatar } from "./Avatar";
+import { upload } from "../http";
+import { chime, setSoundEnabled, soundEnabled } from "../sound";
 
 const FIELDS = [["display_name", "Display name"], ["about", "About"], ["last_seen", "Last seen & online"]] as const;
 
@@ -17,6 +20,9 @@ export function ProfileSettings({ onLogout }: { onLogout: (deleted?: boolean) =>
   const [receipts, setReceipts] = useState(localStorage.getItem("chatd.readReceipts") !== "off");
   const [push, setPush] = useState<"unknown" | "on" | "off">("unknown");
   const [message, setMessage] = useState<{ text: string; error?: boolean } | null>(null);
+  const [sound, setSound] = useState(soundEnabled);
+  const [photoBusy, setPhotoBusy] = useState(false);
+  const photoInput = useRef<HTMLInputElement>(null);
 
   useEffect(() => {
     void store.client.request("get_profile", {}).then(({ profile: p }) => {
@@ -37,6 +43,41 @@ export function ProfileSettings({ onLogout }: { onLogout: (deleted?: boolean) =>
     } catch (err) {
       setMessage({ text: (err as Error).message, error: true });
     }
+  }
+
+  /** Upload a picture and make it the profile photo (the server checks it is an image you uploaded). */
+  async function setPhoto(file: File | undefined) {
+    if (photoInput.current) photoInput.current.value = "";
+    const token = await session.access().catch(() => null);
+    if (!file || !token) return;
+    setPhotoBusy(true);
+    setMessage(null);
+    try {
+      const up = await upload(file, file.name, token, () => undefined).promise;
+      const { profile: p } = await store.client.request("update_profile", { avatar: up.id });
+      setProfile(p);
+      setMessage({ text: "Photo updated." });
+    } catch (err) {
+      setMessage({ text: `Photo not changed: ${(err as Error).message}`, error: true });
+    } finally {
+      setPhotoBusy(false);
+    }
+  }
+
+  async function removePhoto() {
+    try {
+      const { profile: p } = await store.client.request("update_profile", { avatar: "" });
+      setProfile(p);
+      setMessage({ text: "Photo removed." });
+    } catch (err) {
+      setMessage({ text: (err as Error).message, error: true });
+    }
+  }
+
+  function toggleSound(on: boolean) {
+    setSound(on);
+    setSoundEnabled(on);
+    if (on) chime(true); // a sample, and browsers allow audio after this click
   }
 
   async function toggleReceipts(on: boolean) {
@@ -68,7 +109,20 @@ export function ProfileSettings({ onLogout }: { onLogout: (deleted?: boolean) =>
         <h2 id="profile-title">Profile and privacy</h2>
       </header>
       <div className="settings-body">
-        <p>Signed in as <strong>@{profile?.username ?? store.state.me.username}</strong></p>
+        <div className="profile-head">
+          <Avatar name={displayName || (profile?.username ?? store.state.me.username)} seed={store.state.me.userId} image={profile?.avatar} size={72} />
+          <div className="stack">
+            <p>Signed in as <strong>@{profile?.username ?? store.state.me.username}</strong></p>
+            <p className="row wrap">
+              <input ref={photoInput} type="file" accept="image/jpeg,image/png,image/gif,image/webp" id="profile-photo" className="visually-hidden"
+                onChange={(e) => void setPhoto(e.target.files?.[0])} />
+              <button type="button" disabled={photoBusy} onClick={() => photoInput.current?.click()}>
+                {photoBusy ? "Uploading…" : profile?.avatar ? "Change photo" : "Add a photo"}
+              </button>
+              {profile?.avatar && <button type="button" className="link" onClick={() => void removePhoto()}>Remove photo</button>}
+            </p>
+          </div>
+        </div>
         <form className="stack" onSubmit={save}>
           <label>Display name<input value={displayName} maxLength={64} onChange={(e) => setDisplayName(e.target.value)} /></label>
           <label>About<textarea value={about} maxLength={500} rows={3} onChange={(e) => setAbout(e.target.value)} /></label>
@@ -91,6 +145,7 @@ export function ProfileSettings({ onLogout }: { onLogout: (deleted?: boolean) =>
         <h3>Privacy</h3>
         <label className="row"><input type="checkbox" checked={receipts} onChange={(e) => void toggleReceipts(e.target.checked)} /> Send and show read receipts</label>
         <h3>Notifications</h3>
+        <label className="row"><input type="checkbox" checked={sound} onChange={(e) => toggleSound(e.target.checked)} /> Play a sound for new messages in other chats</label>
         {pushSupported() ? (
           <button type="button" onClick={() => void togglePush()}>{push === "on" ? "Turn off push notifications" : "Turn on push notifications"}</button>
         ) : <p className="small">This browser does not support push notifications.</p>}
