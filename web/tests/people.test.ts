@@ -30,7 +30,7 @@ describe("avatars", () => {
 describe("names wanted", () => {
   it("collects senders and the people of system events", () => {
     const system = msg(1, undefined, { kind: "system", event: { type: "member_added", by: 3, user: 4 } });
-    expect(usersNamedIn([msg(1, 2), system, msg(1, 2)]).sort()).toEqual([2, 3, 4]);
+    expect(usersNamedIn([msg(1, 2), system, msg(1, 2)]).sort((a, b) => a - b)).toEqual([2, 3, 4]);
   });
 });
 

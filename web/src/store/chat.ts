@@ -31,6 +31,8 @@ export interface Upload {
 export interface State {
   me: { userId: number; username: string };
   conn: ConnState;
+  /** What the browser says of the network (`navigator.onLine` and its online/offline events). */
+  network: "online" | "offline";
   rooms: Record<number, RoomRecord>;
   views: Record<number, RoomView>;
   outbox: Record<string, PendingSend>;
@@ -52,9 +54,12 @@ export function uuid4(): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }
 
+const browserOnline = () => typeof navigator === "undefined" || navigator.onLine !== false;
+
 const RETRYABLE = new Set(["retry", "rate_limited", "timeout", "offline", "internal"]);
 
 const ACK_DELAY_MS = 100;
+const PROFILE_RETRY_MS = 30_000;
 
 export class ChatStore {
   state: State;
@@ -85,7 +90,7 @@ export class ChatStore {
   ) {
     this.cursors = init.cursors;
     this.state = {
-      me, conn: "offline", views: {}, uploads: {}, typing: {}, presence: {}, activeRoom: null,
+      me, conn: "offline", network: browserOnline() ? "online" : "offline", views: {}, uploads: {}, typing: {}, presence: {}, activeRoom: null,
       rooms: Object.fromEntries(init.rooms.map((r) => [r.room, r])),
       profiles: Object.fromEntries(init.profiles.map((p) => [p.user, p])),
       outbox: Object.fromEntries(init.outbox.map((o) => [o.client_id, o])),
@@ -129,11 +134,28 @@ export class ChatStore {
 
   start(): void {
     this.client.start();
+    if (typeof window !== "undefined") {
+      window.addEventListener("online", this.onNetwork);
+      window.addEventListener("offline", this.onNetwork);
+    }
   }
   stop(): void {
+    if (typeof window !== "undefined") {
+      window.removeEventListener("online", this.onNetwork);
+      window.removeEventListener("offline", this.onNetwork);
+    }
     this.client.stop();
     this.cache.close();
   }
+
+  /** The browser says the network went or came back: drop the socket at once (it may linger half-dead
+   * until a ping times out), or connect at once instead of waiting out the back-off. */
+  private onNetwork = (): void => {
+    const network = browserOnline() ? "online" : "offline";
+    this.set({ network });
+    if (network === "offline") this.client.reconnect("the browser is offline");
+    else this.client.reconnectNow();
+  };
 
   // ------------------------------------------------------------------ names
   /** The name to show for `user`: display name, else username. One not known yet is asked for (once per
@@ -214,9 +236,12 @@ export class ChatStore {
         this.putProfile(profile);
       } catch (err) {
         // not_found (a disabled account): say so instead of "…"; rate-limited or offline: ask again later
-        if (err instanceof ChatError && err.code === "not_found") this.profileFailed.add(user);
-        else this.profileAsked.delete(user);
-        this.set({ profiles: { ...this.state.profiles } }); // re-render the names
+        if (err instanceof ChatError && err.code === "not_found") {
+          this.profileFailed.add(user);
+          this.set({ profiles: { ...this.state.profiles } }); // re-render the names
+        } else {
+          setTimeout(() => this.profileAsked.delete(user), PROFILE_RETRY_MS); // the next render asks again
+        }
       }
     }));
   }

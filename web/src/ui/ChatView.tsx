@@ -2,7 +2,7 @@ import { useLayoutEffect, useMemo, useRef } from "react";
 import { ArrowLeft, Settings } from "lucide-react";
 import { navigate, useChat, useNow, useStore } from "./hooks";
 import { canActOn, dayKey, describeEvent, isHiddenEvent, tickFor } from "../store/logic";
-import { dayLabel, lastSeen } from "./format";
+import { connLabel, dayLabel, lastSeen } from "./format";
 import { MessageBubble } from "./MessageBubble";
 import { Avatar } from "./Avatar";
 import { Composer } from "./Composer";
@@ -17,6 +17,7 @@ export function ChatView({ room }: { room: number }) {
   const typing = useChat((s) => s.typing[room]);
   const presence = useChat((s) => (r?.peer ? s.presence[r.peer] : undefined));
   useChat((s) => s.profiles);
+  const connText = useChat((s) => connLabel(s.conn, s.network));
   useNow(30_000);
   const me = store.state.me.userId;
   const listRef = useRef<HTMLDivElement>(null);
@@ -42,11 +43,11 @@ export function ChatView({ room }: { room: number }) {
   if (!r) return <div className="empty">Loading chat…</div>;
   const title = store.roomTitle(r);
   const typingNames = (typing ?? []).filter((u) => u !== me).map(store.name);
-  const subtitle = typingNames.length
+  const subtitle = connText ?? (typingNames.length
     ? `${typingNames.join(", ")} ${typingNames.length > 1 ? "are" : "is"} typing…`
     : r.kind === "direct"
       ? presence?.online ? "online" : presence ? lastSeen(presence.last_seen) : ""
-      : `${view?.members?.length ?? r.members ?? "?"} members`;
+      : `${view?.members?.length ?? r.members ?? "?"} members`);
 
   const onScroll = () => {
     const el = listRef.current!;
@@ -62,7 +63,7 @@ export function ChatView({ room }: { room: number }) {
           image={r.kind === "direct" ? (r.peer ? store.avatarOf(r.peer) : undefined) : r.icon} online={r.kind === "direct" && presence?.online === true} />
         <div className="chat-title">
           <h2>{title}</h2>
-          <p className={`subtitle ${typingNames.length ? "typing" : ""}`} aria-live="polite" data-testid="chat-subtitle">{subtitle}</p>
+          <p className={`subtitle ${connText ? "conn-state" : typingNames.length ? "typing" : ""}`} aria-live="polite" data-testid="chat-subtitle">{subtitle}</p>
         </div>
         {r.kind === "group" && (
           <button type="button" className="icon" aria-label="Group settings" title="Group settings" onClick={() => navigate(`/r/${room}/settings`)}><Settings size={20} aria-hidden="true" /></button>
