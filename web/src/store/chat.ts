@@ -209,6 +209,7 @@ export class ChatStore {
     const merged: Record<number, RoomRecord> = {};
     for (const s of rooms) merged[s.room] = this.mergeSummary(s);
     this.set({ rooms: merged });
+    if (this.state.activeRoom !== null) this.markRead(this.state.activeRoom); // the list's count came after we read
     this.wantProfiles(rooms.flatMap((s) => [...(s.peer ? [s.peer] : []), ...(s.last_message ? usersNamedIn([s.last_message]) : [])]));
     await this.cache.putRooms(Object.values(merged));
     for (const s of rooms) if (s.last_message) await this.storeMessages([s.last_message], false);

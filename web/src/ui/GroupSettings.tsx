@@ -42,7 +42,7 @@ export function GroupSettings({ room }: { room: number }) {
   return (
     <section className="settings" aria-labelledby="group-title">
       <header className="bar">
-        <button type="button" className="icon back" aria-label="Back to chat" onClick={() => navigate(`/r/${room}`)}><ArrowLeft size={22} aria-hidden="true" /></button>
+        <button type="button" className="icon back always" aria-label="Back to chat" title="Back to chat" onClick={() => navigate(`/r/${room}`)}><ArrowLeft size={22} aria-hidden="true" /></button>
         <h2 id="group-title">{r?.name ?? "Group"} · settings</h2>
       </header>
       <div className="settings-body">
