@@ -27,6 +27,7 @@ class SendText:
     body: str
     kind: str = "text"
     media: MediaRef | None = None
+    reply_to: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +57,26 @@ class ChangeMessage:
     req_id: int
     seq: int
     body: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeReaction:
+    """Put `emoji` on message `target` (add) or take it off."""
+
+    device: Device
+    req_id: int
+    target: int
+    emoji: str
+    add: bool
+
+
+@dataclass(frozen=True, slots=True)
+class LookUpReceipts:
+    """Where the room's receipts stand, for the requesting device (`get_receipts`)."""
+
+    device: Device
+    req_id: int
+    private: bool  # the asker turned read receipts off: they see no one's reads
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,8 +117,8 @@ class RemoteTyping:
     active: bool
 
 
-RoomRequest = SendText | ChangeMembers | UpdateRoom | ChangeMessage | JoinByInvite
-RoomItem = RoomRequest | CursorMoved | TypingNow | RemoteCommitted | RemoteTyping | Crash
+RoomRequest = SendText | ChangeMembers | UpdateRoom | ChangeMessage | ChangeReaction | JoinByInvite
+RoomItem = RoomRequest | LookUpReceipts | CursorMoved | TypingNow | RemoteCommitted | RemoteTyping | Crash
 
 
 # ------------------------------------------------------------------ to a UserActor

@@ -21,9 +21,9 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from protocol.frames import MAX_BATCH, Count, Frame, ReceiptCounts, Status
+from protocol.frames import MAX_BATCH, Count, Frame, MemberReceipt, ReceiptCounts, Status
 
 
 @dataclass(slots=True)
@@ -76,6 +76,17 @@ class Receipts:
             return
         if covered:
             yield from self._counts(members, covered)
+
+    def standing(self, asker: int, members: dict[int, int], private: bool) -> tuple[list[MemberReceipt], list[Count]]:
+        """What `asker` would have been told so far (`get_receipts`): every other member's cursors in a small
+        room, else the counts for their latest messages (no read figures when the asker's reads are private)."""
+        if len(members) <= self.per_recipient_max:
+            return [MemberReceipt(user=user, delivered_seq=c.delivered, read_seq=None if private else c.read)
+                    for user in members if user != asker and (c := self.cursors.get(user)) is not None], []
+        mine = {seq for seq, sender in self.senders.items() if sender == asker}
+        counts = [c for _, frame in self._counts(members, {asker: mine}) if isinstance(frame, ReceiptCounts)
+                  for c in frame.counts] if mine else []
+        return [], [replace(c, read=None) for c in counts] if private else counts
 
     def _apply(self, user: int, move: Move, joined: int) -> Iterable[int]:
         """Move `user`'s cursor; the seqs (still remembered) whose status this changes."""

@@ -25,6 +25,7 @@ from actors.items import (
     CursorMoved,
     Deliver,
     JoinByInvite,
+    LookUpReceipts,
     MembershipChanged,
     Push,
     RemoteCommitted,
@@ -40,15 +41,15 @@ from actors.remote import remote_news
 from actors.rules import Denied, admit, no_such_room, not_a_member
 from actors.typing import TypingState
 from persistence.errors import StaleRoom, StoreUnavailable
-from persistence.records import Appended, AppendItem, InviteJoin, MemberChange, Refusal, RoomState, RoomUpdate
+from persistence.records import Appended, AppendItem, InviteJoin, MemberChange, RoomState, RoomUpdate
 from persistence.store import Store
 from protocol.errors import ErrorCode
-from protocol.frames import Error, Message, Ok, Sent, TypingChanged
+from protocol.frames import Error, Message, Ok, RoomReceipts, Sent, TypingChanged
 from protocol.history import readable, redacted
 
 log = logging.getLogger("chatd.room")
 
-REQUESTS = get_args(RoomRequest)  # the items that carry a request id and need exactly one reply
+REQUESTS = (*get_args(RoomRequest), LookUpReceipts)  # the items that carry a request id and need exactly one reply
 STATUS_WINDOW = 1024  # the senders of this many recent messages get delivery status for them
 CATCH_UP_LIMIT = 500  # other processes' messages fetched before fanning out our own (more: members sync)
 
@@ -142,7 +143,7 @@ class RoomActor:
             self._not_found(self.mailbox.take_nowait())
         self.mailbox.close()
 
-    def _answer(self, item: RoomRequest, code: ErrorCode, why: str,
+    def _answer(self, item: RoomRequest | LookUpReceipts, code: ErrorCode, why: str,
                 retry_after: float | None = None) -> None:
         if id(item) not in self._answered:
             self._answered.add(id(item))
@@ -208,6 +209,9 @@ class RoomActor:
             if isinstance(item, TypingNow):
                 self._on_typing(state, item)
                 continue
+            if isinstance(item, LookUpReceipts):
+                self._tell_receipts(state, item)
+                continue
             if not isinstance(item, REQUESTS):
                 raise RuntimeError(getattr(item, "reason", f"unexpected mailbox item {item!r}"))
             try:
@@ -263,11 +267,12 @@ class RoomActor:
             for append in appends:
                 result = next(it)
                 msg = result.message
-                if result.refusal is not None or msg is None:
-                    refusal = result.refusal or Refusal("internal", "not stored")
-                    self._answer(request, ErrorCode(refusal.code), refusal.message)
+                if result.refusal is not None:
+                    self._answer(request, ErrorCode(result.refusal.code), result.refusal.message)
                     if isinstance(append, InviteJoin):
                         reload = True  # the optimistic join is void
+                    continue
+                if msg is None:  # it holds already: nothing stored, the request gets its `ok`
                     continue
                 if isinstance(request, SendText):
                     if not result.duplicate:
@@ -431,6 +436,17 @@ class RoomActor:
         for uid, member in self.state.members.items():
             if uid != user and member.current and self.users.is_online(uid):
                 self.users.offer(uid, Push(frame))
+
+    def _tell_receipts(self, state: RoomState, item: LookUpReceipts) -> None:
+        me = state.members.get(item.device.user_id)
+        if me is None or not me.current:
+            self._answer(item, ErrorCode.FORBIDDEN, not_a_member(self.room_id))
+            return
+        members = {uid: m.joined_seq for uid, m in state.members.items() if m.current}
+        cursors, counts = self.receipts.standing(item.device.user_id, members, item.private)
+        self._answered.add(id(item))
+        item.device.push(RoomReceipts(id=item.req_id, room=self.room_id, others=len(members) - 1, members=cursors,
+                                  counts=counts))
 
     def _fan_out_receipts(self, state: RoomState, moves: dict[int, Move]) -> None:
         """Tell the senders of the messages these cursor moves cover (actors/receipts.py)."""

@@ -4,7 +4,8 @@
 optimistically (the room actor reloads the state if the commit fails) and returns what to append to the
 room's seq. Roles: owner > admin > member.
 
-- Everyone who is a current member may send, edit their own messages and delete their own messages.
+- Everyone who is a current member may send, edit their own messages and delete their own messages, and
+  reply and react to the messages they may read (protocol/history.py).
 - Groups only: the owner and admins add members, remove (kick) and ban anyone of a lower role, unban,
   delete anyone's message and change the room's settings. Only the owner promotes or demotes admins and
   transfers ownership (becoming an admin). A member leaves when they like; the last owner who leaves
@@ -13,7 +14,7 @@ room's seq. Roles: owner > admin > member.
 
 from __future__ import annotations
 
-from actors.items import ChangeMembers, ChangeMessage, JoinByInvite, RoomRequest, SendText, UpdateRoom
+from actors.items import ChangeMembers, ChangeMessage, ChangeReaction, JoinByInvite, RoomRequest, SendText, UpdateRoom
 from persistence.records import (
     AppendItem,
     InviteJoin,
@@ -21,10 +22,13 @@ from persistence.records import (
     MemberState,
     MessageChange,
     NewText,
+    ReactionChange,
     RoomState,
     RoomUpdate,
 )
+from persistence.seqplan import no_such_message
 from protocol.errors import ErrorCode
+from protocol.history import readable
 
 RANK = {"member": 0, "admin": 1, "owner": 2}
 
@@ -52,7 +56,12 @@ def admit(state: RoomState, item: RoomRequest) -> list[AppendItem]:
     if me is None or not me.current:
         raise Denied(ErrorCode.FORBIDDEN, not_a_member(state.id))
     if isinstance(item, SendText):
-        return [NewText(requester, item.client_id, item.body, item.kind, item.media)]
+        if item.reply_to is not None:
+            _readable(state, me, item.reply_to)
+        return [NewText(requester, item.client_id, item.body, item.kind, item.media, item.reply_to)]
+    if isinstance(item, ChangeReaction):
+        _readable(state, me, item.target)
+        return [ReactionChange(requester, item.target, item.emoji, item.add)]
     if isinstance(item, ChangeMessage):
         any_sender = item.body is None and state.kind == "group" and RANK[me.role] >= RANK["admin"]
         return [MessageChange(requester, item.seq, item.body, any_sender)]
@@ -61,6 +70,13 @@ def admit(state: RoomState, item: RoomRequest) -> list[AppendItem]:
     if isinstance(item, UpdateRoom):
         return _update(state, me, requester, item)
     return _members(state, me, requester, item)
+
+
+def _readable(state: RoomState, me: MemberState, seq: int) -> None:
+    """A reply or a reaction names a message the member may read (its existence is checked in the commit:
+    this actor's last_seq may be behind another process's)."""
+    if seq not in readable(state.visibility, me.joined_seq, max(state.last_seq, seq)):
+        raise Denied(ErrorCode.NOT_FOUND, no_such_message(seq))
 
 
 def _need(me: MemberState, role: str, what: str) -> None:

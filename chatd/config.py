@@ -72,6 +72,11 @@ class Config:
     max_prehello_connections: int = 1024  # connections that have not said hello yet, per process (more: 503)
     prehello_per_address: int = 32  # of those, from one client address (limit key; more: 429)
     signups_per_hour: int = 20  # per client address
+    qr_login_ttl: int = 120  # seconds a QR login request waits for its approval (docs/protocol.md 3.9)
+    qr_logins_per_hour: int = 30  # QR login requests one client address may start per hour
+    qr_polls_per_minute: int = 30  # QR login waits one client address may make per minute
+    qr_waits_per_address: int = 4  # QR login waits one client address may hold open at once on a process
+    qr_wait_seconds: float = 25.0  # one wait answers "pending" after this (the client asks again)
     registration: str = "open"  # open: anyone signs up; invite: with a valid invite code; closed: chatctl only
     db_pool_size: int = 10
     argon2_time_cost: int = 2
@@ -190,6 +195,12 @@ class Config:
         need(1 <= self.prehello_frames <= 10_000, "prehello_frames", "must be 1..10000")
         need(self.max_prehello_connections >= 1, "max_prehello_connections", "must be at least 1")
         need(self.prehello_per_address >= 1, "prehello_per_address", "must be at least 1")
+        need(1 <= self.qr_login_ttl <= 600, "qr_login_ttl", "must be 1..600 seconds")
+        need(self.qr_logins_per_hour >= 1, "qr_logins_per_hour", "must be at least 1")
+        need(self.qr_polls_per_minute >= 1, "qr_polls_per_minute", "must be at least 1")
+        need(self.qr_waits_per_address >= 1, "qr_waits_per_address", "must be at least 1")
+        need(0.1 <= self.qr_wait_seconds <= 60, "qr_wait_seconds",
+             "must be 0.1..60 seconds (proxies close idle requests after about a minute)")
         need(self.db_pool_size >= 2, "db_pool_size", "must be at least 2")
         need(self.argon2_memory_kib >= 8, "argon2_memory_kib", "must be at least 8")
         for var in ("database_url", "redis_url"):

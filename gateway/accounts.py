@@ -31,7 +31,8 @@ class Accounts:
         self.s = services
         self.address = address  # the client's IP: signup and login limits count per address
 
-    async def _grant(self, req_id: int, user_id: int, username: str, device_name: str | None) -> f.AuthOk:
+    async def grant(self, req_id: int, user_id: int, username: str, device_name: str | None) -> f.AuthOk:
+        """Sign a new device in (signup, login, an approved QR login): its tokens, stored like any login's."""
         device_id = str(uuid.uuid4())
         refresh = new_refresh_token()
         # a device per signup or login, at most CHAT_MAX_DEVICES_PER_USER live: logins in a loop sign out the
@@ -54,7 +55,7 @@ class Accounts:
             user_id = await self.s.store.create_user(req.username, req.email.lower(), password_hash)
         except Conflict as exc:
             raise RequestError(ErrorCode.CONFLICT, f"that {exc.field} is already taken") from exc
-        return await self._grant(req.id, user_id, req.username, req.device)
+        return await self.grant(req.id, user_id, req.username, req.device)
 
     async def _may_register(self, invite: str | None) -> None:
         """CHAT_REGISTRATION: open, invite (a code of a live invite link; signing up does not use it up) or
@@ -82,7 +83,7 @@ class Accounts:
         assert account is not None
         if account.disabled:
             raise RequestError(ErrorCode.FORBIDDEN, "this account is disabled")
-        return await self._grant(req.id, account.id, account.username, req.device)
+        return await self.grant(req.id, account.id, account.username, req.device)
 
     async def refresh(self, req: f.Refresh) -> f.Frame:
         new = self.s.tokens.refresh_successor(req.refresh_token)  # a retry gets the same one

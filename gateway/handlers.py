@@ -19,6 +19,8 @@ from actors.items import (
     AckFrom,
     ChangeMembers,
     ChangeMessage,
+    ChangeReaction,
+    LookUpReceipts,
     MembershipChanged,
     MuteChanged,
     ReadMoved,
@@ -36,6 +38,7 @@ from gateway.devices import DeviceHandlers
 from gateway.errors import Handler, RequestError
 from gateway.invites import InviteHandlers
 from gateway.people import PeopleHandlers
+from gateway.qr_login import QrApprovals
 from gateway.services import Services
 from gateway.sessions import SessionEnded, session_user
 from protocol import frames as f
@@ -62,11 +65,13 @@ class Handlers:
             f.Ban: self.ban, f.Unban: self.unban, f.SetRole: self.set_role,
             f.TransferOwnership: self.transfer_ownership, f.UpdateRoom: self.update_room,
             f.GetRoom: self.get_room, f.Edit: self.edit, f.Delete: self.delete, f.Settings: self.settings,
-            f.Typing: self.typing, f.Mute: self.mute, f.Ping: self.ping,
+            f.Typing: self.typing, f.Mute: self.mute, f.React: self.react, f.Unreact: self.react,
+            f.GetReceipts: self.get_receipts, f.Ping: self.ping,
         }
         self.table.update(InviteHandlers(self).table)
         self.table.update(PeopleHandlers(self).table)  # profiles, search, presence
         self.table.update(DeviceHandlers(self).table)  # devices, password, account deletion
+        self.table.update(QrApprovals(self).table)  # approving a QR login of a new device
 
     @property
     def me(self) -> int:
@@ -244,13 +249,21 @@ class Handlers:
 
     async def send(self, req: f.Send) -> None:
         await self._to_room(req.room, SendText(self.device, req.id, req.client_id.lower(), req.body, req.kind,
-                                               req.media))
+                                               req.media, req.reply_to))
 
     async def edit(self, req: f.Edit) -> None:
         await self._to_room(req.room, ChangeMessage(self.device, req.id, req.seq, req.body))
 
     async def delete(self, req: f.Delete) -> None:
         await self._to_room(req.room, ChangeMessage(self.device, req.id, req.seq, None))
+
+    async def react(self, req: f.Reacting) -> None:
+        await self._to_room(req.room, ChangeReaction(self.device, req.id, req.target, req.emoji,
+                                                     add=isinstance(req, f.React)))
+
+    async def get_receipts(self, req: f.GetReceipts) -> None:
+        private = not await self.s.store.read_receipts(self.me)  # the room hears of a change with the next read
+        await self._to_room(req.room, LookUpReceipts(self.device, req.id, private))
 
     async def _cursor(self, room: int, seq: int, read: bool) -> None:
         mailbox = self.s.users.lookup(self.me)

@@ -11,6 +11,7 @@ from auth import PasswordHasher, TokenIssuer
 from chatd.config import Config
 from chatd.metrics import Metrics
 from gateway.in_flight import InFlight
+from gateway.wakeups import Wakeups
 from persistence import Cache, Store
 
 
@@ -27,3 +28,5 @@ class Services:
     metrics: Metrics = field(default_factory=Metrics)
     bus: BusSink = field(default_factory=NullBus)  # the other processes on this database (actors/bus.py)
     password_checks: InFlight = field(default_factory=InFlight)  # per client address, on this process
+    qr_waits: InFlight = field(default_factory=InFlight)  # QR login long-polls per client address, on this process
+    qr_answers: Wakeups = field(default_factory=Wakeups)  # QR login long-polls here, woken by an answer here

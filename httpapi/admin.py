@@ -21,9 +21,9 @@ from admin.context import AdminContext
 from admin.drain import start_drain
 from gateway.errors import RequestError
 from gateway.services import Services
-from httpapi.app import refusal
 from httpapi.auth import user_of
 from httpapi.client_address import request_address
+from httpapi.json_body import refusal
 from persistence import StoreUnavailable
 from persistence.admin import UserRow
 from protocol.errors import ErrorCode

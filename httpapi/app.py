@@ -5,15 +5,14 @@
   (gateway/accounts.py). A refusal is `{"code", "message"}` with an HTTP status for its code.
 - POST /api/auth/{signup,login,refresh,logout}: the same for the web client, with the refresh token in an
   HttpOnly cookie instead of the JSON (httpapi/session_cookie.py).
+- POST /api/qr/start, /api/qr/wait, /api/auth/qr/wait: QR device login (httpapi/qr_login.py).
 - GET /healthz: 200 when Postgres and Redis answer, else 503; the body says which.
 - GET /metrics: Prometheus text format.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -27,39 +26,14 @@ from gateway.errors import RequestError
 from gateway.services import Services
 from httpapi import session_cookie
 from httpapi.client_address import request_address
+from httpapi.json_body import read_json, refusal
 from httpapi.media import media_routes
 from httpapi.push import push_routes
+from httpapi.qr_login import qr_routes
 from httpapi.webapp import web_routes
 from protocol import frames as f
 from protocol.errors import ErrorCode
 from protocol.schema import SchemaError, build, unbuild
-
-MAX_BODY = 64 * 1024
-STATUS = {ErrorCode.BAD_REQUEST: 400, ErrorCode.UNAUTHORIZED: 401, ErrorCode.FORBIDDEN: 403,
-          ErrorCode.NOT_FOUND: 404, ErrorCode.CONFLICT: 409, ErrorCode.TOO_LARGE: 413,
-          ErrorCode.RATE_LIMITED: 429, ErrorCode.RETRY: 503, ErrorCode.INTERNAL: 500}
-
-
-def refusal(code: ErrorCode, message: str, retry_after: float | None = None) -> JSONResponse:
-    headers = {"Retry-After": str(max(1, round(retry_after)))} if retry_after else None
-    return JSONResponse({"code": code.value, "message": message}, status_code=STATUS.get(code, 400), headers=headers)
-
-
-async def read_json(request: Request) -> dict[str, Any] | JSONResponse:
-    if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
-        return refusal(ErrorCode.BAD_REQUEST, "send a JSON body with Content-Type: application/json")
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY:
-            return refusal(ErrorCode.TOO_LARGE, f"the body is over {MAX_BODY} bytes")
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return refusal(ErrorCode.BAD_REQUEST, "the body is not valid JSON")
-    if not isinstance(data, dict):
-        return refusal(ErrorCode.BAD_REQUEST, "the body must be a JSON object")
-    return data
 
 
 def account_route(services: Services, kind: type[f.Frame], action: str,
@@ -115,6 +89,7 @@ def make_app(services: Services, metrics: Metrics, ws_port: Callable[[], int | N
               for kind, action in ((f.Signup, "signup"), (f.Login, "login"), (f.Refresh, "refresh"),
                                    (f.Logout, "logout")) for cookie in (False, True)]
     routes += [Route("/healthz", healthz), Route("/metrics", prometheus)]
+    routes += qr_routes(services)
     routes += media_routes(services)
     routes += push_routes(services)
     # last: the web client's files and its routes (index.html)

@@ -1,8 +1,10 @@
 """The web client (web/dist, built by `npm run build` in web/) served by the HTTP side.
 
 - GET /api/config: where the browser finds the websocket: `{"ws_url": "ws://<host it used>:<ws port>/"}`.
-- index.html for the single-page app's routes: /, /r/{room}[/settings], /settings and the invite landing
-  /i/{code}; the files of web/dist as they are (/assets/* are content-hashed: cached for a year, immutable).
+- index.html for the single-page app's routes: /, /r/{room}[/settings], /settings, the invite landing
+  /i/{code} and a QR login's /qr/{code} (docs/protocol.md 3.9); the files of web/dist as they are
+  (/assets/* are content-hashed: cached for a year, immutable; /emojibase/{locale}/*.json is the emoji
+  picker's data, revalidated by ETag).
   Anything else is still 404 (and /api/... keeps its 405s).
 - Without a build, / says how to make one instead of failing.
 
@@ -71,6 +73,7 @@ def web_routes(ws_port: Callable[[], int | None], dist: Path | None = None, publ
     get = ["GET", "HEAD"]
     return [Route("/api/config", config, methods=["GET"]),
             *(Route(path, app_page, methods=get) for path in
-              ("/", "/settings", "/r/{room:int}", "/r/{room:int}/settings", "/i/{code}")),
+              ("/", "/settings", "/r/{room:int}", "/r/{room:int}/settings", "/i/{code}", "/qr/{code}")),
             Route("/assets/{name}", static, methods=get),
+            Route("/emojibase/{locale}/{name}", static, methods=get),
             Route("/{name}", static, methods=get)]

@@ -1,5 +1,5 @@
 """Redis (redis-py asyncio client, bridged into trio): rate limits, the login throttle, slots (uploads at
-once) and presence.
+once), presence and pending QR logins (persistence/qr_logins.py).
 
 Redis holds nothing that must survive: when it is down, rate limits fail open and presence is
 unknown, and chat goes on (messages live in Postgres). Each failure is logged, never raised, except
@@ -18,14 +18,13 @@ import redis.asyncio as aredis
 from redis.exceptions import RedisError
 
 from persistence.bridge import aio
+from persistence.errors import CacheUnavailable
+from persistence.qr_logins import SCRIPTS as QR_SCRIPTS
+from persistence.qr_logins import QrLoginCache
 
 log = logging.getLogger("chatd.cache")
 
 REDIS_POOL_SIZE = 64
-
-
-class CacheUnavailable(Exception):
-    """Redis did not answer a check that must fail closed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,14 +53,14 @@ class LoginKeys:
 LOGIN_RESERVATION_MS = 30_000
 
 
-class Cache:
+class Cache(QrLoginCache):
     def __init__(self, client: aredis.Redis, prefix: str = "chat:") -> None:
         self.client = client
         self.prefix = prefix
         self._last_warning = 0.0
         self._scripts = {name: client.register_script(src)
                          for name, src in (("touch", _TOUCH), ("leave", _LEAVE), ("read", _READ),
-                                                  ("slot", _SLOT), ("login", _LOGIN))}
+                                                  ("slot", _SLOT), ("login", _LOGIN), *QR_SCRIPTS.items())}
 
     @classmethod
     def open(cls, url: str, prefix: str = "chat:") -> Cache:

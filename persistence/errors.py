@@ -31,3 +31,7 @@ class BlobDoomed(StoreError):
 
 class DeviceSignedOut(StoreError):
     """The signed-in device a write is for was signed out meanwhile (after its token was checked)."""
+
+
+class CacheUnavailable(Exception):
+    """Redis did not answer a check that must fail closed."""

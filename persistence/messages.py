@@ -17,24 +17,28 @@ from persistence.records import (
     MemberChange,
     MessageChange,
     NewText,
+    ReactionChange,
     Refusal,
     RoomUpdate,
     to_message,
 )
 from persistence.seqplan import Lookups, plan_room, text_key
-from persistence.versions import VISIBILITY_LOG, as_of_join, as_of_select, visibility_log
+from persistence.versions import VERSIONED, VISIBILITY_LOG, as_of_join, as_of_select, visibility_log
 from protocol.frames import MediaRef, Message
-from protocol.history import readable, redacted
+from protocol.history import may_tell, readable, redacted
 from protocol.mentions import mentioned
 
-MESSAGE_COLUMNS = "room_id, seq, sender_id, client_id, kind, body, event, created_at, edited_at, deleted, media"
+MESSAGE_COLUMNS = ("room_id, seq, sender_id, client_id, kind, body, event, created_at, edited_at, deleted, media,"
+                   " reply_to, reactions")
+# System messages about one message (they change no membership or setting, so never make a room's view stale)
+MESSAGE_EVENTS = ("message_edited", "message_deleted", "reaction_added", "reaction_removed")
 
 
 def _as_seen(row: asyncpg.Record) -> Message:
-    """A backlog row as its reader may see it: only an edit event can need redacting, so only for one is
-    the reader's window worked out (most rows are plain messages)."""
+    """A backlog row as its reader may see it: only an event that tells of another message can need
+    redacting, so only for one is the reader's window worked out (most rows are plain messages)."""
     message = to_message(row)
-    if message.event is None or message.event.get("type") != "message_edited":
+    if not may_tell(message):
         return message
     return redacted(message, readable(visibility_log(row), row["joined_seq"], row["left_seq"] or row["seq"]))
 
@@ -152,8 +156,8 @@ async def _append_rooms(con: asyncpg.Connection, batch: list[RoomAppend]) -> lis
     if behind:
         for r in await con.fetch(
                 "SELECT r.room_id FROM unnest($1::bigint[], $2::bigint[]) AS r(room_id, after) WHERE EXISTS"
-                " (SELECT 1 FROM messages m WHERE m.room_id = r.room_id AND m.seq > r.after AND m.kind = 'system')",
-                *zip(*behind, strict=True)):
+                " (SELECT 1 FROM messages m WHERE m.room_id = r.room_id AND m.seq > r.after AND m.kind = 'system'"
+                " AND m.event->>'type' <> ALL($3::text[]))", *zip(*behind, strict=True), list(MESSAGE_EVENTS)):
             outcomes[r["room_id"]] = StaleRoom(f"room {r['room_id']} changed after seq {dict(behind)[r['room_id']]}")
     live = sorted((a for a in batch if a.room_id not in outcomes), key=lambda a: a.room_id)  # row lock order
     lookups = await _lookups(con, live)
@@ -163,14 +167,14 @@ async def _append_rooms(con: asyncpg.Connection, batch: list[RoomAppend]) -> lis
     if fresh:
         media = {k: v for look in lookups.values() for k, v in look.media.items()}
         rows = await con.fetch(
-            f"INSERT INTO messages (room_id, seq, sender_id, client_id, kind, body, event, media)"
+            f"INSERT INTO messages (room_id, seq, sender_id, client_id, kind, body, event, media, reply_to)"
             f" SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::uuid[], $5::text[],"
-            f" $6::text[], $7::jsonb[], $8::jsonb[]) RETURNING {MESSAGE_COLUMNS}",
+            f" $6::text[], $7::jsonb[], $8::jsonb[], $9::bigint[]) RETURNING {MESSAGE_COLUMNS}",
             *zip(*((room, *_row(seq, item, media)) for room, seq, item in fresh), strict=True))
         stored = {(r["room_id"], r["seq"]): to_message(r) for r in rows}
         for room, seq, item in fresh:
             if not isinstance(item, NewText):
-                await _apply(con, room, seq, item)
+                await _apply(con, room, seq, item, plans[room].reactions.get(seq))
         texts = [(room, seq, item) for room, seq, item in fresh if isinstance(item, NewText)]
         await _store_mentions(con, texts)
         refs = [(item.media.id, room, seq) for room, seq, item in texts if item.media is not None]
@@ -186,7 +190,8 @@ async def _append_rooms(con: asyncpg.Connection, batch: list[RoomAppend]) -> lis
                 known[text_key(item)] = stored[(a.room_id, seq)]
         outcomes[a.room_id] = [
             Appended(stored[(a.room_id, o)]) if isinstance(o, int) else
-            Appended(None, refusal=o) if isinstance(o, Refusal) else Appended(known[o], duplicate=True)
+            Appended(None, refusal=o) if isinstance(o, Refusal) else
+            Appended(None) if o is None else Appended(known[o], duplicate=True)
             for o in plans[a.room_id].outcomes]
     return [outcomes[a.room_id] for a in batch]
 
@@ -202,10 +207,11 @@ async def _lookups(con: asyncpg.Connection, batch: list[RoomAppend]) -> dict[int
             [r for r, _ in texts], [t.sender for _, t in texts], [t.client_id for _, t in texts])
         for r in rows:
             found[r["room_id"]].known[(r["sender_id"], str(r["client_id"]))] = to_message(r)
-    changes = [(a.room_id, i.target) for a in batch for i in a.items if isinstance(i, MessageChange)]
+    changes = [(a.room_id, i.target) for a in batch for i in a.items if isinstance(i, MessageChange | ReactionChange)]
+    changes += [(room, t.reply_to) for room, t in texts if t.reply_to is not None]
     if changes:  # locked until the commit
         for r in await con.fetch(
-                "SELECT room_id, seq, sender_id, kind, deleted FROM messages WHERE (room_id, seq)"
+                "SELECT room_id, seq, sender_id, kind, deleted, reactions FROM messages WHERE (room_id, seq)"
                 " IN (SELECT * FROM unnest($1::bigint[], $2::bigint[])) ORDER BY room_id, seq FOR UPDATE",
                 *zip(*changes, strict=True)):
             found[r["room_id"]].targets[r["seq"]] = dict(r)
@@ -243,7 +249,7 @@ def _media_json(ref: MediaRef, media: dict[str, StoredMedia]) -> dict[str, Any]:
 def _row(seq: int, item: AppendItem, media: dict[str, StoredMedia]) -> tuple[object, ...]:
     if isinstance(item, NewText):
         meta = _media_json(item.media, media) if item.media is not None else None
-        return seq, item.sender, item.client_id, item.kind, item.body, None, meta
+        return seq, item.sender, item.client_id, item.kind, item.body, None, meta, item.reply_to
     event: dict[str, Any]
     if isinstance(item, MemberChange):
         event = {"type": EVENT_TYPES[item.action], "user": item.user, "by": item.by}
@@ -255,11 +261,14 @@ def _row(seq: int, item: AppendItem, media: dict[str, StoredMedia]) -> tuple[obj
         event = {"type": "room_updated", "by": item.by, **item.changes}
     elif isinstance(item, InviteJoin):
         event = {"type": "member_joined", "user": item.user, "via": "invite"}
+    elif isinstance(item, ReactionChange):
+        event = {"type": "reaction_added" if item.add else "reaction_removed", "target": item.target, "by": item.by,
+                 "emoji": item.emoji}
     elif item.body is not None:
         event = {"type": "message_edited", "target": item.target, "by": item.by, "body": item.body}
     else:
         event = {"type": "message_deleted", "target": item.target, "by": item.by}
-    return seq, None, None, "system", None, event, None
+    return seq, None, None, "system", None, event, None, None
 
 
 async def _store_mentions(con: asyncpg.Connection, texts: list[tuple[int, int, NewText]]) -> None:
@@ -275,8 +284,8 @@ async def _store_mentions(con: asyncpg.Connection, texts: list[tuple[int, int, N
             " ON CONFLICT DO NOTHING", *zip(*rows, strict=True))
 
 
-async def _apply(con: asyncpg.Connection, room_id: int, seq: int, item: AppendItem) -> None:
-    """What a stored system message changes besides itself."""
+async def _apply(con: asyncpg.Connection, room_id: int, seq: int, item: AppendItem, reactions: Any = None) -> None:
+    """What a stored system message changes besides itself (`reactions`: a reaction's target's aggregate after it)."""
     if isinstance(item, MemberChange):
         await _apply_member_change(con, room_id, seq, item)
     elif isinstance(item, RoomUpdate):
@@ -295,12 +304,18 @@ async def _apply(con: asyncpg.Connection, room_id: int, seq: int, item: AppendIt
         await con.execute("INSERT INTO invite_joins (code, room_id, user_id, seq) VALUES ($1, $2, $3, $4)",
                           item.code, room_id, item.user, seq)
     elif isinstance(item, MessageChange):
-        await con.execute("WITH old AS (INSERT INTO message_edits (room_id, seq, edit_seq, body, edited_at, deleted,"
-                          " media) SELECT room_id, seq, $5, body, edited_at, deleted, media FROM messages"
-                          " WHERE room_id = $1 AND seq = $2)"  # the version this change replaces (0013)
-                          " UPDATE messages SET body = $3, deleted = $4, edited_at = now(),"
-                          " media = CASE WHEN $4 THEN NULL ELSE media END"
-                          " WHERE room_id = $1 AND seq = $2", room_id, item.target, item.body, item.body is None, seq)
+        await con.execute(f"WITH old AS ({_KEEP_VERSION})"
+                          " UPDATE messages SET body = $4, deleted = $5, edited_at = now(),"
+                          " media = CASE WHEN $5 THEN NULL ELSE media END"
+                          " WHERE room_id = $1 AND seq = $2", room_id, item.target, seq, item.body, item.body is None)
+    elif isinstance(item, ReactionChange):
+        await con.execute(f"WITH old AS ({_KEEP_VERSION}) UPDATE messages SET reactions = $4::jsonb"
+                          " WHERE room_id = $1 AND seq = $2", room_id, item.target, seq, reactions)
+
+
+# The version of message ($1, $2) that the change stored as seq $3 replaces (0013, persistence/versions.py)
+_KEEP_VERSION = (f"INSERT INTO message_edits (room_id, seq, edit_seq, {', '.join(VERSIONED)})"
+                 f" SELECT room_id, seq, $3, {', '.join(VERSIONED)} FROM messages WHERE room_id = $1 AND seq = $2")
 
 
 async def _apply_member_change(con: asyncpg.Connection, room_id: int, seq: int, change: MemberChange) -> None:

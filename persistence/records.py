@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from protocol.frames import Media, MediaRef, Message
+from protocol.frames import Media, MediaRef, Message, Reaction
 
 
 @dataclass(slots=True)
@@ -93,6 +93,7 @@ class NewText:
     body: str
     kind: str = "text"
     media: MediaRef | None = None
+    reply_to: int | None = None  # checked in the commit: a message of the room, not deleted, not a system one
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +127,16 @@ class MessageChange:
 
 
 @dataclass(frozen=True, slots=True)
+class ReactionChange:
+    """`by` puts `emoji` on message `target` (add) or takes it off; checked against it in the commit."""
+
+    by: int
+    target: int
+    emoji: str
+    add: bool
+
+
+@dataclass(frozen=True, slots=True)
 class InviteJoin:
     """`user` joins through invite `code`; the link is checked and its use counted in the commit."""
 
@@ -133,7 +144,7 @@ class InviteJoin:
     code: str
 
 
-AppendItem = NewText | MemberChange | RoomUpdate | MessageChange | InviteJoin
+AppendItem = NewText | MemberChange | RoomUpdate | MessageChange | ReactionChange | InviteJoin
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +165,7 @@ class Refusal:
 
 @dataclass(frozen=True, slots=True)
 class Appended:
-    message: Message | None  # None when refused
+    message: Message | None  # None when refused, or when the request asks for what already holds
     duplicate: bool = False
     refusal: Refusal | None = None
 
@@ -169,4 +180,6 @@ def to_message(row: Any) -> Message:
         edited_ts=int(row["edited_at"].timestamp() * 1000) if row["edited_at"] is not None else None,
         deleted=row["deleted"],
         media=Media(**row["media"]) if row["media"] is not None and not row["deleted"] else None,
+        reply_to=row["reply_to"],
+        reactions=[Reaction(**r) for r in row["reactions"]] if row["reactions"] and not row["deleted"] else None,
     )

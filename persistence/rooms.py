@@ -180,7 +180,7 @@ class RoomQueries:
                    """ + unread_sql("rm.read_seq") + """ AS unread,
                    """ + mentions_sql("rm.read_seq") + """ AS mentions,
                    lm.room_id, lm.seq, lm.sender_id, lm.client_id, lm.kind AS mkind, lm.body, lm.event,
-                   lm.created_at, lm.edited_at, lm.deleted, lm.media
+                   lm.created_at, lm.edited_at, lm.deleted, lm.media, lm.reply_to, lm.reactions
               FROM room_members rm
               JOIN rooms r ON r.id = rm.room_id
              CROSS JOIN LATERAL (""" + VISIBILITY_LOG + """ WHERE v.room_id = r.id) vl

@@ -19,17 +19,20 @@ from typing import Any
 
 from persistence.invites import refuse_join
 from persistence.media import StoredMedia
-from persistence.records import AppendItem, InviteJoin, MemberChange, MessageChange, NewText, Refusal
+from persistence.records import AppendItem, InviteJoin, MemberChange, MessageChange, NewText, ReactionChange, Refusal
 from protocol.frames import Message
+from protocol.reactions import apply, holds, limit_problem
 
 Key = tuple[int, str]  # (sender, client_id): the idempotency key of a text
-Outcome = int | Key | Refusal  # a fresh seq, a retry of the message stored under that key, or a refusal
+# A fresh seq, a retry of the message stored under that key, a refusal, or None: what the item asks for
+# holds already (a reaction the user has, or does not have) and nothing is stored.
+Outcome = int | Key | Refusal | None
 
 
 @dataclass(slots=True)
 class Lookups:
     known: dict[Key, Message] = field(default_factory=dict)  # texts already stored under these keys
-    targets: dict[int, dict[str, Any]] = field(default_factory=dict)  # seq -> sender_id, kind, deleted
+    targets: dict[int, dict[str, Any]] = field(default_factory=dict)  # seq -> sender_id, kind, deleted, reactions
     invites: dict[str, dict[str, Any]] = field(default_factory=dict)  # code -> invite_links row with now
     media: dict[str, StoredMedia] = field(default_factory=dict)  # id -> upload (not thumbnails)
 
@@ -39,6 +42,7 @@ class RoomPlan:
     outcomes: list[Outcome]  # one per item, in order
     fresh: list[tuple[int, AppendItem]]  # what to store, with its seq
     last_seq: int  # the room's last seq once `fresh` is stored
+    reactions: dict[int, Any] = field(default_factory=dict)  # a fresh reaction's seq -> its target's aggregate after it
 
 
 def text_key(item: NewText) -> Key:
@@ -49,6 +53,7 @@ def plan_room(room_id: int, last_seq: int, items: Sequence[AppendItem], lookups:
     """Decide every item of one room's batch against what is stored (see the module docstring)."""
     outcomes: list[Outcome] = []
     fresh: list[tuple[int, AppendItem]] = []
+    reactions: dict[int, Any] = {}
     claimed: set[Key] = set()
     for item in items:
         refusal: Refusal | None = None
@@ -58,6 +63,8 @@ def plan_room(room_id: int, last_seq: int, items: Sequence[AppendItem], lookups:
                 outcomes.append(key)
                 continue
             refusal = refuse_media(item, lookups.media)
+            if refusal is None and item.reply_to is not None:
+                refusal = refuse_target(item.reply_to, lookups.targets.get(item.reply_to), "answered")
             if refusal is None:
                 claimed.add(key)
         elif isinstance(item, MessageChange):
@@ -65,6 +72,19 @@ def plan_room(room_id: int, last_seq: int, items: Sequence[AppendItem], lookups:
             refusal = refuse_change(item, target)
             if refusal is None and target is not None and item.body is None:
                 lookups.targets[item.target] = {**target, "deleted": True}
+        elif isinstance(item, ReactionChange):
+            target = lookups.targets.get(item.target)
+            refusal = refuse_target(item.target, target, "reacted to")
+            if refusal is None and target is not None:
+                if holds(target["reactions"], item.by, item.emoji) == item.add:
+                    outcomes.append(None)  # as asked already
+                    continue
+                problem = limit_problem(target["reactions"], item.by, item.emoji) if item.add else None
+                if problem is not None:
+                    refusal = Refusal("conflict", problem)
+                else:
+                    target["reactions"] = reactions[last_seq + 1] = apply(target["reactions"], item.by, item.emoji,
+                                                                           item.add)
         elif isinstance(item, InviteJoin):
             link = lookups.invites.get(item.code)
             refusal = refuse_join(room_id, link)
@@ -80,17 +100,29 @@ def plan_room(room_id: int, last_seq: int, items: Sequence[AppendItem], lookups:
         last_seq += 1
         outcomes.append(last_seq)
         fresh.append((last_seq, item))
-    return RoomPlan(outcomes, fresh, last_seq)
+    return RoomPlan(outcomes, fresh, last_seq, reactions)
+
+
+def no_such_message(seq: int) -> str:
+    return f"message {seq} does not exist in this room"
+
+
+def refuse_target(seq: int, target: dict[str, Any] | None, done: str) -> Refusal | None:
+    """A message an item changes, answers or reacts to must exist and be a person's, not deleted."""
+    if target is None:
+        return Refusal("not_found", no_such_message(seq))
+    if target["kind"] == "system":
+        return Refusal("bad_request", f"message {seq} is a system message: it cannot be {done}")
+    if target["deleted"]:
+        return Refusal("conflict", f"message {seq} was deleted")
+    return None
 
 
 def refuse_change(change: MessageChange, target: dict[str, Any] | None) -> Refusal | None:
     what = "edit" if change.body is not None else "delete"
-    if target is None:
-        return Refusal("not_found", f"message {change.target} does not exist in this room")
-    if target["kind"] == "system":
-        return Refusal("bad_request", f"message {change.target} is a system message: it cannot be {what}ed")
-    if target["deleted"]:
-        return Refusal("conflict", f"message {change.target} was deleted")
+    refusal = refuse_target(change.target, target, f"{what}ed")
+    if refusal is not None or target is None:
+        return refusal
     if target["sender_id"] != change.by and (change.body is not None or not change.any_sender):
         return Refusal("forbidden", f"you can only {what} your own messages"
                        + ("" if change.body is not None else " (admins and the owner may delete any in a group)"))

@@ -3,11 +3,11 @@
 The room's history_visibility log (`room_visibility`, by seq) comes with each history or backlog query as
 two arrays (`VISIBILITY_LOG`); protocol/history.py applies it.
 
-An edit or delete stores the message's previous body, edited_at, deleted and media in `message_edits` under
-the seq of its event (persistence/messages.py `_apply`). A former member, whose membership ended at
-left_seq L, sees each message as it was at L: for a message changed after L, the version the first change
-after L replaced. Everyone else, and every message not changed after L, reads the `messages` row as it is:
-the join is gated on L, so current members pay nothing for it.
+An edit, delete or reaction stores the message's previous body, edited_at, deleted, media and reactions in
+`message_edits` under the seq of its event (persistence/messages.py `_apply`). A former member, whose
+membership ended at left_seq L, sees each message as it was at L: for a message changed after L, the
+version the first change after L replaced. Everyone else, and every message not changed after L, reads the
+`messages` row as it is: the join is gated on L, so current members pay nothing for it.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ def visibility_log(row: Any) -> list[tuple[int, str]]:
     return list(zip(row["vis_from"] or (), row["vis"] or (), strict=True))
 
 
-VERSIONED = ("body", "edited_at", "deleted", "media")  # what an edit or delete changes
+VERSIONED = ("body", "edited_at", "deleted", "media", "reactions")  # what an edit, delete or reaction changes
 
 
 def as_of_columns(m: str = "m", e: str = "e") -> str:
@@ -34,14 +34,14 @@ def as_of_columns(m: str = "m", e: str = "e") -> str:
 def as_of_join(left_seq: str, m: str = "m", e: str = "e") -> str:
     """A LEFT JOIN (alias `e`) to the version of message `m` at seq `left_seq` (an SQL expression; NULL: the
     reader is a current member and sees the latest, with no lookup)."""
-    return (f" LEFT JOIN LATERAL (SELECT x.body, x.edited_at, x.deleted, x.media FROM message_edits x"
+    return (f" LEFT JOIN LATERAL (SELECT {', '.join(f'x.{c}' for c in VERSIONED)} FROM message_edits x"
             f" WHERE {left_seq} IS NOT NULL AND x.room_id = {m}.room_id AND x.seq = {m}.seq"
             f" AND x.edit_seq > {left_seq} ORDER BY x.edit_seq LIMIT 1) {e} ON true")
 
 
 def as_of_select(m: str = "m") -> str:
     """Every message column of `m` (an alias in FROM, followed by `as_of_join`), as of that join's seq."""
-    return (f"{m}.room_id, {m}.seq, {m}.sender_id, {m}.client_id, {m}.kind, {m}.event, {m}.created_at, "
+    return (f"{m}.room_id, {m}.seq, {m}.sender_id, {m}.client_id, {m}.kind, {m}.event, {m}.created_at, {m}.reply_to, "
             + as_of_columns(m))
 
 

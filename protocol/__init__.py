@@ -6,6 +6,7 @@ Pure: no I/O, no trio, no database. ``decode`` never raises on client input; it 
 
 from protocol import devices as devices  # registers the frames of protocol/devices.py
 from protocol import people as people  # registers the frames of protocol/people.py
+from protocol import qr as qr  # registers the frames of protocol/qr.py
 from protocol.codec import bundle, decode, decode_bundle, encode
 from protocol.errors import ErrorCode, ProtocolError
 from protocol.frames import *  # noqa: F403

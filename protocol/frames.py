@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
+from protocol.reactions import MAX_EMOJI_LEN, MAX_KINDS, emoji_problem
 from protocol.schema import SchemaError, bounded
 
 PROTOCOL_VERSION = 2  # 2: a websocket message may carry a bundle of frames (docs/protocol.md)
@@ -202,6 +203,14 @@ class Media:
 
 
 @dataclass(frozen=True, slots=True)
+class Reaction:
+    """One emoji on a message and who put it there, in the order they reacted (protocol/reactions.py)."""
+
+    emoji: str = bounded(min_len=1, max_len=MAX_EMOJI_LEN)
+    users: list[int] = bounded(min_len=1, max_len=100_000)
+
+
+@dataclass(frozen=True, slots=True)
 class Message:
     room: int = room_id()
     seq: int = bounded(min=1)
@@ -215,6 +224,8 @@ class Message:
     edited_ts: int | None = bounded(min=0, default=None)  # set once edited (history shows the current body)
     deleted: bool = False
     media: Media | None = None  # image, video, audio and file messages (None once deleted); body: the caption
+    reply_to: int | None = bounded(min=1, default=None)  # the seq of the message this one answers
+    reactions: list[Reaction] | None = bounded(max_len=MAX_KINDS, default=None)  # None: no reactions
 
 
 @dataclass(frozen=True, slots=True)
@@ -494,6 +505,7 @@ class Send(Frame):
     body: str = bounded(max_len=16_000, default="")  # the text; for media kinds the caption (may be empty)
     kind: MessageKind = "text"
     media: MediaRef | None = None  # required for image, video, audio and file; none for text
+    reply_to: int | None = bounded(min=1, default=None)  # answer message `reply_to` of this room
 
     def __post_init__(self) -> None:
         if self.kind == "text":
@@ -528,6 +540,33 @@ class Delete(Frame):
     id: int = req_id()
     room: int = room_id()
     seq: int = bounded(min=1)
+
+
+@dataclass(frozen=True, slots=True)
+class Reacting(Frame):
+    id: int = req_id()
+    room: int = room_id()
+    target: int = bounded(min=1)  # the seq of the message
+    emoji: str = bounded(min_len=1, max_len=MAX_EMOJI_LEN)
+
+    def __post_init__(self) -> None:
+        problem = emoji_problem(self.emoji)
+        if problem is not None:
+            raise SchemaError(f"field 'emoji' {problem}")
+
+
+@frame("react")
+@dataclass(frozen=True, slots=True)
+class React(Reacting):
+    """Put `emoji` on message `target`. Reply `ok` (also when you had already); everyone gets a
+    `reaction_added` event."""
+
+
+@frame("unreact")
+@dataclass(frozen=True, slots=True)
+class Unreact(Reacting):
+    """Take your `emoji` off message `target`. Reply `ok` (also when you had none); everyone gets a
+    `reaction_removed` event."""
 
 
 @frame("sent")
@@ -593,6 +632,35 @@ class ReceiptCounts(Frame):
 
     room: int = room_id()
     others: int = seq()
+    counts: list[Count] = bounded(max_len=MAX_BATCH)
+
+
+@dataclass(frozen=True, slots=True)
+class MemberReceipt:
+    user: int = bounded(min=1)
+    delivered_seq: int = seq()
+    read_seq: int | None = bounded(min=0, default=None)  # left out as in `status`
+
+
+@frame("get_receipts")
+@dataclass(frozen=True, slots=True)
+class GetReceipts(Frame):
+    """Where the room's receipts stand now, for a device that was not there when they were pushed."""
+
+    id: int = req_id()
+    room: int = room_id()
+
+
+@frame("receipts")
+@dataclass(frozen=True, slots=True)
+class RoomReceipts(Frame):
+    """Reply to `get_receipts`: what `status` (rooms of up to 100 members: `members`, everyone but you) or
+    `receipt_counts` (bigger rooms: `counts` for your latest messages) would say now."""
+
+    id: int = req_id()
+    room: int = room_id()
+    others: int = seq()
+    members: list[MemberReceipt] = bounded(max_len=MAX_BATCH)
     counts: list[Count] = bounded(max_len=MAX_BATCH)
 
 

@@ -7,8 +7,9 @@ the room was `shared`; a former member nothing after their removal (`upto`). Swi
 `shared` therefore opens the messages from then on, not the ones before; `shared` -> `joined` closes the
 messages from then on to later joiners, not the ones before.
 
-A `message_edited` event carries the new body of its target, so when the target is not readable to the
-member, the body is left out of the event (the event itself stays: seqs remain gap-free).
+A `message_edited` event carries the new body of its target and a reaction event its emoji, so when the
+target is not readable to the member, that is left out of the event (the event itself stays: seqs remain
+gap-free).
 """
 
 from __future__ import annotations
@@ -67,11 +68,21 @@ def readable(log: VisibilityLog, joined_seq: int, upto: int) -> Window:
     return Window(tuple(ranges))
 
 
+# What an event about another message tells of it, by event type
+TELLS = {"message_edited": "body", "reaction_added": "emoji", "reaction_removed": "emoji"}
+
+
+def may_tell(message: Message) -> bool:
+    """Whether `message` is an event that tells something of its target (which the reader may not read)."""
+    return message.event is not None and message.event.get("type") in TELLS
+
+
 def redacted(message: Message, window: Window) -> Message:
     """`message` as a member who may read `window` may see it."""
     event = message.event
-    if event is None or event.get("type") != "message_edited" or "body" not in event:
+    if event is None or event.get("target") in window:
         return message
-    if event.get("target") in window:
+    hidden = TELLS.get(event.get("type", ""))
+    if hidden is None or hidden not in event:
         return message
-    return replace(message, event={k: v for k, v in event.items() if k != "body"})
+    return replace(message, event={k: v for k, v in event.items() if k != hidden})

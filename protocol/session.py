@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from enum import Enum
 
-from protocol import devices, people
+from protocol import devices, people, qr
 from protocol import frames as f
 from protocol.errors import ErrorCode, ProtocolError
 
@@ -18,9 +18,11 @@ SESSION_FRAMES: frozenset[type[f.Frame]] = frozenset({
     f.Send, f.Ack, f.Read, f.History, f.Ping,
 }) | {
     f.Ban, f.Unban, f.SetRole, f.TransferOwnership, f.UpdateRoom, f.GetRoom, f.Edit, f.Delete, f.Settings,
-    f.Typing, f.Mute, f.CreateInvite, f.ListInvites, f.RevokeInvite, f.ListInviteJoins, f.Join, f.PreviewInvite}
+    f.Typing, f.Mute, f.CreateInvite, f.ListInvites, f.RevokeInvite, f.ListInviteJoins, f.Join, f.PreviewInvite,
+    f.React, f.Unreact, f.GetReceipts}
 SESSION_FRAMES |= people.REQUESTS  # profiles, search, presence (protocol/people.py)
 SESSION_FRAMES |= devices.REQUESTS  # devices, password, account deletion (protocol/devices.py)
+SESSION_FRAMES |= qr.REQUESTS  # approving a QR login (protocol/qr.py)
 CLIENT_FRAMES = ACCOUNT_FRAMES | SESSION_FRAMES | {f.Hello}
 
 

@@ -15,6 +15,7 @@ import trio
 
 from chatd.node import Node
 from clients.sdk import Chat, ConnectionChanged, Event, NewMessage
+from clients.sdk.backoff import Backoff
 from protocol import frames as f
 from protocol import people as p
 from tests.conftest import PASSWORD, Backing, People, make_config
@@ -119,7 +120,7 @@ async def test_reconnect_resumes_from_cursors_without_gap_or_duplicate(node: Nod
         proxy.restore()
 
         got: list[f.Message] = []
-        with trio.fail_after(10):
+        with trio.fail_after(Backoff.cap + 10):  # the reconnect waits out its back-off (it grew while cut)
             while len(got) < 5:
                 event = await ann.next_event()
                 if isinstance(event, NewMessage):

@@ -28,6 +28,8 @@ async def test_app_routes_files_and_config(tmp_path: Path) -> None:
     (tmp_path / "index.html").write_text("<!doctype html><title>chatd</title>")
     (tmp_path / "assets" / "index-abc.js").write_text("console.log(1)")
     (tmp_path / "sw.js").write_text("self.addEventListener('push', () => {})")
+    (tmp_path / "emojibase" / "en").mkdir(parents=True)
+    (tmp_path / "emojibase" / "en" / "data.json").write_text("[]")
     async with client(tmp_path) as http:
         for path in ("/", "/r/42", "/r/42/settings", "/settings", "/i/AgD4RlHbQxDMTcU4pB4QuZ7D"):
             page = await http.get(path)
@@ -35,9 +37,13 @@ async def test_app_routes_files_and_config(tmp_path: Path) -> None:
             assert "default-src 'self'" in page.headers["content-security-policy"]
         asset = await http.get("/assets/index-abc.js")
         assert asset.status_code == 200 and "immutable" in asset.headers["cache-control"]
+        emoji = await http.get("/emojibase/en/data.json")  # the emoji picker's data: ours, not a CDN's
+        assert emoji.status_code == 200 and emoji.json() == [] and emoji.headers["cache-control"] == "no-cache"
+        assert (await http.head("/emojibase/en/data.json")).headers["etag"] == emoji.headers["etag"]
         worker = await http.get("/sw.js")
         assert worker.status_code == 200 and worker.headers["cache-control"] == "no-cache"
-        for missing in ("/nope", "/assets/nope.js", "/r/x", "/index.html", "/%2e%2e/etc/passwd"):
+        for missing in ("/nope", "/assets/nope.js", "/r/x", "/index.html", "/%2e%2e/etc/passwd",
+                        "/emojibase/en/nope.json", "/emojibase/%2e%2e/%2e%2e/etc/passwd"):
             assert (await http.get(missing)).status_code == 404, missing
         config = await http.get("/api/config")
         assert config.json() == {"ws_url": "ws://chat.example:4321/"}

@@ -3,6 +3,8 @@ with a local SQLite cache of messages, cursors, rooms and profiles. See clients/
 
 from clients.sdk.client import Chat, invite_code
 from clients.sdk.events import ConnectionChanged, Event, NewMessage, SessionEnded
+from clients.sdk.qr import QrLogin, start_qr_login, wait_for_approval
 from clients.ws import ChatError
 
-__all__ = ["Chat", "ChatError", "ConnectionChanged", "Event", "NewMessage", "SessionEnded", "invite_code"]
+__all__ = ["Chat", "ChatError", "ConnectionChanged", "Event", "NewMessage", "QrLogin", "SessionEnded", "invite_code",
+           "start_qr_login", "wait_for_approval"]

@@ -25,10 +25,12 @@ from clients.sdk.events import ConnectionChanged, Event, NewMessage, SessionEnde
 from clients.sdk.history import History
 from clients.sdk.link import Link, LinkFailed
 from clients.sdk.media import MediaApi, Upload
+from clients.sdk.qr import QrLogin, start_qr_login, wait_for_approval
 from clients.sdk.tokens import NotSignedIn, TokenKeeper, Tokens
 from protocol import devices as d
 from protocol import frames as f
 from protocol import people as p
+from protocol import qr
 
 Queued = tuple[Event, tuple[int, int] | None]  # an event and the (room, seq) to ack when it is handed over
 
@@ -86,6 +88,22 @@ class Chat:
     async def login(self, username: str, password: str) -> None:
         await self._sign_in(f.Login, username=username, password=password, device=self.device)
 
+    async def start_qr_login(self) -> QrLogin:
+        """Ask the server for a QR login request (needs http_url): show `.link` as a QR code, or `.shown` as text,
+        on this device, then call finish_qr_login() (docs/protocol.md 3.9)."""
+        return await start_qr_login(self._http_url(), self.device)
+
+    async def finish_qr_login(self, request: QrLogin) -> None:
+        """Wait until a signed-in device of the account approves `request`, then sign in with this device's own
+        new tokens and connect. ChatError `forbidden` (declined), `not_found` (expired or used)."""
+        await self.sign_in_with(await wait_for_approval(self._http_url(), request))
+
+    async def sign_in_with(self, auth: f.AuthOk) -> None:
+        """Sign in with tokens this device got another way (clients.sdk.qr.wait_for_approval), and connect."""
+        self.disconnect()
+        await self.tokens.adopt(auth)
+        await self._start()
+
     async def resume(self) -> bool:
         """Connect with the cached tokens (refreshing them as needed); False if there are none."""
         if self.tokens.tokens is None:
@@ -126,6 +144,15 @@ class Chat:
         self.tokens.tokens = None
         self.disconnect()
 
+    async def qr_login_request(self, code: str) -> qr.QrLoginRequest:
+        """Who asks to sign in to this account with a QR login `code` (or the scanned link): the device's label,
+        User-Agent and client address as the server saw them. Check them before you approve."""
+        return await self.link.call(qr.QrLoginPreview, idempotent=True, code=code)  # type: ignore[no-any-return]
+
+    async def answer_qr_login(self, code: str, approve: bool) -> None:
+        """Approve (the asking device becomes a new device of this account) or decline a QR login request."""
+        await self.link.call(qr.QrLoginAnswer, idempotent=False, code=code, approve=approve)
+
     def disconnect(self) -> None:
         if self._link_scope is not None:
             self._link_scope.cancel()
@@ -155,6 +182,11 @@ class Chat:
 
     async def _save_tokens(self, tokens: Tokens) -> None:
         await self.cache.set_meta({"tokens": TokenKeeper.dump(tokens)})
+
+    def _http_url(self) -> str:
+        if self.http_url is None:
+            raise RuntimeError("this client was opened without http_url")
+        return self.http_url
 
     def _access_token(self) -> str:
         if self.tokens.tokens is None:

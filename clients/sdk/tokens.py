@@ -58,7 +58,8 @@ class TokenKeeper:
     def dump(tokens: Tokens) -> dict[str, Any]:
         return asdict(tokens)
 
-    async def _adopt(self, auth: f.AuthOk) -> None:
+    async def adopt(self, auth: f.AuthOk) -> None:
+        """Take a sign-in's or refresh's tokens: cached first, then used."""
         tokens = Tokens.of(auth)
         await self.save(tokens)  # before the new refresh token is ever used
         self.tokens = tokens
@@ -68,7 +69,7 @@ class TokenKeeper:
         if self.pending is not None:
             kind, fields = self.pending
             self.pending = None
-            await self._adopt(await client.call(kind, **fields))
+            await self.adopt(await client.call(kind, **fields))
         elif self.tokens is None:
             raise NotSignedIn("sign in first")
         elif time.time() > self.tokens.expires_at - EXPIRY_MARGIN:
@@ -79,7 +80,7 @@ class TokenKeeper:
     async def refresh(self, client: ChatClient) -> None:
         if self.tokens is None:
             raise NotSignedIn("sign in first")
-        await self._adopt(await client.call(f.Refresh, refresh_token=self.tokens.refresh_token))
+        await self.adopt(await client.call(f.Refresh, refresh_token=self.tokens.refresh_token))
         self.refreshes += 1
 
     def refresh_due_in(self) -> float:

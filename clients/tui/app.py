@@ -2,7 +2,8 @@
 conversation on the right with ticks on your messages, typing indicator and an input line.
 
 Commands in the input line: /dm USER, /group NAME USER..., /invite, /join LINK, /file PATH [caption],
-/older (scroll back), /help. Ctrl+O also loads older messages.
+/older (scroll back), /approve CODE (sign in another device by its QR login code), /help. Ctrl+O also loads
+older messages.
 """
 
 from __future__ import annotations
@@ -26,14 +27,15 @@ from clients.sdk import Chat, ChatError, ConnectionChanged, Event, NewMessage, S
 from clients.sdk.private import private_dir
 from clients.sdk.receipts import tick
 from clients.tui.bridge import TrioGuest
-from clients.tui.login import Credentials, LoginScreen
+from clients.tui.login import Credentials, LoginScreen, QrWanted
+from clients.tui.qr_login import ApproveScreen, QrLoginScreen
 from clients.tui.render import message_line, room_line, title_line, typing_line
 from protocol import frames as f
 from protocol import people as p
 
 PAGE = 50
 TYPING_EVERY = 3.0  # seconds between repeated `typing: true`
-HELP = "/dm USER · /group NAME USER... · /invite · /join LINK · /file PATH [caption] · /older"
+HELP = "/dm USER · /group NAME USER... · /invite · /join LINK · /file PATH [caption] · /older · /approve CODE"
 
 
 def default_cache_dir(url: str) -> Path:
@@ -88,12 +90,20 @@ class ChatApp(LiteralApp):
 
     # ------------------------------------------------------------------ session
 
-    async def _signed_in(self, credentials: Credentials | None) -> None:
-        if credentials is None:
-            return
-        self.run_worker(self._start(credentials), exclusive=True, group="session")
+    async def _signed_in(self, credentials: Credentials | QrWanted | None) -> None:
+        if isinstance(credentials, QrWanted):
+            self.push_screen(QrLoginScreen(self.http_url, self.trio.call), self._qr_approved)
+        elif credentials is not None:
+            self.run_worker(self._start(credentials), exclusive=True, group="session")
 
-    async def _start(self, c: Credentials) -> None:
+    async def _qr_approved(self, auth: f.AuthOk | None) -> None:
+        if auth is None:
+            self.push_screen(LoginScreen(), self._signed_in)
+        else:
+            self.run_worker(self._start(Credentials(auth.username, "", None), auth), exclusive=True, group="session")
+
+    async def _start(self, c: Credentials, auth: f.AuthOk | None = None) -> None:
+        """Sign in with the credentials, or with the tokens a QR login brought (`auth`)."""
         path = self.cache_dir / f"{c.username.lower()}.sqlite3"
         private_dir(self.cache_dir, tighten=self.own_cache_dir)  # the SDK keeps the refresh token in there
         opened: list[Chat] = []
@@ -109,7 +119,9 @@ class ChatApp(LiteralApp):
         chat = self.chat = opened[0]
         await self._show_rooms(await self.trio.call(chat.cached_rooms))  # the cache first, instantly
         try:
-            if c.email:
+            if auth is not None:
+                await self.trio.call(chat.sign_in_with, auth)
+            elif c.email:
                 await self.trio.call(chat.signup, c.username, c.email, c.password)
             else:
                 await self.trio.call(chat.login, c.username, c.password)
@@ -272,8 +284,20 @@ class ChatApp(LiteralApp):
             await self._show_messages(await self.trio.call(self.chat.cached_history, self.room, None, 1))
         elif command == "/older":
             await self.action_older()
+        elif command == "/approve" and args:
+            asking = await self.trio.call(self.chat.qr_login_request, " ".join(args))
+            self.push_screen(ApproveScreen(asking), lambda approve: self._answer_qr(asking.code, bool(approve)))
         else:
             self.notify(HELP, timeout=10)
+
+    async def _answer_qr(self, code: str, approve: bool) -> None:
+        assert self.chat is not None
+        try:
+            await self.trio.call(self.chat.answer_qr_login, code, approve)
+        except (ChatError, OSError) as exc:
+            self.notify(str(exc), severity="error")
+            return
+        self.notify("approved: that device is signed in as you now" if approve else "declined")
 
     async def _open_new(self, room: int) -> None:
         assert self.chat is not None

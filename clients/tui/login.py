@@ -1,4 +1,4 @@
-"""The sign-in screen: log in, or sign up with an email address."""
+"""The sign-in screen: log in, sign up with an email address, or sign in by QR code (clients/tui/qr_login.py)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,12 @@ class Credentials:
     email: str | None  # set: sign up
 
 
-class LoginScreen(Screen[Credentials]):
+@dataclass(frozen=True)
+class QrWanted:
+    """The user chose to sign in by QR code from a device that is signed in already."""
+
+
+class LoginScreen(Screen[Credentials | QrWanted]):
     DEFAULT_CSS = """
     LoginScreen { align: center middle; }
     #form { width: 60; height: auto; border: round $accent; padding: 1 2; }
@@ -35,6 +40,7 @@ class LoginScreen(Screen[Credentials]):
             with Horizontal():
                 yield Button("Log in", id="login", variant="primary")
                 yield Button("Sign up", id="signup")
+                yield Button("QR", id="qr")
             yield Label("", id="error")
 
     def show_error(self, message: str) -> None:
@@ -42,7 +48,9 @@ class LoginScreen(Screen[Credentials]):
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         value = {name: self.query_one(f"#{name}", Input).value.strip() for name in ("username", "password", "email")}
-        if not value["username"] or not value["password"]:
+        if event.button.id == "qr":
+            self.dismiss(QrWanted())
+        elif not value["username"] or not value["password"]:
             self.show_error("enter a username and a password")
         elif event.button.id == "signup" and not value["email"]:
             self.show_error("enter an email address to sign up")

@@ -370,13 +370,23 @@ def valid_values(tp: Any, meta: Mapping[str, Any]) -> st.SearchStrategy[Any]:
 
 _INSTANCES: dict[Any, st.SearchStrategy[Any]] = {}
 
+# Fields whose values must pass more than their bounds (a frame's __post_init__): valid values to draw, and
+# the smallest and largest (protocol/reactions.py `emoji_problem`).
+SPECIAL_VALUES: dict[str, list[str]] = {"emoji": ["👍", "❤️", "👨‍👩‍👧‍👦", "1️⃣", "🇫🇷", "👍🏽", "🏴󠁧󠁢󠁥󠁮󠁧󠁿"]}
+SPECIAL_EDGES: dict[str, list[str]] = {"emoji": ["👍", "👍" * 32]}
+
+
+def field_values(fd: Field) -> st.SearchStrategy[Any]:
+    special = SPECIAL_VALUES.get(fd.name)
+    return st.sampled_from(special) if special is not None else valid_values(fd.tp, fd.meta)
+
 
 def instances(cls: Any) -> st.SearchStrategy[Any]:
     """Valid instances of a frame (or nested) dataclass; optional fields sometimes left out."""
     if cls in _INSTANCES:
         return _INSTANCES[cls]
-    needed = {fd.name: valid_values(fd.tp, fd.meta) for fd in fields_of(cls) if fd.needs_value}
-    optional = {fd.name: valid_values(fd.tp, fd.meta) for fd in fields_of(cls) if not fd.needs_value}
+    needed = {fd.name: field_values(fd) for fd in fields_of(cls) if fd.needs_value}
+    optional = {fd.name: field_values(fd) for fd in fields_of(cls) if not fd.needs_value}
     _INSTANCES[cls] = (st.fixed_dictionaries(needed, optional=optional).map(lambda kwargs: consistent(cls, kwargs))
                        .filter(lambda frame: frame is not None))
     return _INSTANCES[cls]
@@ -561,8 +571,9 @@ def test_every_bound_is_enforced_and_named(kind: str, data: st.DataObject) -> No
     assert_error_is_sendable(result)
 
 
-# Fields valid on their own that need company: a text `send` needs a body, an empty body needs media.
-TOGETHER: dict[str, dict[str, Any]] = {"send": {"body": "x"}}
+# Fields valid on their own that need company: a text `send` needs a body, an empty body needs media; and
+# values a minimal frame needs beyond its bounds (a reaction's emoji).
+TOGETHER: dict[str, dict[str, Any]] = {"send": {"body": "x"}, "react": {"emoji": "👍"}, "unreact": {"emoji": "👍"}}
 TOGETHER_FIELD: dict[tuple[str, str], dict[str, Any]] = {("send", "body"): {"kind": "file", "media": {"id": "A" * 24}}}
 
 
@@ -573,8 +584,8 @@ def test_values_at_the_bounds_are_accepted(kind: str) -> None:
     base = {fd.name: minimal(fd.tp, fd.meta) for fd in fields_of(cls) if fd.required} | TOGETHER.get(kind, {})
     for fd in fields_of(cls):
         tps = options(fd.tp) if is_union(fd.tp) else [fd.tp]
-        edges: list[Any] = []
-        for tp in tps:
+        edges: list[Any] = list(SPECIAL_EDGES.get(fd.name, ()))
+        for tp in tps if not edges else ():
             if tp is int:
                 edges += list(int_bounds(fd.meta))
             elif tp is float:

@@ -107,9 +107,9 @@ test("edit and delete own messages", async ({ users }) => {
     await bubble(page, seqEdit).locator(".edited", { hasText: "(edited)" }).waitFor({ timeout: T });
   }
   expect(await bubble(pageB, seqEdit).locator(".body").textContent(), "Shift+Enter kept a new line").toBe("see you at five\nbring snacks");
-  pageA.once("dialog", (d) => void d.accept());
   await bubble(pageA, seqDel).hover();
   await bubble(pageA, seqDel).getByRole("button", { name: "Delete message" }).click();
+  await pageA.getByRole("dialog", { name: "Delete message?" }).getByRole("button", { name: "Delete for everyone" }).click();
   for (const page of [pageA, pageB]) {
     await bubble(page, seqDel).locator(".body.deleted", { hasText: "This message was deleted" }).waitFor({ timeout: T });
     expect(await bubble(page, seqDel).textContent(), "the deleted text is gone").not.toContain("while you were away 2");

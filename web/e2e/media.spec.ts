@@ -7,6 +7,7 @@ test("a photo goes up with progress and comes down through a signed link", async
   const room = await openDirect(ann.page, bob.name);
   await bob.page.goto(`/r/${room}`);
   await bob.page.locator('input[type="file"]').setInputFiles({ name: "dots.png", mimeType: "image/png", buffer: png(64, 48) });
+  await bob.page.getByRole("dialog", { name: "Send 1 file" }).getByRole("button", { name: "Send" }).click(); // the preview
   const sentImage = bob.page.locator(".msg.mine[data-seq] img");
   const failed = bob.page.locator(".send-error, .uploads .error");
   await expect(sentImage.or(failed).first()).toBeVisible({ timeout: T });

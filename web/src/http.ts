@@ -12,11 +12,11 @@ async function answer<T>(res: Response): Promise<T> {
   return data as T;
 }
 
-async function postJson<T>(path: string, body: unknown, token?: string): Promise<T> {
+async function postJson<T>(path: string, body: unknown, token?: string, signal?: AbortSignal): Promise<T> {
   const headers: Record<string, string> = { "Content-Type": "application/json" };
   if (token) headers.Authorization = `Bearer ${token}`;
   if (path.startsWith("/api/auth/")) headers["X-Chatd"] = "1"; // the server's CSRF check for cookie requests
-  return answer<T>(await fetch(path, { method: "POST", headers, body: JSON.stringify(body), credentials: "same-origin" }));
+  return answer<T>(await fetch(path, { method: "POST", headers, body: JSON.stringify(body), credentials: "same-origin", signal }));
 }
 
 export const signup = (username: string, email: string, password: string, invite?: string) =>
@@ -26,6 +26,13 @@ export const login = (username: string, password: string) =>
 /** Refresh with the cookie; `legacy`: a refresh token an older client kept in localStorage (moved into the cookie). */
 export const refresh = (legacy?: string) => postJson<WebAuthOk>("/api/auth/refresh", legacy ? { refresh_token: legacy } : {});
 export const logout = () => postJson<object>("/api/auth/logout", {});
+
+/** QR login (docs/protocol.md 3.9): a request to show (`code`) and the secret only this tab keeps. */
+export interface QrStarted { code: string; secret: string; expires_in: number }
+export const qrStart = () => postJson<QrStarted>("/api/qr/start", { device: deviceLabel() });
+/** One long-poll: this tab's session once approved (the refresh token goes into the cookie), or still pending. */
+export const qrWait = (code: string, secret: string, signal?: AbortSignal) =>
+  postJson<WebAuthOk | { status: "pending"; expires_in: number }>("/api/auth/qr/wait", { code, secret }, undefined, signal);
 
 function deviceLabel(): string {
   const ua = typeof navigator === "undefined" ? "" : navigator.userAgent;

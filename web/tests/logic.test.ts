@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { advanceCursor, applyEvents, canActOn, describeEvent, editProblem, historyRequestFor, mergeBySeq, missingRanges, tickFor } from "../src/store/logic";
+import { advanceCursor, applyEvents, applyReaction, canActOn, describeEvent, editProblem, historyRequestFor, isHiddenEvent, mergeBySeq, missingRanges, tickFor } from "../src/store/logic";
 import type { Message } from "../src/protocol/types";
 import { newPasswordProblem } from "../src/ui/DeviceSettings";
 
@@ -86,5 +86,34 @@ describe("message actions", () => {
     expect(editProblem("  \n ")).toMatch(/cannot be empty/);
     expect(editProblem("x".repeat(16_001))).toMatch(/at most 16000/);
     expect(editProblem("fixed")).toBeNull();
+  });
+});
+
+describe("reactions", () => {
+  const event = (seq: number, type: string, by: number, emoji: string, target = 1): Message =>
+    ({ room: 1, seq, ts: seq, kind: "system", event: { type, by, emoji, target } });
+
+  it("applies reaction events in order: first-use order, one per user and emoji, empty entries go", () => {
+    const target = text(1);
+    const events = [event(2, "reaction_added", 5, "👍"), event(3, "reaction_added", 6, "❤️"), event(4, "reaction_added", 6, "👍"),
+      event(5, "reaction_added", 6, "👍"), event(6, "reaction_removed", 6, "❤️")];
+    const [changed] = applyEvents(events, (s) => (s === 1 ? target : undefined));
+    expect(changed!.reactions).toEqual([{ emoji: "👍", users: [5, 6] }]);
+  });
+
+  it("replaying from an earlier point onto the newer copy ends in the same state", () => {
+    const newer = { ...text(1), reactions: [{ emoji: "👍", users: [5] }] };
+    const replay = [event(2, "reaction_added", 5, "👍"), event(3, "reaction_removed", 5, "👍"), event(4, "reaction_added", 5, "👍")];
+    expect(applyEvents(replay, () => newer)[0]!.reactions).toEqual([{ emoji: "👍", users: [5] }]);
+    expect(applyReaction([{ emoji: "👍", users: [5] }], 5, "👍", false)).toBeUndefined();
+  });
+
+  it("a deleted message loses its reactions and takes no more; reaction rows are not shown", () => {
+    const withOne = { ...text(1), reactions: [{ emoji: "👍", users: [5] }] };
+    const [gone] = applyEvents([{ room: 1, seq: 2, ts: 2, kind: "system", event: { type: "message_deleted", by: 2, target: 1 } }], () => withOne);
+    expect(gone!.reactions).toBeUndefined();
+    expect(applyEvents([event(3, "reaction_added", 5, "🎉")], () => gone)).toEqual([]);
+    expect(isHiddenEvent(event(3, "reaction_added", 5, "🎉"))).toBe(true);
+    expect(describeEvent(event(3, "reaction_added", 5, "🎉"), () => "Ann")).toBe("Ann reacted 🎉");
   });
 });

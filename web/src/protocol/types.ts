@@ -50,7 +50,16 @@ export interface Message {
   edited_ts?: number;
   deleted?: boolean;
   media?: Media;
+  /** The seq of the message this one answers. */
+  reply_to?: number;
+  /** One entry per emoji, in first-use order; the users in the order they reacted. */
+  reactions?: Reaction[];
 }
+
+export interface Reaction { emoji: string; users: number[] }
+
+/** One other member's cursors, as `get_receipts` reports them. */
+export interface MemberReceipt { user: number; delivered_seq: number; read_seq?: number }
 
 export interface Member { user: number; username: string; role: Role }
 
@@ -115,6 +124,9 @@ export interface Profile {
 /** One signed-in device of this account (docs/protocol.md 3.8). */
 export interface DeviceInfo { device: string; name?: string; created_ts: number; last_seen_ts: number; current: boolean }
 
+/** Who asks to sign in with a QR login code (docs/protocol.md 3.9), as the server saw them. */
+export interface QrLoginRequest { code: string; address: string; expires_in: number; device?: string; user_agent?: string }
+
 export interface PresenceInfo { user: number; online?: boolean; last_seen?: number }
 
 export interface AuthOk {
@@ -136,6 +148,7 @@ export interface ServerFrames {
   sent: { id: number; room: number; seq: number; ts: number; client_id: string; duplicate: boolean };
   msgs: { messages: Message[]; backlog: boolean };
   history_page: { id: number; room: number; messages: Message[]; has_more: boolean };
+  receipts: { id: number; room: number; others: number; members: MemberReceipt[]; counts: { seq: number; delivered: number; read?: number }[] };
   status: { room: number; user: number; delivered_seq: number; read_seq?: number };
   receipt_counts: { room: number; others: number; counts: { seq: number; delivered: number; read?: number }[] };
   counts: { room: number; unread: number; mentions: number; muted: boolean };
@@ -149,6 +162,7 @@ export interface ServerFrames {
   invite_preview: InvitePreview & { id: number };
   devices: { id: number; devices: DeviceInfo[] };
   logged_out: { id: number; devices: string[] };
+  qr_login_request: QrLoginRequest & { id: number };
 }
 
 export type ServerFrameType = keyof ServerFrames;
@@ -175,7 +189,10 @@ export interface Requests {
   update_room: { req: { room: number; name?: string; description?: string; icon?: string }; res: "ok" };
   get_room: { req: { room: number }; res: "room" };
   list_rooms: { req: Record<string, never>; res: "rooms" };
-  send: { req: { room: number; client_id: string; body: string; kind?: MediaKind | "text"; media?: MediaRef }; res: "sent" };
+  send: { req: { room: number; client_id: string; body: string; kind?: MediaKind | "text"; media?: MediaRef; reply_to?: number }; res: "sent" };
+  react: { req: { room: number; target: number; emoji: string }; res: "ok" };
+  unreact: { req: { room: number; target: number; emoji: string }; res: "ok" };
+  get_receipts: { req: { room: number }; res: "receipts" };
   edit: { req: { room: number; seq: number; body: string }; res: "ok" };
   delete: { req: { room: number; seq: number }; res: "ok" };
   history: { req: { room: number; before_seq?: number; limit?: number }; res: "history_page" };
@@ -194,6 +211,8 @@ export interface Requests {
   logout_devices: { req: { device: string } | { others: true }; res: "logged_out" };
   change_password: { req: { old_password: string; new_password: string }; res: "ok" };
   delete_account: { req: { password: string }; res: "ok" };
+  qr_login_preview: { req: { code: string }; res: "qr_login_request" };
+  qr_login_answer: { req: { code: string; approve: boolean }; res: "ok" };
 }
 export type RequestType = keyof Requests;
 export type Reply<K extends RequestType> = ServerFrames[Requests[K]["res"]];

@@ -16,6 +16,8 @@ export interface RoomRecord extends RoomSummary {
   members?: number;
   /** A group's icon (a media id, from get_room). */
   icon?: string;
+  /** Seqs this user deleted "for me": hidden on this device only. */
+  hidden?: number[];
 }
 
 export interface OutboxItem {
@@ -27,6 +29,8 @@ export interface OutboxItem {
   created: number;
   /** What the sender saw of the media, so the local echo can show it. */
   preview?: Message["media"];
+  /** The seq of the message this one answers. */
+  reply_to?: number;
 }
 
 interface Schema extends DBSchema {

@@ -41,6 +41,8 @@ export interface State {
   presence: Record<number, PresenceInfo>;
   profiles: Record<number, Profile>;
   activeRoom: number | null;
+  /** room -> the seq of the message the next send answers (the composer shows it above the input) */
+  replying: Record<number, number>;
 }
 
 type Listener = () => void;
@@ -90,7 +92,8 @@ export class ChatStore {
   ) {
     this.cursors = init.cursors;
     this.state = {
-      me, conn: "offline", network: browserOnline() ? "online" : "offline", views: {}, uploads: {}, typing: {}, presence: {}, activeRoom: null,
+      me, conn: "offline", network: browserOnline() ? "online" : "offline", views: {}, uploads: {}, typing: {}, presence: {},
+      activeRoom: null, replying: {},
       rooms: Object.fromEntries(init.rooms.map((r) => [r.room, r])),
       profiles: Object.fromEntries(init.profiles.map((p) => [p.user, p])),
       outbox: Object.fromEntries(init.outbox.map((o) => [o.client_id, o])),
@@ -201,7 +204,10 @@ export class ChatStore {
     this.wantProfiles(peers);
     void this.loadPresence(peers);
     const active = this.state.activeRoom;
-    if (active !== null) void this.fillWindow(active).catch(() => undefined);
+    if (active !== null) {
+      void this.fillWindow(active).catch(() => undefined);
+      void this.loadReceipts(active);
+    }
   }
 
   async refreshRooms(): Promise<void> {
@@ -407,8 +413,62 @@ export class ChatStore {
       this.fetchedRooms.add(room);
       void this.loadRoomInfo(room);
     }
-    if (this.state.conn === "online") await this.fillWindow(room).catch(() => undefined); // again when online
+    if (this.state.conn === "online") {
+      void this.loadReceipts(room);
+      await this.fillWindow(room).catch(() => undefined); // again when online
+    }
     this.markRead(room);
+  }
+
+  /**
+   * Where the other members stand (get_receipts), so the ticks are right on a device that was not
+   * connected when the status pushes went out. Rooms of up to 100 members; bigger ones report counts.
+   */
+  async loadReceipts(room: number): Promise<void> {
+    try {
+      const { members } = await this.client.request("get_receipts", { room });
+      const r = this.state.rooms[room];
+      if (!r || !members.length) return;
+      const receipts = { ...r.receipts };
+      for (const m of members) {
+        const prev = receipts[m.user];
+        receipts[m.user] = {
+          delivered_seq: Math.max(m.delivered_seq, prev?.delivered_seq ?? 0),
+          read_seq: Math.max(m.read_seq ?? 0, prev?.read_seq ?? 0) || undefined,
+        };
+      }
+      this.setRoom({ ...r, receipts });
+    } catch {
+      /* offline or no longer a member: the ticks stay as they were */
+    }
+  }
+
+  /**
+   * Message `seq` of `room` from wherever it is held: the loaded view, the cache, else the server (a
+   * history page that ends at it). Undefined when it cannot be read (deleted rooms, before one joined).
+   */
+  async findMessage(room: number, seq: number): Promise<Message | undefined> {
+    const loaded = this.state.views[room]?.messages.find((m) => m.seq === seq) ?? await this.cache.getMessage(room, seq);
+    if (loaded) return loaded;
+    try {
+      const page = await this.client.request("history", { room, before_seq: seq + 1, limit: 1 });
+      const found = page.messages.find((m) => m.seq === seq);
+      if (found) await this.cache.putMessages([found]);
+      return found;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Load the window down from `seq` so the view can scroll to it (a reply's original, say). */
+  async loadFrom(room: number, seq: number): Promise<void> {
+    const view = this.state.views[room];
+    const first = view?.messages[0]?.seq;
+    if (!view || first === undefined || seq >= first) return;
+    const lo = Math.max(seq, first - 10 * PAGE); // far back: as much as ten pages
+    const cached = await this.cache.range(room, lo, first - 1);
+    this.setView(room, { messages: mergeBySeq(this.state.views[room]!.messages, cached) });
+    await this.fetchRange(room, lo, first - 1).catch(() => undefined);
   }
 
   closeRoom(): void {
@@ -499,7 +559,18 @@ export class ChatStore {
     await this.enqueue({ client_id: uuid4(), room, body, kind: "text", created: Date.now() });
   }
 
+  /** Answer message `seq` with the next send in `room` (null: no longer). */
+  replyTo(room: number, seq: number | null): void {
+    const { [room]: _old, ...rest } = this.state.replying;
+    this.set({ replying: seq === null ? rest : { ...rest, [room]: seq } });
+  }
+
   async enqueue(item: OutboxItem): Promise<void> {
+    const reply = this.state.replying[item.room];
+    if (reply !== undefined && item.reply_to === undefined) {
+      item = { ...item, reply_to: reply };
+      this.replyTo(item.room, null);
+    }
     this.set({ outbox: { ...this.state.outbox, [item.client_id]: item } });
     await this.cache.putOutbox(item);
     this.client.notify("typing", { room: item.room, active: false });
@@ -526,11 +597,11 @@ export class ChatStore {
     try {
       const sent = await this.client.request("send", {
         room: item.room, client_id: item.client_id, body: item.body,
-        kind: item.kind === "text" ? undefined : item.kind, media: item.media,
+        kind: item.kind === "text" ? undefined : item.kind, media: item.media, reply_to: item.reply_to,
       }, 10_000);
       const msg: Message = {
         room: sent.room, seq: sent.seq, ts: sent.ts, kind: item.kind, sender: this.state.me.userId,
-        client_id: sent.client_id, body: item.body || undefined, media: item.preview,
+        client_id: sent.client_id, body: item.body || undefined, media: item.preview, reply_to: item.reply_to,
       };
       if (sent.duplicate) {
         const stored = await this.cache.getMessage(sent.room, sent.seq);
@@ -568,6 +639,22 @@ export class ChatStore {
   /** Delete a message for everyone; like editMessage, the `message_deleted` event updates the views. */
   async deleteMessage(room: number, seq: number): Promise<void> {
     await this.client.request("delete", { room, seq });
+  }
+
+  /** "Delete for me": hide the message on this device (the others and one's other devices keep it). */
+  hideMessage(room: number, seq: number): void {
+    const r = this.state.rooms[room];
+    if (r) this.setRoom({ ...r, hidden: [...new Set([...(r.hidden ?? []), seq])] });
+  }
+
+  /**
+   * Put `emoji` on message `seq`, or take it off when this user has it there. Resolves on the server's
+   * `ok`; the view changes with the reaction event, as for edits. Rejects with the ChatError to show.
+   */
+  async toggleReaction(room: number, seq: number, emoji: string): Promise<void> {
+    const m = this.state.views[room]?.messages.find((x) => x.seq === seq);
+    const mine = m?.reactions?.some((r) => r.emoji === emoji && r.users.includes(this.state.me.userId)) ?? false;
+    await this.client.request(mine ? "unreact" : "react", { room, target: seq, emoji });
   }
 
   setUpload(up: Upload | null, key: string): void {

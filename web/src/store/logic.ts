@@ -1,5 +1,5 @@
 // Pure room-state logic: messages keyed by seq, contiguous cursors, missing ranges, edit/delete events.
-import type { Message } from "../protocol/types";
+import type { Message, Reaction } from "../protocol/types";
 
 /** Merge `incoming` into `existing` (both ascending by seq); an incoming message replaces its seq. */
 export function mergeBySeq(existing: readonly Message[], incoming: readonly Message[]): Message[] {
@@ -43,8 +43,25 @@ export function historyRequestFor([a, b]: [number, number]): { before_seq: numbe
 }
 
 /**
- * Apply message_edited / message_deleted system events to the messages they target. Returns the
- * changed targets (to store) — only those present in `known`.
+ * A message's reactions after `user` adds or removes `emoji` (docs/protocol.md 3.4): adding what is
+ * held or removing what is not changes nothing, so replaying events onto a newer copy ends right.
+ */
+export function applyReaction(reactions: readonly Reaction[] | undefined, user: number, emoji: string, add: boolean): Reaction[] | undefined {
+  const out = (reactions ?? []).map((r) => ({ emoji: r.emoji, users: [...r.users] }));
+  const entry = out.find((r) => r.emoji === emoji);
+  if (add) {
+    if (!entry) out.push({ emoji, users: [user] });
+    else if (!entry.users.includes(user)) entry.users.push(user);
+  } else if (entry?.users.includes(user)) {
+    entry.users = entry.users.filter((u) => u !== user);
+    if (!entry.users.length) out.splice(out.indexOf(entry), 1);
+  }
+  return out.length ? out : undefined;
+}
+
+/**
+ * Apply message_edited / message_deleted / reaction_added / reaction_removed system events to the
+ * messages they target. Returns the changed targets (to store) — only those present in `known`.
  */
 export function applyEvents(events: readonly Message[], known: (seq: number) => Message | undefined): Message[] {
   const changed = new Map<number, Message>();
@@ -56,8 +73,13 @@ export function applyEvents(events: readonly Message[], known: (seq: number) => 
     if (ev.type === "message_edited" && !target.deleted) {
       changed.set(target.seq, { ...target, body: String(ev.body ?? ""), edited_ts: e.ts });
     } else if (ev.type === "message_deleted") {
-      const { body: _b, media: _m, ...rest } = target;
+      const { body: _b, media: _m, reactions: _r, ...rest } = target;
       changed.set(target.seq, { ...rest, deleted: true, edited_ts: e.ts });
+    } else if ((ev.type === "reaction_added" || ev.type === "reaction_removed") && typeof ev.emoji === "string" &&
+               typeof ev.by === "number" && !target.deleted) {
+      const reactions = applyReaction(target.reactions, ev.by, ev.emoji, ev.type === "reaction_added");
+      const { reactions: _old, ...rest } = target;
+      changed.set(target.seq, reactions ? { ...rest, reactions } : rest);
     }
   }
   return [...changed.values()];
@@ -121,13 +143,15 @@ export function describeEvent(m: Message, name: (user: number) => string): strin
     case "member_joined": return `${user} joined${ev.via === "invite" ? " via an invite link" : ""}`;
     case "message_edited": return `${by} edited a message`;
     case "message_deleted": return `${by} deleted a message`;
+    case "reaction_added": return ev.emoji ? `${by} reacted ${String(ev.emoji)}` : `${by} reacted to a message`;
+    case "reaction_removed": return `${by} removed a reaction`;
     default: return ev.type;
   }
 }
 
-/** Edit/delete events are applied to their targets and not shown as their own rows. */
-export const isHiddenEvent = (m: Message) =>
-  m.kind === "system" && (m.event?.type === "message_edited" || m.event?.type === "message_deleted");
+/** Events about another message (edits, deletes, reactions) are applied to it, not shown as rows. */
+const APPLIED = new Set(["message_edited", "message_deleted", "reaction_added", "reaction_removed"]);
+export const isHiddenEvent = (m: Message) => m.kind === "system" && APPLIED.has(m.event?.type ?? "");
 
 /** Start of the day (local time) of a ms timestamp, for day separators. */
 export function dayKey(ts: number): string {

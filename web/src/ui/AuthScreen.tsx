@@ -1,10 +1,11 @@
 import { useState, type FormEvent } from "react";
 import * as http from "../http";
 import { adopt, type Who } from "../session";
+import { QrSignIn } from "./QrLogin";
 
 /** `notice`: why the last session ended (signed out from another session, say), shown above the form. */
 export function AuthScreen({ onAuthed, inviteCode, notice }: { onAuthed: (who: Who) => void; inviteCode?: string; notice?: string | null }) {
-  const [mode, setMode] = useState<"login" | "signup">(inviteCode ? "signup" : "login");
+  const [mode, setMode] = useState<"login" | "signup" | "qr">(inviteCode ? "signup" : "login");
   const [username, setUsername] = useState("");
   const [email, setEmail] = useState("");
   const [password, setPassword] = useState("");
@@ -34,7 +35,9 @@ export function AuthScreen({ onAuthed, inviteCode, notice }: { onAuthed: (who: W
         <div className="tabs" role="tablist" aria-label="Account">
           <button type="button" role="tab" aria-selected={mode === "login"} onClick={() => setMode("login")}>Log in</button>
           <button type="button" role="tab" aria-selected={mode === "signup"} onClick={() => setMode("signup")}>Sign up</button>
+          <button type="button" role="tab" aria-selected={mode === "qr"} onClick={() => setMode("qr")}>QR code</button>
         </div>
+        {mode === "qr" ? <QrSignIn onAuthed={onAuthed} /> : <>
         <label>
           {mode === "login" ? "Username or email" : "Username"}
           <input name="username" autoComplete="username" required value={username} onChange={(e) => setUsername(e.target.value)}
@@ -53,6 +56,7 @@ export function AuthScreen({ onAuthed, inviteCode, notice }: { onAuthed: (who: W
         </label>
         {error && <p className="error" role="alert">{error}</p>}
         <button className="primary" type="submit" disabled={busy}>{mode === "signup" ? "Create account" : "Log in"}</button>
+        </>}
       </form>
     </main>
   );

@@ -1,9 +1,10 @@
 import { useLayoutEffect, useMemo, useRef } from "react";
-import { ArrowLeft, Settings } from "lucide-react";
+import { ArrowLeft, Settings, X } from "lucide-react";
 import { navigate, useChat, useNow, useStore } from "./hooks";
 import { canActOn, dayKey, describeEvent, isHiddenEvent, tickFor } from "../store/logic";
 import { connLabel, dayLabel, lastSeen } from "./format";
-import { MessageBubble } from "./MessageBubble";
+import { MessageBubble, type BubbleActions, type BubbleContext } from "./MessageBubble";
+import { snippet } from "./ReplyQuote";
 import { Avatar } from "./Avatar";
 import { Composer } from "./Composer";
 import type { Message } from "../protocol/types";
@@ -24,7 +25,9 @@ export function ChatView({ room }: { room: number }) {
   const prevFirst = useRef<{ seq: number | undefined; height: number }>({ seq: undefined, height: 0 });
   const stick = useRef(true);
 
-  const messages = useMemo(() => (view?.messages ?? []).filter((m) => !isHiddenEvent(m)), [view?.messages]);
+  const hidden = r?.hidden;
+  const messages = useMemo(() => (view?.messages ?? []).filter((m) => !isHiddenEvent(m) && !hidden?.includes(m.seq)), [view?.messages, hidden]);
+  const replying = useChat((s) => s.replying[room]);
   const pending = useMemo(() => Object.values(outbox).filter((o) => o.room === room).sort((a, b) => a.created - b.created), [outbox, room]);
 
   // Keep the view at the bottom for new messages, and in place when older ones are prepended.
@@ -49,6 +52,21 @@ export function ChatView({ room }: { room: number }) {
       ? presence?.online ? "online" : presence ? lastSeen(presence.last_seen) : ""
       : `${view?.members?.length ?? r.members ?? "?"} members`);
 
+  /** Scroll to message `seq` (loading it first if it is older than the window) and flash it. */
+  async function jumpTo(seq: number) {
+    const find = () => listRef.current?.querySelector<HTMLElement>(`[data-seq="${seq}"]`);
+    if (!find()) await store.loadFrom(room, seq);
+    requestAnimationFrame(() => {
+      const el = find();
+      if (!el) return;
+      stick.current = false;
+      el.scrollIntoView({ block: "center" });
+      el.classList.add("flash");
+      el.focus({ preventScroll: true });
+      setTimeout(() => el.classList.remove("flash"), 1600);
+    });
+  }
+
   const onScroll = () => {
     const el = listRef.current!;
     stick.current = el.scrollHeight - el.scrollTop - el.clientHeight < 80;
@@ -72,16 +90,34 @@ export function ChatView({ room }: { room: number }) {
       <div className="messages" ref={listRef} onScroll={onScroll} role="log" aria-label="Messages" tabIndex={0}>
         {view?.atStart ? <p className="start">This is the beginning of the chat.</p>
           : view?.loadingOlder ? <p className="start" role="status">Loading older messages…</p> : null}
-        <MessageRows messages={messages} me={me} receipts={r.receipts} kind={r.kind} />
+        <MessageRows messages={messages} me={me} receipts={r.receipts} kind={r.kind} jump={(seq) => void jumpTo(seq)} />
         {pending.map((p) => <PendingRow key={p.client_id} p={p} />)}
       </div>
+      {r.member && replying !== undefined && <ReplyBar room={room} seq={replying} />}
       {r.member ? <Composer room={room} /> : <p className="left-note">You are no longer a member of this chat.</p>}
     </section>
   );
 }
 
-function MessageRows({ messages, me, receipts, kind }: { messages: Message[]; me: number; receipts: Parameters<typeof tickFor>[1]; kind: "direct" | "group" }) {
+function MessageRows({ messages, me, receipts, kind, jump }: {
+  messages: Message[]; me: number; receipts: Parameters<typeof tickFor>[1]; kind: "direct" | "group"; jump: (seq: number) => void;
+}) {
   const store = useStore();
+  const room = messages[0]?.room;
+  const myRole = useChat((s) => (room !== undefined ? s.views[room]?.members?.find((x) => x.user === me)?.role : undefined));
+  const context: BubbleContext = { me, name: store.name, jump };
+  const actionsFor = (m: Message): BubbleActions => ({
+    reply: () => {
+      store.replyTo(m.room, m.seq);
+      document.getElementById(`compose-${m.room}`)?.focus(); // the composer's input
+    },
+    react: (emoji) => store.toggleReaction(m.room, m.seq, emoji),
+    copyText: m.body || undefined,
+    edit: canActOn(m, me) ? (body) => store.editMessage(m.room, m.seq, body) : undefined,
+    remove: m.sender === me || (kind === "group" && (myRole === "admin" || myRole === "owner"))
+      ? () => store.deleteMessage(m.room, m.seq) : undefined,
+    hide: () => store.hideMessage(m.room, m.seq),
+  });
   const rows: React.ReactNode[] = [];
   let day = "";
   let prevSender: number | undefined;
@@ -103,11 +139,9 @@ function MessageRows({ messages, me, receipts, kind }: { messages: Message[]; me
     const lead = kind === "group" && !mine
       ? (cont ? null : <Avatar name={store.name(m.sender!)} seed={m.sender!} image={store.avatarOf(m.sender!)} size={32} />)
       : undefined;
-    const actions = canActOn(m, me)
-      ? { edit: (body: string) => store.editMessage(m.room, m.seq, body), remove: () => store.deleteMessage(m.room, m.seq) }
-      : undefined;
     rows.push(
-      <MessageBubble key={m.seq} m={m} mine={mine} tick={mine ? tickFor(m.seq, receipts) : undefined} actions={actions}
+      <MessageBubble key={m.seq} m={m} mine={mine} tick={mine ? tickFor(m.seq, receipts) : undefined}
+        actions={m.seq > 0 ? actionsFor(m) : undefined} context={context}
         author={kind === "group" && !mine && !cont ? store.name(m.sender!) : undefined} lead={lead} cont={cont} />,
     );
     prevSender = m.sender;
@@ -116,9 +150,27 @@ function MessageRows({ messages, me, receipts, kind }: { messages: Message[]; me
   return <>{rows}</>;
 }
 
+/** Above the composer while the next message answers one: what it answers, and a way out. */
+function ReplyBar({ room, seq }: { room: number; seq: number }) {
+  const store = useStore();
+  const target = useChat((s) => s.views[room]?.messages.find((m) => m.seq === seq));
+  const author = target?.sender !== undefined ? store.name(target.sender) : "";
+  return (
+    <div className="reply-bar" role="status" aria-label="Replying to a message">
+      <div className="quote">
+        <strong>Replying to {author || "a message"}</strong>
+        <span>{snippet(target)}</span>
+      </div>
+      <button type="button" className="icon" aria-label="Cancel reply" title="Cancel reply" onClick={() => store.replyTo(room, null)}>
+        <X size={18} aria-hidden="true" />
+      </button>
+    </div>
+  );
+}
+
 function PendingRow({ p }: { p: PendingSend }) {
   const store = useStore();
-  const m: Message = { room: p.room, seq: 0, ts: p.created, kind: p.kind, body: p.body, media: p.preview, sender: store.state.me.userId };
+  const m: Message = { room: p.room, seq: 0, ts: p.created, kind: p.kind, body: p.body, media: p.preview, sender: store.state.me.userId, reply_to: p.reply_to };
   return (
     <div className="pending-wrap">
       <MessageBubble m={m} mine tick="pending" />

@@ -1,9 +1,11 @@
-// Settings › Devices and account (docs/protocol.md 3.8): the signed-in devices, "log out other devices",
-// password change (signs the other devices out) and account deletion. Each part shows its own outcome.
+// Settings › Devices and account (docs/protocol.md 3.8): the signed-in devices, linking a new one by QR code (3.9),
+// "log out other devices", password change (signs the other devices out) and account deletion. Each part shows
+// its own outcome.
 import { useCallback, useEffect, useState, type FormEvent } from "react";
 import { useStore } from "./hooks";
 import type { DeviceInfo } from "../protocol/types";
 import { shortTime } from "./format";
+import { QrApprove } from "./QrLogin";
 
 type Outcome = { text: string; error?: boolean } | null;
 
@@ -21,9 +23,12 @@ function Outcome({ of }: { of: Outcome }) {
 const failed = (err: unknown): Outcome => ({ text: (err as Error).message, error: true });
 
 export function DeviceSettings({ onDeleted }: { onDeleted: () => void }) {
+  const [listed, relist] = useState(0);
   return (
     <>
-      <Devices />
+      <Devices key={listed} />
+      {/* the approved device signs itself in a moment later (it collects the approval): list again then */}
+      <QrApprove onApproved={() => setTimeout(() => relist((n) => n + 1), 1500)} />
       <PasswordForm />
       <DeleteAccount onDeleted={onDeleted} />
     </>

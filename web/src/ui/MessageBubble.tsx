@@ -1,70 +1,63 @@
 import { useEffect, useRef, useState, type KeyboardEvent, type MouseEvent, type ReactNode } from "react";
-import { Check, CheckCheck, Clock, Paperclip, Pencil, Trash2, type LucideIcon } from "lucide-react";
+import { Check, CheckCheck, Clock, Paperclip, type LucideIcon } from "lucide-react";
 import type { Message } from "../protocol/types";
 import { editProblem, MAX_BODY, type Tick } from "../store/logic";
 import { fileSize, timeOfDay } from "./format";
 import { useMediaLinks, useMediaUrl } from "./hooks";
 import { Dialog } from "./Dialog";
+import { MentionText } from "./MentionText";
+import { MessageActions, reason, type BubbleActions } from "./MessageActions";
+import { Reactions } from "./Reactions";
+import { ReplyQuote } from "./ReplyQuote";
+
+export type { BubbleActions } from "./MessageActions";
 
 const TICK_LABEL: Record<Tick, string> = { pending: "sending", sent: "sent", delivered: "delivered", read: "read" };
 const TICK_ICON: Record<Tick, LucideIcon> = { pending: Clock, sent: Check, delivered: CheckCheck, read: CheckCheck };
 
-/** What the user may do to a message (their own ones): each rejects with the error to show. */
-export interface BubbleActions {
-  edit: (body: string) => Promise<void>;
-  remove: () => Promise<void>;
+/** Who reacted, for the chips' labels, and the jump to a reply's original. */
+export interface BubbleContext {
+  me: number;
+  name: (user: number) => string;
+  jump?: (seq: number) => void;
 }
-
-const reason = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
 /** `lead`: in a group, the sender's avatar beside their first message of a run (null: the space for it, on the
  * run's next messages); `cont`: the message follows one of the same sender (drawn closer, no tail). */
-export function MessageBubble({ m, mine, tick, author, actions, lead, cont }: {
-  m: Message; mine: boolean; tick?: Tick; author?: string; actions?: BubbleActions; lead?: ReactNode | null; cont?: boolean;
+export function MessageBubble({ m, mine, tick, author, actions, context, lead, cont }: {
+  m: Message; mine: boolean; tick?: Tick; author?: string; actions?: BubbleActions; context?: BubbleContext;
+  lead?: ReactNode | null; cont?: boolean;
 }) {
   const [editing, setEditing] = useState(false);
   const [error, setError] = useState<string | null>(null);
-  const editButton = useRef<HTMLButtonElement>(null);
+  const self = useRef<HTMLElement>(null);
   const refocus = useRef(false);
   useEffect(() => {
-    if (!editing && refocus.current) editButton.current?.focus();
+    if (!editing && refocus.current) self.current?.querySelector<HTMLElement>("[aria-label='Edit message']")?.focus();
     refocus.current = false;
   }, [editing]);
   const stopEditing = () => { refocus.current = true; setEditing(false); };
 
-  async function remove() {
-    if (!actions || !window.confirm("Delete this message for everyone?")) return;
-    setError(null);
-    try {
-      await actions.remove();
-    } catch (e) {
-      setError(`Not deleted: ${reason(e)}`);
-    }
-  }
-
   const canAct = actions && !m.deleted;
   const bubble = (
-    <article className={`msg ${mine ? "mine" : "theirs"}${editing ? " editing" : ""}${cont ? " cont" : ""}`} data-seq={m.seq || undefined}
+    <article ref={self} className={`msg ${mine ? "mine" : "theirs"}${editing ? " editing" : ""}${cont ? " cont" : ""}`} data-seq={m.seq || undefined}
       tabIndex={canAct ? -1 : undefined} aria-label={mine ? "Your message" : `Message from ${author ?? "them"}`}>
       {author && <p className="author">{author}</p>}
+      {m.reply_to !== undefined && !m.deleted && <ReplyQuote room={m.room} seq={m.reply_to} jump={context?.jump} />}
       {m.deleted ? <p className="body deleted">This message was deleted</p> : (
         <>
           {m.media && <MediaView m={m} />}
-          {editing && actions
+          {editing && actions?.edit
             ? <EditBox initial={m.body ?? ""} save={actions.edit} done={stopEditing} />
-            : m.body && <p className="body">{m.body}</p>}
+            : m.body && <p className="body"><MentionText text={m.body} /></p>}
         </>
       )}
-      {canAct && !editing && (
-        <div className="msg-actions" role="group" aria-label="Message actions">
-          <button type="button" ref={editButton} className="icon" aria-label="Edit message" title="Edit"
-            onClick={() => { setError(null); setEditing(true); }}><Pencil size={14} aria-hidden="true" /></button>
-          <button type="button" className="icon" aria-label="Delete message" title="Delete" onClick={() => void remove()}>
-            <Trash2 size={14} aria-hidden="true" />
-          </button>
-        </div>
-      )}
+      {canAct && !editing && <MessageActions actions={actions} onEdit={() => setEditing(true)} onError={setError} />}
       {error && <p className="action-error" role="alert">{error}</p>}
+      {m.reactions?.length && context ? (
+        <Reactions reactions={m.reactions} me={context.me} name={context.name}
+          toggle={canAct ? (e) => { setError(null); actions.react(e).catch((x: unknown) => setError(`No reaction: ${reason(x)}`)); } : undefined} />
+      ) : null}
       <footer className="meta">
         {m.edited_ts && !m.deleted ? <span className="edited">(edited)</span> : null}
         <time dateTime={new Date(m.ts).toISOString()}>{timeOfDay(m.ts)}</time>

@@ -7,6 +7,7 @@ import { NewChatDialog } from "./NewChat";
 import { GroupSettings } from "./GroupSettings";
 import { ProfileSettings } from "./ProfileSettings";
 import { InvitePage } from "./InvitePage";
+import { QrApprove } from "./QrLogin";
 import { titleFor, unreadTotal } from "../store/title";
 import { connLabel } from "./format";
 
@@ -73,6 +74,7 @@ export function Shell({ route, onLogout }: { route: Route; onLogout: (deleted?: 
         {route.name === "group" && <GroupSettings key={route.room} room={route.room} />}
         {route.name === "settings" && <ProfileSettings onLogout={onLogout} />}
         {route.name === "invite" && <InvitePage code={route.code} />}
+        {route.name === "qr" && <div className="card qr-page"><QrApprove key={route.code} initial={route.code} /></div>}
         {route.name === "home" && <div className="empty">Pick a chat, or start a new one.</div>}
       </main>
       {dialog && <NewChatDialog mode={dialog} onClose={() => setDialog(null)} />}

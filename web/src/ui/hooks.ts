@@ -39,6 +39,7 @@ export type Route =
   | { name: "home" }
   | { name: "room"; room: number }
   | { name: "invite"; code: string }
+  | { name: "qr"; code: string }
   | { name: "settings" }
   | { name: "group"; room: number };
 
@@ -47,6 +48,7 @@ export function parseRoute(path: string): Route {
   if ((m = path.match(/^\/r\/(\d+)\/settings\/?$/))) return { name: "group", room: Number(m[1]) };
   if ((m = path.match(/^\/r\/(\d+)\/?$/))) return { name: "room", room: Number(m[1]) };
   if ((m = path.match(/^\/i\/([A-Za-z0-9_-]+)\/?$/))) return { name: "invite", code: m[1]! };
+  if ((m = path.match(/^\/qr\/([A-Za-z0-9]+)\/?$/))) return { name: "qr", code: m[1]! }; // a scanned QR login
   if (/^\/settings\/?$/.test(path)) return { name: "settings" };
   return { name: "home" };
 }

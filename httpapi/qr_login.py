@@ -1,0 +1,90 @@
+"""QR device login over HTTP, for the device that is not signed in yet (docs/protocol.md 3.9).
+
+- POST /api/qr/start `{device?}` -> `{code, secret, expires_in}`: show `code` (in a QR, as `<origin>/qr/<code>`,
+  and as text), keep `secret` to yourself.
+- POST /api/qr/wait `{code, secret}` -> long-polls up to CHAT_QR_WAIT_SECONDS: 200 with the `auth_ok` fields
+  once approved (a new device of the approving user), 202 `{"status": "pending", "expires_in"}` when nothing
+  happened yet (ask again), or a refusal: 403 declined, 404 gone (expired or used), 401 wrong secret, 429, 503.
+- POST /api/auth/qr/wait: the same for the web client: the refresh token goes into the HttpOnly cookie
+  (httpapi/session_cookie.py; `X-Chatd: 1` required), never into the JSON.
+
+The waiting device is the only one that can get tokens: the approver only answers (websocket, gateway/qr_login.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from gateway.client_address import limit_key
+from gateway.errors import RequestError
+from gateway.qr_login import QrLogins, StillPending
+from gateway.services import Services
+from httpapi import session_cookie
+from httpapi.client_address import request_address
+from httpapi.json_body import read_json, refusal
+from persistence import StoreUnavailable
+from protocol import qr
+from protocol.errors import ErrorCode
+from protocol.schema import SchemaError, build, unbuild
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def qr_routes(services: Services) -> list[Route]:
+    def logins(request: Request) -> QrLogins:
+        address = request_address(request, services.config)
+        return QrLogins(services, limit_key(address), address)
+
+    async def body_of(request: Request, kind: type) -> object | Response:
+        data = await read_json(request)
+        if isinstance(data, JSONResponse):
+            return data
+        try:
+            return build(kind, data)
+        except SchemaError as exc:
+            return refusal(ErrorCode.BAD_REQUEST, f"qr: {exc}")
+
+    async def start(request: Request) -> Response:
+        req = await body_of(request, qr.QrStart)
+        if isinstance(req, Response):
+            return req
+        assert isinstance(req, qr.QrStart)
+        try:
+            started = await logins(request).start(req, request.headers.get("user-agent"))
+        except RequestError as exc:
+            return refusal(exc.code, str(exc), exc.retry_after)
+        return JSONResponse(unbuild(started), headers={"Cache-Control": "no-store"})
+
+    def wait(cookie: bool) -> Endpoint:
+        async def endpoint(request: Request) -> Response:
+            if cookie and not session_cookie.from_app(request):
+                return refusal(ErrorCode.FORBIDDEN, f"send the header '{session_cookie.HEADER}: 1' with /api/auth/ "
+                                                    "requests (they are for the web client's own pages)")
+            req = await body_of(request, qr.QrWait)
+            if isinstance(req, Response):
+                return req
+            assert isinstance(req, qr.QrWait)
+            try:
+                answer = await logins(request).wait(req)
+            except RequestError as exc:
+                return refusal(exc.code, str(exc), exc.retry_after)
+            except StoreUnavailable:  # after the approval was collected: this device has to start again
+                return refusal(ErrorCode.RETRY, "database unavailable, retry later", 1.0)
+            if isinstance(answer, StillPending):
+                return JSONResponse({"status": "pending", "expires_in": answer.expires_in}, status_code=202,
+                                    headers={"Cache-Control": "no-store"})
+            body = {k: v for k, v in unbuild(answer).items() if k != "id"}
+            if not cookie:
+                return JSONResponse(body, headers={"Cache-Control": "no-store"})
+            refresh_token = body.pop("refresh_token")
+            return session_cookie.keep(request, JSONResponse(body, headers={"Cache-Control": "no-store"}),
+                                       refresh_token, services.config.refresh_ttl)
+        return endpoint
+
+    return [Route("/api/qr/start", start, methods=["POST"]),
+            Route("/api/qr/wait", wait(cookie=False), methods=["POST"]),
+            Route("/api/auth/qr/wait", wait(cookie=True), methods=["POST"])]

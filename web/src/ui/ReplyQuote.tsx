@@ -1,0 +1,34 @@
+import { useEffect, useState } from "react";
+import type { Message } from "../protocol/types";
+import { MEDIA_LABEL } from "../store/logic";
+import { useStore } from "./hooks";
+
+/** What a quote says of a message: its text, else what it is. */
+export function snippet(m: Message | undefined): string {
+  if (!m) return "Original message not available";
+  if (m.deleted) return "This message was deleted";
+  if (m.kind !== "text" && m.kind !== "system") return m.body ? `${MEDIA_LABEL[m.kind]}: ${m.body}` : MEDIA_LABEL[m.kind];
+  return m.body ?? "";
+}
+
+/** The message a reply answers, fetched when this device does not hold it; a tap jumps to it. */
+export function ReplyQuote({ room, seq, jump }: { room: number; seq: number; jump?: (seq: number) => void }) {
+  const store = useStore();
+  const [target, setTarget] = useState<Message | undefined | null>(null); // null: still looking
+  const held = store.state.views[room]?.messages.find((m) => m.seq === seq);
+  useEffect(() => {
+    let live = true;
+    if (held) setTarget(held);
+    else void store.findMessage(room, seq).then((m) => live && setTarget(m));
+    return () => { live = false; };
+  }, [store, room, seq, held]);
+  const author = target?.sender !== undefined ? store.name(target.sender) : "";
+  const text = target === null ? "…" : snippet(target);
+  return (
+    <button type="button" className="quote" onClick={() => jump?.(seq)} disabled={!jump || !target}
+      aria-label={`Reply to ${author || "a message"}: ${text}. Show the original`}>
+      {author && <strong>{author}</strong>}
+      <span>{text}</span>
+    </button>
+  );
+}
