@@ -85,6 +85,11 @@ test("names and pictures everywhere; every phone screen has a way back and fits"
 
   // a group: system messages name people ("Ann Lee added cat_..."), and so does the room list
   const group = await createGroup(ann.page, "Weekend plans", [bob.name, cat.name]);
+  await ann.page.getByRole("button", { name: "Group settings" }).click();
+  await ann.page.locator("#group-photo").setInputFiles({ name: "group.png", mimeType: "image/png", buffer: png(80, 60) });
+  await expect(ann.page.locator(".profile-head [data-avatar=image] img")).toBeVisible({ timeout: T });
+  await ann.page.getByRole("button", { name: "Back to chat" }).click();
+  await expect(bob.page.locator(`.room-row[data-room="${group}"] [data-avatar=image] img`), "bob sees the group's photo").toBeVisible({ timeout: T });
   await send(ann.page, "who is in for saturday?");
   await cat.page.goto(`/r/${group}`);
   await send(cat.page, "me!");
@@ -92,6 +97,7 @@ test("names and pictures everywhere; every phone screen has a way back and fits"
   await bob.page.goto(`/r/${group}`);
   await msg(bob.page, "and my sister").waitFor({ timeout: T });
   await expect(bob.page.locator(".system", { hasText: "created the group" })).toHaveText(/^Ann Lee created the group “Weekend plans”$/);
+  await expect(bob.page.locator(".system", { hasText: "group photo" })).toHaveText("Ann Lee changed the group photo");
   await expect(bob.page.locator(".msg-row .avatar").first()).toBeVisible();
   const text = await bob.page.locator("body").innerText();
   expect(text, "no user shown as a bare id").not.toMatch(/\buser \d+\b|…\s*(added|created|removed)/);

@@ -27,6 +27,15 @@ describe("avatars", () => {
   });
 });
 
+describe("group photo events", () => {
+  it("say who changed or removed the photo", async () => {
+    const { describeEvent } = await import("../src/store/logic");
+    const ev = (icon: string) => msg(1, undefined, { kind: "system", event: { type: "room_updated", by: 3, icon } });
+    expect(describeEvent(ev("Xq3abcdefghijklmnop"), () => "Ann")).toBe("Ann changed the group photo");
+    expect(describeEvent(ev(""), () => "Ann")).toBe("Ann removed the group photo");
+  });
+});
+
 describe("names wanted", () => {
   it("collects senders and the people of system events", () => {
     const system = msg(1, undefined, { kind: "system", event: { type: "member_added", by: 3, user: 4 } });

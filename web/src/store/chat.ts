@@ -344,7 +344,10 @@ export class ChatStore {
       const joinedNow = messages.some((m) => m.room === room && m.kind === "system" &&
         ["member_added", "member_joined", "member_removed", "member_left", "member_banned", "room_updated"].includes(m.event?.type ?? ""));
       if (joinedNow) this.scheduleListRooms();
-      if (seq >= r.last_seq) this.setRoom({ ...r, last_seq: seq, last_message: last });
+      const icon = messages.filter((m) => m.room === room && m.event?.type === "room_updated" && typeof m.event.icon === "string").at(-1)?.event?.icon;
+      const withIcon = typeof icon === "string" ? { ...r, icon: icon || undefined } : r; // "" cleared it
+      if (seq >= r.last_seq) this.setRoom({ ...withIcon, last_seq: seq, last_message: last });
+      else if (withIcon !== r) this.setRoom(withIcon);
       this.typingStopFor(room, messages);
     }
     const active = this.state.activeRoom;

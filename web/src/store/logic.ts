@@ -139,7 +139,10 @@ export function describeEvent(m: Message, name: (user: number) => string): strin
     case "member_banned": return `${by} banned ${user}`;
     case "member_unbanned": return `${by} unbanned ${user}`;
     case "role_changed": return `${by} made ${user} ${ev.role === "admin" ? "an admin" : "a member"}`;
-    case "room_updated": return ev.name ? `${by} renamed the group to “${ev.name}”` : `${by} changed the group settings`;
+    case "room_updated":
+      if (ev.name) return `${by} renamed the group to “${ev.name}”`;
+      if (typeof ev.icon === "string") return ev.icon ? `${by} changed the group photo` : `${by} removed the group photo`;
+      return `${by} changed the group settings`;
     case "member_joined": return `${user} joined${ev.via === "invite" ? " via an invite link" : ""}`;
     case "message_edited": return `${by} edited a message`;
     case "message_deleted": return `${by} deleted a message`;

@@ -3,6 +3,7 @@ import { ArrowLeft } from "lucide-react";
 import { navigate, useChat, useStore } from "./hooks";
 import { QrCode } from "./QrCode";
 import { Avatar } from "./Avatar";
+import { PhotoPicker } from "./PhotoPicker";
 import type { InviteInfo, Member } from "../protocol/types";
 
 const RANK = { owner: 3, admin: 2, member: 1 } as const;
@@ -47,6 +48,13 @@ export function GroupSettings({ room }: { room: number }) {
       </header>
       <div className="settings-body">
         {error && <p className="error" role="alert">{error}</p>}
+        <div className="profile-head">
+          <Avatar name={r?.name ?? "Group"} seed={`g${room}`} image={r?.icon} size={72} />
+          {isAdmin && (
+            <PhotoPicker id="group-photo" has={!!r?.icon} onResult={(text, error) => error ? setError(text) : setError(null)}
+              apply={async (icon) => { await store.client.request("update_room", { room, icon }); await refresh(); }} />
+          )}
+        </div>
         {isAdmin && <RenameForm room={room} name={r?.name ?? ""} onDone={(fn) => act(fn)} />}
         <h3>Members ({members.length})</h3>
         {isAdmin && <p className="small">“Kick” removes a member, who can rejoin through a live invite link. “Kick and revoke links” also revokes every invite link of this group, so no one rejoins through an old link.</p>}

@@ -1,4 +1,4 @@
-import { useEffect, useRef, useState, type FormEvent } from "react";
+import { useEffect, useState, type FormEvent } from "react";
 import { ArrowLeft } from "lucide-react";
 import { navigate, useStore } from "./hooks";
 import type { Profile, VisibilityLevel } from "../protocol/types";
@@ -6,7 +6,7 @@ import { currentSubscription, disablePush, enablePush, pushSupported } from "../
 import { session } from "../session";
 import { DeviceSettings } from "./DeviceSettings";
 import { Avatar } from "./Avatar";
-import { upload } from "../http";
+import { PhotoPicker } from "./PhotoPicker";
 import { chime, setSoundEnabled, soundEnabled } from "../sound";
 
 const FIELDS = [["display_name", "Display name"], ["about", "About"], ["last_seen", "Last seen & online"]] as const;
@@ -21,8 +21,6 @@ export function ProfileSettings({ onLogout }: { onLogout: (deleted?: boolean) =>
   const [push, setPush] = useState<"unknown" | "on" | "off">("unknown");
   const [message, setMessage] = useState<{ text: string; error?: boolean } | null>(null);
   const [sound, setSound] = useState(soundEnabled);
-  const [photoBusy, setPhotoBusy] = useState(false);
-  const photoInput = useRef<HTMLInputElement>(null);
 
   useEffect(() => {
     void store.client.request("get_profile", {}).then(({ profile: p }) => {
@@ -40,35 +38,6 @@ export function ProfileSettings({ onLogout }: { onLogout: (deleted?: boolean) =>
       const { profile: p } = await store.client.request("update_profile", { display_name: displayName, about, visibility });
       setProfile(p);
       setMessage({ text: "Saved." });
-    } catch (err) {
-      setMessage({ text: (err as Error).message, error: true });
-    }
-  }
-
-  /** Upload a picture and make it the profile photo (the server checks it is an image you uploaded). */
-  async function setPhoto(file: File | undefined) {
-    if (photoInput.current) photoInput.current.value = "";
-    const token = await session.access().catch(() => null);
-    if (!file || !token) return;
-    setPhotoBusy(true);
-    setMessage(null);
-    try {
-      const up = await upload(file, file.name, token, () => undefined).promise;
-      const { profile: p } = await store.client.request("update_profile", { avatar: up.id });
-      setProfile(p);
-      setMessage({ text: "Photo updated." });
-    } catch (err) {
-      setMessage({ text: `Photo not changed: ${(err as Error).message}`, error: true });
-    } finally {
-      setPhotoBusy(false);
-    }
-  }
-
-  async function removePhoto() {
-    try {
-      const { profile: p } = await store.client.request("update_profile", { avatar: "" });
-      setProfile(p);
-      setMessage({ text: "Photo removed." });
     } catch (err) {
       setMessage({ text: (err as Error).message, error: true });
     }
@@ -113,14 +82,8 @@ export function ProfileSettings({ onLogout }: { onLogout: (deleted?: boolean) =>
           <Avatar name={displayName || (profile?.username ?? store.state.me.username)} seed={store.state.me.userId} image={profile?.avatar} size={72} />
           <div className="stack">
             <p>Signed in as <strong>@{profile?.username ?? store.state.me.username}</strong></p>
-            <p className="row wrap">
-              <input ref={photoInput} type="file" accept="image/jpeg,image/png,image/gif,image/webp" id="profile-photo" className="visually-hidden"
-                onChange={(e) => void setPhoto(e.target.files?.[0])} />
-              <button type="button" disabled={photoBusy} onClick={() => photoInput.current?.click()}>
-                {photoBusy ? "Uploading…" : profile?.avatar ? "Change photo" : "Add a photo"}
-              </button>
-              {profile?.avatar && <button type="button" className="link" onClick={() => void removePhoto()}>Remove photo</button>}
-            </p>
+            <PhotoPicker id="profile-photo" has={!!profile?.avatar} onResult={(text, error) => setMessage({ text, error })}
+              apply={async (avatar) => setProfile((await store.client.request("update_profile", { avatar })).profile)} />
           </div>
         </div>
         <form className="stack" onSubmit={save}>
