@@ -66,7 +66,7 @@ class Handlers:
             f.TransferOwnership: self.transfer_ownership, f.UpdateRoom: self.update_room,
             f.GetRoom: self.get_room, f.Edit: self.edit, f.Delete: self.delete, f.Settings: self.settings,
             f.Typing: self.typing, f.Mute: self.mute, f.React: self.react, f.Unreact: self.react,
-            f.GetReceipts: self.get_receipts,
+            f.GetReceipts: self.get_receipts, f.Ping: self.ping,
         }
         self.table.update(InviteHandlers(self).table)
         self.table.update(PeopleHandlers(self).table)  # profiles, search, presence
@@ -129,6 +129,10 @@ class Handlers:
             return None
         self.device.session = claims.device_id
         self._on_authenticated(claims.expires_at)
+        return f.Ok(id=req.id)
+
+    async def ping(self, req: f.Ping) -> f.Frame:
+        """The client's heartbeat: an answer proves the whole path (socket, reader, writer) still works."""
         return f.Ok(id=req.id)
 
     # ------------------------------------------------------------------ rooms

@@ -151,6 +151,14 @@ class Ok(Frame):
     id: int = req_id()
 
 
+@frame("ping")
+@dataclass(frozen=True, slots=True)
+class Ping(Frame):
+    """Is this connection alive? Answered with `ok` at once (a client's heartbeat). Needs a hello first."""
+
+    id: int = req_id()
+
+
 @frame("error")
 @dataclass(frozen=True, slots=True)
 class Error(Frame):

@@ -15,7 +15,7 @@ from protocol.errors import ErrorCode, ProtocolError
 ACCOUNT_FRAMES: frozenset[type[f.Frame]] = frozenset({f.Signup, f.Login, f.Refresh, f.Logout})
 SESSION_FRAMES: frozenset[type[f.Frame]] = frozenset({
     f.Auth, f.OpenDirect, f.CreateGroup, f.AddMembers, f.RemoveMember, f.Leave, f.ListRooms,
-    f.Send, f.Ack, f.Read, f.History,
+    f.Send, f.Ack, f.Read, f.History, f.Ping,
 }) | {
     f.Ban, f.Unban, f.SetRole, f.TransferOwnership, f.UpdateRoom, f.GetRoom, f.Edit, f.Delete, f.Settings,
     f.Typing, f.Mute, f.CreateInvite, f.ListInvites, f.RevokeInvite, f.ListInviteJoins, f.Join, f.PreviewInvite,

@@ -12,7 +12,9 @@
 // Every context a test opens is closed after it.
 import { test as base, expect, type Browser, type BrowserContext, type Page } from "@playwright/test";
 import { decode } from "@msgpack/msgpack";
+import { execFile } from "node:child_process";
 import { mkdirSync } from "node:fs";
+import { promisify } from "node:util";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import zlib from "node:zlib";
@@ -23,7 +25,9 @@ export const T = 15_000;
 export const PASSWORD = "correct horse battery";
 export const DESKTOP = { width: 1280, height: 780 };
 export const PHONE = { width: 390, height: 760 };
-export const SHOTS = path.join(path.dirname(fileURLToPath(import.meta.url)), "screenshots");
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.resolve(HERE, "../..");
+export const SHOTS = path.join(HERE, "screenshots");
 mkdirSync(SHOTS, { recursive: true });
 
 export interface User {
@@ -181,4 +185,21 @@ export function png(w: number, h: number): Buffer {
   const rows = Buffer.alloc((w * 3 + 1) * h);
   for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) rows.set([40 + x, 120, 200 - y], y * (w * 3 + 1) + 1 + x * 3);
   return Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), chunk("IHDR", ihdr), chunk("IDAT", zlib.deflateSync(rows)), chunk("IEND", Buffer.alloc(0))]);
+}
+
+/** Make `username` an administrator, as an operator would (`chatctl grant-admin`, on this run's database). */
+export async function grantAdmin(username: string): Promise<void> {
+  const python = process.env.CHATD_PYTHON ?? path.join(ROOT, ".venv/bin/python");
+  await promisify(execFile)(python, ["-m", "console.cli", "grant-admin", username], {
+    cwd: ROOT, env: { ...process.env, CHAT_DATABASE_URL: process.env.CHATD_E2E_DATABASE },
+  });
+}
+
+/** As administrator `admin` (granted with grantAdmin), call the admin API: e.g. `users/bob/disable`. */
+export async function adminAction(page: Page, admin: string, action: string): Promise<void> {
+  const login = await page.request.post("/api/auth/login", { headers: { "X-Chatd": "1" }, data: { username: admin, password: PASSWORD } });
+  expect(login.ok(), `the admin logs in (${login.status()})`).toBe(true);
+  const { access_token } = (await login.json()) as { access_token: string };
+  const res = await page.request.post(`/api/admin/${action}`, { headers: { Authorization: `Bearer ${access_token}` } });
+  expect(res.ok(), `admin ${action}: ${res.status()} ${await res.text()}`).toBe(true);
 }

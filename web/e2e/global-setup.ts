@@ -1,6 +1,6 @@
 // Starts one real chatd for the whole run (e2e/server.py: fresh database, test Postgres/Redis from
 // CHAT_TEST_* or embedded ones) and hands its addresses to the specs through the environment
-// (CHATD_E2E_HTTP, CHATD_E2E_WS; the workers start after this and inherit it). The returned function
+// (CHATD_E2E_HTTP, CHATD_E2E_WS, CHATD_E2E_DATABASE; the workers start after this and inherit it). The returned function
 // stops it (the server drops its database on the way out).
 import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, "../..");
 
-function start(): Promise<{ proc: ChildProcess; http: string; ws: string }> {
+function start(): Promise<{ proc: ChildProcess; http: string; ws: string; database: string }> {
   const python = process.env.CHATD_PYTHON ?? path.join(ROOT, ".venv/bin/python");
   const proc = spawn(python, [path.join(HERE, "server.py")], { cwd: ROOT, stdio: ["pipe", "pipe", "inherit"] });
   return new Promise((resolve, reject) => {
@@ -20,8 +20,8 @@ function start(): Promise<{ proc: ChildProcess; http: string; ws: string }> {
     createInterface({ input: proc.stdout! }).on("line", (line) => {
       if (!line.startsWith("{")) return;
       clearTimeout(timer);
-      const { http, ws } = JSON.parse(line) as { http: string; ws: string };
-      resolve({ proc, http: http.replace(/\/$/, ""), ws });
+      const { http, ws, database } = JSON.parse(line) as { http: string; ws: string; database: string };
+      resolve({ proc, http: http.replace(/\/$/, ""), ws, database });
     });
   });
 }
@@ -39,6 +39,7 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
   const server = await start();
   process.env.CHATD_E2E_HTTP = server.http;
   process.env.CHATD_E2E_WS = server.ws;
+  process.env.CHATD_E2E_DATABASE = server.database;
   console.log(`[e2e] server: ${server.http} (websocket ${server.ws})`);
   return () => stop(server.proc);
 }

@@ -1,6 +1,7 @@
 """Start a real chatd for the browser tests on a fresh database and print where it listens.
 
-Prints one JSON line {"ws": ..., "http": ...} once ready; stops (and drops its database) on SIGTERM,
+Prints one JSON line {"ws": ..., "http": ..., "database": ...} once ready (the database is this run's own,
+for what a test does as an operator, e.g. `chatctl grant-admin`); stops (and drops its database) on SIGTERM,
 SIGINT or when stdin closes. Uses CHAT_TEST_DATABASE_URL / CHAT_TEST_REDIS_URL when set (a fresh
 database is created on that server, as tests/conftest.py does), embedded Postgres/Redis otherwise.
 Run from the repository root: .venv/bin/python web/e2e/server.py
@@ -31,7 +32,7 @@ from tests.conftest import fresh_database
 async def serve(config: Config) -> None:
     async with trio.open_nursery() as nursery:
         node: Node = await nursery.start(Node(config).run)
-        print(json.dumps({"ws": node.url, "http": node.http_url}), flush=True)
+        print(json.dumps({"ws": node.url, "http": node.http_url, "database": config.database_url}), flush=True)
 
         def wait_for_eof() -> None:
             while os.read(0, 4096):

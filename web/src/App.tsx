@@ -5,6 +5,7 @@ import { ChatError } from "./protocol/client";
 import * as http from "./http";
 import { MediaLinks } from "./mediaLinks";
 import { renewPush } from "./push";
+import { chime } from "./sound";
 import { MediaLinksContext, StoreContext, useRoute } from "./ui/hooks";
 import { AuthScreen } from "./ui/AuthScreen";
 import { Shell } from "./ui/Shell";
@@ -43,6 +44,7 @@ export function App() {
     }).then((s) => {
       if (!live) return s.stop();
       opened = s;
+      s.onChime = () => chime();
       s.start();
       setStore(s);
       void session.access().then(renewPush, () => undefined);

@@ -110,6 +110,7 @@ export const SIGN_OUT_MESSAGE: Record<SignOutReason, string | null> = {
   deleted: "Your account was deleted.",
   device: "You were signed out on this device from another session.",
   account: "This account was deleted or disabled.",
+  disabled: "This account was disabled by an administrator, so it cannot sign in. Ask them to enable it again.",
   refused: "Your session has ended. Please log in again.",
 };
 

@@ -3,7 +3,7 @@ import { ChatClient, ChatError } from "../src/protocol/client";
 import type { PushFrame } from "../src/protocol/types";
 import { fakeSockets, tokens } from "./fakeSocket";
 
-function setup(cursors = new Map<number, number>()) {
+function setup(cursors = new Map<number, number>(), extra: Partial<ConstructorParameters<typeof ChatClient>[0]> = {}) {
   const socks = fakeSockets();
   const pushes: PushFrame[] = [];
   const states: string[] = [];
@@ -11,7 +11,7 @@ function setup(cursors = new Map<number, number>()) {
   const client = new ChatClient({
     url: "ws://test/", tokens, cursors: async () => cursors, onPush: (f) => pushes.push(f),
     onState: (s) => states.push(s), socketFactory: socks.factory, backoff: () => 5, requestTimeoutMs: 200,
-    onSignedOut: (reason) => signedOut.push(reason),
+    onSignedOut: (reason) => signedOut.push(reason), ...extra,
   });
   return { socks, pushes, states, client, signedOut };
 }
@@ -144,5 +144,65 @@ describe("ChatClient", () => {
     expect(states.at(-1)).toBe("online");
     expect(socks.sockets).toHaveLength(1);
     client.stop();
+  });
+
+  it("pings when the connection is quiet, and keeps it while pings are answered", async () => {
+    const { socks, client } = setup(undefined, { heartbeatMs: 40, pingTimeoutMs: 200 });
+    client.start();
+    const sock = await socks.nth(0);
+    await welcome(sock);
+    for (const n of [0, 1]) {
+      const ping = await sock.next("ping", n);
+      sock.push({ t: "ok", id: ping.id });
+    }
+    expect(socks.sockets).toHaveLength(1);
+    expect(client.connState).toBe("online");
+    client.stop();
+  });
+
+  it("takes an unanswered ping for a dead connection: drops it and reconnects", async () => {
+    const { socks, client, states } = setup(undefined, { heartbeatMs: 30, pingTimeoutMs: 40 });
+    client.start();
+    const first = await socks.nth(0);
+    await welcome(first);
+    const pending = client.request("list_rooms", {}, 5_000);
+    await first.next("ping"); // never answered, and no close comes
+    await expect(pending).rejects.toMatchObject({ code: "offline" });
+    expect(first.readyState).toBe(3); // closed by the client
+    const second = await socks.nth(1);
+    await welcome(second);
+    await client.ready();
+    expect(states.slice(-3)).toEqual(["online", "connecting", "online"]);
+    client.stop();
+  });
+
+  it("connects at once when the network is back instead of waiting out the back-off", async () => {
+    const { socks, client } = setup(undefined, { backoff: () => 60_000 });
+    client.start();
+    const first = await socks.nth(0);
+    await welcome(first);
+    client.reconnect("the browser is offline");
+    expect(client.connState).toBe("connecting");
+    await new Promise((r) => setTimeout(r, 30));
+    expect(socks.sockets).toHaveLength(1); // back-off: a minute
+    client.reconnectNow();
+    await welcome(await socks.nth(1));
+    await client.ready();
+    client.reconnectNow(); // already connected: nothing
+    expect(socks.sockets).toHaveLength(2);
+    client.stop();
+  });
+
+  it("tells a disabled account (close 4003) from a deleted one, and stops", async () => {
+    for (const [reason, expected] of [["account disabled", "disabled"], ["account deleted", "account"]] as const) {
+      const { socks, client, signedOut } = setup();
+      client.start();
+      const sock = await socks.nth(0);
+      await welcome(sock);
+      sock.close(4003, reason);
+      expect(signedOut).toEqual([expected]);
+      await new Promise((r) => setTimeout(r, 30));
+      expect(socks.sockets).toHaveLength(1); // no reconnect loop
+    }
   });
 });

@@ -164,4 +164,41 @@ describe("ChatStore", () => {
     sock.push({ t: "error", id: again.id, code: "conflict", message: "message 2 was deleted" });
     await expect(refused).rejects.toMatchObject({ code: "conflict", message: "message 2 was deleted" });
   });
+
+  it("names people it does not know by asking for their profiles once, together, never as an id", async () => {
+    const uid = 9000 + n++;
+    const { store, socks } = await boot(uid);
+    const sock = await socks.nth(0);
+    await online(sock, [{ ...room(7, 0), peer: 9 }]);
+    const added: Message = { room: 7, seq: 2, ts: 1, kind: "system", event: { type: "member_added", by: 9, user: 12 } };
+    sock.push({ t: "msgs", backlog: false, messages: [added] });
+    const asked = new Map<number, number>();
+    for (let i = 0; i < 2; i++) {
+      const req = await sock.next("get_profile", i);
+      asked.set(req.id as number, req.user as number);
+    }
+    expect([...asked.values()].sort((a, b) => a - b)).toEqual([9, 12]);
+    expect(store.name(12)).toBe("…"); // not "user 12" while it is asked for
+    for (const [id, user] of asked) {
+      sock.push({ t: "profile", id, profile: { user, username: `u${user}`, ...(user === 9 ? { display_name: "Ann Lee", avatar: "Xq3abcdefghijklmnop" } : {}) } });
+    }
+    await settle();
+    expect([store.name(9), store.name(12), store.avatarOf(9)]).toEqual(["Ann Lee", "u12", "Xq3abcdefghijklmnop"]);
+    store.name(9);
+    store.name(12);
+    await settle();
+    expect(sock.count("get_profile"), "asked once per session").toBe(2);
+  });
+
+  it("says 'unknown user' for an account the server no longer finds", async () => {
+    const { store, socks } = await boot(9500 + n++);
+    const sock = await socks.nth(0);
+    await online(sock, []);
+    expect(store.name(44)).toBe("…");
+    const req = await sock.next("get_profile");
+    sock.push({ t: "error", id: req.id, code: "not_found", message: "no such user: 44" });
+    await settle();
+    expect(store.name(44)).toBe("unknown user");
+  });
 });
+

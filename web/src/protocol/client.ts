@@ -32,7 +32,7 @@ export interface Tokens {
   expiresAt(): number;
 }
 
-export type SignedOutReason = "device" | "account" | "refused";
+export type SignedOutReason = "device" | "account" | "disabled" | "refused";
 
 export type ConnState = "offline" | "connecting" | "online";
 
@@ -51,6 +51,10 @@ export interface ClientOptions {
   backoff?: (attempt: number, closeCode: number) => number;
   /** Called for every frame sent (tests and diagnostics). */
   onFrameSent?: (t: string) => void;
+  /** Heartbeat: after this long with nothing received, send `ping` (default 10 s)... */
+  heartbeatMs?: number;
+  /** ...and take the connection for dead when no reply came within this (default 5 s). */
+  pingTimeoutMs?: number;
 }
 
 interface Pending {
@@ -109,6 +113,8 @@ export class ChatClient {
   private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
   private refreshTimer: ReturnType<typeof setTimeout> | null = null;
   private readyWaiters: (() => void)[] = [];
+  private heartbeatTimer: ReturnType<typeof setTimeout> | null = null;
+  private lastHeard = 0;
   maxFrameBytes = 65536;
 
   constructor(private readonly opts: ClientOptions) {}
@@ -128,10 +134,24 @@ export class ChatClient {
     this.stopped = true;
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     if (this.refreshTimer) clearTimeout(this.refreshTimer);
+    this.stopHeartbeat();
     this.ws?.close(1000, "bye");
     this.ws = null;
     this.failPending(new ChatError("offline", "the client was stopped"));
     this.setState("offline");
+  }
+
+  /** Give up on the current connection now (no answer to a ping, the browser went offline) and connect
+   * again after the usual back-off. Pending requests fail with `offline`; sends are retried by their owner. */
+  reconnect(reason: string): void {
+    const ws = this.ws;
+    if (!ws || this.stopped) return;
+    this.lost(ws, 1006);
+    try {
+      ws.close(4000, reason); // its close event is ignored: this.ws is no longer it
+    } catch {
+      /* already closing */
+    }
   }
 
   /** Resolves once the connection is authenticated (after welcome). */
@@ -207,24 +227,53 @@ export class ChatClient {
     this.ws = ws;
     ws.onmessage = (ev) => this.receive(ev.data);
     ws.onerror = () => undefined;
-    ws.onclose = (ev) => {
-      if (this.ws !== ws) return;
-      this.ws = null;
-      this.failPending(new ChatError("offline", "connection closed"));
-      if (this.refreshTimer) clearTimeout(this.refreshTimer);
-      if (this.stopped) this.setState("offline");
-      else if (this.state === "online") this.setState("connecting"); // a failed retry stays "offline"
-      if (ev.code === 4001) {
-        void this.opts.tokens.refresh().then(
-          (t) => (t ? this.scheduleReconnect(ev.code, 0) : this.signedOut()),
-          () => this.scheduleReconnect(ev.code),
-        );
-      }
-      else if (ev.code === 4010) this.signedOut("device");
-      else if (ev.code === 4003) this.signedOut("account"); // deleted or disabled
-      else if (ev.code !== 1009) this.scheduleReconnect(ev.code);
-    };
+    ws.onclose = (ev) => this.lost(ws, ev.code, ev.reason);
     ws.onopen = () => void this.hello(ws, token);
+  }
+
+  /** `ws` is gone (closed, or given up on): fail what waits on it, then reconnect or stop as `code` says. */
+  private lost(ws: SocketLike, code: number, reason = ""): void {
+    if (this.ws !== ws) return;
+    this.ws = null;
+    this.stopHeartbeat();
+    this.failPending(new ChatError("offline", "connection closed"));
+    if (this.refreshTimer) clearTimeout(this.refreshTimer);
+    if (this.stopped) this.setState("offline");
+    else if (this.state === "online") this.setState("connecting"); // a failed retry stays "offline"
+    if (code === 4001) {
+      void this.opts.tokens.refresh().then(
+        (t) => (t ? this.scheduleReconnect(code, 0) : this.signedOut()),
+        () => this.scheduleReconnect(code),
+      );
+    }
+    else if (code === 4010) this.signedOut("device");
+    else if (code === 4003) this.signedOut(/disabled/i.test(reason) ? "disabled" : "account"); // disabled or deleted
+    else if (code !== 1009) this.scheduleReconnect(code);
+  }
+
+  /** While online: after `heartbeatMs` with nothing received, ping; no reply within `pingTimeoutMs` means the
+   * connection is dead although no close came (sleep, a network change): drop it and reconnect. */
+  private scheduleHeartbeat(ws: SocketLike, inMs = this.opts.heartbeatMs ?? 10_000): void {
+    this.stopHeartbeat();
+    this.heartbeatTimer = setTimeout(async () => {
+      this.heartbeatTimer = null;
+      if (this.ws !== ws || this.state !== "online") return;
+      const every = this.opts.heartbeatMs ?? 10_000;
+      const quiet = Date.now() - this.lastHeard;
+      if (quiet < every) return this.scheduleHeartbeat(ws, every - quiet);
+      try {
+        await this.rawRequest("ping", {}, this.opts.pingTimeoutMs ?? 5_000);
+        if (this.ws === ws) this.scheduleHeartbeat(ws);
+      } catch (err) {
+        if (this.ws === ws && err instanceof ChatError && err.code === "timeout") this.reconnect("no answer to ping");
+        else if (this.ws === ws) this.scheduleHeartbeat(ws);
+      }
+    }, inMs);
+  }
+
+  private stopHeartbeat(): void {
+    if (this.heartbeatTimer) clearTimeout(this.heartbeatTimer);
+    this.heartbeatTimer = null;
   }
 
   private async hello(ws: SocketLike, token: string): Promise<void> {
@@ -243,7 +292,9 @@ export class ChatClient {
       this.attempt = 0;
       this.maxFrameBytes = welcome.max_frame_bytes;
       this.scheduleRefresh();
+      this.lastHeard = Date.now();
       this.setState("online", welcome);
+      this.scheduleHeartbeat(ws);
     } catch {
       if (this.ws === ws) ws.close(4000, "hello failed");
     }
@@ -289,6 +340,7 @@ export class ChatClient {
   }
 
   private receive(data: unknown): void {
+    this.lastHeard = Date.now();
     if (!(data instanceof ArrayBuffer) && !ArrayBuffer.isView(data)) return;
     let frame: AnyServerFrame;
     try {

@@ -177,6 +177,7 @@ export interface Requests {
   logout: { req: { refresh_token: string }; res: "ok" };
   hello: { req: { version: 1; token: string; cursors?: Map<number, number> }; res: "welcome" };
   auth: { req: { token: string }; res: "ok" };
+  ping: { req: Record<string, never>; res: "ok" };
   open_direct: { req: { user: number | string }; res: "room" };
   create_group: { req: { name: string; members?: (number | string)[]; history_visibility?: "shared" | "joined" }; res: "room" };
   add_members: { req: { room: number; users: (number | string)[] }; res: "ok" };

@@ -14,6 +14,8 @@ export interface RoomRecord extends RoomSummary {
   /** For direct rooms: the other member's username (from get_room). */
   title?: string;
   members?: number;
+  /** A group's icon (a media id, from get_room). */
+  icon?: string;
   /** Seqs this user deleted "for me": hidden on this device only. */
   hidden?: number[];
 }

@@ -2,7 +2,8 @@
 import { ChatClient, ChatError, type ClientOptions, type ConnState } from "../protocol/client";
 import type { InvitePreview, Message, Member, PresenceInfo, Profile, PushFrame, RoomInfo, RoomSummary } from "../protocol/types";
 import { Cache, type OutboxItem, type RoomRecord } from "./cache";
-import { advanceCursor, applyEvents, historyRequestFor, mergeBySeq, missingRanges } from "./logic";
+import { advanceCursor, applyEvents, chimeFor, historyRequestFor, mergeBySeq, missingRanges } from "./logic";
+import { usersNamedIn } from "./people";
 
 export const PAGE = 50;
 
@@ -30,6 +31,8 @@ export interface Upload {
 export interface State {
   me: { userId: number; username: string };
   conn: ConnState;
+  /** What the browser says of the network (`navigator.onLine` and its online/offline events). */
+  network: "online" | "offline";
   rooms: Record<number, RoomRecord>;
   views: Record<number, RoomView>;
   outbox: Record<string, PendingSend>;
@@ -53,9 +56,12 @@ export function uuid4(): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }
 
+const browserOnline = () => typeof navigator === "undefined" || navigator.onLine !== false;
+
 const RETRYABLE = new Set(["retry", "rate_limited", "timeout", "offline", "internal"]);
 
 const ACK_DELAY_MS = 100;
+const PROFILE_RETRY_MS = 30_000;
 
 export class ChatStore {
   state: State;
@@ -69,8 +75,14 @@ export class ChatStore {
   private ackTimer: ReturnType<typeof setTimeout> | undefined;
   private listTimer: ReturnType<typeof setTimeout> | null = null;
   private fetchedRooms = new Set<number>();
-  private networkBack = () => this.client.reconnectNow();
   private pageVisible = () => typeof document === "undefined" || document.visibilityState === "visible";
+  private pageFocused = () => this.pageVisible() && (typeof document === "undefined" || document.hasFocus());
+  private profileAsked = new Set<number>(); // asked of the server this session (once each)
+  private profileFailed = new Set<number>();
+  private profileQueue = new Set<number>();
+  private profileTimer: ReturnType<typeof setTimeout> | null = null;
+  /** Called for a live message from someone else in a room not in front of the user (notification sound). */
+  onChime: (() => void) | null = null;
 
   private constructor(
     readonly cache: Cache,
@@ -80,7 +92,8 @@ export class ChatStore {
   ) {
     this.cursors = init.cursors;
     this.state = {
-      me, conn: "offline", views: {}, uploads: {}, typing: {}, presence: {}, activeRoom: null, replying: {},
+      me, conn: "offline", network: browserOnline() ? "online" : "offline", views: {}, uploads: {}, typing: {}, presence: {},
+      activeRoom: null, replying: {},
       rooms: Object.fromEntries(init.rooms.map((r) => [r.room, r])),
       profiles: Object.fromEntries(init.profiles.map((p) => [p.user, p])),
       outbox: Object.fromEntries(init.outbox.map((o) => [o.client_id, o])),
@@ -124,20 +137,60 @@ export class ChatStore {
 
   start(): void {
     this.client.start();
-    if (typeof window !== "undefined") window.addEventListener("online", this.networkBack);
+    if (typeof window !== "undefined") {
+      window.addEventListener("online", this.onNetwork);
+      window.addEventListener("offline", this.onNetwork);
+    }
   }
   stop(): void {
-    if (typeof window !== "undefined") window.removeEventListener("online", this.networkBack);
+    if (typeof window !== "undefined") {
+      window.removeEventListener("online", this.onNetwork);
+      window.removeEventListener("offline", this.onNetwork);
+    }
     this.client.stop();
     this.cache.close();
   }
 
+  /** The browser says the network went or came back: drop the socket at once (it may linger half-dead
+   * until a ping times out), or connect at once instead of waiting out the back-off. */
+  private onNetwork = (): void => {
+    const network = browserOnline() ? "online" : "offline";
+    this.set({ network });
+    if (network === "offline") this.client.reconnect("the browser is offline");
+    else this.client.reconnectNow();
+  };
+
   // ------------------------------------------------------------------ names
+  /** The name to show for `user`: display name, else username. One not known yet is asked for (once per
+   * session, batched), so a name is never a bare id: "…" shows until the profile arrives. */
   name = (user: number): string => {
     if (user === this.state.me.userId) return "You";
+    this.wantProfiles([user]);
     const p = this.state.profiles[user];
-    return p?.display_name || p?.username || `user ${user}`;
+    return p?.display_name || p?.username || (this.profileFailed.has(user) ? "unknown user" : "…");
   };
+
+  /** The profile picture's media id of `user`, if they have one we may see. */
+  avatarOf = (user: number): string | undefined => {
+    this.wantProfiles([user]);
+    return this.state.profiles[user]?.avatar;
+  };
+
+  /** Fetch the profiles of these users soon (those not asked for yet this session), together. */
+  wantProfiles(users: Iterable<number>): void {
+    for (const u of users) {
+      if (u === this.state.me.userId || this.profileAsked.has(u)) continue;
+      this.profileAsked.add(u);
+      this.profileQueue.add(u);
+    }
+    if (!this.profileQueue.size || this.profileTimer) return;
+    this.profileTimer = setTimeout(() => {
+      this.profileTimer = null;
+      const batch = [...this.profileQueue];
+      this.profileQueue.clear();
+      void this.loadProfiles(batch);
+    }, 30);
+  }
   roomTitle(room: RoomRecord): string {
     if (room.kind === "group") return room.name ?? "Group";
     return room.peer ? this.name(room.peer) : room.title ?? "Direct chat";
@@ -148,7 +201,7 @@ export class ChatStore {
     await this.refreshRooms().catch(() => undefined); // a timeout: the cached list stays
     for (const item of Object.values(this.state.outbox)) if (!item.error) void this.trySend(item);
     const peers = Object.values(this.state.rooms).filter((r) => r.kind === "direct" && r.peer).map((r) => r.peer!);
-    void this.loadProfiles(peers);
+    this.wantProfiles(peers);
     void this.loadPresence(peers);
     const active = this.state.activeRoom;
     if (active !== null) {
@@ -162,6 +215,8 @@ export class ChatStore {
     const merged: Record<number, RoomRecord> = {};
     for (const s of rooms) merged[s.room] = this.mergeSummary(s);
     this.set({ rooms: merged });
+    if (this.state.activeRoom !== null) this.markRead(this.state.activeRoom); // the list's count came after we read
+    this.wantProfiles(rooms.flatMap((s) => [...(s.peer ? [s.peer] : []), ...(s.last_message ? usersNamedIn([s.last_message]) : [])]));
     await this.cache.putRooms(Object.values(merged));
     for (const s of rooms) if (s.last_message) await this.storeMessages([s.last_message], false);
   }
@@ -184,15 +239,24 @@ export class ChatStore {
     await Promise.all(missing.map(async (user) => {
       try {
         const { profile } = await this.client.request("get_profile", { user });
+        this.profileFailed.delete(user);
         this.putProfile(profile);
-      } catch {
-        /* hidden or rate-limited: keep the cached one */
+      } catch (err) {
+        // not_found (a disabled account): say so instead of "…"; rate-limited or offline: ask again later
+        if (err instanceof ChatError && err.code === "not_found") {
+          this.profileFailed.add(user);
+          this.set({ profiles: { ...this.state.profiles } }); // re-render the names
+        } else {
+          setTimeout(() => this.profileAsked.delete(user), PROFILE_RETRY_MS); // the next render asks again
+        }
       }
     }));
   }
 
   private putProfile(p: Profile): void {
-    const merged = { ...this.state.profiles[p.user], ...p };
+    const prev = this.state.profiles[p.user];
+    // fields left out are hidden or cleared now: the reply is the whole profile as we may see it
+    const merged: Profile = { ...p, ...(prev?.username && !p.username ? { username: prev.username } : {}) };
     this.set({ profiles: { ...this.state.profiles, [p.user]: merged } });
     void this.cache.putProfile(merged);
   }
@@ -263,6 +327,9 @@ export class ChatStore {
   }
 
   private async onMsgs(messages: Message[], backlog: boolean): Promise<void> {
+    const focused = this.pageFocused() ? this.state.activeRoom : null;
+    if (!backlog && chimeFor(messages, this.state.me.userId, focused, (room) => this.state.rooms[room]?.muted === true)) this.onChime?.();
+    this.wantProfiles(usersNamedIn(messages));
     await this.storeMessages(messages, true);
     const top = new Map<number, number>();
     for (const m of messages) top.set(m.room, Math.max(top.get(m.room) ?? 0, m.seq));
@@ -277,7 +344,10 @@ export class ChatStore {
       const joinedNow = messages.some((m) => m.room === room && m.kind === "system" &&
         ["member_added", "member_joined", "member_removed", "member_left", "member_banned", "room_updated"].includes(m.event?.type ?? ""));
       if (joinedNow) this.scheduleListRooms();
-      if (seq >= r.last_seq) this.setRoom({ ...r, last_seq: seq, last_message: last });
+      const icon = messages.filter((m) => m.room === room && m.event?.type === "room_updated" && typeof m.event.icon === "string").at(-1)?.event?.icon;
+      const withIcon = typeof icon === "string" ? { ...r, icon: icon || undefined } : r; // "" cleared it
+      if (seq >= r.last_seq) this.setRoom({ ...withIcon, last_seq: seq, last_message: last });
+      else if (withIcon !== r) this.setRoom(withIcon);
       this.typingStopFor(room, messages);
     }
     const active = this.state.activeRoom;
@@ -416,7 +486,7 @@ export class ChatStore {
       this.set({ profiles });
       this.setView(room, { members: info.members, info });
       const r = this.state.rooms[room];
-      if (r) this.setRoom({ ...r, members: info.members.length, name: info.name ?? r.name });
+      if (r) this.setRoom({ ...r, members: info.members.length, name: info.name ?? r.name, icon: info.icon });
       return info;
     } catch {
       this.fetchedRooms.delete(room);
@@ -630,7 +700,7 @@ export class ChatStore {
       const peer = info.kind === "direct" ? info.members.find((m) => m.user !== this.state.me.userId)?.user : undefined;
       this.setRoom({
         room: info.room, kind: info.kind, name: info.name, last_seq: info.last_seq, delivered_seq: 0, read_seq: 0,
-        unread: 0, member: true, peer, members: info.members.length,
+        unread: 0, member: true, peer, members: info.members.length, icon: info.icon,
       });
     }
     this.setView(info.room, { members: info.members, info });

@@ -139,7 +139,10 @@ export function describeEvent(m: Message, name: (user: number) => string): strin
     case "member_banned": return `${by} banned ${user}`;
     case "member_unbanned": return `${by} unbanned ${user}`;
     case "role_changed": return `${by} made ${user} ${ev.role === "admin" ? "an admin" : "a member"}`;
-    case "room_updated": return ev.name ? `${by} renamed the group to “${ev.name}”` : `${by} changed the group settings`;
+    case "room_updated":
+      if (ev.name) return `${by} renamed the group to “${ev.name}”`;
+      if (typeof ev.icon === "string") return ev.icon ? `${by} changed the group photo` : `${by} removed the group photo`;
+      return `${by} changed the group settings`;
     case "member_joined": return `${user} joined${ev.via === "invite" ? " via an invite link" : ""}`;
     case "message_edited": return `${by} edited a message`;
     case "message_deleted": return `${by} deleted a message`;
@@ -162,4 +165,14 @@ export function dayKey(ts: number): string {
 /** Rooms as the room list shows them: the latest message first, then the newest room. */
 export function roomsByRecent<R extends { room: number; last_message?: { ts: number } }>(rooms: Record<number, R>): R[] {
   return Object.values(rooms).sort((a, b) => (b.last_message?.ts ?? 0) - (a.last_message?.ts ?? 0) || b.room - a.room);
+}
+
+/**
+ * Whether live messages deserve the notification sound: one from someone else (not a system event, not an
+ * edit) in a room that is not the one in front of the user (`focused`: the open room while the page has
+ * focus, else null) and not muted.
+ */
+export function chimeFor(messages: readonly Message[], me: number, focused: number | null, muted: (room: number) => boolean): boolean {
+  return messages.some((m) => m.kind !== "system" && m.sender !== undefined && m.sender !== me && !m.deleted
+    && m.room !== focused && !muted(m.room));
 }

@@ -30,7 +30,7 @@ export function AuthScreen({ onAuthed, inviteCode, notice }: { onAuthed: (who: W
     <main className="auth">
       <form className="card auth-card" onSubmit={submit} aria-labelledby="auth-title">
         <h1 id="auth-title">chatd</h1>
-        {notice && <p className="note" role="status">{notice}</p>}
+        {notice && <p className="notice" role="status">{notice}</p>}
         {inviteCode && <p className="note">You were invited to a group. {mode === "signup" ? "Sign up" : "Log in"} to join it.</p>}
         <div className="tabs" role="tablist" aria-label="Account">
           <button type="button" role="tab" aria-selected={mode === "login"} onClick={() => setMode("login")}>Log in</button>

@@ -2,9 +2,10 @@ import { useLayoutEffect, useMemo, useRef } from "react";
 import { ArrowLeft, Settings, X } from "lucide-react";
 import { navigate, useChat, useNow, useStore } from "./hooks";
 import { canActOn, dayKey, describeEvent, isHiddenEvent, tickFor } from "../store/logic";
-import { dayLabel, lastSeen } from "./format";
+import { connLabel, dayLabel, lastSeen } from "./format";
 import { MessageBubble, type BubbleActions, type BubbleContext } from "./MessageBubble";
 import { snippet } from "./ReplyQuote";
+import { Avatar } from "./Avatar";
 import { Composer } from "./Composer";
 import type { Message } from "../protocol/types";
 import type { PendingSend } from "../store/chat";
@@ -17,6 +18,7 @@ export function ChatView({ room }: { room: number }) {
   const typing = useChat((s) => s.typing[room]);
   const presence = useChat((s) => (r?.peer ? s.presence[r.peer] : undefined));
   useChat((s) => s.profiles);
+  const connText = useChat((s) => connLabel(s.conn, s.network));
   useNow(30_000);
   const me = store.state.me.userId;
   const listRef = useRef<HTMLDivElement>(null);
@@ -44,11 +46,11 @@ export function ChatView({ room }: { room: number }) {
   if (!r) return <div className="empty">Loading chat…</div>;
   const title = store.roomTitle(r);
   const typingNames = (typing ?? []).filter((u) => u !== me).map(store.name);
-  const subtitle = typingNames.length
+  const subtitle = connText ?? (typingNames.length
     ? `${typingNames.join(", ")} ${typingNames.length > 1 ? "are" : "is"} typing…`
     : r.kind === "direct"
       ? presence?.online ? "online" : presence ? lastSeen(presence.last_seen) : ""
-      : `${view?.members?.length ?? r.members ?? "?"} members`;
+      : `${view?.members?.length ?? r.members ?? "?"} members`);
 
   /** Scroll to message `seq` (loading it first if it is older than the window) and flash it. */
   async function jumpTo(seq: number) {
@@ -75,9 +77,11 @@ export function ChatView({ room }: { room: number }) {
     <section className="chat" aria-label={`Chat with ${title}`}>
       <header className="bar chat-head">
         <button type="button" className="icon back" aria-label="Back to chats" onClick={() => navigate("/")}><ArrowLeft size={22} aria-hidden="true" /></button>
+        <Avatar name={title} seed={r.kind === "direct" ? r.peer ?? r.room : `g${r.room}`} size={40}
+          image={r.kind === "direct" ? (r.peer ? store.avatarOf(r.peer) : undefined) : r.icon} online={r.kind === "direct" && presence?.online === true} />
         <div className="chat-title">
           <h2>{title}</h2>
-          <p className={`subtitle ${typingNames.length ? "typing" : ""}`} aria-live="polite" data-testid="chat-subtitle">{subtitle}</p>
+          <p className={`subtitle ${connText ? "conn-state" : typingNames.length ? "typing" : ""}`} aria-live="polite" data-testid="chat-subtitle">{subtitle}</p>
         </div>
         {r.kind === "group" && (
           <button type="button" className="icon" aria-label="Group settings" title="Group settings" onClick={() => navigate(`/r/${room}/settings`)}><Settings size={20} aria-hidden="true" /></button>
@@ -117,6 +121,7 @@ function MessageRows({ messages, me, receipts, kind, jump }: {
   const rows: React.ReactNode[] = [];
   let day = "";
   let prevSender: number | undefined;
+  let prevTs = 0;
   for (const m of messages) {
     const k = dayKey(m.ts);
     if (k !== day) {
@@ -130,12 +135,17 @@ function MessageRows({ messages, me, receipts, kind, jump }: {
       continue;
     }
     const mine = m.sender === me;
+    const cont = m.sender === prevSender && m.ts - prevTs < 5 * 60_000;
+    const lead = kind === "group" && !mine
+      ? (cont ? null : <Avatar name={store.name(m.sender!)} seed={m.sender!} image={store.avatarOf(m.sender!)} size={32} />)
+      : undefined;
     rows.push(
       <MessageBubble key={m.seq} m={m} mine={mine} tick={mine ? tickFor(m.seq, receipts) : undefined}
         actions={m.seq > 0 ? actionsFor(m) : undefined} context={context}
-        author={kind === "group" && !mine && m.sender !== prevSender ? store.name(m.sender!) : undefined} />,
+        author={kind === "group" && !mine && !cont ? store.name(m.sender!) : undefined} lead={lead} cont={cont} />,
     );
     prevSender = m.sender;
+    prevTs = m.ts;
   }
   return <>{rows}</>;
 }

@@ -2,6 +2,8 @@ import { useCallback, useEffect, useState, type FormEvent } from "react";
 import { ArrowLeft } from "lucide-react";
 import { navigate, useChat, useStore } from "./hooks";
 import { QrCode } from "./QrCode";
+import { Avatar } from "./Avatar";
+import { PhotoPicker } from "./PhotoPicker";
 import type { InviteInfo, Member } from "../protocol/types";
 
 const RANK = { owner: 3, admin: 2, member: 1 } as const;
@@ -41,11 +43,18 @@ export function GroupSettings({ room }: { room: number }) {
   return (
     <section className="settings" aria-labelledby="group-title">
       <header className="bar">
-        <button type="button" className="icon back" aria-label="Back to chat" onClick={() => navigate(`/r/${room}`)}><ArrowLeft size={22} aria-hidden="true" /></button>
+        <button type="button" className="icon back always" aria-label="Back to chat" title="Back to chat" onClick={() => navigate(`/r/${room}`)}><ArrowLeft size={22} aria-hidden="true" /></button>
         <h2 id="group-title">{r?.name ?? "Group"} · settings</h2>
       </header>
       <div className="settings-body">
         {error && <p className="error" role="alert">{error}</p>}
+        <div className="profile-head">
+          <Avatar name={r?.name ?? "Group"} seed={`g${room}`} image={r?.icon} size={72} />
+          {isAdmin && (
+            <PhotoPicker id="group-photo" has={!!r?.icon} onResult={(text, error) => error ? setError(text) : setError(null)}
+              apply={async (icon) => { await store.client.request("update_room", { room, icon }); await refresh(); }} />
+          )}
+        </div>
         {isAdmin && <RenameForm room={room} name={r?.name ?? ""} onDone={(fn) => act(fn)} />}
         <h3>Members ({members.length})</h3>
         {isAdmin && <p className="small">“Kick” removes a member, who can rejoin through a live invite link. “Kick and revoke links” also revokes every invite link of this group, so no one rejoins through an old link.</p>}
@@ -88,7 +97,8 @@ function MemberRow({ m, me, myRole, act, room }: { m: Member; me: number; myRole
   const req = store.client.request.bind(store.client);
   return (
     <li className="member">
-      <span>{store.name(m.user)} <small>@{m.username}</small></span>
+      <Avatar name={m.user === me ? m.username : store.name(m.user)} seed={m.user} image={store.avatarOf(m.user)} size={36} />
+      <span className="member-name">{store.name(m.user)} <small>@{m.username}</small></span>
       <span className={`role ${m.role}`}>{m.role}</span>
       {m.user !== me && (
         <span className="row">

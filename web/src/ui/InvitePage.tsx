@@ -1,6 +1,7 @@
 import { useEffect, useState } from "react";
 import { navigate, useStore } from "./hooks";
 import type { InvitePreview } from "../protocol/types";
+import { Avatar } from "./Avatar";
 
 const REFUSED: Record<string, string> = {
   invite_expired: "This invite link has expired.", invite_revoked: "This invite link was revoked.",
@@ -46,7 +47,7 @@ export function InvitePage({ code }: { code: string }) {
   const name = preview?.name;
   return (
     <section className="invite-page card" aria-labelledby="invite-title" aria-busy={!preview && !dead}>
-      <div className="avatar big" aria-hidden="true">{(name ?? "#").slice(0, 1).toUpperCase()}</div>
+      <Avatar name={name ?? "#"} seed={preview ? `g${preview.room}` : code} image={preview?.icon} size={72} className="big" />
       <h2 id="invite-title">{name ? `Join “${name}”` : dead ? "Invite link" : "Join a group"}</h2>
       {preview && <p data-testid="invite-members">{preview.members} member{preview.members === 1 ? "" : "s"}</p>}
       {preview?.description && <p className="small">{preview.description}</p>}

@@ -22,8 +22,11 @@ export interface BubbleContext {
   jump?: (seq: number) => void;
 }
 
-export function MessageBubble({ m, mine, tick, author, actions, context }: {
+/** `lead`: in a group, the sender's avatar beside their first message of a run (null: the space for it, on the
+ * run's next messages); `cont`: the message follows one of the same sender (drawn closer, no tail). */
+export function MessageBubble({ m, mine, tick, author, actions, context, lead, cont }: {
   m: Message; mine: boolean; tick?: Tick; author?: string; actions?: BubbleActions; context?: BubbleContext;
+  lead?: ReactNode | null; cont?: boolean;
 }) {
   const [editing, setEditing] = useState(false);
   const [error, setError] = useState<string | null>(null);
@@ -36,8 +39,8 @@ export function MessageBubble({ m, mine, tick, author, actions, context }: {
   const stopEditing = () => { refocus.current = true; setEditing(false); };
 
   const canAct = actions && !m.deleted;
-  return (
-    <article ref={self} className={`msg ${mine ? "mine" : "theirs"}${editing ? " editing" : ""}`} data-seq={m.seq || undefined}
+  const bubble = (
+    <article ref={self} className={`msg ${mine ? "mine" : "theirs"}${editing ? " editing" : ""}${cont ? " cont" : ""}`} data-seq={m.seq || undefined}
       tabIndex={canAct ? -1 : undefined} aria-label={mine ? "Your message" : `Message from ${author ?? "them"}`}>
       {author && <p className="author">{author}</p>}
       {m.reply_to !== undefined && !m.deleted && <ReplyQuote room={m.room} seq={m.reply_to} jump={context?.jump} />}
@@ -62,6 +65,8 @@ export function MessageBubble({ m, mine, tick, author, actions, context }: {
       </footer>
     </article>
   );
+  if (lead === undefined) return bubble;
+  return <div className={`msg-row${cont ? " cont" : ""}`}>{lead ?? <span className="lead-space" aria-hidden="true" />}{bubble}</div>;
 }
 
 function TickIcon({ tick }: { tick: Tick }) {

@@ -5,6 +5,9 @@ import type { Profile, VisibilityLevel } from "../protocol/types";
 import { currentSubscription, disablePush, enablePush, pushSupported } from "../push";
 import { session } from "../session";
 import { DeviceSettings } from "./DeviceSettings";
+import { Avatar } from "./Avatar";
+import { PhotoPicker } from "./PhotoPicker";
+import { chime, setSoundEnabled, soundEnabled } from "../sound";
 
 const FIELDS = [["display_name", "Display name"], ["about", "About"], ["last_seen", "Last seen & online"]] as const;
 
@@ -17,6 +20,7 @@ export function ProfileSettings({ onLogout }: { onLogout: (deleted?: boolean) =>
   const [receipts, setReceipts] = useState(localStorage.getItem("chatd.readReceipts") !== "off");
   const [push, setPush] = useState<"unknown" | "on" | "off">("unknown");
   const [message, setMessage] = useState<{ text: string; error?: boolean } | null>(null);
+  const [sound, setSound] = useState(soundEnabled);
 
   useEffect(() => {
     void store.client.request("get_profile", {}).then(({ profile: p }) => {
@@ -37,6 +41,12 @@ export function ProfileSettings({ onLogout }: { onLogout: (deleted?: boolean) =>
     } catch (err) {
       setMessage({ text: (err as Error).message, error: true });
     }
+  }
+
+  function toggleSound(on: boolean) {
+    setSound(on);
+    setSoundEnabled(on);
+    if (on) chime(true); // a sample, and browsers allow audio after this click
   }
 
   async function toggleReceipts(on: boolean) {
@@ -68,7 +78,14 @@ export function ProfileSettings({ onLogout }: { onLogout: (deleted?: boolean) =>
         <h2 id="profile-title">Profile and privacy</h2>
       </header>
       <div className="settings-body">
-        <p>Signed in as <strong>@{profile?.username ?? store.state.me.username}</strong></p>
+        <div className="profile-head">
+          <Avatar name={displayName || (profile?.username ?? store.state.me.username)} seed={store.state.me.userId} image={profile?.avatar} size={72} />
+          <div className="stack">
+            <p>Signed in as <strong>@{profile?.username ?? store.state.me.username}</strong></p>
+            <PhotoPicker id="profile-photo" has={!!profile?.avatar} onResult={(text, error) => setMessage({ text, error })}
+              apply={async (avatar) => setProfile((await store.client.request("update_profile", { avatar })).profile)} />
+          </div>
+        </div>
         <form className="stack" onSubmit={save}>
           <label>Display name<input value={displayName} maxLength={64} onChange={(e) => setDisplayName(e.target.value)} /></label>
           <label>About<textarea value={about} maxLength={500} rows={3} onChange={(e) => setAbout(e.target.value)} /></label>
@@ -91,6 +108,7 @@ export function ProfileSettings({ onLogout }: { onLogout: (deleted?: boolean) =>
         <h3>Privacy</h3>
         <label className="row"><input type="checkbox" checked={receipts} onChange={(e) => void toggleReceipts(e.target.checked)} /> Send and show read receipts</label>
         <h3>Notifications</h3>
+        <label className="row"><input type="checkbox" checked={sound} onChange={(e) => toggleSound(e.target.checked)} /> Play a sound for new messages in other chats</label>
         {pushSupported() ? (
           <button type="button" onClick={() => void togglePush()}>{push === "on" ? "Turn off push notifications" : "Turn on push notifications"}</button>
         ) : <p className="small">This browser does not support push notifications.</p>}

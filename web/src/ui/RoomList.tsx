@@ -3,6 +3,7 @@ import { BellOff, Camera, File, MessageSquarePlus, Music, Users, Video, type Luc
 import { navigate, useChat, useStore } from "./hooks";
 import { previewText, roomsByRecent } from "../store/logic";
 import { badge, shortTime } from "./format";
+import { Avatar } from "./Avatar";
 import type { RoomRecord } from "../store/cache";
 
 export function RoomList({ active }: { active: number | null }) {
@@ -24,6 +25,7 @@ export function RoomList({ active }: { active: number | null }) {
     <ul className="rooms" aria-label="Chat list">
       {sorted.map((r) => (
         <RoomRow key={r.room} r={r} title={store.roomTitle(r)} active={r.room === active}
+          image={r.kind === "direct" ? (r.peer ? store.avatarOf(r.peer) : undefined) : r.icon}
           online={r.peer !== undefined && presence[r.peer]?.online === true}
           preview={previewText(r.last_message, store.name)} kind={r.last_message?.deleted ? undefined : r.last_message?.kind} sender={lastSender(r, store.name, store.state.me.userId)} />
       ))}
@@ -40,7 +42,9 @@ function lastSender(r: RoomRecord, name: (u: number) => string, me: number): str
 
 const KIND_ICON: Partial<Record<string, LucideIcon>> = { image: Camera, video: Video, audio: Music, file: File };
 
-function RoomRow({ r, title, active, online, preview, kind, sender }: { r: RoomRecord; title: string; active: boolean; online: boolean; preview: string; kind?: string; sender: string }) {
+function RoomRow({ r, title, image, active, online, preview, kind, sender }: {
+  r: RoomRecord; title: string; image?: string; active: boolean; online: boolean; preview: string; kind?: string; sender: string;
+}) {
   const KindIcon = kind ? KIND_ICON[kind] : undefined;
   const unread = r.unread > 0 ? `, ${r.unread} unread` : "";
   const mention = (r.mentions ?? 0) > 0 ? ", mentioned" : "";
@@ -49,7 +53,7 @@ function RoomRow({ r, title, active, online, preview, kind, sender }: { r: RoomR
       <a href={`/r/${r.room}`} className={`room-row ${active ? "active" : ""}`} aria-current={active ? "page" : undefined}
         aria-label={`${title}${unread}${mention}`} data-room={r.room}
         onClick={(e) => { e.preventDefault(); navigate(`/r/${r.room}`); }}>
-        <span className="avatar" aria-hidden="true">{title.slice(0, 1).toUpperCase()}{online && <i className="dot" />}</span>
+        <Avatar name={title} seed={r.kind === "direct" ? r.peer ?? r.room : `g${r.room}`} image={image} online={online} size={48} />
         <span className="room-main">
           <span className="room-top">
             <span className="room-title">{title}</span>

@@ -10,6 +10,7 @@ import { InvitePage } from "./InvitePage";
 import { SharePicker } from "./SharePicker";
 import { QrApprove } from "./QrLogin";
 import { titleFor, unreadTotal } from "../store/title";
+import { connLabel } from "./format";
 
 const LAST_ROOM = "chatd.lastRoom";
 
@@ -17,6 +18,8 @@ export function Shell({ route, onLogout }: { route: Route; onLogout: (deleted?: 
   const store = useStore();
   const [dialog, setDialog] = useState<"direct" | "group" | null>(null);
   const conn = useChat((s) => s.conn);
+  const network = useChat((s) => s.network);
+  const connText = connLabel(conn, network);
 
   // Reload shows the last conversation at once (from the cache).
   useEffect(() => {
@@ -59,7 +62,8 @@ export function Shell({ route, onLogout }: { route: Route; onLogout: (deleted?: 
       <aside className="sidebar" aria-label="Chats">
         <header className="bar">
           <h1 className="brand">chatd</h1>
-          <span className={`conn ${conn}`} role="status" aria-live="polite">{conn === "online" ? "online" : conn === "connecting" ? "connecting…" : "offline"}</span>
+          <span className={`conn ${connText ? (network === "offline" ? "offline" : "connecting") : "online"}`} role="status" aria-live="polite"
+            data-testid="conn">{connText ?? "online"}</span>
           <button type="button" className="icon" aria-label="New direct chat" title="New direct chat" onClick={() => setDialog("direct")}><MessageSquarePlus size={20} aria-hidden="true" /></button>
           <button type="button" className="icon" aria-label="New group" title="New group" onClick={() => setDialog("group")}><Users size={20} aria-hidden="true" /></button>
           <button type="button" className="icon" aria-label="Profile and settings" title="Profile and settings" onClick={() => navigate("/settings")}><Settings size={20} aria-hidden="true" /></button>

@@ -35,3 +35,10 @@ export function fileSize(bytes: number): string {
 }
 
 export const badge = (n: number) => (n >= 1000 ? "999+" : String(n));
+
+/** What the headers say while not connected: the browser's word first ("Offline"), else "Connecting…";
+ * null when online. */
+export function connLabel(conn: "offline" | "connecting" | "online", network: "online" | "offline"): string | null {
+  if (network === "offline") return "Offline";
+  return conn === "online" ? null : "Connecting…";
+}
