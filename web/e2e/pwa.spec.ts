@@ -81,7 +81,7 @@ test("offline, a reload starts the app from the cache and shows the conversation
   await ann.context.setOffline(true);
   await ann.page.reload();
   await expect(ann.page.locator(".offline-note"), "the chat says it is offline").toBeVisible({ timeout: T });
-  await expect(ann.page.locator(".conn")).toHaveText("offline");
+  await expect(ann.page.locator(".conn")).toHaveText(/offline/i);
   await expect(msg(ann.page, "see you on the train")).toBeVisible();
   await expect(msg(ann.page, "I will read this offline")).toBeVisible();
   await ann.page.waitForTimeout(1500); // a few retries later

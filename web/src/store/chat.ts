@@ -377,7 +377,8 @@ export class ChatStore {
       const edits = applyEvents(list, (s) => inFrame.get(s) ?? loaded.get(s) ?? fromCache.get(s));
       const all = mergeBySeq(list, edits);
       changed.push(...all);
-      if (view) this.setView(room, { messages: mergeBySeq(view.messages, all.filter((m) => m.seq >= (view.messages[0]?.seq ?? 0) || loaded.has(m.seq))) });
+      const now = this.state.views[room]; // (not `view`: messages may have come in while the cache answered)
+      if (now) this.setView(room, { messages: mergeBySeq(now.messages, all.filter((m) => m.seq >= (now.messages[0]?.seq ?? 0) || loaded.has(m.seq))) });
       this.noteHeld(room, list.map((m) => m.seq), stream ? list[0]!.seq : undefined);
     }
     await this.cache.putMessages(changed);
@@ -532,9 +533,9 @@ export class ChatStore {
       const r = this.state.rooms[room];
       if (r?.floor !== undefined && range[1] < r.floor) break;
       const page = await this.client.request("history", { room, ...historyRequestFor(range) });
-      const view = this.state.views[room];
       await this.cache.putMessages(page.messages);
       this.noteHeld(room, page.messages.map((m) => m.seq));
+      const view = this.state.views[room]; // read after the awaits: a message stored meanwhile stays
       if (view) this.setView(room, { messages: mergeBySeq(view.messages, page.messages) });
       if (!page.has_more) {
         const rr = this.state.rooms[room];
