@@ -44,6 +44,8 @@ test("reply, react, copy and delete for me between two people; ticks on a new de
   await act(pageA, "yes, see you there", "React");
   await pageA.getByRole("menuitem", { name: "React 😂" }).click();
   await msg(pageB, "yes, see you there").locator(".reaction", { hasText: "😂" }).waitFor({ timeout: T });
+  await pageA.mouse.move(640, 700); // off the message: its action bar fades out
+  await pageA.waitForTimeout(300);
   await shot(pageA, "14-reply-react");
   await chipA.click(); // ann takes hers off again
   await msg(pageB, "lunch at noon?").locator(".reaction .count").waitFor({ state: "detached", timeout: T });
