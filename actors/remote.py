@@ -4,7 +4,8 @@ The room actor's state (members, roles, settings) reflects every system message 
 that only moves by a load from Postgres, by the actor's own commits (which fail with StaleRoom if a
 system message came in between), or through news it has taken in order. News from the bus may come
 late, out of order, or not at all; so the state must be reloaded when the news holds a system message
-past `last_seq`, or leaves a gap after it (the gap may hide one). Older news is fanned out as it is.
+past `last_seq` (but an edit, delete or reaction, which changes nothing it keeps), or leaves a gap after
+it (the gap may hide one). Older news is fanned out as it is.
 """
 
 from __future__ import annotations
@@ -12,6 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from protocol.frames import Message
+from protocol.history import MESSAGE_EVENTS
+
+
+def about_a_message(msg: Message) -> bool:
+    """An edit, delete or reaction: it changes nothing the room actor keeps."""
+    return (msg.event or {}).get("type") in MESSAGE_EVENTS
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,7 +34,7 @@ def remote_news(last_seq: int, messages: list[Message]) -> RemoteNews:
     stale, changed, seen = False, set(), last_seq
     for msg in ordered:
         if msg.seq > last_seq:
-            stale = stale or msg.seq > seen + 1 or msg.kind == "system"
+            stale = stale or msg.seq > seen + 1 or (msg.kind == "system" and not about_a_message(msg))
             seen = msg.seq
         if msg.kind == "system":
             event = msg.event or {}

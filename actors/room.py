@@ -326,8 +326,9 @@ class RoomActor:
     async def _catch_up(self, state: RoomState, seen: int, first_own: int) -> None:
         """Our commit got seqs after messages other processes stored that we have not heard of yet (their
         news is on its way over the bus): fan those out first, from Postgres, so members here get the room
-        in order instead of each syncing the gap. There is no system message among them (the commit would
-        have raised StaleRoom). When the news comes, it is dropped (`_caught_up`)."""
+        in order instead of each syncing the gap. No membership or settings change is among them (the
+        commit would have raised StaleRoom), only messages and events about them (edits, deletes,
+        reactions), which `_fan_out` redacts per reader. When the news comes, it is dropped (`_caught_up`)."""
         try:
             missed = await self.store.messages_between(self.room_id, seen, first_own, CATCH_UP_LIMIT)
         except StoreUnavailable:

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 from chatd.secretfile import kept_secret
 from gateway.client_address import HEADERS as FORWARDING_HEADERS
 from gateway.client_address import IPNetwork, parse_networks
+from protocol.frames import MAX_BATCH
 
 
 class ConfigError(ValueError):
@@ -155,7 +156,8 @@ class Config:
         need(self.outbox_frames >= 8, "outbox_frames", "must be at least 8")
         need(self.rate_per_second > 0 and self.rate_burst >= 1, "rate_per_second", "rate and burst must be > 0")
         need(0.1 <= self.typing_seconds <= 60, "typing_seconds", "must be 0.1..60 seconds")
-        need(self.receipts_per_recipient_max >= 2, "receipts_per_recipient_max", "must be at least 2")
+        need(2 <= self.receipts_per_recipient_max <= MAX_BATCH + 1, "receipts_per_recipient_max",
+             f"must be 2 to {MAX_BATCH + 1} (a `receipts` reply lists at most {MAX_BATCH} other members)")
         need(0.3 <= self.presence_ttl <= 3600, "presence_ttl", "must be 0.3..3600 seconds")
         need(self.searches_per_minute >= 1, "searches_per_minute", "must be at least 1")
         need(self.lookups_per_minute >= 100, "lookups_per_minute", "must be at least 100 (one full get_presence)")

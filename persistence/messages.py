@@ -25,13 +25,11 @@ from persistence.records import (
 from persistence.seqplan import Lookups, plan_room, text_key
 from persistence.versions import VERSIONED, VISIBILITY_LOG, as_of_join, as_of_select, visibility_log
 from protocol.frames import MediaRef, Message
-from protocol.history import may_tell, readable, redacted
+from protocol.history import MESSAGE_EVENTS, may_tell, readable, redacted
 from protocol.mentions import mentioned
 
 MESSAGE_COLUMNS = ("room_id, seq, sender_id, client_id, kind, body, event, created_at, edited_at, deleted, media,"
                    " reply_to, reactions")
-# System messages about one message (they change no membership or setting, so never make a room's view stale)
-MESSAGE_EVENTS = ("message_edited", "message_deleted", "reaction_added", "reaction_removed")
 
 
 def _as_seen(row: asyncpg.Record) -> Message:

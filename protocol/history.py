@@ -68,6 +68,10 @@ def readable(log: VisibilityLog, joined_seq: int, upto: int) -> Window:
     return Window(tuple(ranges))
 
 
+# System messages about one message: they change no membership or setting, so they never make a room
+# actor's view of the room stale (persistence/messages.py, actors/remote.py)
+MESSAGE_EVENTS = ("message_edited", "message_deleted", "reaction_added", "reaction_removed")
+
 # What an event about another message tells of it, by event type
 TELLS = {"message_edited": "body", "reaction_added": "emoji", "reaction_removed": "emoji"}
 

@@ -93,3 +93,12 @@ def test_a_gap_or_a_system_message_past_the_view_makes_it_stale() -> None:
 def test_system_messages_the_view_already_holds_are_not_stale() -> None:
     news = remote_news(8, [system(6, {"type": "member_removed", "user": 4, "by": 3}), text(9)])
     assert not news.stale and news.last_seq == 9 and news.changed == {4}
+
+
+def test_an_edit_delete_or_reaction_elsewhere_changes_nothing_the_view_keeps() -> None:
+    """Another process's reaction must not make every process reload the room (and re-report receipts)."""
+    news = remote_news(4, [system(5, {"type": "reaction_added", "target": 2, "by": 3, "emoji": "👍"}),
+                           system(6, {"type": "message_edited", "target": 2, "by": 3, "body": "x"}),
+                           system(7, {"type": "message_deleted", "target": 1, "by": 3}), text(8)])
+    assert not news.stale and news.last_seq == 8 and news.changed == set()
+    assert remote_news(4, [system(6, {"type": "reaction_removed", "target": 2, "by": 3, "emoji": "👍"})]).stale  # gap
