@@ -12,15 +12,20 @@ from persistence.seqplan import Lookups, plan_room
 from protocol.reactions import MAX_KINDS, apply, emoji_problem, holds, limit_problem
 
 
-@pytest.mark.parametrize("emoji", ["👍", "❤️", "👨‍👩‍👧‍👦", "🇫🇷", "1️⃣", "#️⃣", "👍🏽", "🏴󠁧󠁢󠁥󠁮󠁧󠁿", "™"])
+@pytest.mark.parametrize("emoji", ["👍", "❤️", "👨‍👩‍👧‍👦", "🇫🇷", "1️⃣", "#️⃣", "👍🏽", "🏴󠁧󠁢󠁥󠁮󠁧󠁿", "™", "❤️‍🔥", "🧑🏽‍💻",
+                                   "👩🏻‍❤️‍💋‍👨🏼"])
 def test_emoji_are_accepted(emoji: str) -> None:
     assert emoji_problem(emoji) is None
 
 
 @pytest.mark.parametrize(("text", "why"), [
     ("ok", "LATIN SMALL LETTER O"), ("👍 ", "SPACE"), ("1", "DIGIT ONE"), ("\x00", "U+0000"),
-    ("!!", "must contain an emoji symbol"), ("", "1 to 32"), ("👍" * 33, "1 to 32"),
+    ("!!", "must be one emoji"), ("", "1 to 32"), ("👍" * 33, "1 to 32"),
     ("\u202e👍", "RIGHT-TO-LEFT OVERRIDE"),
+    # what looks like one emoji, or garbles the text around it, is refused (review of issue 17)
+    ("😀" + "\u030d" * 31, "must be one emoji"), ("\u2800", "must be one emoji"), ("👍\u034f", "must be one emoji"),
+    ("👍" + "\ufe0f" * 5, "must be one emoji"), ("👍\U000e0041\U000e0042", "must be one emoji"),
+    ("9999999\u20e3", "DIGIT NINE"), ("😀😀😀", "must be one emoji"), ("🇫", "must be one emoji"),
 ])
 def test_text_is_refused_with_the_reason(text: str, why: str) -> None:
     problem = emoji_problem(text)

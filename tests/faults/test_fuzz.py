@@ -373,7 +373,7 @@ _INSTANCES: dict[Any, st.SearchStrategy[Any]] = {}
 # Fields whose values must pass more than their bounds (a frame's __post_init__): valid values to draw, and
 # the smallest and largest (protocol/reactions.py `emoji_problem`).
 SPECIAL_VALUES: dict[str, list[str]] = {"emoji": ["👍", "❤️", "👨‍👩‍👧‍👦", "1️⃣", "🇫🇷", "👍🏽", "🏴󠁧󠁢󠁥󠁮󠁧󠁿"]}
-SPECIAL_EDGES: dict[str, list[str]] = {"emoji": ["👍", "👍" * 32]}
+SPECIAL_EDGES: dict[str, list[str]] = {"emoji": ["👍", "👩🏻‍❤️‍💋‍👨🏼"]}
 
 
 def field_values(fd: Field) -> st.SearchStrategy[Any]:
