@@ -9,6 +9,7 @@ wrap both and then connect. The signed-in device: `Chat.qr_login_request(code)` 
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
 
@@ -56,6 +57,8 @@ async def start_qr_login(http_url: str, device: str | None = None) -> QrLogin:
     if response.status_code != 200:
         raise _refused(response)
     data = response.json()
+    if not isinstance(data.get("code"), str) or not re.fullmatch(qr.CODE_RE, data["code"]):
+        raise ChatError(f.Error(code="internal", message="the server's QR login code is malformed"))
     return QrLogin(code=data["code"], link=qr.link(base, data["code"]), expires_at=time.time() + data["expires_in"],
                    secret=data["secret"])
 

@@ -77,7 +77,7 @@ class QrLoginScreen(Screen[f.AuthOk | None]):
         try:
             self.request = request = await self.call(start_qr_login, self.http_url, self.device)
             self.query_one("#qr", Static).update(qr_text(request.link))
-            self.query_one("#qr-code", Label).update(f"code: {request.shown}")
+            self.query_one("#qr-code", Label).update(literal(f"code: {request.shown}"))
             status.update("waiting for approval (the code works once, for two minutes; show it to nobody else)")
             auth = await self.call(wait_for_approval, self.http_url, request)
         except (ChatError, OSError) as exc:
