@@ -389,3 +389,24 @@ async def test_unreadable_cache_rows_are_skipped_and_fetched_again(node: Node, t
         await again.login(username, PASSWORD)
         assert [m.body for m in (await again.history(room))[1:]] == ["one", "two", "three"]
         assert [m.body for m in (await again.cached_history(room))[1:]] == ["one", "two", "three"], "stored again"
+
+
+async def test_history_pages_keep_messages_as_they_are_now(node: Node, tmp_path: Path, people: People) -> None:
+    """Pages come newest first: the older page's reaction and edit events must not take its messages back
+    to an older state (the newer page's later events were stored before it)."""
+    ann, ann_raw = await people.new("ann")
+    _, bob_raw = await people.new("bob")
+    room = (await bob_raw.call(f.OpenDirect, user=ann.username)).room.room
+    said = await bob_raw.send_text(room, "first draft")
+    await bob_raw.call(f.React, room=room, target=said.seq, emoji="👍")
+    await bob_raw.call(f.Edit, room=room, seq=said.seq, body="final")
+    for i in range(10):
+        await bob_raw.send_text(room, f"m{i}")
+    await bob_raw.call(f.Unreact, room=room, target=said.seq, emoji="👍")
+    await ann_raw.collect(room, 15)  # acked by another device: the SDK's device starts with no backlog
+    async with chat(node, tmp_path / "ann.db") as sdk:
+        await sdk.login(ann.username, PASSWORD)
+        newest = await sdk.history(room, limit=8)
+        await sdk.history(room, before_seq=newest[0].seq, limit=50)
+        [kept] = [m for m in await sdk.cached_history(room, limit=100) if m.seq == said.seq]
+        assert (kept.body, kept.reactions) == ("final", None)

@@ -35,7 +35,7 @@ from clients.sdk.sqlite_worker import SqliteWorker, open_worker
 from protocol import frames as f
 from protocol import reactions
 from protocol.people import ProfileInfo
-from protocol.schema import build, unbuild
+from protocol.schema import SchemaError, build, unbuild
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB);
@@ -87,7 +87,10 @@ def _edited(target: f.Message, event: f.Message) -> f.Message | None:
                                               kind == "reaction_added"))
     else:
         return None
-    return build(f.Message, data)  # type: ignore[no-any-return]
+    try:
+        return build(f.Message, data)  # type: ignore[no-any-return]
+    except SchemaError:  # replayed onto a newer copy, an old reaction can pass a limit for a moment: skip it
+        return None
 
 
 class Cache:
@@ -118,8 +121,10 @@ class Cache:
     # ------------------------------------------------------------------ messages
 
     async def store(self, messages: Iterable[f.Message], *, pushed: bool = False) -> None:
-        """Keep `messages` (replacing older copies), apply edit/delete events to their targets, move
-        cursors (`pushed`: these came in the server's delivery stream) and evict past the limits."""
+        """Keep `messages` (replacing older copies), move cursors (`pushed`: these came in the server's delivery
+        stream) and evict past the limits. Events about a message (edits, deletes, reactions) are applied to
+        their targets only from the stream, which brings every later event too: a history page's messages
+        are already as they are now, and its older events would take a newer copy back."""
         batch = list(messages)
 
         def job(db: sqlite3.Connection) -> None:
@@ -127,7 +132,7 @@ class Cache:
                 for m in batch:
                     db.execute("INSERT OR REPLACE INTO messages VALUES (?, ?, ?, ?)", (m.room, m.seq, m.ts, pack(m)))
                     target = (m.event or {}).get("target")
-                    if isinstance(target, int):
+                    if pushed and isinstance(target, int):
                         self._apply_event(db, m, target)
                 for room in {m.room for m in batch}:
                     top = max(m.seq for m in batch if m.room == room) if pushed else 0
