@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { advanceCursor, applyEvents, applyReaction, canActOn, describeEvent, editProblem, historyRequestFor, isHiddenEvent, mergeBySeq, missingRanges, roomsByRecent, tickFor } from "../src/store/logic";
+import { advanceCursor, applyEvents, applyReaction, canActOn, describeEvent, editProblem, historyRequestFor, isHiddenEvent, mergeBySeq, mergeCounts, missingRanges, roomsByRecent, tickFor } from "../src/store/logic";
 import type { Message } from "../src/protocol/types";
 import { newPasswordProblem } from "../src/ui/DeviceSettings";
 
@@ -122,5 +122,20 @@ describe("room order", () => {
   it("lists the room with the latest message first, then the newest room among those without messages", () => {
     const rooms = { 1: { room: 1, last_message: { ts: 100 } }, 2: { room: 2 }, 3: { room: 3, last_message: { ts: 300 } }, 4: { room: 4 } };
     expect(roomsByRecent(rooms).map((r) => r.room)).toEqual([3, 1, 4, 2]);
+  });
+});
+
+describe("ticks in big rooms (receipt_counts)", () => {
+  it("counts decide the tick of a counted message; figures never go back; the newest 200 are kept", () => {
+    let counted = mergeCounts(undefined, 150, [{ seq: 10, delivered: 150, read: 149 }, { seq: 11, delivered: 3 }]);
+    expect(tickFor(10, undefined, counted)).toBe("delivered");
+    expect(tickFor(11, undefined, counted)).toBe("sent");
+    counted = mergeCounts(counted, 150, [{ seq: 10, delivered: 120, read: 150 }]); // a late, older figure for delivered
+    expect(counted.counts[10]).toEqual({ delivered: 150, read: 150 });
+    expect(tickFor(10, undefined, counted)).toBe("read");
+    expect(tickFor(12, { 5: { delivered_seq: 12 } }, counted), "no figures: the cursors decide").toBe("delivered");
+    const many = mergeCounts(counted, 150, Array.from({ length: 300 }, (_, i) => ({ seq: 100 + i, delivered: 1 })));
+    expect(Object.keys(many.counts)).toHaveLength(200);
+    expect(many.counts[399]).toBeDefined();
   });
 });

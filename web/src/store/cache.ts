@@ -2,6 +2,7 @@
 // profiles and the outbox of unconfirmed sends.
 import { openDB, type DBSchema, type IDBPDatabase } from "idb";
 import type { Message, Profile, RoomSummary } from "../protocol/types";
+import type { SeqCounts } from "./logic";
 
 export interface Receipt { delivered_seq: number; read_seq?: number }
 
@@ -11,6 +12,8 @@ export interface RoomRecord extends RoomSummary {
   floor?: number;
   /** Other members' cursors from `status` pushes (delivery/read ticks). */
   receipts?: Record<number, Receipt>;
+  /** In rooms over 100 members: how many others have / have read each of one's latest messages. */
+  counted?: SeqCounts;
   /** For direct rooms: the other member's username (from get_room). */
   title?: string;
   members?: number;

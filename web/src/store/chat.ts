@@ -2,7 +2,7 @@
 import { ChatClient, ChatError, type ClientOptions, type ConnState } from "../protocol/client";
 import type { InvitePreview, Message, Member, PresenceInfo, Profile, PushFrame, RoomInfo, RoomSummary } from "../protocol/types";
 import { Cache, type OutboxItem, type RoomRecord } from "./cache";
-import { advanceCursor, applyEvents, chimeFor, historyRequestFor, mergeBySeq, missingRanges } from "./logic";
+import { advanceCursor, applyEvents, chimeFor, historyRequestFor, mergeBySeq, missingRanges, mergeCounts } from "./logic";
 import { usersNamedIn } from "./people";
 
 export const PAGE = 50;
@@ -289,6 +289,11 @@ export class ChatStore {
         this.setRoom({ ...room, receipts: { ...room.receipts, [f.user]: receipt } });
         return;
       }
+      case "receipt_counts": {
+        const room = this.state.rooms[f.room];
+        if (room) this.setRoom({ ...room, counted: mergeCounts(room.counted, f.others, f.counts) });
+        return;
+      }
       case "counts": {
         const room = this.state.rooms[f.room];
         if (room) this.setRoom({ ...room, unread: f.unread, mentions: f.mentions, muted: f.muted });
@@ -430,8 +435,9 @@ export class ChatStore {
    */
   async loadReceipts(room: number): Promise<void> {
     try {
-      const { members } = await this.client.request("get_receipts", { room });
+      const { members, counts, others } = await this.client.request("get_receipts", { room });
       const r = this.state.rooms[room];
+      if (r && counts.length) this.setRoom({ ...r, counted: mergeCounts(r.counted, others, counts) });
       if (!r || !members.length) return;
       const receipts = { ...r.receipts };
       for (const m of members) {

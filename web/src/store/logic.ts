@@ -60,6 +60,21 @@ export function applyReaction(reactions: readonly Reaction[] | undefined, user: 
 }
 
 /**
+ * Merge `receipt_counts` figures into what a room holds: the newest MAX_COUNTED seqs, figures never going back.
+ */
+export function mergeCounts(prev: SeqCounts | undefined, others: number, counts: readonly { seq: number; delivered: number; read?: number }[]): SeqCounts {
+  const merged = { ...prev?.counts };
+  for (const c of counts) {
+    const old = merged[c.seq];
+    merged[c.seq] = { delivered: Math.max(c.delivered, old?.delivered ?? 0), read: Math.max(c.read ?? 0, old?.read ?? 0) || undefined };
+  }
+  const kept = Object.keys(merged).map(Number).sort((a, b) => b - a).slice(0, MAX_COUNTED);
+  return { others, counts: Object.fromEntries(kept.map((s) => [s, merged[s]!])) };
+}
+
+const MAX_COUNTED = 200;
+
+/**
  * Apply message_edited / message_deleted / reaction_added / reaction_removed system events to the
  * messages they target. Returns the changed targets (to store) — only those present in `known`.
  */
@@ -101,8 +116,17 @@ export function editProblem(body: string): string | null {
 /** Messages worth a tick (own, not system), and the tick each gets from the other members' cursors. */
 export type Tick = "pending" | "sent" | "delivered" | "read";
 
-export function tickFor(seq: number | undefined, receipts: Record<number, { delivered_seq: number; read_seq?: number }> | undefined): Tick {
+/** Big rooms (over 100 members) report counts per message instead of cursors: `receipt_counts`. */
+export interface SeqCounts { others: number; counts: Record<number, { delivered: number; read?: number }> }
+
+export function tickFor(seq: number | undefined, receipts: Record<number, { delivered_seq: number; read_seq?: number }> | undefined,
+  counted?: SeqCounts): Tick {
   if (seq === undefined) return "pending";
+  const c = counted?.counts[seq];
+  if (c && counted!.others > 0) {
+    if ((c.read ?? 0) >= counted!.others) return "read";
+    return c.delivered >= counted!.others ? "delivered" : "sent";
+  }
   const rs = Object.values(receipts ?? {});
   if (!rs.length) return "sent";
   if (rs.every((r) => (r.read_seq ?? 0) >= seq)) return "read";

@@ -1,7 +1,7 @@
 import { useLayoutEffect, useMemo, useRef } from "react";
 import { ArrowLeft, Settings, X } from "lucide-react";
 import { navigate, useChat, useNow, useStore } from "./hooks";
-import { canActOn, dayKey, describeEvent, isHiddenEvent, tickFor } from "../store/logic";
+import { canActOn, dayKey, describeEvent, isHiddenEvent, tickFor, type SeqCounts } from "../store/logic";
 import { connLabel, dayLabel, lastSeen } from "./format";
 import { MessageBubble, type BubbleActions, type BubbleContext } from "./MessageBubble";
 import { snippet } from "./ReplyQuote";
@@ -90,7 +90,7 @@ export function ChatView({ room }: { room: number }) {
       <div className="messages" ref={listRef} onScroll={onScroll} role="log" aria-label="Messages" tabIndex={0}>
         {view?.atStart ? <p className="start">This is the beginning of the chat.</p>
           : view?.loadingOlder ? <p className="start" role="status">Loading older messages…</p> : null}
-        <MessageRows messages={messages} me={me} receipts={r.receipts} kind={r.kind} jump={(seq) => void jumpTo(seq)} />
+        <MessageRows messages={messages} me={me} receipts={r.receipts} counted={r.counted} kind={r.kind} jump={(seq) => void jumpTo(seq)} />
         {pending.map((p) => <PendingRow key={p.client_id} p={p} />)}
       </div>
       {r.member && replying !== undefined && <ReplyBar room={room} seq={replying} />}
@@ -99,8 +99,9 @@ export function ChatView({ room }: { room: number }) {
   );
 }
 
-function MessageRows({ messages, me, receipts, kind, jump }: {
-  messages: Message[]; me: number; receipts: Parameters<typeof tickFor>[1]; kind: "direct" | "group"; jump: (seq: number) => void;
+function MessageRows({ messages, me, receipts, counted, kind, jump }: {
+  messages: Message[]; me: number; receipts: Parameters<typeof tickFor>[1]; counted?: SeqCounts; kind: "direct" | "group";
+  jump: (seq: number) => void;
 }) {
   const store = useStore();
   const room = messages[0]?.room;
@@ -140,7 +141,7 @@ function MessageRows({ messages, me, receipts, kind, jump }: {
       ? (cont ? null : <Avatar name={store.name(m.sender!)} seed={m.sender!} image={store.avatarOf(m.sender!)} size={32} />)
       : undefined;
     rows.push(
-      <MessageBubble key={m.seq} m={m} mine={mine} tick={mine ? tickFor(m.seq, receipts) : undefined}
+      <MessageBubble key={m.seq} m={m} mine={mine} tick={mine ? tickFor(m.seq, receipts, counted) : undefined}
         actions={m.seq > 0 ? actionsFor(m) : undefined} context={context}
         author={kind === "group" && !mine && !cont ? store.name(m.sender!) : undefined} lead={lead} cont={cont} />,
     );
