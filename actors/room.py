@@ -443,7 +443,7 @@ class RoomActor:
         if me is None or not me.current:
             self._answer(item, ErrorCode.FORBIDDEN, not_a_member(self.room_id))
             return
-        members = {uid: m.joined_seq for uid, m in state.members.items() if m.current}
+        members = state.current_joins()
         cursors, counts = self.receipts.standing(item.device.user_id, members, item.private)
         self._answered.add(id(item))
         item.device.push(RoomReceipts(id=item.req_id, room=self.room_id, others=len(members) - 1, members=cursors,
@@ -451,7 +451,7 @@ class RoomActor:
 
     def _fan_out_receipts(self, state: RoomState, moves: dict[int, Move]) -> None:
         """Tell the senders of the messages these cursor moves cover (actors/receipts.py)."""
-        members = {uid: m.joined_seq for uid, m in state.members.items() if m.current}
+        members = state.current_joins()
         for sender, frame in self.receipts.moved(members, moves):
             if self.users.is_online(sender):
                 self.users.offer(sender, Push(frame))

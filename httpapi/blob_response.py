@@ -37,6 +37,13 @@ class BlobResponse(Response):
 
     @staticmethod
     async def _cancel_on_disconnect(receive: Receive, scope: trio.CancelScope) -> None:
-        while (await receive())["type"] != "http.disconnect":
-            pass
+        await until_disconnect(receive)
         scope.cancel()
+
+
+async def until_disconnect(receive: Receive) -> None:
+    """Return once the client goes away: once the request body is read, the only ASGI message that can come
+    is `http.disconnect` (Starlette's `is_disconnected` cannot tell under trio: its receive is cancelled
+    before it looks)."""
+    while (await receive())["type"] != "http.disconnect":
+        pass

@@ -25,6 +25,7 @@ from gateway.errors import RequestError
 from gateway.qr_login import QrLogins, StillPending
 from gateway.services import Services
 from httpapi import session_cookie
+from httpapi.blob_response import until_disconnect
 from httpapi.client_address import request_address
 from httpapi.json_body import read_json, refusal
 from persistence import StoreUnavailable
@@ -36,16 +37,13 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 class Departure:
-    """Whether the client of a long poll went away. Starlette's `is_disconnected` cannot tell under trio (its
-    receive is cancelled before it looks), so a task reads the request's next ASGI message: once the body is
-    read, the only one that can come is `http.disconnect`."""
+    """Whether the client of a long poll went away (a task waits for its `http.disconnect`)."""
 
     def __init__(self) -> None:
         self.gone = False
 
     async def watch(self, request: Request) -> None:
-        while (await request.receive())["type"] != "http.disconnect":
-            pass
+        await until_disconnect(request.receive)
         self.gone = True
 
     async def went_away(self) -> bool:

@@ -38,6 +38,10 @@ class RoomState:
     def current_members(self) -> list[int]:
         return [uid for uid, m in self.members.items() if m.current]
 
+    def current_joins(self) -> dict[int, int]:
+        """Current member -> the seq they joined at."""
+        return {uid: m.joined_seq for uid, m in self.members.items() if m.current}
+
 
 @dataclass(frozen=True, slots=True)
 class Membership:

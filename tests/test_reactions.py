@@ -9,17 +9,13 @@ from pathlib import Path
 import msgpack
 import trio
 
-from clients.ws import ChatClient
 from protocol import frames as f
 from protocol.reactions import MAX_KINDS, MAX_PER_USER
 from tests.conftest import Backing, People, make_config, start_node
 from tests.scenarios import chatting_pair
 from tests.test_bad_input import raw_error
+from tests.test_history_as_of import history
 from tests.test_receipts import status_until
-
-
-async def history(client: ChatClient, room: int) -> dict[int, f.Message]:
-    return {m.seq: m for m in (await client.call(f.History, room=room, limit=100)).messages}
 
 
 def summary(message: f.Message) -> dict[str, list[int]]:

@@ -2,7 +2,7 @@
 import { ChatClient, ChatError, type ClientOptions, type ConnState } from "../protocol/client";
 import type { InvitePreview, Message, Member, PresenceInfo, Profile, PushFrame, RoomInfo, RoomSummary } from "../protocol/types";
 import { Cache, type OutboxItem, type RoomRecord } from "./cache";
-import { advanceCursor, applyEvents, chimeFor, historyRequestFor, mergeBySeq, missingRanges, mergeCounts } from "./logic";
+import { advanceCursor, applyEvents, chimeFor, historyRequestFor, mergeBySeq, missingRanges, mergeCounts, mergeReceipt } from "./logic";
 import { usersNamedIn } from "./people";
 
 export const PAGE = 50;
@@ -281,12 +281,7 @@ export class ChatStore {
       case "status": {
         const room = this.state.rooms[f.room];
         if (!room) return;
-        const prev = room.receipts?.[f.user];
-        const receipt = {
-          delivered_seq: Math.max(f.delivered_seq, prev?.delivered_seq ?? 0),
-          read_seq: Math.max(f.read_seq ?? 0, prev?.read_seq ?? 0) || undefined,
-        };
-        this.setRoom({ ...room, receipts: { ...room.receipts, [f.user]: receipt } });
+        this.setRoom({ ...room, receipts: { ...room.receipts, [f.user]: mergeReceipt(room.receipts?.[f.user], f) } });
         return;
       }
       case "receipt_counts": {
@@ -440,13 +435,7 @@ export class ChatStore {
       if (r && counts.length) this.setRoom({ ...r, counted: mergeCounts(r.counted, others, counts) });
       if (!r || !members.length) return;
       const receipts = { ...r.receipts };
-      for (const m of members) {
-        const prev = receipts[m.user];
-        receipts[m.user] = {
-          delivered_seq: Math.max(m.delivered_seq, prev?.delivered_seq ?? 0),
-          read_seq: Math.max(m.read_seq ?? 0, prev?.read_seq ?? 0) || undefined,
-        };
-      }
+      for (const m of members) receipts[m.user] = mergeReceipt(receipts[m.user], m);
       this.setRoom({ ...r, receipts });
     } catch {
       /* offline or no longer a member: the ticks stay as they were */

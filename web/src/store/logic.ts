@@ -116,6 +116,15 @@ export function editProblem(body: string): string | null {
 /** Messages worth a tick (own, not system), and the tick each gets from the other members' cursors. */
 export type Tick = "pending" | "sent" | "delivered" | "read";
 
+/** A member's cursors after news of them (a `status` push, a `get_receipts` reply): never going back. */
+export function mergeReceipt(prev: { delivered_seq: number; read_seq?: number } | undefined,
+  news: { delivered_seq: number; read_seq?: number }): { delivered_seq: number; read_seq?: number } {
+  return {
+    delivered_seq: Math.max(news.delivered_seq, prev?.delivered_seq ?? 0),
+    read_seq: Math.max(news.read_seq ?? 0, prev?.read_seq ?? 0) || undefined,
+  };
+}
+
 /** Big rooms (over 100 members) report counts per message instead of cursors: `receipt_counts`. */
 export interface SeqCounts { others: number; counts: Record<number, { delivered: number; read?: number }> }
 

@@ -1,14 +1,12 @@
 import { useEffect, useState } from "react";
 import type { Message } from "../protocol/types";
-import { MEDIA_LABEL } from "../store/logic";
+import { previewText } from "../store/logic";
 import { useStore } from "./hooks";
 
-/** What a quote says of a message: its text, else what it is. */
+/** What a quote says of a message: as the room list previews it (a reply never answers a system message). */
 export function snippet(m: Message | undefined): string {
   if (!m) return "Original message not available";
-  if (m.deleted) return "This message was deleted";
-  if (m.kind !== "text" && m.kind !== "system") return m.body ? `${MEDIA_LABEL[m.kind]}: ${m.body}` : MEDIA_LABEL[m.kind];
-  return m.body ?? "";
+  return m.deleted ? "This message was deleted" : previewText(m, () => "");
 }
 
 /** The message a reply answers, fetched when this device does not hold it; a tap jumps to it. */
