@@ -134,8 +134,9 @@ export async function createGroup(page: Page, name: string, members: string[]): 
   return roomOf(page);
 }
 
-/** A message bubble (or system line) containing `text`. */
-export const msg = (page: Page, text: string) => page.locator(".msg", { hasText: text });
+/** The message bubble whose text contains `text`. Only the body is searched: the bubble's time would
+ * otherwise run on from it ("idea 1" + "08:06" reads "idea 108:06", a match for "idea 10"). */
+export const msg = (page: Page, text: string) => page.locator(".msg").filter({ has: page.locator(".body", { hasText: text }) });
 
 /** Type `text` into the composer, press Enter and wait until the server stored it (it has a seq). */
 export async function send(page: Page, text: string): Promise<void> {

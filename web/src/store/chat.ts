@@ -234,8 +234,11 @@ export class ChatStore {
     }, 100);
   }
 
-  async loadProfiles(users: number[]): Promise<void> {
+  /** Fetch these users' profiles now; resolves to those that could not be fetched for a passing reason
+   * (rate-limited, offline), to be asked for again later. */
+  async loadProfiles(users: number[]): Promise<number[]> {
     const missing = [...new Set(users)].filter((u) => u !== this.state.me.userId);
+    const again: number[] = [];
     await Promise.all(missing.map(async (user) => {
       try {
         const { profile } = await this.client.request("get_profile", { user });
@@ -247,10 +250,12 @@ export class ChatStore {
           this.profileFailed.add(user);
           this.set({ profiles: { ...this.state.profiles } }); // re-render the names
         } else {
+          again.push(user);
           setTimeout(() => this.profileAsked.delete(user), PROFILE_RETRY_MS); // the next render asks again
         }
       }
     }));
+    return again;
   }
 
   private putProfile(p: Profile): void {

@@ -111,7 +111,7 @@ export function Composer({ room }: { room: number }) {
     const pool = [...matchMembers(candidates, qText!, PROFILES_AT_ONCE), ...candidates].map((c) => c.user);
     const missing = [...new Set(pool)].filter((u) => !asked.current.has(u)).slice(0, PROFILES_AT_ONCE);
     missing.forEach((u) => asked.current.add(u));
-    if (missing.length) void store.loadProfiles(missing);
+    if (missing.length) void store.loadProfiles(missing).then((again) => again.forEach((u) => asked.current.delete(u)));
   }, [mentioning, qText, candidates, store]);
   useEffect(() => setActive(0), [qStart, qText]);
 
