@@ -25,8 +25,8 @@ from typing import Protocol
 
 import trio
 
-from actors.buswire import BusEvent, BusWireError, ToRoom, ToUsers, decode, encode, sender
-from actors.items import (
+from chatd.actors.buswire import BusEvent, BusWireError, ToRoom, ToUsers, decode, encode, sender
+from chatd.actors.items import (
     CloseDevices,
     CursorMoved,
     MembershipChanged,
@@ -39,8 +39,8 @@ from actors.items import (
     SettingsChanged,
     UserItem,
 )
-from actors.mailbox import Mailbox
-from persistence.pubsub import BusError, PubSub
+from chatd.actors.mailbox import Mailbox
+from chatd.persistence.pubsub import BusError, PubSub
 
 log = logging.getLogger("chatd.bus")
 

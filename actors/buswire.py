@@ -19,7 +19,7 @@ from typing import Any
 
 import msgpack
 
-from actors.items import (
+from chatd.actors.items import (
     CloseDevices,
     CursorMoved,
     MembershipChanged,
@@ -30,11 +30,11 @@ from actors.items import (
     RemoteTyping,
     SettingsChanged,
 )
-from protocol.codec import decode as decode_frame
-from protocol.codec import encode as encode_frame
-from protocol.errors import ProtocolError
-from protocol.frames import Message
-from protocol.schema import build, unbuild
+from chatd.protocol.codec import decode as decode_frame
+from chatd.protocol.codec import encode as encode_frame
+from chatd.protocol.errors import ProtocolError
+from chatd.protocol.frames import Message
+from chatd.protocol.schema import build, unbuild
 
 MAX_FRAME = 1 << 20
 

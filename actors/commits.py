@@ -24,12 +24,12 @@ from dataclasses import dataclass, field
 
 import trio
 
-from actors.items import Crash
-from actors.mailbox import Mailbox
-from persistence.errors import StoreContention, StoreUnavailable
-from persistence.messages import RoomAppend, RoomOutcome
-from persistence.records import Appended, AppendItem
-from persistence.store import Store
+from chatd.actors.items import Crash
+from chatd.actors.mailbox import Mailbox
+from chatd.persistence.errors import StoreContention, StoreUnavailable
+from chatd.persistence.messages import RoomAppend, RoomOutcome
+from chatd.persistence.records import Appended, AppendItem
+from chatd.persistence.store import Store
 
 log = logging.getLogger("chatd.commits")
 

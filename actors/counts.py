@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Protocol
 
-from protocol.frames import Counts, Message
-from protocol.mentions import mentions_user
+from chatd.protocol.frames import Counts, Message
+from chatd.protocol.mentions import mentions_user
 
 CAP = 1000  # like the unread counts of list_rooms: clients show "999+"
 

@@ -22,10 +22,10 @@ from dataclasses import dataclass
 
 import trio
 
-from actors.items import CursorMoved, SaveCursors
-from actors.mailbox import Mailbox
-from persistence.errors import StoreUnavailable
-from persistence.store import Store
+from chatd.actors.items import CursorMoved, SaveCursors
+from chatd.actors.mailbox import Mailbox
+from chatd.persistence.errors import StoreUnavailable
+from chatd.persistence.store import Store
 
 log = logging.getLogger("chatd.cursors")
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import trio
 
-from protocol.frames import Frame
+from chatd.protocol.frames import Frame
 
 CLOSE_TOO_SLOW = 4008
 CLOSE_RESTART = 1012  # server-side restart of this user's actor: reconnect

@@ -14,14 +14,14 @@ from typing import Generic, TypeVar
 import trio
 import trio.lowlevel
 
-from actors.bus import BusSink, NullBus
-from actors.device import Device
-from actors.items import Attach, Crash, RoomItem, UserItem
-from actors.mailbox import Mailbox
-from actors.room import Committer, RoomActor, RoomSettings
-from actors.user import CursorSink, UserActor, UserSettings
-from persistence.store import Store
-from supervisor import ChildSpec, Restart, Supervisor, SupervisorClosed
+from chatd.actors.bus import BusSink, NullBus
+from chatd.actors.device import Device
+from chatd.actors.items import Attach, Crash, RoomItem, UserItem
+from chatd.actors.mailbox import Mailbox
+from chatd.actors.room import Committer, RoomActor, RoomSettings
+from chatd.actors.user import CursorSink, UserActor, UserSettings
+from chatd.persistence.store import Store
+from chatd.supervisor import ChildSpec, Restart, Supervisor, SupervisorClosed
 
 T = TypeVar("T")
 

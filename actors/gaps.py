@@ -20,9 +20,9 @@ from typing import Protocol
 
 import trio
 
-from actors.items import RoomHead, UserItem
-from persistence.errors import StoreUnavailable
-from persistence.store import Store
+from chatd.actors.items import RoomHead, UserItem
+from chatd.persistence.errors import StoreUnavailable
+from chatd.persistence.store import Store
 
 log = logging.getLogger("chatd.gaps")
 

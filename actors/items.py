@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from actors.device import Device
-from protocol.frames import Frame, MediaRef, Message
+from chatd.actors.device import Device
+from chatd.protocol.frames import Frame, MediaRef, Message
 
 
 @dataclass(frozen=True, slots=True)

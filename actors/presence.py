@@ -24,15 +24,15 @@ from typing import Protocol
 
 import trio
 
-from actors.bus import BusSink, NullBus
-from actors.device import Device
-from actors.items import Crash, Push
-from actors.mailbox import Mailbox
-from auth.visibility import may_see
-from persistence.cache import Cache
-from persistence.errors import StoreUnavailable
-from persistence.store import Store
-from protocol.people import PresenceChanged
+from chatd.actors.bus import BusSink, NullBus
+from chatd.actors.device import Device
+from chatd.actors.items import Crash, Push
+from chatd.actors.mailbox import Mailbox
+from chatd.auth.visibility import may_see
+from chatd.persistence.cache import Cache
+from chatd.persistence.errors import StoreUnavailable
+from chatd.persistence.store import Store
+from chatd.protocol.people import PresenceChanged
 
 log = logging.getLogger("chatd.presence")
 

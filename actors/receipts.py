@@ -23,7 +23,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
-from protocol.frames import MAX_BATCH, Count, Frame, MemberReceipt, ReceiptCounts, Status
+from chatd.protocol.frames import MAX_BATCH, Count, Frame, MemberReceipt, ReceiptCounts, Status
 
 
 @dataclass(slots=True)

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from protocol.frames import Message
-from protocol.history import MESSAGE_EVENTS
+from chatd.protocol.frames import Message
+from chatd.protocol.history import MESSAGE_EVENTS
 
 
 def about_a_message(msg: Message) -> bool:

@@ -18,9 +18,9 @@ from typing import Protocol, get_args
 
 import trio
 
-from actors.bus import BusSink, NullBus
-from actors.device import Device
-from actors.items import (
+from chatd.actors.bus import BusSink, NullBus
+from chatd.actors.device import Device
+from chatd.actors.items import (
     Committed,
     CursorMoved,
     Deliver,
@@ -35,17 +35,17 @@ from actors.items import (
     SendText,
     TypingNow,
 )
-from actors.mailbox import Mailbox
-from actors.receipts import Move, Receipts
-from actors.remote import remote_news
-from actors.rules import Denied, admit, no_such_room, not_a_member
-from actors.typing import TypingState
-from persistence.errors import StaleRoom, StoreUnavailable
-from persistence.records import Appended, AppendItem, InviteJoin, MemberChange, RoomState, RoomUpdate
-from persistence.store import Store
-from protocol.errors import ErrorCode
-from protocol.frames import Error, Message, Ok, RoomReceipts, Sent, TypingChanged
-from protocol.history import readable, redacted
+from chatd.actors.mailbox import Mailbox
+from chatd.actors.receipts import Move, Receipts
+from chatd.actors.remote import remote_news
+from chatd.actors.rules import Denied, admit, no_such_room, not_a_member
+from chatd.actors.typing import TypingState
+from chatd.persistence.errors import StaleRoom, StoreUnavailable
+from chatd.persistence.records import Appended, AppendItem, InviteJoin, MemberChange, RoomState, RoomUpdate
+from chatd.persistence.store import Store
+from chatd.protocol.errors import ErrorCode
+from chatd.protocol.frames import Error, Message, Ok, RoomReceipts, Sent, TypingChanged
+from chatd.protocol.history import readable, redacted
 
 log = logging.getLogger("chatd.room")
 

@@ -14,8 +14,16 @@ room's seq. Roles: owner > admin > member.
 
 from __future__ import annotations
 
-from actors.items import ChangeMembers, ChangeMessage, ChangeReaction, JoinByInvite, RoomRequest, SendText, UpdateRoom
-from persistence.records import (
+from chatd.actors.items import (
+    ChangeMembers,
+    ChangeMessage,
+    ChangeReaction,
+    JoinByInvite,
+    RoomRequest,
+    SendText,
+    UpdateRoom,
+)
+from chatd.persistence.records import (
     AppendItem,
     InviteJoin,
     MemberChange,
@@ -26,9 +34,9 @@ from persistence.records import (
     RoomState,
     RoomUpdate,
 )
-from persistence.seqplan import no_such_message
-from protocol.errors import ErrorCode
-from protocol.history import readable
+from chatd.persistence.seqplan import no_such_message
+from chatd.protocol.errors import ErrorCode
+from chatd.protocol.history import readable
 
 RANK = {"member": 0, "admin": 1, "owner": 2}
 

@@ -27,9 +27,9 @@ from typing import Protocol
 
 import trio
 
-from actors.counts import RoomCounts
-from actors.device import CLOSE_RESTART, CLOSE_SIGNED_OUT, CLOSE_TRY_AGAIN, Device
-from actors.items import (
+from chatd.actors.counts import RoomCounts
+from chatd.actors.device import CLOSE_RESTART, CLOSE_SIGNED_OUT, CLOSE_TRY_AGAIN, Device
+from chatd.actors.items import (
     AckFrom,
     Attach,
     CloseDevices,
@@ -45,11 +45,11 @@ from actors.items import (
     SettingsChanged,
     UserItem,
 )
-from actors.mailbox import Mailbox
-from persistence.errors import StoreUnavailable
-from persistence.records import Membership
-from persistence.store import Store
-from protocol.frames import MAX_BATCH, Frame, Message, Msgs, ReceiptCounts, Status
+from chatd.actors.mailbox import Mailbox
+from chatd.persistence.errors import StoreUnavailable
+from chatd.persistence.records import Membership
+from chatd.persistence.store import Store
+from chatd.protocol.frames import MAX_BATCH, Frame, Message, Msgs, ReceiptCounts, Status
 
 log = logging.getLogger("chatd.user")
 

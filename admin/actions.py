@@ -10,14 +10,14 @@ from typing import Any
 
 import trio
 
-from actors.device import CLOSE_DISABLED
-from actors.directory import RoomDirectory, UserDirectory
-from actors.items import CloseDevices
-from admin.context import AdminContext
-from gateway.errors import RequestError
-from persistence.admin import UserRow
-from protocol.errors import ErrorCode
-from supervisor import current_child
+from chatd.actors.device import CLOSE_DISABLED
+from chatd.actors.directory import RoomDirectory, UserDirectory
+from chatd.actors.items import CloseDevices
+from chatd.admin.context import AdminContext
+from chatd.gateway.errors import RequestError
+from chatd.persistence.admin import UserRow
+from chatd.protocol.errors import ErrorCode
+from chatd.supervisor import current_child
 
 log = logging.getLogger("chatd.admin")
 

@@ -9,10 +9,10 @@ from typing import Any
 
 import trio
 
-from actors.directory import RoomDirectory, UserDirectory
-from gateway.server import Gateway
-from persistence import Cache, Store
-from supervisor import ChildInfo, Supervisor
+from chatd.actors.directory import RoomDirectory, UserDirectory
+from chatd.gateway.server import Gateway
+from chatd.persistence import Cache, Store
+from chatd.supervisor import ChildInfo, Supervisor
 
 
 @dataclass

@@ -18,10 +18,10 @@ import logging
 
 import trio
 
-from actors.device import CLOSE_RESTART
-from actors.room import RoomActor
-from admin.context import AdminContext, owner
-from supervisor import current_child
+from chatd.actors.device import CLOSE_RESTART
+from chatd.actors.room import RoomActor
+from chatd.admin.context import AdminContext, owner
+from chatd.supervisor import current_child
 
 log = logging.getLogger("chatd.admin")
 

@@ -12,7 +12,7 @@ import json
 import logging
 from typing import Any
 
-from supervisor import current_child
+from chatd.supervisor import current_child
 
 STANDARD = frozenset(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime", "taskName"}
 ACTOR_KINDS = ("room", "user")

@@ -10,11 +10,11 @@ from typing import Any
 
 import trio
 
-from actors.mailbox import Mailbox
-from actors.room import RoomActor
-from actors.user import UserActor
-from admin.context import AdminContext, owner, subtree
-from supervisor import ChildInfo, Supervisor
+from chatd.actors.mailbox import Mailbox
+from chatd.actors.room import RoomActor
+from chatd.actors.user import UserActor
+from chatd.admin.context import AdminContext, owner, subtree
+from chatd.supervisor import ChildInfo, Supervisor
 
 Json = dict[str, Any]
 DEFAULT_LIMIT = 500  # children listed per supervisor; the most interesting first (restarts, depth, lag)

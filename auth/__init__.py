@@ -1,7 +1,7 @@
 """Passwords (argon2id), access tokens (JWT, HS256) and refresh tokens (random, stored hashed)."""
 
-from auth.passwords import PasswordHasher, check_password_rules
-from auth.tokens import TokenError, TokenIssuer, hash_refresh_token, new_refresh_token
+from chatd.auth.passwords import PasswordHasher, check_password_rules
+from chatd.auth.tokens import TokenError, TokenIssuer, hash_refresh_token, new_refresh_token
 
 __all__ = ["PasswordHasher", "TokenError", "TokenIssuer", "check_password_rules", "hash_refresh_token",
            "new_refresh_token"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Mapping
 
-from protocol.people import DEFAULT_VISIBILITY, PROFILE_FIELDS, Level, ProfileField
+from chatd.protocol.people import DEFAULT_VISIBILITY, PROFILE_FIELDS, Level, ProfileField
 
 BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f")
 

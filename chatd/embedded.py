@@ -20,7 +20,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from chatd.secretfile import kept_secret, write_private
+from chatd.runtime.secretfile import kept_secret, write_private
 
 log = logging.getLogger("chatd.embedded")
 PASSWORD_FILE = "redis-password"  # in the data directory

@@ -13,14 +13,16 @@ from pathlib import Path
 
 import trio
 
-from admin.logjson import install as install_logging
-from chatd.config import Config, ConfigError
+from chatd import __version__
+from chatd.admin.logjson import install as install_logging
 from chatd.embedded import services
 from chatd.node import Node
+from chatd.runtime.config import Config, ConfigError
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="chatd", description="Realtime chat server (msgpack over websocket).")
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     p.add_argument("--host", help="address to listen on (CHAT_HOST, default 127.0.0.1)")
     p.add_argument("--port", type=int, help="websocket port (CHAT_PORT, default 8765; 0 = any free port)")
     p.add_argument("--http-port", type=int, help="HTTP port (CHAT_HTTP_PORT, default 8766; 0 = any free port)")

@@ -24,33 +24,33 @@ import secrets
 
 import trio
 
-from actors.bus import Bus
-from actors.commits import CommitWriter
-from actors.cursors import CursorWriter
-from actors.directory import RoomDirectory, UserDirectory
-from actors.gaps import GapWatch
-from actors.items import CursorMoved
-from actors.presence import PresenceSettings, PresenceTracker
-from actors.room import RoomSettings
-from actors.user import UserSettings
-from admin.context import AdminContext
-from auth import PasswordHasher, TokenIssuer
-from chatd.config import Config
-from chatd.metrics import Metrics
-from chatd.secretfile import redacted
-from gateway.server import Gateway
-from gateway.services import Services
-from httpapi.admin import mount_admin
-from httpapi.app import make_app
-from httpapi.server import HttpServer
-from media.collector import MediaCollector
-from media.storage import DiskStorage
-from persistence import Cache, Store
-from persistence.pubsub import PubSub
-from push.sender import WebPushSender
-from push.vapid import VapidKey
-from push.worker import PushService, PushSettings
-from supervisor import ChildSpec, Supervisor
+from chatd.actors.bus import Bus
+from chatd.actors.commits import CommitWriter
+from chatd.actors.cursors import CursorWriter
+from chatd.actors.directory import RoomDirectory, UserDirectory
+from chatd.actors.gaps import GapWatch
+from chatd.actors.items import CursorMoved
+from chatd.actors.presence import PresenceSettings, PresenceTracker
+from chatd.actors.room import RoomSettings
+from chatd.actors.user import UserSettings
+from chatd.admin.context import AdminContext
+from chatd.auth import PasswordHasher, TokenIssuer
+from chatd.gateway.server import Gateway
+from chatd.gateway.services import Services
+from chatd.httpapi.admin import mount_admin
+from chatd.httpapi.app import make_app
+from chatd.httpapi.server import HttpServer
+from chatd.media.collector import MediaCollector
+from chatd.media.storage import DiskStorage
+from chatd.persistence import Cache, Store
+from chatd.persistence.pubsub import PubSub
+from chatd.push.sender import WebPushSender
+from chatd.push.vapid import VapidKey
+from chatd.push.worker import PushService, PushSettings
+from chatd.runtime.config import Config
+from chatd.runtime.metrics import Metrics
+from chatd.runtime.secretfile import redacted
+from chatd.supervisor import ChildSpec, Supervisor
 
 log = logging.getLogger("chatd")
 

@@ -19,8 +19,8 @@ from typing import Any, TypeVar
 import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection, open_websocket_url
 
-from protocol import ProtocolError, bundle, decode_bundle, encode
-from protocol import frames as f
+from chatd.protocol import ProtocolError, bundle, decode_bundle, encode
+from chatd.protocol import frames as f
 
 F = TypeVar("F", bound=f.Frame)
 MAX_INCOMING_BYTES = 16 * 1024 * 1024

@@ -9,10 +9,10 @@ import re
 
 import asyncpg
 
-from auth.passwords import PasswordHasher, check_email, check_password_rules
-from persistence.migrate import apply_migrations
-from persistence.sessions import create_account
-from protocol.frames import USERNAME_RE
+from chatd.auth.passwords import PasswordHasher, check_email, check_password_rules
+from chatd.persistence.migrate import apply_migrations
+from chatd.persistence.sessions import create_account
+from chatd.protocol.frames import USERNAME_RE
 
 
 def create_user(database_url: str, username: str, email: str, password: str) -> int:

@@ -19,9 +19,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Footer, Label, Static, Tree
 from textual.widgets.tree import TreeNode
 
-from clients.literal import LiteralApp, literal
-from console.client import AdminClient, AdminError
-from console.render import SORT_KEYS, actor_rows, dash, detail, mailbox, rows, summary
+from chatd.clients.literal import LiteralApp, literal
+from chatd.console.client import AdminClient, AdminError
+from chatd.console.render import SORT_KEYS, actor_rows, dash, detail, mailbox, rows, summary
 
 Json = dict[str, Any]
 COLUMNS = ("name", "kind", "state", "mailbox", "handled", "lag", "restarts", "last exit")

@@ -15,15 +15,17 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from clients.literal import visible
-from console.client import AdminClient, AdminError
-from console.render import SORT_KEYS, status_text
+from chatd import __version__
+from chatd.clients.literal import visible
+from chatd.console.client import AdminClient, AdminError
+from chatd.console.render import SORT_KEYS, status_text
 
 Json = dict[str, Any]
 
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="chatctl", description="Operate a chatd node through its admin API.")
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     p.add_argument("--url", default=os.environ.get("CHATCTL_URL", "http://127.0.0.1:8766/"),
                    help="the node's HTTP side (CHATCTL_URL; default http://127.0.0.1:8766/)")
     p.add_argument("--token", default=os.environ.get("CHATCTL_TOKEN"), help="an admin's access token (CHATCTL_TOKEN)")
@@ -96,7 +98,7 @@ def text(args: argparse.Namespace, answer: Json) -> str:
 
 
 def grant(args: argparse.Namespace) -> int:
-    from console.grant import grant_admin
+    from chatd.console.grant import grant_admin
     if not args.database_url:
         print("chatctl: grant-admin needs CHAT_DATABASE_URL (or --database-url)", file=sys.stderr)
         return 2
@@ -110,7 +112,7 @@ def grant(args: argparse.Namespace) -> int:
 def create_user(args: argparse.Namespace) -> int:
     import getpass
 
-    from console.accounts import create_user as create
+    from chatd.console.accounts import create_user as create
     if not args.database_url:
         print("chatctl: create-user needs CHAT_DATABASE_URL (or --database-url)", file=sys.stderr)
         return 2
@@ -134,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         client = connect(args)
         if args.command == "console":
-            from console.app import AdminApp
+            from chatd.console.app import AdminApp
             AdminApp(client, args.interval).run()
             return 0
         answer = action(args, client)()

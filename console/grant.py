@@ -7,8 +7,8 @@ import asyncio
 
 import asyncpg
 
-from persistence.admin import set_admin
-from persistence.migrate import apply_migrations
+from chatd.persistence.admin import set_admin
+from chatd.persistence.migrate import apply_migrations
 
 
 def grant_admin(database_url: str, username: str, admin: bool = True) -> bool:

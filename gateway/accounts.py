@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import uuid
 
-from auth import hash_refresh_token, new_refresh_token
-from auth.passwords import check_email, check_password_rules
-from gateway.errors import RequestError
-from gateway.password_checks import check_password, hash_password, unavailable_means_retry
-from gateway.services import Services
-from gateway.sessions import close_revoked
-from persistence import Conflict
-from persistence.records import DeviceGrant, RevokedDevices
-from protocol import frames as f
-from protocol.errors import ErrorCode
+from chatd.auth import hash_refresh_token, new_refresh_token
+from chatd.auth.passwords import check_email, check_password_rules
+from chatd.gateway.errors import RequestError
+from chatd.gateway.password_checks import check_password, hash_password, unavailable_means_retry
+from chatd.gateway.services import Services
+from chatd.gateway.sessions import close_revoked
+from chatd.persistence import Conflict
+from chatd.persistence.records import DeviceGrant, RevokedDevices
+from chatd.protocol import frames as f
+from chatd.protocol.errors import ErrorCode
 
 
 async def rate_limit(services: Services, key: str, limit: int, window: int, cost: int = 1,

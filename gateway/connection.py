@@ -16,17 +16,17 @@ from collections.abc import Callable
 import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection
 
-from actors.device import Device
-from actors.items import Detach
-from gateway.handlers import Handlers, RequestError
-from gateway.ratelimit import TokenBucket
-from gateway.services import Services
-from persistence import StoreUnavailable
-from protocol import ProtocolError, Session, bundle, decode_bundle, encode
-from protocol import frames as f
-from protocol.codec import MAX_BUNDLE_FRAMES
-from protocol.errors import ErrorCode
-from protocol.session import CLIENT_FRAMES
+from chatd.actors.device import Device
+from chatd.actors.items import Detach
+from chatd.gateway.handlers import Handlers, RequestError
+from chatd.gateway.ratelimit import TokenBucket
+from chatd.gateway.services import Services
+from chatd.persistence import StoreUnavailable
+from chatd.protocol import ProtocolError, Session, bundle, decode_bundle, encode
+from chatd.protocol import frames as f
+from chatd.protocol.codec import MAX_BUNDLE_FRAMES
+from chatd.protocol.errors import ErrorCode
+from chatd.protocol.session import CLIENT_FRAMES
 
 log = logging.getLogger("chatd.gateway")
 
@@ -43,7 +43,7 @@ class Connection:
         self._on_hello = on_hello  # called once, at the first successful hello
         self.prehello_frames = 0  # frames received before a successful hello
         self.ws = ws
-        self.address = address  # the client's limit key (gateway/client_address.py): what address limits count
+        self.address = address  # the client's limit key (runtime/client_address.py): what address limits count
         self.session = Session()
         cfg = services.config
         # unbounded for replies only (actors/device.py bounds the rest at CHAT_OUTBOX_FRAMES): the reader stops

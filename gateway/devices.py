@@ -7,18 +7,18 @@ from typing import TYPE_CHECKING
 
 import trio
 
-from actors.device import CLOSE_DISABLED, Device
-from actors.items import ChangeMembers
-from auth.passwords import check_password_rules
-from gateway.errors import Handler, RequestError
-from gateway.password_checks import check_password, hash_password
-from gateway.sessions import close_revoked
-from protocol import devices as d
-from protocol import frames as f
-from protocol.errors import ErrorCode
+from chatd.actors.device import CLOSE_DISABLED, Device
+from chatd.actors.items import ChangeMembers
+from chatd.auth.passwords import check_password_rules
+from chatd.gateway.errors import Handler, RequestError
+from chatd.gateway.password_checks import check_password, hash_password
+from chatd.gateway.sessions import close_revoked
+from chatd.protocol import devices as d
+from chatd.protocol import frames as f
+from chatd.protocol.errors import ErrorCode
 
 if TYPE_CHECKING:
-    from gateway.handlers import Handlers
+    from chatd.gateway.handlers import Handlers
 
 LEAVE_TIMEOUT = 10.0  # seconds the groups of a deleted account have to commit its departure
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from protocol import frames as f
-from protocol.errors import ErrorCode
+from chatd.protocol import frames as f
+from chatd.protocol.errors import ErrorCode
 
 
 class RequestError(Exception):

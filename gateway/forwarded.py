@@ -1,6 +1,6 @@
 """The client address of a websocket handshake or an HTTP request, by the configuration (both sides call this).
 
-gateway/client_address.py decides, purely; this adds the one thing an operator needs to hear: a trusted
+runtime/client_address.py decides, purely; this adds the one thing an operator needs to hear: a trusted
 proxy that sends the forwarding header CHAT_FORWARDED_HEADER does not name makes every client look like
 the proxy, so every per-address budget is shared by everyone. That is logged once per process.
 """
@@ -10,8 +10,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from chatd.config import Config
-from gateway.client_address import client_address, ignored_header
+from chatd.runtime.client_address import client_address, ignored_header
+from chatd.runtime.config import Config
 
 log = logging.getLogger("chatd.gateway")
 

@@ -14,8 +14,8 @@ from collections.abc import Callable
 
 import trio
 
-from actors.device import CLOSE_TRY_AGAIN, Device
-from actors.items import (
+from chatd.actors.device import CLOSE_TRY_AGAIN, Device
+from chatd.actors.items import (
     AckFrom,
     ChangeMembers,
     ChangeMessage,
@@ -30,20 +30,20 @@ from actors.items import (
     TypingNow,
     UpdateRoom,
 )
-from actors.rules import no_such_room, not_a_member
-from auth import TokenError
-from auth.tokens import AccessClaims
-from gateway.accounts import Accounts, rate_limit
-from gateway.devices import DeviceHandlers
-from gateway.errors import Handler, RequestError
-from gateway.invites import InviteHandlers
-from gateway.people import PeopleHandlers
-from gateway.qr_login import QrApprovals
-from gateway.services import Services
-from gateway.sessions import SessionEnded, session_user
-from protocol import frames as f
-from protocol.errors import ErrorCode
-from protocol.session import Session
+from chatd.actors.rules import no_such_room, not_a_member
+from chatd.auth import TokenError
+from chatd.auth.tokens import AccessClaims
+from chatd.gateway.accounts import Accounts, rate_limit
+from chatd.gateway.devices import DeviceHandlers
+from chatd.gateway.errors import Handler, RequestError
+from chatd.gateway.invites import InviteHandlers
+from chatd.gateway.people import PeopleHandlers
+from chatd.gateway.qr_login import QrApprovals
+from chatd.gateway.services import Services
+from chatd.gateway.sessions import SessionEnded, session_user
+from chatd.protocol import frames as f
+from chatd.protocol.errors import ErrorCode
+from chatd.protocol.session import Session
 
 
 class Handlers:
@@ -52,7 +52,7 @@ class Handlers:
         self.s = services
         self.session = session
         self.device = device
-        self.address = address  # the client's limit key (gateway/client_address.py: an IPv6 client's /64)
+        self.address = address  # the client's limit key (runtime/client_address.py: an IPv6 client's /64)
         self._on_authenticated = on_authenticated
         self.accounts = Accounts(services, address)
         self.table: dict[type[f.Frame], Handler] = {

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from actors.items import ChangeMembers, JoinByInvite
-from gateway.errors import Handler, RequestError
-from persistence.records import Refusal
-from protocol import frames as f
-from protocol.errors import ErrorCode
+from chatd.actors.items import ChangeMembers, JoinByInvite
+from chatd.gateway.errors import Handler, RequestError
+from chatd.persistence.records import Refusal
+from chatd.protocol import frames as f
+from chatd.protocol.errors import ErrorCode
 
 if TYPE_CHECKING:
-    from gateway.handlers import Handlers
+    from chatd.gateway.handlers import Handlers
 
 JOINS_PER_MINUTE = 10  # per user and per address: codes cannot be guessed by trying
 

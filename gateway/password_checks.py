@@ -17,13 +17,13 @@ from contextlib import contextmanager
 
 import trio
 
-from auth.passwords import PasswordQueueFull
-from chatd.config import Config
-from gateway.errors import RequestError
-from gateway.in_flight import TooManyInFlight
-from gateway.services import Services
-from persistence.cache import CacheUnavailable, LoginKeys, LoginLimits
-from protocol.errors import ErrorCode
+from chatd.auth.passwords import PasswordQueueFull
+from chatd.gateway.errors import RequestError
+from chatd.gateway.in_flight import TooManyInFlight
+from chatd.gateway.services import Services
+from chatd.persistence.cache import CacheUnavailable, LoginKeys, LoginLimits
+from chatd.protocol.errors import ErrorCode
+from chatd.runtime.config import Config
 
 BUSY_RETRY_AFTER = 1.0  # seconds: `retry_after` when Redis is down, the argon2 queue is full or an address's
 # checks under way are at their cap

@@ -10,16 +10,16 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from auth.visibility import may_see, text_problem
-from gateway.errors import Handler, RequestError
-from persistence.cache import Seen
-from persistence.profiles import TEXT_FIELDS, ProfileRow
-from protocol import frames as f
-from protocol import people as p
-from protocol.errors import ErrorCode
+from chatd.auth.visibility import may_see, text_problem
+from chatd.gateway.errors import Handler, RequestError
+from chatd.persistence.cache import Seen
+from chatd.persistence.profiles import TEXT_FIELDS, ProfileRow
+from chatd.protocol import frames as f
+from chatd.protocol import people as p
+from chatd.protocol.errors import ErrorCode
 
 if TYPE_CHECKING:
-    from gateway.handlers import Handlers
+    from chatd.gateway.handlers import Handlers
 
 PRESENCE_RETRY_AFTER = 5.0
 USERNAME_CHARS = re.compile(r"[A-Za-z0-9_.]*")  # what usernames are made of (protocol.frames.USERNAME_RE)

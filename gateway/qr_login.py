@@ -26,18 +26,18 @@ from typing import TYPE_CHECKING
 
 import trio
 
-from gateway.accounts import Accounts, rate_limit
-from gateway.errors import Handler, RequestError
-from gateway.in_flight import TooManyInFlight
-from gateway.services import Services
-from persistence import CacheUnavailable
-from persistence.qr_logins import QrClaim
-from protocol import frames as f
-from protocol import qr
-from protocol.errors import ErrorCode
+from chatd.gateway.accounts import Accounts, rate_limit
+from chatd.gateway.errors import Handler, RequestError
+from chatd.gateway.in_flight import TooManyInFlight
+from chatd.gateway.services import Services
+from chatd.persistence import CacheUnavailable
+from chatd.persistence.qr_logins import QrClaim
+from chatd.protocol import frames as f
+from chatd.protocol import qr
+from chatd.protocol.errors import ErrorCode
 
 if TYPE_CHECKING:
-    from gateway.handlers import Handlers
+    from chatd.gateway.handlers import Handlers
 
 POLL_SECONDS = 0.5  # a wait looks at its request this often (an answer on another process reaches it so)
 ANSWERS_PER_MINUTE = 30  # previews and answers per signed-in user (codes are not guessable anyway)

@@ -1,7 +1,7 @@
 """The websocket listener: handshake checks (Origin allow-list, per-address cap, cap on connections that
 have not said hello), then a Connection.
 
-The client's address comes from gateway/client_address.py (forwarding headers only from
+The client's address comes from runtime/client_address.py (forwarding headers only from
 CHAT_TRUSTED_PROXIES); the cap and every per-address limit count its limit key (an IPv6 client's /64).
 """
 
@@ -14,12 +14,12 @@ from urllib.parse import urlsplit
 import trio
 from trio_websocket import WebSocketRequest, WebSocketServer
 
-from actors.device import Device
-from chatd.sockets import shared_port_socket
-from gateway.client_address import limit_key
-from gateway.connection import Connection
-from gateway.forwarded import client_of
-from gateway.services import Services
+from chatd.actors.device import Device
+from chatd.gateway.connection import Connection
+from chatd.gateway.forwarded import client_of
+from chatd.gateway.services import Services
+from chatd.runtime.client_address import limit_key
+from chatd.runtime.sockets import shared_port_socket
 
 log = logging.getLogger("chatd.gateway")
 
@@ -58,7 +58,7 @@ class Gateway:
     async def _serve(self, handler_nursery: trio.Nursery, *, task_status: trio.TaskStatus[WebSocketServer]) -> None:
         cfg = self.s.config
         listeners: list[trio.SocketListener]
-        if cfg.reuse_port:  # several processes share the port (chatd/sockets.py)
+        if cfg.reuse_port:  # several processes share the port (runtime/sockets.py)
             listeners = [trio.SocketListener(trio.socket.from_stdlib_socket(shared_port_socket(cfg.host, cfg.port)))]
         else:
             listeners = await trio.open_tcp_listeners(cfg.port, host=cfg.host)

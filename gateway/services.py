@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from actors.bus import BusSink, NullBus
-from actors.directory import RoomDirectory, UserDirectory
-from actors.presence import PresenceTracker
-from auth import PasswordHasher, TokenIssuer
-from chatd.config import Config
-from chatd.metrics import Metrics
-from gateway.in_flight import InFlight
-from gateway.wakeups import Wakeups
-from persistence import Cache, Store
+from chatd.actors.bus import BusSink, NullBus
+from chatd.actors.directory import RoomDirectory, UserDirectory
+from chatd.actors.presence import PresenceTracker
+from chatd.auth import PasswordHasher, TokenIssuer
+from chatd.gateway.in_flight import InFlight
+from chatd.gateway.wakeups import Wakeups
+from chatd.persistence import Cache, Store
+from chatd.runtime.config import Config
+from chatd.runtime.metrics import Metrics
 
 
 @dataclass(frozen=True)

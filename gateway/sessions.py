@@ -16,15 +16,15 @@ import re
 
 import trio
 
-from actors.device import CLOSE_DISABLED, CLOSE_SIGNED_OUT
-from actors.items import CloseDevices
-from auth.tokens import AccessClaims
-from gateway.errors import RequestError
-from gateway.services import Services
-from persistence.records import RevokedDevices
-from protocol.errors import ErrorCode
-from protocol.frames import UUID_RE
-from supervisor import SupervisorClosed
+from chatd.actors.device import CLOSE_DISABLED, CLOSE_SIGNED_OUT
+from chatd.actors.items import CloseDevices
+from chatd.auth.tokens import AccessClaims
+from chatd.gateway.errors import RequestError
+from chatd.gateway.services import Services
+from chatd.persistence.records import RevokedDevices
+from chatd.protocol.errors import ErrorCode
+from chatd.protocol.frames import UUID_RE
+from chatd.supervisor import SupervisorClosed
 
 log = logging.getLogger("chatd.gateway")
 

@@ -16,17 +16,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
-from admin import actions, report
-from admin.context import AdminContext
-from admin.drain import start_drain
-from gateway.errors import RequestError
-from gateway.services import Services
-from httpapi.auth import user_of
-from httpapi.client_address import request_address
-from httpapi.json_body import refusal
-from persistence import StoreUnavailable
-from persistence.admin import UserRow
-from protocol.errors import ErrorCode
+from chatd.admin import actions, report
+from chatd.admin.context import AdminContext
+from chatd.admin.drain import start_drain
+from chatd.gateway.errors import RequestError
+from chatd.gateway.services import Services
+from chatd.httpapi.auth import user_of
+from chatd.httpapi.client_address import request_address
+from chatd.httpapi.json_body import refusal
+from chatd.persistence import StoreUnavailable
+from chatd.persistence.admin import UserRow
+from chatd.protocol.errors import ErrorCode
 
 log = logging.getLogger("chatd.admin")
 

@@ -19,21 +19,21 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from chatd.metrics import Metrics
-from gateway.accounts import Accounts
-from gateway.client_address import limit_key
-from gateway.errors import RequestError
-from gateway.services import Services
-from httpapi import session_cookie
-from httpapi.client_address import request_address
-from httpapi.json_body import read_json, refusal
-from httpapi.media import media_routes
-from httpapi.push import push_routes
-from httpapi.qr_login import qr_routes
-from httpapi.webapp import web_routes
-from protocol import frames as f
-from protocol.errors import ErrorCode
-from protocol.schema import SchemaError, build, unbuild
+from chatd.gateway.accounts import Accounts
+from chatd.gateway.errors import RequestError
+from chatd.gateway.services import Services
+from chatd.httpapi import session_cookie
+from chatd.httpapi.client_address import request_address
+from chatd.httpapi.json_body import read_json, refusal
+from chatd.httpapi.media import media_routes
+from chatd.httpapi.push import push_routes
+from chatd.httpapi.qr_login import qr_routes
+from chatd.httpapi.webapp import web_routes
+from chatd.protocol import frames as f
+from chatd.protocol.errors import ErrorCode
+from chatd.protocol.schema import SchemaError, build, unbuild
+from chatd.runtime.client_address import limit_key
+from chatd.runtime.metrics import Metrics
 
 
 def account_route(services: Services, kind: type[f.Frame], action: str,

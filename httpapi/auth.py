@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
-from auth import TokenError
-from auth.tokens import AccessClaims
-from gateway.errors import RequestError
-from gateway.services import Services
-from gateway.sessions import session_user
-from protocol.errors import ErrorCode
+from chatd.auth import TokenError
+from chatd.auth.tokens import AccessClaims
+from chatd.gateway.errors import RequestError
+from chatd.gateway.services import Services
+from chatd.gateway.sessions import session_user
+from chatd.protocol.errors import ErrorCode
 
 
 async def session_of(request: Request, services: Services) -> AccessClaims:

@@ -1,4 +1,4 @@
-"""The HTTP side's client address: the TCP peer, or what a trusted proxy forwarded (gateway/client_address.py).
+"""The HTTP side's client address: the TCP peer, or what a trusted proxy forwarded (runtime/client_address.py).
 
 Hypercorn reports the TCP peer as it is (no proxy-header middleware rewrites it); only this decides.
 """
@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
-from chatd.config import Config
-from gateway.forwarded import client_of
+from chatd.gateway.forwarded import client_of
+from chatd.runtime.config import Config
 
 
 def request_address(request: Request, config: Config) -> str:

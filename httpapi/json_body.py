@@ -11,7 +11,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from protocol.errors import ErrorCode
+from chatd.protocol.errors import ErrorCode
 
 MAX_BODY = 64 * 1024
 STATUS = {ErrorCode.BAD_REQUEST: 400, ErrorCode.UNAUTHORIZED: 401, ErrorCode.FORBIDDEN: 403,

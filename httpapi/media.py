@@ -21,17 +21,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from auth.media_links import LinkError, MediaLinks
-from gateway.errors import RequestError
-from gateway.services import Services
-from httpapi.auth import user_of
-from httpapi.media_download import serve
-from httpapi.media_upload import Received, body_read, receive
-from httpapi.refused import Refused, ThenDrain
-from httpapi.upload_limits import UploadAllowance
-from media.storage import DiskStorage
-from persistence.errors import BlobDoomed, StoreUnavailable
-from persistence.media import StoredMedia
+from chatd.auth.media_links import LinkError, MediaLinks
+from chatd.gateway.errors import RequestError
+from chatd.gateway.services import Services
+from chatd.httpapi.auth import user_of
+from chatd.httpapi.media_download import serve
+from chatd.httpapi.media_upload import Received, body_read, receive
+from chatd.httpapi.refused import Refused, ThenDrain
+from chatd.httpapi.upload_limits import UploadAllowance
+from chatd.media.storage import DiskStorage
+from chatd.persistence.errors import BlobDoomed, StoreUnavailable
+from chatd.persistence.media import StoredMedia
 
 MEDIA_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 IMAGE_WORKERS = 2  # images decoded at once (CPU and memory bound)

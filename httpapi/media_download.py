@@ -7,13 +7,13 @@ import logging
 from starlette.requests import Request
 from starlette.responses import Response
 
-from httpapi.blob_response import BlobResponse
-from httpapi.refused import Refused
-from media.names import content_disposition
-from media.ranges import ByteRange, RangeNotSatisfiable, if_range_holds, none_match, parse_range
-from media.sniff import EXTENSIONS, shown_inline
-from media.storage import BlobStorage
-from persistence.media import StoredMedia
+from chatd.httpapi.blob_response import BlobResponse
+from chatd.httpapi.refused import Refused
+from chatd.media.names import content_disposition
+from chatd.media.ranges import ByteRange, RangeNotSatisfiable, if_range_holds, none_match, parse_range
+from chatd.media.sniff import EXTENSIONS, shown_inline
+from chatd.media.storage import BlobStorage
+from chatd.persistence.media import StoredMedia
 
 log = logging.getLogger("chatd.media")
 

@@ -19,14 +19,14 @@ from urllib.parse import unquote
 import trio
 from starlette.requests import ClientDisconnect, Request
 
-from httpapi.refused import Refused
-from media.images import Picture, examine
-from media.names import clean_filename
-from media.sniff import IMAGES, SNIFF_BYTES, sniff
-from media.staging import StagedFile
-from media.storage import READ_CHUNK, BlobStorage, BlobWriter
-from media.strip import strip_metadata
-from persistence.media import NewMedia, new_media_id
+from chatd.httpapi.refused import Refused
+from chatd.media.images import Picture, examine
+from chatd.media.names import clean_filename
+from chatd.media.sniff import IMAGES, SNIFF_BYTES, sniff
+from chatd.media.staging import StagedFile
+from chatd.media.storage import READ_CHUNK, BlobStorage, BlobWriter
+from chatd.media.strip import strip_metadata
+from chatd.persistence.media import NewMedia, new_media_id
 
 IDLE_SECONDS = 60.0  # an upload that sends nothing for this long is dropped (408)
 STRIPPED = frozenset({"image/jpeg", "image/png", "image/webp"})  # stored without their metadata (EXIF, GPS, ...)

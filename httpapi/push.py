@@ -17,13 +17,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from gateway.errors import RequestError
-from gateway.services import Services
-from gateway.sessions import SIGNED_OUT
-from httpapi.auth import session_of, user_of
-from persistence.errors import DeviceSignedOut, StoreUnavailable
-from push.subscription import InvalidSubscription, parse_subscription
-from push.vapid import VapidKey
+from chatd.gateway.errors import RequestError
+from chatd.gateway.services import Services
+from chatd.gateway.sessions import SIGNED_OUT
+from chatd.httpapi.auth import session_of, user_of
+from chatd.persistence.errors import DeviceSignedOut, StoreUnavailable
+from chatd.push.subscription import InvalidSubscription, parse_subscription
+from chatd.push.vapid import VapidKey
 
 log = logging.getLogger("chatd.http.push")
 

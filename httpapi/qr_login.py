@@ -20,18 +20,18 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from gateway.client_address import limit_key
-from gateway.errors import RequestError
-from gateway.qr_login import QrLogins, StillPending
-from gateway.services import Services
-from httpapi import session_cookie
-from httpapi.blob_response import until_disconnect
-from httpapi.client_address import request_address
-from httpapi.json_body import read_json, refusal
-from persistence import StoreUnavailable
-from protocol import qr
-from protocol.errors import ErrorCode
-from protocol.schema import SchemaError, build, unbuild
+from chatd.gateway.errors import RequestError
+from chatd.gateway.qr_login import QrLogins, StillPending
+from chatd.gateway.services import Services
+from chatd.httpapi import session_cookie
+from chatd.httpapi.blob_response import until_disconnect
+from chatd.httpapi.client_address import request_address
+from chatd.httpapi.json_body import read_json, refusal
+from chatd.persistence import StoreUnavailable
+from chatd.protocol import qr
+from chatd.protocol.errors import ErrorCode
+from chatd.protocol.schema import SchemaError, build, unbuild
+from chatd.runtime.client_address import limit_key
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 

@@ -9,7 +9,7 @@ from hypercorn.config import Config as HypercornConfig
 from hypercorn.trio import serve
 from starlette.applications import Starlette
 
-from chatd.sockets import shared_port_socket
+from chatd.runtime.sockets import shared_port_socket
 
 log = logging.getLogger("chatd.http")
 
@@ -19,7 +19,7 @@ class HttpServer:
         self.app = app
         self.host = host
         self.port = port  # 0: any free port; the bound one is known once started
-        self.reuse_port = reuse_port  # share the port with other processes (chatd/sockets.py)
+        self.reuse_port = reuse_port  # share the port with other processes (runtime/sockets.py)
         self.url: str | None = None
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:

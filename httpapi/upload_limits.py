@@ -18,8 +18,8 @@ from types import TracebackType
 
 import trio
 
-from gateway.services import Services
-from httpapi.refused import Refused
+from chatd.gateway.services import Services
+from chatd.httpapi.refused import Refused
 
 SLOT_TTL = 120.0  # an upload's slot runs out this long after its last renewal
 RENEW_EVERY = 30.0

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 
 import trio
 
-from media.storage import BlobStorage
-from persistence.errors import StoreUnavailable
-from persistence.store import Store
+from chatd.media.storage import BlobStorage
+from chatd.persistence.errors import StoreUnavailable
+from chatd.persistence.store import Store
 
 log = logging.getLogger("chatd.media")
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from PIL import Image, ImageOps, JpegImagePlugin
 
-from media.images import MAX_PIXELS
+from chatd.media.images import MAX_PIXELS
 
 log = logging.getLogger("chatd.media")
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncpg
 
-from persistence.bridge import bridged
-from persistence.errors import Conflict
-from persistence.records import Account, DeviceGrant, RevokedDevices
-from persistence.sessions import revoke
+from chatd.persistence.bridge import bridged
+from chatd.persistence.errors import Conflict
+from chatd.persistence.records import Account, DeviceGrant, RevokedDevices
+from chatd.persistence.sessions import revoke
 
 
 async def _lock_device_of(con: asyncpg.Connection, token_hash: bytes) -> None:

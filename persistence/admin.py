@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from persistence.bridge import bridged
+from chatd.persistence.bridge import bridged
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,7 +31,7 @@ import asyncpg
 import outcome
 import trio
 
-from persistence.errors import StoreContention, StoreUnavailable
+from chatd.persistence.errors import StoreContention, StoreUnavailable
 
 P = ParamSpec("P")
 T = TypeVar("T")

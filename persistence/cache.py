@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 import redis.asyncio as aredis
 from redis.exceptions import RedisError
 
-from persistence.bridge import aio
-from persistence.errors import CacheUnavailable
-from persistence.qr_logins import SCRIPTS as QR_SCRIPTS
-from persistence.qr_logins import QrLoginCache
+from chatd.persistence.bridge import aio
+from chatd.persistence.errors import CacheUnavailable
+from chatd.persistence.qr_logins import SCRIPTS as QR_SCRIPTS
+from chatd.persistence.qr_logins import QrLoginCache
 
 log = logging.getLogger("chatd.cache")
 
@@ -29,7 +29,7 @@ REDIS_POOL_SIZE = 64
 
 @dataclass(frozen=True, slots=True)
 class LoginLimits:
-    """The login throttle's layers (chatd/config.py login_*); only failures count."""
+    """The login throttle's layers (runtime/config.py login_*); only failures count."""
 
     window: float  # seconds: the per-pair and per-address counters are fixed windows this long
     per_pair: int  # failures per (login name, address) per window

@@ -12,9 +12,9 @@ from typing import Any
 
 import asyncpg
 
-from persistence.bridge import bridged
-from persistence.records import InvitePreviewRow, Refusal
-from protocol.frames import InviteInfo, InviteJoinRecord
+from chatd.persistence.bridge import bridged
+from chatd.persistence.records import InvitePreviewRow, Refusal
+from chatd.protocol.frames import InviteInfo, InviteJoinRecord
 
 CODE_BYTES = 18  # 144 bits, 24 URL-safe characters
 

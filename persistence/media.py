@@ -13,10 +13,10 @@ from typing import Any
 
 import asyncpg
 
-from persistence.bridge import bridged
-from persistence.errors import BlobDoomed
-from persistence.media_gc import sha_lock
-from persistence.versions import deleted_as_of
+from chatd.persistence.bridge import bridged
+from chatd.persistence.errors import BlobDoomed
+from chatd.persistence.media_gc import sha_lock
+from chatd.persistence.versions import deleted_as_of
 
 ID_BYTES = 18  # 144 bits, 24 URL-safe characters
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from persistence.bridge import bridged
+from chatd.persistence.bridge import bridged
 
 COLLECTOR_LOCK_KEY = 0x4D656469  # "Medi": one collector pass at a time across processes
 USAGE_KEPT_DAYS = 2  # upload_usage rows older than this are of no use

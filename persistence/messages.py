@@ -7,10 +7,10 @@ from typing import Any
 
 import asyncpg
 
-from persistence.bridge import bridged
-from persistence.errors import StaleRoom
-from persistence.media import StoredMedia, media_rows
-from persistence.records import (
+from chatd.persistence.bridge import bridged
+from chatd.persistence.errors import StaleRoom
+from chatd.persistence.media import StoredMedia, media_rows
+from chatd.persistence.records import (
     Appended,
     AppendItem,
     InviteJoin,
@@ -22,11 +22,11 @@ from persistence.records import (
     RoomUpdate,
     to_message,
 )
-from persistence.seqplan import Lookups, plan_room, text_key
-from persistence.versions import VERSIONED, VISIBILITY_LOG, as_of_join, as_of_select, visibility_log
-from protocol.frames import MediaRef, Message
-from protocol.history import MESSAGE_EVENTS, may_tell, readable, redacted
-from protocol.mentions import mentioned
+from chatd.persistence.seqplan import Lookups, plan_room, text_key
+from chatd.persistence.versions import VERSIONED, VISIBILITY_LOG, as_of_join, as_of_select, visibility_log
+from chatd.protocol.frames import MediaRef, Message
+from chatd.protocol.history import MESSAGE_EVENTS, may_tell, readable, redacted
+from chatd.protocol.mentions import mentioned
 
 MESSAGE_COLUMNS = ("room_id, seq, sender_id, client_id, kind, body, event, created_at, edited_at, deleted, media,"
                    " reply_to, reactions")

@@ -17,7 +17,7 @@ FILE_RE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 
 def migration_files() -> list[tuple[int, str, str]]:
     out = []
-    for entry in resources.files("persistence.migrations").iterdir():
+    for entry in resources.files("chatd.persistence.migrations").iterdir():
         m = FILE_RE.match(entry.name)
         if m:
             out.append((int(m.group(1)), m.group(2), entry.read_text()))

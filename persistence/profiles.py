@@ -14,9 +14,9 @@ from typing import Any
 
 import asyncpg
 
-from auth.visibility import levels
-from persistence.bridge import bridged
-from protocol.people import PROFILE_FIELDS, Level, ProfileField
+from chatd.auth.visibility import levels
+from chatd.persistence.bridge import bridged
+from chatd.protocol.people import PROFILE_FIELDS, Level, ProfileField
 
 TEXT_FIELDS = ("display_name", "about", "avatar")
 

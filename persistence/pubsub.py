@@ -12,8 +12,8 @@ from collections.abc import Callable
 import trio
 from redis.exceptions import RedisError
 
-from persistence.bridge import aio
-from persistence.cache import Cache
+from chatd.persistence.bridge import aio
+from chatd.persistence.cache import Cache
 
 log = logging.getLogger("chatd.bus")
 BusError = (RedisError, OSError)

@@ -12,8 +12,8 @@ from typing import Any
 
 import asyncpg
 
-from persistence.bridge import bridged
-from persistence.errors import DeviceSignedOut
+from chatd.persistence.bridge import bridged
+from chatd.persistence.errors import DeviceSignedOut
 
 NOTIFYING_KINDS = ["text", "image", "video", "audio", "file"]  # what makes a push (system messages never do)
 SCAN_BACKLOG = 1000  # the scan looks at most this many seqs back in a room (a month away is not re-read)

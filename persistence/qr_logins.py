@@ -19,8 +19,8 @@ from typing import Any
 import redis.asyncio as aredis
 from redis.exceptions import RedisError
 
-from persistence.bridge import aio
-from persistence.errors import CacheUnavailable
+from chatd.persistence.bridge import aio
+from chatd.persistence.errors import CacheUnavailable
 
 ANSWER_KEEP_MS = 30_000  # an answered request lives at least this much longer, for its device to collect
 

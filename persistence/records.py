@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from protocol.frames import Media, MediaRef, Message, Reaction
+from chatd.protocol.frames import Media, MediaRef, Message, Reaction
 
 
 @dataclass(slots=True)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncpg
 
-from persistence.bridge import bridged
-from persistence.records import Membership, MemberState, RoomState, to_message
-from persistence.versions import VISIBILITY_LOG, deleted_as_of, visibility_log
-from protocol.frames import Member, RoomInfo, RoomSummary
-from protocol.history import readable, redacted
+from chatd.persistence.bridge import bridged
+from chatd.persistence.records import Membership, MemberState, RoomState, to_message
+from chatd.persistence.versions import VISIBILITY_LOG, deleted_as_of, visibility_log
+from chatd.protocol.frames import Member, RoomInfo, RoomSummary
+from chatd.protocol.history import readable, redacted
 
 UNREAD_CAP = 1000  # unread counts stop at this (clients show "999+")
 

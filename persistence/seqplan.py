@@ -17,11 +17,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from persistence.invites import refuse_join
-from persistence.media import StoredMedia
-from persistence.records import AppendItem, InviteJoin, MemberChange, MessageChange, NewText, ReactionChange, Refusal
-from protocol.frames import Message
-from protocol.reactions import apply, holds, limit_problem
+from chatd.persistence.invites import refuse_join
+from chatd.persistence.media import StoredMedia
+from chatd.persistence.records import (
+    AppendItem,
+    InviteJoin,
+    MemberChange,
+    MessageChange,
+    NewText,
+    ReactionChange,
+    Refusal,
+)
+from chatd.protocol.frames import Message
+from chatd.protocol.reactions import apply, holds, limit_problem
 
 Key = tuple[int, str]  # (sender, client_id): the idempotency key of a text
 # A fresh seq, a retry of the message stored under that key, a refusal, or None: what the item asks for

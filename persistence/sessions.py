@@ -10,10 +10,10 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from persistence.bridge import bridged
-from persistence.invites import refuse_join
-from persistence.records import Refusal, RevokedDevices
-from protocol.devices import DeviceInfo
+from chatd.persistence.bridge import bridged
+from chatd.persistence.invites import refuse_join
+from chatd.persistence.records import Refusal, RevokedDevices
+from chatd.protocol.devices import DeviceInfo
 
 SEEN_EVERY_SECONDS = 60  # a device's last_seen_at is written at most this often
 

@@ -10,20 +10,20 @@ import json
 import asyncpg
 import trio
 
-from persistence.accounts import AccountQueries
-from persistence.admin import AdminQueries
-from persistence.bridge import aio, bridged
-from persistence.errors import StoreUnavailable
-from persistence.invites import InviteQueries
-from persistence.media import MediaQueries
-from persistence.media_gc import MediaCollectorQueries
-from persistence.messages import MessageQueries
-from persistence.migrate import apply_migrations
-from persistence.profiles import ProfileQueries
-from persistence.push import PushQueries
-from persistence.rooms import RoomQueries
-from persistence.sessions import SessionQueries
-from persistence.upload_quota import UploadQuotaQueries
+from chatd.persistence.accounts import AccountQueries
+from chatd.persistence.admin import AdminQueries
+from chatd.persistence.bridge import aio, bridged
+from chatd.persistence.errors import StoreUnavailable
+from chatd.persistence.invites import InviteQueries
+from chatd.persistence.media import MediaQueries
+from chatd.persistence.media_gc import MediaCollectorQueries
+from chatd.persistence.messages import MessageQueries
+from chatd.persistence.migrate import apply_migrations
+from chatd.persistence.profiles import ProfileQueries
+from chatd.persistence.push import PushQueries
+from chatd.persistence.rooms import RoomQueries
+from chatd.persistence.sessions import SessionQueries
+from chatd.persistence.upload_quota import UploadQuotaQueries
 
 
 async def _init_connection(con: asyncpg.Connection) -> None:

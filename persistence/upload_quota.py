@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from persistence.bridge import bridged
+from chatd.persistence.bridge import bridged
 
 _RESERVE = """
 WITH d AS (SELECT COALESCE($4::date, (now() AT TIME ZONE 'UTC')::date) AS day),

@@ -8,9 +8,9 @@ from typing import Any
 
 import msgpack
 
-from protocol.errors import ErrorCode, ProtocolError
-from protocol.frames import FRAME_TYPES, MAX_ID, Frame, Message, Msgs
-from protocol.schema import SchemaError, build, unbuild
+from chatd.protocol.errors import ErrorCode, ProtocolError
+from chatd.protocol.frames import FRAME_TYPES, MAX_ID, Frame, Message, Msgs
+from chatd.protocol.schema import SchemaError, build, unbuild
 
 DEFAULT_MAX_FRAME_BYTES = 64 * 1024
 MAX_BUNDLE_FRAMES = 64  # frames in one websocket message (protocol version 2, docs/protocol.md)

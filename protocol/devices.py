@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from protocol.frames import UUID_RE, Frame, frame, req_id
-from protocol.schema import bounded
+from chatd.protocol.frames import UUID_RE, Frame, frame, req_id
+from chatd.protocol.schema import bounded
 
 MAX_PASSWORD = 256
 

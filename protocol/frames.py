@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
-from protocol.reactions import MAX_EMOJI_LEN, MAX_KINDS, emoji_problem
-from protocol.schema import SchemaError, bounded
+from chatd.protocol.reactions import MAX_EMOJI_LEN, MAX_KINDS, emoji_problem
+from chatd.protocol.schema import SchemaError, bounded
 
 PROTOCOL_VERSION = 2  # 2: a websocket message may carry a bundle of frames (docs/protocol.md)
 SUPPORTED_VERSIONS = (1, 2)

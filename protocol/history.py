@@ -18,7 +18,7 @@ from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from protocol.frames import Message
+from chatd.protocol.frames import Message
 
 VisibilityLog = Sequence[tuple[int, str]]  # (from_seq, "shared" | "joined"), ascending by seq
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from protocol.frames import USER_REF_BOUNDS, Frame, UserRef, frame, req_id
-from protocol.schema import bounded
+from chatd.protocol.frames import USER_REF_BOUNDS, Frame, UserRef, frame, req_id
+from chatd.protocol.schema import bounded
 
 # Who may see a profile field: anybody, the people who currently share a room with its owner, or no one
 # (the owner always sees everything).

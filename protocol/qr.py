@@ -14,8 +14,8 @@ import re
 import secrets
 from dataclasses import dataclass
 
-from protocol.frames import Frame, frame, req_id
-from protocol.schema import bounded
+from chatd.protocol.frames import Frame, frame, req_id
+from chatd.protocol.schema import bounded
 
 # Crockford's base32: no I, L, O or U, so a code read aloud or typed from a screen has no look-alikes
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"

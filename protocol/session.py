@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from enum import Enum
 
-from protocol import devices, people, qr
-from protocol import frames as f
-from protocol.errors import ErrorCode, ProtocolError
+from chatd.protocol import devices, people, qr
+from chatd.protocol import frames as f
+from chatd.protocol.errors import ErrorCode, ProtocolError
 
 ACCOUNT_FRAMES: frozenset[type[f.Frame]] = frozenset({f.Signup, f.Login, f.Refresh, f.Logout})
 SESSION_FRAMES: frozenset[type[f.Frame]] = frozenset({

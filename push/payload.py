@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import json
 
-from persistence.push import PushJob
-from push.sender import PushMessage
-from push.vapid import VapidKey
+from chatd.persistence.push import PushJob
+from chatd.push.sender import PushMessage
+from chatd.push.vapid import VapidKey
 
 PREVIEW_CHARS = 100
 

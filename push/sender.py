@@ -19,8 +19,8 @@ import requests
 import trio
 from pywebpush import WebPushException, webpush
 
-from persistence.push import Subscription
-from push.vapid import VapidKey
+from chatd.persistence.push import Subscription
+from chatd.push.vapid import VapidKey
 
 log = logging.getLogger("chatd.push")
 

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from push.vapid import b64url, b64url_decode
+from chatd.push.vapid import b64url, b64url_decode
 
 MAX_ENDPOINT = 2048
 B64URL = re.compile(r"^[A-Za-z0-9_-]+={0,2}$")

@@ -20,14 +20,14 @@ from dataclasses import dataclass
 
 import trio
 
-from chatd.config import Config
-from persistence.errors import StoreUnavailable
-from persistence.push import PushJob, SendFailure
-from persistence.store import Store
-from push.payload import push_message
-from push.sender import Outcome, PushResult, PushSender
-from push.vapid import VapidKey
-from supervisor import ChildSpec, RestartIntensityExceeded, Supervisor
+from chatd.persistence.errors import StoreUnavailable
+from chatd.persistence.push import PushJob, SendFailure
+from chatd.persistence.store import Store
+from chatd.push.payload import push_message
+from chatd.push.sender import Outcome, PushResult, PushSender
+from chatd.push.vapid import VapidKey
+from chatd.runtime.config import Config
+from chatd.supervisor import ChildSpec, RestartIntensityExceeded, Supervisor
 
 log = logging.getLogger("chatd.push")
 

@@ -10,6 +10,6 @@ fi
 STAMP=.venv/.chatd-installed
 if [ ! -f "$STAMP" ] || [ pyproject.toml -nt "$STAMP" ]; then
     .venv/bin/python -m pip install --quiet --upgrade pip
-    .venv/bin/python -m pip install --quiet --config-settings editable_mode=compat -e '.[dev]'
+    .venv/bin/python -m pip install --quiet -e '.[dev]'
     touch "$STAMP"
 fi

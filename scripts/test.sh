@@ -3,5 +3,5 @@
 # set it uses those servers; otherwise it starts an embedded Postgres and Redis for the run.
 source "$(dirname "$0")/bootstrap.sh"
 .venv/bin/ruff check .
-.venv/bin/mypy .
+.venv/bin/mypy
 exec .venv/bin/python -m pytest "$@"

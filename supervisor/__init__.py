@@ -1,6 +1,6 @@
 """A small OTP-style supervisor for trio: child specs, one_for_one restarts, restart intensity."""
 
-from supervisor.core import (
+from chatd.supervisor.core import (
     ChildInfo,
     ChildSpec,
     Restart,

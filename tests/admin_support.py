@@ -9,9 +9,9 @@ from typing import Any, TypeVar
 import httpx
 import trio
 
-from chatd.config import Config
+from chatd.console.grant import grant_admin
 from chatd.node import Node
-from console.grant import grant_admin
+from chatd.runtime.config import Config
 from tests.conftest import Backing, People, Person
 
 T = TypeVar("T")

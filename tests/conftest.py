@@ -21,11 +21,11 @@ import asyncpg
 import pytest
 import trio
 
-from chatd.config import Config
+from chatd.clients.ws import ChatClient
 from chatd.embedded import embedded_postgres, embedded_redis
 from chatd.node import Node
-from clients.ws import ChatClient
-from protocol import frames as f
+from chatd.protocol import frames as f
+from chatd.runtime.config import Config
 
 PASSWORD = "correct horse battery"
 

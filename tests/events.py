@@ -6,8 +6,8 @@ from typing import Any
 
 import trio
 
-from clients.ws import ChatClient
-from protocol import frames as f
+from chatd.clients.ws import ChatClient
+from chatd.protocol import frames as f
 
 
 class Events:

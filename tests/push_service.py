@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from httpapi.server import HttpServer
+from chatd.httpapi.server import HttpServer
 
 
 def b64url(data: bytes) -> str:

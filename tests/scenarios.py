@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import trio
 
-from clients.ws import ChatClient
-from protocol import frames as f
+from chatd.clients.ws import ChatClient
+from chatd.protocol import frames as f
 from tests.conftest import People, Person
 
 SENDERS = 10

@@ -10,9 +10,9 @@ import httpx
 import pytest
 import trio
 
+from chatd.clients.ws import ChatClient, Disconnected
 from chatd.node import Node
-from clients.ws import ChatClient, Disconnected
-from protocol import frames as f
+from chatd.protocol import frames as f
 from tests.admin_support import actor, find, http, new_admin
 from tests.conftest import PASSWORD, Backing, People
 
@@ -138,8 +138,8 @@ async def test_disconnect_and_disable_act_on_live_connections_and_tokens(node: N
 def test_json_logs_carry_the_actor_and_its_room() -> None:
     import json
 
-    from admin.logjson import JsonFormatter
-    from supervisor import current_child
+    from chatd.admin.logjson import JsonFormatter
+    from chatd.supervisor import current_child
 
     record = logging.makeLogRecord({"name": "chatd.room", "levelname": "WARNING", "msg": "commit failed: %s",
                                     "args": ("x",), "admin": "ann"})

@@ -11,11 +11,11 @@ from pathlib import Path
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Tree
 
-from clients.ws import ChatClient
-from console.app import AdminApp, Confirm
-from console.client import AdminClient
-from console.grant import grant_admin
-from protocol import frames as f
+from chatd.clients.ws import ChatClient
+from chatd.console.app import AdminApp, Confirm
+from chatd.console.client import AdminClient
+from chatd.console.grant import grant_admin
+from chatd.protocol import frames as f
 from tests.admin_support import NodeThread, actor
 from tests.conftest import PASSWORD, Backing, make_config
 

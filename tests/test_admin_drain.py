@@ -12,9 +12,9 @@ import pytest
 import trio
 from trio_websocket import ConnectionRejected, HandshakeError
 
-from admin.drain import CLOSE_DRAINING
-from clients.ws import ChatClient, ChatError, Disconnected
-from protocol import frames as f
+from chatd.admin.drain import CLOSE_DRAINING
+from chatd.clients.ws import ChatClient, ChatError, Disconnected
+from chatd.protocol import frames as f
 from tests.admin_support import http, new_admin
 from tests.conftest import Backing, People, make_config, start_node
 

@@ -12,11 +12,11 @@ import jwt
 import pytest
 import trio
 
-from auth.tokens import AUDIENCE, ISSUER, TokenIssuer
-from chatd.config import Config
+from chatd.auth.tokens import AUDIENCE, ISSUER, TokenIssuer
+from chatd.clients.ws import ChatClient
 from chatd.node import Node
-from clients.ws import ChatClient
-from protocol import frames as f
+from chatd.protocol import frames as f
+from chatd.runtime.config import Config
 from tests.conftest import PASSWORD, Backing, People, make_config, start_node
 
 

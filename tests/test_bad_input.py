@@ -15,9 +15,9 @@ import pytest
 import trio
 from trio_websocket import open_websocket_url
 
-from chatd.config import Config
 from chatd.node import Node
-from protocol import frames as f
+from chatd.protocol import frames as f
+from chatd.runtime.config import Config
 from tests.conftest import People
 
 

@@ -8,7 +8,7 @@ import threading
 import pytest
 import trio
 
-from persistence.bridge import loop_thread
+from chatd.persistence.bridge import loop_thread
 
 
 async def test_a_call_runs_on_the_loop_thread_and_returns_its_result() -> None:

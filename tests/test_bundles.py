@@ -9,8 +9,8 @@ import trio
 from trio_websocket import open_websocket_url
 
 from chatd.node import Node
-from protocol import bundle, encode
-from protocol import frames as f
+from chatd.protocol import bundle, encode
+from chatd.protocol import frames as f
 from tests.conftest import People
 from tests.events import delivered_until
 from tests.scenarios import chatting_pair

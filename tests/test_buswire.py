@@ -5,8 +5,8 @@ from __future__ import annotations
 import msgpack
 import pytest
 
-from actors.buswire import BusEvent, BusWireError, ToRoom, ToUsers, decode, encode, sender
-from actors.items import (
+from chatd.actors.buswire import BusEvent, BusWireError, ToRoom, ToUsers, decode, encode, sender
+from chatd.actors.items import (
     CloseDevices,
     CursorMoved,
     MembershipChanged,
@@ -17,9 +17,9 @@ from actors.items import (
     RemoteTyping,
     SettingsChanged,
 )
-from actors.remote import remote_news
-from protocol import people as p
-from protocol.frames import Media, Message
+from chatd.actors.remote import remote_news
+from chatd.protocol import people as p
+from chatd.protocol.frames import Media, Message
 
 
 def text(seq: int, room: int = 7) -> Message:

@@ -6,7 +6,7 @@ import uuid
 
 import trio
 
-from protocol import frames as f
+from chatd.protocol import frames as f
 from tests.conftest import People
 from tests.scenarios import SENDERS, thousand_messages_into_one_room
 

@@ -1,10 +1,10 @@
-"""gateway/client_address.py alone: which forwarded hop is the client, and how limits group addresses."""
+"""runtime/client_address.py alone: which forwarded hop is the client, and how limits group addresses."""
 
 from __future__ import annotations
 
 import pytest
 
-from gateway.client_address import client_address, ignored_header, limit_key, parse_address, parse_networks
+from chatd.runtime.client_address import client_address, ignored_header, limit_key, parse_address, parse_networks
 
 PROXIES = parse_networks(["10.0.0.0/8", "127.0.0.1", "2001:db8:ffff::/48"])
 

@@ -14,9 +14,9 @@ import pytest
 import redis
 import trio
 
-from clients.ws import ChatClient
-from protocol import frames as f
-from protocol import people as p
+from chatd.clients.ws import ChatClient
+from chatd.protocol import frames as f
+from chatd.protocol import people as p
 from tests.admin_support import http, new_admin
 from tests.conftest import Backing, Pair, People, make_config, start_node, start_pair
 from tests.faults.load import PER_SENDER, confirmed, drain, group_under_load, verify, wait_until

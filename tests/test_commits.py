@@ -8,13 +8,13 @@ from collections.abc import Callable
 import pytest
 import trio
 
-from actors.commits import CommitWriter
-from actors.items import Crash
+from chatd.actors.commits import CommitWriter
+from chatd.actors.items import Crash
 from chatd.node import Node
-from persistence.errors import StaleRoom
-from persistence.messages import RoomAppend
-from persistence.records import Appended, NewText
-from protocol import frames as f
+from chatd.persistence.errors import StaleRoom
+from chatd.persistence.messages import RoomAppend
+from chatd.persistence.records import Appended, NewText
+from chatd.protocol import frames as f
 from tests.conftest import People
 
 

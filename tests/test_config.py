@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from chatd.config import Config, ConfigError
 from chatd.main import main
+from chatd.runtime.config import Config, ConfigError
 
 URLS = {"CHAT_DATABASE_URL": "postgresql://db/chat", "CHAT_REDIS_URL": "redis://cache/0"}
 

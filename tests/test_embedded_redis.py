@@ -12,7 +12,7 @@ import pytest
 import redis
 
 from chatd.embedded import RedisProcess
-from chatd.secretfile import redacted
+from chatd.runtime.secretfile import redacted
 
 
 def mode(path: Path) -> int:

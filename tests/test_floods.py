@@ -16,13 +16,13 @@ import pytest
 import trio
 from trio_websocket import ConnectionClosed, open_websocket_url
 
-from actors.device import Device
-from actors.items import Attach, CloseDevices
-from chatd.config import Config
+from chatd.actors.device import Device
+from chatd.actors.items import Attach, CloseDevices
+from chatd.clients.ws import ChatClient
 from chatd.node import Node
-from clients.ws import ChatClient
-from protocol import bundle, encode
-from protocol import frames as f
+from chatd.protocol import bundle, encode
+from chatd.protocol import frames as f
+from chatd.runtime.config import Config
 from tests.conftest import People, start_node
 from tests.faults.load import wait_until
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from chatd.clients.ws import ChatClient
 from chatd.node import Node
-from clients.ws import ChatClient
-from protocol import frames as f
+from chatd.protocol import frames as f
 from tests.conftest import People, Person
 from tests.events import Events
 from tests.test_media import bearer, post, upload

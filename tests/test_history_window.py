@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from protocol.frames import Message
-from protocol.history import Window, readable, redacted, visibility_at
+from chatd.protocol.frames import Message
+from chatd.protocol.history import Window, readable, redacted, visibility_at
 
 SHARED = [(1, "shared")]
 JOINED = [(1, "joined")]

@@ -9,7 +9,7 @@ import httpx
 import trio
 
 from chatd.node import Node
-from protocol import frames as f
+from chatd.protocol import frames as f
 from tests.conftest import PASSWORD, Backing, People, make_config, start_node
 from tests.faultproxy import fault_proxy
 

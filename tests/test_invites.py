@@ -10,11 +10,11 @@ import asyncpg
 import pytest
 import trio
 
-from actors.device import Device
-from actors.items import JoinByInvite, SendText
+from chatd.actors.device import Device
+from chatd.actors.items import JoinByInvite, SendText
+from chatd.clients.ws import ChatClient, ChatError
 from chatd.node import Node
-from clients.ws import ChatClient, ChatError
-from protocol import frames as f
+from chatd.protocol import frames as f
 from tests.conftest import People, Person
 from tests.events import Events
 

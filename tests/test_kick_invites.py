@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from clients.ws import ChatError
-from protocol import frames as f
+from chatd.clients.ws import ChatError
+from chatd.protocol import frames as f
 from tests.conftest import People
 from tests.events import Events
 from tests.test_invites import join, owned_group

@@ -11,13 +11,13 @@ import pytest
 import trio
 from trio_websocket import ConnectionRejected, HandshakeError
 
-from auth.passwords import PasswordHasher, PasswordQueueFull
-from chatd.config import Config
+from chatd.auth.passwords import PasswordHasher, PasswordQueueFull
+from chatd.clients.ws import ChatClient
 from chatd.node import Node
-from clients.ws import ChatClient
-from persistence.cache import Cache, LoginKeys, LoginLimits
-from protocol import devices as d
-from protocol import frames as f
+from chatd.persistence.cache import Cache, LoginKeys, LoginLimits
+from chatd.protocol import devices as d
+from chatd.protocol import frames as f
+from chatd.runtime.config import Config
 from tests.conftest import PASSWORD, People, start_node
 from tests.faultproxy import fault_proxy
 from tests.faults.load import wait_until

@@ -21,14 +21,14 @@ import pytest
 import trio
 from PIL import Image
 
+from chatd.clients.ws import ChatClient, ChatError
+from chatd.media.names import clean_filename, content_disposition
+from chatd.media.ranges import ByteRange, RangeNotSatisfiable, parse_range
+from chatd.media.sniff import sniff
 from chatd.node import Node
-from clients.ws import ChatClient, ChatError
-from media.names import clean_filename, content_disposition
-from media.ranges import ByteRange, RangeNotSatisfiable, parse_range
-from media.sniff import sniff
-from protocol import ErrorCode, ProtocolError, decode
-from protocol import frames as f
-from protocol import people as p
+from chatd.protocol import ErrorCode, ProtocolError, decode
+from chatd.protocol import frames as f
+from chatd.protocol import people as p
 from tests.conftest import Backing, People, make_config, start_node
 
 

@@ -9,9 +9,9 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from auth.media_links import LinkError, MediaLinks
+from chatd.auth.media_links import LinkError, MediaLinks
 from chatd.node import Node
-from protocol import frames as f
+from chatd.protocol import frames as f
 from tests.conftest import People
 from tests.test_media import bearer, picture, post, upload
 

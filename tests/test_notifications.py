@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import trio
 
-from clients.ws import ChatClient, ChatError
-from protocol import frames as f
+from chatd.clients.ws import ChatClient, ChatError
+from chatd.protocol import frames as f
 from tests.conftest import People
 
 

@@ -20,11 +20,11 @@ import asyncpg
 import pytest
 import trio
 
-from chatd.config import Config
+from chatd.clients.ws import ChatClient
 from chatd.node import Node
-from clients.ws import ChatClient
-from protocol import frames as f
-from protocol import people as p
+from chatd.protocol import frames as f
+from chatd.protocol import people as p
+from chatd.runtime.config import Config
 from tests.conftest import PASSWORD, Backing, People, Person, make_config, start_node
 from tests.faultproxy import fault_proxy
 from tests.faults.rawws import RawWebSocket

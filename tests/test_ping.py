@@ -5,8 +5,8 @@ from __future__ import annotations
 import msgpack
 import pytest
 
-from clients.ws import ChatError
-from protocol import frames as f
+from chatd.clients.ws import ChatError
+from chatd.protocol import frames as f
 from tests.conftest import People
 
 

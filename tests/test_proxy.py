@@ -16,9 +16,9 @@ import pytest
 import trio
 from trio_websocket import ConnectionRejected, open_websocket_url
 
+from chatd.clients.ws import ChatClient
 from chatd.node import Node
-from clients.ws import ChatClient
-from protocol import frames as f
+from chatd.protocol import frames as f
 from tests.conftest import PASSWORD, Backing, make_config, start_node
 from tests.faults.load import wait_until
 

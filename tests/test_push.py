@@ -21,14 +21,14 @@ import pytest
 import trio
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from chatd.config import Config
 from chatd.node import Node
-from persistence.errors import DeviceSignedOut
-from protocol import devices as d
-from protocol import frames as f
-from protocol import people as p
-from push.subscription import InvalidSubscription, parse_subscription
-from push.vapid import VapidKey
+from chatd.persistence.errors import DeviceSignedOut
+from chatd.protocol import devices as d
+from chatd.protocol import frames as f
+from chatd.protocol import people as p
+from chatd.push.subscription import InvalidSubscription, parse_subscription
+from chatd.push.vapid import VapidKey
+from chatd.runtime.config import Config
 from tests.conftest import PASSWORD, Backing, People, Person, make_config, start_node
 from tests.push_service import Browser, PushService, Received
 

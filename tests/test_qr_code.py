@@ -8,8 +8,8 @@ import re
 import pytest
 import trio
 
-from gateway.wakeups import Wakeups
-from protocol import qr
+from chatd.gateway.wakeups import Wakeups
+from chatd.protocol import qr
 
 
 def test_codes_are_twenty_unambiguous_characters_drawn_afresh() -> None:

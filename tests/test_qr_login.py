@@ -12,12 +12,12 @@ import httpx
 import pytest
 import trio
 
-from chatd.config import Config
+from chatd.clients.sdk import Chat, ChatError, QrLogin
+from chatd.clients.sdk.events import SessionEnded
 from chatd.node import Node
-from clients.sdk import Chat, ChatError, QrLogin
-from clients.sdk.events import SessionEnded
-from protocol import frames as f
-from protocol import qr
+from chatd.protocol import frames as f
+from chatd.protocol import qr
+from chatd.runtime.config import Config
 from tests.conftest import PASSWORD, Backing, People, make_config, start_node, start_pair
 
 

@@ -7,9 +7,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from persistence.records import AppendItem, NewText, ReactionChange, Refusal
-from persistence.seqplan import Lookups, plan_room
-from protocol.reactions import MAX_KINDS, apply, emoji_problem, holds, limit_problem
+from chatd.persistence.records import AppendItem, NewText, ReactionChange, Refusal
+from chatd.persistence.seqplan import Lookups, plan_room
+from chatd.protocol.reactions import MAX_KINDS, apply, emoji_problem, holds, limit_problem
 
 
 @pytest.mark.parametrize("emoji", ["👍", "❤️", "👨‍👩‍👧‍👦", "🇫🇷", "1️⃣", "#️⃣", "👍🏽", "🏴󠁧󠁢󠁥󠁮󠁧󠁿", "™", "❤️‍🔥", "🧑🏽‍💻",

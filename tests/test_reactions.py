@@ -9,8 +9,8 @@ from pathlib import Path
 import msgpack
 import trio
 
-from protocol import frames as f
-from protocol.reactions import MAX_KINDS, MAX_PER_USER
+from chatd.protocol import frames as f
+from chatd.protocol.reactions import MAX_KINDS, MAX_PER_USER
 from tests.conftest import Backing, People, make_config, start_node
 from tests.scenarios import chatting_pair
 from tests.test_bad_input import raw_error

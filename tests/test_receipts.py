@@ -6,9 +6,9 @@ from pathlib import Path
 
 import trio
 
-from actors.receipts import Move, Receipts
-from clients.ws import ChatClient
-from protocol import frames as f
+from chatd.actors.receipts import Move, Receipts
+from chatd.clients.ws import ChatClient
+from chatd.protocol import frames as f
 from tests.conftest import Backing, People, make_config, start_node
 from tests.events import delivered_until
 

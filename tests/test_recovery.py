@@ -12,9 +12,9 @@ from dataclasses import replace
 
 import trio
 
-from chatd.config import Config
 from chatd.node import Node
-from protocol import frames as f
+from chatd.protocol import frames as f
+from chatd.runtime.config import Config
 from tests.conftest import People, start_node
 from tests.faultproxy import fault_proxy
 from tests.test_invites import sql

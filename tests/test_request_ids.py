@@ -13,12 +13,12 @@ from dataclasses import replace
 import msgpack
 import trio
 
-from chatd.config import Config
+from chatd.clients.ws import ChatClient
 from chatd.node import Node
-from clients.ws import ChatClient
-from protocol import FRAME_TYPES, bundle, encode
-from protocol import frames as f
-from protocol.session import CLIENT_FRAMES
+from chatd.protocol import FRAME_TYPES, bundle, encode
+from chatd.protocol import frames as f
+from chatd.protocol.session import CLIENT_FRAMES
+from chatd.runtime.config import Config
 from tests.conftest import People
 from tests.faults.test_fuzz import Fuzzer, Pools
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from clients.ws import ChatClient, ChatError
-from protocol import frames as f
+from chatd.clients.ws import ChatClient, ChatError
+from chatd.protocol import frames as f
 from tests.conftest import People, Person
 from tests.events import Events
 

@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 import trio
 
-from chatd.config import Config
+from chatd.clients.ws import ChatClient
 from chatd.node import Node
-from clients.ws import ChatClient
-from protocol import frames as f
+from chatd.protocol import frames as f
+from chatd.runtime.config import Config
 from tests.conftest import Backing, People, make_config, start_node
 from tests.test_bad_input import crashes
 

@@ -13,11 +13,11 @@ from pathlib import Path
 import msgpack
 import trio
 
+from chatd.clients.sdk import Chat, ChatError, ConnectionChanged, Event, NewMessage, SessionEnded
+from chatd.clients.sdk.backoff import Backoff
 from chatd.node import Node
-from clients.sdk import Chat, ChatError, ConnectionChanged, Event, NewMessage, SessionEnded
-from clients.sdk.backoff import Backoff
-from protocol import frames as f
-from protocol import people as p
+from chatd.protocol import frames as f
+from chatd.protocol import people as p
 from tests.conftest import PASSWORD, Backing, People, make_config
 from tests.sdk_proxy import reply_eater
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from persistence.media import MediaInfo, StoredMedia
-from persistence.records import InviteJoin, MemberChange, MessageChange, NewText, Refusal
-from persistence.seqplan import Lookups, plan_room
-from protocol.frames import MediaRef, Message
+from chatd.persistence.media import MediaInfo, StoredMedia
+from chatd.persistence.records import InviteJoin, MemberChange, MessageChange, NewText, Refusal
+from chatd.persistence.seqplan import Lookups, plan_room
+from chatd.protocol.frames import MediaRef, Message
 
 A, B = 11, 12
 CID1 = "0b1d5b0e-0000-4000-8000-000000000001"

@@ -14,13 +14,13 @@ import httpx
 import pytest
 import trio
 
-from chatd.config import Config, ConfigError
+from chatd.clients.ws import ChatClient
+from chatd.console.accounts import create_user
+from chatd.console.cli import main as chatctl
 from chatd.node import Node
-from clients.ws import ChatClient
-from console.accounts import create_user
-from console.cli import main as chatctl
-from protocol import devices as d
-from protocol import frames as f
+from chatd.protocol import devices as d
+from chatd.protocol import frames as f
+from chatd.runtime.config import Config, ConfigError
 from tests.conftest import PASSWORD, Backing, Pair, People, Person, start_pair
 
 SIGNED_OUT = 4010
@@ -239,8 +239,8 @@ def test_a_bad_registration_mode_is_refused_naming_the_variable() -> None:
 
 
 async def test_the_sdk_lists_devices_signs_the_others_out_and_changes_the_password(node: Node, tmp_path: Path) -> None:
-    from clients.sdk import Chat
-    from clients.sdk.events import SessionEnded
+    from chatd.clients.sdk import Chat
+    from chatd.clients.sdk.events import SessionEnded
     name = f"sdk_{uuid.uuid4().hex[:8]}"
     async with Chat.open(node.url, tmp_path / "phone.db", http_url=node.http_url, device="phone") as phone, \
             Chat.open(node.url, tmp_path / "laptop.db", http_url=node.http_url, device="laptop") as laptop:
@@ -265,8 +265,8 @@ async def test_the_sdk_lists_devices_signs_the_others_out_and_changes_the_passwo
 async def test_a_hello_that_raced_the_revocation_is_closed_when_it_attaches(node: Node, people: People) -> None:
     """A hello whose check read the device just before its revocation committed, and whose attach comes after
     the close went by: the user's actor remembers the revoked device and closes the late one too."""
-    from actors.items import CloseDevices
-    from auth.tokens import TokenIssuer
+    from chatd.actors.items import CloseDevices
+    from chatd.auth.tokens import TokenIssuer
     ann = await people.signup("ann")
     laptop_auth, laptop = await login(people, ann, "laptop")  # keeps ann's actor running on this node
     phone_device = TokenIssuer("t" * 40).verify(ann.access_token).device_id

@@ -22,11 +22,11 @@ from hypothesis import strategies as st
 from textual.pilot import Pilot
 from textual.widgets import Input
 
-from clients.literal import literal, visible
-from clients.tui.app import ChatApp
-from clients.tui.render import message_line, room_line, typing_line
-from clients.ws import ChatClient
-from protocol import frames as f
+from chatd.clients.literal import literal, visible
+from chatd.clients.tui.app import ChatApp
+from chatd.clients.tui.render import message_line, room_line, typing_line
+from chatd.clients.ws import ChatClient
+from chatd.protocol import frames as f
 from tests.conftest import PASSWORD, Backing
 from tests.tui_support import ServerThread, text_of, until
 

@@ -14,16 +14,16 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input, Label
 
-from clients.sdk import SessionEnded
-from clients.tui.app import ChatApp
-from clients.tui.commands import Command, CommandError, parse
-from clients.tui.conversation import Conversation
-from clients.tui.login import LoginScreen
-from clients.tui.render import ended_text, is_shown, message_line
-from clients.ws import ChatClient
-from console.grant import grant_admin
-from protocol import devices as d
-from protocol import frames as f
+from chatd.clients.sdk import SessionEnded
+from chatd.clients.tui.app import ChatApp
+from chatd.clients.tui.commands import Command, CommandError, parse
+from chatd.clients.tui.conversation import Conversation
+from chatd.clients.tui.login import LoginScreen
+from chatd.clients.tui.render import ended_text, is_shown, message_line
+from chatd.clients.ws import ChatClient
+from chatd.console.grant import grant_admin
+from chatd.protocol import devices as d
+from chatd.protocol import frames as f
 from tests.admin_support import http
 from tests.conftest import PASSWORD, Backing
 from tests.tui_support import (

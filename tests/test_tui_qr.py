@@ -14,11 +14,11 @@ import httpx
 import pytest
 from textual.widgets import Button, Input, Label, Static
 
-from clients.tui.app import ChatApp
-from clients.tui.qr_login import ApproveScreen, QrLoginScreen, qr_text
-from clients.ws import ChatClient
-from protocol import frames as f
-from protocol import qr
+from chatd.clients.tui.app import ChatApp
+from chatd.clients.tui.qr_login import ApproveScreen, QrLoginScreen, qr_text
+from chatd.clients.ws import ChatClient
+from chatd.protocol import frames as f
+from chatd.protocol import qr
 from tests.conftest import PASSWORD, Backing
 from tests.tui_support import ServerThread, until
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import trio
 
-from clients.ws import ChatClient
-from protocol import frames as f
+from chatd.clients.ws import ChatClient
+from chatd.protocol import frames as f
 from tests.conftest import Backing, People, make_config, start_node
 
 TTL = 0.6

@@ -21,12 +21,12 @@ import pytest
 import trio
 from PIL import ExifTags, Image, PngImagePlugin
 
-from chatd.config import Config, ConfigError
+from chatd.clients.ws import ChatClient, ChatError
 from chatd.node import Node
-from clients.ws import ChatClient, ChatError
-from persistence.bridge import aio
-from protocol import frames as f
-from protocol import people as p
+from chatd.persistence.bridge import aio
+from chatd.protocol import frames as f
+from chatd.protocol import people as p
+from chatd.runtime.config import Config, ConfigError
 from tests.conftest import Backing, People, make_config, start_node
 from tests.test_media import bearer, blobs, media_dir, picture, post, sql, temp_files, upload
 from tests.test_people import eventually
@@ -332,7 +332,7 @@ def test_an_animation_is_stripped_only_when_all_its_frames_fit_the_pixel_budget(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Stripping an animation decodes and encodes every frame: the budget counts them all, or a small file of
     many huge frames would hold an image worker for minutes."""
-    from media import strip
+    from chatd.media import strip
 
     exif = Image.Exif()
     exif[0x010F] = "SpyPhone"

@@ -13,9 +13,9 @@ import trio
 from starlette.applications import Starlette
 from trio_websocket import ConnectionRejected, open_websocket_url
 
-from chatd.config import Config
+from chatd.httpapi.webapp import web_routes
 from chatd.node import Node
-from httpapi.webapp import web_routes
+from chatd.runtime.config import Config
 
 
 def client(dist: Path) -> httpx.AsyncClient:

@@ -17,11 +17,11 @@ from textual.errors import NoWidget
 from textual.pilot import Pilot
 from textual.widgets import Input, Static
 
+from chatd.clients.tui.app import ChatApp
+from chatd.clients.tui.login import LoginScreen
+from chatd.clients.ws import ChatClient
 from chatd.node import Node
-from clients.tui.app import ChatApp
-from clients.tui.login import LoginScreen
-from clients.ws import ChatClient
-from protocol import frames as f
+from chatd.protocol import frames as f
 from tests.conftest import PASSWORD, Backing, make_config
 
 T = TypeVar("T")

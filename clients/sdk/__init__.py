@@ -1,11 +1,11 @@
 """The chatd Python SDK (trio): ``Chat`` keeps one account connected over ``clients.ws.ChatClient``,
 with a local SQLite cache of messages, cursors, rooms and profiles. See clients/sdk/client.py."""
 
-from clients.sdk.client import Chat, invite_code
-from clients.sdk.events import ConnectionChanged, Event, NewMessage, SessionEnded
-from clients.sdk.link import REQUEST_ERRORS
-from clients.sdk.qr import QrLogin, start_qr_login, wait_for_approval
-from clients.ws import ChatError
+from chatd.clients.sdk.client import Chat, invite_code
+from chatd.clients.sdk.events import ConnectionChanged, Event, NewMessage, SessionEnded
+from chatd.clients.sdk.link import REQUEST_ERRORS
+from chatd.clients.sdk.qr import QrLogin, start_qr_login, wait_for_approval
+from chatd.clients.ws import ChatError
 
 __all__ = ["REQUEST_ERRORS", "Chat", "ChatError", "ConnectionChanged", "Event", "NewMessage", "QrLogin", "SessionEnded",
            "invite_code", "start_qr_login", "wait_for_approval"]

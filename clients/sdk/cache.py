@@ -31,11 +31,11 @@ from typing import Any
 
 import msgpack
 
-from clients.sdk.sqlite_worker import SqliteWorker, open_worker
-from protocol import frames as f
-from protocol import reactions
-from protocol.people import ProfileInfo
-from protocol.schema import SchemaError, build, unbuild
+from chatd.clients.sdk.sqlite_worker import SqliteWorker, open_worker
+from chatd.protocol import frames as f
+from chatd.protocol import reactions
+from chatd.protocol.people import ProfileInfo
+from chatd.protocol.schema import SchemaError, build, unbuild
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB);
@@ -51,7 +51,7 @@ CREATE TABLE IF NOT EXISTS receipts (room INTEGER, user INTEGER, delivered INTEG
 """
 
 
-log = logging.getLogger("clients.sdk.cache")
+log = logging.getLogger("chatd.clients.sdk.cache")
 
 
 def pack(obj: Any) -> bytes:

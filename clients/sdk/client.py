@@ -20,17 +20,17 @@ from typing import Any
 
 import trio
 
-from clients.sdk.cache import Cache, open_cache
-from clients.sdk.events import ConnectionChanged, Event, NewMessage, SessionEnded
-from clients.sdk.history import History
-from clients.sdk.link import ClosedForGood, Link, LinkFailed
-from clients.sdk.media import MediaApi, Upload
-from clients.sdk.qr import QrLogin, start_qr_login, wait_for_approval
-from clients.sdk.tokens import NotSignedIn, TokenKeeper, Tokens
-from protocol import devices as d
-from protocol import frames as f
-from protocol import people as p
-from protocol import qr
+from chatd.clients.sdk.cache import Cache, open_cache
+from chatd.clients.sdk.events import ConnectionChanged, Event, NewMessage, SessionEnded
+from chatd.clients.sdk.history import History
+from chatd.clients.sdk.link import ClosedForGood, Link, LinkFailed
+from chatd.clients.sdk.media import MediaApi, Upload
+from chatd.clients.sdk.qr import QrLogin, start_qr_login, wait_for_approval
+from chatd.clients.sdk.tokens import NotSignedIn, TokenKeeper, Tokens
+from chatd.protocol import devices as d
+from chatd.protocol import frames as f
+from chatd.protocol import people as p
+from chatd.protocol import qr
 
 Queued = tuple[Event, tuple[int, int] | None]  # an event and the (room, seq) to ack when it is handed over
 

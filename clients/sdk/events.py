@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from protocol import frames as f
+from chatd.protocol import frames as f
 
 
 @dataclass(frozen=True)

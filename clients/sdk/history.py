@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from clients.sdk.cache import Cache
-from protocol import frames as f
+from chatd.clients.sdk.cache import Cache
+from chatd.protocol import frames as f
 
 Fetch = Callable[[int, int | None, int], Awaitable[f.HistoryPage]]  # (room, before_seq, limit) -> page
 

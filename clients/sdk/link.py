@@ -11,10 +11,10 @@ from typing import Any
 import trio
 from trio_websocket import ConnectionClosed, HandshakeError
 
-from clients.sdk.backoff import Backoff
-from clients.sdk.tokens import NotSignedIn, TokenKeeper
-from clients.ws import ChatClient, ChatError, Disconnected
-from protocol import frames as f
+from chatd.clients.sdk.backoff import Backoff
+from chatd.clients.sdk.tokens import NotSignedIn, TokenKeeper
+from chatd.clients.ws import ChatClient, ChatError, Disconnected
+from chatd.protocol import frames as f
 
 TRANSIENT = (OSError, HandshakeError, ConnectionClosed, Disconnected, trio.TooSlowError, trio.BrokenResourceError)
 RESEND = ("rate_limited",)  # the frame was dropped unread: sending it again is always safe

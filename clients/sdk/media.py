@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import trio
 
-from protocol import frames as f
+from chatd.protocol import frames as f
 
 CHUNK = 64 * 1024
 

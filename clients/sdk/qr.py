@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 import httpx
 import trio
 
-from clients.ws import ChatError
-from protocol import frames as f
-from protocol import qr
+from chatd.clients.ws import ChatError
+from chatd.protocol import frames as f
+from chatd.protocol import qr
 
 HTTP_TIMEOUT = 90.0  # seconds for one wait: longer than the server holds it (CHAT_QR_WAIT_SECONDS, at most 60)
 GRACE = 60.0  # seconds past its expiry after which a request is given up even while the server cannot say

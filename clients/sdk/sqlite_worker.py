@@ -17,7 +17,7 @@ from typing import TypeVar
 import outcome
 import trio
 
-from clients.sdk.private import private_dir, private_file
+from chatd.clients.sdk.private import private_dir, private_file
 
 T = TypeVar("T")
 Job = tuple[Callable[[sqlite3.Connection], object], Callable[[outcome.Outcome[object]], None]]

@@ -14,8 +14,8 @@ from typing import Any
 
 import trio
 
-from clients.ws import ChatClient
-from protocol import frames as f
+from chatd.clients.ws import ChatClient
+from chatd.protocol import frames as f
 
 EXPIRY_MARGIN = 5.0  # seconds: a token this close to its expiry counts as expired
 

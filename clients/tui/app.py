@@ -31,17 +31,18 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, ListItem, ListView, Static
 from textual.worker import Worker
 
-from clients.literal import LiteralApp, literal
-from clients.sdk import REQUEST_ERRORS, Chat, ChatError, ConnectionChanged, Event, NewMessage, SessionEnded
-from clients.sdk.private import private_dir
-from clients.sdk.receipts import tick
-from clients.tui.bridge import TrioGuest
-from clients.tui.commands import HELP, Command, CommandError, parse
-from clients.tui.conversation import SELECTABLE, Conversation
-from clients.tui.dialogs import Confirm, InviteBar
-from clients.tui.login import Credentials, LoginScreen, QrWanted
-from clients.tui.qr_login import ApproveScreen, QrLoginScreen
-from clients.tui.render import (
+from chatd import __version__
+from chatd.clients.literal import LiteralApp, literal
+from chatd.clients.sdk import REQUEST_ERRORS, Chat, ChatError, ConnectionChanged, Event, NewMessage, SessionEnded
+from chatd.clients.sdk.private import private_dir
+from chatd.clients.sdk.receipts import tick
+from chatd.clients.tui.bridge import TrioGuest
+from chatd.clients.tui.commands import HELP, Command, CommandError, parse
+from chatd.clients.tui.conversation import SELECTABLE, Conversation
+from chatd.clients.tui.dialogs import Confirm, InviteBar
+from chatd.clients.tui.login import Credentials, LoginScreen, QrWanted
+from chatd.clients.tui.qr_login import ApproveScreen, QrLoginScreen
+from chatd.clients.tui.render import (
     ended_text,
     is_shown,
     message_line,
@@ -52,8 +53,8 @@ from clients.tui.render import (
     title_line,
     typing_line,
 )
-from protocol import frames as f
-from protocol import people as p
+from chatd.protocol import frames as f
+from chatd.protocol import people as p
 
 PAGE = 50
 TYPING_EVERY = 3.0  # seconds between repeated `typing: true`
@@ -700,6 +701,7 @@ def user_path(arg: str) -> Path:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="chat", description="Terminal client for chatd")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--url", default="ws://127.0.0.1:8765/", help="websocket URL of the server")
     parser.add_argument("--http-url", default="http://127.0.0.1:8766/", help="HTTP side (media uploads)")
     parser.add_argument("--cache-dir", type=Path, default=None,

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from protocol.reactions import emoji_problem
+from chatd.protocol.reactions import emoji_problem
 
 USAGE = {
     "dm": "/dm USER",

@@ -9,7 +9,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
 
-from clients.literal import literal
+from chatd.clients.literal import literal
 
 
 class Confirm(ModalScreen[bool]):

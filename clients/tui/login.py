@@ -16,7 +16,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, Input, Label, Tab, Tabs
 
-from clients.literal import literal
+from chatd.clients.literal import literal
 
 Mode = Literal["login", "signup"]
 BUTTON = {"login": "Log in", "signup": "Sign up"}

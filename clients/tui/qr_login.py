@@ -18,11 +18,11 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Label, Static
 
-from clients.literal import literal
-from clients.sdk import ChatError
-from clients.sdk.qr import QrLogin, start_qr_login, wait_for_approval
-from protocol import frames as f
-from protocol import qr
+from chatd.clients.literal import literal
+from chatd.clients.sdk import ChatError
+from chatd.clients.sdk.qr import QrLogin, start_qr_login, wait_for_approval
+from chatd.protocol import frames as f
+from chatd.protocol import qr
 
 HALF_BLOCKS = {(False, False): " ", (True, False): "▀", (False, True): "▄", (True, True): "█"}
 

@@ -11,10 +11,10 @@ from collections.abc import Iterable, Mapping
 
 from rich.text import Text
 
-from clients.literal import Part, literal
-from clients.sdk.events import SessionEnded
-from clients.sdk.receipts import TICK_MARKS, Tick
-from protocol import frames as f
+from chatd.clients.literal import Part, literal
+from chatd.clients.sdk.events import SessionEnded
+from chatd.clients.sdk.receipts import TICK_MARKS, Tick
+from chatd.protocol import frames as f
 
 SYSTEM_TEXT = {"created": "created the chat", "member_added": "added {user}", "member_removed": "removed {user}",
                "member_left": "left", "member_joined": "joined by invite", "owner_changed": "made {user} owner",

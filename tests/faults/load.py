@@ -18,8 +18,8 @@ import asyncpg
 import trio
 from trio_websocket import HandshakeError
 
-from clients.ws import ChatClient, ChatError, Disconnected
-from protocol import frames as f
+from chatd.clients.ws import ChatClient, ChatError, Disconnected
+from chatd.protocol import frames as f
 from tests.conftest import People, Person, Server
 
 MEMBERS = 5

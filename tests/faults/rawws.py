@@ -22,8 +22,8 @@ from wsproto.events import (
     Request,
 )
 
-from protocol import decode, encode
-from protocol import frames as f
+from chatd.protocol import decode, encode
+from chatd.protocol import frames as f
 
 
 class Rejected(Exception):

@@ -45,13 +45,13 @@ import trio
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from chatd.clients.ws import ChatClient
 from chatd.node import Node
-from clients.ws import ChatClient
-from protocol import FRAME_TYPES, ErrorCode, ProtocolError, Session, bundle, decode, decode_bundle, encode
-from protocol import frames as f
-from protocol.frames import MAX_ID
-from protocol.schema import INT64_MAX, SchemaError, unbuild
-from protocol.session import CLIENT_FRAMES
+from chatd.protocol import FRAME_TYPES, ErrorCode, ProtocolError, Session, bundle, decode, decode_bundle, encode
+from chatd.protocol import frames as f
+from chatd.protocol.frames import MAX_ID
+from chatd.protocol.schema import INT64_MAX, SchemaError, unbuild
+from chatd.protocol.session import CLIENT_FRAMES
 from tests.conftest import Backing, People, Person, make_config, start_node
 
 HUGE = 1 << 26  # a max_bytes no generated frame reaches, where the size limit is not under test

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import trio
 
-from clients.ws import ChatClient
-from protocol import frames as f
+from chatd.clients.ws import ChatClient
+from chatd.protocol import frames as f
 from tests.conftest import Backing, People, make_config, start_node
 from tests.faults.load import wait_until
 from tests.faults.rawws import RawWebSocket

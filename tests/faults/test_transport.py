@@ -12,8 +12,8 @@ import pytest
 import trio
 from trio_websocket import ConnectionRejected, HandshakeError
 
-from clients.ws import ChatClient
-from protocol import frames as f
+from chatd.clients.ws import ChatClient
+from chatd.protocol import frames as f
 from tests.conftest import Backing, People, Person, make_config, start_node
 from tests.faults.load import wait_until
 from tests.faults.rawws import RawWebSocket, Rejected, frame_header

@@ -191,7 +191,7 @@ export function png(w: number, h: number): Buffer {
 /** Make `username` an administrator, as an operator would (`chatctl grant-admin`, on this run's database). */
 export async function grantAdmin(username: string): Promise<void> {
   const python = process.env.CHATD_PYTHON ?? path.join(ROOT, ".venv/bin/python");
-  await promisify(execFile)(python, ["-m", "console.cli", "grant-admin", username], {
+  await promisify(execFile)(python, ["-m", "chatd.console.cli", "grant-admin", username], {
     cwd: ROOT, env: { ...process.env, CHAT_DATABASE_URL: process.env.CHATD_E2E_DATABASE },
   });
 }

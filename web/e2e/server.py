@@ -23,9 +23,9 @@ import trio
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from chatd.config import Config
 from chatd.embedded import embedded_postgres, embedded_redis
 from chatd.node import Node
+from chatd.runtime.config import Config
 from tests.conftest import fresh_database
 
 

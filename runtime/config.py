@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from chatd.secretfile import kept_secret
-from gateway.client_address import HEADERS as FORWARDING_HEADERS
-from gateway.client_address import IPNetwork, parse_networks
-from protocol.frames import MAX_BATCH
+from chatd.protocol.frames import MAX_BATCH
+from chatd.runtime.client_address import HEADERS as FORWARDING_HEADERS
+from chatd.runtime.client_address import IPNetwork, parse_networks
+from chatd.runtime.secretfile import kept_secret
 
 
 class ConfigError(ValueError):
@@ -215,7 +215,7 @@ class Config:
 
     @cached_property
     def trusted_networks(self) -> tuple[IPNetwork, ...]:
-        """CHAT_TRUSTED_PROXIES parsed (gateway/client_address.py): whose forwarding headers are believed."""
+        """CHAT_TRUSTED_PROXIES parsed (runtime/client_address.py): whose forwarding headers are believed."""
         return parse_networks(self.trusted_proxies)
 
     @property
