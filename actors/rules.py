@@ -196,10 +196,10 @@ def _members(state: RoomState, me: MemberState, requester: int, item: ChangeMemb
 def _leave(state: RoomState, me: MemberState, requester: int, pending: int) -> list[AppendItem]:
     changes: list[AppendItem] = []
     others = sorted(((m.joined_seq, RANK[m.role], uid) for uid, m in state.members.items()
-                     if m.current and uid != requester), key=lambda t: (-t[1], t[0]))
+                     if m.current and uid != requester), key=lambda t: (-t[1], t[0], t[2]))
     owners_left = [uid for _, rank, uid in others if rank == RANK["owner"]]
     if me.role == "owner" and others and not owners_left:
-        heir = others[0][2]  # the longest-standing admin, else the longest-standing member
+        heir = others[0][2]  # the longest-standing admin, else member; the lowest id among equals
         state.members[heir].role = "owner"
         changes.append(MemberChange("owner_changed", heir, requester, "owner"))
     me.left_seq = pending

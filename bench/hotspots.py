@@ -24,7 +24,7 @@ def _short(frame: str) -> str:
     if not m:
         return frame.strip()
     path = m["file"]
-    for marker in ("/site-packages/", "/lib/python3.", "/work/main/"):
+    for marker in ("/site-packages/", "/lib/python3.", f"{Path(__file__).resolve().parents[1]}/"):
         if marker in path:
             path = path.split(marker, 1)[1]
             if marker == "/lib/python3.":
