@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { advanceCursor, applyEvents, applyReaction, canActOn, describeEvent, editProblem, historyRequestFor, isHiddenEvent, mergeBySeq, mergeCounts, missingRanges, roomsByRecent, tickFor } from "../src/store/logic";
+import { advanceCursor, applyEvents, rejoinedAt, applyReaction, canActOn, describeEvent, editProblem, historyRequestFor, isHiddenEvent, mergeBySeq, mergeCounts, missingRanges, roomsByRecent, tickFor } from "../src/store/logic";
 import type { Message } from "../src/protocol/types";
 import { newPasswordProblem } from "../src/ui/DeviceSettings";
 
@@ -15,6 +15,15 @@ describe("room state by seq", () => {
     expect(advanceCursor(5, new Set([6, 7, 9]))).toBe(7);
     expect(advanceCursor(undefined, new Set([10, 11]), 10)).toBe(11);
     expect(advanceCursor(undefined, new Set([10]))).toBeUndefined();
+  });
+
+  it("skips the gap of a removal once the stream re-adds me", () => {
+    const back = { ...text(40), body: undefined, event: { type: "member_added", user: 7, by: 1 } };
+    expect(rejoinedAt([text(39), back], 7)).toBe(40);
+    expect(rejoinedAt([back], 8)).toBeUndefined();
+    // removed at 12, added back at 40: 13..39 never come, the cursor moves over them
+    expect(advanceCursor(12, new Set([40, 41]), 40, 40)).toBe(41);
+    expect(advanceCursor(12, new Set([40, 41]), 40)).toBe(12);
   });
 
   it("finds the missing ranges newest first", () => {

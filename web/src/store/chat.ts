@@ -2,7 +2,7 @@
 import { ChatClient, ChatError, type ClientOptions, type ConnState } from "../protocol/client";
 import type { InvitePreview, Message, Member, PresenceInfo, Profile, PushFrame, RoomInfo, RoomSummary } from "../protocol/types";
 import { Cache, type OutboxItem, type RoomRecord } from "./cache";
-import { advanceCursor, applyEvents, chimeFor, historyRequestFor, mergeBySeq, missingRanges, mergeCounts, mergeReceipt } from "./logic";
+import { advanceCursor, applyEvents, chimeFor, historyRequestFor, mergeBySeq, missingRanges, mergeCounts, mergeReceipt, rejoinedAt } from "./logic";
 import { usersNamedIn } from "./people";
 
 export const PAGE = 50;
@@ -384,18 +384,19 @@ export class ChatStore {
       changed.push(...all);
       const now = this.state.views[room]; // (not `view`: messages may have come in while the cache answered)
       if (now) this.setView(room, { messages: mergeBySeq(now.messages, all.filter((m) => m.seq >= (now.messages[0]?.seq ?? 0) || loaded.has(m.seq))) });
-      this.noteHeld(room, list.map((m) => m.seq), stream ? list[0]!.seq : undefined);
+      this.noteHeld(room, list.map((m) => m.seq), stream ? list[0]!.seq : undefined,
+        stream ? rejoinedAt(list, this.state.me.userId) : undefined);
     }
     await this.cache.putMessages(changed);
     await this.persistCursors([...byRoom.keys()]);
   }
 
-  private noteHeld(room: number, seqs: number[], firstStreamed?: number): void {
+  private noteHeld(room: number, seqs: number[], firstStreamed?: number, rejoined?: number): void {
     const cur = this.cursors.get(room);
     if (cur === undefined && firstStreamed === undefined) return; // no starting point yet (history only)
     const held = this.heldAbove.get(room) ?? new Set<number>();
     for (const s of seqs) if (s > (cur ?? -1)) held.add(s);
-    const next = advanceCursor(cur, held, firstStreamed);
+    const next = advanceCursor(cur, held, firstStreamed, rejoined);
     if (next === undefined) return;
     for (const s of held) if (s <= next) held.delete(s);
     this.heldAbove.set(room, held);

@@ -14,11 +14,20 @@ export function mergeBySeq(existing: readonly Message[], incoming: readonly Mess
  * The hello cursor after new seqs arrived: from the previous cursor, move up while the next seq is held.
  * With no previous cursor, the stream's first seq minus one is where this device started.
  */
-export function advanceCursor(prev: number | undefined, held: ReadonlySet<number>, firstNew?: number): number | undefined {
+export function advanceCursor(prev: number | undefined, held: ReadonlySet<number>, firstNew?: number,
+  rejoined?: number): number | undefined {
   let cursor = prev ?? (firstNew !== undefined ? firstNew - 1 : undefined);
+  // re-added after a removal: the seqs in between are not owed and never come (docs/protocol.md 5, "Added back")
+  if (rejoined !== undefined && (cursor === undefined || cursor < rejoined - 1)) cursor = rejoined - 1;
   if (cursor === undefined) return undefined;
   while (held.has(cursor + 1)) cursor++;
   return cursor;
+}
+
+/** The seq of the message in a streamed batch that adds `me` to the room (again), if there is one. */
+export function rejoinedAt(messages: readonly Message[], me: number): number | undefined {
+  const back = messages.find((m) => (m.event?.type === "member_added" || m.event?.type === "member_joined") && m.event.user === me);
+  return back?.seq;
 }
 
 /** Sub-ranges [a, b] of lo..hi whose seqs are not held, newest first (the order to fetch them in). */
