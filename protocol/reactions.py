@@ -5,7 +5,7 @@ member puts on a message; one per (user, emoji). The message carries the aggrega
 in the order each was first used, each with the users who hold it in the order they reacted. The server
 stores each `react` / `unreact` as a `reaction_added` / `reaction_removed` event in the room's seq and
 rewrites the aggregate in the same commit; clients apply the events to the copy they hold with `apply`'s
-rule (docs/protocol.md, "Reactions").
+rule (docs/protocol.md 3.4, `react`).
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Floods from a client that reads: refusals pace the client, they do not close it (docs/protocol.md, Limits).
+"""Floods from a client that reads: refusals pace the client, they do not close it (docs/protocol.md 1,
+"Floods are paced, not closed").
 
 Close 4008 is for a client that does not read; one that pipelines hundreds of requests while reading all
 the while gets `rate_limited` (or its replies) and keeps its connection. And a device that connects while
