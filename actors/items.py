@@ -172,7 +172,7 @@ class MuteChanged:
 
 
 @dataclass(frozen=True, slots=True)
-class Push:
+class ToDevices:
     """A frame for every device of the user (status updates)."""
 
     frame: Frame
@@ -204,8 +204,8 @@ class CloseDevices:
     sessions: frozenset[str] | None = None
 
 
-UserItem = (Deliver | MembershipChanged | Attach | Detach | AckFrom | Push | SettingsChanged | MuteChanged | ReadMoved
-            | CloseDevices | RoomHead | Crash)
+UserItem = (Deliver | MembershipChanged | Attach | Detach | AckFrom | ToDevices | SettingsChanged | MuteChanged
+            | ReadMoved | CloseDevices | RoomHead | Crash)
 
 
 # ------------------------------------------------------------------ to the CursorWriter

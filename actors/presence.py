@@ -26,7 +26,7 @@ import trio
 
 from chatd.actors.bus import BusSink, NullBus
 from chatd.actors.device import Device
-from chatd.actors.items import Crash, Push
+from chatd.actors.items import Crash, ToDevices
 from chatd.actors.mailbox import Mailbox
 from chatd.auth.visibility import may_see
 from chatd.persistence.cache import Cache
@@ -51,7 +51,7 @@ PresenceItem = Connected | Disconnected | Crash
 
 
 class Recipients(Protocol):
-    def offer(self, key: int, item: Push, /) -> bool: ...
+    def offer(self, key: int, item: ToDevices, /) -> bool: ...
     def is_online(self, key: int, /) -> bool: ...
 
 
@@ -197,8 +197,8 @@ class PresenceTracker:
             frame = PresenceChanged(user=user, online=user not in offline, last_seen=offline.get(user))
             for contact in contacts:
                 if self.users.is_online(contact):
-                    self.users.offer(contact, Push(frame))
-            self.bus.to_users(contacts, Push(frame))
+                    self.users.offer(contact, ToDevices(frame))
+            self.bus.to_users(contacts, ToDevices(frame))
 
     async def _goodbye(self) -> None:
         """The node stops: withdraw every user from Redis and store when they were last seen."""

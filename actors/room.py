@@ -27,12 +27,12 @@ from chatd.actors.items import (
     JoinByInvite,
     LookUpReceipts,
     MembershipChanged,
-    Push,
     RemoteCommitted,
     RemoteTyping,
     RoomItem,
     RoomRequest,
     SendText,
+    ToDevices,
     TypingNow,
 )
 from chatd.actors.mailbox import Mailbox
@@ -60,7 +60,7 @@ class Committer(Protocol):
 
 
 class UserRouter(Protocol):
-    def offer(self, key: int, item: Deliver | MembershipChanged | Push, /) -> bool: ...
+    def offer(self, key: int, item: Deliver | MembershipChanged | ToDevices, /) -> bool: ...
     def is_online(self, key: int, /) -> bool: ...
 
 
@@ -430,13 +430,13 @@ class RoomActor:
             self._tell_typing(user, active)
 
     def _tell_typing(self, user: int, active: bool) -> None:
-        """Push typing_changed to the other online current members (never stored, never waited on)."""
+        """Send typing_changed to the other online current members (never stored, never waited on)."""
         if self.state is None:
             return
         frame = TypingChanged(room=self.room_id, user=user, active=active)
         for uid, member in self.state.members.items():
             if uid != user and member.current and self.users.is_online(uid):
-                self.users.offer(uid, Push(frame))
+                self.users.offer(uid, ToDevices(frame))
 
     def _tell_receipts(self, state: RoomState, item: LookUpReceipts) -> None:
         me = state.members.get(item.device.user_id)
@@ -454,7 +454,7 @@ class RoomActor:
         members = state.current_joins()
         for sender, frame in self.receipts.moved(members, moves):
             if self.users.is_online(sender):
-                self.users.offer(sender, Push(frame))
+                self.users.offer(sender, ToDevices(frame))
 
 
 def _max(a: int | None, b: int | None) -> int | None:

@@ -38,11 +38,11 @@ from chatd.actors.items import (
     Detach,
     MembershipChanged,
     MuteChanged,
-    Push,
     ReadMoved,
     RoomHead,
     SaveCursors,
     SettingsChanged,
+    ToDevices,
     UserItem,
 )
 from chatd.actors.mailbox import Mailbox
@@ -217,7 +217,7 @@ class UserActor:
                 self.idle_since = trio.current_time()
         elif isinstance(item, MembershipChanged):
             await self._reload(item.room)
-        elif isinstance(item, Push):
+        elif isinstance(item, ToDevices):
             frame = item.frame if self.read_receipts else without_reads(item.frame)
             for ds in self.devices.values():
                 ds.device.push(frame)
