@@ -75,7 +75,7 @@ class RoomSettings:
 
 def reply_error(device: Device, req_id: int | None, code: ErrorCode, message: str,
                 retry_after: float | None = None) -> None:
-    device.push(Error(code=code.value, message=message, id=req_id, retry_after=retry_after))
+    device.enqueue(Error(code=code.value, message=message, id=req_id, retry_after=retry_after))
 
 
 class RoomActor:
@@ -279,7 +279,7 @@ class RoomActor:
                         self.receipts.remember(msg.seq, request.device.user_id)
                         if self.typing.stop(request.device.user_id):  # sending ends typing
                             self._tell_typing(request.device.user_id, False)
-                    request.device.push(Sent(id=request.req_id, room=self.room_id, seq=msg.seq, ts=msg.ts,
+                    request.device.enqueue(Sent(id=request.req_id, room=self.room_id, seq=msg.seq, ts=msg.ts,
                                              client_id=msg.client_id or request.client_id,
                                              duplicate=result.duplicate))
                     if result.duplicate:
@@ -295,7 +295,7 @@ class RoomActor:
                 state.last_seq = max(state.last_seq, msg.seq)
                 committed.append(Committed(msg, request.device.id if isinstance(request, SendText) else None))
             if not isinstance(request, SendText) and id(request) not in self._answered:
-                request.device.push(Ok(id=request.req_id))
+                request.device.enqueue(Ok(id=request.req_id))
             self._answered.add(id(request))
         if committed and committed[0].message.seq > seen + 1:
             await self._catch_up(state, seen, committed[0].message.seq)
@@ -446,7 +446,7 @@ class RoomActor:
         members = state.current_joins()
         cursors, counts = self.receipts.standing(item.device.user_id, members, item.private)
         self._answered.add(id(item))
-        item.device.push(RoomReceipts(id=item.req_id, room=self.room_id, others=len(members) - 1, members=cursors,
+        item.device.enqueue(RoomReceipts(id=item.req_id, room=self.room_id, others=len(members) - 1, members=cursors,
                                   counts=counts))
 
     def _fan_out_receipts(self, state: RoomState, moves: dict[int, Move]) -> None:

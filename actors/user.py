@@ -220,7 +220,7 @@ class UserActor:
         elif isinstance(item, ToDevices):
             frame = item.frame if self.read_receipts else without_reads(item.frame)
             for ds in self.devices.values():
-                ds.device.push(frame)
+                ds.device.enqueue(frame)
         elif isinstance(item, SettingsChanged):
             self.read_receipts = item.read_receipts
         elif isinstance(item, CloseDevices):
@@ -424,7 +424,7 @@ class UserActor:
         for ds in list(self.devices.values()):
             while ds.outgoing:
                 chunk, ds.outgoing = ds.outgoing[:MAX_BATCH], ds.outgoing[MAX_BATCH:]
-                ds.device.push(Msgs(messages=chunk))
+                ds.device.enqueue(Msgs(messages=chunk))
             if ds.syncing and ds.awaiting is None and not ds.device.closed:
                 await self._sync_batch(ds)
         for device_id in [i for i, ds in self.devices.items() if ds.device.closed]:
@@ -458,7 +458,7 @@ class UserActor:
                 ds.awaiting = {}
                 for msg in batch:
                     ds.awaiting[msg.room] = msg.seq
-                ds.device.push(Msgs(messages=batch, backlog=True))
+                ds.device.enqueue(Msgs(messages=batch, backlog=True))
                 return
 
     async def _push_counts(self) -> None:
@@ -481,7 +481,7 @@ class UserActor:
         self.counts_at = now + self.settings.counts_seconds
         for frame in self.counts.frames(rooms):
             for ds in self.devices.values():
-                ds.device.push(frame)
+                ds.device.enqueue(frame)
 
     def _flush(self) -> None:
         """Hand the coalesced cursor moves to the CursorWriter; if its mailbox is full, keep them for later."""

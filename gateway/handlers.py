@@ -104,7 +104,7 @@ class Handlers:
         self.session.authenticated(user_id, req.version)
         self.device.user_id = user_id
         self.device.session = claims.device_id
-        self.device.push(f.Welcome(id=req.id, version=req.version, user_id=user_id, username=username,
+        self.device.enqueue(f.Welcome(id=req.id, version=req.version, user_id=user_id, username=username,
                                    max_frame_bytes=self.s.config.max_frame_bytes))
         self._on_authenticated(claims.expires_at)
         try:
@@ -124,7 +124,7 @@ class Handlers:
         try:
             await session_user(self.s, claims)
         except SessionEnded as exc:
-            self.device.push(f.Error(code=exc.code.value, id=req.id, message=str(exc)))
+            self.device.enqueue(f.Error(code=exc.code.value, id=req.id, message=str(exc)))
             self.device.kill(exc.close_code, str(exc))  # after the error frame
             return None
         self.device.session = claims.device_id
