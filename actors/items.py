@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from chatd.actors.device import Device
 from chatd.protocol.frames import Frame, MediaRef, Message
+from chatd.protocol.rooms import Cursor
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,9 +213,9 @@ UserItem = (Deliver | MembershipChanged | Attach | Detach | AckFrom | ToDevices 
 
 @dataclass(frozen=True, slots=True)
 class SaveCursors:
-    """A user's coalesced cursor moves for one column (delivered_seq or read_seq): room -> seq."""
+    """A user's coalesced moves of one of their cursors (delivered or read): room -> seq."""
 
     user: int
-    column: str
+    cursor: Cursor
     cursors: dict[int, int]
     receipts: bool = True  # False: the user turned read receipts off; their reads are not reported

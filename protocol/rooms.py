@@ -8,7 +8,7 @@ place that must handle it. (Profile field visibility, `Level`, lives in protocol
 
 from __future__ import annotations
 
-from typing import Final, Literal
+from typing import Final, Literal, get_args
 
 # A member's role in a room: owner > admin > member (actors/rules.py ranks them). Direct rooms have two
 # members and no other roles.
@@ -32,4 +32,4 @@ StoredKind = Literal[MessageKind, "system"]
 # seq they read (docs/protocol.md, receipts). Stored as delivered_seq / read_seq (persistence/rooms.py
 # maps each to its fixed SQL; no other text reaches a statement).
 Cursor = Literal["delivered", "read"]
-CURSORS: Final[tuple[Cursor, ...]] = ("delivered", "read")
+CURSORS: Final[tuple[Cursor, ...]] = get_args(Cursor)
