@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from chatd.actors.device import Device
 from chatd.protocol.frames import Frame, MediaRef, Message
-from chatd.protocol.rooms import Cursor
+from chatd.protocol.rooms import Cursor, GrantableRole
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +39,7 @@ class ChangeMembers:
     req_id: int
     action: str  # add | remove | remove_invited | leave | ban | unban | set_role | transfer
     users: tuple[int, ...] = ()
-    role: str | None = None  # set_role: admin | member
+    role: GrantableRole | None = None  # set_role
     revoke_invites: bool = False  # remove: also revoke the room's invite links, in the same commit
 
 

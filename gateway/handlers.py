@@ -43,6 +43,7 @@ from chatd.gateway.services import Services
 from chatd.gateway.sessions import SessionEnded, session_user
 from chatd.protocol import frames as f
 from chatd.protocol.errors import ErrorCode
+from chatd.protocol.rooms import GrantableRole
 from chatd.protocol.session import Session
 
 
@@ -208,7 +209,7 @@ class Handlers:
         users = await self._resolve(list(req.users))
         await self._to_room(req.room, ChangeMembers(self.device, req.id, "add", tuple(users)))
 
-    async def _change_one(self, room: int, req_id: int, action: str, user: int | str, role: str | None = None,
+    async def _change_one(self, room: int, req_id: int, action: str, user: int | str, role: GrantableRole | None = None,
                           revoke_invites: bool = False) -> None:
         users = await self._resolve([user])
         await self._to_room(room, ChangeMembers(self.device, req_id, action, tuple(users), role, revoke_invites))

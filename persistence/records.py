@@ -7,11 +7,12 @@ from datetime import datetime
 from typing import Any
 
 from chatd.protocol.frames import Media, MediaRef, Message, Reaction
+from chatd.protocol.rooms import Role
 
 
 @dataclass(slots=True)
 class MemberState:
-    role: str
+    role: Role
     joined_seq: int
     left_seq: int | None = None
 
@@ -107,7 +108,7 @@ class MemberChange:
     action: str  # added | removed | left | banned | unbanned | role_changed | owner_changed
     user: int
     by: int
-    role: str = "member"
+    role: Role = "member"
     ends_membership: bool = False  # removed, left, or banned while a member: its seq is the left_seq
     revoke_invites: bool = False  # removed: every live invite link of the room is revoked with it
 

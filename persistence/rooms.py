@@ -11,7 +11,7 @@ from chatd.persistence.records import Membership, MemberState, RoomState, to_mes
 from chatd.persistence.versions import VISIBILITY_LOG, deleted_as_of, visibility_log
 from chatd.protocol.frames import Member, RoomInfo, RoomSummary
 from chatd.protocol.history import readable, redacted
-from chatd.protocol.rooms import CURSORS, Cursor
+from chatd.protocol.rooms import CURSORS, Cursor, Role
 
 UNREAD_CAP = 1000  # unread counts stop at this (clients show "999+")
 
@@ -37,7 +37,7 @@ class RoomQueries:
     pool: asyncpg.Pool
 
     async def _create_room(self, con: asyncpg.Connection, *, kind: str, name: str | None,
-                           direct_key: str | None, creator: int, members: dict[int, str],
+                           direct_key: str | None, creator: int, members: dict[int, Role],
                            visibility: str) -> int:
         """Insert a room whose seq 1 is the 'created' system message and whose members join at 1."""
         room_id = await con.fetchval(
@@ -76,7 +76,7 @@ class RoomQueries:
 
     @bridged
     async def create_group(self, owner: int, name: str, members: list[int], visibility: str) -> int:
-        roles = {uid: "member" for uid in members}
+        roles: dict[int, Role] = {uid: "member" for uid in members}
         roles[owner] = "owner"
         async with self.pool.acquire() as con, con.transaction():
             return await self._create_room(con, kind="group", name=name, direct_key=None, creator=owner,
