@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from chatd.actors.device import Device
 from chatd.protocol.frames import Frame, MediaRef, Message
-from chatd.protocol.rooms import Cursor, GrantableRole
+from chatd.protocol.rooms import Cursor, GrantableRole, MessageKind, RoomChanges
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +26,7 @@ class SendText:
     req_id: int
     client_id: str
     body: str
-    kind: str = "text"
+    kind: MessageKind = "text"
     media: MediaRef | None = None
     reply_to: int | None = None
 
@@ -47,7 +47,7 @@ class ChangeMembers:
 class UpdateRoom:
     device: Device
     req_id: int
-    changes: dict[str, str]  # name, description, icon, history_visibility
+    changes: RoomChanges
 
 
 @dataclass(frozen=True, slots=True)

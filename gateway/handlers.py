@@ -43,7 +43,7 @@ from chatd.gateway.services import Services
 from chatd.gateway.sessions import SessionEnded, session_user
 from chatd.protocol import frames as f
 from chatd.protocol.errors import ErrorCode
-from chatd.protocol.rooms import GrantableRole
+from chatd.protocol.rooms import GrantableRole, room_changes
 from chatd.protocol.session import Session
 
 
@@ -230,8 +230,7 @@ class Handlers:
         await self._change_one(req.room, req.id, "transfer", req.user)
 
     async def update_room(self, req: f.UpdateRoom) -> None:
-        changes = {k: v for k in ("name", "description", "icon", "history_visibility")
-                   if (v := getattr(req, k)) is not None}
+        changes = room_changes(req.name, req.description, req.icon, req.history_visibility)
         await self.check_picture("icon", req.icon)
         await self._to_room(req.room, UpdateRoom(self.device, req.id, changes))
 

@@ -14,6 +14,7 @@ import asyncpg
 
 from chatd.persistence.bridge import bridged
 from chatd.persistence.errors import DeviceSignedOut
+from chatd.protocol.rooms import RoomKind
 
 NOTIFYING_KINDS = ["text", "image", "video", "audio", "file"]  # what makes a push (system messages never do)
 SCAN_BACKLOG = 1000  # the scan looks at most this many seqs back in a room (a month away is not re-read)
@@ -39,7 +40,7 @@ class PushJob:
     count: int
     last_seq: int
     attempts: int  # including this one
-    room_kind: str
+    room_kind: RoomKind
     room_name: str | None
     sender_id: int | None
     sender_name: str | None  # display name if visible, else username

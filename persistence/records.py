@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from chatd.protocol.frames import Media, MediaRef, Message, Reaction
-from chatd.protocol.rooms import Role
+from chatd.protocol.rooms import MessageKind, Role, RoomChanges, RoomKind, Visibility
 
 
 @dataclass(slots=True)
@@ -26,15 +26,15 @@ class RoomState:
     """What a room actor keeps in memory; reloaded from Postgres when the actor starts."""
 
     id: int
-    kind: str
+    kind: RoomKind
     name: str | None
-    history_visibility: str
+    history_visibility: Visibility
     last_seq: int
     members: dict[int, MemberState] = field(default_factory=dict)
     recent_senders: dict[int, int] = field(default_factory=dict)  # seq -> sender of the latest text messages
     banned: set[int] = field(default_factory=set)
     cursors: dict[int, tuple[int, int | None]] = field(default_factory=dict)  # delivered, read (None: private)
-    visibility: list[tuple[int, str]] = field(default_factory=list)  # history_visibility by seq (protocol/history.py)
+    visibility: list[tuple[int, Visibility]] = field(default_factory=list)  # by seq (protocol/history.py)
 
     def current_members(self) -> list[int]:
         return [uid for uid, m in self.members.items() if m.current]
@@ -96,7 +96,7 @@ class NewText:
     sender: int
     client_id: str
     body: str
-    kind: str = "text"
+    kind: MessageKind = "text"
     media: MediaRef | None = None
     reply_to: int | None = None  # checked in the commit: a message of the room, not deleted, not a system one
 
@@ -118,7 +118,7 @@ class RoomUpdate:
     """New values of some of: name, description, icon, history_visibility ("" clears a text field)."""
 
     by: int
-    changes: dict[str, str]
+    changes: RoomChanges
 
 
 @dataclass(frozen=True, slots=True)

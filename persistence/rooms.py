@@ -11,7 +11,7 @@ from chatd.persistence.records import Membership, MemberState, RoomState, to_mes
 from chatd.persistence.versions import VISIBILITY_LOG, deleted_as_of, visibility_log
 from chatd.protocol.frames import Member, RoomInfo, RoomSummary
 from chatd.protocol.history import readable, redacted
-from chatd.protocol.rooms import CURSORS, Cursor, Role
+from chatd.protocol.rooms import CURSORS, Cursor, Role, RoomKind, Visibility
 
 UNREAD_CAP = 1000  # unread counts stop at this (clients show "999+")
 
@@ -36,9 +36,9 @@ def mentions_sql(read: str) -> str:
 class RoomQueries:
     pool: asyncpg.Pool
 
-    async def _create_room(self, con: asyncpg.Connection, *, kind: str, name: str | None,
+    async def _create_room(self, con: asyncpg.Connection, *, kind: RoomKind, name: str | None,
                            direct_key: str | None, creator: int, members: dict[int, Role],
-                           visibility: str) -> int:
+                           visibility: Visibility) -> int:
         """Insert a room whose seq 1 is the 'created' system message and whose members join at 1."""
         room_id = await con.fetchval(
             "INSERT INTO rooms (kind, name, direct_key, history_visibility, last_seq, created_by)"
@@ -75,7 +75,7 @@ class RoomQueries:
             raise RuntimeError(f"direct room {key} neither found nor created")
 
     @bridged
-    async def create_group(self, owner: int, name: str, members: list[int], visibility: str) -> int:
+    async def create_group(self, owner: int, name: str, members: list[int], visibility: Visibility) -> int:
         roles: dict[int, Role] = {uid: "member" for uid in members}
         roles[owner] = "owner"
         async with self.pool.acquire() as con, con.transaction():

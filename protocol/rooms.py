@@ -8,7 +8,7 @@ place that must handle it. (Profile field visibility, `Level`, lives in protocol
 
 from __future__ import annotations
 
-from typing import Final, Literal, get_args
+from typing import Final, Literal, TypedDict, get_args
 
 # A member's role in a room: owner > admin > member (actors/rules.py ranks them). Direct rooms have two
 # members and no other roles.
@@ -33,3 +33,27 @@ StoredKind = Literal[MessageKind, "system"]
 # maps each to its fixed SQL; no other text reaches a statement).
 Cursor = Literal["delivered", "read"]
 CURSORS: Final[tuple[Cursor, ...]] = get_args(Cursor)
+
+
+class RoomChanges(TypedDict, total=False):
+    """New values for some of a group's settings (`update_room`); "" clears the description or the icon."""
+
+    name: str
+    description: str
+    icon: str
+    history_visibility: Visibility
+
+
+def room_changes(name: str | None, description: str | None, icon: str | None,
+                 history_visibility: Visibility | None) -> RoomChanges:
+    """The settings an `update_room` names; a field left out (None) stays as it is."""
+    changes = RoomChanges()
+    if name is not None:
+        changes["name"] = name
+    if description is not None:
+        changes["description"] = description
+    if icon is not None:
+        changes["icon"] = icon
+    if history_visibility is not None:
+        changes["history_visibility"] = history_visibility
+    return changes
