@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from chatd.actors.device import Device
 from chatd.protocol.frames import Frame, MediaRef, Message
@@ -31,13 +32,17 @@ class SendText:
     reply_to: int | None = None
 
 
+# What a ChangeMembers asks for (actors/rules.py decides who may do which).
+MemberAction = Literal["add", "remove", "remove_invited", "leave", "ban", "unban", "set_role", "transfer"]
+
+
 @dataclass(frozen=True, slots=True)
 class ChangeMembers:
     """A membership or role change; the room actor decides who may do it (docs/protocol.md 3.3)."""
 
     device: Device
     req_id: int
-    action: str  # add | remove | remove_invited | leave | ban | unban | set_role | transfer
+    action: MemberAction
     users: tuple[int, ...] = ()
     role: GrantableRole | None = None  # set_role
     revoke_invites: bool = False  # remove: also revoke the room's invite links, in the same commit

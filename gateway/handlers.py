@@ -21,6 +21,7 @@ from chatd.actors.items import (
     ChangeMessage,
     ChangeReaction,
     LookUpReceipts,
+    MemberAction,
     MembershipChanged,
     MuteChanged,
     ReadMoved,
@@ -209,8 +210,8 @@ class Handlers:
         users = await self._resolve(list(req.users))
         await self._to_room(req.room, ChangeMembers(self.device, req.id, "add", tuple(users)))
 
-    async def _change_one(self, room: int, req_id: int, action: str, user: int | str, role: GrantableRole | None = None,
-                          revoke_invites: bool = False) -> None:
+    async def _change_one(self, room: int, req_id: int, action: MemberAction, user: int | str,
+                          role: GrantableRole | None = None, revoke_invites: bool = False) -> None:
         users = await self._resolve([user])
         await self._to_room(room, ChangeMembers(self.device, req_id, action, tuple(users), role, revoke_invites))
 

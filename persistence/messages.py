@@ -15,6 +15,7 @@ from chatd.persistence.records import (
     AppendItem,
     InviteJoin,
     MemberChange,
+    MemberEvent,
     MessageChange,
     NewText,
     ReactionChange,
@@ -228,9 +229,9 @@ async def _lookups(con: asyncpg.Connection, batch: list[RoomAppend]) -> dict[int
     return found
 
 
-EVENT_TYPES = {"added": "member_added", "removed": "member_removed", "left": "member_left",
-               "banned": "member_banned", "unbanned": "member_unbanned", "role_changed": "role_changed",
-               "owner_changed": "owner_changed"}
+EVENT_TYPES: dict[MemberEvent, str] = {
+    "added": "member_added", "removed": "member_removed", "left": "member_left", "banned": "member_banned",
+    "unbanned": "member_unbanned", "role_changed": "role_changed", "owner_changed": "owner_changed"}
 
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from chatd.protocol.frames import Media, MediaRef, Message, Reaction
 from chatd.protocol.rooms import MessageKind, Role, RoomChanges, RoomKind, Visibility
@@ -101,11 +101,15 @@ class NewText:
     reply_to: int | None = None  # checked in the commit: a message of the room, not deleted, not a system one
 
 
+# What a stored membership change did (each has its system message event type, persistence/messages.py).
+MemberEvent = Literal["added", "removed", "left", "banned", "unbanned", "role_changed", "owner_changed"]
+
+
 @dataclass(frozen=True, slots=True)
 class MemberChange:
     """A membership change, stored as a system message; its seq becomes joined_seq / left_seq."""
 
-    action: str  # added | removed | left | banned | unbanned | role_changed | owner_changed
+    action: MemberEvent
     user: int
     by: int
     role: Role = "member"
