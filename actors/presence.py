@@ -24,7 +24,7 @@ from typing import Protocol
 
 import trio
 
-from chatd.actors.bus import BusSink, NullBus
+from chatd.actors.bus import BusSink
 from chatd.actors.device import Device
 from chatd.actors.items import Crash, ToDevices
 from chatd.actors.mailbox import Mailbox
@@ -66,7 +66,8 @@ class PresenceSettings:
 
 
 class PresenceTracker:
-    def __init__(self, store: Store, cache: Cache, users: Recipients, settings: PresenceSettings) -> None:
+    def __init__(self, store: Store, cache: Cache, users: Recipients, settings: PresenceSettings,
+                 bus: BusSink) -> None:
         self.store = store
         self.cache = cache
         self.users = users
@@ -77,7 +78,7 @@ class PresenceTracker:
         self.local: dict[int, dict[int, Device]] = {}  # user -> their open devices on this node
         self.vouched: set[int] = set()  # users this node has told Redis about
         self.unsaved: dict[int, int] = {}  # user -> last seen (ms) not yet stored
-        self.bus: BusSink = NullBus()  # contacts connected to other processes hear it through them
+        self.bus = bus  # contacts connected to other processes hear it through them
 
     # ------------------------------------------------------------------ what connections call
 
