@@ -111,7 +111,11 @@ class Node:
             self.services = Services(cfg, store, cache, rooms, users, TokenIssuer(cfg.jwt_secret, cfg.access_ttl),
                                      PasswordHasher(cfg.argon2_time_cost, cfg.argon2_memory_kib,
                                                     queue=cfg.password_queue), presence, metrics, bus)
-            self.gateway = Gateway(self.services)
+
+            def http_port() -> int | None:  # the HTTP side's, once it listens: its pages may open websockets
+                return self.http.port if self.http is not None and self.http.url is not None else None
+
+            self.gateway = Gateway(self.services, http_port)
             gateway = self.gateway
             metrics.watch(lambda: gateway.connections, {"room": rooms.count, "user": users.count})
             self.http = HttpServer(make_app(self.services, metrics, lambda: gateway.port), cfg.host, cfg.http_port,
@@ -131,7 +135,6 @@ class Node:
                     *cluster, ChildSpec("presence", presence.run), ChildSpec("gateway", self.gateway.serve),
                     ChildSpec("http", self.http.run),
                     ChildSpec("push", push.run), ChildSpec("media-gc", collector.run)])
-                gateway.http_port = self.http.port  # its pages may open websockets (Origin check)
                 if not await cache.ping():
                     log.warning("Redis at %s does not answer; presence, rate limits and the bus are degraded",
                                 redacted(cfg.redis_url))
