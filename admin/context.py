@@ -32,7 +32,10 @@ class AdminContext:
     stop: Callable[[], None] = lambda: None  # ends the node (after a drain)
 
     def attach(self, nursery: trio.Nursery) -> None:
-        """Called by the node once its tree runs: actions may start background tasks and stop the node."""
+        """Called by the node once its tree runs: actions may start background tasks and stop the node.
+        Late because the nursery exists only then; once, because a second node nursery would be a bug."""
+        if self.nursery is not None:
+            raise RuntimeError("the admin context is attached to a node already")
         self.nursery = nursery
         self.stop = nursery.cancel_scope.cancel
 
