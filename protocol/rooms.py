@@ -24,12 +24,12 @@ Visibility = Literal["shared", "joined"]
 
 MediaKind = Literal["image", "video", "audio", "file"]
 # What a person sends: text or one media item (with a caption).
-MessageKind = Literal["text", "image", "video", "audio", "file"]
+MessageKind = Literal["text", MediaKind]
 # What a stored message is: one a person sent, or a system message (membership, settings, edits...).
 StoredKind = Literal[MessageKind, "system"]
 
 # A member's two cursors in a room: the highest seq acknowledged by one of their devices, and the highest
-# seq they read (docs/protocol.md, receipts). Stored as delivered_seq / read_seq (persistence/rooms.py
+# seq they read (receipts, docs/protocol.md). Stored as delivered_seq / read_seq (persistence/rooms.py
 # maps each to its fixed SQL; no other text reaches a statement).
 Cursor = Literal["delivered", "read"]
 CURSORS: Final[tuple[Cursor, ...]] = get_args(Cursor)
