@@ -31,12 +31,12 @@ from chatd.actors.items import (
     CursorMoved,
     MembershipChanged,
     MuteChanged,
-    Push,
     ReadMoved,
     RemoteCommitted,
     RemoteTyping,
     RoomItem,
     SettingsChanged,
+    ToDevices,
     UserItem,
 )
 from chatd.actors.mailbox import Mailbox
@@ -45,7 +45,7 @@ from chatd.persistence.pubsub import BusError, PubSub
 log = logging.getLogger("chatd.bus")
 
 RoomNews = RemoteCommitted | RemoteTyping | CursorMoved
-UserNews = MembershipChanged | MuteChanged | SettingsChanged | ReadMoved | Push | CloseDevices
+UserNews = MembershipChanged | MuteChanged | SettingsChanged | ReadMoved | ToDevices | CloseDevices
 
 
 class BusSink(Protocol):

@@ -24,11 +24,11 @@ from chatd.actors.items import (
     CursorMoved,
     MembershipChanged,
     MuteChanged,
-    Push,
     ReadMoved,
     RemoteCommitted,
     RemoteTyping,
     SettingsChanged,
+    ToDevices,
 )
 from chatd.protocol.codec import decode as decode_frame
 from chatd.protocol.codec import encode as encode_frame
@@ -48,7 +48,7 @@ class ToRoom:
 @dataclass(frozen=True, slots=True)
 class ToUsers:
     users: tuple[int, ...]
-    item: MembershipChanged | MuteChanged | SettingsChanged | ReadMoved | Push | CloseDevices
+    item: MembershipChanged | MuteChanged | SettingsChanged | ReadMoved | ToDevices | CloseDevices
 
 
 BusEvent = ToRoom | ToUsers
@@ -105,7 +105,7 @@ def _event(event: BusEvent) -> list[Any]:
     if isinstance(item, CloseDevices):
         return ["u", users, "close", item.code, item.reason,
                 None if item.sessions is None else sorted(item.sessions)]
-    return ["u", users, "push", encode_frame(item.frame)]
+    return ["u", users, "push", encode_frame(item.frame)]  # ToDevices: the older tag, kept for mixed versions
 
 
 def _parse(e: list[Any]) -> BusEvent:
@@ -119,7 +119,7 @@ def _parse(e: list[Any]) -> BusEvent:
     if tag != "u":
         raise BusWireError(f"unknown bus event {tag!r}")
     users, kind, args = tuple(int(u) for u in e[1]), e[2], e[3:]
-    item: MembershipChanged | MuteChanged | SettingsChanged | ReadMoved | Push | CloseDevices
+    item: MembershipChanged | MuteChanged | SettingsChanged | ReadMoved | ToDevices | CloseDevices
     if kind == "member":
         item = MembershipChanged(int(args[0]))
     elif kind == "mute":
@@ -135,7 +135,7 @@ def _parse(e: list[Any]) -> BusEvent:
         frame = decode_frame(args[0], MAX_FRAME)
         if isinstance(frame, ProtocolError):
             raise BusWireError(f"bad frame on the bus: {frame.message}")
-        item = Push(frame)
+        item = ToDevices(frame)
     else:
         raise BusWireError(f"unknown user event {kind!r}")
     return ToUsers(users, item)

@@ -26,11 +26,9 @@ from chatd.actors.items import CursorMoved, SaveCursors
 from chatd.actors.mailbox import Mailbox
 from chatd.persistence.errors import StoreUnavailable
 from chatd.persistence.store import Store
+from chatd.protocol.rooms import CURSORS, Cursor
 
 log = logging.getLogger("chatd.cursors")
-
-COLUMNS = ("delivered_seq", "read_seq")
-
 
 @dataclass(frozen=True, slots=True)
 class CursorSettings:
@@ -46,7 +44,7 @@ class CursorWriter:
         self.tell_room = tell_room
         self.settings = settings
         self.mailbox = Mailbox[SaveCursors](settings.mailbox_size)  # outlives restarts of run()
-        self.pending: dict[str, dict[tuple[int, int], int]] = {c: {} for c in COLUMNS}
+        self.pending: dict[Cursor, dict[tuple[int, int], int]] = {c: {} for c in CURSORS}
         self.quiet: set[int] = set()  # users whose reads are not reported (read receipts off)
         self.retry_at = math.inf
 
@@ -75,7 +73,7 @@ class CursorWriter:
                 self.quiet.discard(item.user)
             else:
                 self.quiet.add(item.user)
-            moves = self.pending[item.column]
+            moves = self.pending[item.cursor]
             for room, seq in item.cursors.items():
                 key = (item.user, room)
                 if seq > moves.get(key, -1):
@@ -83,21 +81,21 @@ class CursorWriter:
 
     async def _write(self) -> None:
         self.retry_at = math.inf
-        stored: dict[tuple[int, int], dict[str, int]] = {}
-        for column, moves in self.pending.items():
+        stored: dict[tuple[int, int], dict[Cursor, int]] = {}
+        for cursor, moves in self.pending.items():
             if not moves:
                 continue
             try:
-                await self.store.save_cursors(column, [(user, room, seq) for (user, room), seq in moves.items()])
+                await self.store.save_cursors(cursor, [(user, room, seq) for (user, room), seq in moves.items()])
             except StoreUnavailable as exc:
                 log.warning("cursor write of %d moves failed, retrying: %s", len(moves), exc)
                 self.retry_at = trio.current_time() + self.settings.retry_seconds
                 continue
-            self.pending[column] = {}
+            self.pending[cursor] = {}
             for key, seq in moves.items():
-                if column == "delivered_seq" or key[0] not in self.quiet:
-                    stored.setdefault(key, {})[column] = seq
+                if cursor == "delivered" or key[0] not in self.quiet:
+                    stored.setdefault(key, {})[cursor] = seq
         for (user, room), seqs in stored.items():  # rooms tell the senders (status frames)
-            read = seqs.get("read_seq")  # a delivery alone was told to the room here as it was acked
-            self.tell_room(room, CursorMoved(user, seqs.get("delivered_seq"), read, quiet=user in self.quiet),
+            read = seqs.get("read")  # a delivery alone was told to the room here as it was acked
+            self.tell_room(room, CursorMoved(user, seqs.get("delivered"), read, quiet=user in self.quiet),
                            read is not None or user in self.quiet)

@@ -1,7 +1,7 @@
 """A device: one authenticated websocket connection, as its UserActor and room actors see it.
 
-Actors push frames into the device's bounded outbox without waiting; the connection's writer task
-sends them to the socket. A device with `limit` frames queued is too slow: the next push closes it
+Actors enqueue frames in the device's bounded outbox without waiting; the connection's writer task
+sends them to the socket. A device with `limit` frames queued is too slow: the next enqueue closes it
 (code 4008) and the client resumes from its cursors when it reconnects. A slow device never blocks an
 actor. Replies to the device's own requests (frames with an `id`) are the exception: they may queue past
 `limit` (the channel itself is unbounded), because the connection's reader stops reading requests while
@@ -33,14 +33,14 @@ class Device:
     user_id: int
     outbox: trio.MemorySendChannel[Frame]  # `limit` bounds what is not a reply (see above)
     limit: int = 256
-    queued: int = 0  # frames pushed and not yet taken by the writer (`taken`)
+    queued: int = 0  # frames enqueued and not yet taken by the writer (`taken`)
     session: str = ""  # the signed-in device (the access token's `dev`) once the connection said hello
     id: int = field(default_factory=lambda: next(_ids))
     close_code: int = 1000
     close_reason: str = ""
     closed: bool = False
 
-    def push(self, frame: Frame) -> bool:
+    def enqueue(self, frame: Frame) -> bool:
         if self.queued >= self.limit and getattr(frame, "id", None) is None:
             self.kill(CLOSE_TOO_SLOW, "too slow: outbox full")
             return False

@@ -137,12 +137,29 @@ class RoomDirectory(Directory[RoomItem]):
         self.store = store
         self.commits = commits
         self.settings = settings
-        self.users: UserDirectory | None = None
-        self.bus: BusSink = NullBus()  # the node sets its Bus when several processes share the database
+        self._users: UserDirectory | None = None  # both set by wire()
+        self._bus: BusSink = NullBus()
+
+    def wire(self, users: UserDirectory, bus: BusSink) -> None:
+        """Give the rooms what is built after them: called once, by the node, before any room starts.
+
+        Late because of two cycles: room actors hand messages to user actors, and the users' directory
+        needs this one for its actors; the Bus (when several processes share the database) delivers what
+        it hears to both directories, and room actors publish to it (a NullBus: a single process).
+        """
+        if self._users is not None:
+            raise RuntimeError("the room directory is wired already")
+        self._users, self._bus = users, bus
+
+    @property
+    def bus(self) -> BusSink:
+        """Where room news for the other processes goes (actors, the node's cursor writer, the admin)."""
+        return self._bus
 
     def _make_actor(self, key: int, mailbox: Mailbox[RoomItem], forget: Callable[[], None]) -> RoomActor:
-        assert self.users is not None
-        return RoomActor(key, mailbox, self.store, self.commits, self.users, self.settings, forget, self.bus)
+        if self._users is None:
+            raise RuntimeError("a room started before the room directory was wired to the users")
+        return RoomActor(key, mailbox, self.store, self.commits, self._users, self.settings, forget, self._bus)
 
 
 class UserDirectory(Directory[UserItem]):
@@ -156,7 +173,6 @@ class UserDirectory(Directory[UserItem]):
         self.cursors = cursors
         self.settings = settings
         self.rooms = rooms
-        rooms.users = self
 
     def _make_actor(self, key: int, mailbox: Mailbox[UserItem], forget: Callable[[], None]) -> UserActor:
         return UserActor(key, mailbox, self.store, self.cursors, self.settings, forget, self.rooms,

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from chatd.actors.device import Device
 from chatd.protocol.frames import Frame, MediaRef, Message
+from chatd.protocol.rooms import Cursor, GrantableRole, MessageKind, RoomChanges
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,9 +27,13 @@ class SendText:
     req_id: int
     client_id: str
     body: str
-    kind: str = "text"
+    kind: MessageKind = "text"
     media: MediaRef | None = None
     reply_to: int | None = None
+
+
+# What a ChangeMembers asks for (actors/rules.py decides who may do which).
+MemberAction = Literal["add", "remove", "remove_invited", "leave", "ban", "unban", "set_role", "transfer"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,9 +42,9 @@ class ChangeMembers:
 
     device: Device
     req_id: int
-    action: str  # add | remove | remove_invited | leave | ban | unban | set_role | transfer
+    action: MemberAction
     users: tuple[int, ...] = ()
-    role: str | None = None  # set_role: admin | member
+    role: GrantableRole | None = None  # set_role
     revoke_invites: bool = False  # remove: also revoke the room's invite links, in the same commit
 
 
@@ -46,7 +52,7 @@ class ChangeMembers:
 class UpdateRoom:
     device: Device
     req_id: int
-    changes: dict[str, str]  # name, description, icon, history_visibility
+    changes: RoomChanges
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,7 +178,7 @@ class MuteChanged:
 
 
 @dataclass(frozen=True, slots=True)
-class Push:
+class ToDevices:
     """A frame for every device of the user (status updates)."""
 
     frame: Frame
@@ -204,17 +210,17 @@ class CloseDevices:
     sessions: frozenset[str] | None = None
 
 
-UserItem = (Deliver | MembershipChanged | Attach | Detach | AckFrom | Push | SettingsChanged | MuteChanged | ReadMoved
-            | CloseDevices | RoomHead | Crash)
+UserItem = (Deliver | MembershipChanged | Attach | Detach | AckFrom | ToDevices | SettingsChanged | MuteChanged
+            | ReadMoved | CloseDevices | RoomHead | Crash)
 
 
 # ------------------------------------------------------------------ to the CursorWriter
 
 @dataclass(frozen=True, slots=True)
 class SaveCursors:
-    """A user's coalesced cursor moves for one column (delivered_seq or read_seq): room -> seq."""
+    """A user's coalesced moves of one of their cursors (delivered or read): room -> seq."""
 
     user: int
-    column: str
+    cursor: Cursor
     cursors: dict[int, int]
     receipts: bool = True  # False: the user turned read receipts off; their reads are not reported

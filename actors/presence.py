@@ -24,9 +24,9 @@ from typing import Protocol
 
 import trio
 
-from chatd.actors.bus import BusSink, NullBus
+from chatd.actors.bus import BusSink
 from chatd.actors.device import Device
-from chatd.actors.items import Crash, Push
+from chatd.actors.items import Crash, ToDevices
 from chatd.actors.mailbox import Mailbox
 from chatd.auth.visibility import may_see
 from chatd.persistence.cache import Cache
@@ -51,7 +51,7 @@ PresenceItem = Connected | Disconnected | Crash
 
 
 class Recipients(Protocol):
-    def offer(self, key: int, item: Push, /) -> bool: ...
+    def offer(self, key: int, item: ToDevices, /) -> bool: ...
     def is_online(self, key: int, /) -> bool: ...
 
 
@@ -66,7 +66,8 @@ class PresenceSettings:
 
 
 class PresenceTracker:
-    def __init__(self, store: Store, cache: Cache, users: Recipients, settings: PresenceSettings) -> None:
+    def __init__(self, store: Store, cache: Cache, users: Recipients, settings: PresenceSettings,
+                 bus: BusSink) -> None:
         self.store = store
         self.cache = cache
         self.users = users
@@ -77,7 +78,7 @@ class PresenceTracker:
         self.local: dict[int, dict[int, Device]] = {}  # user -> their open devices on this node
         self.vouched: set[int] = set()  # users this node has told Redis about
         self.unsaved: dict[int, int] = {}  # user -> last seen (ms) not yet stored
-        self.bus: BusSink = NullBus()  # contacts connected to other processes hear it through them
+        self.bus = bus  # contacts connected to other processes hear it through them
 
     # ------------------------------------------------------------------ what connections call
 
@@ -197,8 +198,8 @@ class PresenceTracker:
             frame = PresenceChanged(user=user, online=user not in offline, last_seen=offline.get(user))
             for contact in contacts:
                 if self.users.is_online(contact):
-                    self.users.offer(contact, Push(frame))
-            self.bus.to_users(contacts, Push(frame))
+                    self.users.offer(contact, ToDevices(frame))
+            self.bus.to_users(contacts, ToDevices(frame))
 
     async def _goodbye(self) -> None:
         """The node stops: withdraw every user from Redis and store when they were last seen."""

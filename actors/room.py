@@ -27,12 +27,12 @@ from chatd.actors.items import (
     JoinByInvite,
     LookUpReceipts,
     MembershipChanged,
-    Push,
     RemoteCommitted,
     RemoteTyping,
     RoomItem,
     RoomRequest,
     SendText,
+    ToDevices,
     TypingNow,
 )
 from chatd.actors.mailbox import Mailbox
@@ -60,7 +60,7 @@ class Committer(Protocol):
 
 
 class UserRouter(Protocol):
-    def offer(self, key: int, item: Deliver | MembershipChanged | Push, /) -> bool: ...
+    def offer(self, key: int, item: Deliver | MembershipChanged | ToDevices, /) -> bool: ...
     def is_online(self, key: int, /) -> bool: ...
 
 
@@ -75,7 +75,7 @@ class RoomSettings:
 
 def reply_error(device: Device, req_id: int | None, code: ErrorCode, message: str,
                 retry_after: float | None = None) -> None:
-    device.push(Error(code=code.value, message=message, id=req_id, retry_after=retry_after))
+    device.enqueue(Error(code=code.value, message=message, id=req_id, retry_after=retry_after))
 
 
 class RoomActor:
@@ -279,7 +279,7 @@ class RoomActor:
                         self.receipts.remember(msg.seq, request.device.user_id)
                         if self.typing.stop(request.device.user_id):  # sending ends typing
                             self._tell_typing(request.device.user_id, False)
-                    request.device.push(Sent(id=request.req_id, room=self.room_id, seq=msg.seq, ts=msg.ts,
+                    request.device.enqueue(Sent(id=request.req_id, room=self.room_id, seq=msg.seq, ts=msg.ts,
                                              client_id=msg.client_id or request.client_id,
                                              duplicate=result.duplicate))
                     if result.duplicate:
@@ -295,7 +295,7 @@ class RoomActor:
                 state.last_seq = max(state.last_seq, msg.seq)
                 committed.append(Committed(msg, request.device.id if isinstance(request, SendText) else None))
             if not isinstance(request, SendText) and id(request) not in self._answered:
-                request.device.push(Ok(id=request.req_id))
+                request.device.enqueue(Ok(id=request.req_id))
             self._answered.add(id(request))
         if committed and committed[0].message.seq > seen + 1:
             await self._catch_up(state, seen, committed[0].message.seq)
@@ -430,13 +430,13 @@ class RoomActor:
             self._tell_typing(user, active)
 
     def _tell_typing(self, user: int, active: bool) -> None:
-        """Push typing_changed to the other online current members (never stored, never waited on)."""
+        """Send typing_changed to the other online current members (never stored, never waited on)."""
         if self.state is None:
             return
         frame = TypingChanged(room=self.room_id, user=user, active=active)
         for uid, member in self.state.members.items():
             if uid != user and member.current and self.users.is_online(uid):
-                self.users.offer(uid, Push(frame))
+                self.users.offer(uid, ToDevices(frame))
 
     def _tell_receipts(self, state: RoomState, item: LookUpReceipts) -> None:
         me = state.members.get(item.device.user_id)
@@ -446,7 +446,7 @@ class RoomActor:
         members = state.current_joins()
         cursors, counts = self.receipts.standing(item.device.user_id, members, item.private)
         self._answered.add(id(item))
-        item.device.push(RoomReceipts(id=item.req_id, room=self.room_id, others=len(members) - 1, members=cursors,
+        item.device.enqueue(RoomReceipts(id=item.req_id, room=self.room_id, others=len(members) - 1, members=cursors,
                                   counts=counts))
 
     def _fan_out_receipts(self, state: RoomState, moves: dict[int, Move]) -> None:
@@ -454,7 +454,7 @@ class RoomActor:
         members = state.current_joins()
         for sender, frame in self.receipts.moved(members, moves):
             if self.users.is_online(sender):
-                self.users.offer(sender, Push(frame))
+                self.users.offer(sender, ToDevices(frame))
 
 
 def _max(a: int | None, b: int | None) -> int | None:

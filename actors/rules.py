@@ -37,8 +37,9 @@ from chatd.persistence.records import (
 from chatd.persistence.seqplan import no_such_message
 from chatd.protocol.errors import ErrorCode
 from chatd.protocol.history import readable
+from chatd.protocol.rooms import Role
 
-RANK = {"member": 0, "admin": 1, "owner": 2}
+RANK: dict[Role, int] = {"member": 0, "admin": 1, "owner": 2}
 
 
 def not_a_member(room: int) -> str:
@@ -87,7 +88,7 @@ def _readable(state: RoomState, me: MemberState, seq: int) -> None:
         raise Denied(ErrorCode.NOT_FOUND, no_such_message(seq))
 
 
-def _need(me: MemberState, role: str, what: str) -> None:
+def _need(me: MemberState, role: Role, what: str) -> None:
     if RANK[me.role] < RANK[role]:
         who = "the owner" if role == "owner" else "the owner and admins"
         raise Denied(ErrorCode.FORBIDDEN, f"only {who} can {what}")

@@ -38,11 +38,11 @@ from chatd.actors.items import (
     Detach,
     MembershipChanged,
     MuteChanged,
-    Push,
     ReadMoved,
     RoomHead,
     SaveCursors,
     SettingsChanged,
+    ToDevices,
     UserItem,
 )
 from chatd.actors.mailbox import Mailbox
@@ -50,6 +50,7 @@ from chatd.persistence.errors import StoreUnavailable
 from chatd.persistence.records import Membership
 from chatd.persistence.store import Store
 from chatd.protocol.frames import MAX_BATCH, Frame, Message, Msgs, ReceiptCounts, Status
+from chatd.protocol.rooms import Cursor
 
 log = logging.getLogger("chatd.user")
 
@@ -115,7 +116,7 @@ class UserActor:
         self.counts = RoomCounts(user_id)
         self.devices: dict[int, DeviceState] = {}
         self.revoked: set[str] = set()  # sessions revoked while this actor ran (CloseDevices)
-        self.dirty: dict[str, dict[int, int]] = {"delivered_seq": {}, "read_seq": {}}
+        self.dirty: dict[Cursor, dict[int, int]] = {"delivered": {}, "read": {}}
         self.told: dict[int, int] = {}  # delivery moves of this batch, for the rooms here (_tell_rooms)
         self.flush_at = math.inf
         self.retry_at = math.inf
@@ -217,10 +218,10 @@ class UserActor:
                 self.idle_since = trio.current_time()
         elif isinstance(item, MembershipChanged):
             await self._reload(item.room)
-        elif isinstance(item, Push):
+        elif isinstance(item, ToDevices):
             frame = item.frame if self.read_receipts else without_reads(item.frame)
             for ds in self.devices.values():
-                ds.device.push(frame)
+                ds.device.enqueue(frame)
         elif isinstance(item, SettingsChanged):
             self.read_receipts = item.read_receipts
         elif isinstance(item, CloseDevices):
@@ -314,7 +315,7 @@ class UserActor:
             return
         seq = min(item.seq, view.upto)
         if item.read:
-            self._mark("read_seq", item.room, seq)
+            self._mark("read", item.room, seq)
             self.counts.read(item.room, view, seq)
             return
         self._acked(ds, view, item.room, seq)
@@ -333,7 +334,7 @@ class UserActor:
         moved, self.told = self.told, {}
         if self.room_sink is None:
             return
-        reads = self.dirty["read_seq"]
+        reads = self.dirty["read"]
         for room, seq in moved.items():
             if room not in reads:  # else the CursorWriter tells it of both at once
                 self.room_sink.tell(room, CursorMoved(self.user_id, delivered_seq=seq, quiet=not self.read_receipts))
@@ -357,12 +358,12 @@ class UserActor:
             ds.acked[room] = seq
         if seq > view.delivered:
             view.delivered = seq
-            self._mark("delivered_seq", room, seq)
+            self._mark("delivered", room, seq)
         if ds.awaiting and all(ds.acked.get(r, 0) >= s for r, s in ds.awaiting.items()):
             ds.awaiting = None
 
-    def _mark(self, column: str, room: int, seq: int) -> None:
-        dirty = self.dirty[column]
+    def _mark(self, cursor: Cursor, room: int, seq: int) -> None:
+        dirty = self.dirty[cursor]
         if seq > dirty.get(room, 0):
             dirty[room] = seq
             self.flush_at = min(self.flush_at, trio.current_time() + self.settings.flush_seconds)
@@ -424,7 +425,7 @@ class UserActor:
         for ds in list(self.devices.values()):
             while ds.outgoing:
                 chunk, ds.outgoing = ds.outgoing[:MAX_BATCH], ds.outgoing[MAX_BATCH:]
-                ds.device.push(Msgs(messages=chunk))
+                ds.device.enqueue(Msgs(messages=chunk))
             if ds.syncing and ds.awaiting is None and not ds.device.closed:
                 await self._sync_batch(ds)
         for device_id in [i for i, ds in self.devices.items() if ds.device.closed]:
@@ -458,7 +459,7 @@ class UserActor:
                 ds.awaiting = {}
                 for msg in batch:
                     ds.awaiting[msg.room] = msg.seq
-                ds.device.push(Msgs(messages=batch, backlog=True))
+                ds.device.enqueue(Msgs(messages=batch, backlog=True))
                 return
 
     async def _push_counts(self) -> None:
@@ -481,7 +482,7 @@ class UserActor:
         self.counts_at = now + self.settings.counts_seconds
         for frame in self.counts.frames(rooms):
             for ds in self.devices.values():
-                ds.device.push(frame)
+                ds.device.enqueue(frame)
 
     def _flush(self) -> None:
         """Hand the coalesced cursor moves to the CursorWriter; if its mailbox is full, keep them for later."""

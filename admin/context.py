@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import trio
 
@@ -13,6 +13,8 @@ from chatd.actors.directory import RoomDirectory, UserDirectory
 from chatd.gateway.server import Gateway
 from chatd.persistence import Cache, Store
 from chatd.supervisor import ChildInfo, Supervisor
+
+NodeState = Literal["running", "draining", "drained"]  # a drain (admin/drain.py) moves it on, never back
 
 
 @dataclass
@@ -25,12 +27,15 @@ class AdminContext:
     store: Store
     cache: Cache
     started_at: float = field(default_factory=time.time)
-    state: str = "running"  # running | draining | drained
+    state: NodeState = "running"
     nursery: trio.Nursery | None = None  # the node's: background work of actions (drain, second sweeps)
     stop: Callable[[], None] = lambda: None  # ends the node (after a drain)
 
     def attach(self, nursery: trio.Nursery) -> None:
-        """Called by the node once its tree runs: actions may start background tasks and stop the node."""
+        """Called by the node once its tree runs: actions may start background tasks and stop the node.
+        Late because the nursery exists only then; once, because a second node nursery would be a bug."""
+        if self.nursery is not None:
+            raise RuntimeError("the admin context is attached to a node already")
         self.nursery = nursery
         self.stop = nursery.cancel_scope.cancel
 

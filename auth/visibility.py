@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Mapping
+from typing import TypeGuard, get_args
 
 from chatd.protocol.people import DEFAULT_VISIBILITY, PROFILE_FIELDS, Level, ProfileField
 
+LEVELS: frozenset[str] = frozenset(get_args(Level))
 BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f")
 
 
@@ -20,11 +22,15 @@ def levels(chosen: Mapping[str, str | None]) -> dict[ProfileField, Level]:
     out: dict[ProfileField, Level] = {}
     for name in PROFILE_FIELDS:
         level = chosen.get(name)
-        out[name] = level if level in ("everyone", "contacts", "nobody") else DEFAULT_VISIBILITY[name]  # type: ignore[assignment]
+        out[name] = level if is_level(level) else DEFAULT_VISIBILITY[name]
     return out
 
 
-def may_see(level: str, *, own: bool, contact: bool) -> bool:
+def is_level(value: object) -> TypeGuard[Level]:
+    return value in LEVELS
+
+
+def may_see(level: Level, *, own: bool, contact: bool) -> bool:
     return own or level == "everyone" or (level == "contacts" and contact)
 
 

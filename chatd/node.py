@@ -24,7 +24,7 @@ import secrets
 
 import trio
 
-from chatd.actors.bus import Bus
+from chatd.actors.bus import Bus, BusSink, NullBus
 from chatd.actors.commits import CommitWriter
 from chatd.actors.cursors import CursorWriter
 from chatd.actors.directory import RoomDirectory, UserDirectory
@@ -98,20 +98,24 @@ class Node:
             cursors = CursorWriter(store, tell_room)
             users = UserDirectory(store, rooms, cursors, UserSettings(flush_seconds=cfg.cursor_flush_seconds,
                                                              linger_seconds=cfg.user_linger_seconds))
-            presence = PresenceTracker(store, cache, users, PresenceSettings(cfg.node_name, cfg.presence_ttl))
+            bus: BusSink = NullBus()
             cluster: list[ChildSpec] = []
             if cfg.cluster:
                 bus_id = f"{cfg.node_name}/{secrets.token_hex(4)}"  # unique even if two processes share a name
-                self.bus = Bus(PubSub(cache, "bus"), bus_id, rooms, users)
-                rooms.bus = presence.bus = self.bus
+                bus = self.bus = Bus(PubSub(cache, "bus"), bus_id, rooms, users)
                 gaps = GapWatch(store, users.keys, users, cfg.gap_check_seconds)
-                cluster = [ChildSpec("bus", self.bus.run), ChildSpec("gaps", gaps.run)]
+                cluster = [ChildSpec("bus", bus.run), ChildSpec("gaps", gaps.run)]
+            rooms.wire(users, bus)  # the one late wiring: rooms, users and the bus need each other
+            presence = PresenceTracker(store, cache, users, PresenceSettings(cfg.node_name, cfg.presence_ttl), bus)
             metrics = Metrics()
             self.services = Services(cfg, store, cache, rooms, users, TokenIssuer(cfg.jwt_secret, cfg.access_ttl),
                                      PasswordHasher(cfg.argon2_time_cost, cfg.argon2_memory_kib,
-                                                    queue=cfg.password_queue), presence, metrics,
-                                     rooms.bus)
-            self.gateway = Gateway(self.services)
+                                                    queue=cfg.password_queue), presence, metrics, bus)
+
+            def http_port() -> int | None:  # the HTTP side's, once it listens: its pages may open websockets
+                return self.http.port if self.http is not None and self.http.url is not None else None
+
+            self.gateway = Gateway(self.services, http_port)
             gateway = self.gateway
             metrics.watch(lambda: gateway.connections, {"room": rooms.count, "user": users.count})
             self.http = HttpServer(make_app(self.services, metrics, lambda: gateway.port), cfg.host, cfg.http_port,
@@ -131,7 +135,6 @@ class Node:
                     *cluster, ChildSpec("presence", presence.run), ChildSpec("gateway", self.gateway.serve),
                     ChildSpec("http", self.http.run),
                     ChildSpec("push", push.run), ChildSpec("media-gc", collector.run)])
-                gateway.http_port = self.http.port  # its pages may open websockets (Origin check)
                 if not await cache.ping():
                     log.warning("Redis at %s does not answer; presence, rate limits and the bus are degraded",
                                 redacted(cfg.redis_url))

@@ -143,13 +143,13 @@ class Connection:
             self._error(ProtocolError(ErrorCode.INTERNAL, f"internal error while handling {frame.type}", req_id))
             return
         if reply is not None:
-            self.device.push(reply)
+            self.device.enqueue(reply)
         if not was_authed and self.session.user_id is not None:
             self._on_hello()
             await self.s.presence.connected(self.device)
 
     def _error(self, err: ProtocolError) -> None:
-        self.device.push(f.Error(code=err.code.value, message=err.message, id=err.id,
+        self.device.enqueue(f.Error(code=err.code.value, message=err.message, id=err.id,
                                  retry_after=err.retry_after))
 
     def stalled(self, now: float) -> bool:

@@ -47,7 +47,7 @@ class DeviceHandlers:
                 raise RequestError(ErrorCode.NOT_FOUND, f"you have no signed-in device {req.device}")
         else:
             revoked = await self.s.store.revoke_devices(self.h.me, keep=self.session)
-        self.h.device.push(d.LoggedOut(id=req.id, devices=list(revoked.devices)))  # before this socket may close
+        self.h.device.enqueue(d.LoggedOut(id=req.id, devices=list(revoked.devices)))  # before this socket may close
         await close_revoked(self.s, revoked, "signed out from another device")
 
     async def _password_ok(self, password: str, username: str | None = None) -> None:
@@ -73,7 +73,7 @@ class DeviceHandlers:
         await self._password_ok(req.password)
         await self._leave_groups()
         revoked = await self.s.store.delete_account(self.h.me)
-        self.h.device.push(f.Ok(id=req.id))
+        self.h.device.enqueue(f.Ok(id=req.id))
         await close_revoked(self.s, revoked, "account deleted", CLOSE_DISABLED)
 
     async def _leave_groups(self) -> None:

@@ -21,6 +21,7 @@ from chatd.actors.items import (
     ChangeMessage,
     ChangeReaction,
     LookUpReceipts,
+    MemberAction,
     MembershipChanged,
     MuteChanged,
     ReadMoved,
@@ -43,6 +44,7 @@ from chatd.gateway.services import Services
 from chatd.gateway.sessions import SessionEnded, session_user
 from chatd.protocol import frames as f
 from chatd.protocol.errors import ErrorCode
+from chatd.protocol.rooms import GrantableRole, room_changes
 from chatd.protocol.session import Session
 
 
@@ -104,7 +106,7 @@ class Handlers:
         self.session.authenticated(user_id, req.version)
         self.device.user_id = user_id
         self.device.session = claims.device_id
-        self.device.push(f.Welcome(id=req.id, version=req.version, user_id=user_id, username=username,
+        self.device.enqueue(f.Welcome(id=req.id, version=req.version, user_id=user_id, username=username,
                                    max_frame_bytes=self.s.config.max_frame_bytes))
         self._on_authenticated(claims.expires_at)
         try:
@@ -124,7 +126,7 @@ class Handlers:
         try:
             await session_user(self.s, claims)
         except SessionEnded as exc:
-            self.device.push(f.Error(code=exc.code.value, id=req.id, message=str(exc)))
+            self.device.enqueue(f.Error(code=exc.code.value, id=req.id, message=str(exc)))
             self.device.kill(exc.close_code, str(exc))  # after the error frame
             return None
         self.device.session = claims.device_id
@@ -208,8 +210,8 @@ class Handlers:
         users = await self._resolve(list(req.users))
         await self._to_room(req.room, ChangeMembers(self.device, req.id, "add", tuple(users)))
 
-    async def _change_one(self, room: int, req_id: int, action: str, user: int | str, role: str | None = None,
-                          revoke_invites: bool = False) -> None:
+    async def _change_one(self, room: int, req_id: int, action: MemberAction, user: int | str,
+                          role: GrantableRole | None = None, revoke_invites: bool = False) -> None:
         users = await self._resolve([user])
         await self._to_room(room, ChangeMembers(self.device, req_id, action, tuple(users), role, revoke_invites))
 
@@ -229,8 +231,7 @@ class Handlers:
         await self._change_one(req.room, req.id, "transfer", req.user)
 
     async def update_room(self, req: f.UpdateRoom) -> None:
-        changes = {k: v for k in ("name", "description", "icon", "history_visibility")
-                   if (v := getattr(req, k)) is not None}
+        changes = room_changes(req.name, req.description, req.icon, req.history_visibility)
         await self.check_picture("icon", req.icon)
         await self._to_room(req.room, UpdateRoom(self.device, req.id, changes))
 

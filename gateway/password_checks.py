@@ -21,7 +21,7 @@ from chatd.auth.passwords import PasswordQueueFull
 from chatd.gateway.errors import RequestError
 from chatd.gateway.in_flight import TooManyInFlight
 from chatd.gateway.services import Services
-from chatd.persistence.cache import CacheUnavailable, LoginKeys, LoginLimits
+from chatd.persistence.cache import CacheUnavailable, LoginKeys, LoginLimits, LoginOutcome
 from chatd.protocol.errors import ErrorCode
 from chatd.runtime.config import Config
 
@@ -70,7 +70,7 @@ async def check_password(services: Services, login_name: str, address: str, stor
         wait = await services.cache.login_begin(keys, limits)
         if wait is not None:
             raise RequestError(ErrorCode.RATE_LIMITED, TOO_MANY, wait)
-        outcome = "undo"  # the check did not finish (argon2 queue full, cancelled): it does not count
+        outcome: LoginOutcome = "undo"  # the check did not finish (argon2 queue full, cancelled): it does not count
         try:
             outcome = "ok" if await services.passwords.verify(stored_hash, password) else "fail"
         finally:

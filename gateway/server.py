@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 import trio
@@ -27,12 +28,12 @@ HARD_FRAME_LIMIT_FACTOR = 4  # frames above max_frame_bytes get an error; above 
 
 
 class Gateway:
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Services, http_port: Callable[[], int | None] = lambda: None) -> None:
         self.s = services
         self.port: int | None = None
         self.per_address: Counter[str] = Counter()  # open connections per limit key
         self.connections = 0
-        self.http_port: int | None = None  # the HTTP side serving the web client, once it listens
+        self.http_port = http_port  # the HTTP side serving the web client: its port once it listens
         self.devices: set[Device] = set()  # every open connection's device (admin: disconnect, drain)
         self.open: set[Connection] = set()  # for the stall watchdog
         self.accepting = True  # False while the node drains: handshakes are refused with 503
@@ -80,7 +81,8 @@ class Gateway:
         host = str(getattr(getattr(request, "_event", None), "host", ""))  # wsproto keeps Host out of headers
         try:
             parts, own = urlsplit(origin), urlsplit(f"//{host}")
-            return (self.http_port is not None and parts.scheme in ("http", "https") and parts.port == self.http_port
+            http_port = self.http_port()
+            return (http_port is not None and parts.scheme in ("http", "https") and parts.port == http_port
                     and parts.hostname is not None and parts.hostname == own.hostname)
         except ValueError:
             return False

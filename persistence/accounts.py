@@ -18,6 +18,11 @@ async def _lock_device_of(con: asyncpg.Connection, token_hash: bytes) -> None:
                       " FOR UPDATE", token_hash)
 
 
+# A login names an account by email or by username: one fixed statement each.
+_BY_EMAIL = "SELECT id, username, password_hash, disabled FROM users WHERE lower(email) = lower($1)"
+_BY_USERNAME = "SELECT id, username, password_hash, disabled FROM users WHERE lower(username) = lower($1)"
+
+
 class AccountQueries:
     pool: asyncpg.Pool
 
@@ -32,10 +37,7 @@ class AccountQueries:
 
     @bridged
     async def account_by_login(self, login: str) -> Account | None:
-        column = "email" if "@" in login else "username"
-        row = await self.pool.fetchrow(
-            f"SELECT id, username, password_hash, disabled FROM users WHERE lower({column}) = lower($1)",
-            login)
+        row = await self.pool.fetchrow(_BY_EMAIL if "@" in login else _BY_USERNAME, login)
         return Account(row["id"], row["username"], row["password_hash"], row["disabled"]) if row else None
 
     @bridged

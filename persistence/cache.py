@@ -13,6 +13,7 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass, field
+from typing import Literal
 
 import redis.asyncio as aredis
 from redis.exceptions import RedisError
@@ -51,6 +52,8 @@ class LoginKeys:
 # How long one check may hold its login name's single in-flight reservation (back-off layer) if its process
 # dies before login_end: longer than any check takes (the argon2 queue is bounded), short enough to be harmless.
 LOGIN_RESERVATION_MS = 30_000
+
+LoginOutcome = Literal["ok", "fail", "undo"]  # how a password check ended (Cache.login_end)
 
 
 class Cache(QrLoginCache):
@@ -132,7 +135,7 @@ class Cache(QrLoginCache):
         wait_ms = await self._login("begin", keys, limits)
         return None if wait_ms <= 0 else wait_ms / 1000
 
-    async def login_end(self, keys: LoginKeys, limits: LoginLimits, outcome: str) -> None:
+    async def login_end(self, keys: LoginKeys, limits: LoginLimits, outcome: LoginOutcome) -> None:
         """Finish a check begun with login_begin: outcome "fail" (a wrong password or an unknown name: it
         stays counted, and the account's back-off grows), "ok" (given back, the pair's window cleared) or
         "undo" (given back: the check did not happen). Never raises (begin already failed closed)."""
@@ -141,7 +144,7 @@ class Cache(QrLoginCache):
         except CacheUnavailable:
             pass
 
-    async def _login(self, op: str, keys: LoginKeys, limits: LoginLimits) -> int:
+    async def _login(self, op: LoginOutcome | Literal["begin"], keys: LoginKeys, limits: LoginLimits) -> int:
         p = f"{self.prefix}login:"
         redis_keys = [f"{p}pair:{keys.account}:{keys.address}", f"{p}addr:{keys.address}", f"{p}acct:{keys.account}",
                       f"{p}known:{keys.account}:{keys.address}", f"{p}busy:{keys.account}"]

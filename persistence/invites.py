@@ -15,6 +15,7 @@ import asyncpg
 from chatd.persistence.bridge import bridged
 from chatd.persistence.records import InvitePreviewRow, Refusal
 from chatd.protocol.frames import InviteInfo, InviteJoinRecord
+from chatd.protocol.rooms import Role
 
 CODE_BYTES = 18  # 144 bits, 24 URL-safe characters
 
@@ -64,7 +65,7 @@ class InviteQueries:
                                 row["member"])
 
     @bridged
-    async def role_of(self, room_id: int, user_id: int) -> str | None:
+    async def role_of(self, room_id: int, user_id: int) -> Role | None:
         """The user's role in the room if they are a current member."""
         return await self.pool.fetchval(  # type: ignore[no-any-return]
             "SELECT role FROM room_members WHERE room_id = $1 AND user_id = $2 AND left_seq IS NULL", room_id, user_id)

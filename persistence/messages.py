@@ -15,6 +15,7 @@ from chatd.persistence.records import (
     AppendItem,
     InviteJoin,
     MemberChange,
+    MemberEvent,
     MessageChange,
     NewText,
     ReactionChange,
@@ -228,9 +229,9 @@ async def _lookups(con: asyncpg.Connection, batch: list[RoomAppend]) -> dict[int
     return found
 
 
-EVENT_TYPES = {"added": "member_added", "removed": "member_removed", "left": "member_left",
-               "banned": "member_banned", "unbanned": "member_unbanned", "role_changed": "role_changed",
-               "owner_changed": "owner_changed"}
+EVENT_TYPES: dict[MemberEvent, str] = {
+    "added": "member_added", "removed": "member_removed", "left": "member_left", "banned": "member_banned",
+    "unbanned": "member_unbanned", "role_changed": "role_changed", "owner_changed": "owner_changed"}
 
 
 
@@ -289,7 +290,8 @@ async def _apply(con: asyncpg.Connection, room_id: int, seq: int, item: AppendIt
     elif isinstance(item, RoomUpdate):
         columns = [c for c in ("name", "description", "icon", "history_visibility") if c in item.changes]
         sets = ", ".join(f"{c} = ${i + 2}" for i, c in enumerate(columns))
-        values = [item.changes[c] or None for c in columns]
+        given: dict[str, object] = dict(item.changes)
+        values = [given[c] or None for c in columns]
         if "history_visibility" in item.changes:  # logged by seq: history applies it as it was (0013)
             await con.execute(f"WITH v AS (INSERT INTO room_visibility (room_id, from_seq, visibility)"
                               f" VALUES ($1, ${len(columns) + 2}, ${len(columns) + 1}))"

@@ -8,14 +8,15 @@ job is sent by one node at a time and is sent again if that node dies mid-send (
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, get_args
 
 import asyncpg
 
 from chatd.persistence.bridge import bridged
 from chatd.persistence.errors import DeviceSignedOut
+from chatd.protocol.rooms import MessageKind, RoomKind
 
-NOTIFYING_KINDS = ["text", "image", "video", "audio", "file"]  # what makes a push (system messages never do)
+NOTIFYING_KINDS: list[MessageKind] = list(get_args(MessageKind))  # what makes a push (system messages never do)
 SCAN_BACKLOG = 1000  # the scan looks at most this many seqs back in a room (a month away is not re-read)
 SCAN_LOCK_KEY = 0x50757368  # "Push": one scan at a time across nodes
 PREVIEW_FETCH = 400  # characters of the latest message read for its preview (whitespace is then collapsed)
@@ -39,12 +40,12 @@ class PushJob:
     count: int
     last_seq: int
     attempts: int  # including this one
-    room_kind: str
+    room_kind: RoomKind
     room_name: str | None
     sender_id: int | None
     sender_name: str | None  # display name if visible, else username
     body: str | None  # the start of the latest message; None for private_preview rooms and deleted messages
-    message_kind: str | None  # text, image, video, audio or file (None: the message is gone)
+    message_kind: MessageKind | None  # None: the message is gone
     subscriptions: tuple[Subscription, ...]
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final, Literal, TypeVar, get_args
 
 import redis.asyncio as aredis
 from redis.exceptions import RedisError
@@ -23,6 +23,12 @@ from chatd.persistence.bridge import aio
 from chatd.persistence.errors import CacheUnavailable
 
 ANSWER_KEEP_MS = 30_000  # an answered request lives at least this much longer, for its device to collect
+
+QrState = Literal["pending", "approved", "declined", "gone", "wrong_secret"]  # what a claim finds (QrClaim)
+QR_STATES: Final[tuple[QrState, ...]] = get_args(QrState)
+QrAnswer = Literal["ok", "gone", "answered"]  # how answering a request went (qr_answer)
+QR_ANSWERS: Final[tuple[QrAnswer, ...]] = get_args(QrAnswer)
+T = TypeVar("T", bound=str)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +46,7 @@ class QrClaim:
     """What the holder of a request's secret finds: `pending`, `approved` (by `user_id` from `approver_device`:
     the request is gone now), `declined` (gone now), `gone` (expired, collected, or never was) or `wrong_secret`."""
 
-    state: str
+    state: QrState
     user_id: int = 0
     approver_device: str = ""
     expires_in: float = 0.0
@@ -84,21 +90,31 @@ class QrLoginCache:
             return None
         return QrPending(_text(device) or None, _text(agent) or None, _text(address), ttl / 1000)
 
-    async def qr_answer(self, code: str, approve: bool, user_id: int, approver_device: str) -> str:
+    async def qr_answer(self, code: str, approve: bool, user_id: int, approver_device: str) -> QrAnswer:
         """Answer a pending request once: "ok", "gone" (expired or never was) or "answered" (already)."""
-        return _text(await self._qr(self._scripts["qr_answer"], keys=[self._qr_key(code)],
-                                    args=["1" if approve else "0", user_id, approver_device, ANSWER_KEEP_MS]))
+        return _one_of(await self._qr(self._scripts["qr_answer"], keys=[self._qr_key(code)],
+                                      args=["1" if approve else "0", user_id, approver_device, ANSWER_KEEP_MS]),
+                       QR_ANSWERS)
 
     async def qr_claim(self, code: str, secret_hash: str) -> QrClaim:
         """What the request's secret holder finds; an answer is handed over once (the request is deleted)."""
         state, user_id, approver, ttl, device = await self._qr(self._scripts["qr_claim"], keys=[self._qr_key(code)],
                                                                args=[secret_hash])
-        return QrClaim(_text(state), int(user_id or 0), _text(approver), max(0, int(ttl)) / 1000,
+        return QrClaim(_one_of(state, QR_STATES), int(user_id or 0), _text(approver), max(0, int(ttl)) / 1000,
                        _text(device) or None)
 
 
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value or "")
+
+
+def _one_of(value: Any, allowed: tuple[T, ...]) -> T:
+    """A script's answer as one of the values it may give; anything else fails closed, like Redis being down."""
+    text = _text(value)
+    for option in allowed:
+        if text == option:
+            return option
+    raise CacheUnavailable(f"unexpected answer from a QR login script: {text!r}")
 
 
 # ARGV: ttl ms, then field, value pairs. 1 if created, 0 if the key exists.

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from chatd.protocol.frames import Media, MediaRef, Message, Reaction
+from chatd.protocol.rooms import MessageKind, Role, RoomChanges, RoomKind, Visibility
 
 
 @dataclass(slots=True)
 class MemberState:
-    role: str
+    role: Role
     joined_seq: int
     left_seq: int | None = None
 
@@ -25,15 +26,15 @@ class RoomState:
     """What a room actor keeps in memory; reloaded from Postgres when the actor starts."""
 
     id: int
-    kind: str
+    kind: RoomKind
     name: str | None
-    history_visibility: str
+    history_visibility: Visibility
     last_seq: int
     members: dict[int, MemberState] = field(default_factory=dict)
     recent_senders: dict[int, int] = field(default_factory=dict)  # seq -> sender of the latest text messages
     banned: set[int] = field(default_factory=set)
     cursors: dict[int, tuple[int, int | None]] = field(default_factory=dict)  # delivered, read (None: private)
-    visibility: list[tuple[int, str]] = field(default_factory=list)  # history_visibility by seq (protocol/history.py)
+    visibility: list[tuple[int, Visibility]] = field(default_factory=list)  # by seq (protocol/history.py)
 
     def current_members(self) -> list[int]:
         return [uid for uid, m in self.members.items() if m.current]
@@ -95,19 +96,23 @@ class NewText:
     sender: int
     client_id: str
     body: str
-    kind: str = "text"
+    kind: MessageKind = "text"
     media: MediaRef | None = None
     reply_to: int | None = None  # checked in the commit: a message of the room, not deleted, not a system one
+
+
+# What a stored membership change did (each has its system message event type, persistence/messages.py).
+MemberEvent = Literal["added", "removed", "left", "banned", "unbanned", "role_changed", "owner_changed"]
 
 
 @dataclass(frozen=True, slots=True)
 class MemberChange:
     """A membership change, stored as a system message; its seq becomes joined_seq / left_seq."""
 
-    action: str  # added | removed | left | banned | unbanned | role_changed | owner_changed
+    action: MemberEvent
     user: int
     by: int
-    role: str = "member"
+    role: Role = "member"
     ends_membership: bool = False  # removed, left, or banned while a member: its seq is the left_seq
     revoke_invites: bool = False  # removed: every live invite link of the room is revoked with it
 
@@ -117,7 +122,7 @@ class RoomUpdate:
     """New values of some of: name, description, icon, history_visibility ("" clears a text field)."""
 
     by: int
-    changes: dict[str, str]
+    changes: RoomChanges
 
 
 @dataclass(frozen=True, slots=True)

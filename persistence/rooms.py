@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Final, assert_never
+
 import asyncpg
 
 from chatd.persistence.bridge import bridged
@@ -9,6 +11,7 @@ from chatd.persistence.records import Membership, MemberState, RoomState, to_mes
 from chatd.persistence.versions import VISIBILITY_LOG, deleted_as_of, visibility_log
 from chatd.protocol.frames import Member, RoomInfo, RoomSummary
 from chatd.protocol.history import readable, redacted
+from chatd.protocol.rooms import CURSORS, Cursor, Role, RoomKind, Visibility
 
 UNREAD_CAP = 1000  # unread counts stop at this (clients show "999+")
 
@@ -33,9 +36,9 @@ def mentions_sql(read: str) -> str:
 class RoomQueries:
     pool: asyncpg.Pool
 
-    async def _create_room(self, con: asyncpg.Connection, *, kind: str, name: str | None,
-                           direct_key: str | None, creator: int, members: dict[int, str],
-                           visibility: str) -> int:
+    async def _create_room(self, con: asyncpg.Connection, *, kind: RoomKind, name: str | None,
+                           direct_key: str | None, creator: int, members: dict[int, Role],
+                           visibility: Visibility) -> int:
         """Insert a room whose seq 1 is the 'created' system message and whose members join at 1."""
         room_id = await con.fetchval(
             "INSERT INTO rooms (kind, name, direct_key, history_visibility, last_seq, created_by)"
@@ -72,8 +75,8 @@ class RoomQueries:
             raise RuntimeError(f"direct room {key} neither found nor created")
 
     @bridged
-    async def create_group(self, owner: int, name: str, members: list[int], visibility: str) -> int:
-        roles = {uid: "member" for uid in members}
+    async def create_group(self, owner: int, name: str, members: list[int], visibility: Visibility) -> int:
+        roles: dict[int, Role] = {uid: "member" for uid in members}
         roles[owner] = "owner"
         async with self.pool.acquire() as con, con.transaction():
             return await self._create_room(con, kind="group", name=name, direct_key=None, creator=owner,
@@ -202,18 +205,35 @@ class RoomQueries:
         return out
 
     @bridged
-    async def save_cursors(self, column: str, moves: list[tuple[int, int, int]]) -> None:
-        """Move delivered_seq or read_seq forward for many (user, room, seq) at once: one statement.
+    async def save_cursors(self, cursor: Cursor, moves: list[tuple[int, int, int]]) -> None:
+        """Move a cursor (delivered_seq or read_seq) forward for many (user, room, seq) at once: one statement.
 
         Never back, never past the room's last seq or the member's removal point. Moves go in sorted by
         (room, user), which keeps the row lock order of two nodes' overlapping batches the same.
         """
-        if column not in ("delivered_seq", "read_seq"):
-            raise ValueError(column)
         moves = sorted(moves, key=lambda m: (m[1], m[0]))
-        await self.pool.execute(
-            f"UPDATE room_members rm SET {column} = GREATEST(rm.{column}, LEAST(v.seq, r.last_seq,"
-            f" COALESCE(rm.left_seq, v.seq)))"
+        await self.pool.execute(_SAVE_CURSOR[cursor], [m[0] for m in moves], [m[1] for m in moves],
+                                [m[2] for m in moves])
+
+
+def _cursor_column(cursor: Cursor) -> str:
+    """The column of room_members that stores `cursor`: a closed mapping that mypy checks covers every Cursor."""
+    match cursor:
+        case "delivered":
+            return "delivered_seq"
+        case "read":
+            return "read_seq"
+        case _:
+            assert_never(cursor)
+
+
+def _save_cursor_sql(column: str) -> str:
+    return (f"UPDATE room_members rm SET {column} = GREATEST(rm.{column}, LEAST(v.seq, r.last_seq,"
+            " COALESCE(rm.left_seq, v.seq)))"
             " FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS v(user_id, room_id, seq), rooms r"
-            " WHERE rm.user_id = v.user_id AND rm.room_id = v.room_id AND r.id = v.room_id",
-            [m[0] for m in moves], [m[1] for m in moves], [m[2] for m in moves])
+            " WHERE rm.user_id = v.user_id AND rm.room_id = v.room_id AND r.id = v.room_id")
+
+
+# Each cursor's statement, fixed once at import: save_cursors picks one by its Cursor, so no string a caller
+# passes can reach SQL text.
+_SAVE_CURSOR: Final[dict[Cursor, str]] = {cursor: _save_cursor_sql(_cursor_column(cursor)) for cursor in CURSORS}

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from chatd.protocol.rooms import Visibility
+
 VISIBILITY_LOG = ("SELECT array_agg(v.from_seq ORDER BY v.from_seq) AS vis_from,"
                   " array_agg(v.visibility ORDER BY v.from_seq) AS vis FROM room_visibility v")
 
 
-def visibility_log(row: Any) -> list[tuple[int, str]]:
+def visibility_log(row: Any) -> list[tuple[int, Visibility]]:
     """The room's history_visibility log from a row that selected VISIBILITY_LOG's columns."""
     return list(zip(row["vis_from"] or (), row["vis"] or (), strict=True))
 

@@ -8,9 +8,10 @@ Bounds live next to each field (see protocol/schema.py) and are the contract of 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 from chatd.protocol.reactions import MAX_EMOJI_LEN, MAX_KINDS, emoji_problem
+from chatd.protocol.rooms import GrantableRole, MessageKind, Role, RoomKind, StoredKind, Visibility
 from chatd.protocol.schema import SchemaError, bounded
 
 PROTOCOL_VERSION = 2  # 2: a websocket message may carry a bundle of frames (docs/protocol.md)
@@ -26,9 +27,6 @@ RoomId = int
 Seq = int
 # A user is named by id (int) or by username (str) wherever a request names one.
 UserRef = int | str
-Visibility = Literal["shared", "joined"]
-MediaKind = Literal["image", "video", "audio", "file"]
-MessageKind = Literal["text", "image", "video", "audio", "file"]
 MEDIA_ID_RE = r"[A-Za-z0-9_-]{16,64}"
 MAX_DURATION_MS = 24 * 3600 * 1000
 MAX_PIXELS_SIDE = 65535
@@ -174,7 +172,7 @@ class Error(Frame):
 class Member:
     user: int = bounded(min=1)
     username: str = bounded(max_len=32)
-    role: Literal["owner", "admin", "member"] = "member"
+    role: Role = "member"
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,7 +213,7 @@ class Message:
     room: int = room_id()
     seq: int = bounded(min=1)
     ts: int = bounded(min=0)  # milliseconds since the Unix epoch, server clock
-    kind: Literal["text", "image", "video", "audio", "file", "system"] = "text"
+    kind: StoredKind = "text"
     sender: int | None = bounded(min=1, default=None)  # None for system messages
     client_id: str | None = bounded(max_len=36, default=None)
     body: str | None = bounded(max_len=65536, default=None)  # None once deleted
@@ -232,7 +230,7 @@ class Message:
 class RoomInfo:
     room: int = room_id()
     members: list[Member] = bounded(max_len=100_000)
-    kind: Literal["direct", "group"] = "group"
+    kind: RoomKind = "group"
     name: str | None = bounded(max_len=100, default=None)
     history_visibility: Visibility = "shared"
     last_seq: int = seq(0)
@@ -243,7 +241,7 @@ class RoomInfo:
 @dataclass(frozen=True, slots=True)
 class RoomSummary:
     room: int = room_id()
-    kind: Literal["direct", "group"] = "group"
+    kind: RoomKind = "group"
     name: str | None = bounded(max_len=100, default=None)
     last_seq: int = seq(0)
     delivered_seq: int = seq(0)
@@ -325,7 +323,7 @@ class SetRole(Frame):
     id: int = req_id()
     room: int = room_id()
     user: UserRef = user_ref()
-    role: Literal["admin", "member"] = "member"
+    role: GrantableRole = "member"
 
 
 @frame("transfer_ownership")

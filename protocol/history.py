@@ -19,11 +19,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from chatd.protocol.frames import Message
+from chatd.protocol.rooms import Visibility
 
-VisibilityLog = Sequence[tuple[int, str]]  # (from_seq, "shared" | "joined"), ascending by seq
+VisibilityLog = Sequence[tuple[int, Visibility]]  # (from_seq, visibility), ascending by seq
 
 
-def visibility_at(log: VisibilityLog, seq: int) -> str:
+def visibility_at(log: VisibilityLog, seq: int) -> Visibility:
     """The history_visibility in force when message `seq` was sent (`joined` before the log starts)."""
     i = bisect_right([s for s, _ in log], seq)
     return log[i - 1][1] if i else "joined"

@@ -12,16 +12,17 @@ from __future__ import annotations
 import json
 
 from chatd.persistence.push import PushJob
+from chatd.protocol.rooms import MessageKind
 from chatd.push.sender import PushMessage
 from chatd.push.vapid import VapidKey
 
 PREVIEW_CHARS = 100
 
 
-MEDIA_LABELS = {"image": "Photo", "video": "Video", "audio": "Voice message", "file": "File"}
+MEDIA_LABELS: dict[MessageKind, str] = {"image": "Photo", "video": "Video", "audio": "Voice message", "file": "File"}
 
 
-def preview(body: str | None, kind: str | None = "text") -> str | None:
+def preview(body: str | None, kind: MessageKind | None = "text") -> str | None:
     """The notification's text: the message's start, or what a media message is and its caption."""
     if body is None:
         return None

@@ -13,7 +13,7 @@ import threading
 import time
 from dataclasses import dataclass
 from enum import Enum
-from typing import Protocol
+from typing import Literal, Protocol
 
 import requests
 import trio
@@ -28,6 +28,9 @@ MAX_ERROR = 500  # characters of a push service's answer kept with a failure
 RETRY_STATUSES = frozenset({408, 425, 429})
 
 
+Urgency = Literal["very-low", "low", "normal", "high"]  # RFC 8030 section 5.3
+
+
 class Outcome(Enum):
     DELIVERED = "delivered"
     GONE = "gone"  # 404/410: the subscription expired or was revoked
@@ -40,7 +43,7 @@ class PushMessage:
     payload: bytes  # JSON, encrypted per subscription by the sender
     ttl: int  # seconds the push service keeps it for an offline device
     topic: str  # a newer push with the same topic replaces an undelivered one
-    urgency: str  # very-low | low | normal | high
+    urgency: Urgency
 
 
 @dataclass(frozen=True, slots=True)

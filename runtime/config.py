@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Final, Literal, get_args
 from urllib.parse import urlsplit
 
 from chatd.protocol.frames import MAX_BATCH
@@ -30,7 +30,8 @@ class ConfigError(ValueError):
 # Where browsers' push subscriptions point: FCM (Chrome, Edge, Opera, Samsung), Mozilla, Apple, Windows.
 # A host matches an entry equal to it or ending in "." + entry; "*" allows any https host.
 PUSH_SERVICE_HOSTS = ("fcm.googleapis.com", "push.services.mozilla.com", "push.apple.com", "notify.windows.com")
-REGISTRATION_MODES = ("open", "invite", "closed")  # who may sign up (CHAT_REGISTRATION)
+Registration = Literal["open", "invite", "closed"]  # who may sign up (CHAT_REGISTRATION)
+REGISTRATION_MODES: Final[tuple[Registration, ...]] = get_args(Registration)
 P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 
 
@@ -78,7 +79,7 @@ class Config:
     qr_polls_per_minute: int = 30  # QR login waits one client address may make per minute
     qr_waits_per_address: int = 4  # QR login waits one client address may hold open at once on a process
     qr_wait_seconds: float = 25.0  # one wait answers "pending" after this (the client asks again)
-    registration: str = "open"  # open: anyone signs up; invite: with a valid invite code; closed: chatctl only
+    registration: Registration = "open"  # open: anyone signs up; invite: with a valid invite code; closed: chatctl only
     db_pool_size: int = 10
     argon2_time_cost: int = 2
     argon2_memory_kib: int = 19 * 1024

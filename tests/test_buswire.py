@@ -11,11 +11,11 @@ from chatd.actors.items import (
     CursorMoved,
     MembershipChanged,
     MuteChanged,
-    Push,
     ReadMoved,
     RemoteCommitted,
     RemoteTyping,
     SettingsChanged,
+    ToDevices,
 )
 from chatd.actors.remote import remote_news
 from chatd.protocol import people as p
@@ -44,7 +44,7 @@ EVERY_EVENT: list[BusEvent] = [
     ToUsers((3,), ReadMoved(7, 12)),
     ToUsers((3,), CloseDevices(4003, "account disabled")),
     ToUsers((3,), CloseDevices(4010, "logged out", frozenset({"0b6f3a4e-1c2d-4e5f-8a9b-0c1d2e3f4a5b"}))),
-    ToUsers((5, 6), Push(p.PresenceChanged(user=3, online=False, last_seen=123))),
+    ToUsers((5, 6), ToDevices(p.PresenceChanged(user=3, online=False, last_seen=123))),
 ]
 
 

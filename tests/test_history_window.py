@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from chatd.protocol.frames import Message
-from chatd.protocol.history import Window, readable, redacted, visibility_at
+from chatd.protocol.history import VisibilityLog, Window, readable, redacted, visibility_at
 
-SHARED = [(1, "shared")]
-JOINED = [(1, "joined")]
+SHARED: VisibilityLog = [(1, "shared")]
+JOINED: VisibilityLog = [(1, "joined")]
 
 
 def test_one_setting_all_along() -> None:
@@ -16,13 +16,13 @@ def test_one_setting_all_along() -> None:
 
 
 def test_a_switch_to_shared_opens_the_messages_from_then_on_only() -> None:
-    log = [(1, "joined"), (5, "shared")]
+    log: VisibilityLog = [(1, "joined"), (5, "shared")]
     assert readable(log, 9, 12).ranges == ((5, 12),)
     assert readable(log, 3, 12).ranges == ((3, 12),)  # joined before the switch: from their join
 
 
 def test_a_switch_to_joined_keeps_what_was_shared() -> None:
-    log = [(1, "shared"), (5, "joined")]
+    log: VisibilityLog = [(1, "shared"), (5, "joined")]
     assert readable(log, 9, 12).ranges == ((1, 4), (9, 12))
     log = [(1, "joined"), (3, "shared"), (6, "joined"), (8, "shared"), (10, "joined")]
     assert readable(log, 20, 25).ranges == ((3, 5), (8, 9), (20, 25))
@@ -30,7 +30,7 @@ def test_a_switch_to_joined_keeps_what_was_shared() -> None:
 
 
 def test_a_former_member_reads_nothing_after_the_removal() -> None:
-    log = [(1, "shared"), (5, "joined")]
+    log: VisibilityLog = [(1, "shared"), (5, "joined")]
     assert readable(log, 9, 9).ranges == ((1, 4), (9, 9))
     assert readable(log, 9, 3).ranges == ((1, 3),)  # (not a real membership, but the bound holds)
     assert readable(JOINED, 9, 8).ranges == ()

@@ -31,6 +31,7 @@ from chatd.protocol import devices as d
 from chatd.protocol import frames as f
 from chatd.protocol import people as p
 from chatd.protocol import qr
+from chatd.protocol.rooms import MessageKind
 
 Queued = tuple[Event, tuple[int, int] | None]  # an event and the (room, seq) to ack when it is handed over
 
@@ -237,7 +238,7 @@ class Chat:
 
     # ------------------------------------------------------------------ messages
 
-    async def send(self, room: int, body: str = "", *, kind: f.MessageKind = "text", media: f.MediaRef | None = None,
+    async def send(self, room: int, body: str = "", *, kind: MessageKind = "text", media: f.MediaRef | None = None,
                    client_id: str | None = None, reply_to: int | None = None) -> f.Sent:
         """Send a message and return `sent` once it is stored. Retried with the same client id (so it is
         stored once) after `retry`, a timeout or a lost connection, with back-off, until it is.
@@ -253,7 +254,7 @@ class Chat:
         sent = await self._send(room, caption, upload.kind, upload.ref(), upload.shown(), None, None)
         return upload, sent
 
-    async def _send(self, room: int, body: str, kind: f.MessageKind, media: f.MediaRef | None,
+    async def _send(self, room: int, body: str, kind: MessageKind, media: f.MediaRef | None,
                     shown: f.Media | None, client_id: str | None, reply_to: int | None) -> f.Sent:
         client_id = client_id or str(uuid.uuid4())
         sent: f.Sent = await self.link.call(f.Send, idempotent=True, room=room, client_id=client_id, body=body,

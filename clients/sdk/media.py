@@ -10,6 +10,7 @@ import httpx
 import trio
 
 from chatd.protocol import frames as f
+from chatd.protocol.rooms import MessageKind
 
 CHUNK = 64 * 1024
 
@@ -32,9 +33,9 @@ class Upload:
     thumbnail_id: str | None = None
 
     @property
-    def kind(self) -> f.MessageKind:
+    def kind(self) -> MessageKind:
         """The message kind for this file: image, video, audio or file."""
-        kinds: dict[str, f.MessageKind] = {"image": "image", "video": "video", "audio": "audio"}
+        kinds: dict[str, MessageKind] = {"image": "image", "video": "video", "audio": "audio"}
         return kinds.get(self.mime.split("/")[0], "file")
 
     def ref(self) -> f.MediaRef:

@@ -84,6 +84,6 @@ class Conversation(VerticalScroll):
         line = event.widget
         while line is not None and line is not self and not (isinstance(line, Static) and line.has_class(SELECTABLE)):
             line = line.parent if isinstance(line.parent, Widget) else None
-        if isinstance(line, Static) and line is not self:
+        if isinstance(line, Static):  # (never self: a Conversation is not a Static)
             self.select(seq_of(line))
             self.focus()
