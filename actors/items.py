@@ -1,10 +1,12 @@
-"""What actors send each other (mailbox items). Replies go straight to the requesting Device."""
+"""What actors send each other (mailbox items). A client's request carries its reply handle (actors/reply.py)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from chatd.actors.device import Device
+from chatd.actors.reply import Reply
+from chatd.protocol.errors import CloseCode
 from chatd.protocol.frames import Frame, MediaRef, Message
 
 
@@ -18,11 +20,27 @@ class Crash:
 # ------------------------------------------------------------------ to a RoomActor
 
 @dataclass(frozen=True, slots=True)
-class SendText:
+class Request:
+    """A client's request: whoever takes it answers `reply`, exactly once."""
+
+    reply: Reply
+
+    @property
+    def device(self) -> Device:
+        """The requesting device (who asks, and where the reply goes)."""
+        return self.reply.device
+
+    @property
+    def req_id(self) -> int:
+        """The request's id: whatever reaches an actor has one."""
+        assert self.reply.req_id is not None
+        return self.reply.req_id
+
+
+@dataclass(frozen=True, slots=True)
+class SendText(Request):
     """A message from a person: text, or a media kind with its media reference (checked in the commit)."""
 
-    device: Device
-    req_id: int
     client_id: str
     body: str
     kind: str = "text"
@@ -31,11 +49,9 @@ class SendText:
 
 
 @dataclass(frozen=True, slots=True)
-class ChangeMembers:
+class ChangeMembers(Request):
     """A membership or role change; the room actor decides who may do it (docs/protocol.md 3.3)."""
 
-    device: Device
-    req_id: int
     action: str  # add | remove | remove_invited | leave | ban | unban | set_role | transfer
     users: tuple[int, ...] = ()
     role: str | None = None  # set_role: admin | member
@@ -43,39 +59,31 @@ class ChangeMembers:
 
 
 @dataclass(frozen=True, slots=True)
-class UpdateRoom:
-    device: Device
-    req_id: int
+class UpdateRoom(Request):
     changes: dict[str, str]  # name, description, icon, history_visibility
 
 
 @dataclass(frozen=True, slots=True)
-class ChangeMessage:
+class ChangeMessage(Request):
     """Edit (body) or delete (body None) message `seq`."""
 
-    device: Device
-    req_id: int
     seq: int
     body: str | None
 
 
 @dataclass(frozen=True, slots=True)
-class ChangeReaction:
+class ChangeReaction(Request):
     """Put `emoji` on message `target` (add) or take it off."""
 
-    device: Device
-    req_id: int
     target: int
     emoji: str
     add: bool
 
 
 @dataclass(frozen=True, slots=True)
-class LookUpReceipts:
+class LookUpReceipts(Request):
     """Where the room's receipts stand, for the requesting device (`get_receipts`)."""
 
-    device: Device
-    req_id: int
     private: bool  # the asker turned read receipts off: they see no one's reads
 
 
@@ -90,9 +98,7 @@ class CursorMoved:
 
 
 @dataclass(frozen=True, slots=True)
-class JoinByInvite:
-    device: Device
-    req_id: int
+class JoinByInvite(Request):
     code: str
 
 
@@ -117,7 +123,7 @@ class RemoteTyping:
     active: bool
 
 
-RoomRequest = SendText | ChangeMembers | UpdateRoom | ChangeMessage | ChangeReaction | JoinByInvite
+RoomRequest = SendText | ChangeMembers | UpdateRoom | ChangeMessage | ChangeReaction | JoinByInvite  # committed
 RoomItem = RoomRequest | LookUpReceipts | CursorMoved | TypingNow | RemoteCommitted | RemoteTyping | Crash
 
 
@@ -199,7 +205,7 @@ class CloseDevices:
     """Close the user's devices here: every one (an admin's disconnect or disable), or those signed in as one of
     `sessions` (device ids that were just revoked: logout, refresh-token reuse, password change...)."""
 
-    code: int
+    code: CloseCode
     reason: str
     sessions: frozenset[str] | None = None
 

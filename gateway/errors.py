@@ -1,21 +1,15 @@
-"""What every request handler module shares: the refusal exception and the handler type."""
+"""What every request handler module shares: the handler type.
+
+A handler answers its request through the reply handle (actors/reply.py): it sends the reply frame, or puts
+the handle into a mailbox item for the actor that will answer. It raises a Refusal to refuse; the connection
+answers the handle with it.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from chatd.protocol import frames as f
-from chatd.protocol.errors import ErrorCode
+from chatd.actors.reply import Reply
 
-
-class RequestError(Exception):
-    """A refused request; the connection turns it into an `error` frame echoing the request id."""
-
-    def __init__(self, code: ErrorCode, message: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.retry_after = retry_after
-
-
-Handler = Callable[[Any], Awaitable[f.Frame | None]]
+Handler = Callable[[Any, Reply], Awaitable[None]]

@@ -10,13 +10,14 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from chatd.actors.reply import Reply
 from chatd.auth.visibility import may_see, text_problem
-from chatd.gateway.errors import Handler, RequestError
+from chatd.gateway.errors import Handler
 from chatd.persistence.cache import Seen
 from chatd.persistence.profiles import TEXT_FIELDS, ProfileRow
 from chatd.protocol import frames as f
 from chatd.protocol import people as p
-from chatd.protocol.errors import ErrorCode
+from chatd.protocol.errors import ErrorCode, Refusal
 
 if TYPE_CHECKING:
     from chatd.gateway.handlers import Handlers
@@ -36,60 +37,62 @@ class PeopleHandlers:
         seen = await self.h.s.cache.presence([r.user for r in rows], self.h.s.config.presence_ttl)
         return [profile_view(r, self.h.me, seen.get(r.user) if seen is not None else None) for r in rows]
 
-    async def update_profile(self, req: p.UpdateProfile) -> f.Frame:
+    async def update_profile(self, req: p.UpdateProfile, reply: Reply) -> None:
         texts = {name: value for name in TEXT_FIELDS if (value := getattr(req, name)) is not None}
         if not texts and not req.visibility:
-            raise RequestError(ErrorCode.BAD_REQUEST, "update_profile names nothing to change")
+            raise Refusal(ErrorCode.BAD_REQUEST, "update_profile names nothing to change")
         for name, value in texts.items():
             problem = text_problem(name, value)
             if problem:
-                raise RequestError(ErrorCode.BAD_REQUEST, problem)
+                raise Refusal(ErrorCode.BAD_REQUEST, problem)
         await self.h.check_picture("avatar", req.avatar)
         await self.h.s.store.update_profile(self.h.me, {k: v or None for k, v in texts.items()},
                                             req.visibility or {})
-        return await self._profile_reply(req.id, self.h.me)
+        reply.send(await self._profile_reply(req.id, self.h.me))
 
-    async def get_profile(self, req: p.GetProfile) -> f.Frame:
+    async def get_profile(self, req: p.GetProfile, reply: Reply) -> None:
         if req.user is None:
-            return await self._profile_reply(req.id, self.h.me)
+            reply.send(await self._profile_reply(req.id, self.h.me))
+            return
         if req.user != self.h.me:
             await self.h.look_up(1)
         if isinstance(req.user, str) and not USERNAME_CHARS.fullmatch(req.user):
-            raise RequestError(ErrorCode.NOT_FOUND, f"no such user: {req.user}")
+            raise Refusal(ErrorCode.NOT_FOUND, f"no such user: {req.user}")
         found = await self.h.s.store.resolve_users([req.user])
         if req.user not in found:
-            raise RequestError(ErrorCode.NOT_FOUND, f"no such user: {req.user}")
-        return await self._profile_reply(req.id, found[req.user][0])
+            raise Refusal(ErrorCode.NOT_FOUND, f"no such user: {req.user}")
+        reply.send(await self._profile_reply(req.id, found[req.user][0]))
 
     async def _profile_reply(self, req_id: int, user: int) -> f.Frame:
         rows = await self.h.s.store.profiles(self.h.me, [user])
         if not rows:  # disabled between the lookup and now
-            raise RequestError(ErrorCode.NOT_FOUND, f"no such user: {user}")
+            raise Refusal(ErrorCode.NOT_FOUND, f"no such user: {user}")
         (view,) = await self._views(rows)
         return p.Profile(id=req_id, profile=view)
 
-    async def search_users(self, req: p.SearchUsers) -> f.Frame:
+    async def search_users(self, req: p.SearchUsers, reply: Reply) -> None:
         await self.h.spend("search", self.h.s.config.searches_per_minute, 1, "too many searches, wait and try again")
         if not USERNAME_CHARS.fullmatch(req.query):
-            return p.Users(id=req.id, users=[])  # no username has such a character
+            reply.send(p.Users(id=req.id, users=[]))  # no username has such a character
+            return
         rows = await self.h.s.store.search_users(self.h.me, req.query, req.limit)
-        return p.Users(id=req.id, users=await self._views(rows))
+        reply.send(p.Users(id=req.id, users=await self._views(rows)))
 
-    async def get_presence(self, req: p.GetPresence) -> f.Frame:
+    async def get_presence(self, req: p.GetPresence, reply: Reply) -> None:
         wanted = list(dict.fromkeys(req.users))
         await self.h.look_up(sum(1 for u in wanted if u != self.h.me))
         rows = {r.user: r for r in await self.h.s.store.profiles(self.h.me, wanted)}
         seen = await self.h.s.cache.presence(list(rows), self.h.s.config.presence_ttl)
         if seen is None:
-            raise RequestError(ErrorCode.RETRY, "presence is unavailable right now, try again later",
-                               PRESENCE_RETRY_AFTER)
+            raise Refusal(ErrorCode.RETRY, "presence is unavailable right now, try again later",
+                          retry_after=PRESENCE_RETRY_AFTER)
         entries = []
         for user in wanted:
             row = rows.get(user)
             if row is not None:  # unknown and disabled users are left out
                 online, last_seen = presence_view(row, self.h.me, seen[user])
                 entries.append(p.PresenceInfo(user=user, online=online, last_seen=last_seen))
-        return p.Presence(id=req.id, users=entries)
+        reply.send(p.Presence(id=req.id, users=entries))
 
 
 def presence_view(row: ProfileRow, viewer: int, seen: Seen | None) -> tuple[bool | None, int | None]:

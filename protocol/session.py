@@ -10,7 +10,7 @@ from enum import Enum
 
 from chatd.protocol import devices, people, qr
 from chatd.protocol import frames as f
-from chatd.protocol.errors import ErrorCode, ProtocolError
+from chatd.protocol.errors import ErrorCode, Refusal
 
 ACCOUNT_FRAMES: frozenset[type[f.Frame]] = frozenset({f.Signup, f.Login, f.Refresh, f.Logout})
 SESSION_FRAMES: frozenset[type[f.Frame]] = frozenset({
@@ -42,17 +42,17 @@ class Session:
         self.user_id: int | None = None
         self.version = 1  # the protocol version the client said hello with; 2+: the server may send bundles
 
-    def check(self, frame: f.Frame) -> ProtocolError | None:
+    def check(self, frame: f.Frame) -> Refusal | None:
         """None if `frame` may be handled now, else the error to send back. `frame` is one of CLIENT_FRAMES:
         the decoder refuses the others (`decode_bundle(..., accept=CLIENT_FRAMES)`), echoing their id."""
         req_id = getattr(frame, "id", None)
         kind = type(frame)
         if self.state is SessionState.CLOSING:
-            return ProtocolError(ErrorCode.BAD_REQUEST, "connection is closing", req_id)
+            return Refusal(ErrorCode.BAD_REQUEST, "connection is closing", req_id)
         if kind is f.Hello and self.state is SessionState.AUTHED:
-            return ProtocolError(ErrorCode.CONFLICT, "already said hello on this connection", req_id)
+            return Refusal(ErrorCode.CONFLICT, "already said hello on this connection", req_id)
         if kind in SESSION_FRAMES and self.state is not SessionState.AUTHED:
-            return ProtocolError(ErrorCode.UNAUTHORIZED, f"'{frame.type}' needs a hello with a valid token first",
+            return Refusal(ErrorCode.UNAUTHORIZED, f"'{frame.type}' needs a hello with a valid token first",
                                  req_id)
         return None
 
