@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
 
+from chatd.actors.reply import Reply
 from chatd.auth import hash_refresh_token, new_refresh_token
 from chatd.auth.passwords import check_email, check_password_rules
+from chatd.gateway.context import Context, Handler
 from chatd.gateway.password_checks import check_password, hash_password, unavailable_means_retry
 from chatd.gateway.services import Services
 from chatd.gateway.sessions import close_revoked
@@ -103,3 +107,10 @@ class Accounts:
             raise Refusal(ErrorCode.NOT_FOUND, "unknown or already revoked refresh token")
         await close_revoked(self.s, revoked, "logged out")
         return f.Ok(id=req.id)
+
+
+def account_request(action: Callable[[Accounts, Any], Awaitable[f.Frame]]) -> Handler:
+    """The websocket handler of an account action (`Accounts.signup`...): it answers with the action's frame."""
+    async def handler(cx: Context, req: Any, reply: Reply) -> None:
+        reply.send(await action(Accounts(cx.services, cx.address), req))
+    return handler

@@ -19,8 +19,9 @@ from trio_websocket import ConnectionClosed, WebSocketConnection
 from chatd.actors.device import Device
 from chatd.actors.items import Detach
 from chatd.actors.reply import Reply, refuse_once
-from chatd.gateway.handlers import Handlers
+from chatd.gateway.context import Context
 from chatd.gateway.ratelimit import TokenBucket
+from chatd.gateway.registry import ROUTES
 from chatd.gateway.services import Services
 from chatd.persistence import StoreUnavailable
 from chatd.protocol import Session, bundle, decode_bundle, encode
@@ -53,7 +54,7 @@ class Connection:
         self.bucket = TokenBucket(cfg.rate_per_second, cfg.rate_burst)
         self.deadline = trio.CancelScope(deadline=trio.current_time() + cfg.auth_timeout)
         self.expiry_reason = f"no hello within {cfg.auth_timeout:g} seconds"
-        self.handlers = Handlers(services, self.session, self.device, address, self._authenticated)
+        self.context = Context(services, self.session, self.device, address, self._authenticated)  # for handlers
         self.sending_since = math.inf  # when the message being written started waiting for the socket
         self._writing = trio.CancelScope()  # the writer's: cancelled when it stalls (see `stalled`)
 
@@ -121,16 +122,18 @@ class Connection:
             await self._resume_reading.wait()
 
     async def _dispatch(self, frame: f.Frame) -> None:
-        """Run the frame's handler with the request's reply handle; a refusal answers the handle, and so does a
-        failure (`retry` for the database, else `internal`) unless the handler answered before it failed."""
+        """Run the frame's handler (gateway/registry.py) with the request's reply handle; a refusal answers the
+        handle, and so does a failure (`retry` for the database, else `internal`) unless the handler answered
+        before it failed."""
         reply = Reply(self.device, getattr(frame, "id", None))
-        refused = self.session.check(frame)
+        route = ROUTES[type(frame)]
+        refused = self.session.check(frame, route.needs_hello)
         if refused is not None:
             reply.refuse(refused)
             return
         was_authed = self.session.user_id is not None
         try:
-            await self.handlers.table[type(frame)](frame, reply)
+            await route.handler(self.context, frame, reply)
         except Refusal as exc:
             reply.refuse(exc)
             return

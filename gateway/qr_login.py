@@ -22,13 +22,13 @@ import hashlib
 import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import trio
 
 from chatd.actors.reply import Reply
 from chatd.gateway.accounts import Accounts, rate_limit
-from chatd.gateway.errors import Handler
+from chatd.gateway.checks import spend
+from chatd.gateway.context import Context
 from chatd.gateway.in_flight import TooManyInFlight
 from chatd.gateway.services import Services
 from chatd.persistence import CacheUnavailable
@@ -36,9 +36,6 @@ from chatd.persistence.qr_logins import QrClaim
 from chatd.protocol import frames as f
 from chatd.protocol import qr
 from chatd.protocol.errors import ErrorCode, Refusal
-
-if TYPE_CHECKING:
-    from chatd.gateway.handlers import Handlers
 
 POLL_SECONDS = 0.5  # a wait looks at its request this often (an answer on another process reaches it so)
 ANSWERS_PER_MINUTE = 30  # previews and answers per signed-in user (codes are not guessable anyway)
@@ -132,43 +129,40 @@ class QrLogins:
                 await self.s.qr_answers.wait(code)
 
 
-class QrApprovals:
-    """The signed-in device's side: the websocket frames `qr_login_preview` and `qr_login_answer`."""
+# ------------------------------------------------------------------ the signed-in device's side: the websocket
+# frames `qr_login_preview` and `qr_login_answer`
 
-    def __init__(self, h: Handlers) -> None:
-        self.h = h
-        self.s = h.s
-        self.table: dict[type[f.Frame], Handler] = {qr.QrLoginPreview: self.preview, qr.QrLoginAnswer: self.answer}
+async def _code(cx: Context, text: str) -> str:
+    await spend(cx, "qr", ANSWERS_PER_MINUTE, 1, "too many QR login codes looked at, wait and try again")
+    code = qr.code_of(text)
+    if code is None:
+        raise Refusal(ErrorCode.BAD_REQUEST, "code: not a QR login code (20 letters and digits, or the "
+                                             "link in the QR)")
+    return code
 
-    async def _code(self, text: str) -> str:
-        await self.h.spend("qr", ANSWERS_PER_MINUTE, 1, "too many QR login codes looked at, wait and try again")
-        code = qr.code_of(text)
-        if code is None:
-            raise Refusal(ErrorCode.BAD_REQUEST, "code: not a QR login code (20 letters and digits, or the "
-                                                 "link in the QR)")
-        return code
 
-    async def preview(self, req: qr.QrLoginPreview, reply: Reply) -> None:
-        code = await self._code(req.code)
-        try:
-            pending = await self.s.cache.qr_pending(code)
-        except CacheUnavailable as exc:
-            raise redis_down() from exc
-        if pending is None:
-            raise Refusal(ErrorCode.NOT_FOUND, GONE)
-        reply.send(qr.QrLoginRequest(id=req.id, code=code, address=pending.address,
-                                     expires_in=math.ceil(pending.expires_in), device=pending.device,
-                                     user_agent=pending.user_agent))
+async def preview(cx: Context, req: qr.QrLoginPreview, reply: Reply) -> None:
+    code = await _code(cx, req.code)
+    try:
+        pending = await cx.services.cache.qr_pending(code)
+    except CacheUnavailable as exc:
+        raise redis_down() from exc
+    if pending is None:
+        raise Refusal(ErrorCode.NOT_FOUND, GONE)
+    reply.send(qr.QrLoginRequest(id=req.id, code=code, address=pending.address,
+                                 expires_in=math.ceil(pending.expires_in), device=pending.device,
+                                 user_agent=pending.user_agent))
 
-    async def answer(self, req: qr.QrLoginAnswer, reply: Reply) -> None:
-        code = await self._code(req.code)
-        try:
-            outcome = await self.s.cache.qr_answer(code, req.approve, self.h.me, self.h.device.session)
-        except CacheUnavailable as exc:
-            raise redis_down() from exc
-        if outcome == "gone":
-            raise Refusal(ErrorCode.NOT_FOUND, GONE)
-        if outcome == "answered":
-            raise Refusal(ErrorCode.CONFLICT, "this QR login request was answered already")
-        self.s.qr_answers.wake(code)  # a wait on this process hears it now, others within POLL_SECONDS
-        reply.send(f.Ok(id=req.id))
+
+async def answer(cx: Context, req: qr.QrLoginAnswer, reply: Reply) -> None:
+    code = await _code(cx, req.code)
+    try:
+        outcome = await cx.services.cache.qr_answer(code, req.approve, cx.me, cx.device.session)
+    except CacheUnavailable as exc:
+        raise redis_down() from exc
+    if outcome == "gone":
+        raise Refusal(ErrorCode.NOT_FOUND, GONE)
+    if outcome == "answered":
+        raise Refusal(ErrorCode.CONFLICT, "this QR login request was answered already")
+    cx.services.qr_answers.wake(code)  # a wait on this process hears it now, others within POLL_SECONDS
+    reply.send(f.Ok(id=req.id))
