@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import uuid
+from typing import cast
 
 import pytest
 import trio
 
 from chatd.actors.device import Device
-from chatd.actors.items import Crash, SendText
+from chatd.actors.items import Crash, RoomItem, SendText, TypingNow
+from chatd.actors.mailbox import Mailbox
 from chatd.actors.reply import AlreadyAnswered, Reply, fail_open, refuse_once
+from chatd.actors.room import Committer, RoomActor, RoomSettings, UserRouter
 from chatd.node import Node
+from chatd.persistence.store import Store
 from chatd.protocol import frames as f
 from chatd.protocol.errors import ErrorCode, Refusal
 from tests.conftest import People
@@ -88,3 +92,17 @@ async def test_a_room_that_crashes_answers_the_requests_of_its_batch(people: Peo
     assert [(e.id, e.code) for e in errors] == [(1, "retry"), (2, "retry")] and all(e.retry_after for e in errors)
     # the restarted room serves the next request
     assert (await ac.send_text(room, "after the restart")).seq > 0
+
+
+def test_a_request_a_room_batch_leaves_unanswered_is_answered_and_logged(caplog: pytest.LogCaptureFixture) -> None:
+    """A bug that drops a request still gets its client an answer (`internal`), and says so in the log."""
+    dev, outbox = device()
+    answered, dropped = Reply(dev, 1), Reply(dev, 2)
+    answered.send(f.Ok(id=1))
+    room = RoomActor(5, Mailbox[RoomItem](4), cast(Store, None), cast(Committer, None), cast(UserRouter, None),
+                     RoomSettings(), lambda: None)
+    room._answer_dropped([SendText(answered, "a", "kept"), TypingNow(dev, True), SendText(dropped, "b", "lost")])
+    frames = queued(outbox)
+    assert [getattr(fr, "id", None) for fr in frames] == [1, 2]
+    assert isinstance(frames[1], f.Error) and frames[1].code == "internal"
+    assert "left unanswered" in caplog.text
