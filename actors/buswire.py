@@ -32,7 +32,7 @@ from chatd.actors.items import (
 )
 from chatd.protocol.codec import decode as decode_frame
 from chatd.protocol.codec import encode as encode_frame
-from chatd.protocol.errors import ProtocolError
+from chatd.protocol.errors import CloseCode, Refusal
 from chatd.protocol.frames import Message
 from chatd.protocol.schema import build, unbuild
 
@@ -130,10 +130,11 @@ def _parse(e: list[Any]) -> BusEvent:
         item = ReadMoved(int(args[0]), int(args[1]))
     elif kind == "close":
         sessions = args[2] if len(args) > 2 else None
-        item = CloseDevices(int(args[0]), str(args[1]), None if sessions is None else frozenset(map(str, sessions)))
+        item = CloseDevices(CloseCode(int(args[0])), str(args[1]),
+                            None if sessions is None else frozenset(map(str, sessions)))
     elif kind == "push":
         frame = decode_frame(args[0], MAX_FRAME)
-        if isinstance(frame, ProtocolError):
+        if isinstance(frame, Refusal):
             raise BusWireError(f"bad frame on the bus: {frame.message}")
         item = ToDevices(frame)
     else:

@@ -17,13 +17,8 @@ from dataclasses import dataclass, field
 
 import trio
 
+from chatd.protocol.errors import CloseCode
 from chatd.protocol.frames import Frame
-
-CLOSE_TOO_SLOW = 4008
-CLOSE_RESTART = 1012  # server-side restart of this user's actor: reconnect
-CLOSE_TRY_AGAIN = 1013
-CLOSE_DISABLED = 4003  # the account was disabled: its tokens are refused, do not reconnect
-CLOSE_SIGNED_OUT = 4010  # this device's session was revoked (logout, password change...): log in again
 
 _ids = itertools.count(1)
 
@@ -36,20 +31,20 @@ class Device:
     queued: int = 0  # frames enqueued and not yet taken by the writer (`taken`)
     session: str = ""  # the signed-in device (the access token's `dev`) once the connection said hello
     id: int = field(default_factory=lambda: next(_ids))
-    close_code: int = 1000
+    close_code: int = CloseCode.NORMAL
     close_reason: str = ""
     closed: bool = False
 
     def enqueue(self, frame: Frame) -> bool:
         if self.queued >= self.limit and getattr(frame, "id", None) is None:
-            self.kill(CLOSE_TOO_SLOW, "too slow: outbox full")
+            self.kill(CloseCode.TOO_SLOW, "too slow: outbox full")
             return False
         try:
             self.outbox.send_nowait(frame)
             self.queued += 1
             return True
         except trio.WouldBlock:
-            self.kill(CLOSE_TOO_SLOW, "too slow: outbox full")
+            self.kill(CloseCode.TOO_SLOW, "too slow: outbox full")
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             pass
         return False
@@ -63,7 +58,7 @@ class Device:
         """The writer took `frames` frames off the outbox."""
         self.queued -= frames
 
-    def kill(self, code: int, reason: str) -> None:
+    def kill(self, code: CloseCode, reason: str) -> None:
         """Close the connection after what is already queued (the writer sees end-of-channel)."""
         if not self.closed:
             self.closed = True

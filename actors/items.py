@@ -1,4 +1,4 @@
-"""What actors send each other (mailbox items). Replies go straight to the requesting Device."""
+"""What actors send each other (mailbox items). A client's request carries its reply handle (actors/reply.py)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from chatd.actors.device import Device
+from chatd.actors.reply import Reply
+from chatd.protocol.errors import CloseCode
 from chatd.protocol.frames import Frame, MediaRef, Message
 from chatd.protocol.rooms import Cursor, GrantableRole, MessageKind, RoomChanges
 
@@ -20,11 +22,27 @@ class Crash:
 # ------------------------------------------------------------------ to a RoomActor
 
 @dataclass(frozen=True, slots=True)
-class SendText:
+class Request:
+    """A client's request: whoever takes it answers `reply`, exactly once."""
+
+    reply: Reply
+
+    @property
+    def device(self) -> Device:
+        """The requesting device (who asks, and where the reply goes)."""
+        return self.reply.device
+
+    @property
+    def req_id(self) -> int:
+        """The request's id: whatever reaches an actor has one."""
+        assert self.reply.req_id is not None
+        return self.reply.req_id
+
+
+@dataclass(frozen=True, slots=True)
+class SendText(Request):
     """A message from a person: text, or a media kind with its media reference (checked in the commit)."""
 
-    device: Device
-    req_id: int
     client_id: str
     body: str
     kind: MessageKind = "text"
@@ -37,11 +55,9 @@ MemberAction = Literal["add", "remove", "remove_invited", "leave", "ban", "unban
 
 
 @dataclass(frozen=True, slots=True)
-class ChangeMembers:
+class ChangeMembers(Request):
     """A membership or role change; the room actor decides who may do it (docs/protocol.md 3.3)."""
 
-    device: Device
-    req_id: int
     action: MemberAction
     users: tuple[int, ...] = ()
     role: GrantableRole | None = None  # set_role
@@ -49,39 +65,31 @@ class ChangeMembers:
 
 
 @dataclass(frozen=True, slots=True)
-class UpdateRoom:
-    device: Device
-    req_id: int
+class UpdateRoom(Request):
     changes: RoomChanges
 
 
 @dataclass(frozen=True, slots=True)
-class ChangeMessage:
+class ChangeMessage(Request):
     """Edit (body) or delete (body None) message `seq`."""
 
-    device: Device
-    req_id: int
     seq: int
     body: str | None
 
 
 @dataclass(frozen=True, slots=True)
-class ChangeReaction:
+class ChangeReaction(Request):
     """Put `emoji` on message `target` (add) or take it off."""
 
-    device: Device
-    req_id: int
     target: int
     emoji: str
     add: bool
 
 
 @dataclass(frozen=True, slots=True)
-class LookUpReceipts:
+class LookUpReceipts(Request):
     """Where the room's receipts stand, for the requesting device (`get_receipts`)."""
 
-    device: Device
-    req_id: int
     private: bool  # the asker turned read receipts off: they see no one's reads
 
 
@@ -96,9 +104,7 @@ class CursorMoved:
 
 
 @dataclass(frozen=True, slots=True)
-class JoinByInvite:
-    device: Device
-    req_id: int
+class JoinByInvite(Request):
     code: str
 
 
@@ -123,7 +129,7 @@ class RemoteTyping:
     active: bool
 
 
-RoomRequest = SendText | ChangeMembers | UpdateRoom | ChangeMessage | ChangeReaction | JoinByInvite
+RoomRequest = SendText | ChangeMembers | UpdateRoom | ChangeMessage | ChangeReaction | JoinByInvite  # committed
 RoomItem = RoomRequest | LookUpReceipts | CursorMoved | TypingNow | RemoteCommitted | RemoteTyping | Crash
 
 
@@ -205,7 +211,7 @@ class CloseDevices:
     """Close the user's devices here: every one (an admin's disconnect or disable), or those signed in as one of
     `sessions` (device ids that were just revoked: logout, refresh-token reuse, password change...)."""
 
-    code: int
+    code: CloseCode
     reason: str
     sessions: frozenset[str] | None = None
 

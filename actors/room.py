@@ -4,22 +4,23 @@ Loop: take what is waiting in the mailbox (up to `batch_limit`), check every req
 membership, hand all accepted ones to the node's CommitWriter (actors/commits.py), which stores them in one
 transaction together with what other rooms have ready, reply `sent` / `ok` to the requesting devices only
 after commit, then offer the committed messages to each online member's UserActor without waiting.
-A failing database gets every request of the batch a `retry` error and the actor keeps running; any
-other exception is a crash: the batch gets `retry` errors and the supervisor restarts the actor, which
-reloads its state from Postgres and goes on with the same mailbox (nothing queued is lost).
+Every request carries its reply handle (actors/reply.py) and is answered exactly once: a failing database
+gets every request of the batch a `retry` error and the actor keeps running; any other exception is a
+crash: the batch's open replies get `retry` errors and the supervisor restarts the actor, which reloads its
+state from Postgres and goes on with the same mailbox (nothing queued is lost). A request a batch leaves
+unanswered is a bug: it is logged and answered `internal` (`_answer_dropped`), never left in silence.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Protocol, get_args
+from typing import Protocol
 
 import trio
 
 from chatd.actors.bus import BusSink, NullBus
-from chatd.actors.device import Device
 from chatd.actors.items import (
     Committed,
     CursorMoved,
@@ -29,6 +30,7 @@ from chatd.actors.items import (
     MembershipChanged,
     RemoteCommitted,
     RemoteTyping,
+    Request,
     RoomItem,
     RoomRequest,
     SendText,
@@ -38,18 +40,18 @@ from chatd.actors.items import (
 from chatd.actors.mailbox import Mailbox
 from chatd.actors.receipts import Move, Receipts
 from chatd.actors.remote import remote_news
-from chatd.actors.rules import Denied, admit, no_such_room, not_a_member
+from chatd.actors.reply import fail_open, refuse_once
+from chatd.actors.rules import admit, no_such_room, not_a_member
 from chatd.actors.typing import TypingState
 from chatd.persistence.errors import StaleRoom, StoreUnavailable
 from chatd.persistence.records import Appended, AppendItem, InviteJoin, MemberChange, RoomState, RoomUpdate
 from chatd.persistence.store import Store
-from chatd.protocol.errors import ErrorCode
-from chatd.protocol.frames import Error, Message, Ok, RoomReceipts, Sent, TypingChanged
+from chatd.protocol.errors import ErrorCode, Refusal
+from chatd.protocol.frames import Message, Ok, RoomReceipts, Sent, TypingChanged
 from chatd.protocol.history import readable, redacted
 
 log = logging.getLogger("chatd.room")
 
-REQUESTS = (*get_args(RoomRequest), LookUpReceipts)  # the items that carry a request id and need exactly one reply
 STATUS_WINDOW = 1024  # the senders of this many recent messages get delivery status for them
 CATCH_UP_LIMIT = 500  # other processes' messages fetched before fanning out our own (more: members sync)
 
@@ -73,11 +75,6 @@ class RoomSettings:
     retry_after: float = 1.0
 
 
-def reply_error(device: Device, req_id: int | None, code: ErrorCode, message: str,
-                retry_after: float | None = None) -> None:
-    device.enqueue(Error(code=code.value, message=message, id=req_id, retry_after=retry_after))
-
-
 class RoomActor:
     def __init__(self, room_id: int, mailbox: Mailbox[RoomItem], store: Store, commits: Committer,
                  users: UserRouter, settings: RoomSettings, forget: Callable[[], None],
@@ -91,7 +88,6 @@ class RoomActor:
         self.settings = settings
         self._forget = forget
         self.state: RoomState | None = None
-        self._answered: set[int] = set()  # ids of this batch's requests that already got their reply
         self._missing = False  # the room does not exist: stop after answering
         self.receipts = Receipts(room_id, settings.status_max_members, STATUS_WINDOW)
         self.typing = TypingState(settings.typing_seconds)
@@ -117,12 +113,12 @@ class RoomActor:
                     return
                 continue
             idle_since = now
-            self._answered.clear()
             try:
                 await self.handle(batch)
             except Exception:
                 self._fail_requests(batch, "the room restarted while handling this request")
                 raise
+            self._answer_dropped(batch)
             if self._missing:
                 self._stop()
                 return
@@ -143,24 +139,24 @@ class RoomActor:
             self._not_found(self.mailbox.take_nowait())
         self.mailbox.close()
 
-    def _answer(self, item: RoomRequest | LookUpReceipts, code: ErrorCode, why: str,
-                retry_after: float | None = None) -> None:
-        if id(item) not in self._answered:
-            self._answered.add(id(item))
-            reply_error(item.device, item.req_id, code, why, retry_after)
-
-    def _fail_requests(self, batch: list[RoomItem], why: str) -> None:
+    def _fail_requests(self, batch: Sequence[RoomItem], why: str) -> None:
         """`retry` for every request of the batch that has no reply yet (a crash after commit sent some)."""
-        for item in batch:
-            if isinstance(item, REQUESTS):
-                self._answer(item, ErrorCode.RETRY, why, self.settings.retry_after)
+        fail_open((i.reply for i in batch if isinstance(i, Request)),
+                  Refusal(ErrorCode.RETRY, why, retry_after=self.settings.retry_after))
+
+    def _answer_dropped(self, batch: list[RoomItem]) -> None:
+        """A request the batch left unanswered is a bug here: say so loudly, and answer it."""
+        dropped = fail_open((i.reply for i in batch if isinstance(i, Request)),
+                            Refusal(ErrorCode.INTERNAL, "the room dropped this request without answering it"))
+        if dropped:
+            log.error("room %s: %d requests of a batch were left unanswered", self.room_id, dropped)
 
     def _not_found(self, items: list[RoomItem]) -> None:
         for item in items:
-            if isinstance(item, REQUESTS):
-                self._answer(item, ErrorCode.NOT_FOUND, no_such_room(self.room_id))
+            if isinstance(item, Request):
+                item.reply.fail(Refusal(ErrorCode.NOT_FOUND, no_such_room(self.room_id)))
             elif isinstance(item, TypingNow):
-                reply_error(item.device, None, ErrorCode.NOT_FOUND, f"typing: {no_such_room(self.room_id)}")
+                refuse_once(item.device, Refusal(ErrorCode.NOT_FOUND, f"typing: {no_such_room(self.room_id)}"))
 
     async def _loaded(self, batch: list[RoomItem]) -> RoomState | None:
         """The room's state, loaded from Postgres if needed; None (batch answered) if that cannot be."""
@@ -212,12 +208,12 @@ class RoomActor:
             if isinstance(item, LookUpReceipts):
                 self._tell_receipts(state, item)
                 continue
-            if not isinstance(item, REQUESTS):
+            if not isinstance(item, Request):
                 raise RuntimeError(getattr(item, "reason", f"unexpected mailbox item {item!r}"))
             try:
                 accepted.append((item, admit(state, item)))
-            except Denied as denied:
-                self._answer(item, denied.code, str(denied))
+            except Refusal as refusal:
+                item.reply.refuse(refusal)
                 continue
             if isinstance(item, JoinByInvite):
                 # The link is checked only in the commit: nothing later in the batch may count on the
@@ -244,6 +240,10 @@ class RoomActor:
         except StaleRoom:
             await self._readmit([req for req, _ in accepted], attempt)
             return
+        except Refusal as refusal:  # the room is gone from Postgres
+            self.state = None
+            fail_open((req.reply for req, _ in accepted), refusal)
+            return
         except StoreUnavailable as exc:
             log.warning("room %s: commit failed, %d requests get retry: %s", self.room_id, len(flat), exc)
             self.state = None  # optimistic membership edits are void: reload on the next request
@@ -255,7 +255,7 @@ class RoomActor:
             log.exception("room %s: commit of %d requests refused by the database", self.room_id, len(accepted))
             self.state = None
             if len(accepted) == 1:
-                self._answer(accepted[0][0], ErrorCode.INTERNAL, "the server could not store this request")
+                accepted[0][0].reply.refuse(Refusal(ErrorCode.INTERNAL, "the server could not store this request"))
             else:
                 await self._one_by_one([req for req, _ in accepted])
             return
@@ -268,7 +268,7 @@ class RoomActor:
                 result = next(it)
                 msg = result.message
                 if result.refusal is not None:
-                    self._answer(request, ErrorCode(result.refusal.code), result.refusal.message)
+                    request.reply.fail(result.refusal)  # the first refusal of a request's items answers it
                     if isinstance(append, InviteJoin):
                         reload = True  # the optimistic join is void
                     continue
@@ -279,9 +279,9 @@ class RoomActor:
                         self.receipts.remember(msg.seq, request.device.user_id)
                         if self.typing.stop(request.device.user_id):  # sending ends typing
                             self._tell_typing(request.device.user_id, False)
-                    request.device.enqueue(Sent(id=request.req_id, room=self.room_id, seq=msg.seq, ts=msg.ts,
-                                             client_id=msg.client_id or request.client_id,
-                                             duplicate=result.duplicate))
+                    request.reply.send(Sent(id=request.req_id, room=self.room_id, seq=msg.seq, ts=msg.ts,
+                                            client_id=msg.client_id or request.client_id,
+                                            duplicate=result.duplicate))
                     if result.duplicate:
                         continue
                 elif isinstance(append, MemberChange):
@@ -294,9 +294,8 @@ class RoomActor:
                     state.visibility.append((msg.seq, append.changes["history_visibility"]))
                 state.last_seq = max(state.last_seq, msg.seq)
                 committed.append(Committed(msg, request.device.id if isinstance(request, SendText) else None))
-            if not isinstance(request, SendText) and id(request) not in self._answered:
-                request.device.enqueue(Ok(id=request.req_id))
-            self._answered.add(id(request))
+            if not isinstance(request, SendText) and not request.reply.answered:
+                request.reply.send(Ok(id=request.req_id))
         if committed and committed[0].message.seq > seen + 1:
             await self._catch_up(state, seen, committed[0].message.seq)
         self._fan_out(state, committed, changed)
@@ -318,8 +317,8 @@ class RoomActor:
         for request in requests:
             try:
                 again.append((request, admit(state, request)))
-            except Denied as denied:
-                self._answer(request, denied.code, str(denied))
+            except Refusal as refusal:
+                request.reply.refuse(refusal)
         if again:
             await self._commit(state, again, attempt + 1)
 
@@ -371,8 +370,8 @@ class RoomActor:
                 return
             try:
                 appends = admit(state, request)
-            except Denied as denied:
-                self._answer(request, denied.code, str(denied))
+            except Refusal as refusal:
+                request.reply.refuse(refusal)
                 continue
             await self._commit(state, [(request, appends)])
 
@@ -414,7 +413,7 @@ class RoomActor:
         user = item.device.user_id
         member = state.members.get(user)
         if member is None or not member.current:
-            reply_error(item.device, None, ErrorCode.FORBIDDEN, f"typing: {not_a_member(self.room_id)}")
+            refuse_once(item.device, Refusal(ErrorCode.FORBIDDEN, f"typing: {not_a_member(self.room_id)}"))
             return
         self.bus.to_room(self.room_id, RemoteTyping(user, item.active))  # every one: it renews the expiry there
         self._typing(user, item.active)
@@ -441,13 +440,12 @@ class RoomActor:
     def _tell_receipts(self, state: RoomState, item: LookUpReceipts) -> None:
         me = state.members.get(item.device.user_id)
         if me is None or not me.current:
-            self._answer(item, ErrorCode.FORBIDDEN, not_a_member(self.room_id))
+            item.reply.refuse(Refusal(ErrorCode.FORBIDDEN, not_a_member(self.room_id)))
             return
         members = state.current_joins()
         cursors, counts = self.receipts.standing(item.device.user_id, members, item.private)
-        self._answered.add(id(item))
-        item.device.enqueue(RoomReceipts(id=item.req_id, room=self.room_id, others=len(members) - 1, members=cursors,
-                                  counts=counts))
+        item.reply.send(RoomReceipts(id=item.req_id, room=self.room_id, others=len(members) - 1,
+                                     members=cursors, counts=counts))
 
     def _fan_out_receipts(self, state: RoomState, moves: dict[int, Move]) -> None:
         """Tell the senders of the messages these cursor moves cover (actors/receipts.py)."""

@@ -1,6 +1,6 @@
 """Who may do what in a room: the rules the room actor enforces, as pure functions (no I/O).
 
-`admit` checks one request against the room's in-memory state, applies its effect to that state
+`admit` checks one request against the room's in-memory state (a Refusal says why not), applies its effect to that state
 optimistically (the room actor reloads the state if the commit fails) and returns what to append to the
 room's seq. Roles: owner > admin > member.
 
@@ -35,7 +35,7 @@ from chatd.persistence.records import (
     RoomUpdate,
 )
 from chatd.persistence.seqplan import no_such_message
-from chatd.protocol.errors import ErrorCode
+from chatd.protocol.errors import ErrorCode, Refusal
 from chatd.protocol.history import readable
 from chatd.protocol.rooms import Role
 
@@ -51,19 +51,13 @@ def no_such_room(room: int) -> str:
     return f"room {room} does not exist"
 
 
-class Denied(Exception):
-    def __init__(self, code: ErrorCode, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-
-
 def admit(state: RoomState, item: RoomRequest) -> list[AppendItem]:
     requester = item.device.user_id
     if isinstance(item, JoinByInvite):
         return _join(state, requester, item)
     me = state.members.get(requester)
     if me is None or not me.current:
-        raise Denied(ErrorCode.FORBIDDEN, not_a_member(state.id))
+        raise Refusal(ErrorCode.FORBIDDEN, not_a_member(state.id))
     if isinstance(item, SendText):
         if item.reply_to is not None:
             _readable(state, me, item.reply_to)
@@ -75,7 +69,7 @@ def admit(state: RoomState, item: RoomRequest) -> list[AppendItem]:
         any_sender = item.body is None and state.kind == "group" and RANK[me.role] >= RANK["admin"]
         return [MessageChange(requester, item.seq, item.body, any_sender)]
     if state.kind == "direct":
-        raise Denied(ErrorCode.BAD_REQUEST, "a direct room has no roles or settings and always its two members")
+        raise Refusal(ErrorCode.BAD_REQUEST, "a direct room has no roles or settings and always its two members")
     if isinstance(item, UpdateRoom):
         return _update(state, me, requester, item)
     return _members(state, me, requester, item)
@@ -85,24 +79,24 @@ def _readable(state: RoomState, me: MemberState, seq: int) -> None:
     """A reply or a reaction names a message the member may read (its existence is checked in the commit:
     this actor's last_seq may be behind another process's)."""
     if seq not in readable(state.visibility, me.joined_seq, max(state.last_seq, seq)):
-        raise Denied(ErrorCode.NOT_FOUND, no_such_message(seq))
+        raise Refusal(ErrorCode.NOT_FOUND, no_such_message(seq))
 
 
 def _need(me: MemberState, role: Role, what: str) -> None:
     if RANK[me.role] < RANK[role]:
         who = "the owner" if role == "owner" else "the owner and admins"
-        raise Denied(ErrorCode.FORBIDDEN, f"only {who} can {what}")
+        raise Refusal(ErrorCode.FORBIDDEN, f"only {who} can {what}")
 
 
 def _join(state: RoomState, requester: int, item: JoinByInvite) -> list[AppendItem]:
     """The link itself (expiry, revocation, uses left) is checked in the commit, under its row lock."""
     if state.kind != "group":
-        raise Denied(ErrorCode.BAD_REQUEST, "invite links are for groups")
+        raise Refusal(ErrorCode.BAD_REQUEST, "invite links are for groups")
     if requester in state.banned:
-        raise Denied(ErrorCode.FORBIDDEN, "you are banned from this room")
+        raise Refusal(ErrorCode.FORBIDDEN, "you are banned from this room")
     me = state.members.get(requester)
     if me is not None and me.current:
-        raise Denied(ErrorCode.CONFLICT, "you are already a member of this room")
+        raise Refusal(ErrorCode.CONFLICT, "you are already a member of this room")
     state.members[requester] = MemberState("member", state.last_seq + 1)
     return [InviteJoin(requester, item.code)]
 
@@ -110,7 +104,7 @@ def _join(state: RoomState, requester: int, item: JoinByInvite) -> list[AppendIt
 def _update(state: RoomState, me: MemberState, requester: int, item: UpdateRoom) -> list[AppendItem]:
     _need(me, "admin", "change the room's settings")
     if not item.changes:
-        raise Denied(ErrorCode.BAD_REQUEST, "update_room names nothing to change")
+        raise Refusal(ErrorCode.BAD_REQUEST, "update_room names nothing to change")
     if "name" in item.changes:
         state.name = item.changes["name"]
     if "history_visibility" in item.changes:
@@ -121,7 +115,7 @@ def _update(state: RoomState, me: MemberState, requester: int, item: UpdateRoom)
 def _current(state: RoomState, user: int) -> MemberState:
     them = state.members.get(user)
     if them is None or not them.current:
-        raise Denied(ErrorCode.NOT_FOUND, f"user {user} is not a member of room {state.id}")
+        raise Refusal(ErrorCode.NOT_FOUND, f"user {user} is not a member of room {state.id}")
     return them
 
 
@@ -132,10 +126,10 @@ def _members(state: RoomState, me: MemberState, requester: int, item: ChangeMemb
         _need(me, "admin", "add members")
         banned = [u for u in item.users if u in state.banned]
         if banned:
-            raise Denied(ErrorCode.FORBIDDEN, f"user {banned[0]} is banned from this room; unban them first")
+            raise Refusal(ErrorCode.FORBIDDEN, f"user {banned[0]} is banned from this room; unban them first")
         new = [u for u in dict.fromkeys(item.users) if u not in state.members or not state.members[u].current]
         if not new:
-            raise Denied(ErrorCode.CONFLICT, "every user named is already a member")
+            raise Refusal(ErrorCode.CONFLICT, "every user named is already a member")
         for uid in new:
             state.members[uid] = MemberState("member", pending)
         return [MemberChange("added", uid, requester) for uid in new]
@@ -152,18 +146,18 @@ def _members(state: RoomState, me: MemberState, requester: int, item: ChangeMemb
         return out
     (target,) = item.users
     if target == requester:
-        raise Denied(ErrorCode.BAD_REQUEST, f"you cannot {action.replace('_', ' ')} yourself"
+        raise Refusal(ErrorCode.BAD_REQUEST, f"you cannot {action.replace('_', ' ')} yourself"
                      + (": use leave" if action == "remove" else ""))
     if action in ("remove", "ban"):
         _need(me, "admin", f"{action} members")
         them = state.members.get(target)
         member = them is not None and them.current
         if action == "ban" and target in state.banned:
-            raise Denied(ErrorCode.CONFLICT, f"user {target} is already banned")
+            raise Refusal(ErrorCode.CONFLICT, f"user {target} is already banned")
         if action == "remove" or member:
             them = _current(state, target)
             if RANK[me.role] <= RANK[them.role]:
-                raise Denied(ErrorCode.FORBIDDEN, f"a {me.role} cannot {action} a {them.role}")
+                raise Refusal(ErrorCode.FORBIDDEN, f"a {me.role} cannot {action} a {them.role}")
             them.left_seq = pending
         if action == "remove":
             return [MemberChange("removed", target, requester, ends_membership=True,
@@ -173,16 +167,16 @@ def _members(state: RoomState, me: MemberState, requester: int, item: ChangeMemb
     if action == "unban":
         _need(me, "admin", "unban")
         if target not in state.banned:
-            raise Denied(ErrorCode.CONFLICT, f"user {target} is not banned")
+            raise Refusal(ErrorCode.CONFLICT, f"user {target} is not banned")
         state.banned.discard(target)
         return [MemberChange("unbanned", target, requester)]
     if action == "set_role":
         _need(me, "owner", "promote or demote")
         them = _current(state, target)
         if them.role == "owner" or item.role not in ("admin", "member"):
-            raise Denied(ErrorCode.BAD_REQUEST, "set_role makes admins or members; use transfer_ownership")
+            raise Refusal(ErrorCode.BAD_REQUEST, "set_role makes admins or members; use transfer_ownership")
         if them.role == item.role:
-            raise Denied(ErrorCode.CONFLICT, f"user {target} is already {item.role}")
+            raise Refusal(ErrorCode.CONFLICT, f"user {target} is already {item.role}")
         them.role = item.role
         return [MemberChange("role_changed", target, requester, item.role)]
     if action == "transfer":
@@ -191,7 +185,7 @@ def _members(state: RoomState, me: MemberState, requester: int, item: ChangeMemb
         them.role, me.role = "owner", "admin"
         return [MemberChange("owner_changed", target, requester, "owner"),
                 MemberChange("role_changed", requester, requester, "admin")]
-    raise Denied(ErrorCode.BAD_REQUEST, f"unknown membership action {action!r}")
+    raise Refusal(ErrorCode.BAD_REQUEST, f"unknown membership action {action!r}")
 
 
 def _leave(state: RoomState, me: MemberState, requester: int, pending: int) -> list[AppendItem]:

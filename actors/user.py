@@ -28,7 +28,7 @@ from typing import Protocol
 import trio
 
 from chatd.actors.counts import RoomCounts
-from chatd.actors.device import CLOSE_RESTART, CLOSE_SIGNED_OUT, CLOSE_TRY_AGAIN, Device
+from chatd.actors.device import Device
 from chatd.actors.items import (
     AckFrom,
     Attach,
@@ -49,6 +49,7 @@ from chatd.actors.mailbox import Mailbox
 from chatd.persistence.errors import StoreUnavailable
 from chatd.persistence.records import Membership
 from chatd.persistence.store import Store
+from chatd.protocol.errors import CloseCode
 from chatd.protocol.frames import MAX_BATCH, Frame, Message, Msgs, ReceiptCounts, Status
 from chatd.protocol.rooms import Cursor
 
@@ -155,7 +156,7 @@ class UserActor:
                 self.unhandled = batch[done + 1:]  # for _shutdown: what this batch still held
                 failed = batch[done]
                 if isinstance(failed, Attach):  # it may be what failed: closed (the client reconnects), not handed on
-                    failed.device.kill(CLOSE_RESTART, "reconnect")
+                    failed.device.kill(CloseCode.RESTART, "reconnect")
                 raise
             self._tell_rooms()
             if overflowed or trio.current_time() >= self.retry_at:
@@ -193,15 +194,15 @@ class UserActor:
             if close_all is not None:
                 item.device.kill(close_all.code, close_all.reason)
             elif item.device.session in revoked:
-                item.device.kill(CLOSE_SIGNED_OUT, "signed out")
+                item.device.kill(CloseCode.SIGNED_OUT, "signed out")
             # a device whose hello was answered and whose Attach waits here goes to a fresh actor: it must not
             # be closed a moment after its welcome because this actor lingered out or crashed meanwhile
             elif not (hand_over and self._hand_over and not item.handed_over
                       and self._hand_over(replace(item, handed_over=True))):
-                item.device.kill(CLOSE_RESTART, "reconnect")
+                item.device.kill(CloseCode.RESTART, "reconnect")
         self.mailbox.close()
         for ds in self.devices.values():
-            ds.device.kill(CLOSE_RESTART, "reconnect")
+            ds.device.kill(CloseCode.RESTART, "reconnect")
 
     # ------------------------------------------------------------------ mailbox items
 
@@ -247,12 +248,12 @@ class UserActor:
         if item.device.closed:
             return
         if item.device.session in self.revoked:
-            item.device.kill(CLOSE_SIGNED_OUT, "signed out")
+            item.device.kill(CloseCode.SIGNED_OUT, "signed out")
             return
         try:
             rooms = await self._room_views()
         except StoreUnavailable:
-            item.device.kill(CLOSE_TRY_AGAIN, "database unavailable, reconnect later")
+            item.device.kill(CloseCode.TRY_AGAIN, "database unavailable, reconnect later")
             return
         pushed = {}
         for room_id, view in rooms.items():

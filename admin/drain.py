@@ -18,14 +18,13 @@ import logging
 
 import trio
 
-from chatd.actors.device import CLOSE_RESTART
 from chatd.actors.room import RoomActor
 from chatd.admin.context import AdminContext, owner
+from chatd.protocol.errors import CloseCode
 from chatd.supervisor import current_child
 
 log = logging.getLogger("chatd.admin")
 
-CLOSE_DRAINING = CLOSE_RESTART  # 1012: reconnect (to another node)
 DRAIN_REASON = "node draining: reconnect to another node"
 POLL_SECONDS = 0.02
 
@@ -50,7 +49,7 @@ async def drain(ctx: AdminContext, timeout: float, by: str) -> None:
     with trio.move_on_after(timeout) as scope:
         while ctx.gateway.connections:
             for device in list(ctx.gateway.devices):  # again each round: a handshake may have been under way
-                device.kill(CLOSE_DRAINING, DRAIN_REASON)
+                device.kill(CloseCode.RESTART, DRAIN_REASON)  # 1012: reconnect (to another node)
             await trio.sleep(POLL_SECONDS)
         quiet_rounds = 0
         while quiet_rounds < 3:  # quiet on consecutive looks: a restarting room is not quiet

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
 
+from chatd.actors.reply import Reply
 from chatd.auth import hash_refresh_token, new_refresh_token
 from chatd.auth.passwords import check_email, check_password_rules
-from chatd.gateway.errors import RequestError
+from chatd.gateway.context import Context, Handler
 from chatd.gateway.password_checks import check_password, hash_password, unavailable_means_retry
 from chatd.gateway.services import Services
 from chatd.gateway.sessions import close_revoked
 from chatd.persistence import Conflict
 from chatd.persistence.records import DeviceGrant, RevokedDevices
 from chatd.protocol import frames as f
-from chatd.protocol.errors import ErrorCode
+from chatd.protocol.errors import ErrorCode, Refusal
 
 
 async def rate_limit(services: Services, key: str, limit: int, window: int, cost: int = 1,
@@ -23,7 +26,7 @@ async def rate_limit(services: Services, key: str, limit: int, window: int, cost
     with unavailable_means_retry():
         wait = await services.cache.hit(key, limit, window, cost, fail_open)
     if wait is not None:
-        raise RequestError(ErrorCode.RATE_LIMITED, "too many attempts, wait and try again", wait)
+        raise Refusal(ErrorCode.RATE_LIMITED, "too many attempts, wait and try again", retry_after=wait)
 
 
 class Accounts:
@@ -47,14 +50,14 @@ class Accounts:
     async def signup(self, req: f.Signup) -> f.Frame:
         problem = check_email(req.email) or check_password_rules(req.username, req.password)
         if problem:
-            raise RequestError(ErrorCode.BAD_REQUEST, problem)
+            raise Refusal(ErrorCode.BAD_REQUEST, problem)
         await self._may_register(req.invite)
         await rate_limit(self.s, f"signup:{self.address}", self.s.config.signups_per_hour, 3600, fail_open=False)
         password_hash = await hash_password(self.s, self.address, req.password)
         try:
             user_id = await self.s.store.create_user(req.username, req.email.lower(), password_hash)
         except Conflict as exc:
-            raise RequestError(ErrorCode.CONFLICT, f"that {exc.field} is already taken") from exc
+            raise Refusal(ErrorCode.CONFLICT, f"that {exc.field} is already taken") from exc
         return await self.grant(req.id, user_id, req.username, req.device)
 
     async def _may_register(self, invite: str | None) -> None:
@@ -62,17 +65,17 @@ class Accounts:
         closed (accounts come from `chatctl create-user` only)."""
         mode = self.s.config.registration
         if mode == "closed":
-            raise RequestError(ErrorCode.FORBIDDEN, "registration is closed on this server: an administrator "
-                                                    "creates accounts")
+            raise Refusal(ErrorCode.FORBIDDEN, "registration is closed on this server: an administrator "
+                                               "creates accounts")
         if mode == "invite":
             if invite is None:
-                raise RequestError(ErrorCode.FORBIDDEN, "registration needs an invite: sign up with the code of "
-                                                        "an invite link (field 'invite')")
+                raise Refusal(ErrorCode.FORBIDDEN, "registration needs an invite: sign up with the code of "
+                                                   "an invite link (field 'invite')")
             await rate_limit(self.s, f"join:addr:{self.address}", 100, 60,  # codes are not guessable by trying
                              fail_open=False)
             refusal = await self.s.store.signup_invite(invite)
             if refusal is not None:
-                raise RequestError(ErrorCode.FORBIDDEN, f"invite: {refusal.message}")
+                raise Refusal(ErrorCode.FORBIDDEN, f"invite: {refusal.message}")
 
     async def login(self, req: f.Login) -> f.Frame:
         account = await self.s.store.account_by_login(req.username)
@@ -82,7 +85,7 @@ class Accounts:
                              req.password, "wrong username or password")
         assert account is not None
         if account.disabled:
-            raise RequestError(ErrorCode.FORBIDDEN, "this account is disabled")
+            raise Refusal(ErrorCode.FORBIDDEN, "this account is disabled")
         return await self.grant(req.id, account.id, account.username, req.device)
 
     async def refresh(self, req: f.Refresh) -> f.Frame:
@@ -93,7 +96,7 @@ class Accounts:
         if isinstance(grant, RevokedDevices):  # a spent token used again: stolen; its device is signed out
             await close_revoked(self.s, grant, "signed out: a spent refresh token was used again")
         if not isinstance(grant, DeviceGrant):
-            raise RequestError(ErrorCode.UNAUTHORIZED, "refresh token is invalid, expired or revoked")
+            raise Refusal(ErrorCode.UNAUTHORIZED, "refresh token is invalid, expired or revoked")
         return f.AuthOk(id=req.id, user_id=grant.user_id, username=grant.username,
                         access_token=self.s.tokens.issue(grant.user_id, grant.device_id), refresh_token=new,
                         expires_in=self.s.tokens.access_ttl)
@@ -101,6 +104,13 @@ class Accounts:
     async def logout(self, req: f.Logout) -> f.Frame:
         revoked = await self.s.store.revoke_device(hash_refresh_token(req.refresh_token))
         if revoked is None:
-            raise RequestError(ErrorCode.NOT_FOUND, "unknown or already revoked refresh token")
+            raise Refusal(ErrorCode.NOT_FOUND, "unknown or already revoked refresh token")
         await close_revoked(self.s, revoked, "logged out")
         return f.Ok(id=req.id)
+
+
+def account_request(action: Callable[[Accounts, Any], Awaitable[f.Frame]]) -> Handler:
+    """The websocket handler of an account action (`Accounts.signup`...): it answers with the action's frame."""
+    async def handler(cx: Context, req: Any, reply: Reply) -> None:
+        reply.send(await action(Accounts(cx.services, cx.address), req))
+    return handler

@@ -18,21 +18,20 @@ from trio_websocket import ConnectionClosed, WebSocketConnection
 
 from chatd.actors.device import Device
 from chatd.actors.items import Detach
-from chatd.gateway.handlers import Handlers, RequestError
+from chatd.actors.reply import Reply, refuse_once
+from chatd.gateway.context import Context
 from chatd.gateway.ratelimit import TokenBucket
+from chatd.gateway.registry import ROUTES
 from chatd.gateway.services import Services
 from chatd.persistence import StoreUnavailable
-from chatd.protocol import ProtocolError, Session, bundle, decode_bundle, encode
+from chatd.protocol import Session, bundle, decode_bundle, encode
 from chatd.protocol import frames as f
 from chatd.protocol.codec import MAX_BUNDLE_FRAMES
-from chatd.protocol.errors import ErrorCode
+from chatd.protocol.errors import CloseCode, ErrorCode, Refusal
 from chatd.protocol.session import CLIENT_FRAMES
 
 log = logging.getLogger("chatd.gateway")
 
-CLOSE_AUTH = 4001
-CLOSE_POLICY = 1008  # more than CHAT_PREHELLO_FRAMES frames before a successful hello
-CLOSE_TOO_SLOW = 4008
 BUNDLE_BYTES = 256 * 1024  # a bundle stops growing past this (clients accept 1 MiB messages by default)
 
 
@@ -55,7 +54,7 @@ class Connection:
         self.bucket = TokenBucket(cfg.rate_per_second, cfg.rate_burst)
         self.deadline = trio.CancelScope(deadline=trio.current_time() + cfg.auth_timeout)
         self.expiry_reason = f"no hello within {cfg.auth_timeout:g} seconds"
-        self.handlers = Handlers(services, self.session, self.device, address, self._authenticated)
+        self.context = Context(services, self.session, self.device, address, self._authenticated)  # for handlers
         self.sending_since = math.inf  # when the message being written started waiting for the socket
         self._writing = trio.CancelScope()  # the writer's: cancelled when it stalls (see `stalled`)
 
@@ -71,12 +70,12 @@ class Connection:
                 with self.deadline:
                     await self._reader()
                 if self.deadline.cancelled_caught:
-                    self.device.kill(CLOSE_AUTH, self.expiry_reason)
+                    self.device.kill(CloseCode.AUTH, self.expiry_reason)
                 else:
-                    self.device.kill(1000, "")
+                    self.device.kill(CloseCode.NORMAL, "")
         finally:
             self.session.closing()
-            self.device.kill(1000, "")
+            self.device.kill(CloseCode.NORMAL, "")
             if self.session.user_id is not None:
                 self.s.users.offer(self.session.user_id, Detach(self.device))
                 self.s.presence.disconnected(self.device)
@@ -97,11 +96,11 @@ class Connection:
                     return
                 wait = self.bucket.take()
                 if wait is not None:
-                    req_id = frame.id if isinstance(frame, ProtocolError) else getattr(frame, "id", None)
-                    self._error(ProtocolError(ErrorCode.RATE_LIMITED, "too many frames, slow down", req_id,
-                                              round(wait, 3)))
-                elif isinstance(frame, ProtocolError):
-                    self._error(frame)
+                    req_id = frame.id if isinstance(frame, Refusal) else getattr(frame, "id", None)
+                    refuse_once(self.device, Refusal(ErrorCode.RATE_LIMITED, "too many frames, slow down", req_id,
+                                                     round(wait, 3)))
+                elif isinstance(frame, Refusal):  # undecodable: the codec's refusal, echoing the id it found
+                    refuse_once(self.device, frame)
                 else:
                     await self._dispatch(frame)
 
@@ -112,7 +111,7 @@ class Connection:
         limit = self.s.config.prehello_frames
         if self.prehello_frames <= limit:
             return False
-        self.device.kill(CLOSE_POLICY, f"more than {limit} frames before hello")
+        self.device.kill(CloseCode.POLICY, f"more than {limit} frames before hello")
         return True
 
     async def _outbox_drained(self) -> None:
@@ -123,41 +122,39 @@ class Connection:
             await self._resume_reading.wait()
 
     async def _dispatch(self, frame: f.Frame) -> None:
-        req_id = getattr(frame, "id", None)
-        refused = self.session.check(frame)
+        """Run the frame's handler (gateway/registry.py) with the request's reply handle; a refusal answers the
+        handle, and so does a failure (`retry` for the database, else `internal`) unless the handler answered
+        before it failed."""
+        reply = Reply(self.device, getattr(frame, "id", None))
+        route = ROUTES[type(frame)]
+        refused = self.session.check(frame, route.needs_hello)
         if refused is not None:
-            self._error(refused)
+            reply.refuse(refused)
             return
         was_authed = self.session.user_id is not None
         try:
-            reply = await self.handlers.table[type(frame)](frame)
-        except RequestError as exc:
-            self._error(ProtocolError(exc.code, str(exc), req_id, exc.retry_after))
+            await route.handler(self.context, frame, reply)
+        except Refusal as exc:
+            reply.refuse(exc)
             return
         except StoreUnavailable as exc:
             log.warning("database unavailable during %s: %s", frame.type, exc)
-            self._error(ProtocolError(ErrorCode.RETRY, "database unavailable, retry later", req_id, 1.0))
+            reply.fail(Refusal(ErrorCode.RETRY, "database unavailable, retry later", retry_after=1.0))
             return
         except Exception:
             log.exception("handler for %s failed", frame.type)
-            self._error(ProtocolError(ErrorCode.INTERNAL, f"internal error while handling {frame.type}", req_id))
+            reply.fail(Refusal(ErrorCode.INTERNAL, f"internal error while handling {frame.type}"))
             return
-        if reply is not None:
-            self.device.enqueue(reply)
         if not was_authed and self.session.user_id is not None:
             self._on_hello()
             await self.s.presence.connected(self.device)
-
-    def _error(self, err: ProtocolError) -> None:
-        self.device.enqueue(f.Error(code=err.code.value, message=err.message, id=err.id,
-                                 retry_after=err.retry_after))
 
     def stalled(self, now: float) -> bool:
         """Close the connection if one websocket message has been waiting for the socket longer than the send
         timeout (the gateway's watchdog asks every so often; a deadline per message cost a cancel scope)."""
         if now - self.sending_since <= self.s.config.send_timeout:
             return False
-        self.device.kill(CLOSE_TOO_SLOW, f"too slow: a frame was not taken within {self.s.config.send_timeout:g}s")
+        self.device.kill(CloseCode.TOO_SLOW, f"too slow: a frame was not taken within {self.s.config.send_timeout:g}s")
         self._writing.cancel()
         return True
 
@@ -194,7 +191,7 @@ class Connection:
                         if not self.device.half_full:
                             self._resume_reading.set()
         except ConnectionClosed:
-            self.device.kill(1006, "connection lost")
+            self.device.kill(CloseCode.LOST, "connection lost")
             return
         finally:
             self._resume_reading.set()  # a reader waiting for room sees the device closed

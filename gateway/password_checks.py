@@ -18,11 +18,10 @@ from contextlib import contextmanager
 import trio
 
 from chatd.auth.passwords import PasswordQueueFull
-from chatd.gateway.errors import RequestError
 from chatd.gateway.in_flight import TooManyInFlight
 from chatd.gateway.services import Services
 from chatd.persistence.cache import CacheUnavailable, LoginKeys, LoginLimits, LoginOutcome
-from chatd.protocol.errors import ErrorCode
+from chatd.protocol.errors import ErrorCode, Refusal
 from chatd.runtime.config import Config
 
 BUSY_RETRY_AFTER = 1.0  # seconds: `retry_after` when Redis is down, the argon2 queue is full or an address's
@@ -36,14 +35,14 @@ def unavailable_means_retry() -> Iterator[None]:
     try:
         yield
     except CacheUnavailable as exc:
-        raise RequestError(ErrorCode.RETRY, "sign-in limits cannot be checked right now, retry later",
-                           BUSY_RETRY_AFTER) from exc
+        raise Refusal(ErrorCode.RETRY, "sign-in limits cannot be checked right now, retry later",
+                      retry_after=BUSY_RETRY_AFTER) from exc
     except PasswordQueueFull as exc:
-        raise RequestError(ErrorCode.RETRY, "the server is busy checking passwords, retry in a moment",
-                           BUSY_RETRY_AFTER) from exc
+        raise Refusal(ErrorCode.RETRY, "the server is busy checking passwords, retry in a moment",
+                      retry_after=BUSY_RETRY_AFTER) from exc
     except TooManyInFlight as exc:
-        raise RequestError(ErrorCode.RATE_LIMITED, "too many password checks from your address at once: wait "
-                                                   "for one to finish", BUSY_RETRY_AFTER) from exc
+        raise Refusal(ErrorCode.RATE_LIMITED, "too many password checks from your address at once: wait "
+                                              "for one to finish", retry_after=BUSY_RETRY_AFTER) from exc
 
 
 @contextmanager
@@ -69,7 +68,7 @@ async def check_password(services: Services, login_name: str, address: str, stor
     with argon2_turn(services, address):
         wait = await services.cache.login_begin(keys, limits)
         if wait is not None:
-            raise RequestError(ErrorCode.RATE_LIMITED, TOO_MANY, wait)
+            raise Refusal(ErrorCode.RATE_LIMITED, TOO_MANY, retry_after=wait)
         outcome: LoginOutcome = "undo"  # the check did not finish (argon2 queue full, cancelled): it does not count
         try:
             outcome = "ok" if await services.passwords.verify(stored_hash, password) else "fail"
@@ -77,7 +76,7 @@ async def check_password(services: Services, login_name: str, address: str, stor
             with trio.CancelScope(shield=True), trio.move_on_after(5):
                 await services.cache.login_end(keys, limits, outcome)
     if outcome == "fail":
-        raise RequestError(ErrorCode.UNAUTHORIZED, wrong)
+        raise Refusal(ErrorCode.UNAUTHORIZED, wrong)
 
 
 async def hash_password(services: Services, address: str, password: str) -> str:

@@ -8,88 +8,86 @@ looking up other people are rate-limited per user in Redis, so the user table ca
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
 
+from chatd.actors.reply import Reply
 from chatd.auth.visibility import may_see, text_problem
-from chatd.gateway.errors import Handler, RequestError
+from chatd.gateway.checks import check_picture, look_up, spend
+from chatd.gateway.context import Context
 from chatd.persistence.cache import Seen
 from chatd.persistence.profiles import TEXT_FIELDS, ProfileRow
 from chatd.protocol import frames as f
 from chatd.protocol import people as p
-from chatd.protocol.errors import ErrorCode
-
-if TYPE_CHECKING:
-    from chatd.gateway.handlers import Handlers
+from chatd.protocol.errors import ErrorCode, Refusal
 
 PRESENCE_RETRY_AFTER = 5.0
 USERNAME_CHARS = re.compile(r"[A-Za-z0-9_.]*")  # what usernames are made of (protocol.frames.USERNAME_RE)
 
 
-class PeopleHandlers:
-    def __init__(self, h: Handlers) -> None:
-        self.h = h
-        self.table: dict[type[f.Frame], Handler] = {
-            p.UpdateProfile: self.update_profile, p.GetProfile: self.get_profile, p.SearchUsers: self.search_users,
-            p.GetPresence: self.get_presence}
+async def _views(cx: Context, rows: list[ProfileRow]) -> list[p.ProfileInfo]:
+    seen = await cx.services.cache.presence([r.user for r in rows], cx.services.config.presence_ttl)
+    return [profile_view(r, cx.me, seen.get(r.user) if seen is not None else None) for r in rows]
 
-    async def _views(self, rows: list[ProfileRow]) -> list[p.ProfileInfo]:
-        seen = await self.h.s.cache.presence([r.user for r in rows], self.h.s.config.presence_ttl)
-        return [profile_view(r, self.h.me, seen.get(r.user) if seen is not None else None) for r in rows]
 
-    async def update_profile(self, req: p.UpdateProfile) -> f.Frame:
-        texts = {name: value for name in TEXT_FIELDS if (value := getattr(req, name)) is not None}
-        if not texts and not req.visibility:
-            raise RequestError(ErrorCode.BAD_REQUEST, "update_profile names nothing to change")
-        for name, value in texts.items():
-            problem = text_problem(name, value)
-            if problem:
-                raise RequestError(ErrorCode.BAD_REQUEST, problem)
-        await self.h.check_picture("avatar", req.avatar)
-        await self.h.s.store.update_profile(self.h.me, {k: v or None for k, v in texts.items()},
-                                            req.visibility or {})
-        return await self._profile_reply(req.id, self.h.me)
+async def update_profile(cx: Context, req: p.UpdateProfile, reply: Reply) -> None:
+    texts = {name: value for name in TEXT_FIELDS if (value := getattr(req, name)) is not None}
+    if not texts and not req.visibility:
+        raise Refusal(ErrorCode.BAD_REQUEST, "update_profile names nothing to change")
+    for name, value in texts.items():
+        problem = text_problem(name, value)
+        if problem:
+            raise Refusal(ErrorCode.BAD_REQUEST, problem)
+    await check_picture(cx, "avatar", req.avatar)
+    await cx.services.store.update_profile(cx.me, {k: v or None for k, v in texts.items()},
+                                        req.visibility or {})
+    reply.send(await _profile_reply(cx, req.id, cx.me))
 
-    async def get_profile(self, req: p.GetProfile) -> f.Frame:
-        if req.user is None:
-            return await self._profile_reply(req.id, self.h.me)
-        if req.user != self.h.me:
-            await self.h.look_up(1)
-        if isinstance(req.user, str) and not USERNAME_CHARS.fullmatch(req.user):
-            raise RequestError(ErrorCode.NOT_FOUND, f"no such user: {req.user}")
-        found = await self.h.s.store.resolve_users([req.user])
-        if req.user not in found:
-            raise RequestError(ErrorCode.NOT_FOUND, f"no such user: {req.user}")
-        return await self._profile_reply(req.id, found[req.user][0])
 
-    async def _profile_reply(self, req_id: int, user: int) -> f.Frame:
-        rows = await self.h.s.store.profiles(self.h.me, [user])
-        if not rows:  # disabled between the lookup and now
-            raise RequestError(ErrorCode.NOT_FOUND, f"no such user: {user}")
-        (view,) = await self._views(rows)
-        return p.Profile(id=req_id, profile=view)
+async def get_profile(cx: Context, req: p.GetProfile, reply: Reply) -> None:
+    if req.user is None:
+        reply.send(await _profile_reply(cx, req.id, cx.me))
+        return
+    if req.user != cx.me:
+        await look_up(cx, 1)
+    if isinstance(req.user, str) and not USERNAME_CHARS.fullmatch(req.user):
+        raise Refusal(ErrorCode.NOT_FOUND, f"no such user: {req.user}")
+    found = await cx.services.store.resolve_users([req.user])
+    if req.user not in found:
+        raise Refusal(ErrorCode.NOT_FOUND, f"no such user: {req.user}")
+    reply.send(await _profile_reply(cx, req.id, found[req.user][0]))
 
-    async def search_users(self, req: p.SearchUsers) -> f.Frame:
-        await self.h.spend("search", self.h.s.config.searches_per_minute, 1, "too many searches, wait and try again")
-        if not USERNAME_CHARS.fullmatch(req.query):
-            return p.Users(id=req.id, users=[])  # no username has such a character
-        rows = await self.h.s.store.search_users(self.h.me, req.query, req.limit)
-        return p.Users(id=req.id, users=await self._views(rows))
 
-    async def get_presence(self, req: p.GetPresence) -> f.Frame:
-        wanted = list(dict.fromkeys(req.users))
-        await self.h.look_up(sum(1 for u in wanted if u != self.h.me))
-        rows = {r.user: r for r in await self.h.s.store.profiles(self.h.me, wanted)}
-        seen = await self.h.s.cache.presence(list(rows), self.h.s.config.presence_ttl)
-        if seen is None:
-            raise RequestError(ErrorCode.RETRY, "presence is unavailable right now, try again later",
-                               PRESENCE_RETRY_AFTER)
-        entries = []
-        for user in wanted:
-            row = rows.get(user)
-            if row is not None:  # unknown and disabled users are left out
-                online, last_seen = presence_view(row, self.h.me, seen[user])
-                entries.append(p.PresenceInfo(user=user, online=online, last_seen=last_seen))
-        return p.Presence(id=req.id, users=entries)
+async def _profile_reply(cx: Context, req_id: int, user: int) -> f.Frame:
+    rows = await cx.services.store.profiles(cx.me, [user])
+    if not rows:  # disabled between the lookup and now
+        raise Refusal(ErrorCode.NOT_FOUND, f"no such user: {user}")
+    (view,) = await _views(cx, rows)
+    return p.Profile(id=req_id, profile=view)
+
+
+async def search_users(cx: Context, req: p.SearchUsers, reply: Reply) -> None:
+    await spend(cx, "search", cx.services.config.searches_per_minute, 1, "too many searches, wait and try again")
+    if not USERNAME_CHARS.fullmatch(req.query):
+        reply.send(p.Users(id=req.id, users=[]))  # no username has such a character
+        return
+    rows = await cx.services.store.search_users(cx.me, req.query, req.limit)
+    reply.send(p.Users(id=req.id, users=await _views(cx, rows)))
+
+
+async def get_presence(cx: Context, req: p.GetPresence, reply: Reply) -> None:
+    wanted = list(dict.fromkeys(req.users))
+    await look_up(cx, sum(1 for u in wanted if u != cx.me))
+    rows = {r.user: r for r in await cx.services.store.profiles(cx.me, wanted)}
+    seen = await cx.services.cache.presence(list(rows), cx.services.config.presence_ttl)
+    if seen is None:
+        raise Refusal(ErrorCode.RETRY, "presence is unavailable right now, try again later",
+                      retry_after=PRESENCE_RETRY_AFTER)
+    entries = []
+    for user in wanted:
+        row = rows.get(user)
+        if row is not None:  # unknown and disabled users are left out
+            online, last_seen = presence_view(row, cx.me, seen[user])
+            entries.append(p.PresenceInfo(user=user, online=online, last_seen=last_seen))
+    reply.send(p.Presence(id=req.id, users=entries))
 
 
 def presence_view(row: ProfileRow, viewer: int, seen: Seen | None) -> tuple[bool | None, int | None]:

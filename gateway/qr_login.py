@@ -22,22 +22,20 @@ import hashlib
 import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import trio
 
+from chatd.actors.reply import Reply
 from chatd.gateway.accounts import Accounts, rate_limit
-from chatd.gateway.errors import Handler, RequestError
+from chatd.gateway.checks import spend
+from chatd.gateway.context import Context
 from chatd.gateway.in_flight import TooManyInFlight
 from chatd.gateway.services import Services
 from chatd.persistence import CacheUnavailable
 from chatd.persistence.qr_logins import QrClaim
 from chatd.protocol import frames as f
 from chatd.protocol import qr
-from chatd.protocol.errors import ErrorCode
-
-if TYPE_CHECKING:
-    from chatd.gateway.handlers import Handlers
+from chatd.protocol.errors import ErrorCode, Refusal
 
 POLL_SECONDS = 0.5  # a wait looks at its request this often (an answer on another process reaches it so)
 ANSWERS_PER_MINUTE = 30  # previews and answers per signed-in user (codes are not guessable anyway)
@@ -49,9 +47,8 @@ def secret_hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-class _RedisDown(RequestError):
-    def __init__(self) -> None:
-        super().__init__(ErrorCode.RETRY, "QR login cannot reach its store right now, retry later", RETRY_AFTER)
+def redis_down() -> Refusal:
+    return Refusal(ErrorCode.RETRY, "QR login cannot reach its store right now, retry later", retry_after=RETRY_AFTER)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,42 +78,42 @@ class QrLogins:
                                                 cfg.qr_login_ttl):
                     return qr.QrStarted(code=code, secret=secret, expires_in=cfg.qr_login_ttl)
         except CacheUnavailable as exc:
-            raise _RedisDown() from exc
+            raise redis_down() from exc
 
     async def wait(self, req: qr.QrWait, went_away: Callable[[], Awaitable[bool]] | None = None
                    ) -> f.AuthOk | StillPending:
         """Until the request is answered or CHAT_QR_WAIT_SECONDS pass: the new device's tokens, or
-        StillPending; RequestError when it was declined, is gone or the secret is wrong. `went_away` says whether
+        StillPending; a Refusal when it was declined, is gone or the secret is wrong. `went_away` says whether
         the waiting client went away: then the approval is not collected (its next wait gets it)."""
         cfg = self.s.config
         code = qr.code_of(req.code)
         if code is None:
-            raise RequestError(ErrorCode.BAD_REQUEST, "code: not a QR login code")
+            raise Refusal(ErrorCode.BAD_REQUEST, "code: not a QR login code")
         await rate_limit(self.s, f"qr:wait:{self.key}", cfg.qr_polls_per_minute, 60, fail_open=False)
         try:
             with self.s.qr_waits.hold(self.key, cfg.qr_waits_per_address):
                 claim = await self._answer(code, secret_hash(req.secret), trio.current_time() + cfg.qr_wait_seconds,
                                            went_away)
         except TooManyInFlight as exc:
-            raise RequestError(ErrorCode.RATE_LIMITED, "too many QR login waits from your address at once",
-                               RETRY_AFTER) from exc
+            raise Refusal(ErrorCode.RATE_LIMITED, "too many QR login waits from your address at once",
+                          retry_after=RETRY_AFTER) from exc
         except CacheUnavailable as exc:
-            raise _RedisDown() from exc
+            raise redis_down() from exc
         if claim.state == "pending":
             return StillPending(math.ceil(claim.expires_in))
         if claim.state == "wrong_secret":
-            raise RequestError(ErrorCode.UNAUTHORIZED, "wrong secret for this QR login request: only the device "
-                                                       "that started it may wait for it")
+            raise Refusal(ErrorCode.UNAUTHORIZED, "wrong secret for this QR login request: only the device "
+                                                  "that started it may wait for it")
         if claim.state == "declined":
-            raise RequestError(ErrorCode.FORBIDDEN, "the QR login was declined on the other device")
+            raise Refusal(ErrorCode.FORBIDDEN, "the QR login was declined on the other device")
         if claim.state != "approved":
-            raise RequestError(ErrorCode.NOT_FOUND, GONE)
+            raise Refusal(ErrorCode.NOT_FOUND, GONE)
         row = await self.s.store.session(claim.user_id, claim.approver_device)
         if row is None or not row.account_active:
-            raise RequestError(ErrorCode.FORBIDDEN, "the account that approved this QR login is disabled or gone")
+            raise Refusal(ErrorCode.FORBIDDEN, "the account that approved this QR login is disabled or gone")
         if not row.device_live:
-            raise RequestError(ErrorCode.FORBIDDEN, "the device that approved this QR login was signed out "
-                                                    "meanwhile: start again")
+            raise Refusal(ErrorCode.FORBIDDEN, "the device that approved this QR login was signed out "
+                                               "meanwhile: start again")
         return await Accounts(self.s, self.key).grant(0, claim.user_id, row.username, claim.device)
 
     async def _answer(self, code: str, hashed: str, until: float,
@@ -132,43 +129,40 @@ class QrLogins:
                 await self.s.qr_answers.wait(code)
 
 
-class QrApprovals:
-    """The signed-in device's side: the websocket frames `qr_login_preview` and `qr_login_answer`."""
+# ------------------------------------------------------------------ the signed-in device's side: the websocket
+# frames `qr_login_preview` and `qr_login_answer`
 
-    def __init__(self, h: Handlers) -> None:
-        self.h = h
-        self.s = h.s
-        self.table: dict[type[f.Frame], Handler] = {qr.QrLoginPreview: self.preview, qr.QrLoginAnswer: self.answer}
+async def _code(cx: Context, text: str) -> str:
+    await spend(cx, "qr", ANSWERS_PER_MINUTE, 1, "too many QR login codes looked at, wait and try again")
+    code = qr.code_of(text)
+    if code is None:
+        raise Refusal(ErrorCode.BAD_REQUEST, "code: not a QR login code (20 letters and digits, or the "
+                                             "link in the QR)")
+    return code
 
-    async def _code(self, text: str) -> str:
-        await self.h.spend("qr", ANSWERS_PER_MINUTE, 1, "too many QR login codes looked at, wait and try again")
-        code = qr.code_of(text)
-        if code is None:
-            raise RequestError(ErrorCode.BAD_REQUEST, "code: not a QR login code (20 letters and digits, or the "
-                                                      "link in the QR)")
-        return code
 
-    async def preview(self, req: qr.QrLoginPreview) -> f.Frame:
-        code = await self._code(req.code)
-        try:
-            pending = await self.s.cache.qr_pending(code)
-        except CacheUnavailable as exc:
-            raise _RedisDown() from exc
-        if pending is None:
-            raise RequestError(ErrorCode.NOT_FOUND, GONE)
-        return qr.QrLoginRequest(id=req.id, code=code, address=pending.address,
+async def preview(cx: Context, req: qr.QrLoginPreview, reply: Reply) -> None:
+    code = await _code(cx, req.code)
+    try:
+        pending = await cx.services.cache.qr_pending(code)
+    except CacheUnavailable as exc:
+        raise redis_down() from exc
+    if pending is None:
+        raise Refusal(ErrorCode.NOT_FOUND, GONE)
+    reply.send(qr.QrLoginRequest(id=req.id, code=code, address=pending.address,
                                  expires_in=math.ceil(pending.expires_in), device=pending.device,
-                                 user_agent=pending.user_agent)
+                                 user_agent=pending.user_agent))
 
-    async def answer(self, req: qr.QrLoginAnswer) -> f.Frame:
-        code = await self._code(req.code)
-        try:
-            outcome = await self.s.cache.qr_answer(code, req.approve, self.h.me, self.h.device.session)
-        except CacheUnavailable as exc:
-            raise _RedisDown() from exc
-        if outcome == "gone":
-            raise RequestError(ErrorCode.NOT_FOUND, GONE)
-        if outcome == "answered":
-            raise RequestError(ErrorCode.CONFLICT, "this QR login request was answered already")
-        self.s.qr_answers.wake(code)  # a wait on this process hears it now, others within POLL_SECONDS
-        return f.Ok(id=req.id)
+
+async def answer(cx: Context, req: qr.QrLoginAnswer, reply: Reply) -> None:
+    code = await _code(cx, req.code)
+    try:
+        outcome = await cx.services.cache.qr_answer(code, req.approve, cx.me, cx.device.session)
+    except CacheUnavailable as exc:
+        raise redis_down() from exc
+    if outcome == "gone":
+        raise Refusal(ErrorCode.NOT_FOUND, GONE)
+    if outcome == "answered":
+        raise Refusal(ErrorCode.CONFLICT, "this QR login request was answered already")
+    cx.services.qr_answers.wake(code)  # a wait on this process hears it now, others within POLL_SECONDS
+    reply.send(f.Ok(id=req.id))

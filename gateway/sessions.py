@@ -16,13 +16,12 @@ import re
 
 import trio
 
-from chatd.actors.device import CLOSE_DISABLED, CLOSE_SIGNED_OUT
 from chatd.actors.items import CloseDevices
+from chatd.auth import TokenError
 from chatd.auth.tokens import AccessClaims
-from chatd.gateway.errors import RequestError
 from chatd.gateway.services import Services
 from chatd.persistence.records import RevokedDevices
-from chatd.protocol.errors import ErrorCode
+from chatd.protocol.errors import CloseCode, ErrorCode, Refusal
 from chatd.protocol.frames import UUID_RE
 from chatd.supervisor import SupervisorClosed
 
@@ -33,30 +32,35 @@ SIGNED_OUT = "this device was signed out (logout, password change or from anothe
 GONE = "this account is disabled or no longer exists"
 
 
-class SessionEnded(RequestError):
-    """An access token whose account or device is gone: refused as unauthorized; a connection that presents it
-    in `auth` closes with `close_code`."""
+def verify_token(services: Services, token: str) -> AccessClaims:
+    """The claims of an access token whose signature and expiry hold; refused `unauthorized` saying why not."""
+    try:
+        return services.tokens.verify(token)
+    except TokenError as exc:
+        raise Refusal(ErrorCode.UNAUTHORIZED, str(exc)) from exc
 
-    def __init__(self, message: str, close_code: int) -> None:
-        super().__init__(ErrorCode.UNAUTHORIZED, message)
-        self.close_code = close_code
+
+def session_ended(message: str, close: CloseCode) -> Refusal:
+    """An access token whose account or device is gone: refused as unauthorized; a connection that presents it
+    in `auth` closes with `close`."""
+    return Refusal(ErrorCode.UNAUTHORIZED, message, close=close)
 
 
 async def session_user(services: Services, claims: AccessClaims) -> str:
     """The username behind a verified access token whose account is active and whose device is still signed in;
-    SessionEnded naming which is not."""
+    a Refusal (unauthorized, with the close code for `auth`) naming which is not."""
     if not re.fullmatch(UUID_RE, claims.device_id):
-        raise SessionEnded("invalid token: it names no device", CLOSE_SIGNED_OUT)
+        raise session_ended("invalid token: it names no device", CloseCode.SIGNED_OUT)
     row = await services.store.session(claims.user_id, claims.device_id)
     if row is None or not row.account_active:
-        raise SessionEnded(GONE, CLOSE_DISABLED)
+        raise session_ended(GONE, CloseCode.DISABLED)
     if not row.device_live:
-        raise SessionEnded(SIGNED_OUT, CLOSE_SIGNED_OUT)
+        raise session_ended(SIGNED_OUT, CloseCode.SIGNED_OUT)
     return row.username
 
 
 async def close_revoked(services: Services, revoked: RevokedDevices, reason: str,
-                        code: int = CLOSE_SIGNED_OUT) -> None:
+                        code: CloseCode = CloseCode.SIGNED_OUT) -> None:
     """Close every connection of the revoked devices, here and on the other processes (after what is queued).
 
     The revocation is committed before this is called; this only carries the news. Here the user's actor is

@@ -19,14 +19,12 @@ from starlette.routing import BaseRoute, Mount, Route
 from chatd.admin import actions, report
 from chatd.admin.context import AdminContext
 from chatd.admin.drain import start_drain
-from chatd.gateway.errors import RequestError
 from chatd.gateway.services import Services
 from chatd.httpapi.auth import user_of
 from chatd.httpapi.client_address import request_address
-from chatd.httpapi.json_body import refusal
-from chatd.persistence import StoreUnavailable
+from chatd.httpapi.refused import guarded
 from chatd.persistence.admin import UserRow
-from chatd.protocol.errors import ErrorCode
+from chatd.protocol.errors import ErrorCode, Refusal
 
 log = logging.getLogger("chatd.admin")
 
@@ -36,19 +34,19 @@ DEFAULT_DRAIN_TIMEOUT = 30.0
 
 
 async def admin_of(request: Request, services: Services) -> UserRow:
-    """The admin behind the request's bearer token; RequestError (401 / 403), logged, for anyone else."""
+    """The admin behind the request's bearer token; a Refusal (401 / 403), logged, for anyone else."""
     address = request_address(request, services.config)
     what = f"{request.method} {request.url.path}"
     try:
         user_id = await user_of(request, services)
-    except RequestError as exc:
+    except Refusal as exc:
         log.warning("admin API refused from %s: %s (%s)", address, what, exc, extra={"address": address})
         raise
     row = await services.store.find_user(user_id)
     if row is None or row.disabled or not row.is_admin:
         log.warning("admin API refused: user %s (%s) from %s is not an admin: %s", user_id,
                     row.username if row else "?", address, what, extra={"user": user_id, "address": address})
-        raise RequestError(ErrorCode.FORBIDDEN, "the admin API needs the server-wide admin role")
+        raise Refusal(ErrorCode.FORBIDDEN, "the admin API needs the server-wide admin role")
     return row
 
 
@@ -57,9 +55,9 @@ def int_param(request: Request, name: str, default: float, low: float, high: flo
     try:
         value = float(raw) if raw is not None else default
     except ValueError:
-        raise RequestError(ErrorCode.BAD_REQUEST, f"{name}: expected a number, got {raw!r}") from None
+        raise Refusal(ErrorCode.BAD_REQUEST, f"{name}: expected a number, got {raw!r}") from None
     if not (low <= value <= high) or math.isnan(value):
-        raise RequestError(ErrorCode.BAD_REQUEST, f"{name}: must be {low:g}..{high:g}")
+        raise Refusal(ErrorCode.BAD_REQUEST, f"{name}: must be {low:g}..{high:g}")
     return value
 
 
@@ -67,20 +65,15 @@ async def target_user(request: Request, services: Services) -> UserRow:
     ref = request.path_params["ref"]
     row = await services.store.find_user(int(ref) if ref.isdigit() else ref)
     if row is None:
-        raise RequestError(ErrorCode.NOT_FOUND, f"no such user: {ref}")
+        raise Refusal(ErrorCode.NOT_FOUND, f"no such user: {ref}")
     return row
 
 
 def admin_routes(ctx: AdminContext, services: Services) -> list[BaseRoute]:
     def route(path: str, action: Action, method: str = "POST") -> Route:
         async def endpoint(request: Request) -> Response:
-            try:
-                return JSONResponse(await action(request, await admin_of(request, services)))
-            except RequestError as exc:
-                return refusal(exc.code, str(exc), exc.retry_after)
-            except StoreUnavailable:
-                return refusal(ErrorCode.RETRY, "database unavailable, retry later", 1.0)
-        return Route(path, endpoint, methods=[method])
+            return JSONResponse(await action(request, await admin_of(request, services)))
+        return Route(path, guarded(endpoint), methods=[method])
 
     async def status(request: Request, admin: UserRow) -> Json:
         return await report.status(ctx, int(int_param(request, "limit", report.DEFAULT_LIMIT, -1, 1_000_000)),
@@ -107,7 +100,7 @@ def admin_routes(ctx: AdminContext, services: Services) -> list[BaseRoute]:
     async def drain(request: Request, admin: UserRow) -> Json:
         timeout = int_param(request, "timeout", DEFAULT_DRAIN_TIMEOUT, 1, 3600)
         if not start_drain(ctx, timeout, admin.username):
-            raise RequestError(ErrorCode.CONFLICT, f"node is {ctx.state}, not running")
+            raise Refusal(ErrorCode.CONFLICT, f"node is {ctx.state}, not running")
         return {"node": ctx.node_name, "state": ctx.state, "timeout": timeout}
 
     return [

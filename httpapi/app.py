@@ -20,17 +20,17 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from chatd.gateway.accounts import Accounts
-from chatd.gateway.errors import RequestError
 from chatd.gateway.services import Services
 from chatd.httpapi import session_cookie
 from chatd.httpapi.client_address import request_address
-from chatd.httpapi.json_body import read_json, refusal
+from chatd.httpapi.json_body import read_json
 from chatd.httpapi.media import media_routes
 from chatd.httpapi.push import push_routes
 from chatd.httpapi.qr_login import qr_routes
+from chatd.httpapi.refused import guarded, refusal_response
 from chatd.httpapi.webapp import web_routes
 from chatd.protocol import frames as f
-from chatd.protocol.errors import ErrorCode
+from chatd.protocol.errors import ErrorCode, Refusal
 from chatd.protocol.schema import SchemaError, build, unbuild
 from chatd.runtime.client_address import limit_key
 from chatd.runtime.metrics import Metrics
@@ -42,28 +42,26 @@ def account_route(services: Services, kind: type[f.Frame], action: str,
     spends_token = kind in (f.Refresh, f.Logout)
 
     async def endpoint(request: Request) -> Response:
-        if cookie and not session_cookie.from_app(request):
-            return refusal(ErrorCode.FORBIDDEN, f"send the header '{session_cookie.HEADER}: 1' with /api/auth/ "
-                                                "requests (they are for the web client's own pages)")
+        if cookie:
+            session_cookie.require_app(request)
         data = await read_json(request)
-        if isinstance(data, JSONResponse):
-            return data
         if cookie and spends_token and "refresh_token" not in data:
             held = session_cookie.token(request)
             if held is None:
-                return refusal(ErrorCode.UNAUTHORIZED, f"no {session_cookie.COOKIE} cookie: log in again")
+                raise Refusal(ErrorCode.UNAUTHORIZED, f"no {session_cookie.COOKIE} cookie: log in again")
             data = {**data, "refresh_token": held}
         try:
             frame = build(kind, {**{k: v for k, v in data.items() if k != "id"}, "id": 0})
         except SchemaError as exc:
-            return refusal(ErrorCode.BAD_REQUEST, f"{kind.type}: {exc}")
+            raise Refusal(ErrorCode.BAD_REQUEST, f"{kind.type}: {exc}") from exc
         key = limit_key(request_address(request, services.config))  # signup/login limits count this
         try:
             reply = await getattr(Accounts(services, key), action)(frame)
-        except RequestError as exc:
-            refused = refusal(exc.code, str(exc), exc.retry_after)
+        except Refusal as exc:
             dead = exc.code in (ErrorCode.UNAUTHORIZED, ErrorCode.NOT_FOUND)  # not a 429 or 503: try again
-            return session_cookie.forget(request, refused) if cookie and spends_token and dead else refused
+            if cookie and spends_token and dead:
+                return session_cookie.forget(request, refusal_response(exc))
+            raise
         body = {k: v for k, v in unbuild(reply).items() if k != "id"}
         if not cookie:
             return JSONResponse(body)
@@ -71,7 +69,7 @@ def account_route(services: Services, kind: type[f.Frame], action: str,
         if refresh_token is not None:
             return session_cookie.keep(request, JSONResponse(body), refresh_token, services.config.refresh_ttl)
         return session_cookie.forget(request, JSONResponse(body, headers={"Clear-Site-Data": '"cache"'}))
-    return endpoint
+    return guarded(endpoint)
 
 
 def make_app(services: Services, metrics: Metrics, ws_port: Callable[[], int | None] = lambda: None) -> Starlette:

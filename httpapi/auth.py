@@ -4,25 +4,20 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
-from chatd.auth import TokenError
 from chatd.auth.tokens import AccessClaims
-from chatd.gateway.errors import RequestError
 from chatd.gateway.services import Services
-from chatd.gateway.sessions import session_user
-from chatd.protocol.errors import ErrorCode
+from chatd.gateway.sessions import session_user, verify_token
+from chatd.protocol.errors import ErrorCode, Refusal
 
 
 async def session_of(request: Request, services: Services) -> AccessClaims:
     """The claims of the request's bearer token, whose account is active and whose device is still signed in;
-    RequestError(unauthorized) if there is none or it is bad."""
+    Refusal(unauthorized) if there is none or it is bad."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise RequestError(ErrorCode.UNAUTHORIZED, "send the access token as 'Authorization: Bearer <token>'")
-    try:
-        claims = services.tokens.verify(token.strip())
-    except TokenError as exc:
-        raise RequestError(ErrorCode.UNAUTHORIZED, str(exc)) from exc
+        raise Refusal(ErrorCode.UNAUTHORIZED, "send the access token as 'Authorization: Bearer <token>'")
+    claims = verify_token(services, token.strip())
     await session_user(services, claims)
     return claims
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 
 import trio
@@ -22,16 +21,16 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from chatd.auth.media_links import LinkError, MediaLinks
-from chatd.gateway.errors import RequestError
 from chatd.gateway.services import Services
 from chatd.httpapi.auth import user_of
 from chatd.httpapi.media_download import serve
 from chatd.httpapi.media_upload import Received, body_read, receive
-from chatd.httpapi.refused import Refused, ThenDrain
+from chatd.httpapi.refused import draining, guarded
 from chatd.httpapi.upload_limits import UploadAllowance
 from chatd.media.storage import DiskStorage
-from chatd.persistence.errors import BlobDoomed, StoreUnavailable
+from chatd.persistence.errors import BlobDoomed
 from chatd.persistence.media import StoredMedia
+from chatd.protocol.errors import ErrorCode, Refusal
 
 MEDIA_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 IMAGE_WORKERS = 2  # images decoded at once (CPU and memory bound)
@@ -39,39 +38,20 @@ MAX_LINKS = 100  # ids signed by one GET /api/media/links
 TOKEN_PARAMS = ("token", "access_token")
 LINK_PARAMS = ("u", "exp", "sig")
 
-Endpoint = Callable[[Request], Awaitable[Response]]
-
-
-def guarded(endpoint: Endpoint) -> Endpoint:
-    """Turn refusals into `{"code", "message"}` answers; an upload refused before its end is then drained."""
-    async def run(request: Request) -> Response:
-        try:
-            return await endpoint(request)
-        except Refused as exc:
-            answer: Response = exc.response()
-        except RequestError as exc:  # from user_of: the only code it raises is unauthorized
-            answer = JSONResponse({"code": exc.code.value, "message": str(exc)}, status_code=401)
-        except StoreUnavailable:
-            answer = JSONResponse({"code": "retry", "message": "the database is unavailable, try again shortly"},
-                                  status_code=503, headers={"Retry-After": "1"})
-        return ThenDrain(answer) if request.method == "POST" and not body_read(request) else answer
-    return run
-
-
 async def requester(request: Request, services: Services, links: MediaLinks | None = None) -> int:
     """The user a media request is for: a signed link's (downloads, when `links` is given) or the bearer's."""
     query = request.query_params
     if any(name in query for name in TOKEN_PARAMS):
-        raise Refused(400, "bad_request", "an access token in a URL is refused (URLs end up in logs and caches): "
+        raise Refusal(ErrorCode.BAD_REQUEST, "an access token in a URL is refused (URLs end up in logs and caches): "
                       "send it as 'Authorization: Bearer <token>', or use a signed link from GET /api/media/links")
     if links is None or not any(name in query for name in LINK_PARAMS):
         return await user_of(request, services)
     try:
         user_id = links.check(request.path_params["media_id"], query.get("u"), query.get("exp"), query.get("sig"))
     except LinkError as exc:
-        raise Refused(401, "unauthorized", str(exc)) from exc
+        raise Refusal(ErrorCode.UNAUTHORIZED, str(exc)) from exc
     if await services.store.active_username(user_id) is None:
-        raise Refused(401, "unauthorized", "this account is disabled or no longer exists")
+        raise Refusal(ErrorCode.UNAUTHORIZED, "this account is disabled or no longer exists")
     return user_id
 
 
@@ -79,12 +59,12 @@ def media_ids(raw: str) -> list[str]:
     """The ids of `?ids=a,b,c`: 1..MAX_LINKS well-formed ids, duplicates dropped."""
     ids = list(dict.fromkeys(part for part in raw.split(",") if part))
     if not ids:
-        raise Refused(400, "bad_request", "ids: name the media ids to sign, comma-separated (?ids=a,b)")
+        raise Refusal(ErrorCode.BAD_REQUEST, "ids: name the media ids to sign, comma-separated (?ids=a,b)")
     if len(ids) > MAX_LINKS:
-        raise Refused(400, "bad_request", f"ids: at most {MAX_LINKS} per request, got {len(ids)}")
+        raise Refusal(ErrorCode.BAD_REQUEST, f"ids: at most {MAX_LINKS} per request, got {len(ids)}")
     bad = next((i for i in ids if not MEDIA_ID.match(i)), None)
     if bad is not None:
-        raise Refused(400, "bad_request", f"ids: {bad[:70]!r} is not a media id")
+        raise Refusal(ErrorCode.BAD_REQUEST, f"ids: {bad[:70]!r} is not a media id")
     return ids
 
 
@@ -117,8 +97,8 @@ def media_routes(services: Services) -> list[Route]:
     async def record(user: int, got: Received) -> StoredMedia:
         """The rows of an upload whose blobs are stored; refused (retry) if the media collector was deleting
         the same bytes meanwhile (persistence/media_gc.py)."""
-        again = Refused(503, "retry", "the upload collided with a cleanup of the same bytes: send it again",
-                        {"Retry-After": "1"})
+        again = Refusal(ErrorCode.RETRY, "the upload collided with a cleanup of the same bytes: send it again",
+                        retry_after=1)
         try:
             stored = await services.store.create_media(user, got.item, got.thumbnail)
         except BlobDoomed:
@@ -134,11 +114,11 @@ def media_routes(services: Services) -> list[Route]:
         media_id = request.path_params["media_id"]
         stored = await services.store.readable_media(media_id, user) if MEDIA_ID.match(media_id) else None
         if stored is None:
-            raise Refused(404, "not_found", "no such media")
+            raise Refusal(ErrorCode.NOT_FOUND, "no such media")
         signed = any(name in request.query_params for name in LINK_PARAMS)
         return await serve(request, stored, storage,  # a signed link's bytes are not cached past its life
                            int(request.query_params["exp"]) - int(time.time()) if signed else None)
 
-    return [Route("/api/media", guarded(upload), methods=["POST"]),
+    return [Route("/api/media", draining(guarded(upload), body_read), methods=["POST"]),
             Route("/api/media/links", guarded(sign), methods=["GET"]),
             Route("/api/media/{media_id}", guarded(download), methods=["GET"])]

@@ -8,12 +8,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from chatd.httpapi.blob_response import BlobResponse
-from chatd.httpapi.refused import Refused
 from chatd.media.names import content_disposition
 from chatd.media.ranges import ByteRange, RangeNotSatisfiable, if_range_holds, none_match, parse_range
 from chatd.media.sniff import EXTENSIONS, shown_inline
 from chatd.media.storage import BlobStorage
 from chatd.persistence.media import StoredMedia
+from chatd.protocol.errors import ErrorCode, Refusal
 
 log = logging.getLogger("chatd.media")
 
@@ -43,14 +43,14 @@ async def serve(request: Request, stored: StoredMedia, storage: BlobStorage,
         return Response(status_code=304, headers=headers)
     if await storage.size(stored.sha256) != info.size:
         log.error("media %s: blob %s is missing or has the wrong size", info.id, stored.sha256)
-        raise Refused(500, "internal", "the content of this media item is missing on the server")
+        raise Refusal(ErrorCode.INTERNAL, "the content of this media item is missing on the server")
     part: ByteRange | None = None
     if if_range_holds(request.headers.get("if-range"), etag):
         try:
             part = parse_range(request.headers.get("range"), info.size)
         except RangeNotSatisfiable:
-            raise Refused(416, "range_not_satisfiable", f"the range is outside the file's {info.size} bytes",
-                          {"Content-Range": f"bytes */{info.size}", "Accept-Ranges": "bytes"}) from None
+            raise Refusal(ErrorCode.RANGE_NOT_SATISFIABLE, f"the range is outside the file's {info.size} bytes",
+                          headers={"Content-Range": f"bytes */{info.size}", "Accept-Ranges": "bytes"}) from None
     status = 206 if part is not None else 200
     if part is None:
         part = ByteRange(0, info.size)

@@ -19,7 +19,6 @@ from urllib.parse import unquote
 import trio
 from starlette.requests import ClientDisconnect, Request
 
-from chatd.httpapi.refused import Refused
 from chatd.media.images import Picture, examine
 from chatd.media.names import clean_filename
 from chatd.media.sniff import IMAGES, SNIFF_BYTES, sniff
@@ -27,6 +26,7 @@ from chatd.media.staging import StagedFile
 from chatd.media.storage import READ_CHUNK, BlobStorage, BlobWriter
 from chatd.media.strip import strip_metadata
 from chatd.persistence.media import NewMedia, new_media_id
+from chatd.protocol.errors import ErrorCode, Refusal
 
 IDLE_SECONDS = 60.0  # an upload that sends nothing for this long is dropped (408)
 STRIPPED = frozenset({"image/jpeg", "image/png", "image/webp"})  # stored without their metadata (EXIF, GPS, ...)
@@ -43,10 +43,11 @@ def check_headers(request: Request, limit: int) -> None:
     """Refuse before reading a byte what the headers already rule out."""
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind.startswith("multipart/"):
-        raise Refused(415, "bad_request", "send the file's bytes as the request body, not as a multipart form")
+        raise Refusal(ErrorCode.BAD_REQUEST, "send the file's bytes as the request body, not as a multipart form",
+                      status=415)
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
-        raise Refused(413, "too_large", f"the file is over the limit of {limit} bytes")
+        raise Refusal(ErrorCode.TOO_LARGE, f"the file is over the limit of {limit} bytes")
 
 
 def filename_of(request: Request) -> str | None:
@@ -61,7 +62,7 @@ def body_read(request: Request) -> bool:
 
 
 async def _chunks(request: Request) -> AsyncGenerator[bytes, None]:
-    """The body's chunks; Refused(408) if the client stalls, Refused(400) if it goes away."""
+    """The body's chunks; a Refusal (408) if the client stalls, (400) if it goes away."""
     stream = request.stream().__aiter__()
     while True:
         with trio.move_on_after(IDLE_SECONDS) as idle:
@@ -69,9 +70,9 @@ async def _chunks(request: Request) -> AsyncGenerator[bytes, None]:
                 chunk = await anext(stream, None)
             except ClientDisconnect:
                 request.state.media_body_read = True
-                raise Refused(400, "bad_request", "the upload was cut off") from None
+                raise Refusal(ErrorCode.BAD_REQUEST, "the upload was cut off") from None
         if idle.cancelled_caught:
-            raise Refused(408, "bad_request", f"the upload sent nothing for {IDLE_SECONDS:.0f} seconds")
+            raise Refusal(ErrorCode.BAD_REQUEST, f"the upload sent nothing for {IDLE_SECONDS:.0f} seconds", status=408)
         if chunk is None:
             request.state.media_body_read = True
             return
@@ -81,7 +82,7 @@ async def _chunks(request: Request) -> AsyncGenerator[bytes, None]:
 
 class Allowance(Protocol):
     async def admit(self, total: int) -> None:
-        """The upload is about to hold `total` bytes: go on, or raise Refused (httpapi/upload_limits.py)."""
+        """The upload is about to hold `total` bytes: go on, or raise a Refusal (httpapi/upload_limits.py)."""
         ...
 
 
@@ -104,7 +105,7 @@ async def receive(request: Request, storage: BlobStorage, limit: int, images: tr
         async for chunk in chunks:
             size += len(chunk)
             if size > limit:
-                raise Refused(413, "too_large", f"the file is over the limit of {limit} bytes")
+                raise Refusal(ErrorCode.TOO_LARGE, f"the file is over the limit of {limit} bytes")
             await allowance.admit(size)
             if sink is None:  # until the type is known
                 pending.append(chunk)
@@ -118,7 +119,7 @@ async def receive(request: Request, storage: BlobStorage, limit: int, images: tr
             else:
                 await sink.write(chunk)
         if size == 0:
-            raise Refused(400, "bad_request", "the body is empty: send the file's bytes as the request body")
+            raise Refusal(ErrorCode.BAD_REQUEST, "the body is empty: send the file's bytes as the request body")
         mime = sniff(head)
         if sink is None:
             sink = await _open_sink(stack, storage, mime, staging)

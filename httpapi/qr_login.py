@@ -20,16 +20,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from chatd.gateway.errors import RequestError
 from chatd.gateway.qr_login import QrLogins, StillPending
 from chatd.gateway.services import Services
 from chatd.httpapi import session_cookie
 from chatd.httpapi.blob_response import until_disconnect
 from chatd.httpapi.client_address import request_address
-from chatd.httpapi.json_body import read_json, refusal
-from chatd.persistence import StoreUnavailable
+from chatd.httpapi.json_body import read_json
+from chatd.httpapi.refused import guarded
 from chatd.protocol import qr
-from chatd.protocol.errors import ErrorCode
+from chatd.protocol.errors import ErrorCode, Refusal
 from chatd.protocol.schema import SchemaError, build, unbuild
 from chatd.runtime.client_address import limit_key
 
@@ -55,46 +54,37 @@ def qr_routes(services: Services) -> list[Route]:
         address = request_address(request, services.config)
         return QrLogins(services, limit_key(address), address)
 
-    async def body_of(request: Request, kind: type) -> object | Response:
+    async def body_of(request: Request, kind: type) -> object:
         data = await read_json(request)
-        if isinstance(data, JSONResponse):
-            return data
         try:
             return build(kind, data)
         except SchemaError as exc:
-            return refusal(ErrorCode.BAD_REQUEST, f"qr: {exc}")
+            raise Refusal(ErrorCode.BAD_REQUEST, f"qr: {exc}") from exc
 
     async def start(request: Request) -> Response:
         req = await body_of(request, qr.QrStart)
-        if isinstance(req, Response):
-            return req
         assert isinstance(req, qr.QrStart)
-        try:
-            started = await logins(request).start(req, request.headers.get("user-agent"))
-        except RequestError as exc:
-            return refusal(exc.code, str(exc), exc.retry_after)
+        started = await logins(request).start(req, request.headers.get("user-agent"))
         return JSONResponse(unbuild(started), headers={"Cache-Control": "no-store"})
 
     def wait(cookie: bool) -> Endpoint:
         async def endpoint(request: Request) -> Response:
-            if cookie and not session_cookie.from_app(request):
-                return refusal(ErrorCode.FORBIDDEN, f"send the header '{session_cookie.HEADER}: 1' with /api/auth/ "
-                                                    "requests (they are for the web client's own pages)")
+            if cookie:
+                session_cookie.require_app(request)
             req = await body_of(request, qr.QrWait)
-            if isinstance(req, Response):
-                return req
             assert isinstance(req, qr.QrWait)
             departure = Departure()
+            failed: Exception | None = None
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(departure.watch, request)
-                try:
+                try:  # the database failing after the approval was collected (`retry`): the device starts again
                     answer = await logins(request).wait(req, departure.went_away)
-                except RequestError as exc:
-                    return refusal(exc.code, str(exc), exc.retry_after)
-                except StoreUnavailable:  # after the approval was collected: this device has to start again
-                    return refusal(ErrorCode.RETRY, "database unavailable, retry later", 1.0)
+                except Exception as exc:  # raised below, for `guarded`: not inside the nursery's exception group
+                    failed = exc
                 finally:
                     nursery.cancel_scope.cancel()
+            if failed is not None:
+                raise failed
             if isinstance(answer, StillPending):
                 return JSONResponse({"status": "pending", "expires_in": answer.expires_in}, status_code=202,
                                     headers={"Cache-Control": "no-store"})
@@ -106,6 +96,6 @@ def qr_routes(services: Services) -> list[Route]:
                                        refresh_token, services.config.refresh_ttl)
         return endpoint
 
-    return [Route("/api/qr/start", start, methods=["POST"]),
-            Route("/api/qr/wait", wait(cookie=False), methods=["POST"]),
-            Route("/api/auth/qr/wait", wait(cookie=True), methods=["POST"])]
+    return [Route("/api/qr/start", guarded(start), methods=["POST"]),
+            Route("/api/qr/wait", guarded(wait(cookie=False)), methods=["POST"]),
+            Route("/api/auth/qr/wait", guarded(wait(cookie=True)), methods=["POST"])]

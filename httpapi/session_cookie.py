@@ -18,6 +18,8 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
+from chatd.protocol.errors import ErrorCode, Refusal
+
 COOKIE = "chatd_refresh"
 PATH = "/api/auth/"
 HEADER = "X-Chatd"
@@ -26,6 +28,13 @@ HEADER = "X-Chatd"
 def from_app(request: Request) -> bool:
     """Whether the request carries the header only the app's own scripts send."""
     return request.headers.get(HEADER) == "1"
+
+
+def require_app(request: Request) -> None:
+    """Refuse an /api/auth/ request without the header only the app's own scripts send (the CSRF defence)."""
+    if not from_app(request):
+        raise Refusal(ErrorCode.FORBIDDEN, f"send the header '{HEADER}: 1' with /api/auth/ requests (they are for "
+                                           "the web client's own pages)")
 
 
 def token(request: Request) -> str | None:

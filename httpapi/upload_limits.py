@@ -19,7 +19,7 @@ from types import TracebackType
 import trio
 
 from chatd.gateway.services import Services
-from chatd.httpapi.refused import Refused
+from chatd.protocol.errors import ErrorCode, Refusal
 
 SLOT_TTL = 120.0  # an upload's slot runs out this long after its last renewal
 RENEW_EVERY = 30.0
@@ -48,9 +48,9 @@ class UploadAllowance:
 
     async def __aenter__(self) -> UploadAllowance:
         if not await self.cache.take_slot(self.slot_key, self.holder, self.at_once, SLOT_TTL):
-            raise Refused(429, "too_many_uploads",
+            raise Refusal(ErrorCode.TOO_MANY_UPLOADS,
                           f"you have {self.at_once} uploads in progress, the most allowed at once: send this one"
-                          " when one of them has finished", {"Retry-After": "1"})
+                          " when one of them has finished", retry_after=1)
         self.renew_at = trio.current_time() + RENEW_EVERY
         return self
 
@@ -69,7 +69,7 @@ class UploadAllowance:
         if self.per_day == 0 or total <= self.reserved:
             return
         if total > self.per_day:
-            raise Refused(413, "too_large", f"the file is over your daily upload quota of {self.per_day} bytes")
+            raise Refusal(ErrorCode.TOO_LARGE, f"the file is over your daily upload quota of {self.per_day} bytes")
         amount = max(total, min(self.reserved + STEP, self.per_day)) - self.reserved
         got = await self.store.reserve_upload_bytes(self.user_id, amount, self.per_day, self.day)
         if not got.granted and amount > total - self.reserved:  # the step does not fit: maybe what is needed does
@@ -79,10 +79,10 @@ class UploadAllowance:
         if not got.granted:
             left = max(0, self.per_day - got.used + self.reserved)  # this upload gives back its part
             hours, minutes = divmod(int(got.resets_in) // 60, 60)
-            raise Refused(429, "quota_exceeded",
+            raise Refusal(ErrorCode.QUOTA_EXCEEDED,
                           f"this upload would pass your daily upload quota of {self.per_day} bytes ({left} left"
                           f" today); it resets at 00:00 UTC, in {hours} h {minutes} min",
-                          {"Retry-After": str(max(1, int(got.resets_in)))})
+                          retry_after=max(1, int(got.resets_in)))
         self.reserved += amount
 
     def keep(self, stored: int) -> None:

@@ -13,7 +13,8 @@ from typing import Any
 import asyncpg
 
 from chatd.persistence.bridge import bridged
-from chatd.persistence.records import InvitePreviewRow, Refusal
+from chatd.persistence.records import InvitePreviewRow
+from chatd.protocol.errors import Refusal
 from chatd.protocol.frames import InviteInfo, InviteJoinRecord
 from chatd.protocol.rooms import Role
 
@@ -48,8 +49,8 @@ class InviteQueries:
     pool: asyncpg.Pool
 
     @bridged
-    async def invite_preview(self, code: str, user_id: int) -> InvitePreviewRow | Refusal:
-        """What the link leads to, for someone deciding whether to join; or why joining would fail."""
+    async def invite_preview(self, code: str, user_id: int) -> InvitePreviewRow:
+        """What the link leads to, for someone deciding whether to join; a Refusal saying why joining would fail."""
         row = await self.pool.fetchrow(
             "SELECT l.room_id, l.expires_at, l.max_uses, l.use_count, l.revoked_at, now() AS now,"
             " r.name, r.description, r.icon,"
@@ -59,7 +60,7 @@ class InviteQueries:
             " FROM invite_links l JOIN rooms r ON r.id = l.room_id WHERE l.code = $1", code, user_id)
         refusal = refuse_join(row["room_id"] if row else 0, dict(row) if row else None)
         if refusal is not None:
-            return refusal
+            raise refusal
         assert row is not None
         return InvitePreviewRow(row["room_id"], row["name"], row["description"], row["icon"], row["members"],
                                 row["member"])

@@ -19,12 +19,12 @@ from chatd.persistence.records import (
     MessageChange,
     NewText,
     ReactionChange,
-    Refusal,
     RoomUpdate,
     to_message,
 )
 from chatd.persistence.seqplan import Lookups, plan_room, text_key
 from chatd.persistence.versions import VERSIONED, VISIBILITY_LOG, as_of_join, as_of_select, visibility_log
+from chatd.protocol.errors import ErrorCode, Refusal
 from chatd.protocol.frames import MediaRef, Message
 from chatd.protocol.history import MESSAGE_EVENTS, may_tell, readable, redacted
 from chatd.protocol.mentions import mentioned
@@ -52,7 +52,7 @@ class MessageQueries:
         For a room, the result is one `Appended` per item, in order; or StaleRoom when another process
         appended a system message (a membership or settings change) after `expected_last_seq`, where the
         room actor's view ends (its checks may be stale; nothing of it is stored, the other rooms go on);
-        or LookupError when the room does not exist. The rooms' rows are locked in id order, so seq
+        or a Refusal (not_found) when the room does not exist. The rooms' rows are locked in id order, so seq
         assignment and the idempotency check are race-free with writers in other processes and two
         batches never deadlock. A text whose (sender, client_id) is already stored - earlier or in this
         very batch - is not stored again: its result is the original with duplicate=True. An edit, delete,
@@ -96,8 +96,8 @@ class MessageQueries:
 
     @bridged
     async def history(self, user_id: int, room_id: int, before_seq: int | None, limit: int
-                      ) -> tuple[list[Message], bool] | str:
-        """A page of what `user_id` may see, ascending; or 'not_found' / 'forbidden'.
+                      ) -> tuple[list[Message], bool]:
+        """A page of what `user_id` may see, ascending; a Refusal when the room does not exist or they were never in it.
 
         The window (protocol/history.py `readable`) is a few seq ranges: each is read newest first from the
         primary key, at most `limit` rows apiece. A former member's page is as it stood at their removal."""
@@ -108,9 +108,9 @@ class MessageQueries:
                 f" CROSS JOIN LATERAL ({VISIBILITY_LOG} WHERE v.room_id = r.id) vl"
                 f" WHERE r.id = $1", room_id, user_id)
             if row is None:
-                return "not_found"
+                raise Refusal(ErrorCode.NOT_FOUND, f"room {room_id} does not exist")
             if row["joined_seq"] is None:
-                return "forbidden"
+                raise Refusal(ErrorCode.FORBIDDEN, f"you are not a member of room {room_id}")
             left = row["left_seq"]
             window = readable(visibility_log(row), row["joined_seq"], left if left is not None else row["last_seq"])
             shown = window.below(before_seq) if before_seq is not None else window
@@ -137,7 +137,7 @@ class RoomAppend:
     expected_last_seq: int | None = None
 
 
-RoomOutcome = list[Appended] | StaleRoom | LookupError
+RoomOutcome = list[Appended] | StaleRoom | Refusal
 
 
 async def _append_rooms(con: asyncpg.Connection, batch: list[RoomAppend]) -> list[RoomOutcome]:
@@ -149,7 +149,7 @@ async def _append_rooms(con: asyncpg.Connection, batch: list[RoomAppend]) -> lis
     outcomes: dict[int, RoomOutcome] = {}
     for a in batch:
         if a.room_id not in heads:
-            outcomes[a.room_id] = LookupError(f"room {a.room_id} does not exist")
+            outcomes[a.room_id] = Refusal(ErrorCode.NOT_FOUND, f"room {a.room_id} does not exist")
     behind = [(a.room_id, a.expected_last_seq) for a in batch if a.room_id in heads
               and a.expected_last_seq is not None and heads[a.room_id] > a.expected_last_seq]
     if behind:

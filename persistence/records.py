@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+from chatd.protocol.errors import Refusal
 from chatd.protocol.frames import Media, MediaRef, Message, Reaction
 from chatd.protocol.rooms import MessageKind, Role, RoomChanges, RoomKind, Visibility
 
@@ -167,16 +168,10 @@ class InvitePreviewRow:
 
 
 @dataclass(frozen=True, slots=True)
-class Refusal:
-    code: str  # an ErrorCode value
-    message: str
-
-
-@dataclass(frozen=True, slots=True)
 class Appended:
     message: Message | None  # None when refused, or when the request asks for what already holds
     duplicate: bool = False
-    refusal: Refusal | None = None
+    refusal: Refusal | None = None  # why the planner refused it (a value, answered by the room actor)
 
 
 def to_message(row: Any) -> Message:

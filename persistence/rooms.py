@@ -123,7 +123,7 @@ class RoomQueries:
     @bridged
     async def is_current_member(self, user_id: int, room_id: int) -> bool | None:
         """Whether the user is a current member of the room; None if the room does not exist. Two primary-key
-        lookups in one statement: the gateway asks this before it starts a room's actor (gateway/handlers.py)."""
+        lookups in one statement: the gateway asks this before it starts a room's actor (gateway/checks.py)."""
         return await self.pool.fetchval(  # type: ignore[no-any-return]
             "SELECT EXISTS (SELECT 1 FROM room_members WHERE room_id = r.id AND user_id = $2 AND left_seq IS NULL)"
             " FROM rooms r WHERE r.id = $1", room_id, user_id)

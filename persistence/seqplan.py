@@ -26,8 +26,8 @@ from chatd.persistence.records import (
     MessageChange,
     NewText,
     ReactionChange,
-    Refusal,
 )
+from chatd.protocol.errors import Refusal
 from chatd.protocol.frames import Message
 from chatd.protocol.reactions import apply, holds, limit_problem
 

@@ -12,8 +12,9 @@ import asyncpg
 
 from chatd.persistence.bridge import bridged
 from chatd.persistence.invites import refuse_join
-from chatd.persistence.records import Refusal, RevokedDevices
+from chatd.persistence.records import RevokedDevices
 from chatd.protocol.devices import DeviceInfo
+from chatd.protocol.errors import Refusal
 
 SEEN_EVERY_SECONDS = 60  # a device's last_seen_at is written at most this often
 

@@ -1,7 +1,8 @@
 """Connection state machine (sans-IO): which frames a client may send in which state.
 
-CONNECTED --hello ok--> AUTHED --close--> CLOSING. Auth requests (signup/login/refresh/logout) are
-allowed before and after hello; everything else needs an authenticated session.
+CONNECTED --hello ok--> AUTHED --close--> CLOSING. `CLIENT_FRAMES` are the frames a client may send at all
+(the decoder refuses the others); which of them need a successful hello first is the gateway's registry's
+to say (gateway/registry.py: account requests and hello itself do not), and `check` is told.
 """
 
 from __future__ import annotations
@@ -10,20 +11,15 @@ from enum import Enum
 
 from chatd.protocol import devices, people, qr
 from chatd.protocol import frames as f
-from chatd.protocol.errors import ErrorCode, ProtocolError
+from chatd.protocol.errors import ErrorCode, Refusal
 
-ACCOUNT_FRAMES: frozenset[type[f.Frame]] = frozenset({f.Signup, f.Login, f.Refresh, f.Logout})
-SESSION_FRAMES: frozenset[type[f.Frame]] = frozenset({
-    f.Auth, f.OpenDirect, f.CreateGroup, f.AddMembers, f.RemoveMember, f.Leave, f.ListRooms,
-    f.Send, f.Ack, f.Read, f.History, f.Ping,
-}) | {
-    f.Ban, f.Unban, f.SetRole, f.TransferOwnership, f.UpdateRoom, f.GetRoom, f.Edit, f.Delete, f.Settings,
-    f.Typing, f.Mute, f.CreateInvite, f.ListInvites, f.RevokeInvite, f.ListInviteJoins, f.Join, f.PreviewInvite,
-    f.React, f.Unreact, f.GetReceipts}
-SESSION_FRAMES |= people.REQUESTS  # profiles, search, presence (protocol/people.py)
-SESSION_FRAMES |= devices.REQUESTS  # devices, password, account deletion (protocol/devices.py)
-SESSION_FRAMES |= qr.REQUESTS  # approving a QR login (protocol/qr.py)
-CLIENT_FRAMES = ACCOUNT_FRAMES | SESSION_FRAMES | {f.Hello}
+CLIENT_FRAMES: frozenset[type[f.Frame]] = frozenset({
+    f.Signup, f.Login, f.Refresh, f.Logout, f.Hello, f.Auth, f.Ping,
+    f.OpenDirect, f.CreateGroup, f.GetRoom, f.ListRooms, f.AddMembers, f.RemoveMember, f.Leave, f.Ban, f.Unban,
+    f.SetRole, f.TransferOwnership, f.UpdateRoom, f.Mute, f.Settings,
+    f.Send, f.Edit, f.Delete, f.React, f.Unreact, f.GetReceipts, f.Ack, f.Read, f.Typing, f.History,
+    f.CreateInvite, f.ListInvites, f.RevokeInvite, f.ListInviteJoins, f.PreviewInvite, f.Join,
+}) | people.REQUESTS | devices.REQUESTS | qr.REQUESTS  # profiles..., devices..., QR approvals (their modules)
 
 
 class SessionState(Enum):
@@ -42,18 +38,19 @@ class Session:
         self.user_id: int | None = None
         self.version = 1  # the protocol version the client said hello with; 2+: the server may send bundles
 
-    def check(self, frame: f.Frame) -> ProtocolError | None:
-        """None if `frame` may be handled now, else the error to send back. `frame` is one of CLIENT_FRAMES:
-        the decoder refuses the others (`decode_bundle(..., accept=CLIENT_FRAMES)`), echoing their id."""
+    def check(self, frame: f.Frame, needs_hello: bool) -> Refusal | None:
+        """None if `frame` may be handled now, else the refusal to answer it with. `frame` is one of
+        CLIENT_FRAMES: the decoder refuses the others (`decode_bundle(..., accept=CLIENT_FRAMES)`), echoing
+        their id."""
         req_id = getattr(frame, "id", None)
         kind = type(frame)
         if self.state is SessionState.CLOSING:
-            return ProtocolError(ErrorCode.BAD_REQUEST, "connection is closing", req_id)
+            return Refusal(ErrorCode.BAD_REQUEST, "connection is closing", req_id)
         if kind is f.Hello and self.state is SessionState.AUTHED:
-            return ProtocolError(ErrorCode.CONFLICT, "already said hello on this connection", req_id)
-        if kind in SESSION_FRAMES and self.state is not SessionState.AUTHED:
-            return ProtocolError(ErrorCode.UNAUTHORIZED, f"'{frame.type}' needs a hello with a valid token first",
-                                 req_id)
+            return Refusal(ErrorCode.CONFLICT, "already said hello on this connection", req_id)
+        if needs_hello and self.state is not SessionState.AUTHED:
+            return Refusal(ErrorCode.UNAUTHORIZED, f"'{frame.type}' needs a hello with a valid token first",
+                           req_id)
         return None
 
     def authenticated(self, user_id: int, version: int) -> None:

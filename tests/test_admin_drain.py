@@ -12,9 +12,9 @@ import pytest
 import trio
 from trio_websocket import ConnectionRejected, HandshakeError
 
-from chatd.admin.drain import CLOSE_DRAINING
 from chatd.clients.ws import ChatClient, ChatError, Disconnected
 from chatd.protocol import frames as f
+from chatd.protocol.errors import CloseCode
 from tests.admin_support import http, new_admin
 from tests.conftest import Backing, People, make_config, start_node
 
@@ -81,7 +81,7 @@ async def test_drain_closes_with_1012_and_loses_no_acknowledged_message(
         await running.stopped.wait()  # the node stopped by itself
 
     assert node.admin is not None and node.admin.state == "drained"
-    assert {client.close_code for client, _ in senders} == {CLOSE_DRAINING}
+    assert {client.close_code for client, _ in senders} == {CloseCode.RESTART}
     in_postgres = await stored(backing.database_url, rooms)
     assert len(acked) >= 150
     missing = [a for a in acked if a not in in_postgres]

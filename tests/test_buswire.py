@@ -19,6 +19,7 @@ from chatd.actors.items import (
 )
 from chatd.actors.remote import remote_news
 from chatd.protocol import people as p
+from chatd.protocol.errors import CloseCode
 from chatd.protocol.frames import Media, Message
 
 
@@ -42,8 +43,9 @@ EVERY_EVENT: list[BusEvent] = [
     ToUsers((3,), MuteChanged(7, True)),
     ToUsers((3,), SettingsChanged(False)),
     ToUsers((3,), ReadMoved(7, 12)),
-    ToUsers((3,), CloseDevices(4003, "account disabled")),
-    ToUsers((3,), CloseDevices(4010, "logged out", frozenset({"0b6f3a4e-1c2d-4e5f-8a9b-0c1d2e3f4a5b"}))),
+    ToUsers((3,), CloseDevices(CloseCode.DISABLED, "account disabled")),
+    ToUsers((3,), CloseDevices(CloseCode.SIGNED_OUT, "logged out",
+                               frozenset({"0b6f3a4e-1c2d-4e5f-8a9b-0c1d2e3f4a5b"}))),
     ToUsers((5, 6), ToDevices(p.PresenceChanged(user=3, online=False, last_seen=123))),
 ]
 

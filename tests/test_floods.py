@@ -23,6 +23,7 @@ from chatd.clients.ws import ChatClient
 from chatd.node import Node
 from chatd.protocol import bundle, encode
 from chatd.protocol import frames as f
+from chatd.protocol.errors import CloseCode
 from chatd.runtime.config import Config
 from tests.conftest import People, start_node
 from tests.faults.load import wait_until
@@ -144,7 +145,7 @@ async def test_a_waiting_device_whose_session_was_revoked_is_not_handed_on(node:
     send, _receive = trio.open_memory_channel[f.Frame](64)
     device = Device(ann.user_id, send, session="00000000-0000-4000-8000-000000000001")
     assert users.inject_crash(ann.user_id, "failing with a sign-out and an attach queued")
-    assert users.offer(ann.user_id, CloseDevices(4010, "logged out", frozenset({device.session})))
+    assert users.offer(ann.user_id, CloseDevices(CloseCode.SIGNED_OUT, "logged out", frozenset({device.session})))
     assert users.offer(ann.user_id, Attach(device, {}))
     await wait_until(lambda: device.closed, 5, "the signed-out device closed")
     assert device.closed and device.close_code == 4010

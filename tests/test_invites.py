@@ -12,6 +12,7 @@ import trio
 
 from chatd.actors.device import Device
 from chatd.actors.items import JoinByInvite, SendText
+from chatd.actors.reply import Reply
 from chatd.clients.ws import ChatClient, ChatError
 from chatd.node import Node
 from chatd.protocol import frames as f
@@ -152,8 +153,8 @@ async def test_a_refused_join_lets_nothing_after_it_in_the_same_batch_through(pe
     rooms = node.services.rooms
     await oc.send_text(room, "the room actor is running")  # started by the server (tell() would start it here)
     # offered with no checkpoint in between: the room actor takes both in one batch
-    assert rooms.tell(room, JoinByInvite(device, 1, revoked.code))
-    assert rooms.tell(room, SendText(device, 2, str(uuid.uuid4()), "I should not be here"))
+    assert rooms.tell(room, JoinByInvite(Reply(device, 1), revoked.code))
+    assert rooms.tell(room, SendText(Reply(device, 2), str(uuid.uuid4()), "I should not be here"))
     with trio.fail_after(5):
         answers = {r.id: r for r in [await replies.receive(), await replies.receive()] if isinstance(r, f.Error)}
     assert answers[1].code == "invite_revoked" and answers[2].code == "forbidden"

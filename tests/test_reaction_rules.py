@@ -7,8 +7,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chatd.persistence.records import AppendItem, NewText, ReactionChange, Refusal
+from chatd.persistence.records import AppendItem, NewText, ReactionChange
 from chatd.persistence.seqplan import Lookups, plan_room
+from chatd.protocol.errors import Refusal
 from chatd.protocol.reactions import MAX_KINDS, apply, emoji_problem, holds, limit_problem
 
 

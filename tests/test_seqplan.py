@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from chatd.persistence.media import MediaInfo, StoredMedia
-from chatd.persistence.records import InviteJoin, MemberChange, MessageChange, NewText, Refusal
+from chatd.persistence.records import InviteJoin, MemberChange, MessageChange, NewText
 from chatd.persistence.seqplan import Lookups, plan_room
+from chatd.protocol.errors import Refusal
 from chatd.protocol.frames import MediaRef, Message
 
 A, B = 11, 12

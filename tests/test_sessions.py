@@ -267,12 +267,14 @@ async def test_a_hello_that_raced_the_revocation_is_closed_when_it_attaches(node
     the close went by: the user's actor remembers the revoked device and closes the late one too."""
     from chatd.actors.items import CloseDevices
     from chatd.auth.tokens import TokenIssuer
+    from chatd.protocol.errors import CloseCode
     ann = await people.signup("ann")
     laptop_auth, laptop = await login(people, ann, "laptop")  # keeps ann's actor running on this node
     phone_device = TokenIssuer("t" * 40).verify(ann.access_token).device_id
     assert node.services is not None
     # the news of the revocation, as it reaches the actor; the database still says the device is live
-    assert node.services.users.offer(ann.user_id, CloseDevices(SIGNED_OUT, "logged out", frozenset({phone_device})))
+    news = CloseDevices(CloseCode.SIGNED_OUT, "logged out", frozenset({phone_device}))
+    assert node.services.users.offer(ann.user_id, news)
     late = await people.connect(ann)  # the check passes (the race), the attach is refused
     await closed_with(late, SIGNED_OUT)
     assert (await laptop.call(f.ListRooms)).rooms == []

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from chatd.protocol import frames as f
+from chatd.protocol.errors import CloseCode
 
 
 @dataclass(frozen=True)
@@ -31,11 +32,11 @@ class SessionEnded:
 
     @property
     def account_closed(self) -> bool:
-        return self.close_code == 4003
+        return self.close_code == CloseCode.DISABLED
 
     @property
     def device_signed_out(self) -> bool:
-        return self.close_code == 4010
+        return self.close_code == CloseCode.SIGNED_OUT
 
 
 Event = NewMessage | ConnectionChanged | SessionEnded | f.Frame

@@ -15,13 +15,14 @@ from chatd.clients.sdk.backoff import Backoff
 from chatd.clients.sdk.tokens import NotSignedIn, TokenKeeper
 from chatd.clients.ws import ChatClient, ChatError, Disconnected
 from chatd.protocol import frames as f
+from chatd.protocol.errors import CloseCode
 
 TRANSIENT = (OSError, HandshakeError, ConnectionClosed, Disconnected, trio.TooSlowError, trio.BrokenResourceError)
 RESEND = ("rate_limited",)  # the frame was dropped unread: sending it again is always safe
 RETRY = ("retry",)  # the server may or may not have acted: only idempotent requests go again
-# closes after which reconnecting would loop: the client sent something too large (1009), the account was
-# disabled or deleted (4003), this device was signed out (4010; docs/protocol.md, "Close codes")
-NO_RECONNECT_CLOSES = (1009, 4003, 4010)
+# closes after which reconnecting would loop: the client sent something too large, the account was disabled or
+# deleted, this device was signed out (docs/protocol.md, "Close codes")
+NO_RECONNECT_CLOSES = (CloseCode.TOO_BIG, CloseCode.DISABLED, CloseCode.SIGNED_OUT)
 
 
 def unwrap(exc: BaseException) -> BaseException:

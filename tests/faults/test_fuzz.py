@@ -46,6 +46,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chatd.clients.ws import ChatClient
+from chatd.gateway.registry import ROUTES
 from chatd.node import Node
 from chatd.protocol import FRAME_TYPES, ErrorCode, ProtocolError, Session, bundle, decode, decode_bundle, encode
 from chatd.protocol import frames as f
@@ -884,7 +885,8 @@ def predict(payload: bytes | str, max_bytes: int, session: Session) -> list[tupl
         if isinstance(decoded, ProtocolError):
             out.append((decoded.id, Expect("", None, decoded)))
         else:
-            out.append((getattr(decoded, "id", None), Expect("", decoded.type, session.check(decoded))))
+            needs_hello = ROUTES[type(decoded)].needs_hello
+            out.append((getattr(decoded, "id", None), Expect("", decoded.type, session.check(decoded, needs_hello))))
     return out
 
 

@@ -6,6 +6,7 @@ import trio
 
 from chatd.actors.device import Device
 from chatd.actors.items import ChangeMembers
+from chatd.actors.reply import Reply
 from chatd.actors.rules import admit
 from chatd.persistence.records import MemberChange, MemberState, RoomState
 
@@ -13,7 +14,7 @@ from chatd.persistence.records import MemberChange, MemberState, RoomState
 def leave(members: dict[int, MemberState], owner: int = 1) -> int | None:
     state = RoomState(id=7, kind="group", name="g", history_visibility="shared", last_seq=10, members=members)
     send, _ = trio.open_memory_channel[object](1)
-    changes = admit(state, ChangeMembers(device=Device(owner, send), req_id=1, action="leave"))  # type: ignore[arg-type]
+    changes = admit(state, ChangeMembers(Reply(Device(owner, send), 1), "leave"))  # type: ignore[arg-type]
     heirs = [c.user for c in changes if isinstance(c, MemberChange) and c.action == "owner_changed"]
     return heirs[0] if heirs else None
 
