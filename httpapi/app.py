@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -74,6 +75,15 @@ def account_route(services: Services, kind: type[f.Frame], action: str,
     return endpoint
 
 
+async def no_route(request: Request, exc: Exception) -> Response:
+    """Starlette's own refusals (no route: 404, a method the route does not take: 405) in the API's JSON
+    `{"code", "message"}` rather than plain text, so that a client parses every refusal the same way."""
+    assert isinstance(exc, HTTPException)
+    code = ErrorCode.NOT_FOUND if exc.status_code == 404 else ErrorCode.BAD_REQUEST
+    return JSONResponse({"code": code.value, "message": exc.detail}, status_code=exc.status_code,
+                        headers=exc.headers)
+
+
 def make_app(services: Services, metrics: Metrics, ws_port: Callable[[], int | None] = lambda: None) -> Starlette:
     async def healthz(request: Request) -> Response:
         postgres, redis = await services.store.ping_ok(), await services.cache.ping()
@@ -94,4 +104,4 @@ def make_app(services: Services, metrics: Metrics, ws_port: Callable[[], int | N
     routes += push_routes(services)
     # last: the web client's files and its routes (index.html)
     routes += web_routes(ws_port, public_ws_url=services.config.public_ws_url)
-    return Starlette(routes=routes)
+    return Starlette(routes=routes, exception_handlers={404: no_route, 405: no_route})

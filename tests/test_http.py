@@ -52,7 +52,11 @@ async def test_bad_requests_get_clear_errors(node: Node) -> None:
         assert form.status_code == 400 and "Content-Type" in form.json()["message"]
         huge = await http.post("/api/login", json={"username": "x", "password": "y" * 100_000})
         assert huge.status_code == 413
-        assert (await http.get("/api/login")).status_code == 405
+        wrong_method = await http.get("/api/login")
+        assert wrong_method.status_code == 405 and wrong_method.json()["code"] == "bad_request"
+        assert "POST" in wrong_method.headers["allow"]
+        no_route = await http.post("/api/admin/rooms/-1/stop")  # no route matches (the id is not a number)
+        assert (no_route.status_code, no_route.json()["code"]) == (404, "not_found")
         assert (await http.get("/nope")).status_code == 404
 
 
