@@ -8,6 +8,7 @@
 - POST /api/qr/start, /api/qr/wait, /api/auth/qr/wait: QR device login (httpapi/qr_login.py).
 - GET /healthz: 200 when Postgres and Redis answer, else 503; the body says which.
 - GET /metrics: Prometheus text format.
+- GET /api/openapi.json: the OpenAPI document of all of these and the other /api routes (httpapi/openapi.py).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from starlette.routing import Route
 from chatd.gateway.accounts import Accounts
 from chatd.gateway.errors import RequestError
 from chatd.gateway.services import Services
-from chatd.httpapi import session_cookie
+from chatd.httpapi import openapi, session_cookie
 from chatd.httpapi.client_address import request_address
 from chatd.httpapi.json_body import read_json, refusal
 from chatd.httpapi.media import media_routes
@@ -98,7 +99,13 @@ def make_app(services: Services, metrics: Metrics, ws_port: Callable[[], int | N
                     methods=["POST"])
               for kind, action in ((f.Signup, "signup"), (f.Login, "login"), (f.Refresh, "refresh"),
                                    (f.Logout, "logout")) for cookie in (False, True)]
-    routes += [Route("/healthz", healthz), Route("/metrics", prometheus)]
+    described = openapi.rendered().encode()  # built once: it does not change while the server runs
+
+    async def openapi_document(request: Request) -> Response:
+        return Response(described, media_type="application/json")
+
+    routes += [Route("/healthz", healthz), Route("/metrics", prometheus),
+               Route(openapi.PATH, openapi_document, methods=["GET"])]
     routes += qr_routes(services)
     routes += media_routes(services)
     routes += push_routes(services)
