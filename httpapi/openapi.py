@@ -102,13 +102,31 @@ def refused(*statuses: int) -> Json:
 
 
 def ok(description: str, body: Json | None = None, headers: Json | None = None,
-       media_type: str = "application/json") -> Json:
+       media_type: str = "application/json", links: Json | None = None) -> Json:
+    """A success response; `links`: the operations its answer feeds (what a client does next with it)."""
     out: Json = {"description": description}
     if body is not None:
         out["content"] = {media_type: {"schema": body}}
     if headers:
         out["headers"] = headers
+    if links:
+        out["links"] = links
     return out
+
+
+def link(operation_id: str, description: str, *, parameters: dict[str, str] | None = None,
+         body: dict[str, str] | None = None) -> Json:
+    """An OpenAPI link: `operation_id` called with values of this answer (`$response.body#/field`)."""
+    out: Json = {"operationId": operation_id, "description": description}
+    if parameters:
+        out["parameters"] = parameters
+    if body:
+        out["requestBody"] = body
+    return out
+
+
+def field(name: str) -> str:
+    return f"$response.body#/{name}"
 
 
 def operation(summary: str, tag: str, responses: Json, *, description: str = "", bearer: bool = False,
@@ -275,13 +293,16 @@ def account_paths() -> Json:
     for action, (summary, body, statuses) in actions.items():
         spends = action in ("refresh", "logout")
         answer = ok("Signed out." if action == "logout" else "Signed in.",
-                    schema("Empty" if action == "logout" else "AuthOk"))
+                    schema("Empty" if action == "logout" else "AuthOk"), links=None if action == "logout" else {
+                        then: link(then, f"{then} with the new refresh token",
+                                   body={"refresh_token": field("refresh_token")}) for then in ("refresh", "logout")})
         paths[f"/api/{action}"] = {"post": operation(
             summary, "accounts", {"200": answer, **refused(*statuses)}, operationId=action,
             description=f"The websocket frame `{action}` over HTTP (docs/protocol.md 3.1).",
             body=json_body(schema(body), examples[action]))}
         web_statuses = sorted({*statuses, 403} | ({401} if spends else set()))  # no X-Chatd; no cookie
-        web_answer = ok(answer["description"], schema("Empty" if action == "logout" else "WebAuthOk"), SET_COOKIE)
+        web_answer = ok(answer["description"], schema("Empty" if action == "logout" else "WebAuthOk"),
+                        SET_COOKIE)
         paths[f"/api/auth/{action}"] = {"post": operation(
             f"{summary} (web client: refresh token in a cookie)", "accounts",
             {"200": web_answer, **refused(*web_statuses)}, operationId=f"web_{action}",
@@ -302,7 +323,10 @@ def qr_paths() -> Json:
     return {
         "/api/qr/start": {"post": operation(
             "Start a QR login request", "qr-login",
-            {"200": ok("Show `code`, keep `secret`.", schema("QrStarted"), CACHE_CONTROL),
+            {"200": ok("Show `code`, keep `secret`.", schema("QrStarted"), CACHE_CONTROL, links={
+                then: link(then, "wait for the answer to this request",
+                           body={"code": field("code"), "secret": field("secret")})
+                for then in ("qr_wait", "web_qr_wait")}),
              **refused(400, 413, 429, 503)},
             operationId="qr_start", body=json_body(schema("QrStart"), {"device": "phone"}))},
         "/api/qr/wait": {"post": operation(
@@ -321,9 +345,9 @@ def qr_paths() -> Json:
 def media_paths() -> Json:
     """Upload, signed links and download (httpapi/media.py, docs/protocol.md section 8)."""
     media_id = path_param("media_id", "A media id (an unknown or malformed one is 404).", string())
-    link = [query("u", "signed link: the user id", string()), query("exp", "signed link: expiry, unix seconds",
-                                                                    string()),
-            query("sig", "signed link: base64url HMAC-SHA256", string())]
+    signed = [query("u", "signed link: the user id", string()),
+              query("exp", "signed link: expiry, unix seconds", string()),
+              query("sig", "signed link: base64url HMAC-SHA256", string())]
     conditions = [header("Range", "one byte range, `bytes=first-last`, `bytes=first-`, `bytes=-suffix`", string()),
                   header("If-Range", "the ETag: the Range applies only while it matches", string()),
                   header("If-None-Match", "the ETag (or `*`): 304 when it matches", string())]
@@ -343,12 +367,15 @@ def media_paths() -> Json:
             operationId="media_head" if head else "media_download",
             description="With the bearer header, or a signed link from `GET /api/media/links` (`u`, `exp`, `sig`: "
                         "no header needed). A token in the URL (`?token=`, `?access_token=`) is refused (400).",
-            parameters=[media_id, *link, *conditions], security=[{"bearer": []}, {}])
+            parameters=[media_id, *signed, *conditions], security=[{"bearer": []}, {}])
 
     return {
         "/api/media": {"post": operation(
             "Upload a file (the request body is its bytes)", "media",
-            {"201": ok("Stored.", schema("Media"), {"Location": {"required": True, "schema": {"type": "string"}}}),
+            {"201": ok("Stored.", schema("Media"), {"Location": {"required": True, "schema": {"type": "string"}}},
+                       links={"download": link("media_download", "its bytes", parameters={"media_id": field("id")}),
+                              "head": link("media_head", "its headers", parameters={"media_id": field("id")}),
+                              "sign": link("media_links", "a signed link to it", parameters={"ids": field("id")})}),
              **refused(400, 401, 408, 413, 415, 429, 503)},
             operationId="media_upload", bearer=True,
             description="Not a multipart form. The type is sniffed from the bytes; images are stripped of their "
@@ -375,6 +402,7 @@ def push_paths() -> Json:
     subscription = {"endpoint": endpoint, "expirationTime": None, "keys": {
         "p256dh": "BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg7A8u-Ts1XbjhazAkj7I99e8QcYP7DkM",
         "auth": "tBHItJI5svbpez7KI4CCXg"}}
+    unsubscribe = {"unsubscribe": link("push_unsubscribe", "drop it again", body={"endpoint": field("endpoint")})}
     return {
         "/api/push/vapid-public-key": {"get": operation(
             "The server's VAPID public key (`applicationServerKey`)", "push",
@@ -382,8 +410,9 @@ def push_paths() -> Json:
         "/api/push/subscriptions": {
             "post": operation(
                 "Subscribe this browser to Web Push", "push",
-                {"201": ok("New for this user.", schema("PushSubscribed")),
-                 "200": ok("Already this user's (its keys are updated).", schema("PushSubscribed")),
+                {"201": ok("New for this user.", schema("PushSubscribed"), links=unsubscribe),
+                 "200": ok("Already this user's (its keys are updated).", schema("PushSubscribed"),
+                           links=unsubscribe),
                  **refused(400, 401, 413, 503)},
                 operationId="push_subscribe", bearer=True,
                 body=json_body(schema("PushSubscription"), subscription)),

@@ -6,7 +6,9 @@
   `.venv/bin/python -m chatd.httpapi.openapi > docs/openapi.json`), and the server serves the same.
 - A property-based run (schemathesis): for each operation, requests generated from the document (valid ones and
   invalid ones) go to a real server, as a signed-up admin; every answer must be documented (status, content
-  type, headers, body schema), and none may be a 5xx.
+  type, headers, body schema), and none may be a 5xx. Then the same along the document's links (upload ->
+  download, signup -> refresh -> logout, QR start -> wait, subscribe -> unsubscribe), where requests are made
+  of earlier answers and so get past the "no such thing" refusals.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
+from schemathesis.core.transport import Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from chatd.console.grant import grant_admin
@@ -32,6 +35,7 @@ from tests.conftest import PASSWORD, Backing, make_config
 
 DOCS_COPY = Path(__file__).resolve().parent.parent / "docs" / "openapi.json"
 EXAMPLES = 12  # generated requests per operation: the whole run stays well under a minute on two cores
+WORKFLOWS, STEPS = 15, 6  # chains along the links, and calls per chain
 
 
 def described(path: str) -> bool:
@@ -77,6 +81,10 @@ class Api:
     base_url: str
     token: str
 
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
 
 @pytest.fixture(scope="module")
 def api(backing: Backing, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
@@ -95,18 +103,36 @@ def api(backing: Backing, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         yield Api(node.http_url.rstrip("/"), signed.json()["access_token"])
 
 
-schema = schemathesis.openapi.from_dict(openapi.document()).exclude(
-    # Drains the node and stops it: every request after it would fail. (tests/test_admin_drain.py covers it.)
-    operation_id="admin_drain",
-)
+def described_api(mode: str) -> schemathesis.BaseSchema:
+    """The document for schemathesis, generating requests of `mode` (positive, negative, all)."""
+    config = schemathesis.Config.from_dict({"generation": {"mode": mode}})
+    return schemathesis.openapi.from_dict(openapi.document(), config=config).exclude(
+        # Drains the node and stops it: every request after it would fail. (tests/test_admin_drain.py covers it.)
+        operation_id="admin_drain",
+    )
+
+
+schema = described_api("all")
+BOUNDED = settings(deadline=None, suppress_health_check=list(HealthCheck), derandomize=True, database=None)
 CHECKS = [schemathesis.checks.not_a_server_error, schemathesis.checks.status_code_conformance,
           schemathesis.checks.content_type_conformance, schemathesis.checks.response_headers_conformance,
           schemathesis.checks.response_schema_conformance]
 
 
 @schema.parametrize()
-@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True,
-          database=None)
+@settings(BOUNDED, max_examples=EXAMPLES)
 def test_api_answers_as_described(case: schemathesis.Case, api: Api) -> None:
-    case.call_and_validate(base_url=api.base_url, headers={"Authorization": f"Bearer {api.token}"}, checks=CHECKS,
-                           timeout=30)
+    case.call_and_validate(base_url=api.base_url, headers=api.headers, checks=CHECKS, timeout=30)
+
+
+def test_api_workflows_answer_as_described(api: Api) -> None:
+    """Valid requests only: a chain is there to get past the refusals, which the test above covers."""
+    class Workflow(described_api("positive").as_state_machine()):  # type: ignore[misc]
+        def get_call_kwargs(self, case: schemathesis.Case) -> dict[str, object]:
+            return {"base_url": api.base_url, "headers": api.headers, "timeout": 30}
+
+        def validate_response(self, response: Response, case: schemathesis.Case,
+                              additional_checks: object = None, **kwargs: object) -> None:
+            case.validate_response(response, checks=CHECKS, headers=api.headers, transport_kwargs=kwargs)
+
+    Workflow.run(settings=settings(BOUNDED, max_examples=WORKFLOWS, stateful_step_count=STEPS))
