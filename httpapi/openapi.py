@@ -29,6 +29,8 @@ from chatd.protocol.qr import CODE_RE
 Json = dict[str, Any]
 
 PATH = "/api/openapi.json"
+NO_NUL = "^[^\\x00]*$"
+B64URL = "^[A-Za-z0-9_-]+={0,2}$"
 
 # --------------------------------------------------------------------------- building blocks
 
@@ -62,9 +64,19 @@ def string(min_len: int | None = None, max_len: int | None = None, **extra: Any)
     return out
 
 
+def text(min_len: int | None = None, max_len: int | None = None, **extra: Any) -> Json:
+    """A string field of a request the frame schema checks: no NUL characters (protocol/schema.py)."""
+    return string(min_len, max_len, pattern=NO_NUL, **extra)
+
+
 def nullable(base: Json) -> Json:
     """`base` or null: an optional field that may also be sent as null (the server reads null as absent)."""
     return {**base, "type": [base["type"], "null"]}
+
+
+def between(low: float, high: float) -> Json:
+    """A number in low..high (the admin API's query parameters take any number in their range)."""
+    return {"type": "number", "minimum": low, "maximum": high}
 
 
 INT = {"type": "integer"}
@@ -159,20 +171,20 @@ def header(name: str, description: str, param: Json, required: bool = False) -> 
 
 # --------------------------------------------------------------------------- components
 
-DEVICE = nullable(string(max_len=64, description="a label for the new device"))
-REFRESH_TOKEN = string(1, 256)
+DEVICE = nullable(text(max_len=64, description="a label for the new device"))
+REFRESH_TOKEN = text(1, 256)
 
 SCHEMAS: Json = {
     "Error": obj({"code": string(description="machine-readable: write code against the status and this"),
                   "message": string(description="for people")},
                  description="Every refusal of the HTTP side."),
     "Signup": obj({"username": string(pattern=f"^{USERNAME_RE}$", description="unique, ignoring case"),
-                   "email": string(3, 254, format="email", description="`local@domain.tld`; unique, ignoring case"),
-                   "password": string(8, 256, description="not only spaces, not the username")},
+                   "email": text(3, 254, format="email", description="`local@domain.tld`; unique, ignoring case"),
+                   "password": text(8, 256, description="not only spaces, not the username")},
                   {"device": DEVICE,
-                   "invite": nullable(string(1, 64, description="an invite code, when CHAT_REGISTRATION=invite"))}),
-    "Login": obj({"username": string(1, 254, description="a username, or an email if it holds `@`"),
-                  "password": string(1, 256)}, {"device": DEVICE}),
+                   "invite": nullable(text(1, 64, description="an invite code, when CHAT_REGISTRATION=invite"))}),
+    "Login": obj({"username": text(1, 254, description="a username, or an email if it holds `@`"),
+                  "password": text(1, 256)}, {"device": DEVICE}),
     "RefreshToken": obj({"refresh_token": REFRESH_TOKEN}),
     "CookieRefreshToken": obj({}, {"refresh_token": {
         **REFRESH_TOKEN, "description": "only to move a token kept elsewhere into the cookie: the cookie is used "
@@ -190,7 +202,10 @@ SCHEMAS: Json = {
     "QrStarted": obj({"code": string(pattern=f"^{CODE_RE}$", description="public: show it (QR and text)"),
                       "secret": string(description="private: only this device polls with it"),
                       "expires_in": INT}),
-    "QrWait": obj({"code": string(1, 64), "secret": string(1, 128)}),
+    "QrWait": obj({"code": string(pattern=f"^{CODE_RE}$", description="as /api/qr/start gave it (the forms people "
+                                                                      "type, with dashes or in lower case, are "
+                                                                      "taken too)"),
+                   "secret": text(1, 128)}),
     "QrPending": obj({"status": {"const": "pending"}, "expires_in": INT}),
     "Media": obj({"id": string(pattern=MEDIA_ID.pattern), "mime": string(), "size": {**INT, "minimum": 0},
                   "width": nullable(INT), "height": nullable(INT), "filename": nullable(string()),
@@ -200,8 +215,10 @@ SCHEMAS: Json = {
                        "links": {"type": "object", "additionalProperties": string(),
                                  "description": "media id -> its signed path"}}),
     "VapidPublicKey": obj({"public_key": string(description="base64url of a 65-byte uncompressed P-256 point")}),
-    "PushSubscription": obj({"endpoint": string(max_len=2048, format="uri"),
-                             "keys": obj({"p256dh": string(), "auth": string()})},
+    "PushSubscription": obj({"endpoint": string(max_len=2048, format="uri", pattern="^https://",
+                                                description="a URL of a push service the server allows"),
+                             "keys": obj({"p256dh": string(pattern=B64URL, description="a P-256 point, 65 bytes"),
+                                          "auth": string(pattern=B64URL, description="16 bytes")})},
                             {"expirationTime": {"description": "ignored"}},
                             description="The browser's PushSubscription, as `JSON.stringify` gives it."),
     "PushEndpoint": obj({"endpoint": string(min_len=1)}),
@@ -354,6 +371,7 @@ def media_paths() -> Json:
     file_headers = {name: {"schema": {"type": "string"}} for name in
                     ("ETag", "Accept-Ranges", "Cache-Control", "Content-Disposition", "Content-Length")}
     binary = {"type": "string", "format": "binary"}
+    one_id = MEDIA_ID.pattern.strip("^$")
     download_statuses = (400, 401, 404, 416, 500, 503)
 
     def download(head: bool) -> Json:
@@ -384,14 +402,15 @@ def media_paths() -> Json:
             parameters=[query("filename", "the file's name (URL-encoded)", string()),
                         header("X-Filename", "the file's name (percent-encoded UTF-8), if not in the query",
                                string())],
-            body={"application/octet-stream": {"schema": binary}})},
+            body={"application/octet-stream": {"schema": {**binary, "minLength": 1}}})},
         "/api/media/links": {"get": operation(
             "Signed links for media ids", "media",
             {"200": ok("The links (signing says nothing of whether the ids exist).", schema("MediaLinks"),
                        CACHE_CONTROL),
              **refused(400, 401, 503)},
             operationId="media_links", bearer=True,
-            parameters=[query("ids", f"1..{MAX_LINKS} media ids, comma-separated", string(), required=True)])},
+            parameters=[query("ids", f"1..{MAX_LINKS} media ids, comma-separated", string(
+                pattern=f"^{one_id}(,{one_id}){{0,{MAX_LINKS - 1}}}$"), required=True)])},
         "/api/media/{media_id}": {"get": download(head=False), "head": download(head=True)},
     }
 
@@ -434,14 +453,13 @@ def admin_paths() -> Json:
                                   operationId=op_id, bearer=True, parameters=parameters)}
     user_ref = path_param("ref", "a user id or username", string(min_len=1))
     actor_key = path_param("key", "the room or user id", {**INT, "minimum": 0})
-    number = {"type": "number"}
     return {
         "/api/admin/status": action(
             "The node's supervision tree, connections, database and Redis", "AdminStatus", (400,), "admin_status",
-            [query("limit", "children listed per supervisor, -1 for all (default 500)", number),
-             query("events", "recent supervisor events included (default 20)", number)], "get"),
+            [query("limit", "children listed per supervisor, -1 for all (default 500)", between(-1, 1_000_000)),
+             query("events", "recent supervisor events included (default 20)", between(0, 10_000))], "get"),
         "/api/admin/events": action("Recent supervisor events, oldest first", "AdminEvents", (400,), "admin_events",
-                                    [query("limit", "how many (default 100)", number)], "get"),
+                                    [query("limit", "how many (default 100)", between(0, 100_000))], "get"),
         "/api/admin/actors/{kind}/{key}/restart": action(
             "Restart a room or user actor", "ActorRestarting", (404, 409), "admin_restart_actor",
             [path_param("kind", "`room` or `user` (anything else is 404)", string()), actor_key]),
@@ -454,8 +472,8 @@ def admin_paths() -> Json:
         "/api/admin/users/{ref}/enable": action("Enable an account again", "UserEnabled", (404,),
                                                 "admin_enable_user", [user_ref]),
         "/api/admin/drain": action("Drain the node and stop it", "Draining", (400, 409), "admin_drain",
-                                   [query("timeout", "seconds before it stops anyway, 1..3600 (default 30)",
-                                          number)]),
+                                   [query("timeout", "seconds before it stops anyway (default 30)",
+                                          between(1, 3600))]),
     }
 
 
