@@ -39,7 +39,7 @@ DOCS_COPY = Path(__file__).resolve().parent.parent / "docs" / "openapi.json"
 # generated requests per operation, chains along the links: the whole run stays well under a minute on two
 # cores. CHAT_OPENAPI_EXAMPLES=200 (say) makes a deeper run by hand.
 EXAMPLES = int(os.environ.get("CHAT_OPENAPI_EXAMPLES", "12"))
-WORKFLOWS = EXAMPLES
+LEFT_OUT = "admin_drain"  # drains the node and stops it: every request after it would fail (test_admin_drain.py)
 
 
 def described(path: str) -> bool:
@@ -107,16 +107,7 @@ def api(backing: Backing, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         yield Api(node.http_url.rstrip("/"), signed.json()["access_token"])
 
 
-def described_api(mode: str) -> schemathesis.BaseSchema:
-    """The document for schemathesis, generating requests of `mode` (positive, negative, all)."""
-    config = schemathesis.Config.from_dict({"generation": {"mode": mode}})
-    return schemathesis.openapi.from_dict(openapi.document(), config=config).exclude(
-        # Drains the node and stops it: every request after it would fail. (tests/test_admin_drain.py covers it.)
-        operation_id="admin_drain",
-    )
-
-
-schema = described_api("all")
+schema = schemathesis.openapi.from_dict(openapi.document()).exclude(operation_id=LEFT_OUT)
 BOUNDED = settings(deadline=None, suppress_health_check=list(HealthCheck), derandomize=True, database=None)
 CHECKS = [schemathesis.checks.not_a_server_error, schemathesis.checks.status_code_conformance,
           schemathesis.checks.content_type_conformance, schemathesis.checks.response_headers_conformance,
@@ -136,8 +127,8 @@ def test_api_workflows_answer_as_described(api: Api, tmp_path: Path) -> None:
     so there is no token to refresh): hypothesis' state machine under pytest reports that as "inconsistent
     data generation", the runner's stateful engine expects it."""
     command = [sys.executable, "-m", "schemathesis.cli", "run", f"{api.base_url}{openapi.PATH}",
-               "--phases", "stateful", "--mode", "positive", "--max-examples", str(WORKFLOWS),
-               "--checks", ",".join(check.__name__ for check in CHECKS), "--exclude-operation-id", "admin_drain",
+               "--phases", "stateful", "--mode", "positive", "--max-examples", str(EXAMPLES),
+               "--checks", ",".join(check.__name__ for check in CHECKS), "--exclude-operation-id", LEFT_OUT,
                "--header", f"Authorization: Bearer {api.token}", "--request-timeout", "30", "--workers", "1",
                "--generation-deterministic", "--no-color"]
     run = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=180, check=False)
