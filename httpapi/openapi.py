@@ -22,46 +22,33 @@ from typing import Any
 from chatd.httpapi import session_cookie
 from chatd.httpapi.json_body import MAX_BODY
 from chatd.httpapi.media import MAX_LINKS, MEDIA_ID
+from chatd.httpapi.openapi_blocks import (
+    BOOL,
+    INT,
+    NUMBER,
+    Json,
+    between,
+    field,
+    header,
+    json_body,
+    link,
+    nullable,
+    obj,
+    ok,
+    operation,
+    path_param,
+    query,
+    ref,
+    schema,
+    string,
+)
 from chatd.httpapi.push import MAX_BODY as MAX_PUSH_BODY
 from chatd.protocol.frames import PROTOCOL_VERSION, USERNAME_RE
 from chatd.protocol.qr import CODE_RE
-
-Json = dict[str, Any]
+from chatd.push.subscription import B64URL, MAX_ENDPOINT
 
 PATH = "/api/openapi.json"
 NO_NUL = "^[^\\x00]*$"
-B64URL = "^[A-Za-z0-9_-]+={0,2}$"
-
-# --------------------------------------------------------------------------- building blocks
-
-
-def ref(kind: str, name: str) -> Json:
-    return {"$ref": f"#/components/{kind}/{name}"}
-
-
-def schema(name: str) -> Json:
-    return ref("schemas", name)
-
-
-def json_body(body: Json, example: Json | None = None) -> Json:
-    return {"application/json": {"schema": body, **({"example": example} if example is not None else {})}}
-
-
-def obj(required: dict[str, Json], optional: dict[str, Json] | None = None, **extra: Any) -> Json:
-    """A JSON object with these required and optional properties."""
-    out: Json = {"type": "object", "properties": {**required, **(optional or {})}}
-    if required:
-        out["required"] = list(required)
-    return {**out, **extra}
-
-
-def string(min_len: int | None = None, max_len: int | None = None, **extra: Any) -> Json:
-    out: Json = {"type": "string", **extra}
-    if min_len is not None:
-        out["minLength"] = min_len
-    if max_len is not None:
-        out["maxLength"] = max_len
-    return out
 
 
 def text(min_len: int | None = None, max_len: int | None = None, **extra: Any) -> Json:
@@ -69,19 +56,6 @@ def text(min_len: int | None = None, max_len: int | None = None, **extra: Any) -
     return string(min_len, max_len, pattern=NO_NUL, **extra)
 
 
-def nullable(base: Json) -> Json:
-    """`base` or null: an optional field that may also be sent as null (the server reads null as absent)."""
-    return {**base, "type": [base["type"], "null"]}
-
-
-def between(low: float, high: float) -> Json:
-    """A number in low..high (the admin API's query parameters take any number in their range)."""
-    return {"type": "number", "minimum": low, "maximum": high}
-
-
-INT = {"type": "integer"}
-NUMBER = {"type": "number"}
-BOOL = {"type": "boolean"}
 RETRY_AFTER = ref("headers", "Retry-After")
 
 # status -> (component name, description): every refusal the HTTP side gives, as the shared Error body
@@ -111,62 +85,6 @@ WAIT_STATUSES = (429, 503)
 def refused(*statuses: int) -> Json:
     """The responses entries of these refusals."""
     return {str(status): ref("responses", REFUSALS[status][0]) for status in statuses}
-
-
-def ok(description: str, body: Json | None = None, headers: Json | None = None,
-       media_type: str = "application/json", links: Json | None = None) -> Json:
-    """A success response; `links`: the operations its answer feeds (what a client does next with it)."""
-    out: Json = {"description": description}
-    if body is not None:
-        out["content"] = {media_type: {"schema": body}}
-    if headers:
-        out["headers"] = headers
-    if links:
-        out["links"] = links
-    return out
-
-
-def link(operation_id: str, description: str, *, parameters: dict[str, str] | None = None,
-         body: dict[str, str] | None = None) -> Json:
-    """An OpenAPI link: `operation_id` called with values of this answer (`$response.body#/field`)."""
-    out: Json = {"operationId": operation_id, "description": description}
-    if parameters:
-        out["parameters"] = parameters
-    if body:
-        out["requestBody"] = body
-    return out
-
-
-def field(name: str) -> str:
-    return f"$response.body#/{name}"
-
-
-def operation(summary: str, tag: str, responses: Json, *, description: str = "", bearer: bool = False,
-              security: list[Json] | None = None, parameters: list[Json] | None = None, body: Json | None = None,
-              **extra: Any) -> Json:
-    """`bearer`: the access token is required; `security`: other credentials (`{}` among them: optional)."""
-    op: Json = {"tags": [tag], "summary": summary}
-    if description:
-        op["description"] = description
-    if bearer or security:
-        op["security"] = security or [{"bearer": []}]
-    if parameters:
-        op["parameters"] = parameters
-    if body is not None:
-        op["requestBody"] = {"required": True, "content": body}
-    return {**op, **extra, "responses": responses}
-
-
-def query(name: str, description: str, param: Json, required: bool = False) -> Json:
-    return {"name": name, "in": "query", "required": required, "description": description, "schema": param}
-
-
-def path_param(name: str, description: str, param: Json) -> Json:
-    return {"name": name, "in": "path", "required": True, "description": description, "schema": param}
-
-
-def header(name: str, description: str, param: Json, required: bool = False) -> Json:
-    return {"name": name, "in": "header", "required": required, "description": description, "schema": param}
 
 
 # --------------------------------------------------------------------------- components
@@ -215,10 +133,11 @@ SCHEMAS: Json = {
                        "links": {"type": "object", "additionalProperties": string(),
                                  "description": "media id -> its signed path"}}),
     "VapidPublicKey": obj({"public_key": string(description="base64url of a 65-byte uncompressed P-256 point")}),
-    "PushSubscription": obj({"endpoint": string(max_len=2048, format="uri", pattern="^https://",
+    "PushSubscription": obj({"endpoint": string(max_len=MAX_ENDPOINT, format="uri", pattern="^https://",
                                                 description="a URL of a push service the server allows"),
-                             "keys": obj({"p256dh": string(pattern=B64URL, description="a P-256 point, 65 bytes"),
-                                          "auth": string(pattern=B64URL, description="16 bytes")})},
+                             "keys": obj({"p256dh": string(pattern=B64URL.pattern, description="65 bytes: a P-256 "
+                                                                                             "point"),
+                                          "auth": string(pattern=B64URL.pattern, description="16 bytes")})},
                             {"expirationTime": {"description": "ignored"}},
                             description="The browser's PushSubscription, as `JSON.stringify` gives it."),
     "PushEndpoint": obj({"endpoint": string(min_len=1)}),
