@@ -31,6 +31,7 @@ from chatd.httpapi.media import media_routes
 from chatd.httpapi.push import push_routes
 from chatd.httpapi.qr_login import qr_routes
 from chatd.httpapi.webapp import web_routes
+from chatd.persistence import StoreUnavailable
 from chatd.protocol import frames as f
 from chatd.protocol.errors import ErrorCode
 from chatd.protocol.schema import SchemaError, build, unbuild
@@ -66,6 +67,8 @@ def account_route(services: Services, kind: type[f.Frame], action: str,
             refused = refusal(exc.code, str(exc), exc.retry_after)
             dead = exc.code in (ErrorCode.UNAUTHORIZED, ErrorCode.NOT_FOUND)  # not a 429 or 503: try again
             return session_cookie.forget(request, refused) if cookie and spends_token and dead else refused
+        except StoreUnavailable:  # as the websocket answers it (gateway/connection.py), not a 500
+            return refusal(ErrorCode.RETRY, "database unavailable, retry later", 1.0)
         body = {k: v for k, v in unbuild(reply).items() if k != "id"}
         if not cookie:
             return JSONResponse(body)
