@@ -8,6 +8,7 @@
 - POST /api/qr/start, /api/qr/wait, /api/auth/qr/wait: QR device login (httpapi/qr_login.py).
 - GET /healthz: 200 when Postgres and Redis answer, else 503; the body says which.
 - GET /metrics: Prometheus text format.
+- GET /api/openapi.json: the OpenAPI document of all of these and the other /api routes (httpapi/openapi.py).
 """
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from chatd.gateway.accounts import Accounts
 from chatd.gateway.services import Services
-from chatd.httpapi import session_cookie
+from chatd.httpapi import openapi, session_cookie
 from chatd.httpapi.client_address import request_address
 from chatd.httpapi.json_body import read_json
 from chatd.httpapi.media import media_routes
@@ -72,6 +74,14 @@ def account_route(services: Services, kind: type[f.Frame], action: str,
     return guarded(endpoint)
 
 
+async def no_route(request: Request, exc: Exception) -> Response:
+    """Starlette's own refusals (no route: 404, a method the route does not take: 405) in the API's JSON
+    `{"code", "message"}` rather than plain text, so that a client parses every refusal the same way."""
+    assert isinstance(exc, HTTPException)
+    code = ErrorCode.NOT_FOUND if exc.status_code == 404 else ErrorCode.BAD_REQUEST
+    return refusal_response(Refusal(code, exc.detail, status=exc.status_code, headers=dict(exc.headers or {})))
+
+
 def make_app(services: Services, metrics: Metrics, ws_port: Callable[[], int | None] = lambda: None) -> Starlette:
     async def healthz(request: Request) -> Response:
         postgres, redis = await services.store.ping_ok(), await services.cache.ping()
@@ -86,10 +96,16 @@ def make_app(services: Services, metrics: Metrics, ws_port: Callable[[], int | N
                     methods=["POST"])
               for kind, action in ((f.Signup, "signup"), (f.Login, "login"), (f.Refresh, "refresh"),
                                    (f.Logout, "logout")) for cookie in (False, True)]
-    routes += [Route("/healthz", healthz), Route("/metrics", prometheus)]
+    described = openapi.rendered().encode()  # built once: it does not change while the server runs
+
+    async def openapi_document(request: Request) -> Response:
+        return Response(described, media_type="application/json")
+
+    routes += [Route("/healthz", healthz), Route("/metrics", prometheus),
+               Route(openapi.PATH, openapi_document, methods=["GET"])]
     routes += qr_routes(services)
     routes += media_routes(services)
     routes += push_routes(services)
     # last: the web client's files and its routes (index.html)
     routes += web_routes(ws_port, public_ws_url=services.config.public_ws_url)
-    return Starlette(routes=routes)
+    return Starlette(routes=routes, exception_handlers={404: no_route, 405: no_route})

@@ -57,7 +57,10 @@ def push_routes(services: Services) -> list[Route]:
             raise Refusal(ErrorCode.NOT_FOUND, "you have no push subscription with this endpoint")
         return Response(status_code=204)
 
+    async def subscriptions(request: Request) -> Response:
+        return await (subscribe if request.method == "POST" else unsubscribe)(request)
+
+    # one route for both methods: a 405 there lists both in its Allow header (two routes would name one)
     return [Route("/api/push/vapid-public-key", guarded(vapid_public_key), methods=["GET"]),
-            Route("/api/push/subscriptions", guarded(subscribe), methods=["POST"]),
-            Route("/api/push/subscriptions", guarded(unsubscribe), methods=["DELETE"])]
+            Route("/api/push/subscriptions", guarded(subscriptions), methods=["POST", "DELETE"])]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -10,6 +11,7 @@ import trio
 
 from chatd.node import Node
 from chatd.protocol import frames as f
+from chatd.runtime.config import Config
 from tests.conftest import PASSWORD, Backing, People, make_config, start_node
 from tests.faultproxy import fault_proxy
 
@@ -52,7 +54,11 @@ async def test_bad_requests_get_clear_errors(node: Node) -> None:
         assert form.status_code == 400 and "Content-Type" in form.json()["message"]
         huge = await http.post("/api/login", json={"username": "x", "password": "y" * 100_000})
         assert huge.status_code == 413
-        assert (await http.get("/api/login")).status_code == 405
+        wrong_method = await http.get("/api/login")
+        assert wrong_method.status_code == 405 and wrong_method.json()["code"] == "bad_request"
+        assert "POST" in wrong_method.headers["allow"]
+        no_route = await http.post("/api/admin/rooms/-1/stop")  # no route matches (the id is not a number)
+        assert (no_route.status_code, no_route.json()["code"]) == (404, "not_found")
         assert (await http.get("/nope")).status_code == 404
 
 
@@ -66,6 +72,29 @@ async def test_healthz_reports_each_service(nursery: trio.Nursery, backing: Back
             down = await http.get("/healthz")
             assert down.status_code == 503 and down.json()["redis"] == "down" and down.json()["postgres"] == "ok"
             proxy.restore()
+
+
+async def test_account_requests_get_retry_while_the_database_is_down(nursery: trio.Nursery, config: Config) -> None:
+    assert config.database_url
+    async with fault_proxy(config.database_url, 5432) as pg:
+        running = await start_node(nursery, replace(config, database_url=pg.proxied_url))
+        name = f"web_{uuid.uuid4().hex[:8]}"
+        async with httpx.AsyncClient(base_url=running.node.http_url) as http:
+            signed = await http.post("/api/signup", json={"username": name, "email": f"{name}@example.com",
+                                                          "password": PASSWORD})
+            assert signed.status_code == 200
+            pg.cut()
+            for path, body in (("/api/login", {"username": name, "password": PASSWORD}),
+                               ("/api/refresh", {"refresh_token": signed.json()["refresh_token"]})):
+                down = await http.post(path, json=body)
+                assert (down.status_code, down.json()["code"], down.headers["retry-after"]) == (503, "retry", "1")
+            pg.restore()
+            login = {"username": name, "password": PASSWORD}
+            with trio.fail_after(20):  # and once it is back, logins work again
+                while (again := await http.post("/api/login", json=login)).status_code != 200:
+                    assert (again.status_code, again.json()["code"]) == (503, "retry")
+                    await trio.sleep(0.1)
+        await running.stop()
 
 
 async def test_metrics_count_connections_actors_and_messages(node: Node, people: People) -> None:

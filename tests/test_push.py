@@ -173,6 +173,8 @@ async def test_subscribe_is_idempotent_limited_and_undone(nursery: trio.Nursery,
     assert (missing.status_code, missing.json()["code"]) == (404, "not_found")
     not_hers = await w.http("DELETE", path, ann, {"endpoint": others[0].endpoint})
     assert not_hers.status_code == 404
+    other_method = await w.http("PUT", path, ann, browser.subscription())
+    assert other_method.status_code == 405 and set(other_method.headers["allow"].split(", ")) == {"POST", "DELETE"}
 
 
 async def test_signing_a_device_out_drops_its_push_subscriptions(nursery: trio.Nursery, backing: Backing,
