@@ -19,6 +19,7 @@ from chatd.gateway.connection import Connection
 from chatd.gateway.forwarded import client_of
 from chatd.gateway.services import Services
 from chatd.runtime.client_address import limit_key
+from chatd.runtime.notifier import Notifier
 from chatd.runtime.sockets import shared_port_socket
 
 log = logging.getLogger("chatd.gateway")
@@ -32,6 +33,7 @@ class Gateway:
         self.port: int | None = None
         self.per_address: Counter[str] = Counter()  # open connections per limit key
         self.connections = 0
+        self.connections_changed = Notifier()  # a device joined `devices`, or a connection ended (drain waits)
         self.http_port: int | None = None  # the HTTP side serving the web client, once it listens
         self.devices: set[Device] = set()  # every open connection's device (admin: disconnect, drain)
         self.open: set[Connection] = set()  # for the stall watchdog
@@ -124,6 +126,7 @@ class Gateway:
             connection = Connection(self.s, ws, key, said_hello)
             self.devices.add(connection.device)
             self.open.add(connection)
+            self.connections_changed.notify()
             try:
                 await connection.run()
             finally:
@@ -137,6 +140,7 @@ class Gateway:
             self.per_address[key] -= 1
             if not self.per_address[key]:
                 del self.per_address[key]
+            self.connections_changed.notify()
 
 
 async def reject(request: WebSocketRequest, status: int, body: bytes) -> None:
