@@ -125,26 +125,26 @@ class Node:
             collector = self.media_collector = MediaCollector(
                 store, DiskStorage(cfg.media_root), cfg.media_grace_seconds,
                 cfg.media_gc_seconds)
-            # Started in this order, stopped in the reverse one: the gateway closes the connections before the
-            # user actors stop, they hand their cursors to the cursor writer, which stores them before the
-            # rooms and their commit writer stop. The directories' deadlines cover their actors' own.
-            tree = [ChildSpec("commits", commits.run), ChildSpec("rooms", rooms.run, shutdown=DIRECTORY_SHUTDOWN),
+            async with trio.open_nursery() as nursery:
+                self.admin.attach(nursery)  # a drain ends the node by cancelling this nursery
+                # Started in this order, stopped in the reverse one: the gateway closes the connections before
+                # the user actors stop, they hand their cursors to the cursor writer, which stores them before
+                # the rooms and their commit writer stop. The directories' deadlines cover their actors' own.
+                await nursery.start(self.root.run, [
+                    ChildSpec("commits", commits.run), ChildSpec("rooms", rooms.run, shutdown=DIRECTORY_SHUTDOWN),
                     ChildSpec("cursors", cursors.run), ChildSpec("users", users.run, shutdown=DIRECTORY_SHUTDOWN),
                     *cluster, ChildSpec("presence", presence.run), ChildSpec("gateway", self.gateway.serve),
                     ChildSpec("http", self.http.run),
-                    ChildSpec("push", push.run), ChildSpec("media-gc", collector.run)]
-            async with trio.open_nursery() as nursery:
-                self.admin.attach(nursery)  # a drain ends the node by cancelling this nursery
-                async with self.root.running(tree):
-                    gateway.http_port = self.http.port  # its pages may open websockets (Origin check)
-                    if not await cache.ping():
-                        log.warning("Redis at %s does not answer; presence, rate limits and the bus are degraded",
-                                    redacted(cfg.redis_url))
-                    elif self.bus is not None:
-                        with trio.move_on_after(5):  # news published before we listen would wait for the gap check
-                            await self.bus.subscribed.wait()
-                    log.info("chatd node %s listening on %s", cfg.node_name, self.url)
-                    task_status.started(self)
+                    ChildSpec("push", push.run), ChildSpec("media-gc", collector.run)])
+                gateway.http_port = self.http.port  # its pages may open websockets (Origin check)
+                if not await cache.ping():
+                    log.warning("Redis at %s does not answer; presence, rate limits and the bus are degraded",
+                                redacted(cfg.redis_url))
+                elif self.bus is not None:
+                    with trio.move_on_after(5):  # news published before we listen would wait for the gap check
+                        await self.bus.subscribed.wait()
+                log.info("chatd node %s listening on %s", cfg.node_name, self.url)
+                task_status.started(self)
         finally:
             with trio.CancelScope(shield=True), trio.move_on_after(5):
                 await cache.close()
