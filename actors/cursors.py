@@ -7,7 +7,7 @@ node makes one statement per round trip instead of one per user. After a write i
 (`CursorMoved`) so that senders get `status` frames: the room's actors on other processes always (over
 the bus), the one here for reads (a delivery ack reached it from the user actor already, actors/user.py).
 A failed write keeps the moves and retries; a full mailbox makes the user actor keep its moves and offer
-them again on its next tick.
+them again on its next tick (or, on its way out, wait for room: this writer stops after the user actors).
 
 Cursors are resume hints, not the messages themselves: what a crash of this actor can lose is its last
 unwritten batch, and then a device that reconnects without its own cursors gets those messages again.
@@ -50,6 +50,10 @@ class CursorWriter:
 
     def offer(self, item: SaveCursors) -> bool:
         return self.mailbox.offer(item)
+
+    async def put(self, item: SaveCursors) -> None:
+        """For a user actor on its way out, which has no next tick to offer again on."""
+        await self.mailbox.put(item)
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         self.retry_at = math.inf  # `pending` is kept: what a crash interrupted is written by the restart

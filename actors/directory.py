@@ -21,7 +21,7 @@ from chatd.actors.mailbox import Mailbox
 from chatd.actors.room import Committer, RoomActor, RoomSettings
 from chatd.actors.user import CursorSink, UserActor, UserSettings
 from chatd.persistence.store import Store
-from chatd.supervisor import ChildSpec, Restart, Supervisor, SupervisorClosed
+from chatd.supervisor import ChildSpec, Restart, StopOrder, Supervisor, SupervisorClosed
 
 T = TypeVar("T")
 
@@ -36,18 +36,22 @@ class Directory(Generic[T]):
         self.name = name
         self.mailbox_size = mailbox_size
         self._intensity, self._period = intensity, period
-        self.supervisor = Supervisor(name, intensity=intensity, period=period)
+        self.supervisor = self._fresh_supervisor()
         self._mailboxes: dict[int, Mailbox[T]] = {}
         self._names: dict[int, str] = {}  # key -> supervisor child name of its current actor (admin console)
         self._generation = itertools.count(1)
 
     async def run(self, *, task_status: trio.TaskStatus[Supervisor] = trio.TASK_STATUS_IGNORED) -> None:
         self._mailboxes = {}
-        self.supervisor = Supervisor(self.name, intensity=self._intensity, period=self._period)
+        self.supervisor = self._fresh_supervisor()
         try:
             await self.supervisor.run(task_status=task_status)
         finally:
             self._mailboxes = {}
+
+    def _fresh_supervisor(self) -> Supervisor:
+        """Its actors are many and alike: they stop all at once, not one after the other."""
+        return Supervisor(self.name, intensity=self._intensity, period=self._period, stop_order=StopOrder.TOGETHER)
 
     def lookup(self, key: int) -> Mailbox[T] | None:
         return self._mailboxes.get(key)

@@ -14,7 +14,8 @@ handed to the node's CursorWriter (actors/cursors.py), which stores them for all
 end of each batch the rooms here are told of the delivery moves (`CursorMoved`), so senders get their
 `status` without waiting for the store; a room whose read marker also moved in the batch hears of both
 from the CursorWriter instead, in one move. The `cursors` of a hello count as the device's first ack.
-When the actor stops it writes what is left itself.
+When the actor stops it hands what is left to the writer too, waiting for room in its mailbox if need be:
+the writer was started before the user actors, so it stops after them (supervisor/core.py).
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ log = logging.getLogger("chatd.user")
 
 class CursorSink(Protocol):
     def offer(self, item: SaveCursors, /) -> bool: ...
+    async def put(self, item: SaveCursors, /) -> None: ...
 
 
 class RoomSink(Protocol):
@@ -71,6 +73,7 @@ class UserSettings:
     linger_seconds: float = 5.0  # stay up this long after the last device left
     counts_seconds: float = 0.2  # a room's unread/mention counts go out at once, then at most this often
     retry_seconds: float = 1.0
+    hand_over_seconds: float = 2.0  # on the way out: how long to wait for room in the cursor writer's mailbox
 
 
 @dataclass(slots=True)
@@ -137,8 +140,10 @@ class UserActor:
             raise
         finally:
             self._shutdown(hand_over=not cancelled)
-            with trio.CancelScope(shield=True), trio.move_on_after(2):
-                await self._write_remaining()
+            with trio.CancelScope(shield=True), trio.move_on_after(self.settings.hand_over_seconds):
+                await self._hand_over_cursors()
+            if any(self.dirty.values()):
+                log.warning("user %s: cursors not handed over on the way out (the writer is stuck)", self.user_id)
 
     async def _loop(self) -> None:
         while True:
@@ -496,14 +501,12 @@ class UserActor:
             else:
                 self.flush_at = trio.current_time() + max(self.settings.flush_seconds, 0.05)  # writer full
 
-    async def _write_remaining(self) -> None:
-        """On the way out: store what is still dirty directly (the writer may be stopping too)."""
+    async def _hand_over_cursors(self) -> None:
+        """On the way out: the moves still dirty go to the CursorWriter, waiting for room if it is full."""
         for column, cursors in self.dirty.items():
             if cursors:
-                try:
-                    await self.store.save_cursors(column, [(self.user_id, r, s) for r, s in cursors.items()])
-                except StoreUnavailable:
-                    log.warning("user %s: cursors not stored on the way out (database unavailable)", self.user_id)
+                await self.cursor_sink.put(SaveCursors(self.user_id, column, cursors, self.read_receipts))
+                self.dirty[column] = {}
 
 
 def without_reads(frame: Frame) -> Frame:

@@ -18,6 +18,8 @@ import logging
 
 import trio
 
+from chatd.actors.items import RoomItem
+from chatd.actors.mailbox import Mailbox
 from chatd.actors.room import RoomActor
 from chatd.admin.context import AdminContext, owner
 from chatd.protocol.errors import CloseCode
@@ -26,17 +28,22 @@ from chatd.supervisor import current_child
 log = logging.getLogger("chatd.admin")
 
 DRAIN_REASON = "node draining: reconnect to another node"
-POLL_SECONDS = 0.02
+
+
+def room_mailboxes(ctx: AdminContext) -> list[Mailbox[RoomItem]]:
+    return [actor.mailbox for info in ctx.rooms.supervisor.children() if isinstance(actor := owner(info), RoomActor)]
 
 
 def rooms_quiet(ctx: AdminContext) -> bool:
-    """Every room actor has nothing queued and holds no unfinished batch."""
-    for info in ctx.rooms.supervisor.children():
-        actor = owner(info)
-        if isinstance(actor, RoomActor) and (info.state != "running" or actor.mailbox.depth()
-                                              or not actor.mailbox.waiting()):
-            return False
-    return True
+    """Every room actor has nothing queued and holds no unfinished batch (a restarting one is not waiting)."""
+    return all(mailbox.idle() for mailbox in room_mailboxes(ctx))
+
+
+async def until_rooms_quiet(ctx: AdminContext) -> None:
+    """Until every room is quiet at one moment: each wait ends when that room next waits for work."""
+    while not rooms_quiet(ctx):
+        for mailbox in room_mailboxes(ctx):
+            await mailbox.until_idle()
 
 
 async def drain(ctx: AdminContext, timeout: float, by: str) -> None:
@@ -48,13 +55,10 @@ async def drain(ctx: AdminContext, timeout: float, by: str) -> None:
                 extra={"admin": by})
     with trio.move_on_after(timeout) as scope:
         while ctx.gateway.connections:
-            for device in list(ctx.gateway.devices):  # again each round: a handshake may have been under way
+            for device in list(ctx.gateway.devices):  # again on each change: a handshake may have been under way
                 device.kill(CloseCode.RESTART, DRAIN_REASON)  # 1012: reconnect (to another node)
-            await trio.sleep(POLL_SECONDS)
-        quiet_rounds = 0
-        while quiet_rounds < 3:  # quiet on consecutive looks: a restarting room is not quiet
-            quiet_rounds = quiet_rounds + 1 if rooms_quiet(ctx) else 0
-            await trio.sleep(POLL_SECONDS)
+            await ctx.gateway.connections_changed.wait()
+        await until_rooms_quiet(ctx)
     if scope.cancelled_caught:
         log.error("drain of node %s did not finish within %gs (%d connections left, rooms quiet: %s); stopping",
                   ctx.node_name, timeout, ctx.gateway.connections, rooms_quiet(ctx))

@@ -59,7 +59,7 @@ class TreeReport:
 
     def child(self, info: ChildInfo) -> Json:
         obj, sub = owner(info), subtree(info)
-        node: Json = {"name": info.name, "kind": kind_of(obj, sub), "id": None, "state": info.state,
+        node: Json = {"name": info.name, "kind": kind_of(obj, sub), "id": None, "state": info.state.value,
                       "started_at": info.started_at, "restarts": info.restarts, "last_exit": info.last_exit,
                       "traceback": list(info.last_traceback), "restart": info.spec.restart.value,
                       "mailbox": None, "handled": None, "lag": None}

@@ -1,6 +1,6 @@
 """One chatd node: the supervision tree of docs/architecture.md section 1.
 
-    root (one_for_one, 5 restarts in 10 s, then the node exits non-zero)
+    root (one_for_one, 5 restarts in 10 s, then the node exits non-zero; stops bottom-up, section 1)
     ├── commits  CommitWriter: what every room has ready, stored in one transaction per round trip
     ├── rooms    dynamic supervisor of RoomActors (transient)
     ├── cursors  CursorWriter: every user's delivered/read cursors, one UPDATE per round trip
@@ -53,6 +53,8 @@ from chatd.runtime.secretfile import redacted
 from chatd.supervisor import ChildSpec, Supervisor
 
 log = logging.getLogger("chatd")
+
+DIRECTORY_SHUTDOWN = 10.0  # seconds for the rooms or users supervisor to stop all its actors (5 s each, at once)
 
 
 class Node:
@@ -129,9 +131,12 @@ class Node:
                 cfg.media_gc_seconds)
             async with trio.open_nursery() as nursery:
                 self.admin.attach(nursery)  # a drain ends the node by cancelling this nursery
+                # Started in this order, stopped in the reverse one: the gateway closes the connections before
+                # the user actors stop, they hand their cursors to the cursor writer, which stores them before
+                # the rooms and their commit writer stop. The directories' deadlines cover their actors' own.
                 await nursery.start(self.root.run, [
-                    ChildSpec("commits", commits.run), ChildSpec("rooms", rooms.run),
-                    ChildSpec("cursors", cursors.run), ChildSpec("users", users.run),
+                    ChildSpec("commits", commits.run), ChildSpec("rooms", rooms.run, shutdown=DIRECTORY_SHUTDOWN),
+                    ChildSpec("cursors", cursors.run), ChildSpec("users", users.run, shutdown=DIRECTORY_SHUTDOWN),
                     *cluster, ChildSpec("presence", presence.run), ChildSpec("gateway", self.gateway.serve),
                     ChildSpec("http", self.http.run),
                     ChildSpec("push", push.run), ChildSpec("media-gc", collector.run)])

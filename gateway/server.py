@@ -20,6 +20,7 @@ from chatd.gateway.connection import Connection
 from chatd.gateway.forwarded import client_of
 from chatd.gateway.services import Services
 from chatd.runtime.client_address import limit_key
+from chatd.runtime.notifier import Notifier
 from chatd.runtime.sockets import shared_port_socket
 
 log = logging.getLogger("chatd.gateway")
@@ -34,6 +35,7 @@ class Gateway:
         self.per_address: Counter[str] = Counter()  # open connections per limit key
         self.connections = 0
         self.http_port = http_port  # the HTTP side serving the web client: its port once it listens
+        self.connections_changed = Notifier()  # a device joined `devices`, or a connection ended (drain waits)
         self.devices: set[Device] = set()  # every open connection's device (admin: disconnect, drain)
         self.open: set[Connection] = set()  # for the stall watchdog
         self.accepting = True  # False while the node drains: handshakes are refused with 503
@@ -126,6 +128,7 @@ class Gateway:
             connection = Connection(self.s, ws, key, said_hello)
             self.devices.add(connection.device)
             self.open.add(connection)
+            self.connections_changed.notify()
             try:
                 await connection.run()
             finally:
@@ -139,6 +142,7 @@ class Gateway:
             self.per_address[key] -= 1
             if not self.per_address[key]:
                 del self.per_address[key]
+            self.connections_changed.notify()
 
 
 async def reject(request: WebSocketRequest, status: int, body: bytes) -> None:

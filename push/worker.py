@@ -175,8 +175,7 @@ class PushService:
         while True:
             self.supervisor = Supervisor("push", intensity=5, period=60.0)  # a fresh restart count each round
             try:
-                async with trio.open_nursery() as nursery:
-                    await nursery.start(self.supervisor.run, children)
+                async with self.supervisor.running(children):
                     task_status.started()
                     task_status = trio.TASK_STATUS_IGNORED
             except* RestartIntensityExceeded:

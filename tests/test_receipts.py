@@ -6,7 +6,6 @@ from pathlib import Path
 
 import trio
 
-from chatd.actors.receipts import Move, Receipts
 from chatd.clients.ws import ChatClient
 from chatd.protocol import frames as f
 from tests.conftest import Backing, People, make_config, start_node
@@ -109,21 +108,6 @@ async def test_turning_receipts_off_hides_reads_the_room_already_knew(people: Pe
         while (status := await ann_c.next_of(f.Status)).delivered_seq < second.seq:
             pass
     assert status.user == bob.user_id and status.read_seq is None, "the room still reported bob's old read"
-
-
-def test_counts_leave_out_members_who_joined_after_the_message() -> None:
-    """Pure: a big room's receipt_counts count only members who were there when the message was sent."""
-    receipts = Receipts(room_id=1, per_recipient_max=2, window=100)
-    receipts.load({10: 1, 20: 1}, {1: (20, 20), 2: (9, 9), 3: (9, 9), 4: (19, 19)})
-    members = {1: 1, 2: 1, 3: 1, 4: 20}  # user 4 joined at seq 20
-    frames = dict(receipts.moved(members, {2: Move(delivered=20, read=10), 3: Move(delivered=20)}))
-    counts = {c.seq: (c.delivered, c.read) for c in frames[1].counts}  # type: ignore[attr-defined]
-    # seq 10: users 2 and 3 have it, 2 read it; user 4 joined later and does not count though his cursor is 19
-    assert counts[10] == (2, 1)
-    assert counts[20] == (2, 0)  # user 4's cursor (19) is before seq 20: not delivered yet
-    receipts.load({10: 1}, {1: (20, 20), 2: (9, 9)})
-    again = dict(receipts.moved({1: 1, 2: 1, 4: 20}, {4: Move(delivered=20, read=20)}))
-    assert again == {}, "a late joiner's cursor covers nothing sent before they joined"
 
 
 async def test_the_cursors_of_a_hello_count_as_the_devices_ack(people: People) -> None:

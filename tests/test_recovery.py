@@ -113,6 +113,29 @@ async def test_server_restart_keeps_messages_and_cursors(nursery: trio.Nursery, 
     assert (await ann_c.send_text(rid, "still here")).seq == 7
 
 
+async def test_cursors_a_user_actor_still_holds_are_stored_when_the_node_stops(nursery: trio.Nursery,
+                                                                              config: Config) -> None:
+    """The user actors stop before the cursor writer: the moves they are still coalescing reach it and are
+    stored, so what a device acknowledged is not sent again after a restart."""
+    first = await start_node(nursery, replace(config, cursor_flush_seconds=3600))  # held until the actor stops
+    people = People(nursery, first.node)
+    ann, ann_c = await people.new("ann")
+    bob, bob_c = await people.new("bob")
+    rid = (await ann_c.call(f.OpenDirect, user=bob.user_id)).room.room
+    await bob_c.collect(rid, 1)
+    seqs = [(await ann_c.send_text(rid, f"m{i}")).seq for i in range(3)]  # seq 2..4
+    assert [m.seq for m in await bob_c.collect(rid, 3, ack=False)] == seqs
+    await bob_c.ack(rid, 3)
+    with trio.fail_after(5):  # the user actor took the ack: it tells the room at once, and stores it later
+        while (await ann_c.next_of(f.Status)).delivered_seq < 3:
+            pass
+    await first.stop()
+
+    second = await start_node(nursery, config)
+    bob_c = await People(nursery, second.node).connect(bob)
+    assert [m.seq for m in await bob_c.collect(rid, 1)] == [4]  # delivered_seq 3 was stored on the way down
+
+
 async def test_database_outage_gets_retry_then_recovers_without_loss(nursery: trio.Nursery,
                                                                     config: Config) -> None:
     assert config.database_url

@@ -1,4 +1,4 @@
-"""The commit planner (persistence/seqplan.py), without Postgres: seqs, retries and refusals per room."""
+"""The commit planner (persistence/seqplan.py): seqs, retries and refusals per room, without Postgres."""
 
 from __future__ import annotations
 
