@@ -30,8 +30,9 @@ from chatd.httpapi.push import push_routes
 from chatd.httpapi.qr_login import qr_routes
 from chatd.httpapi.webapp import web_routes
 from chatd.protocol import frames as f
+from chatd.protocol.codec import from_builtins, to_builtins
 from chatd.protocol.errors import ErrorCode
-from chatd.protocol.schema import SchemaError, build, unbuild
+from chatd.protocol.schema import SchemaError
 from chatd.runtime.client_address import limit_key
 from chatd.runtime.metrics import Metrics
 
@@ -54,7 +55,7 @@ def account_route(services: Services, kind: type[f.Frame], action: str,
                 return refusal(ErrorCode.UNAUTHORIZED, f"no {session_cookie.COOKIE} cookie: log in again")
             data = {**data, "refresh_token": held}
         try:
-            frame = build(kind, {**{k: v for k, v in data.items() if k != "id"}, "id": 0})
+            frame = from_builtins(kind, {**{k: v for k, v in data.items() if k != "id"}, "id": 0})
         except SchemaError as exc:
             return refusal(ErrorCode.BAD_REQUEST, f"{kind.type}: {exc}")
         key = limit_key(request_address(request, services.config))  # signup/login limits count this
@@ -64,7 +65,7 @@ def account_route(services: Services, kind: type[f.Frame], action: str,
             refused = refusal(exc.code, str(exc), exc.retry_after)
             dead = exc.code in (ErrorCode.UNAUTHORIZED, ErrorCode.NOT_FOUND)  # not a 429 or 503: try again
             return session_cookie.forget(request, refused) if cookie and spends_token and dead else refused
-        body = {k: v for k, v in unbuild(reply).items() if k != "id"}
+        body = {k: v for k, v in to_builtins(reply).items() if k != "id"}
         if not cookie:
             return JSONResponse(body)
         refresh_token = body.pop("refresh_token", None)

@@ -29,8 +29,9 @@ from chatd.httpapi.client_address import request_address
 from chatd.httpapi.json_body import read_json, refusal
 from chatd.persistence import StoreUnavailable
 from chatd.protocol import qr
+from chatd.protocol.codec import from_builtins, to_builtins
 from chatd.protocol.errors import ErrorCode
-from chatd.protocol.schema import SchemaError, build, unbuild
+from chatd.protocol.schema import SchemaError
 from chatd.runtime.client_address import limit_key
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -60,7 +61,7 @@ def qr_routes(services: Services) -> list[Route]:
         if isinstance(data, JSONResponse):
             return data
         try:
-            return build(kind, data)
+            return from_builtins(kind, data)
         except SchemaError as exc:
             return refusal(ErrorCode.BAD_REQUEST, f"qr: {exc}")
 
@@ -73,7 +74,7 @@ def qr_routes(services: Services) -> list[Route]:
             started = await logins(request).start(req, request.headers.get("user-agent"))
         except RequestError as exc:
             return refusal(exc.code, str(exc), exc.retry_after)
-        return JSONResponse(unbuild(started), headers={"Cache-Control": "no-store"})
+        return JSONResponse(to_builtins(started), headers={"Cache-Control": "no-store"})
 
     def wait(cookie: bool) -> Endpoint:
         async def endpoint(request: Request) -> Response:
@@ -98,7 +99,7 @@ def qr_routes(services: Services) -> list[Route]:
             if isinstance(answer, StillPending):
                 return JSONResponse({"status": "pending", "expires_in": answer.expires_in}, status_code=202,
                                     headers={"Cache-Control": "no-store"})
-            body = {k: v for k, v in unbuild(answer).items() if k != "id"}
+            body = {k: v for k, v in to_builtins(answer).items() if k != "id"}
             if not cookie:
                 return JSONResponse(body, headers={"Cache-Control": "no-store"})
             refresh_token = body.pop("refresh_token")

@@ -16,10 +16,9 @@ ACCOUNT_FRAMES: frozenset[type[f.Frame]] = frozenset({f.Signup, f.Login, f.Refre
 SESSION_FRAMES: frozenset[type[f.Frame]] = frozenset({
     f.Auth, f.OpenDirect, f.CreateGroup, f.AddMembers, f.RemoveMember, f.Leave, f.ListRooms,
     f.Send, f.Ack, f.Read, f.History, f.Ping,
-}) | {
     f.Ban, f.Unban, f.SetRole, f.TransferOwnership, f.UpdateRoom, f.GetRoom, f.Edit, f.Delete, f.Settings,
     f.Typing, f.Mute, f.CreateInvite, f.ListInvites, f.RevokeInvite, f.ListInviteJoins, f.Join, f.PreviewInvite,
-    f.React, f.Unreact, f.GetReceipts}
+    f.React, f.Unreact, f.GetReceipts})
 SESSION_FRAMES |= people.REQUESTS  # profiles, search, presence (protocol/people.py)
 SESSION_FRAMES |= devices.REQUESTS  # devices, password, account deletion (protocol/devices.py)
 SESSION_FRAMES |= qr.REQUESTS  # approving a QR login (protocol/qr.py)
