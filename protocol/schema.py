@@ -101,7 +101,8 @@ def problem(cls: type, exc: msgspec.ValidationError, data: Any = None) -> str:
     if m := re.fullmatch(r"Expected `(\w+)` of length (>=|<=) (\d+)", said):
         return f"{field} {'needs at least' if m[2] == '>=' else 'allows at most'} {m[3]} {_UNITS.get(m[1], '')}"
     if m := re.fullmatch(r"Expected `str` matching regex '(.*)'", said, re.S):
-        return f"{field} must not contain NUL characters" if m[1] == NO_NUL else f"{field} has an invalid format"
+        nul = m[1] in (NO_NUL, repr(NO_NUL)[1:-1])  # msgspec quotes the pattern's repr
+        return f"{field} must not contain NUL characters" if nul else f"{field} has an invalid format"
     if re.fullmatch(r"Expected `(int|float)` (>=|<=|>|<) .+", said):
         low, high = _bounds(tp)
         return f"{field} must be between {low} and {high}"
