@@ -9,7 +9,7 @@ and validates a frame in one pass, and the web client's TypeScript types are gen
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 from msgspec import Meta
 
@@ -46,7 +46,10 @@ class Frame(Record, frozen=True, tag_field="t"):
     type: ClassVar[str]
 
 
-def frame(cls: type[Frame]) -> Any:
+F = TypeVar("F", bound=Frame)
+
+
+def frame(cls: type[F]) -> type[F]:
     """Register a frame class under its tag (``class Ping(Frame, tag="ping")``): FRAME_TYPES and `.type`."""
     name = cls.__struct_config__.tag
     assert isinstance(name, str) and name not in FRAME_TYPES, name
