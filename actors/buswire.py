@@ -32,9 +32,9 @@ from chatd.actors.items import (
 )
 from chatd.protocol.codec import decode as decode_frame
 from chatd.protocol.codec import encode as encode_frame
+from chatd.protocol.codec import from_builtins, to_builtins
 from chatd.protocol.errors import CloseCode, Refusal
 from chatd.protocol.frames import Message
-from chatd.protocol.schema import build, unbuild
 
 MAX_FRAME = 1 << 20
 
@@ -88,7 +88,7 @@ def _event(event: BusEvent) -> list[Any]:
     if isinstance(event, ToRoom):
         news = event.item
         if isinstance(news, RemoteCommitted):
-            return ["c", event.room, [unbuild(m) for m in news.messages]]
+            return ["c", event.room, [to_builtins(m) for m in news.messages]]
         if isinstance(news, RemoteTyping):
             return ["t", event.room, news.user, news.active]
         return ["r", event.room, news.user, news.delivered_seq, news.read_seq, news.quiet]
@@ -111,7 +111,7 @@ def _event(event: BusEvent) -> list[Any]:
 def _parse(e: list[Any]) -> BusEvent:
     tag = e[0]
     if tag == "c":
-        return ToRoom(int(e[1]), RemoteCommitted(tuple(build(Message, m) for m in e[2])))
+        return ToRoom(int(e[1]), RemoteCommitted(tuple(from_builtins(Message, m) for m in e[2])))
     if tag == "t":
         return ToRoom(int(e[1]), RemoteTyping(int(e[2]), bool(e[3])))
     if tag == "r":

@@ -21,7 +21,9 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+
+from msgspec import structs
 
 from chatd.protocol.frames import MAX_BATCH, Count, Frame, MemberReceipt, ReceiptCounts, Status
 
@@ -86,7 +88,7 @@ class Receipts:
         mine = {seq for seq, sender in self.senders.items() if sender == asker}
         counts = [c for _, frame in self._counts(members, {asker: mine}) if isinstance(frame, ReceiptCounts)
                   for c in frame.counts] if mine else []
-        return [], [replace(c, read=None) for c in counts] if private else counts
+        return [], [structs.replace(c, read=None) for c in counts] if private else counts
 
     def _apply(self, user: int, move: Move, joined: int) -> Iterable[int]:
         """Move `user`'s cursor; the seqs (still remembered) whose status this changes."""

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 import trio
+from msgspec import structs
 
 from chatd.actors.counts import RoomCounts
 from chatd.actors.device import Device
@@ -512,7 +513,7 @@ class UserActor:
 def without_reads(frame: Frame) -> Frame:
     """A receipt frame with the read part taken out (for a user who turned read receipts off)."""
     if isinstance(frame, Status):
-        return replace(frame, read_seq=None)
+        return structs.replace(frame, read_seq=None)
     if isinstance(frame, ReceiptCounts):
-        return replace(frame, counts=[replace(c, read=None) for c in frame.counts])
+        return structs.replace(frame, counts=[structs.replace(c, read=None) for c in frame.counts])
     return frame

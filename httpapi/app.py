@@ -32,8 +32,9 @@ from chatd.httpapi.qr_login import qr_routes
 from chatd.httpapi.refused import guarded, refusal_response
 from chatd.httpapi.webapp import web_routes
 from chatd.protocol import frames as f
+from chatd.protocol.codec import from_builtins, to_builtins
 from chatd.protocol.errors import ErrorCode, Refusal
-from chatd.protocol.schema import SchemaError, build, unbuild
+from chatd.protocol.schema import SchemaError
 from chatd.runtime.client_address import limit_key
 from chatd.runtime.metrics import Metrics
 
@@ -53,7 +54,7 @@ def account_route(services: Services, kind: type[f.Frame], action: str,
                 raise Refusal(ErrorCode.UNAUTHORIZED, f"no {session_cookie.COOKIE} cookie: log in again")
             data = {**data, "refresh_token": held}
         try:
-            frame = build(kind, {**{k: v for k, v in data.items() if k != "id"}, "id": 0})
+            frame = from_builtins(kind, {**{k: v for k, v in data.items() if k != "id"}, "id": 0})
         except SchemaError as exc:
             raise Refusal(ErrorCode.BAD_REQUEST, f"{kind.type}: {exc}") from exc
         key = limit_key(request_address(request, services.config))  # signup/login limits count this
@@ -64,7 +65,7 @@ def account_route(services: Services, kind: type[f.Frame], action: str,
             if cookie and spends_token and dead:
                 return session_cookie.forget(request, refusal_response(exc))
             raise
-        body = {k: v for k, v in unbuild(reply).items() if k != "id"}
+        body = {k: v for k, v in to_builtins(reply).items() if k != "id"}
         if not cookie:
             return JSONResponse(body)
         refresh_token = body.pop("refresh_token", None)

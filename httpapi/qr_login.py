@@ -28,8 +28,9 @@ from chatd.httpapi.client_address import request_address
 from chatd.httpapi.json_body import read_json
 from chatd.httpapi.refused import guarded
 from chatd.protocol import qr
+from chatd.protocol.codec import from_builtins, to_builtins
 from chatd.protocol.errors import ErrorCode, Refusal
-from chatd.protocol.schema import SchemaError, build, unbuild
+from chatd.protocol.schema import SchemaError
 from chatd.runtime.client_address import limit_key
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -57,7 +58,7 @@ def qr_routes(services: Services) -> list[Route]:
     async def body_of(request: Request, kind: type) -> object:
         data = await read_json(request)
         try:
-            return build(kind, data)
+            return from_builtins(kind, data)
         except SchemaError as exc:
             raise Refusal(ErrorCode.BAD_REQUEST, f"qr: {exc}") from exc
 
@@ -65,7 +66,7 @@ def qr_routes(services: Services) -> list[Route]:
         req = await body_of(request, qr.QrStart)
         assert isinstance(req, qr.QrStart)
         started = await logins(request).start(req, request.headers.get("user-agent"))
-        return JSONResponse(unbuild(started), headers={"Cache-Control": "no-store"})
+        return JSONResponse(to_builtins(started), headers={"Cache-Control": "no-store"})
 
     def wait(cookie: bool) -> Endpoint:
         async def endpoint(request: Request) -> Response:
@@ -88,7 +89,7 @@ def qr_routes(services: Services) -> list[Route]:
             if isinstance(answer, StillPending):
                 return JSONResponse({"status": "pending", "expires_in": answer.expires_in}, status_code=202,
                                     headers={"Cache-Control": "no-store"})
-            body = {k: v for k, v in unbuild(answer).items() if k != "id"}
+            body = {k: v for k, v in to_builtins(answer).items() if k != "id"}
             if not cookie:
                 return JSONResponse(body, headers={"Cache-Control": "no-store"})
             refresh_token = body.pop("refresh_token")

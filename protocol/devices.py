@@ -7,70 +7,63 @@ hello); `REQUESTS` is what protocol/session.py adds to its session frames.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Annotated
 
-from chatd.protocol.frames import UUID_RE, Frame, frame, req_id
-from chatd.protocol.schema import bounded
+from chatd.protocol.frames import UUID_RE, Frame, Nat, ReqId, frame
+from chatd.protocol.schema import Record, always, size, text
 
 MAX_PASSWORD = 256
 
 
-@dataclass(frozen=True, slots=True)
-class DeviceInfo:
+class DeviceInfo(Record, frozen=True):
     """One signed-in device: what signup or login called it (`device`), when, and when it was last seen."""
 
-    device: str = bounded(pattern=UUID_RE)
-    created_ts: int = bounded(min=0)  # milliseconds since the Unix epoch
-    last_seen_ts: int = bounded(min=0)  # hello, auth, refresh or an HTTP request (at most once a minute)
-    current: bool = False  # the device of the connection asking
-    name: str | None = bounded(max_len=64, default=None)
+    device: Annotated[str, text(pattern=UUID_RE)]
+    created_ts: Nat  # milliseconds since the Unix epoch
+    last_seen_ts: Nat  # hello, auth, refresh or an HTTP request (at most once a minute)
+    current: bool = always(False)  # the device of the connection asking
+    name: Annotated[str, text(max_len=64)] | None = None
 
 
-@frame("list_devices")
-@dataclass(frozen=True, slots=True)
-class ListDevices(Frame):
-    id: int = req_id()
+@frame
+class ListDevices(Frame, frozen=True, tag="list_devices"):
+    id: ReqId
 
 
-@frame("devices")
-@dataclass(frozen=True, slots=True)
-class Devices(Frame):
-    id: int = req_id()
-    devices: list[DeviceInfo] = bounded(max_len=1000)
+@frame
+class Devices(Frame, frozen=True, tag="devices"):
+    id: ReqId
+    devices: Annotated[list[DeviceInfo], size(max_len=1000)]
 
 
-@frame("logout_devices")
-@dataclass(frozen=True, slots=True)
-class LogoutDevices(Frame):
+@frame
+class LogoutDevices(Frame, frozen=True, tag="logout_devices"):
     """Sign devices out: `device` (one, possibly this one) or `others: true` (every device but this one)."""
 
-    id: int = req_id()
-    device: str | None = bounded(pattern=UUID_RE, default=None)
+    id: ReqId
+    device: Annotated[str, text(pattern=UUID_RE)] | None = None
     others: bool | None = None
 
 
-@frame("logged_out")
-@dataclass(frozen=True, slots=True)
-class LoggedOut(Frame):
-    id: int = req_id()
-    devices: list[str] = bounded(max_len=1000)  # the device ids signed out now
+@frame
+class LoggedOut(Frame, frozen=True, tag="logged_out"):
+    id: ReqId
+    devices: Annotated[list[Annotated[str, text()]], size(max_len=1000)]  # the device ids signed out now
 
 
-@frame("change_password")
-@dataclass(frozen=True, slots=True)
-class ChangePassword(Frame):
+@frame
+class ChangePassword(Frame, frozen=True, tag="change_password"):
     """Every other device is signed out; this one stays."""
 
-    id: int = req_id()
-    old_password: str = bounded(min_len=1, max_len=MAX_PASSWORD)
-    new_password: str = bounded(min_len=1, max_len=MAX_PASSWORD)
+    id: ReqId
+    old_password: Annotated[str, text(min_len=1, max_len=MAX_PASSWORD)]
+    new_password: Annotated[str, text(min_len=1, max_len=MAX_PASSWORD)]
 
 
-@frame("delete_account")
-@dataclass(frozen=True, slots=True)
-class DeleteAccount(Frame):
-    id: int = req_id()
-    password: str = bounded(min_len=1, max_len=MAX_PASSWORD)
+@frame
+class DeleteAccount(Frame, frozen=True, tag="delete_account"):
+    id: ReqId
+    password: Annotated[str, text(min_len=1, max_len=MAX_PASSWORD)]
 
 
 REQUESTS: frozenset[type[Frame]] = frozenset({ListDevices, LogoutDevices, ChangePassword, DeleteAccount})

@@ -1,18 +1,21 @@
-"""Every frame of the protocol as a typed, validated dataclass.
+"""Every frame of the protocol as a msgspec Struct: the one definition of the wire (docs/architecture.md, "One
+schema source").
 
-Wire form: a msgpack map with ``t`` = the frame type and the dataclass fields by name; fields that are
-None are omitted. Requests carry a client-chosen ``id`` that the reply (or the error) echoes.
-Bounds live next to each field (see protocol/schema.py) and are the contract of docs/protocol.md.
+Wire form: a msgpack map with ``t`` = the frame type (the Struct's tag) and the fields by name; fields that are
+None are left out. Requests carry a client-chosen ``id`` that the reply (or the error) echoes. The bounds live
+in each field's type (protocol/schema.py) and are the contract of docs/protocol.md; protocol/codec.py decodes
+and validates a frame in one pass, and the web client's TypeScript types are generated from the same classes.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar, TypeVar
+
+from msgspec import Meta
 
 from chatd.protocol.reactions import MAX_EMOJI_LEN, MAX_KINDS, emoji_problem
 from chatd.protocol.rooms import GrantableRole, MessageKind, Role, RoomKind, StoredKind, Visibility
-from chatd.protocol.schema import SchemaError, bounded
+from chatd.protocol.schema import Record, SchemaError, always, num, size, text
 
 PROTOCOL_VERSION = 2  # 2: a websocket message may carry a bundle of frames (docs/protocol.md)
 SUPPORTED_VERSIONS = (1, 2)
@@ -23,487 +26,433 @@ UUID_RE = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA
 
 FRAME_TYPES: dict[str, type[Frame]] = {}
 
-RoomId = int
-Seq = int
+ReqId = Annotated[int, num(min=0, max=MAX_ID)]
+RoomId = Annotated[int, num(min=1)]
+Pos = Annotated[int, num(min=1)]  # user ids, seqs
+Nat = Annotated[int, num(min=0)]  # counts, cursors, timestamps
 # A user is named by id (int) or by username (str) wherever a request names one.
-UserRef = int | str
+UserRef = Annotated[int, num(min=1)] | Annotated[str, text(min_len=1, max_len=32)]
 MEDIA_ID_RE = r"[A-Za-z0-9_-]{16,64}"
 MAX_DURATION_MS = 24 * 3600 * 1000
 MAX_PIXELS_SIDE = 65535
 
 
-class Frame:
+class Frame(Record, frozen=True, tag_field="t"):
+    """A frame: a Record whose map carries its type in `t` (msgspec's tag), so one decoder over the union of
+    frame types picks the class from `t` and validates the rest in the same pass."""
+
     type: ClassVar[str]
 
 
-def frame(name: str) -> Any:
-    def register(cls: type[Frame]) -> type[Frame]:
-        cls.type = name
-        FRAME_TYPES[name] = cls
-        return cls
-    return register
+F = TypeVar("F", bound=Frame)
 
 
-def req_id() -> Any:
-    return bounded(min=0, max=MAX_ID)
-
-
-def room_id() -> Any:
-    return bounded(min=1)
-
-
-def seq(default: Any = ...) -> Any:
-    return bounded(min=0) if default is ... else bounded(min=0, default=default)
+def frame(cls: type[F]) -> type[F]:
+    """Register a frame class under its tag (``class Ping(Frame, tag="ping")``): FRAME_TYPES and `.type`."""
+    name = cls.__struct_config__.tag
+    assert isinstance(name, str) and name not in FRAME_TYPES, name
+    cls.type = name
+    FRAME_TYPES[name] = cls
+    return cls
 
 
 MAX_DESCRIPTION = 1000
 MAX_ICON = 256  # a URL or (once media exists) a media id
-USER_REF_BOUNDS: dict[str, Any] = {"min": 1, "min_len": 1, "max_len": 32}
-
-
-def user_ref() -> Any:
-    return bounded(**USER_REF_BOUNDS)
+INVITE_CODE_RE = r"[A-Za-z0-9_-]+"
+InviteCode = Annotated[str, text(min_len=16, max_len=64, pattern=INVITE_CODE_RE)]
 
 
 # --------------------------------------------------------------------------- auth (before hello)
 
-@frame("signup")
-@dataclass(frozen=True, slots=True)
-class Signup(Frame):
-    id: int = req_id()
-    username: str = bounded(pattern=USERNAME_RE)
-    email: str = bounded(min_len=3, max_len=254)
-    password: str = bounded(min_len=1, max_len=256)
-    device: str | None = bounded(max_len=64, default=None)
-    invite: str | None = bounded(min_len=1, max_len=64, default=None)  # an invite code (CHAT_REGISTRATION=invite)
+@frame
+class Signup(Frame, frozen=True, tag="signup"):
+    id: ReqId
+    username: Annotated[str, text(pattern=USERNAME_RE)]
+    email: Annotated[str, text(min_len=3, max_len=254)]
+    password: Annotated[str, text(min_len=1, max_len=256)]
+    device: Annotated[str, text(max_len=64)] | None = None
+    invite: Annotated[str, text(min_len=1, max_len=64)] | None = None  # an invite code (CHAT_REGISTRATION=invite)
 
 
-@frame("login")
-@dataclass(frozen=True, slots=True)
-class Login(Frame):
-    id: int = req_id()
-    username: str = bounded(min_len=1, max_len=254)  # username or email
-    password: str = bounded(min_len=1, max_len=256)
-    device: str | None = bounded(max_len=64, default=None)
+@frame
+class Login(Frame, frozen=True, tag="login"):
+    id: ReqId
+    username: Annotated[str, text(min_len=1, max_len=254)]  # username or email
+    password: Annotated[str, text(min_len=1, max_len=256)]
+    device: Annotated[str, text(max_len=64)] | None = None
 
 
-@frame("refresh")
-@dataclass(frozen=True, slots=True)
-class Refresh(Frame):
-    id: int = req_id()
-    refresh_token: str = bounded(min_len=1, max_len=256)
+@frame
+class Refresh(Frame, frozen=True, tag="refresh"):
+    id: ReqId
+    refresh_token: Annotated[str, text(min_len=1, max_len=256)]
 
 
-@frame("logout")
-@dataclass(frozen=True, slots=True)
-class Logout(Frame):
-    id: int = req_id()
-    refresh_token: str = bounded(min_len=1, max_len=256)
+@frame
+class Logout(Frame, frozen=True, tag="logout"):
+    id: ReqId
+    refresh_token: Annotated[str, text(min_len=1, max_len=256)]
 
 
-@frame("auth_ok")
-@dataclass(frozen=True, slots=True)
-class AuthOk(Frame):
-    id: int = req_id()
-    user_id: int = bounded(min=1)
-    username: str = bounded(max_len=32)
-    access_token: str = bounded(max_len=4096)
-    refresh_token: str = bounded(max_len=256)
-    expires_in: int = bounded(min=0)
+@frame
+class AuthOk(Frame, frozen=True, tag="auth_ok"):
+    id: ReqId
+    user_id: Pos
+    username: Annotated[str, text(max_len=32)]
+    access_token: Annotated[str, text(max_len=4096)]
+    refresh_token: Annotated[str, text(max_len=256)]
+    expires_in: Nat
 
 
 # --------------------------------------------------------------------------- session
 
-@frame("hello")
-@dataclass(frozen=True, slots=True)
-class Hello(Frame):
-    id: int = req_id()
-    version: int = bounded(min=1, max=1000)
-    token: str = bounded(min_len=1, max_len=4096)
+@frame
+class Hello(Frame, frozen=True, tag="hello"):
+    id: ReqId
+    version: Annotated[int, num(min=1, max=1000)]
+    token: Annotated[str, text(min_len=1, max_len=4096)]
     # room -> last seq this client already has (from its cache); backlog starts after it
-    cursors: dict[int, int] | None = bounded(max_len=10_000, default=None)
+    cursors: Annotated[dict[Nat, Nat], size(max_len=10_000)] | None = None
 
 
-@frame("welcome")
-@dataclass(frozen=True, slots=True)
-class Welcome(Frame):
-    id: int = req_id()
-    version: int = bounded(min=1)
-    user_id: int = bounded(min=1)
-    username: str = bounded(max_len=32)
-    max_frame_bytes: int = bounded(min=1)
+@frame
+class Welcome(Frame, frozen=True, tag="welcome"):
+    id: ReqId
+    version: Pos
+    user_id: Pos
+    username: Annotated[str, text(max_len=32)]
+    max_frame_bytes: Pos
 
 
-@frame("auth")
-@dataclass(frozen=True, slots=True)
-class Auth(Frame):
+@frame
+class Auth(Frame, frozen=True, tag="auth"):
     """Replace the connection's access token before it expires (in-band refresh)."""
 
-    id: int = req_id()
-    token: str = bounded(min_len=1, max_len=4096)
+    id: ReqId
+    token: Annotated[str, text(min_len=1, max_len=4096)]
 
 
-@frame("ok")
-@dataclass(frozen=True, slots=True)
-class Ok(Frame):
-    id: int = req_id()
+@frame
+class Ok(Frame, frozen=True, tag="ok"):
+    id: ReqId
 
 
-@frame("ping")
-@dataclass(frozen=True, slots=True)
-class Ping(Frame):
+@frame
+class Ping(Frame, frozen=True, tag="ping"):
     """Is this connection alive? Answered with `ok` at once (a client's heartbeat). Needs a hello first."""
 
-    id: int = req_id()
+    id: ReqId
 
 
-@frame("error")
-@dataclass(frozen=True, slots=True)
-class Error(Frame):
-    code: str = bounded(max_len=32)
-    message: str = bounded(max_len=1000)
-    id: int | None = bounded(min=0, max=MAX_ID, default=None)
-    retry_after: float | None = bounded(min=0, default=None)
+@frame
+class Error(Frame, frozen=True, tag="error"):
+    code: Annotated[str, text(max_len=32)]
+    message: Annotated[str, text(max_len=1000)]
+    id: ReqId | None = None
+    retry_after: Annotated[float, Meta(ge=0)] | None = None
 
 
 # --------------------------------------------------------------------------- rooms
 
-@dataclass(frozen=True, slots=True)
-class Member:
-    user: int = bounded(min=1)
-    username: str = bounded(max_len=32)
-    role: Role = "member"
+class Member(Record, frozen=True):
+    user: Pos
+    username: Annotated[str, text(max_len=32)]
+    role: Role = always("member")
 
 
-@dataclass(frozen=True, slots=True)
-class MediaRef:
+class MediaRef(Record, frozen=True):
     """What a `send` says of the media item it carries: the id its upload returned, and what the server
     cannot read from the bytes (a duration; a video's size). An image's size comes from the server."""
 
-    id: str = bounded(pattern=MEDIA_ID_RE)
-    duration_ms: int | None = bounded(min=1, max=MAX_DURATION_MS, default=None)  # audio and video
-    width: int | None = bounded(min=1, max=MAX_PIXELS_SIDE, default=None)  # video
-    height: int | None = bounded(min=1, max=MAX_PIXELS_SIDE, default=None)
+    id: Annotated[str, text(pattern=MEDIA_ID_RE)]
+    duration_ms: Annotated[int, num(min=1, max=MAX_DURATION_MS)] | None = None  # audio and video
+    width: Annotated[int, num(min=1, max=MAX_PIXELS_SIDE)] | None = None  # video
+    height: Annotated[int, num(min=1, max=MAX_PIXELS_SIDE)] | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Media:
+class Media(Record, frozen=True):
     """A message's media item as everyone sees it; download it (and its thumbnail) from the HTTP side."""
 
-    id: str = bounded(pattern=MEDIA_ID_RE)
-    mime: str = bounded(max_len=255)  # sniffed from the bytes on upload, never the sender's claim
-    size: int = bounded(min=0)
-    width: int | None = bounded(min=1, max=MAX_PIXELS_SIDE, default=None)
-    height: int | None = bounded(min=1, max=MAX_PIXELS_SIDE, default=None)
-    duration_ms: int | None = bounded(min=1, max=MAX_DURATION_MS, default=None)
-    file_name: str | None = bounded(max_len=255, default=None)
-    thumbnail_id: str | None = bounded(pattern=MEDIA_ID_RE, default=None)
+    id: Annotated[str, text(pattern=MEDIA_ID_RE)]
+    mime: Annotated[str, text(max_len=255)]  # sniffed from the bytes on upload, never the sender's claim
+    size: Nat
+    width: Annotated[int, num(min=1, max=MAX_PIXELS_SIDE)] | None = None
+    height: Annotated[int, num(min=1, max=MAX_PIXELS_SIDE)] | None = None
+    duration_ms: Annotated[int, num(min=1, max=MAX_DURATION_MS)] | None = None
+    file_name: Annotated[str, text(max_len=255)] | None = None
+    thumbnail_id: Annotated[str, text(pattern=MEDIA_ID_RE)] | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Reaction:
+class Reaction(Record, frozen=True):
     """One emoji on a message and who put it there, in the order they reacted (protocol/reactions.py)."""
 
-    emoji: str = bounded(min_len=1, max_len=MAX_EMOJI_LEN)
-    users: list[int] = bounded(min_len=1, max_len=100_000)
+    emoji: Annotated[str, text(min_len=1, max_len=MAX_EMOJI_LEN)]
+    users: Annotated[list[Annotated[int, num()]], size(min_len=1, max_len=100_000)]
 
 
-@dataclass(frozen=True, slots=True)
-class Message:
-    room: int = room_id()
-    seq: int = bounded(min=1)
-    ts: int = bounded(min=0)  # milliseconds since the Unix epoch, server clock
-    kind: StoredKind = "text"
-    sender: int | None = bounded(min=1, default=None)  # None for system messages
-    client_id: str | None = bounded(max_len=36, default=None)
-    body: str | None = bounded(max_len=65536, default=None)  # None once deleted
+class Message(Record, frozen=True):
+    room: RoomId
+    seq: Pos
+    ts: Nat  # milliseconds since the Unix epoch, server clock
+    kind: StoredKind = always("text")
+    sender: Pos | None = None  # None for system messages
+    client_id: Annotated[str, text(max_len=36)] | None = None
+    body: Annotated[str, text(max_len=65536)] | None = None  # None once deleted
     # system messages: {"type": created|member_added|member_removed|member_left|owner_changed|..., ...}
-    event: dict[str, Any] | None = bounded(max_len=16, default=None)
-    edited_ts: int | None = bounded(min=0, default=None)  # set once edited (history shows the current body)
-    deleted: bool = False
+    event: Annotated[dict[Annotated[str, text()], Any], size(max_len=16)] | None = None
+    edited_ts: Nat | None = None  # set once edited (history shows the current body)
+    deleted: bool = always(False)
     media: Media | None = None  # image, video, audio and file messages (None once deleted); body: the caption
-    reply_to: int | None = bounded(min=1, default=None)  # the seq of the message this one answers
-    reactions: list[Reaction] | None = bounded(max_len=MAX_KINDS, default=None)  # None: no reactions
+    reply_to: Pos | None = None  # the seq of the message this one answers
+    reactions: Annotated[list[Reaction], size(max_len=MAX_KINDS)] | None = None  # None: no reactions
 
 
-@dataclass(frozen=True, slots=True)
-class RoomInfo:
-    room: int = room_id()
-    members: list[Member] = bounded(max_len=100_000)
-    kind: RoomKind = "group"
-    name: str | None = bounded(max_len=100, default=None)
-    history_visibility: Visibility = "shared"
-    last_seq: int = seq(0)
-    description: str | None = bounded(max_len=MAX_DESCRIPTION, default=None)
-    icon: str | None = bounded(max_len=MAX_ICON, default=None)
+class RoomInfo(Record, frozen=True):
+    room: RoomId
+    members: Annotated[list[Member], size(max_len=100_000)]
+    kind: RoomKind = always("group")
+    name: Annotated[str, text(max_len=100)] | None = None
+    history_visibility: Visibility = always("shared")
+    last_seq: Nat = always(0)
+    description: Annotated[str, text(max_len=MAX_DESCRIPTION)] | None = None
+    icon: Annotated[str, text(max_len=MAX_ICON)] | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class RoomSummary:
-    room: int = room_id()
-    kind: RoomKind = "group"
-    name: str | None = bounded(max_len=100, default=None)
-    last_seq: int = seq(0)
-    delivered_seq: int = seq(0)
-    read_seq: int = seq(0)
-    unread: int = seq(0)
-    mentions: int = seq(0)  # unread messages that @mention you
-    muted: bool = False
-    member: bool = True  # False: removed or left, still listed up to the removal point
-    peer: int | None = bounded(min=1, default=None)  # direct rooms: the other person
+class RoomSummary(Record, frozen=True):
+    room: RoomId
+    kind: RoomKind = always("group")
+    name: Annotated[str, text(max_len=100)] | None = None
+    last_seq: Nat = always(0)
+    delivered_seq: Nat = always(0)
+    read_seq: Nat = always(0)
+    unread: Nat = always(0)
+    mentions: Nat = always(0)  # unread messages that @mention you
+    muted: bool = always(False)
+    member: bool = always(True)  # False: removed or left, still listed up to the removal point
+    peer: Pos | None = None  # direct rooms: the other person
     last_message: Message | None = None
 
 
-@frame("open_direct")
-@dataclass(frozen=True, slots=True)
-class OpenDirect(Frame):
-    id: int = req_id()
-    user: UserRef = user_ref()
+@frame
+class OpenDirect(Frame, frozen=True, tag="open_direct"):
+    id: ReqId
+    user: UserRef
 
 
-@frame("create_group")
-@dataclass(frozen=True, slots=True)
-class CreateGroup(Frame):
-    id: int = req_id()
-    name: str = bounded(min_len=1, max_len=100)
-    members: list[UserRef] | None = bounded(max_len=1000, items=USER_REF_BOUNDS, default=None)
-    history_visibility: Visibility = "shared"
+@frame
+class CreateGroup(Frame, frozen=True, tag="create_group"):
+    id: ReqId
+    name: Annotated[str, text(min_len=1, max_len=100)]
+    members: Annotated[list[UserRef], size(max_len=1000)] | None = None
+    history_visibility: Visibility = always("shared")
 
 
-@frame("add_members")
-@dataclass(frozen=True, slots=True)
-class AddMembers(Frame):
-    id: int = req_id()
-    room: int = room_id()
-    users: list[UserRef] = bounded(min_len=1, max_len=100, items=USER_REF_BOUNDS)
+@frame
+class AddMembers(Frame, frozen=True, tag="add_members"):
+    id: ReqId
+    room: RoomId
+    users: Annotated[list[UserRef], size(min_len=1, max_len=100)]
 
 
-@frame("remove_member")
-@dataclass(frozen=True, slots=True)
-class RemoveMember(Frame):
+@frame
+class RemoveMember(Frame, frozen=True, tag="remove_member"):
     """Kick: remove a member. A kicked user may rejoin through any live invite link of the room (a ban
     stops that); `revoke_invites` revokes all of them in the same transaction as the removal."""
 
-    id: int = req_id()
-    room: int = room_id()
-    user: UserRef = user_ref()
-    revoke_invites: bool = False
+    id: ReqId
+    room: RoomId
+    user: UserRef
+    revoke_invites: bool = always(False)
 
 
-@frame("leave")
-@dataclass(frozen=True, slots=True)
-class Leave(Frame):
-    id: int = req_id()
-    room: int = room_id()
+@frame
+class Leave(Frame, frozen=True, tag="leave"):
+    id: ReqId
+    room: RoomId
 
 
-@frame("ban")
-@dataclass(frozen=True, slots=True)
-class Ban(Frame):
+@frame
+class Ban(Frame, frozen=True, tag="ban"):
     """Remove `user` (if a member) and keep them out: no add or invite lets them back until `unban`."""
 
-    id: int = req_id()
-    room: int = room_id()
-    user: UserRef = user_ref()
+    id: ReqId
+    room: RoomId
+    user: UserRef
 
 
-@frame("unban")
-@dataclass(frozen=True, slots=True)
-class Unban(Frame):
-    id: int = req_id()
-    room: int = room_id()
-    user: UserRef = user_ref()
+@frame
+class Unban(Frame, frozen=True, tag="unban"):
+    id: ReqId
+    room: RoomId
+    user: UserRef
 
 
-@frame("set_role")
-@dataclass(frozen=True, slots=True)
-class SetRole(Frame):
+@frame
+class SetRole(Frame, frozen=True, tag="set_role"):
     """Promote a member to admin or demote an admin to member (the owner only)."""
 
-    id: int = req_id()
-    room: int = room_id()
-    user: UserRef = user_ref()
-    role: GrantableRole = "member"
+    id: ReqId
+    room: RoomId
+    user: UserRef
+    role: GrantableRole = always("member")
 
 
-@frame("transfer_ownership")
-@dataclass(frozen=True, slots=True)
-class TransferOwnership(Frame):
+@frame
+class TransferOwnership(Frame, frozen=True, tag="transfer_ownership"):
     """The owner makes another current member the owner and becomes an admin."""
 
-    id: int = req_id()
-    room: int = room_id()
-    user: UserRef = user_ref()
+    id: ReqId
+    room: RoomId
+    user: UserRef
 
 
-@frame("update_room")
-@dataclass(frozen=True, slots=True)
-class UpdateRoom(Frame):
+@frame
+class UpdateRoom(Frame, frozen=True, tag="update_room"):
     """Change a group's settings (owner and admins). Fields left out stay; "" clears description/icon."""
 
-    id: int = req_id()
-    room: int = room_id()
-    name: str | None = bounded(min_len=1, max_len=100, default=None)
-    description: str | None = bounded(max_len=MAX_DESCRIPTION, default=None)
-    icon: str | None = bounded(max_len=MAX_ICON, default=None)
+    id: ReqId
+    room: RoomId
+    name: Annotated[str, text(min_len=1, max_len=100)] | None = None
+    description: Annotated[str, text(max_len=MAX_DESCRIPTION)] | None = None
+    icon: Annotated[str, text(max_len=MAX_ICON)] | None = None
     history_visibility: Visibility | None = None
 
 
-@frame("get_room")
-@dataclass(frozen=True, slots=True)
-class GetRoom(Frame):
+@frame
+class GetRoom(Frame, frozen=True, tag="get_room"):
     """The room's settings and current members with their roles (members and past members only)."""
 
-    id: int = req_id()
-    room: int = room_id()
+    id: ReqId
+    room: RoomId
 
 
 # --------------------------------------------------------------------------- invite links
 
-INVITE_CODE_BOUNDS: dict[str, Any] = {"min_len": 16, "max_len": 64, "pattern": r"[A-Za-z0-9_-]+"}
+class InviteInfo(Record, frozen=True):
+    code: Annotated[str, text(max_len=64)]
+    room: RoomId
+    created_by: Pos
+    created_ts: Nat
+    use_count: Nat
+    expires_ts: Nat | None = None
+    max_uses: Pos | None = None
+    revoked: bool = always(False)
 
 
-@dataclass(frozen=True, slots=True)
-class InviteInfo:
-    code: str = bounded(max_len=64)
-    room: int = room_id()
-    created_by: int = bounded(min=1)
-    created_ts: int = bounded(min=0)
-    use_count: int = bounded(min=0)
-    expires_ts: int | None = bounded(min=0, default=None)
-    max_uses: int | None = bounded(min=1, default=None)
-    revoked: bool = False
+class InviteJoinRecord(Record, frozen=True):
+    code: Annotated[str, text(max_len=64)]
+    user: Pos
+    username: Annotated[str, text(max_len=32)]
+    seq: Pos  # the member_joined message
+    ts: Nat
 
 
-@dataclass(frozen=True, slots=True)
-class InviteJoinRecord:
-    code: str = bounded(max_len=64)
-    user: int = bounded(min=1)
-    username: str = bounded(max_len=32)
-    seq: int = bounded(min=1)  # the member_joined message
-    ts: int = bounded(min=0)
-
-
-@frame("create_invite")
-@dataclass(frozen=True, slots=True)
-class CreateInvite(Frame):
+@frame
+class CreateInvite(Frame, frozen=True, tag="create_invite"):
     """An invite link to a group (owner and admins). Reply `invite`."""
 
-    id: int = req_id()
-    room: int = room_id()
-    expires_in: int | None = bounded(min=60, max=365 * 24 * 3600, default=None)  # seconds; none: never
-    max_uses: int | None = bounded(min=1, max=1_000_000, default=None)  # none: unlimited
+    id: ReqId
+    room: RoomId
+    expires_in: Annotated[int, num(min=60, max=365 * 24 * 3600)] | None = None  # seconds; none: never
+    max_uses: Annotated[int, num(min=1, max=1_000_000)] | None = None  # none: unlimited
 
 
-@frame("invite")
-@dataclass(frozen=True, slots=True)
-class Invite(Frame):
-    id: int = req_id()
-    invite: InviteInfo = bounded()
+@frame
+class Invite(Frame, frozen=True, tag="invite"):
+    id: ReqId
+    invite: InviteInfo
 
 
-@frame("list_invites")
-@dataclass(frozen=True, slots=True)
-class ListInvites(Frame):
-    id: int = req_id()
-    room: int = room_id()
+@frame
+class ListInvites(Frame, frozen=True, tag="list_invites"):
+    id: ReqId
+    room: RoomId
 
 
-@frame("invites")
-@dataclass(frozen=True, slots=True)
-class Invites(Frame):
-    id: int = req_id()
-    invites: list[InviteInfo] = bounded(max_len=1000)
+@frame
+class Invites(Frame, frozen=True, tag="invites"):
+    id: ReqId
+    invites: Annotated[list[InviteInfo], size(max_len=1000)]
 
 
-@frame("revoke_invite")
-@dataclass(frozen=True, slots=True)
-class RevokeInvite(Frame):
+@frame
+class RevokeInvite(Frame, frozen=True, tag="revoke_invite"):
     """Revoke a link; with `remove_joined`, also remove everyone still in the room who joined through it."""
 
-    id: int = req_id()
-    room: int = room_id()
-    code: str = bounded(**INVITE_CODE_BOUNDS)
-    remove_joined: bool = False
+    id: ReqId
+    room: RoomId
+    code: InviteCode
+    remove_joined: bool = always(False)
 
 
-@frame("list_invite_joins")
-@dataclass(frozen=True, slots=True)
-class ListInviteJoins(Frame):
-    id: int = req_id()
-    room: int = room_id()
+@frame
+class ListInviteJoins(Frame, frozen=True, tag="list_invite_joins"):
+    id: ReqId
+    room: RoomId
 
 
-@frame("invite_joins")
-@dataclass(frozen=True, slots=True)
-class InviteJoins(Frame):
-    id: int = req_id()
-    joins: list[InviteJoinRecord] = bounded(max_len=1000)
+@frame
+class InviteJoins(Frame, frozen=True, tag="invite_joins"):
+    id: ReqId
+    joins: Annotated[list[InviteJoinRecord], size(max_len=1000)]
 
 
-@frame("preview_invite")
-@dataclass(frozen=True, slots=True)
-class PreviewInvite(Frame):
+@frame
+class PreviewInvite(Frame, frozen=True, tag="preview_invite"):
     """What an invite link leads to, before joining. Reply `invite_preview`, or the error a join would get
     (not_found, invite_expired, invite_revoked, invite_used_up). Counts against the join rate limit."""
 
-    id: int = req_id()
-    code: str = bounded(**INVITE_CODE_BOUNDS)
+    id: ReqId
+    code: InviteCode
 
 
-@frame("invite_preview")
-@dataclass(frozen=True, slots=True)
-class InvitePreview(Frame):
-    id: int = req_id()
-    room: int = room_id()
-    members: int = seq(0)  # current members
-    member: bool = False  # you are one of them already
-    name: str | None = bounded(max_len=100, default=None)
-    description: str | None = bounded(max_len=MAX_DESCRIPTION, default=None)
-    icon: str | None = bounded(max_len=MAX_ICON, default=None)
+@frame
+class InvitePreview(Frame, frozen=True, tag="invite_preview"):
+    id: ReqId
+    room: RoomId
+    members: Nat = always(0)  # current members
+    member: bool = always(False)  # you are one of them already
+    name: Annotated[str, text(max_len=100)] | None = None
+    description: Annotated[str, text(max_len=MAX_DESCRIPTION)] | None = None
+    icon: Annotated[str, text(max_len=MAX_ICON)] | None = None
 
 
-@frame("join")
-@dataclass(frozen=True, slots=True)
-class Join(Frame):
+@frame
+class Join(Frame, frozen=True, tag="join"):
     """Join a group through an invite link's code. Reply `ok` after commit (then `get_room`)."""
 
-    id: int = req_id()
-    code: str = bounded(**INVITE_CODE_BOUNDS)
+    id: ReqId
+    code: InviteCode
 
 
-@frame("room")
-@dataclass(frozen=True, slots=True)
-class Room(Frame):
-    id: int = req_id()
-    room: RoomInfo = bounded()
+@frame
+class Room(Frame, frozen=True, tag="room"):
+    id: ReqId
+    room: RoomInfo
 
 
-@frame("list_rooms")
-@dataclass(frozen=True, slots=True)
-class ListRooms(Frame):
-    id: int = req_id()
+@frame
+class ListRooms(Frame, frozen=True, tag="list_rooms"):
+    id: ReqId
 
 
-@frame("rooms")
-@dataclass(frozen=True, slots=True)
-class Rooms(Frame):
-    id: int = req_id()
-    rooms: list[RoomSummary] = bounded(max_len=100_000)
+@frame
+class Rooms(Frame, frozen=True, tag="rooms"):
+    id: ReqId
+    rooms: Annotated[list[RoomSummary], size(max_len=100_000)]
 
 
 # --------------------------------------------------------------------------- messages
 
-@frame("send")
-@dataclass(frozen=True, slots=True)
-class Send(Frame):
-    id: int = req_id()
-    room: int = room_id()
-    client_id: str = bounded(pattern=UUID_RE)  # idempotency key: a retry reuses it
-    body: str = bounded(max_len=16_000, default="")  # the text; for media kinds the caption (may be empty)
-    kind: MessageKind = "text"
+@frame
+class Send(Frame, frozen=True, tag="send"):
+    id: ReqId
+    room: RoomId
+    client_id: Annotated[str, text(pattern=UUID_RE)]  # idempotency key: a retry reuses it
+    body: Annotated[str, text(max_len=16_000)] = always("")  # the text; for media kinds the caption (may be empty)
+    kind: MessageKind = always("text")
     media: MediaRef | None = None  # required for image, video, audio and file; none for text
-    reply_to: int | None = bounded(min=1, default=None)  # answer message `reply_to` of this room
+    reply_to: Pos | None = None  # answer message `reply_to` of this room
 
     def __post_init__(self) -> None:
         if self.kind == "text":
@@ -519,33 +468,30 @@ class Send(Frame):
             raise SchemaError("field 'media.width' and 'media.height' are for video only (images are measured)")
 
 
-@frame("edit")
-@dataclass(frozen=True, slots=True)
-class Edit(Frame):
+@frame
+class Edit(Frame, frozen=True, tag="edit"):
     """Replace the body of your own message `seq`. Reply `ok`; everyone gets a `message_edited` event."""
 
-    id: int = req_id()
-    room: int = room_id()
-    seq: int = bounded(min=1)
-    body: str = bounded(min_len=1, max_len=16_000)
+    id: ReqId
+    room: RoomId
+    seq: Pos
+    body: Annotated[str, text(min_len=1, max_len=16_000)]
 
 
-@frame("delete")
-@dataclass(frozen=True, slots=True)
-class Delete(Frame):
+@frame
+class Delete(Frame, frozen=True, tag="delete"):
     """Delete message `seq` for everyone (yours; in groups admins and the owner may delete any)."""
 
-    id: int = req_id()
-    room: int = room_id()
-    seq: int = bounded(min=1)
+    id: ReqId
+    room: RoomId
+    seq: Pos
 
 
-@dataclass(frozen=True, slots=True)
-class Reacting(Frame):
-    id: int = req_id()
-    room: int = room_id()
-    target: int = bounded(min=1)  # the seq of the message
-    emoji: str = bounded(min_len=1, max_len=MAX_EMOJI_LEN)
+class Reacting(Frame, frozen=True):
+    id: ReqId
+    room: RoomId
+    target: Pos  # the seq of the message
+    emoji: Annotated[str, text(min_len=1, max_len=MAX_EMOJI_LEN)]
 
     def __post_init__(self) -> None:
         problem = emoji_problem(self.emoji)
@@ -553,184 +499,165 @@ class Reacting(Frame):
             raise SchemaError(f"field 'emoji' {problem}")
 
 
-@frame("react")
-@dataclass(frozen=True, slots=True)
-class React(Reacting):
+@frame
+class React(Reacting, frozen=True, tag="react"):
     """Put `emoji` on message `target`. Reply `ok` (also when you had already); everyone gets a
     `reaction_added` event."""
 
 
-@frame("unreact")
-@dataclass(frozen=True, slots=True)
-class Unreact(Reacting):
+@frame
+class Unreact(Reacting, frozen=True, tag="unreact"):
     """Take your `emoji` off message `target`. Reply `ok` (also when you had none); everyone gets a
     `reaction_removed` event."""
 
 
-@frame("sent")
-@dataclass(frozen=True, slots=True)
-class Sent(Frame):
-    id: int = req_id()
-    room: int = room_id()
-    seq: int = bounded(min=1)
-    ts: int = bounded(min=0)
-    client_id: str = bounded(max_len=36)
-    duplicate: bool = False  # True when this client_id was already stored (a retry)
+@frame
+class Sent(Frame, frozen=True, tag="sent"):
+    id: ReqId
+    room: RoomId
+    seq: Pos
+    ts: Nat
+    client_id: Annotated[str, text(max_len=36)]
+    duplicate: bool = always(False)  # True when this client_id was already stored (a retry)
 
 
-@frame("msgs")
-@dataclass(frozen=True, slots=True)
-class Msgs(Frame):
+@frame
+class Msgs(Frame, frozen=True, tag="msgs"):
     """Server push: one or more messages, in seq order per room. Ack each room's highest seq."""
 
-    messages: list[Message] = bounded(min_len=1, max_len=MAX_BATCH)
-    backlog: bool = False  # True: a catch-up batch; the next one comes after this one is acked
+    messages: Annotated[list[Message], size(min_len=1, max_len=MAX_BATCH)]
+    backlog: bool = always(False)  # True: a catch-up batch; the next one comes after this one is acked
 
 
-@frame("ack")
-@dataclass(frozen=True, slots=True)
-class Ack(Frame):
+@frame
+class Ack(Frame, frozen=True, tag="ack"):
     """Cumulative: I have every message of `room` up to `seq`. No reply."""
 
-    room: int = room_id()
-    seq: int = seq()
+    room: RoomId
+    seq: Nat
 
 
-@frame("read")
-@dataclass(frozen=True, slots=True)
-class Read(Frame):
+@frame
+class Read(Frame, frozen=True, tag="read"):
     """Cumulative read marker (never moves backwards). No reply."""
 
-    room: int = room_id()
-    seq: int = seq()
+    room: RoomId
+    seq: Nat
 
 
-@frame("status")
-@dataclass(frozen=True, slots=True)
-class Status(Frame):
+@frame
+class Status(Frame, frozen=True, tag="status"):
     """Server push: `user` has every message of `room` up to `delivered_seq` (and has read up to `read_seq`)."""
 
-    room: int = room_id()
-    user: int = bounded(min=1)
-    delivered_seq: int = seq()
-    read_seq: int | None = bounded(min=0, default=None)  # left out when `user` or you turned receipts off
+    room: RoomId
+    user: Pos
+    delivered_seq: Nat
+    read_seq: Nat | None = None  # left out when `user` or you turned receipts off
 
 
-@dataclass(frozen=True, slots=True)
-class Count:
-    seq: int = bounded(min=1)
-    delivered: int = bounded(min=0)
-    read: int | None = bounded(min=0, default=None)
+class Count(Record, frozen=True):
+    seq: Pos
+    delivered: Nat
+    read: Nat | None = None
 
 
-@frame("receipt_counts")
-@dataclass(frozen=True, slots=True)
-class ReceiptCounts(Frame):
+@frame
+class ReceiptCounts(Frame, frozen=True, tag="receipt_counts"):
     """Server push in big rooms: of the `others` current members, how many have / have read your messages."""
 
-    room: int = room_id()
-    others: int = seq()
-    counts: list[Count] = bounded(max_len=MAX_BATCH)
+    room: RoomId
+    others: Nat
+    counts: Annotated[list[Count], size(max_len=MAX_BATCH)]
 
 
-@dataclass(frozen=True, slots=True)
-class MemberReceipt:
-    user: int = bounded(min=1)
-    delivered_seq: int = seq()
-    read_seq: int | None = bounded(min=0, default=None)  # left out as in `status`
+class MemberReceipt(Record, frozen=True):
+    user: Pos
+    delivered_seq: Nat
+    read_seq: Nat | None = None  # left out as in `status`
 
 
-@frame("get_receipts")
-@dataclass(frozen=True, slots=True)
-class GetReceipts(Frame):
+@frame
+class GetReceipts(Frame, frozen=True, tag="get_receipts"):
     """Where the room's receipts stand now, for a device that was not there when they were pushed."""
 
-    id: int = req_id()
-    room: int = room_id()
+    id: ReqId
+    room: RoomId
 
 
-@frame("receipts")
-@dataclass(frozen=True, slots=True)
-class RoomReceipts(Frame):
+@frame
+class RoomReceipts(Frame, frozen=True, tag="receipts"):
     """Reply to `get_receipts`: what `status` (rooms of up to 100 members: `members`, everyone but you) or
     `receipt_counts` (bigger rooms: `counts` for your latest messages) would say now."""
 
-    id: int = req_id()
-    room: int = room_id()
-    others: int = seq()
-    members: list[MemberReceipt] = bounded(max_len=MAX_BATCH)
-    counts: list[Count] = bounded(max_len=MAX_BATCH)
+    id: ReqId
+    room: RoomId
+    others: Nat
+    members: Annotated[list[MemberReceipt], size(max_len=MAX_BATCH)]
+    counts: Annotated[list[Count], size(max_len=MAX_BATCH)]
 
 
-@frame("counts")
-@dataclass(frozen=True, slots=True)
-class Counts(Frame):
+@frame
+class Counts(Frame, frozen=True, tag="counts"):
     """Server push to every device of a user when a room's unread or mention count changes."""
 
-    room: int = room_id()
-    unread: int = seq(0)
-    mentions: int = seq(0)
-    muted: bool = False
+    room: RoomId
+    unread: Nat = always(0)
+    mentions: Nat = always(0)
+    muted: bool = always(False)
 
 
-@frame("mute")
-@dataclass(frozen=True, slots=True)
-class Mute(Frame):
+@frame
+class Mute(Frame, frozen=True, tag="mute"):
     """Mute a room (no push notifications; counts still kept) or unmute it. Reply `ok`."""
 
-    id: int = req_id()
-    room: int = room_id()
-    muted: bool = True
+    id: ReqId
+    room: RoomId
+    muted: bool = always(True)
 
 
-@frame("settings")
-@dataclass(frozen=True, slots=True)
-class Settings(Frame):
+@frame
+class Settings(Frame, frozen=True, tag="settings"):
     """Your account settings; fields left out stay. Reply `ok`."""
 
-    id: int = req_id()
+    id: ReqId
     read_receipts: bool | None = None
 
 
-@frame("typing")
-@dataclass(frozen=True, slots=True)
-class Typing(Frame):
+@frame
+class Typing(Frame, frozen=True, tag="typing"):
     """I am typing in `room` (send again every few seconds while it lasts) or I stopped. No reply."""
 
-    room: int = room_id()
-    active: bool = True
+    room: RoomId
+    active: bool = always(True)
 
 
-@frame("typing_changed")
-@dataclass(frozen=True, slots=True)
-class TypingChanged(Frame):
+@frame
+class TypingChanged(Frame, frozen=True, tag="typing_changed"):
     """Server push to the online members: `user` started or stopped typing in `room`."""
 
-    room: int = room_id()
-    user: int = bounded(min=1)
-    active: bool = True
+    room: RoomId
+    user: Pos
+    active: bool = always(True)
 
 
-@frame("history")
-@dataclass(frozen=True, slots=True)
-class History(Frame):
+@frame
+class History(Frame, frozen=True, tag="history"):
     """Request a page of the `limit` messages just before `before_seq` (latest if omitted)."""
 
-    id: int = req_id()
-    room: int = room_id()
-    before_seq: int | None = bounded(min=1, default=None)
-    limit: int = bounded(min=1, max=MAX_BATCH, default=50)
+    id: ReqId
+    room: RoomId
+    before_seq: Pos | None = None
+    limit: Annotated[int, num(min=1, max=MAX_BATCH)] = always(50)
 
 
-@frame("history_page")
-@dataclass(frozen=True, slots=True)
-class HistoryPage(Frame):
+@frame
+class HistoryPage(Frame, frozen=True, tag="history_page"):
     """Reply to `history`: messages in ascending seq order; `has_more` if older ones are visible."""
 
-    id: int = req_id()
-    room: int = room_id()
-    messages: list[Message] = bounded(max_len=MAX_BATCH)
-    has_more: bool = False
+    id: ReqId
+    room: RoomId
+    messages: Annotated[list[Message], size(max_len=MAX_BATCH)]
+    has_more: bool = always(False)
 
 
 __all__ = [name for name, cls in list(globals().items())

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+
+from msgspec import structs
 
 from chatd.protocol.frames import Message
 from chatd.protocol.rooms import Visibility
@@ -90,4 +92,4 @@ def redacted(message: Message, window: Window) -> Message:
     hidden = TELLS.get(event.get("type", ""))
     if hidden is None or hidden not in event:
         return message
-    return replace(message, event={k: v for k, v in event.items() if k != hidden})
+    return structs.replace(message, event={k: v for k, v in event.items() if k != hidden})

@@ -6,11 +6,10 @@ Registered in FRAME_TYPES like every frame of protocol/frames.py. Every request 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Literal
 
-from chatd.protocol.frames import USER_REF_BOUNDS, Frame, UserRef, frame, req_id
-from chatd.protocol.schema import bounded
+from chatd.protocol.frames import Frame, Nat, Pos, ReqId, UserRef, frame
+from chatd.protocol.schema import Record, always, num, size, text
 
 # Who may see a profile field: anybody, the people who currently share a room with its owner, or no one
 # (the owner always sees everything).
@@ -27,100 +26,87 @@ MAX_SEARCH_RESULTS = 20
 MAX_PRESENCE_USERS = 100
 
 
-def _visibility(min_len: int = 0) -> Any:
-    return bounded(min_len=min_len, max_len=len(PROFILE_FIELDS), default=None)
-
-
-@dataclass(frozen=True, slots=True)
-class ProfileInfo:
+class ProfileInfo(Record, frozen=True):
     """What the asker may see of a user. Hidden or unset fields are left out."""
 
-    user: int = bounded(min=1)
-    username: str = bounded(max_len=32)  # always visible
-    display_name: str | None = bounded(max_len=MAX_DISPLAY_NAME, default=None)
-    about: str | None = bounded(max_len=MAX_ABOUT, default=None)
-    avatar: str | None = bounded(max_len=MAX_AVATAR, default=None)
+    user: Pos
+    username: Annotated[str, text(max_len=32)]  # always visible
+    display_name: Annotated[str, text(max_len=MAX_DISPLAY_NAME)] | None = None
+    about: Annotated[str, text(max_len=MAX_ABOUT)] | None = None
+    avatar: Annotated[str, text(max_len=MAX_AVATAR)] | None = None
     online: bool | None = None  # follows last_seen's visibility; left out when presence is unknown
-    last_seen: int | None = bounded(min=0, default=None)  # ms since the epoch; only while offline
-    visibility: dict[ProfileField, Level] | None = _visibility()  # your own profile only: every field's level
+    last_seen: Nat | None = None  # ms since the epoch; only while offline
+    # your own profile only: every field's level
+    visibility: Annotated[dict[ProfileField, Level], size(max_len=len(PROFILE_FIELDS))] | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class PresenceInfo:
-    user: int = bounded(min=1)
+class PresenceInfo(Record, frozen=True):
+    user: Pos
     online: bool | None = None  # left out (with last_seen) when the user's last_seen is hidden from you
-    last_seen: int | None = bounded(min=0, default=None)  # ms since the epoch; offline users seen before
+    last_seen: Nat | None = None  # ms since the epoch; offline users seen before
 
 
-@frame("update_profile")
-@dataclass(frozen=True, slots=True)
-class UpdateProfile(Frame):
+@frame
+class UpdateProfile(Frame, frozen=True, tag="update_profile"):
     """Change your profile; fields left out stay, "" clears a text field. Reply `profile` (your own)."""
 
-    id: int = req_id()
-    display_name: str | None = bounded(max_len=MAX_DISPLAY_NAME, default=None)
-    about: str | None = bounded(max_len=MAX_ABOUT, default=None)
-    avatar: str | None = bounded(max_len=MAX_AVATAR, default=None)
-    visibility: dict[ProfileField, Level] | None = _visibility(min_len=1)
+    id: ReqId
+    display_name: Annotated[str, text(max_len=MAX_DISPLAY_NAME)] | None = None
+    about: Annotated[str, text(max_len=MAX_ABOUT)] | None = None
+    avatar: Annotated[str, text(max_len=MAX_AVATAR)] | None = None
+    visibility: Annotated[dict[ProfileField, Level], size(min_len=1, max_len=len(PROFILE_FIELDS))] | None = None
 
 
-@frame("get_profile")
-@dataclass(frozen=True, slots=True)
-class GetProfile(Frame):
+@frame
+class GetProfile(Frame, frozen=True, tag="get_profile"):
     """A user's profile as you may see it (your own when `user` is left out). Reply `profile`."""
 
-    id: int = req_id()
-    user: UserRef | None = bounded(**USER_REF_BOUNDS, default=None)
+    id: ReqId
+    user: UserRef | None = None
 
 
-@frame("profile")
-@dataclass(frozen=True, slots=True)
-class Profile(Frame):
-    id: int = req_id()
-    profile: ProfileInfo = bounded()
+@frame
+class Profile(Frame, frozen=True, tag="profile"):
+    id: ReqId
+    profile: ProfileInfo
 
 
-@frame("search_users")
-@dataclass(frozen=True, slots=True)
-class SearchUsers(Frame):
+@frame
+class SearchUsers(Frame, frozen=True, tag="search_users"):
     """Users whose username starts with `query` (ignoring case), in username order. Reply `users`."""
 
-    id: int = req_id()
-    query: str = bounded(min_len=1, max_len=32)
-    limit: int = bounded(min=1, max=MAX_SEARCH_RESULTS, default=MAX_SEARCH_RESULTS)
+    id: ReqId
+    query: Annotated[str, text(min_len=1, max_len=32)]
+    limit: Annotated[int, num(min=1, max=MAX_SEARCH_RESULTS)] = always(MAX_SEARCH_RESULTS)
 
 
-@frame("users")
-@dataclass(frozen=True, slots=True)
-class Users(Frame):
-    id: int = req_id()
-    users: list[ProfileInfo] = bounded(max_len=MAX_SEARCH_RESULTS)
+@frame
+class Users(Frame, frozen=True, tag="users"):
+    id: ReqId
+    users: Annotated[list[ProfileInfo], size(max_len=MAX_SEARCH_RESULTS)]
 
 
-@frame("get_presence")
-@dataclass(frozen=True, slots=True)
-class GetPresence(Frame):
+@frame
+class GetPresence(Frame, frozen=True, tag="get_presence"):
     """Whether these users are online, or when they were last seen. Reply `presence`."""
 
-    id: int = req_id()
-    users: list[int] = bounded(min_len=1, max_len=MAX_PRESENCE_USERS, items={"min": 1})
+    id: ReqId
+    users: Annotated[list[Pos], size(min_len=1, max_len=MAX_PRESENCE_USERS)]
 
 
-@frame("presence")
-@dataclass(frozen=True, slots=True)
-class Presence(Frame):
-    id: int = req_id()
-    users: list[PresenceInfo] = bounded(max_len=MAX_PRESENCE_USERS)
+@frame
+class Presence(Frame, frozen=True, tag="presence"):
+    id: ReqId
+    users: Annotated[list[PresenceInfo], size(max_len=MAX_PRESENCE_USERS)]
 
 
-@frame("presence_changed")
-@dataclass(frozen=True, slots=True)
-class PresenceChanged(Frame):
+@frame
+class PresenceChanged(Frame, frozen=True, tag="presence_changed"):
     """Server push to the online contacts allowed to see it: `user`'s first device came or last one went."""
 
-    user: int = bounded(min=1)
-    online: bool = False
-    last_seen: int | None = bounded(min=0, default=None)  # when going offline: ms since the epoch
+    user: Pos
+    online: bool = always(False)
+    last_seen: Nat | None = None  # when going offline: ms since the epoch
 
 
 REQUESTS: frozenset[type[Frame]] = frozenset({UpdateProfile, GetProfile, SearchUsers, GetPresence})

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import re
 import secrets
-from dataclasses import dataclass
+from typing import Annotated
 
-from chatd.protocol.frames import Frame, frame, req_id
-from chatd.protocol.schema import bounded
+from chatd.protocol.frames import Frame, Nat, ReqId, frame
+from chatd.protocol.schema import Record, text
 
 # Crockford's base32: no I, L, O or U, so a code read aloud or typed from a screen has no look-alikes
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -58,58 +58,52 @@ def code_of(text: str) -> str | None:
 
 # --------------------------------------------------------------------------- the new device (HTTP bodies)
 
-@dataclass(frozen=True, slots=True)
-class QrStart:
+class QrStart(Record, frozen=True):
     """`POST /api/qr/start`: `device` labels the device-to-be, as `login.device` does."""
 
-    device: str | None = bounded(max_len=64, default=None)
+    device: Annotated[str, text(max_len=64)] | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class QrStarted:
-    code: str  # public: shown in the QR and as text
-    secret: str  # private: only the new device, which polls with it
-    expires_in: int  # seconds
+class QrStarted(Record, frozen=True):
+    code: Annotated[str, text(pattern=CODE_RE)]  # public: shown in the QR and as text
+    secret: Annotated[str, text(min_len=1, max_len=128)]  # private: only the new device, which polls with it
+    expires_in: Nat  # seconds
 
 
-@dataclass(frozen=True, slots=True)
-class QrWait:
+class QrWait(Record, frozen=True):
     """`POST /api/qr/wait`: the request and the secret that proves this is the device that started it."""
 
-    code: str = bounded(min_len=1, max_len=64)
-    secret: str = bounded(min_len=1, max_len=128)
+    code: Annotated[str, text(min_len=1, max_len=64)]
+    secret: Annotated[str, text(min_len=1, max_len=128)]
 
 
 # --------------------------------------------------------------------------- the approving device (websocket)
 
-@frame("qr_login_preview")
-@dataclass(frozen=True, slots=True)
-class QrLoginPreview(Frame):
+@frame
+class QrLoginPreview(Frame, frozen=True, tag="qr_login_preview"):
     """Who asks to sign in with this code: answered by `qr_login_request`."""
 
-    id: int = req_id()
-    code: str = bounded(min_len=1, max_len=200)  # the code, pasted in any form, or the scanned link
+    id: ReqId
+    code: Annotated[str, text(min_len=1, max_len=200)]  # the code, pasted in any form, or the scanned link
 
 
-@frame("qr_login_request")
-@dataclass(frozen=True, slots=True)
-class QrLoginRequest(Frame):
-    id: int = req_id()
-    code: str = bounded(pattern=CODE_RE)
-    address: str = bounded(max_len=64)  # the new device's client address, as the server saw it
-    expires_in: int = bounded(min=0)  # seconds left to answer
-    device: str | None = bounded(max_len=64, default=None)  # the label the new device gave
-    user_agent: str | None = bounded(max_len=MAX_USER_AGENT, default=None)  # its HTTP User-Agent
+@frame
+class QrLoginRequest(Frame, frozen=True, tag="qr_login_request"):
+    id: ReqId
+    code: Annotated[str, text(pattern=CODE_RE)]
+    address: Annotated[str, text(max_len=64)]  # the new device's client address, as the server saw it
+    expires_in: Nat  # seconds left to answer
+    device: Annotated[str, text(max_len=64)] | None = None  # the label the new device gave
+    user_agent: Annotated[str, text(max_len=MAX_USER_AGENT)] | None = None  # its HTTP User-Agent
 
 
-@frame("qr_login_answer")
-@dataclass(frozen=True, slots=True)
-class QrLoginAnswer(Frame):
+@frame
+class QrLoginAnswer(Frame, frozen=True, tag="qr_login_answer"):
     """Approve (sign the new device in to this account, as a device of its own) or decline."""
 
-    id: int = req_id()
-    code: str = bounded(min_len=1, max_len=200)
-    approve: bool = bounded()  # required: true approves, false declines
+    id: ReqId
+    code: Annotated[str, text(min_len=1, max_len=200)]
+    approve: bool  # required: true approves, false declines
 
 
 REQUESTS: frozenset[type[Frame]] = frozenset({QrLoginPreview, QrLoginAnswer})

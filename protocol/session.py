@@ -13,7 +13,7 @@ from chatd.protocol import devices, people, qr
 from chatd.protocol import frames as f
 from chatd.protocol.errors import ErrorCode, Refusal
 
-CLIENT_FRAMES: frozenset[type[f.Frame]] = frozenset({
+CLIENT_FRAMES: frozenset[type[f.Frame]] = frozenset[type[f.Frame]]({
     f.Signup, f.Login, f.Refresh, f.Logout, f.Hello, f.Auth, f.Ping,
     f.OpenDirect, f.CreateGroup, f.GetRoom, f.ListRooms, f.AddMembers, f.RemoveMember, f.Leave, f.Ban, f.Unban,
     f.SetRole, f.TransferOwnership, f.UpdateRoom, f.Mute, f.Settings,

@@ -5,12 +5,12 @@ and presence."""
 
 from __future__ import annotations
 
-import dataclasses
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from msgspec import structs
 from textual.pilot import Pilot
 from textual.widgets import Input, Label
 
@@ -169,7 +169,7 @@ def test_lines_quote_replies_list_reactions_and_say_deleted_and_why_a_session_en
     assert shown.plain == "       ┌ bob: lunch? at one\n--:--  me: noon (edited)\n       👍 2  🎉 1"
     assert [shown.plain[span.start:span.end] for span in shown.spans if span.style == "bold"][-1] == "👍 2"  # mine
     assert message_line(reply, 1, names).plain.startswith("       ┌ an earlier message\n")  # not held here
-    gone = dataclasses.replace(asked, deleted=True, body=None)
+    gone = structs.replace(asked, deleted=True, body=None)
     assert message_line(gone, 1, names).plain == "--:--  bob: message deleted"
     assert message_line(reply, 1, names, None, gone).plain.startswith("       ┌ bob: message deleted\n")
     event = f.Message(room=7, seq=4, ts=0, kind="system", event={"type": "reaction_added", "target": 3, "by": 2})

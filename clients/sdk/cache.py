@@ -30,12 +30,14 @@ from pathlib import Path
 from typing import Any
 
 import msgpack
+import msgspec
 
 from chatd.clients.sdk.sqlite_worker import SqliteWorker, open_worker
 from chatd.protocol import frames as f
 from chatd.protocol import reactions
+from chatd.protocol.codec import from_builtins, to_builtins
 from chatd.protocol.people import ProfileInfo
-from chatd.protocol.schema import SchemaError, build, unbuild
+from chatd.protocol.schema import SchemaError
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB);
@@ -55,18 +57,18 @@ log = logging.getLogger("chatd.clients.sdk.cache")
 
 
 def pack(obj: Any) -> bytes:
-    return msgpack.packb(unbuild(obj), use_bin_type=True)
+    return msgspec.msgpack.encode(obj)
 
 
 def unpack(cls: type, data: bytes) -> Any:
-    return build(cls, msgpack.unpackb(data, raw=False, strict_map_key=False))
+    return msgspec.msgpack.decode(data, type=cls)
 
 
 def readable(cls: type, data: object) -> Any:
     """`data` as a `cls`, or None (logged) when the stored bytes do not decode to one."""
     try:
         return unpack(cls, data)  # type: ignore[arg-type]
-    except (ValueError, TypeError) as exc:  # msgpack's errors and SchemaError are ValueErrors
+    except (ValueError, TypeError) as exc:  # msgspec's DecodeError and ValidationError are ValueErrors
         log.warning("cache: skipping an unreadable %s row: %s", cls.__name__, exc)
         return None
 
@@ -76,7 +78,7 @@ def _edited(target: f.Message, event: f.Message) -> f.Message | None:
     `event`, or None if it is none of them (or carries nothing to apply)."""
     details = event.event or {}
     kind = details.get("type")
-    data = unbuild(target)
+    data = to_builtins(target)
     if kind == "message_edited" and "body" in details:
         data.update(body=details["body"], edited_ts=event.ts)
     elif kind == "message_deleted":
@@ -88,7 +90,7 @@ def _edited(target: f.Message, event: f.Message) -> f.Message | None:
     else:
         return None
     try:
-        return build(f.Message, data)  # type: ignore[no-any-return]
+        return from_builtins(f.Message, data)
     except SchemaError:  # replayed onto a newer copy, an old reaction can pass a limit for a moment: skip it
         return None
 

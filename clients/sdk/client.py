@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import math
 import uuid
 from collections.abc import AsyncIterator
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import trio
+from msgspec import structs
 
 from chatd.clients.sdk.cache import Cache, open_cache
 from chatd.clients.sdk.events import ConnectionChanged, Event, NewMessage, SessionEnded
@@ -219,8 +219,8 @@ class Chat:
     async def _save_counts(self, counts: f.Counts) -> None:
         for summary in await self.cache.rooms():
             if summary.room == counts.room:
-                await self.cache.save_rooms([dataclasses.replace(summary, unread=counts.unread,
-                                                                 mentions=counts.mentions, muted=counts.muted)])
+                await self.cache.save_rooms([structs.replace(summary, unread=counts.unread,
+                                                             mentions=counts.mentions, muted=counts.muted)])
 
     async def next_event(self) -> Event:
         """The next event; handing over the last message of a room in a `msgs` frame acks that room."""

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import dataclasses
 import functools
 import re
 import time
@@ -22,6 +21,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import trio
+from msgspec import structs
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -654,8 +654,8 @@ class ChatApp(LiteralApp):
                 if m.sender == self._me():
                     self._redraw(seq)
         elif isinstance(event, f.Counts) and event.room in self.rooms:
-            self.rooms[event.room] = dataclasses.replace(self.rooms[event.room], unread=event.unread,
-                                                          mentions=event.mentions)
+            self.rooms[event.room] = structs.replace(self.rooms[event.room], unread=event.unread,
+                                                    mentions=event.mentions)
             self._redraw_room(event.room)
         elif isinstance(event, f.TypingChanged):
             people = self.typing_in.setdefault(event.room, set())

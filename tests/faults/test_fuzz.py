@@ -1,9 +1,9 @@
 """Protocol fuzzing: the decoder never raises, and a live server shrugs off a storm of bad frames.
 
 Part 1 runs hypothesis against the pure codec (``protocol.decode`` / ``protocol.encode``). The strategies
-are built from the frame dataclasses themselves (annotations and ``bounded(...)`` metadata, read here
-independently of protocol/schema.py), so every frame type in ``FRAME_TYPES`` is covered, including ones
-added later:
+are built from the frame Structs themselves (their annotations and the msgspec ``Meta`` bounds in them, read
+here independently of how protocol/codec.py uses them), so every frame type in ``FRAME_TYPES`` is covered,
+including ones added later:
 
 - arbitrary bytes, mutated and truncated encodings, and text never raise;
 - arbitrary msgpack maps (recursive values, valid or unknown ``t``, extra, missing and wrong-typed fields,
@@ -37,9 +37,10 @@ import uuid
 from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal, get_args, get_origin
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import msgpack
+import msgspec
 import pytest
 import trio
 from hypothesis import HealthCheck, given, settings
@@ -51,7 +52,7 @@ from chatd.node import Node
 from chatd.protocol import FRAME_TYPES, ErrorCode, ProtocolError, Session, bundle, decode, decode_bundle, encode
 from chatd.protocol import frames as f
 from chatd.protocol.frames import MAX_ID
-from chatd.protocol.schema import INT64_MAX, SchemaError, unbuild
+from chatd.protocol.schema import INT64_MAX, SchemaError, unanchored
 from chatd.protocol.session import CLIENT_FRAMES
 from tests.conftest import Backing, People, Person, make_config, start_node
 
@@ -89,20 +90,50 @@ def is_optional(tp: Any) -> bool:
     return is_union(tp) and type(None) in get_args(tp)
 
 
+def is_struct(tp: Any) -> bool:
+    return isinstance(tp, type) and issubclass(tp, msgspec.Struct)
+
+
 _FIELDS: dict[Any, tuple[Field, ...]] = {}
 
 
 def fields_of(cls: Any) -> tuple[Field, ...]:
     if cls in _FIELDS:
         return _FIELDS[cls]
-    hints = typing.get_type_hints(cls)
     out = []
-    for fd in dataclasses.fields(cls):
-        no_default = fd.default is dataclasses.MISSING and fd.default_factory is dataclasses.MISSING
-        tp = hints[fd.name]
-        out.append(Field(fd.name, tp, fd.metadata, no_default, no_default and not is_optional(tp)))
+    for fd in msgspec.structs.fields(cls):
+        tp, meta = split(fd.type)
+        out.append(Field(fd.name, tp, meta, fd.required, fd.required and not is_optional(tp)))
     _FIELDS[cls] = tuple(out)
     return _FIELDS[cls]
+
+
+def split(tp: Any) -> tuple[Any, dict[str, Any]]:
+    """A field's type without its msgspec bounds, and the bounds: `min`/`max` (numbers), `min_len`/`max_len`,
+    `pattern` (strings; compiled, for a whole match; none for the NUL check every string has), and those of a
+    list's `items` and a map's `keys` and `values`."""
+    meta: dict[str, Any] = {}
+    if get_origin(tp) is Annotated:
+        tp, *extras = get_args(tp)
+        for m in extras:
+            if isinstance(m, msgspec.Meta):
+                meta.update({k: v for k, v in (("min", m.ge), ("max", m.le), ("min_len", m.min_length),
+                                               ("max_len", m.max_length)) if v is not None})
+                pattern = unanchored(m.pattern) if m.pattern is not None else None
+                if pattern is not None:
+                    meta["pattern"] = re.compile(pattern)
+    if is_union(tp):
+        parts = [split(o) for o in get_args(tp)]
+        for _, m in parts:
+            meta.update(m)  # the int and str bounds of a UserRef do not collide
+        return Union[tuple(o for o, _ in parts)], meta  # noqa: UP007 (built from a tuple)
+    if get_origin(tp) is list:
+        item, meta["items"] = split(get_args(tp)[0])
+        return list[item], meta  # type: ignore[valid-type]
+    if get_origin(tp) is dict:
+        (key, meta["keys"]), (value, meta["values"]) = map(split, get_args(tp))
+        return dict[key, value], meta  # type: ignore[valid-type]
+    return tp, meta
 
 
 def int_bounds(meta: Mapping[str, Any]) -> tuple[int, int]:
@@ -117,9 +148,9 @@ def wire(frame: f.Frame) -> dict[Any, Any]:
 
 
 def plain(value: Any) -> Any:
-    """Nested dataclasses as the maps they travel as (None fields left out)."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {fd.name: plain(v) for fd in dataclasses.fields(value) if (v := getattr(value, fd.name)) is not None}
+    """Nested Structs as the maps they travel as (None fields left out)."""
+    if isinstance(value, msgspec.Struct):
+        return {name: plain(v) for name in value.__struct_fields__ if (v := getattr(value, name)) is not None}
     if isinstance(value, list):
         return [plain(v) for v in value]
     if isinstance(value, dict):
@@ -150,7 +181,7 @@ def accepted_kinds(tp: Any) -> frozenset[str]:
     origin = get_origin(tp)
     if origin is Literal:
         return frozenset(kind_of(a) for a in get_args(tp))
-    if dataclasses.is_dataclass(tp) or origin is dict:
+    if is_struct(tp) or origin is dict:
         return frozenset({"map"})
     if origin is list:
         return frozenset({"array"})
@@ -204,7 +235,7 @@ def _broken_bounds(tp: Any, meta: Mapping[str, Any]) -> list[Any]:
         return out
     if origin is dict:
         key_tp, val_tp = get_args(tp)
-        key_meta, val_meta = {"min": meta.get("key_min", 0)}, {"min": 0}
+        key_meta, val_meta = meta.get("keys", {}), meta.get("values", {})
         lo, hi = meta.get("min_len", 0), meta.get("max_len")
         out = [{}] if lo > 0 else []
         key, value = minimal(key_tp, key_meta), minimal(val_tp, val_meta)
@@ -215,7 +246,7 @@ def _broken_bounds(tp: Any, meta: Mapping[str, Any]) -> list[Any]:
         elif hi is not None and hi <= 20_000 and kind_of(key) == "str" and get_origin(key_tp) is not Literal:
             out.append({f"{key}{i}": value for i in range(hi + 1)})
         return out
-    if dataclasses.is_dataclass(tp):
+    if is_struct(tp):
         return [{}] if any(fd.required for fd in fields_of(tp)) else []  # type: ignore[arg-type]
     return []
 
@@ -235,7 +266,7 @@ def minimal(tp: Any, meta: Mapping[str, Any]) -> Any:
     origin = get_origin(tp)
     if origin is Literal:
         return get_args(tp)[0]
-    if dataclasses.is_dataclass(tp):
+    if is_struct(tp):
         return {fd.name: minimal(fd.tp, fd.meta) for fd in fields_of(tp) if fd.required}  # type: ignore[arg-type]
     if origin is list:
         return [minimal(get_args(tp)[0], meta.get("items", {}))] * meta.get("min_len", 0)
@@ -345,7 +376,7 @@ def valid_values(tp: Any, meta: Mapping[str, Any]) -> st.SearchStrategy[Any]:
     origin = get_origin(tp)
     if origin is Literal:
         return st.sampled_from(get_args(tp))
-    if dataclasses.is_dataclass(tp):
+    if is_struct(tp):
         return instances(tp)  # type: ignore[arg-type]
     if origin is list:
         lo, hi = _sizes(meta)
@@ -353,7 +384,7 @@ def valid_values(tp: Any, meta: Mapping[str, Any]) -> st.SearchStrategy[Any]:
     if origin is dict:
         key_tp, val_tp = get_args(tp)
         lo, hi = _sizes(meta)
-        return st.dictionaries(valid_values(key_tp, {"min": meta.get("key_min", 0)}), valid_values(val_tp, {"min": 0}),
+        return st.dictionaries(valid_values(key_tp, meta.get("keys", {})), valid_values(val_tp, meta.get("values", {})),
                                min_size=lo, max_size=hi)
     if tp is bool:
         return st.booleans()
@@ -491,7 +522,7 @@ def test_a_bundle_of_frames_decodes_to_the_same_frames_in_order(frames: list[f.F
 @FUZZ
 @given(frame=instances(f.Msgs))
 def test_msgs_frames_packed_once_per_message_are_the_generic_encoding(frame: f.Msgs) -> None:
-    generic = msgpack.packb({"t": "msgs", **unbuild(frame)}, use_bin_type=True)
+    generic = msgspec.msgpack.encode(frame)
     assert encode(frame) == generic and encode(frame) == generic  # the second time from the cache
 
 
@@ -605,7 +636,7 @@ def send_of_size(req_id: int, size: int) -> bytes:
     frame = f.Send(id=req_id, room=1, client_id="6f1c2e0a-9b1d-4a7e-8f00-3c2d1e4b5a69", body="x")
     n = 1
     for _ in range(5):  # the msgpack string header grows with the body: converge on the size
-        raw = encode(dataclasses.replace(frame, body="x" * n))
+        raw = encode(msgspec.structs.replace(frame, body="x" * n))
         if len(raw) == size:
             return raw
         n += size - len(raw)
@@ -665,7 +696,7 @@ class Pools:
 
 
 class Fuzzer:
-    """Random frames from a seeded generator: reproducible, and shaped by the frame dataclasses."""
+    """Random frames from a seeded generator: reproducible, and shaped by the frame Structs."""
 
     CATEGORIES: tuple[str, ...] = ("random bytes", "truncated", "mutated", "not a map", "garbage fields",
                                    "out of range", "valid", "server frame", "text", "oversize")
@@ -776,7 +807,7 @@ class Fuzzer:
         origin = get_origin(tp)
         if origin is Literal:
             return rng.choice(get_args(tp))
-        if dataclasses.is_dataclass(tp):
+        if is_struct(tp):
             cls: Any = tp
             return cls(**{fd.name: self.value(fd.tp, fd.meta, fd.name, kind) for fd in fields_of(cls)
                           if fd.needs_value or rng.random() < 0.5})
@@ -791,8 +822,8 @@ class Fuzzer:
             for _ in range(rng.randint(lo, max(lo, min(hi, 4))) * 3):  # Literal keys collide: draw until enough
                 if len(out) >= max(lo, min(hi, 4)):
                     break
-                out[self.value(key_tp, {"min": meta.get("key_min", 0)}, name, kind)] = \
-                    self.value(val_tp, {"min": 0}, "", kind)
+                out[self.value(key_tp, meta.get("keys", {}), name, kind)] = \
+                    self.value(val_tp, meta.get("values", {}), "", kind)
             return out if len(out) >= lo else minimal(tp, meta)
         if tp is bool:
             return rng.random() < 0.5

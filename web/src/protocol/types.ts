@@ -1,29 +1,22 @@
-// Frames of docs/protocol.md, as the server sends them (msgpack maps with `t`).
+// The frames of docs/protocol.md as the web client uses them. Their shapes come from frames.gen.ts, which
+// `npm run gen:types` generates from the server's own frame definitions (protocol/frames.py, through
+// schema.json): a field changed there shows up here as a type error, not as a surprise at run time. This file
+// only names those shapes the way the client code does, and adds what a schema cannot say: which reply each
+// request gets, the typed fields of a system message's `event`, `hello.cursors` as the Map msgpack needs, and
+// the few fields the client's own records (not yet from the server) may leave out.
+import type * as gen from "./frames.gen";
 
-export type Role = "owner" | "admin" | "member";
-export type MessageKind = "text" | "image" | "video" | "audio" | "file" | "system";
-export type MediaKind = "image" | "video" | "audio" | "file";
-export type VisibilityLevel = "everyone" | "contacts" | "nobody";
+export type Role = gen.Member["role"];
+export type MessageKind = gen.Message["kind"];
+export type MediaKind = Exclude<NonNullable<gen.Send["kind"]>, "text">;
+export type VisibilityLevel = NonNullable<gen.ProfileInfo["visibility"]>[string];
+export type ProfileField = "display_name" | "about" | "avatar" | "last_seen";
 
-export interface Media {
-  id: string;
-  mime: string;
-  size: number;
-  width?: number;
-  height?: number;
-  duration_ms?: number;
-  file_name?: string;
-  thumbnail_id?: string;
-}
-
+export type Media = gen.Media;
 /** What a `send` says of its media item (the id comes from the HTTP upload). */
-export interface MediaRef {
-  id: string;
-  duration_ms?: number;
-  width?: number;
-  height?: number;
-}
+export type MediaRef = gen.MediaRef;
 
+/** A system message's event: a map on the wire (its keys depend on `type`, docs/protocol.md 4). */
 export interface SystemEvent {
   type: string;
   by?: number;
@@ -38,188 +31,105 @@ export interface SystemEvent {
   [key: string]: unknown;
 }
 
-export interface Message {
-  room: number;
-  seq: number;
-  ts: number;
-  kind: MessageKind;
-  sender?: number;
-  client_id?: string;
-  body?: string;
-  event?: SystemEvent;
-  edited_ts?: number;
-  deleted?: boolean;
-  media?: Media;
-  /** The seq of the message this one answers. */
-  reply_to?: number;
-  /** One entry per emoji, in first-use order; the users in the order they reacted. */
-  reactions?: Reaction[];
-}
-
-export interface Reaction { emoji: string; users: number[] }
-
+/** `deleted` may be left out of the messages the client makes itself (a send not yet stored). */
+export type Message = Omit<gen.Message, "event" | "deleted"> & { event?: SystemEvent; deleted?: boolean };
+export type Reaction = gen.Reaction;
 /** One other member's cursors, as `get_receipts` reports them. */
-export interface MemberReceipt { user: number; delivered_seq: number; read_seq?: number }
-
-export interface Member { user: number; username: string; role: Role }
-
-export interface RoomInfo {
-  room: number;
-  kind: "direct" | "group";
-  name?: string;
-  history_visibility: "shared" | "joined";
-  last_seq: number;
-  description?: string;
-  icon?: string;
-  members: Member[];
-}
-
-export interface RoomSummary {
-  room: number;
-  kind: "direct" | "group";
-  name?: string;
-  last_seq: number;
-  delivered_seq: number;
-  read_seq: number;
-  unread: number;
+export type MemberReceipt = gen.MemberReceipt;
+export type Member = gen.Member;
+export type RoomInfo = gen.RoomInfo;
+/** `mentions` and `muted` may be left out of the summaries the client makes itself (a room just opened). */
+export type RoomSummary = Omit<gen.RoomSummary, "last_message" | "mentions" | "muted"> & {
+  last_message?: Message;
   mentions?: number;
   muted?: boolean;
-  member: boolean;
-  peer?: number;
-  last_message?: Message;
-}
-
+};
 /** What an invite link leads to (preview_invite), before joining. */
-export interface InvitePreview {
-  room: number;
-  members: number;
-  member: boolean;
-  name?: string;
-  description?: string;
-  icon?: string;
-}
-
-export interface InviteInfo {
-  code: string;
-  room: number;
-  created_by: number;
-  created_ts: number;
-  use_count: number;
-  expires_ts?: number;
-  max_uses?: number;
-  revoked: boolean;
-}
-
-export interface Profile {
-  user: number;
-  username: string;
-  display_name?: string;
-  about?: string;
-  avatar?: string;
-  online?: boolean;
-  last_seen?: number;
-  visibility?: Partial<Record<"display_name" | "about" | "avatar" | "last_seen", VisibilityLevel>>;
-}
-
+export type InvitePreview = Omit<gen.InvitePreview, "t" | "id">;
+export type InviteInfo = gen.InviteInfo;
+export type Profile = Omit<gen.ProfileInfo, "visibility"> & {
+  visibility?: Partial<Record<ProfileField, VisibilityLevel>>;
+};
 /** One signed-in device of this account (docs/protocol.md 3.8). */
-export interface DeviceInfo { device: string; name?: string; created_ts: number; last_seen_ts: number; current: boolean }
-
+export type DeviceInfo = gen.DeviceInfo;
 /** Who asks to sign in with a QR login code (docs/protocol.md 3.9), as the server saw them. */
-export interface QrLoginRequest { code: string; address: string; expires_in: number; device?: string; user_agent?: string }
+export type QrLoginRequest = Omit<gen.QrLoginRequest, "t" | "id">;
+export type PresenceInfo = gen.PresenceInfo;
+export type AuthOk = Omit<gen.AuthOk, "t" | "id">;
 
-export interface PresenceInfo { user: number; online?: boolean; last_seen?: number }
-
-export interface AuthOk {
-  user_id: number;
-  username: string;
-  access_token: string;
-  refresh_token: string;
-  expires_in: number;
+type ServerFrameType = gen.ServerFrame["t"];
+type Body<F> = Omit<F, "t">;
+/** Server frames that carry messages or profiles: with the refined Message and Profile above. */
+interface Refined {
+  msgs: Omit<Body<gen.Msgs>, "messages"> & { messages: Message[] };
+  history_page: Omit<Body<gen.HistoryPage>, "messages"> & { messages: Message[] };
+  rooms: { id: number; rooms: RoomSummary[] };
+  profile: { id: number; profile: Profile };
+  users: { id: number; users: Profile[] };
 }
 
 /** Server frames by type. Replies carry the request `id`; pushes do not. */
-export interface ServerFrames {
-  auth_ok: AuthOk & { id: number };
-  ok: { id: number };
-  welcome: { id: number; version: number; user_id: number; username: string; max_frame_bytes: number };
-  error: { id?: number; code: string; message: string; retry_after?: number };
-  room: { id: number; room: RoomInfo };
-  rooms: { id: number; rooms: RoomSummary[] };
-  sent: { id: number; room: number; seq: number; ts: number; client_id: string; duplicate: boolean };
-  msgs: { messages: Message[]; backlog: boolean };
-  history_page: { id: number; room: number; messages: Message[]; has_more: boolean };
-  receipts: { id: number; room: number; others: number; members: MemberReceipt[]; counts: { seq: number; delivered: number; read?: number }[] };
-  status: { room: number; user: number; delivered_seq: number; read_seq?: number };
-  receipt_counts: { room: number; others: number; counts: { seq: number; delivered: number; read?: number }[] };
-  counts: { room: number; unread: number; mentions: number; muted: boolean };
-  typing_changed: { room: number; user: number; active: boolean };
-  presence_changed: { user: number; online: boolean; last_seen?: number };
-  presence: { id: number; users: PresenceInfo[] };
-  profile: { id: number; profile: Profile };
-  users: { id: number; users: Profile[] };
-  invite: { id: number; invite: InviteInfo };
-  invites: { id: number; invites: InviteInfo[] };
-  invite_preview: InvitePreview & { id: number };
-  devices: { id: number; devices: DeviceInfo[] };
-  logged_out: { id: number; devices: string[] };
-  qr_login_request: QrLoginRequest & { id: number };
-}
+export type ServerFrames = {
+  [K in ServerFrameType]: K extends keyof Refined ? Refined[K] : Body<Extract<gen.ServerFrame, { t: K }>>;
+};
 
-export type ServerFrameType = keyof ServerFrames;
 export type AnyServerFrame = { [K in ServerFrameType]: ServerFrames[K] & { t: K } }[ServerFrameType];
 export type PushFrame = Extract<AnyServerFrame, { t: "msgs" | "status" | "receipt_counts" | "counts" | "typing_changed" | "presence_changed" | "error" }>;
 
+/** A client frame's fields, without `t` and the request `id` the client adds. */
+type Req<K extends gen.ClientFrame["t"]> = Omit<Extract<gen.ClientFrame, { t: K }>, "t" | "id">;
+
 /** Requests (without `id`) and the reply type each one gets. */
 export interface Requests {
-  signup: { req: { username: string; email: string; password: string; device?: string; invite?: string }; res: "auth_ok" };
-  login: { req: { username: string; password: string; device?: string }; res: "auth_ok" };
-  refresh: { req: { refresh_token: string }; res: "auth_ok" };
-  logout: { req: { refresh_token: string }; res: "ok" };
-  hello: { req: { version: 1; token: string; cursors?: Map<number, number> }; res: "welcome" };
-  auth: { req: { token: string }; res: "ok" };
-  ping: { req: Record<string, never>; res: "ok" };
-  open_direct: { req: { user: number | string }; res: "room" };
-  create_group: { req: { name: string; members?: (number | string)[]; history_visibility?: "shared" | "joined" }; res: "room" };
-  add_members: { req: { room: number; users: (number | string)[] }; res: "ok" };
-  remove_member: { req: { room: number; user: number | string; revoke_invites?: boolean }; res: "ok" };
-  leave: { req: { room: number }; res: "ok" };
-  ban: { req: { room: number; user: number | string }; res: "ok" };
-  unban: { req: { room: number; user: number | string }; res: "ok" };
-  set_role: { req: { room: number; user: number | string; role: "admin" | "member" }; res: "ok" };
-  update_room: { req: { room: number; name?: string; description?: string; icon?: string }; res: "ok" };
-  get_room: { req: { room: number }; res: "room" };
-  list_rooms: { req: Record<string, never>; res: "rooms" };
-  send: { req: { room: number; client_id: string; body: string; kind?: MediaKind | "text"; media?: MediaRef; reply_to?: number }; res: "sent" };
-  react: { req: { room: number; target: number; emoji: string }; res: "ok" };
-  unreact: { req: { room: number; target: number; emoji: string }; res: "ok" };
-  get_receipts: { req: { room: number }; res: "receipts" };
-  edit: { req: { room: number; seq: number; body: string }; res: "ok" };
-  delete: { req: { room: number; seq: number }; res: "ok" };
-  history: { req: { room: number; before_seq?: number; limit?: number }; res: "history_page" };
-  create_invite: { req: { room: number; expires_in?: number; max_uses?: number }; res: "invite" };
-  list_invites: { req: { room: number }; res: "invites" };
-  revoke_invite: { req: { room: number; code: string; remove_joined?: boolean }; res: "ok" };
-  join: { req: { code: string }; res: "ok" };
-  preview_invite: { req: { code: string }; res: "invite_preview" };
-  mute: { req: { room: number; muted: boolean }; res: "ok" };
-  settings: { req: { read_receipts?: boolean }; res: "ok" };
-  update_profile: { req: { display_name?: string; about?: string; avatar?: string; visibility?: Profile["visibility"] }; res: "profile" };
-  get_profile: { req: { user?: number | string }; res: "profile" };
-  search_users: { req: { query: string; limit?: number }; res: "users" };
-  get_presence: { req: { users: number[] }; res: "presence" };
-  list_devices: { req: Record<string, never>; res: "devices" };
+  signup: { req: Req<"signup">; res: "auth_ok" };
+  login: { req: Req<"login">; res: "auth_ok" };
+  refresh: { req: Req<"refresh">; res: "auth_ok" };
+  logout: { req: Req<"logout">; res: "ok" };
+  hello: { req: Omit<Req<"hello">, "version" | "cursors"> & { version: 1; cursors?: Map<number, number> }; res: "welcome" };
+  auth: { req: Req<"auth">; res: "ok" };
+  ping: { req: Req<"ping">; res: "ok" };
+  open_direct: { req: Req<"open_direct">; res: "room" };
+  create_group: { req: Req<"create_group">; res: "room" };
+  add_members: { req: Req<"add_members">; res: "ok" };
+  remove_member: { req: Req<"remove_member">; res: "ok" };
+  leave: { req: Req<"leave">; res: "ok" };
+  ban: { req: Req<"ban">; res: "ok" };
+  unban: { req: Req<"unban">; res: "ok" };
+  set_role: { req: Req<"set_role">; res: "ok" };
+  update_room: { req: Req<"update_room">; res: "ok" };
+  get_room: { req: Req<"get_room">; res: "room" };
+  list_rooms: { req: Req<"list_rooms">; res: "rooms" };
+  send: { req: Req<"send">; res: "sent" };
+  react: { req: Req<"react">; res: "ok" };
+  unreact: { req: Req<"unreact">; res: "ok" };
+  get_receipts: { req: Req<"get_receipts">; res: "receipts" };
+  edit: { req: Req<"edit">; res: "ok" };
+  delete: { req: Req<"delete">; res: "ok" };
+  history: { req: Req<"history">; res: "history_page" };
+  create_invite: { req: Req<"create_invite">; res: "invite" };
+  list_invites: { req: Req<"list_invites">; res: "invites" };
+  revoke_invite: { req: Req<"revoke_invite">; res: "ok" };
+  join: { req: Req<"join">; res: "ok" };
+  preview_invite: { req: Req<"preview_invite">; res: "invite_preview" };
+  mute: { req: Req<"mute">; res: "ok" };
+  settings: { req: Req<"settings">; res: "ok" };
+  update_profile: { req: Omit<Req<"update_profile">, "visibility"> & { visibility?: Profile["visibility"] }; res: "profile" };
+  get_profile: { req: Req<"get_profile">; res: "profile" };
+  search_users: { req: Req<"search_users">; res: "users" };
+  get_presence: { req: Req<"get_presence">; res: "presence" };
+  list_devices: { req: Req<"list_devices">; res: "devices" };
   logout_devices: { req: { device: string } | { others: true }; res: "logged_out" };
-  change_password: { req: { old_password: string; new_password: string }; res: "ok" };
-  delete_account: { req: { password: string }; res: "ok" };
-  qr_login_preview: { req: { code: string }; res: "qr_login_request" };
-  qr_login_answer: { req: { code: string; approve: boolean }; res: "ok" };
+  change_password: { req: Req<"change_password">; res: "ok" };
+  delete_account: { req: Req<"delete_account">; res: "ok" };
+  qr_login_preview: { req: Req<"qr_login_preview">; res: "qr_login_request" };
+  qr_login_answer: { req: Req<"qr_login_answer">; res: "ok" };
 }
 export type RequestType = keyof Requests;
 export type Reply<K extends RequestType> = ServerFrames[Requests[K]["res"]];
 
 /** Frames without an id or reply. */
 export interface Notices {
-  ack: { room: number; seq: number };
-  read: { room: number; seq: number };
-  typing: { room: number; active: boolean };
+  ack: Req<"ack">;
+  read: Req<"read">;
+  typing: Req<"typing">;
 }
