@@ -13,3 +13,4 @@ common=(--universal --python-version 3.11 --generate-hashes --quiet --index-url 
     --output-file requirements/dev.txt
 .venv/bin/uv pip compile pyproject.toml --constraint requirements/dev.txt "${common[@]}" \
     --output-file requirements/server.txt
+source scripts/bootstrap.sh  # and .venv now holds what the new lock says
