@@ -36,11 +36,19 @@ DEFAULTS = Config()
 
 
 def compose() -> dict[str, Any]:
-    """compose.yaml with its ${VAR} references filled in from SECRETS (defaults where it has them)."""
-    def fill(m: re.Match[str]) -> str:
-        return SECRETS.get(m["name"]) or m["default"] or ""
-    text = re.sub(r"\$\{(?P<name>\w+)(?::[-?](?P<default>[^}]*))?\}", fill, (DEPLOY / "compose.yaml").read_text())
-    loaded: dict[str, Any] = yaml.safe_load(text.replace("$$", "$"))
+    """compose.yaml as compose reads it: the YAML first, then its ${VAR} references filled in from SECRETS
+    (or their defaults)."""
+    def fill(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: fill(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [fill(v) for v in value]
+        if isinstance(value, str):
+            value = re.sub(r"(?<!\$)\$\{(?P<name>\w+)(?::[-?](?P<default>[^}]*))?\}",
+                           lambda m: SECRETS.get(m["name"]) or m["default"] or "", value)
+            return value.replace("$$", "$")
+        return value
+    loaded: dict[str, Any] = fill(yaml.safe_load((DEPLOY / "compose.yaml").read_text()))
     return loaded
 
 
