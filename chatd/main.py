@@ -7,7 +7,6 @@ import gc
 import logging
 import signal
 import sys
-import warnings
 from dataclasses import replace
 from pathlib import Path
 
@@ -83,7 +82,6 @@ def hold_services(db_url: str, redis_url: str) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR")  # platformdirs, inside pgserver
     try:
         config = Config.from_env(host=args.host, port=args.port, http_port=args.http_port, data_dir=args.data_dir)
         require_embedded(config.database_url is None, config.redis_url is None)

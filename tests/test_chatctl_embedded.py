@@ -38,7 +38,7 @@ def test_grant_admin_uses_the_embedded_postgres_of_the_data_dir(tmp_path: Path) 
         made = chatctl(tmp_path, "create-user", "ann", "ann@example.com", "--password-stdin", stdin=PASSWORD + "\n")
         assert made.returncode == 0 and "created user ann" in made.stdout, made.stderr
         granted = chatctl(tmp_path, "grant-admin", "ann")
-        assert (granted.returncode, granted.stdout.strip()) == (0, "admin role granted to ann"), granted.stderr
+        assert (granted.returncode, granted.stdout.strip(), granted.stderr) == (0, "admin role granted to ann", "")
         assert is_admin(url, "ann")  # the server is still up for the chatd that started it
         nobody = chatctl(tmp_path, "grant-admin", "nobody")
         assert (nobody.returncode, nobody.stdout.strip()) == (1, "no such user: nobody")
