@@ -25,6 +25,7 @@ from chatd import __version__
 from chatd.clients.visible import visible
 from chatd.console.client import AdminClient, AdminError
 from chatd.console.render import SORT_KEYS, status_text
+from chatd.embedded import embedded_postgres, require_embedded
 from chatd.runtime.config import Config, ConfigError
 from chatd.runtime.extras import MissingExtra, require_extra
 
@@ -86,14 +87,13 @@ def database(args: argparse.Namespace, *, existing: bool) -> Iterator[str]:
     holds no database yet is an error rather than a fresh, empty one."""
     try:
         config = Config.from_env(database_url=args.database_url, data_dir=args.data_dir)
-        if config.database_url:
-            yield config.database_url
-            return
-        from chatd.embedded import embedded_postgres, require_embedded
-
-        require_embedded(database=True, redis=False)
+        if not config.database_url:
+            require_embedded(database=True, redis=False)
     except (ConfigError, MissingExtra) as exc:
         raise NoDatabase(str(exc)) from None
+    if config.database_url:
+        yield config.database_url
+        return
     if existing and not (config.data_dir / "postgres" / "PG_VERSION").exists():
         raise NoDatabase(f"no CHAT_DATABASE_URL is set and there is no embedded Postgres in "
                          f"{config.data_dir.resolve()} yet: start chatd there first, or give --data-dir "
