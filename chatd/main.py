@@ -7,7 +7,6 @@ import gc
 import logging
 import signal
 import sys
-import warnings
 from dataclasses import replace
 from pathlib import Path
 
@@ -15,9 +14,10 @@ import trio
 
 from chatd import __version__
 from chatd.admin.logjson import install as install_logging
-from chatd.embedded import services
+from chatd.embedded import require_embedded, services
 from chatd.node import Node
 from chatd.runtime.config import Config, ConfigError
+from chatd.runtime.extras import MissingExtra
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -82,11 +82,14 @@ def hold_services(db_url: str, redis_url: str) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR")  # platformdirs, inside pgserver
     try:
         config = Config.from_env(host=args.host, port=args.port, http_port=args.http_port, data_dir=args.data_dir)
+        require_embedded(config.database_url is None, config.redis_url is None)
     except ConfigError as exc:
         print(f"chatd: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except MissingExtra as exc:
+        print(f"chatd: {exc}", file=sys.stderr)
         return 2
     install_logging(args.log_level, config.log_format)
     logging.getLogger("pgserver").setLevel(logging.WARNING)  # it logs every initdb/pg_ctl line at INFO

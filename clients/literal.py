@@ -5,7 +5,7 @@ markup: a message body ``[/]`` raises MarkupError and takes the app down, ``[@cl
 a live action, and a file name ``[red]`` vanishes. So everything the terminal client and the admin console
 show that came from a user, a server or a file is built here as a rich ``Text``, which Textual displays as
 is. Control characters (ESC sequences could retitle or script the terminal) are shown as the Unicode
-control pictures (``␛``) instead of being written out; newlines and tabs stay.
+control pictures (``␛``) instead of being written out; newlines and tabs stay (`clients.visible`).
 """
 
 from __future__ import annotations
@@ -14,16 +14,11 @@ from rich.text import Text
 from textual.app import App
 from textual.notifications import SeverityLevel
 
-_PICTURES = {code: chr(0x2400 + code) for code in range(0x20) if chr(code) not in "\n\t"}
-_PICTURES[0x7F] = "\u2421"  # ␡
-_PICTURES.update({code: "\ufffd" for code in range(0x80, 0xA0)})  # C1 controls (a single-byte CSI is 0x9b)
+from chatd.clients.visible import visible
+
+__all__ = ["LiteralApp", "Part", "literal", "visible"]
 
 Part = str | tuple[str, str]  # text, or (text, style): the style is a rich style name, the text is never parsed
-
-
-def visible(text: str) -> str:
-    """`text` with every control character but newline and tab replaced by its visible picture."""
-    return text.translate(_PICTURES)
 
 
 def literal(*parts: Part) -> Text:

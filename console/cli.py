@@ -2,23 +2,32 @@
 
     chatctl --url http://127.0.0.1:8766 --username root --password ... status
     chatctl --token $TOKEN --json restart room 42
-    CHAT_DATABASE_URL=postgresql://... chatctl grant-admin alice
+    chatctl grant-admin alice
     CHAT_DATABASE_URL=postgresql://... chatctl create-user alice alice@example.com
+
+`grant-admin` and `create-user` work on the database itself and find it as `chatd` does: CHAT_DATABASE_URL
+(or --database-url), else the embedded Postgres in the data directory (CHAT_DATA_DIR or --data-dir, default
+.chatd-data), shared with a chatd running on it or started for the command and stopped after.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 from chatd import __version__
-from chatd.clients.literal import visible
+from chatd.clients.visible import visible
 from chatd.console.client import AdminClient, AdminError
 from chatd.console.render import SORT_KEYS, status_text
+from chatd.embedded import embedded_postgres, require_embedded
+from chatd.runtime.config import Config, ConfigError
+from chatd.runtime.extras import MissingExtra, require_extra
 
 Json = dict[str, Any]
 
@@ -49,17 +58,48 @@ def parser() -> argparse.ArgumentParser:
         sub.add_parser(action, help=what).add_argument("user", help="user id or username")
     drain = sub.add_parser("drain", help="close connections (1012), let rooms commit, stop the node")
     drain.add_argument("--timeout", type=float, help="seconds before the node stops anyway (default 30)")
-    grant = sub.add_parser("grant-admin", help="give USERNAME the admin role, in the database (CHAT_DATABASE_URL)")
+    grant = sub.add_parser("grant-admin", help="give USERNAME the admin role, in the database (CHAT_DATABASE_URL, "
+                                               "else the embedded one in the data dir)")
     grant.add_argument("username")
     grant.add_argument("--revoke", action="store_true", help="take the role away instead")
-    grant.add_argument("--database-url", default=os.environ.get("CHAT_DATABASE_URL"))
-    create = sub.add_parser("create-user", help="create an account, in the database (CHAT_DATABASE_URL); the "
-                                                "password is asked for, or read from stdin with --password-stdin")
+    create = sub.add_parser("create-user", help="create an account, in the database (CHAT_DATABASE_URL, else the "
+                                                "embedded one in the data dir); the password is asked for, or read "
+                                                "from stdin with --password-stdin")
     create.add_argument("username")
     create.add_argument("email")
     create.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
-    create.add_argument("--database-url", default=os.environ.get("CHAT_DATABASE_URL"))
+    for command in (grant, create):
+        command.add_argument("--database-url", help="the server's database (default CHAT_DATABASE_URL)")
+        command.add_argument("--data-dir", type=Path, help="where the embedded Postgres is, when there is no "
+                                                           "database URL (CHAT_DATA_DIR, default .chatd-data)")
     return p
+
+
+class NoDatabase(Exception):
+    """The command cannot reach the server's database; str() says why and what to give."""
+
+
+@contextlib.contextmanager
+def database(args: argparse.Namespace, *, existing: bool) -> Iterator[str]:
+    """The URL of the database chatd uses with this environment: --database-url, CHAT_DATABASE_URL, else its
+    embedded Postgres in the data directory (pgserver attaches to the one a running chatd started, or starts it
+    and stops it again after). `existing`: the command needs data already there, so a data directory that
+    holds no database yet is an error rather than a fresh, empty one."""
+    try:
+        config = Config.from_env(database_url=args.database_url, data_dir=args.data_dir)
+        if not config.database_url:
+            require_embedded(database=True, redis=False)
+    except (ConfigError, MissingExtra) as exc:
+        raise NoDatabase(str(exc)) from None
+    if config.database_url:
+        yield config.database_url
+        return
+    if existing and not (config.data_dir / "postgres" / "PG_VERSION").exists():
+        raise NoDatabase(f"no CHAT_DATABASE_URL is set and there is no embedded Postgres in "
+                         f"{config.data_dir.resolve()} yet: start chatd there first, or give --data-dir "
+                         "(CHAT_DATA_DIR) or --database-url (CHAT_DATABASE_URL)")
+    with embedded_postgres(config.data_dir) as url:
+        yield url
 
 
 def connect(args: argparse.Namespace) -> AdminClient:
@@ -99,10 +139,8 @@ def text(args: argparse.Namespace, answer: Json) -> str:
 
 def grant(args: argparse.Namespace) -> int:
     from chatd.console.grant import grant_admin
-    if not args.database_url:
-        print("chatctl: grant-admin needs CHAT_DATABASE_URL (or --database-url)", file=sys.stderr)
-        return 2
-    done = grant_admin(args.database_url, args.username, not args.revoke)
+    with database(args, existing=True) as url:
+        done = grant_admin(url, args.username, not args.revoke)
     verb = "revoked from" if args.revoke else "granted to"
     print(json.dumps({"username": args.username, "admin": not args.revoke, "found": done}) if args.json
           else f"admin role {verb} {args.username}" if done else f"no such user: {args.username}")
@@ -113,12 +151,10 @@ def create_user(args: argparse.Namespace) -> int:
     import getpass
 
     from chatd.console.accounts import create_user as create
-    if not args.database_url:
-        print("chatctl: create-user needs CHAT_DATABASE_URL (or --database-url)", file=sys.stderr)
-        return 2
     password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass("password: ")
     try:
-        user_id = create(args.database_url, args.username, args.email, password)
+        with database(args, existing=False) as url:
+            user_id = create(url, args.username, args.email, password)
     except ValueError as exc:
         print(f"chatctl: {exc}", file=sys.stderr)
         return 1
@@ -129,11 +165,17 @@ def create_user(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    if args.command == "grant-admin":
-        return grant(args)
-    if args.command == "create-user":
-        return create_user(args)
     try:
+        if args.command == "grant-admin":
+            return grant(args)
+        if args.command == "create-user":
+            return create_user(args)
+    except NoDatabase as exc:
+        print(f"chatctl: {exc}", file=sys.stderr)
+        return 2
+    try:
+        if args.command == "console":
+            require_extra("tui", "The live console", "textual")
         client = connect(args)
         if args.command == "console":
             from chatd.console.app import AdminApp
@@ -144,6 +186,9 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({"error": exc.code, "status": exc.status, "message": str(exc)}) if args.json
               else visible(f"chatctl: {exc}"), file=sys.stderr)
         return 1
+    except MissingExtra as exc:
+        print(f"chatctl: {exc}", file=sys.stderr)
+        return 2
     print(json.dumps(answer, indent=2) if args.json else visible(text(args, answer)))  # no terminal control
     return 0
 

@@ -43,7 +43,7 @@ test("logout wipes this browser's copies", async ({ users }) => {
   const page = ann.page;
   await page.getByRole("button", { name: "Profile and settings" }).click();
   const before = await page.evaluate(async () => (await indexedDB.databases()).map((d) => d.name ?? ""));
-  expect(before.some((n) => n.startsWith("chatd-")), `the message cache exists before logout (${before})`).toBe(true);
+  expect(before.some((n) => n.startsWith("chatd-")), `the message cache exists before logout (${before.join(", ")})`).toBe(true);
   await page.getByRole("button", { name: "Log out", exact: true }).click();
   await page.getByRole("button", { name: "Log in" }).waitFor({ timeout: T }); // at once; the wipe goes on
   await page.waitForFunction(async () => !(await indexedDB.databases()).some((d) => d.name!.startsWith("chatd-")), null, { timeout: T });

@@ -53,6 +53,7 @@ export interface Users {
 export const uniqueName = (prefix: string) => `${prefix}_${Math.random().toString(36).slice(2, 7)}`;
 
 export const test = base.extend<{ users: Users }>({
+  // eslint-disable-next-line no-empty-pattern -- Playwright reads a fixture's dependencies from this pattern: none
   baseURL: async ({}, use) => {
     const url = process.env.CHATD_E2E_HTTP;
     if (!url) throw new Error("no CHATD_E2E_HTTP: run through playwright.config.ts (its globalSetup starts the server)");

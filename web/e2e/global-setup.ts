@@ -17,7 +17,7 @@ function start(): Promise<{ proc: ChildProcess; http: string; ws: string; databa
     const timer = setTimeout(() => reject(new Error("the e2e server did not start in 60 s")), 60_000);
     proc.once("exit", (code) => reject(new Error(`the e2e server exited early (${code})`)));
     proc.once("error", reject);
-    createInterface({ input: proc.stdout! }).on("line", (line) => {
+    createInterface({ input: proc.stdout }).on("line", (line) => {
       if (!line.startsWith("{")) return;
       clearTimeout(timer);
       const { http, ws, database } = JSON.parse(line) as { http: string; ws: string; database: string };

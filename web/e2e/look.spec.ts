@@ -148,6 +148,7 @@ test("the notification sound: off by default, then for new messages in chats not
   await ann.page.addInitScript(() => {
     const w = window as unknown as { chimes: number };
     w.chimes = 0;
+    // eslint-disable-next-line @typescript-eslint/unbound-method -- called below with each node as `this`
     const start = OscillatorNode.prototype.start;
     OscillatorNode.prototype.start = function (...args: Parameters<typeof start>) {
       w.chimes++;

@@ -26,7 +26,7 @@ function qrVideo(text: string): Buffer {
   }
   const chroma = Buffer.alloc((W / 2) * (H / 2) * 2, 128); // no colour: U and V planes at their midpoint
   const frame = Buffer.concat([Buffer.from("FRAME\n"), luma, chroma]);
-  return Buffer.concat([Buffer.from(`YUV4MPEG2 W${W} H${H} F10:1 Ip A1:1 C420jpeg\n`), ...Array(10).fill(frame)]);
+  return Buffer.concat([Buffer.from(`YUV4MPEG2 W${W} H${H} F10:1 Ip A1:1 C420jpeg\n`), ...new Array<Buffer>(10).fill(frame)]);
 }
 
 test("a signed-in browser scans a fresh browser's QR code and signs it in", async ({ users, baseURL }) => {

@@ -36,7 +36,6 @@ export function App() {
     let live = true;
     let opened: ChatStore | null = null;
     const media = new MediaLinks(signLinks);
-    setLinks(media);
     void ChatStore.open({ userId: who.userId, username: who.username }, {
       url: http.wsUrl,
       tokens: session,
@@ -46,6 +45,7 @@ export function App() {
       opened = s;
       s.onChime = () => chime();
       s.start();
+      setLinks(media); // with the store: the shell renders once both are there
       setStore(s);
       void session.access().then(renewPush, () => undefined);
     });

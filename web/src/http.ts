@@ -59,7 +59,7 @@ export interface Uploaded {
 
 export interface UploadHandle {
   promise: Promise<Uploaded>;
-  abort(): void;
+  abort: () => void; // a function of its own (no `this`): handed around as upload state's `abort`
 }
 
 /** POST the file's bytes to /api/media; `onProgress` gets 0..1. */
@@ -78,7 +78,8 @@ export function upload(file: Blob, name: string, token: string, onProgress: (fra
         /* not JSON */
       }
       if (xhr.status === 201) resolve(data as unknown as Uploaded);
-      else reject(new ChatError(String(data.code ?? xhr.status), String(data.message ?? "upload failed")));
+      else reject(new ChatError(typeof data.code === "string" ? data.code : String(xhr.status),
+        typeof data.message === "string" ? data.message : "upload failed"));
     };
     xhr.onerror = () => reject(new ChatError("network", "upload failed: network error"));
     xhr.onabort = () => reject(new ChatError("aborted", "upload cancelled"));

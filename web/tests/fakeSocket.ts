@@ -64,7 +64,7 @@ export function fakeSockets() {
     async nth(i: number): Promise<FakeSocket> {
       for (let k = 0; k < 200 && !sockets[i]; k++) await new Promise((r) => setTimeout(r, 5));
       if (!sockets[i]) throw new Error(`socket ${i} never opened`);
-      return sockets[i]!;
+      return sockets[i];
     },
   };
 }

@@ -107,6 +107,7 @@ describe("signing out", () => {
       req.onsuccess = () => resolve(req.result);
     });
     localStorage.setItem("chatd.who", "{}");
+    // eslint-disable-next-line @typescript-eslint/unbound-method -- only put back on indexedDB (finally below)
     const databases = indexedDB.databases;
     indexedDB.databases = async () => { throw new Error("not allowed"); };
     const deleted: string[] = [];

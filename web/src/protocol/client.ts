@@ -255,20 +255,22 @@ export class ChatClient {
    * connection is dead although no close came (sleep, a network change): drop it and reconnect. */
   private scheduleHeartbeat(ws: SocketLike, inMs = this.opts.heartbeatMs ?? 10_000): void {
     this.stopHeartbeat();
-    this.heartbeatTimer = setTimeout(async () => {
-      this.heartbeatTimer = null;
-      if (this.ws !== ws || this.state !== "online") return;
-      const every = this.opts.heartbeatMs ?? 10_000;
-      const quiet = Date.now() - this.lastHeard;
-      if (quiet < every) return this.scheduleHeartbeat(ws, every - quiet);
-      try {
-        await this.rawRequest("ping", {}, this.opts.pingTimeoutMs ?? 5_000);
-        if (this.ws === ws) this.scheduleHeartbeat(ws);
-      } catch (err) {
-        if (this.ws === ws && err instanceof ChatError && err.code === "timeout") this.reconnect("no answer to ping");
-        else if (this.ws === ws) this.scheduleHeartbeat(ws);
-      }
-    }, inMs);
+    this.heartbeatTimer = setTimeout(() => void this.heartbeat(ws), inMs);
+  }
+
+  private async heartbeat(ws: SocketLike): Promise<void> {
+    this.heartbeatTimer = null;
+    if (this.ws !== ws || this.state !== "online") return;
+    const every = this.opts.heartbeatMs ?? 10_000;
+    const quiet = Date.now() - this.lastHeard;
+    if (quiet < every) return this.scheduleHeartbeat(ws, every - quiet);
+    try {
+      await this.rawRequest("ping", {}, this.opts.pingTimeoutMs ?? 5_000);
+      if (this.ws === ws) this.scheduleHeartbeat(ws);
+    } catch (err) {
+      if (this.ws === ws && err instanceof ChatError && err.code === "timeout") this.reconnect("no answer to ping");
+      else if (this.ws === ws) this.scheduleHeartbeat(ws);
+    }
   }
 
   private stopHeartbeat(): void {
@@ -303,16 +305,18 @@ export class ChatClient {
   private scheduleRefresh(): void {
     if (this.refreshTimer) clearTimeout(this.refreshTimer);
     const inMs = Math.max(5_000, (this.opts.tokens.expiresAt() - Date.now()) * 0.8);
-    this.refreshTimer = setTimeout(async () => {
-      try {
-        const token = await this.opts.tokens.refresh();
-        if (!token) return this.signedOut();
-        await this.rawRequest("auth", { token });
-        this.scheduleRefresh();
-      } catch {
-        this.ws?.close(4000, "auth failed");
-      }
-    }, inMs);
+    this.refreshTimer = setTimeout(() => void this.refreshNow(), inMs);
+  }
+
+  private async refreshNow(): Promise<void> {
+    try {
+      const token = await this.opts.tokens.refresh();
+      if (!token) return this.signedOut();
+      await this.rawRequest("auth", { token });
+      this.scheduleRefresh();
+    } catch {
+      this.ws?.close(4000, "auth failed");
+    }
   }
 
   /** The network is back (the browser's `online` event): try now, not at the end of the back-off. */

@@ -141,9 +141,9 @@ export function tickFor(seq: number | undefined, receipts: Record<number, { deli
   counted?: SeqCounts): Tick {
   if (seq === undefined) return "pending";
   const c = counted?.counts[seq];
-  if (c && counted!.others > 0) {
-    if ((c.read ?? 0) >= counted!.others) return "read";
-    return c.delivered >= counted!.others ? "delivered" : "sent";
+  if (c && counted.others > 0) {
+    if ((c.read ?? 0) >= counted.others) return "read";
+    return c.delivered >= counted.others ? "delivered" : "sent";
   }
   const rs = Object.values(receipts ?? {});
   if (!rs.length) return "sent";
@@ -188,7 +188,7 @@ export function describeEvent(m: Message, name: (user: number) => string): strin
     case "member_joined": return `${user} joined${ev.via === "invite" ? " via an invite link" : ""}`;
     case "message_edited": return `${by} edited a message`;
     case "message_deleted": return `${by} deleted a message`;
-    case "reaction_added": return ev.emoji ? `${by} reacted ${String(ev.emoji)}` : `${by} reacted to a message`;
+    case "reaction_added": return typeof ev.emoji === "string" && ev.emoji ? `${by} reacted ${ev.emoji}` : `${by} reacted to a message`;
     case "reaction_removed": return `${by} removed a reaction`;
     default: return ev.type;
   }

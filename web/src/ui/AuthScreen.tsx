@@ -28,7 +28,7 @@ export function AuthScreen({ onAuthed, inviteCode, notice }: { onAuthed: (who: W
 
   return (
     <main className="auth">
-      <form className="card auth-card" onSubmit={submit} aria-labelledby="auth-title">
+      <form className="card auth-card" onSubmit={(e) => void submit(e)} aria-labelledby="auth-title">
         <h1 id="auth-title">chatd</h1>
         {notice && <p className="notice" role="status">{notice}</p>}
         {inviteCode && <p className="note">You were invited to a group. {mode === "signup" ? "Sign up" : "Log in"} to join it.</p>}

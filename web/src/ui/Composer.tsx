@@ -90,7 +90,8 @@ export function Composer({ room }: { room: number }) {
 
   // ------------------------------------------------------------------ @mentions
   const [dismissed, setDismissed] = useState<string | null>(null); // "start:query" Escape closed
-  const [active, setActive] = useState(0);
+  // the highlighted suggestion, with the "start:query" it was moved in: another query starts at the first again
+  const [highlight, setHighlight] = useState({ query: "", index: 0 });
   const members = useChat((s) => s.views[room]?.members);
   const profiles = useChat((s) => s.profiles);
   const me = store.state.me.userId;
@@ -99,8 +100,12 @@ export function Composer({ room }: { room: number }) {
   [members, profiles, me]);
   const query = mentionQueryAt(text, caret);
   const [qStart, qText] = [query?.start, query?.query];
-  const mentioning = qText !== undefined && `${qStart}:${qText}` !== dismissed && !emojiOpen;
-  const matches = useMemo(() => (mentioning ? matchMembers(candidates, qText!) : []), [candidates, mentioning, qText]);
+  const queryKey = `${qStart}:${qText}`;
+  const mentioning = qText !== undefined && queryKey !== dismissed && !emojiOpen;
+  const matches = useMemo(() => (mentioning ? matchMembers(candidates, qText) : []), [candidates, mentioning, qText]);
+  const active = highlight.query === queryKey ? highlight.index : 0;
+  const setActive = (next: number | ((i: number) => number)) =>
+    setHighlight({ query: queryKey, index: typeof next === "function" ? next(active) : next });
   const menuOpen = matches.length > 0;
   const menuId = `mentions-${room}`;
   // Display names: the room's member list has usernames only, so profiles are asked for once a mention
@@ -108,12 +113,11 @@ export function Composer({ room }: { room: number }) {
   const asked = useRef(new Set<number>());
   useEffect(() => {
     if (!mentioning) return;
-    const pool = [...matchMembers(candidates, qText!, PROFILES_AT_ONCE), ...candidates].map((c) => c.user);
+    const pool = [...matchMembers(candidates, qText, PROFILES_AT_ONCE), ...candidates].map((c) => c.user);
     const missing = [...new Set(pool)].filter((u) => !asked.current.has(u)).slice(0, PROFILES_AT_ONCE);
     missing.forEach((u) => asked.current.add(u));
     if (missing.length) void store.loadProfiles(missing).then((again) => again.forEach((u) => asked.current.delete(u)));
   }, [mentioning, qText, candidates, store]);
-  useEffect(() => setActive(0), [qStart, qText]);
 
   function follow(el: HTMLTextAreaElement) {
     setCaret(el.selectionStart === el.selectionEnd ? el.selectionStart : -1);

@@ -41,13 +41,14 @@ function Devices() {
   const [listError, setListError] = useState<Outcome>(null);
   const [outcome, setOutcome] = useState<Outcome>(null);
   const load = useCallback(async () => {
-    setListError(null);
     try {
       setDevices((await store.client.request("list_devices", {})).devices);
+      setListError(null);
     } catch (err) {
       setListError(failed(err));
     }
   }, [store]);
+  // eslint-disable-next-line react-hooks/set-state-in-effect -- load sets state only once the list (or error) comes
   useEffect(() => void load(), [load]);
 
   async function logOut(args: { others: true } | { device: string }) {
@@ -112,7 +113,7 @@ function PasswordForm() {
   return (
     <section className="stack" aria-labelledby="password-title">
       <h3 id="password-title">Password</h3>
-      <form className="stack" onSubmit={submit}>
+      <form className="stack" onSubmit={(e) => void submit(e)}>
         <label>Current password<input type="password" autoComplete="current-password" required value={old} onChange={(e) => setOld(e.target.value)} /></label>
         <label>New password<input type="password" autoComplete="new-password" required minLength={8} value={next} onChange={(e) => setNext(e.target.value)} /></label>
         <label>Confirm new password<input type="password" autoComplete="new-password" required minLength={8} value={confirm} onChange={(e) => setConfirm(e.target.value)} /></label>
@@ -143,7 +144,7 @@ function DeleteAccount({ onDeleted }: { onDeleted: () => void }) {
   return (
     <section className="stack" aria-labelledby="delete-title">
       <h3 id="delete-title">Delete account</h3>
-      <form className="stack" onSubmit={submit}>
+      <form className="stack" onSubmit={(e) => void submit(e)}>
         <p className="small">Your profile, devices and push subscriptions are removed and you leave your groups. Messages you sent stay, shown as from a deleted account.</p>
         <label>Password<input type="password" autoComplete="current-password" required value={password} onChange={(e) => setPassword(e.target.value)} /></label>
         <Outcome of={outcome} />

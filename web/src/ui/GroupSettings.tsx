@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useState, type FormEvent } from "react";
 import { ArrowLeft } from "lucide-react";
-import { navigate, useChat, useStore } from "./hooks";
+import { navigate, useChat, useNow, useStore } from "./hooks";
 import { QrCode } from "./QrCode";
 import { Avatar } from "./Avatar";
 import { PhotoPicker } from "./PhotoPicker";
@@ -28,16 +28,13 @@ export function GroupSettings({ room }: { room: number }) {
     await store.loadRoomInfo(room);
     if (isAdmin) setInvites((await store.client.request("list_invites", { room }).catch(() => ({ invites: [] }))).invites);
   }, [store, room, isAdmin]);
+  // eslint-disable-next-line react-hooks/set-state-in-effect -- refresh sets state only once its requests answer
   useEffect(() => void refresh(), [refresh]);
 
-  async function act(fn: () => Promise<unknown>) {
+  /** Run an admin action from a click, then refresh; a failure of either is shown above the settings. */
+  function act(fn: () => Promise<unknown>): void {
     setError(null);
-    try {
-      await fn();
-      await refresh();
-    } catch (err) {
-      setError((err as Error).message);
-    }
+    fn().then(refresh).catch((err: unknown) => setError((err as Error).message));
   }
 
   return (
@@ -137,13 +134,14 @@ function Invites({ room, invites, act }: { room: number; invites: InviteInfo[]; 
   const [expires, setExpires] = useState("86400");
   const [maxUses, setMaxUses] = useState("");
   const [copied, setCopied] = useState<string | null>(null);
+  const now = useNow(30_000); // an invite that expires leaves the list by itself
   const create = (e: FormEvent) => {
     e.preventDefault();
     act(() => store.client.request("create_invite", {
       room, expires_in: expires ? Number(expires) : undefined, max_uses: maxUses ? Number(maxUses) : undefined,
     }));
   };
-  const live = invites.filter((i) => !i.revoked && (!i.expires_ts || i.expires_ts > Date.now()));
+  const live = invites.filter((i) => !i.revoked && (!i.expires_ts || i.expires_ts > now));
   return (
     <>
       <h3>Invite links</h3>
@@ -172,7 +170,7 @@ function Invites({ room, invites, act }: { room: number; invites: InviteInfo[]; 
                   {i.expires_ts ? ` · expires ${new Date(i.expires_ts).toLocaleString()}` : " · never expires"}
                 </small>
                 <span className="row">
-                  <button type="button" onClick={() => navigator.clipboard?.writeText(link).then(() => setCopied(i.code), () => setCopied(null))}>
+                  <button type="button" onClick={() => void navigator.clipboard?.writeText(link).then(() => setCopied(i.code), () => setCopied(null))}>
                     {copied === i.code ? "Copied" : "Copy link"}
                   </button>
                   <button type="button" className="danger" onClick={() => act(() => store.client.request("revoke_invite", { room, code: i.code }))}>Revoke</button>

@@ -56,7 +56,7 @@ export function InvitePage({ code }: { code: string }) {
       <p className="row center">
         {preview?.member
           ? <button type="button" className="primary" onClick={() => navigate(`/r/${preview.room}`)}>Open the group (you are a member)</button>
-          : !dead && <button type="button" className="primary" disabled={busy || !preview} onClick={join}>Join group</button>}
+          : !dead && <button type="button" className="primary" disabled={busy || !preview} onClick={() => void join()}>Join group</button>}
         <button type="button" onClick={() => navigate("/")}>Not now</button>
       </p>
     </section>

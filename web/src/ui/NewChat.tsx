@@ -13,16 +13,18 @@ export function NewChatDialog({ mode, onClose }: { mode: "direct" | "group"; onC
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
 
+  const searchable = /^[A-Za-z0-9_.]{1,32}$/.test(query.trim());
+  const shownResults = searchable ? results : [];
   useEffect(() => {
     const q = query.trim();
-    if (!/^[A-Za-z0-9_.]{1,32}$/.test(q)) return setResults([]);
+    if (!searchable) return;
     const t = setTimeout(() => {
       store.client.request("search_users", { query: q, limit: 8 })
         .then((r) => setResults(r.users.filter((u) => u.user !== store.state.me.userId)))
         .catch(() => setResults([]));
     }, 250);
     return () => clearTimeout(t);
-  }, [query, store]);
+  }, [query, searchable, store]);
 
   async function run(action: () => Promise<number>) {
     setBusy(true);
@@ -63,9 +65,9 @@ export function NewChatDialog({ mode, onClose }: { mode: "direct" | "group"; onC
             }} />
         </label>
         <small id="search-hint">{mode === "group" ? "Press Enter to add the typed name." : "Type a username; matches appear below."}</small>
-        {results.length > 0 && (
+        {shownResults.length > 0 && (
           <ul className="results" aria-label="Matching people">
-            {results.map((u) => (
+            {shownResults.map((u) => (
               <li key={u.user}>
                 <button type="button" className="link" onClick={() => mode === "direct" ? void run(() => store.openDirect(u.user)) : addMember(u.username)}>
                   {u.display_name ? `${u.display_name} (@${u.username})` : `@${u.username}`}

@@ -71,6 +71,13 @@ export function ProfileSettings({ onLogout }: { onLogout: (deleted?: boolean) =>
     }
   }
 
+  /** This device's push subscription goes first (best effort: signing out never waits on it failing). */
+  async function logOut() {
+    const token = await session.access().catch(() => null);
+    if (token) await disablePush(token).catch(() => undefined);
+    onLogout();
+  }
+
   return (
     <section className="settings" aria-labelledby="profile-title">
       <header className="bar">
@@ -86,7 +93,7 @@ export function ProfileSettings({ onLogout }: { onLogout: (deleted?: boolean) =>
               apply={async (avatar) => setProfile((await store.client.request("update_profile", { avatar })).profile)} />
           </div>
         </div>
-        <form className="stack" onSubmit={save}>
+        <form className="stack" onSubmit={(e) => void save(e)}>
           <label>Display name<input value={displayName} maxLength={64} onChange={(e) => setDisplayName(e.target.value)} /></label>
           <label>About<textarea value={about} maxLength={500} rows={3} onChange={(e) => setAbout(e.target.value)} /></label>
           <fieldset>
@@ -114,11 +121,7 @@ export function ProfileSettings({ onLogout }: { onLogout: (deleted?: boolean) =>
         ) : <p className="small">This browser does not support push notifications.</p>}
         <DeviceSettings onDeleted={() => onLogout(true)} />
         <h3>Account</h3>
-        <button type="button" className="danger" onClick={async () => {
-          const token = await session.access().catch(() => null);
-          if (token) await disablePush(token).catch(() => undefined);
-          onLogout();
-        }}>Log out</button>
+        <button type="button" className="danger" onClick={() => void logOut()}>Log out</button>
       </div>
     </section>
   );

@@ -19,7 +19,6 @@ export function QrSignIn({ onAuthed }: { onAuthed: (who: Who) => void }) {
   useEffect(() => {
     let live = true;
     const gone = new AbortController(); // leaving the screen ends the wait (the request then just expires)
-    setState(null);
     void (async () => {
       try {
         const started = await http.qrStart();
@@ -60,7 +59,7 @@ export function QrSignIn({ onAuthed }: { onAuthed: (who: Who) => void }) {
       {state && "ended" in state && (
         <>
           <p className="error" role="alert">{state.ended}</p>
-          <button type="button" onClick={() => setRound((n) => n + 1)}>New code</button>
+          <button type="button" onClick={() => { setState(null); setRound((n) => n + 1); }}>New code</button>
         </>
       )}
     </div>
@@ -88,6 +87,8 @@ export function QrApprove({ initial, onApproved }: { initial?: string; onApprove
   }
 
   useEffect(() => {
+    // the form's own action, run for a code that came in the link (/qr/{code}); what it resets is already clear
+    // eslint-disable-next-line react-hooks/set-state-in-effect
     if (initial) void look(initial);
   }, [initial]); // eslint-disable-line react-hooks/exhaustive-deps
 

@@ -12,14 +12,17 @@ export function snippet(m: Message | undefined): string {
 /** The message a reply answers, fetched when this device does not hold it; a tap jumps to it. */
 export function ReplyQuote({ room, seq, jump }: { room: number; seq: number; jump?: (seq: number) => void }) {
   const store = useStore();
-  const [target, setTarget] = useState<Message | undefined | null>(null); // null: still looking
+  const key = `${room}:${seq}`;
+  const [fetched, setFetched] = useState<{ key: string; message: Message | undefined } | null>(null);
   const held = store.state.views[room]?.messages.find((m) => m.seq === seq);
   useEffect(() => {
+    if (held) return;
     let live = true;
-    if (held) setTarget(held);
-    else void store.findMessage(room, seq).then((m) => live && setTarget(m));
+    void store.findMessage(room, seq).then((message) => live && setFetched({ key: `${room}:${seq}`, message }));
     return () => { live = false; };
   }, [store, room, seq, held]);
+  // undefined: no such message; null: still looking
+  const target: Message | undefined | null = held ?? (fetched?.key === key ? fetched.message : null);
   const author = target?.sender !== undefined ? store.name(target.sender) : "";
   const text = target === null ? "…" : snippet(target);
   return (

@@ -56,7 +56,7 @@ export function useRoute(): Route {
 
 /** Re-render every `ms` (relative times such as "last seen 5 min ago"). */
 export function useNow(ms: number): number {
-  const [now, setNow] = useState(Date.now());
+  const [now, setNow] = useState(() => Date.now());
   useEffect(() => {
     const t = setInterval(() => setNow(Date.now()), ms);
     return () => clearInterval(t);
