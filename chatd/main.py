@@ -13,6 +13,7 @@ from pathlib import Path
 import trio
 
 from chatd import __version__
+from chatd.admin.drain import start_drain
 from chatd.admin.logjson import install as install_logging
 from chatd.embedded import require_embedded, services
 from chatd.node import Node
@@ -34,6 +35,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+# A stop signal drains like `chatctl drain` (admin/drain.py): connections get 1012 with what was queued for
+# them, rooms finish their commits, cursors are stored; within docker's default 10 s stop grace period.
+SIGNAL_DRAIN_SECONDS = 8.0
+
+
 async def serve(config: Config) -> None:
     node = Node(config)
     async with trio.open_nursery() as nursery:
@@ -48,7 +54,12 @@ async def serve(config: Config) -> None:
               f" HTTP side at {node.http_url}", flush=True)
         with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
             async for signum in signals:
-                print(f"chatd: {signal.Signals(signum).name}, shutting down", flush=True)
+                name = signal.Signals(signum).name
+                if node.admin and start_drain(node.admin, SIGNAL_DRAIN_SECONDS, name):  # the first: drain, then stop
+                    print(f"chatd: {name}, draining (at most {SIGNAL_DRAIN_SECONDS:g} s; again to stop at once)",
+                          flush=True)
+                    continue
+                print(f"chatd: {name}, shutting down", flush=True)
                 nursery.cancel_scope.cancel()
                 break
 

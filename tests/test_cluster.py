@@ -236,3 +236,24 @@ async def test_in_band_auth_refuses_a_disabled_account_and_closes(pair: Pair, ba
     with trio.fail_after(5):
         await late.closed.wait()
     assert late.close_code == 4003
+
+
+async def test_sigterm_drains_connections_get_1012_and_the_process_exits_0(
+        nursery: trio.Nursery, backing: Backing, tmp_path: Path) -> None:
+    """What `docker stop` and `systemctl stop` send: the node drains as `chatctl drain` does (clients are told
+    to reconnect elsewhere, 1012, after what was queued for them) and exits cleanly, not with 1006 cut-offs."""
+    node = ChatdProcess(backing, tmp_path)
+    await node.start()
+    try:
+        client = await ChatClient.open_in(nursery, node.url)
+        auth = await client.call(f.Signup, username="terry", email="terry@example.com", password="correct horse 1")
+        await client.call(f.Hello, token=auth.access_token, version=f.PROTOCOL_VERSION)
+        started = trio.current_time()
+        assert await node.stop() == 0
+        with trio.fail_after(5):
+            await client.closed.wait()
+        assert client.close_code == 1012
+        assert trio.current_time() - started < 10
+        assert "draining" in node.log_path.read_text()
+    finally:
+        await node.stop()
