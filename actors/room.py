@@ -103,20 +103,25 @@ class RoomActor:
             deadline = min(idle_since + self.settings.idle_seconds, self.typing.next_expiry())
             batch = await self.mailbox.next_batch(self.settings.batch_limit, deadline)
             now = trio.current_time()
-            stopped = self.typing.expire(now)
-            if stopped and await self._loaded([]) is not None:  # a failed commit may have dropped the state
-                for user in stopped:
-                    self._tell_typing(user, False)
-            if not batch:
-                if now >= idle_since + self.settings.idle_seconds and not self.typing.until:
-                    self._stop()
-                    return
-                continue
-            idle_since = now
             try:
+                stopped = self.typing.expire(now)
+                if stopped and await self._loaded([]) is not None:  # a failed commit may have dropped the state
+                    for user in stopped:
+                        self._tell_typing(user, False)
+                if not batch:
+                    # (a request may have come in while the state loaded: then the room is not idle)
+                    if now >= idle_since + self.settings.idle_seconds and not self.typing.until \
+                            and not self.mailbox.depth():
+                        self._stop()
+                        return
+                    continue
+                idle_since = now
                 await self.handle(batch)
-            except Exception:
+            except Exception:  # a crash: the restarted actor takes what is still queued
                 self._fail_requests(batch, "the room restarted while handling this request")
+                raise
+            except BaseException:  # cancelled (the node stops, or its supervisor gave up): the queue goes too
+                self._fail_requests([*batch, *self.mailbox.take_nowait()], "the room stopped, try again")
                 raise
             self._answer_dropped(batch)
             if self._missing:

@@ -187,6 +187,9 @@ class UserActor:
         was left (its session revoked, or all the user's devices closed): that one is closed now."""
         self._forget()
         left = [*self.unhandled, *self.mailbox.take_nowait()]  # no checkpoint between this drain and close()
+        for item in left:
+            if isinstance(item, AckFrom):  # acks sent just before the node stopped: handed over with the rest
+                self._on_ack(item)
         revoked, close_all = set(self.revoked), None
         for item in left:
             if isinstance(item, CloseDevices):

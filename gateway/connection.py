@@ -135,7 +135,8 @@ class Connection:
         try:
             await route.handler(self.context, frame, reply)
         except Refusal as exc:
-            reply.refuse(exc)
+            if not reply.fail(exc):  # the handler had answered (or handed the reply on) before it refused
+                log.error("handler for %s refused after answering: %s", frame.type, exc.message)
             return
         except StoreUnavailable as exc:
             log.warning("database unavailable during %s: %s", frame.type, exc)
