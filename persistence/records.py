@@ -174,13 +174,19 @@ class Appended:
     refusal: Refusal | None = None  # why the planner refused it (a value, answered by the room actor)
 
 
+def _present(event: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A system event without its nil fields: absent means nil on the wire (docs/protocol.md 1), and rows
+    written before that rule still hold some (`name: null` in a direct room's `created`)."""
+    return None if event is None else {k: v for k, v in event.items() if v is not None}
+
+
 def to_message(row: Any) -> Message:
     created: datetime = row["created_at"]
     client_id = row["client_id"]
     return Message(
         room=row["room_id"], seq=row["seq"], ts=int(created.timestamp() * 1000), kind=row["kind"],
         sender=row["sender_id"], client_id=str(client_id) if client_id is not None else None,
-        body=row["body"], event=row["event"],
+        body=row["body"], event=_present(row["event"]),
         edited_ts=int(row["edited_at"].timestamp() * 1000) if row["edited_at"] is not None else None,
         deleted=row["deleted"],
         media=Media(**row["media"]) if row["media"] is not None and not row["deleted"] else None,

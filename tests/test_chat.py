@@ -253,3 +253,17 @@ async def test_own_message_counts_as_delivered_only_after_everything_before_it(p
     with trio.move_on_after(0.5):
         frame = await third.next_of(f.Msgs)
         raise AssertionError(f"already delivered messages came again (up to {last.seq}): {frame}")
+
+
+async def test_the_created_event_leaves_out_what_is_nil(people: People) -> None:
+    """Absent means nil (docs/protocol.md 1): a direct room's `created` has no `name` key at all."""
+    ann, ann_c = await people.new("ann")
+    bob, _ = await people.new("bob")
+    direct = (await ann_c.call(f.OpenDirect, user=bob.user_id)).room.room
+    group = (await ann_c.call(f.CreateGroup, name="trip", members=[bob.user_id])).room.room
+    events = {}
+    for room in (direct, group):
+        page = await ann_c.call(f.History, room=room)
+        events[room] = next(m.event for m in page.messages if m.event and m.event["type"] == "created")
+    assert "name" not in events[direct] and None not in events[direct].values()
+    assert events[group]["name"] == "trip"
