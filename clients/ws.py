@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection, open_websocket_url
 
-from chatd.protocol import ProtocolError, bundle, decode_bundle, encode
+from chatd.protocol import Refusal, bundle, decode_bundle, encode
 from chatd.protocol import frames as f
 
 F = TypeVar("F", bound=f.Frame)
@@ -93,7 +93,7 @@ class ChatClient:
             while True:
                 data = await self.ws.get_message()
                 for frame in decode_bundle(data, max_bytes=1 << 30):  # one frame, or a bundle (version 2)
-                    if isinstance(frame, ProtocolError):
+                    if isinstance(frame, Refusal):
                         raise RuntimeError(f"server sent an undecodable frame: {frame.message}")
                     req_id = getattr(frame, "id", None)
                     waiter = self._waiting.pop(req_id, None) if req_id is not None else None

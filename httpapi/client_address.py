@@ -12,6 +12,6 @@ from chatd.runtime.config import Config
 
 
 def request_address(request: Request, config: Config) -> str:
-    """The client behind this request, for logs; gateway.client_address.limit_key of it for limits."""
+    """The client behind this request, for logs; runtime.client_address.limit_key of it for limits."""
     peer = request.client.host if request.client else "unknown"
     return client_of(peer, request.headers.raw, config)

@@ -1,4 +1,4 @@
-"""msgpack encoding of frames. ``decode`` and ``decode_bundle`` turn any bytes into frames or ProtocolErrors,
+"""msgpack encoding of frames. ``decode`` and ``decode_bundle`` turn any bytes into frames or Refusals,
 never raise. Since protocol version 2 a websocket message may carry a bundle: an array of frame maps.
 
 A well-formed frame costs one msgspec call: the decoder over the union of frame types picks the class by `t`
@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from chatd.protocol.errors import ErrorCode, ProtocolError
+from chatd.protocol.errors import ErrorCode, Refusal
 from chatd.protocol.frames import FRAME_TYPES, MAX_ID, Frame, Message, Msgs
 from chatd.protocol.schema import SchemaError, problem
 
@@ -68,7 +68,7 @@ def bundle(encoded: list[bytes]) -> bytes:
     return _array_header(len(encoded)) + b"".join(encoded)
 
 
-def decode(data: bytes | str, max_bytes: int = DEFAULT_MAX_FRAME_BYTES) -> Frame | ProtocolError:
+def decode(data: bytes | str, max_bytes: int = DEFAULT_MAX_FRAME_BYTES) -> Frame | Refusal:
     """One frame from one websocket message, for clients of version 1; a bundle is refused here. The server
     reads every client's messages with `decode_bundle` (a version 1 client never sends one)."""
     refused = _refuse_unread(data, max_bytes)
@@ -84,7 +84,7 @@ def decode(data: bytes | str, max_bytes: int = DEFAULT_MAX_FRAME_BYTES) -> Frame
 
 
 def decode_bundle(data: bytes | str, max_bytes: int = DEFAULT_MAX_FRAME_BYTES,
-                  accept: Collection[type[Frame]] | None = None) -> list[Frame | ProtocolError]:
+                  accept: Collection[type[Frame]] | None = None) -> list[Frame | Refusal]:
     """The frames of one websocket message, in order: one frame (a map), or a bundle (an array of up to
     MAX_BUNDLE_FRAMES maps, each decoded on its own: a bad one does not spoil the others).
 
@@ -105,12 +105,12 @@ def decode_bundle(data: bytes | str, max_bytes: int = DEFAULT_MAX_FRAME_BYTES,
     if not isinstance(decoded, list):
         return [decoded]
     if not decoded or len(decoded) > MAX_BUNDLE_FRAMES:
-        return [ProtocolError(ErrorCode.BAD_REQUEST, f"a bundle holds 1 to {MAX_BUNDLE_FRAMES} frames, "
+        return [Refusal(ErrorCode.BAD_REQUEST, f"a bundle holds 1 to {MAX_BUNDLE_FRAMES} frames, "
                                                      f"this one {len(decoded)}")]
     return [_item(raw, i, decoders) for i, raw in enumerate(decoded)]
 
 
-def _item(raw: msgspec.Raw, i: int, decoders: _Decoders) -> Frame | ProtocolError:
+def _item(raw: msgspec.Raw, i: int, decoders: _Decoders) -> Frame | Refusal:
     try:
         return decoders.frame.decode(raw)  # type: ignore[no-any-return]
     except msgspec.ValidationError as exc:
@@ -119,19 +119,19 @@ def _item(raw: msgspec.Raw, i: int, decoders: _Decoders) -> Frame | ProtocolErro
         return _malformed(exc)
 
 
-_TEXT = ProtocolError(ErrorCode.BAD_REQUEST, "text frames are not accepted: send msgpack in binary websocket frames")
+_TEXT = Refusal(ErrorCode.BAD_REQUEST, "text frames are not accepted: send msgpack in binary websocket frames")
 
 
-def _refuse_unread(data: bytes | str, max_bytes: int) -> ProtocolError | None:
+def _refuse_unread(data: bytes | str, max_bytes: int) -> Refusal | None:
     if isinstance(data, str):
         return _TEXT
     if len(data) > max_bytes:
-        return ProtocolError(ErrorCode.TOO_LARGE, f"frame is {len(data)} bytes; the limit is {max_bytes} bytes")
+        return Refusal(ErrorCode.TOO_LARGE, f"frame is {len(data)} bytes; the limit is {max_bytes} bytes")
     return None
 
 
-def _malformed(exc: BaseException) -> ProtocolError:
-    return ProtocolError(ErrorCode.BAD_REQUEST, f"malformed msgpack: {str(exc)[:200] or type(exc).__name__}")
+def _malformed(exc: BaseException) -> Refusal:
+    return Refusal(ErrorCode.BAD_REQUEST, f"malformed msgpack: {str(exc)[:200] or type(exc).__name__}")
 
 
 class _Decoders:
@@ -166,7 +166,7 @@ def _union(types: list[type[Frame]]) -> Any:
 # --------------------------------------------------------------------------- a refused frame, read again
 
 def _refusal(data: bytes | msgspec.Raw, decoders: _Decoders, exc: msgspec.ValidationError,
-             not_a_map: str) -> ProtocolError:
+             not_a_map: str) -> Refusal:
     """Why the frame in `data` was refused, echoing the id its map holds. Cold path: `data` is read a second
     time, as plain msgpack."""
     try:
@@ -174,24 +174,24 @@ def _refusal(data: bytes | msgspec.Raw, decoders: _Decoders, exc: msgspec.Valida
     except (ValueError, TypeError, RecursionError) as again:  # the typed pass stopped before the bytes went bad
         return _malformed(again)
     if not isinstance(obj, dict):
-        return ProtocolError(ErrorCode.BAD_REQUEST, not_a_map)
+        return Refusal(ErrorCode.BAD_REQUEST, not_a_map)
     raw_id = obj.get("id")
     req_id = raw_id if isinstance(raw_id, int) and not isinstance(raw_id, bool) and 0 <= raw_id <= MAX_ID else None
     kind = obj.get("t")
     if not isinstance(kind, str):
-        return ProtocolError(ErrorCode.BAD_REQUEST, "frame has no string field 't' (the frame type)", req_id)
+        return Refusal(ErrorCode.BAD_REQUEST, "frame has no string field 't' (the frame type)", req_id)
     cls = FRAME_TYPES.get(kind)
     if cls is None:
-        return ProtocolError(ErrorCode.BAD_REQUEST, f"unknown frame type {kind[:40]!r}", req_id)
+        return Refusal(ErrorCode.BAD_REQUEST, f"unknown frame type {kind[:40]!r}", req_id)
     if cls not in decoders.accept:
-        return ProtocolError(ErrorCode.BAD_REQUEST, f"'{kind}' is sent by the server, not a client", req_id)
+        return Refusal(ErrorCode.BAD_REQUEST, f"'{kind}' is sent by the server, not a client", req_id)
     present = {k: v for k, v in obj.items() if isinstance(k, str) and v is not None}
     if len(present) < len(obj):  # nil is absent and keys that are not strings are unknown fields (protocol.md 1)
         try:
             return decoders.frame.decode(msgspec.msgpack.encode(present))  # type: ignore[no-any-return]
         except msgspec.ValidationError as second:
             exc = second
-    return ProtocolError(ErrorCode.BAD_REQUEST, f"{kind}: {problem(cls, exc, present)}", req_id)
+    return Refusal(ErrorCode.BAD_REQUEST, f"{kind}: {problem(cls, exc, present)}", req_id)
 
 
 # --------------------------------------------------------------------------- plain values (JSON, Redis, caches)

@@ -86,4 +86,3 @@ class Refusal(Exception):
         return f"Refusal({self.code.value!r}, {self.message!r}{extra})"
 
 
-ProtocolError = Refusal  # the codec's name for the refusals it returns (kept for its callers)

@@ -9,7 +9,7 @@ from typing import Any
 import msgpack
 import pytest
 
-from chatd.protocol import ProtocolError, decode, decode_bundle, encode
+from chatd.protocol import Refusal, decode, decode_bundle, encode
 from chatd.protocol import frames as f
 from chatd.protocol.codec import from_builtins, to_builtins
 from chatd.protocol.schema import SchemaError
@@ -20,7 +20,7 @@ UUID = "6f1c2e0a-9b1d-4a7e-8f00-3c2d1e4b5a69"
 
 def refusal(body: dict[Any, Any]) -> str:
     result = decode(msgpack.packb(body))
-    assert isinstance(result, ProtocolError), result
+    assert isinstance(result, Refusal), result
     return result.message
 
 
@@ -71,10 +71,10 @@ def test_the_id_is_echoed_and_server_frames_are_refused_unread() -> None:
     results = decode_bundle(msgpack.packb([msgpack.unpackb(welcome), msgpack.unpackb(good), msgpack.unpackb(bad),
                                            3]), accept=CLIENT_FRAMES)
     assert results == [
-        ProtocolError(results[0].code, "'welcome' is sent by the server, not a client", 9),  # type: ignore[union-attr]
+        Refusal(results[0].code, "'welcome' is sent by the server, not a client", 9),  # type: ignore[union-attr]
         f.Ping(id=10),
-        ProtocolError(results[0].code, "history: missing field 'room'", 11),  # type: ignore[union-attr]
-        ProtocolError(results[0].code, "bundle item 3 is not a msgpack map"),  # type: ignore[union-attr]
+        Refusal(results[0].code, "history: missing field 'room'", 11),  # type: ignore[union-attr]
+        Refusal(results[0].code, "bundle item 3 is not a msgpack map"),  # type: ignore[union-attr]
     ]
 
 

@@ -26,7 +26,7 @@ from chatd.media.names import clean_filename, content_disposition
 from chatd.media.ranges import ByteRange, RangeNotSatisfiable, parse_range
 from chatd.media.sniff import sniff
 from chatd.node import Node
-from chatd.protocol import ErrorCode, ProtocolError, decode
+from chatd.protocol import ErrorCode, Refusal, decode
 from chatd.protocol import frames as f
 from chatd.protocol import people as p
 from tests.conftest import Backing, People, make_config, start_node
@@ -492,7 +492,7 @@ def test_send_frames_that_do_not_fit_together_are_refused_with_the_reason(fields
                                                                           ) -> None:
     frame = {"t": "send", "id": 7, "room": 1, "client_id": str(uuid.uuid4()), **fields}
     result = decode(msgpack.packb(frame))
-    assert isinstance(result, ProtocolError) and result.code is ErrorCode.BAD_REQUEST and result.id == 7
+    assert isinstance(result, Refusal) and result.code is ErrorCode.BAD_REQUEST and result.id == 7
     assert problem in result.message, result.message
 
 

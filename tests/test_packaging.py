@@ -58,7 +58,11 @@ def test_a_fresh_venv_imports_every_part_from_the_namespace(wheel: Path, tmp_pat
                            env={"PYTHONPATH": deps, "PATH": "/usr/bin:/bin"}, timeout=120).stdout.split()
     assert shown[0].startswith(str(purelib / "chatd" / "protocol"))
     assert int(shown[1]) > 10
-    for name, command in (("chatd", "chatd.main"), ("chatctl", "chatd.console.cli"), ("chat", "chatd.clients.tui.app")):
-        out = subprocess.run([str(py), "-c", f"import sys; from {command} import main; sys.exit(main(['--version']))"],
-                             capture_output=True, text=True, cwd=tmp_path, env={"PYTHONPATH": deps}, timeout=60)
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert set(scripts) == {"chatd", "chat", "chatctl"}
+    for name, target in scripts.items():  # the entry points themselves, as the installed commands call them
+        module, func = target.split(":")
+        call = f"import sys; from {module} import {func}; sys.exit({func}(['--version']))"
+        out = subprocess.run([str(py), "-c", call], capture_output=True, text=True, cwd=tmp_path,
+                             env={"PYTHONPATH": deps}, timeout=60)
         assert out.stdout.strip() == f"{name} {VERSION}", out.stderr

@@ -7,8 +7,12 @@ import sys
 
 def main(argv: list[str] | None = None) -> None:
     """The `chat` command: says which extra to install when Textual is missing, then runs the app."""
+    from chatd import __version__
     from chatd.runtime.extras import MissingExtra, require_extra
 
+    if "--version" in (sys.argv[1:] if argv is None else argv):  # answered without the extra too
+        print(f"chat {__version__}")
+        return
     try:
         require_extra("tui", "The terminal client", "textual", "segno")
     except MissingExtra as exc:

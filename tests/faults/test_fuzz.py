@@ -49,7 +49,7 @@ from hypothesis import strategies as st
 from chatd.clients.ws import ChatClient
 from chatd.gateway.registry import ROUTES
 from chatd.node import Node
-from chatd.protocol import FRAME_TYPES, ErrorCode, ProtocolError, Session, bundle, decode, decode_bundle, encode
+from chatd.protocol import FRAME_TYPES, ErrorCode, Refusal, Session, bundle, decode, decode_bundle, encode
 from chatd.protocol import frames as f
 from chatd.protocol.frames import MAX_ID
 from chatd.protocol.schema import INT64_MAX, SchemaError, unanchored
@@ -289,16 +289,16 @@ def names_field(message: str, name: str) -> bool:
     return re.search(rf"field '{re.escape(name)}(?:'|\[|\.| key)", message) is not None
 
 
-def assert_error_is_sendable(err: ProtocolError) -> None:
+def assert_error_is_sendable(err: Refusal) -> None:
     """The gateway turns the error into an `error` frame: that frame must itself be a valid frame."""
     assert err.code in ErrorCode and err.message
     frame = f.Error(code=err.code.value, message=err.message, id=err.id, retry_after=err.retry_after)
     assert decode(encode(frame), HUGE) == frame, err
 
 
-def assert_well_formed(result: f.Frame | ProtocolError) -> None:
-    assert isinstance(result, f.Frame | ProtocolError), result
-    if isinstance(result, ProtocolError):
+def assert_well_formed(result: f.Frame | Refusal) -> None:
+    assert isinstance(result, f.Frame | Refusal), result
+    if isinstance(result, Refusal):
         assert_error_is_sendable(result)
     else:  # what decoded re-encodes to itself (bytes compared: a nan in an `Any` field is not == itself)
         again = decode(encode(result), HUGE)
@@ -500,7 +500,7 @@ def test_strategies_cover_every_frame_type() -> None:
 def test_arbitrary_bytes_never_raise(data: bytes) -> None:
     result = decode(data)
     assert_well_formed(result)
-    if isinstance(result, ProtocolError):
+    if isinstance(result, Refusal):
         assert result.code is ErrorCode.BAD_REQUEST
 
 
@@ -596,7 +596,7 @@ def test_every_bound_is_enforced_and_named(kind: str, data: st.DataObject) -> No
     else:
         body[fd.name] = value
     result = decode(pack(body), HUGE)
-    assert isinstance(result, ProtocolError), f"{kind}.{fd.name} = {value!r:.80} was accepted"
+    assert isinstance(result, Refusal), f"{kind}.{fd.name} = {value!r:.80} was accepted"
     assert result.code is ErrorCode.BAD_REQUEST
     assert result.message.startswith(f"{kind}: ") and names_field(result.message, fd.name), result.message
     assert result.id == (None if fd.name == "id" else expected_id(body))
@@ -646,15 +646,15 @@ def send_of_size(req_id: int, size: int) -> bytes:
 @FUZZ
 @given(limit=st.integers(1024, 60_000), over=st.integers(1, 5000), req_id=st.integers(0, MAX_ID))
 def test_oversize_is_too_large_without_id(limit: int, over: int, req_id: int) -> None:
-    assert decode(b"\x00" * (limit + over), limit) == ProtocolError(
+    assert decode(b"\x00" * (limit + over), limit) == Refusal(
         ErrorCode.TOO_LARGE, f"frame is {limit + over} bytes; the limit is {limit} bytes")
     # a well-formed request with an id, too big: too_large, and no id (the frame is not read at all)
     result = decode(send_of_size(req_id, limit + over), limit)
-    assert isinstance(result, ProtocolError) and result.code is ErrorCode.TOO_LARGE and result.id is None
+    assert isinstance(result, Refusal) and result.code is ErrorCode.TOO_LARGE and result.id is None
     assert str(limit) in result.message
     # exactly at the limit it is read (bodies over 16000 characters are then refused for their length)
     at_limit = decode(send_of_size(req_id, limit), limit)
-    if isinstance(at_limit, ProtocolError):
+    if isinstance(at_limit, Refusal):
         assert at_limit.code is ErrorCode.BAD_REQUEST and at_limit.id == req_id, at_limit
         assert names_field(at_limit.message, "body"), at_limit
     else:
@@ -665,7 +665,7 @@ def test_oversize_is_too_large_without_id(limit: int, over: int, req_id: int) ->
 @given(text=st.text(max_size=200) | st.sampled_from(['{"t": "send", "id": 5}', "", "\x00", "\x85\xa1t"]))
 def test_text_is_bad_request_without_id(text: str) -> None:
     result = decode(text)
-    assert isinstance(result, ProtocolError) and result.code is ErrorCode.BAD_REQUEST and result.id is None
+    assert isinstance(result, Refusal) and result.code is ErrorCode.BAD_REQUEST and result.id is None
     assert "binary" in result.message
     assert_error_is_sendable(result)
 
@@ -895,7 +895,7 @@ class Fuzzer:
 class Expect:
     label: str  # the category, for failure messages
     kind: str | None  # the frame type, when the payload decoded
-    refusal: ProtocolError | None  # what the reply must be, when the decoder or the session refuses it
+    refusal: Refusal | None  # what the reply must be, when the decoder or the session refuses it
 
 
 @dataclasses.dataclass
@@ -904,7 +904,7 @@ class Outcome:
     expected: dict[int, Expect]
     replies: dict[int, list[f.Frame]]
     idless_errors: list[f.Error]
-    idless_predicted: list[ProtocolError]  # refusals without an id: the reader answers them in order
+    idless_predicted: list[Refusal]  # refusals without an id: the reader answers them in order
     idless_may: int  # frames without an id that may also get an error (e.g. `typing` to a missing room)
 
 
@@ -913,7 +913,7 @@ def predict(payload: bytes | str, max_bytes: int, session: Session) -> list[tupl
     state machine it runs itself."""
     out: list[tuple[int | None, Expect]] = []
     for decoded in decode_bundle(payload, max_bytes, CLIENT_FRAMES):
-        if isinstance(decoded, ProtocolError):
+        if isinstance(decoded, Refusal):
             out.append((decoded.id, Expect("", None, decoded)))
         else:
             needs_hello = ROUTES[type(decoded)].needs_hello
