@@ -7,6 +7,7 @@ from typing import cast
 
 import pytest
 import trio
+import trio.testing
 
 from chatd.actors.device import Device
 from chatd.actors.items import Crash, RoomItem, SendText, TypingNow
@@ -106,3 +107,31 @@ def test_a_request_a_room_batch_leaves_unanswered_is_answered_and_logged(caplog:
     assert [getattr(fr, "id", None) for fr in frames] == [1, 2]
     assert isinstance(frames[1], f.Error) and frames[1].code == "internal"
     assert "left unanswered" in caplog.text
+
+
+class _StuckStore:
+    """A store whose room never loads: the room actor is inside its batch when the test cancels it."""
+
+    async def load_room(self, *args: object) -> None:
+        await trio.sleep_forever()
+
+
+async def test_a_room_cancelled_mid_batch_answers_its_batch_and_its_queue() -> None:
+    """The node stops (or the room's supervisor gives up) while a batch is in hand and more is queued: every
+    request still hears back (`retry`), none is left without an answer while its socket stays open."""
+    dev, outbox = device()
+    mailbox = Mailbox[RoomItem](8)
+    replies = [Reply(dev, i) for i in (1, 2, 3)]
+    room = RoomActor(5, mailbox, cast(Store, _StuckStore()), cast(Committer, None), cast(UserRouter, None),
+                     RoomSettings(), lambda: None)
+    async with trio.open_nursery() as nursery:
+        for reply in replies[:2]:
+            assert mailbox.offer(SendText(reply, str(uuid.uuid4()), "in the batch"))
+        nursery.start_soon(room.run)
+        await trio.testing.wait_all_tasks_blocked()
+        assert mailbox.offer(SendText(replies[2], str(uuid.uuid4()), "queued behind it"))
+        nursery.cancel_scope.cancel()
+    frames = queued(outbox)
+    assert sorted((fr.id, fr.code) for fr in frames if isinstance(fr, f.Error)) == [(1, "retry"), (2, "retry"),
+                                                                                   (3, "retry")]
+    assert all(r.answered for r in replies)
