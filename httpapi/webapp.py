@@ -24,6 +24,9 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from chatd.httpapi.refused import refusal_response
+from chatd.protocol.errors import ErrorCode, Refusal
+
 DEFAULT_DIST = Path(__file__).resolve().parent.parent / "web" / "dist"
 # The page talks to its own origin (HTTP) and to the websocket on another port of the same host.
 CSP = ("default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' blob: data:; media-src 'self' blob:; "
@@ -51,7 +54,7 @@ def web_routes(ws_port: Callable[[], int | None], dist: Path | None = None, publ
             return JSONResponse({"ws_url": public_ws_url}, headers={"Cache-Control": "no-store"})
         port = ws_port()
         if port is None:
-            return JSONResponse({"code": "retry", "message": "the websocket is not listening yet"}, status_code=503)
+            return refusal_response(Refusal(ErrorCode.RETRY, "the websocket is not listening yet"))
         scheme = "wss" if request.url.scheme == "https" else "ws"
         host = request.url.hostname or "127.0.0.1"
         host = f"[{host}]" if ":" in host else host
@@ -77,7 +80,7 @@ def web_routes(ws_port: Callable[[], int | None], dist: Path | None = None, publ
         candidate = (root / request.url.path.lstrip("/")).resolve()
         if candidate.is_relative_to(root) and candidate.is_file() and candidate.name != "index.html":
             return file(candidate)
-        return JSONResponse({"code": "not_found", "message": "no such page"}, status_code=404)
+        return refusal_response(Refusal(ErrorCode.NOT_FOUND, "no such page"))
 
     get = ["GET", "HEAD"]
     return [Route("/api/config", config, methods=["GET"]),
