@@ -46,7 +46,7 @@ class RoomQueries:
             kind, name, direct_key, visibility, creator)
         if room_id is None:
             return 0
-        event = {"type": "created", "by": creator, "members": sorted(members), **({"name": name} if name else {})}
+        event = {"type": "created", "by": creator, "name": name, "members": sorted(members)}
         await con.execute(
             "INSERT INTO messages (room_id, seq, kind, event) VALUES ($1, 1, 'system', $2::jsonb)",
             room_id, event)
