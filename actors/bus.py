@@ -29,6 +29,7 @@ from chatd.actors.buswire import BusEvent, BusWireError, ToRoom, ToUsers, decode
 from chatd.actors.items import (
     CloseDevices,
     CursorMoved,
+    InboxArrived,
     MembershipChanged,
     MuteChanged,
     ReadMoved,
@@ -45,7 +46,7 @@ from chatd.persistence.pubsub import BusError, PubSub
 log = logging.getLogger("chatd.bus")
 
 RoomNews = RemoteCommitted | RemoteTyping | CursorMoved
-UserNews = MembershipChanged | MuteChanged | SettingsChanged | ReadMoved | ToDevices | CloseDevices
+UserNews = MembershipChanged | MuteChanged | SettingsChanged | ReadMoved | ToDevices | CloseDevices | InboxArrived
 
 
 class BusSink(Protocol):

@@ -7,7 +7,8 @@ own messages) and the events of one publish batch, each a short tagged array:
     ["t", room, user, active]                    a member's typing frame
     ["r", room, user, delivered|nil, read|nil, quiet]   a member's stored cursors moved
     ["u", [user, ...], tag, ...]                 something for those users' actors (tags: see _parse; "close"
-                                                 carries code, reason and the device ids to close, nil: all)
+                                                 carries code, reason and the device ids to close, nil: all;
+                                                 "inbox" the device ids with new to-device messages)
 
 Messages travel as the protocol's Message maps, frames in their protocol encoding.
 """
@@ -22,6 +23,7 @@ import msgpack
 from chatd.actors.items import (
     CloseDevices,
     CursorMoved,
+    InboxArrived,
     MembershipChanged,
     MuteChanged,
     ReadMoved,
@@ -48,7 +50,7 @@ class ToRoom:
 @dataclass(frozen=True, slots=True)
 class ToUsers:
     users: tuple[int, ...]
-    item: MembershipChanged | MuteChanged | SettingsChanged | ReadMoved | ToDevices | CloseDevices
+    item: MembershipChanged | MuteChanged | SettingsChanged | ReadMoved | ToDevices | CloseDevices | InboxArrived
 
 
 BusEvent = ToRoom | ToUsers
@@ -105,6 +107,8 @@ def _event(event: BusEvent) -> list[Any]:
     if isinstance(item, CloseDevices):
         return ["u", users, "close", item.code, item.reason,
                 None if item.sessions is None else sorted(item.sessions)]
+    if isinstance(item, InboxArrived):
+        return ["u", users, "inbox", None if item.sessions is None else sorted(item.sessions)]
     return ["u", users, "push", encode_frame(item.frame)]  # ToDevices: the older tag, kept for mixed versions
 
 
@@ -119,7 +123,7 @@ def _parse(e: list[Any]) -> BusEvent:
     if tag != "u":
         raise BusWireError(f"unknown bus event {tag!r}")
     users, kind, args = tuple(int(u) for u in e[1]), e[2], e[3:]
-    item: MembershipChanged | MuteChanged | SettingsChanged | ReadMoved | ToDevices | CloseDevices
+    item: MembershipChanged | MuteChanged | SettingsChanged | ReadMoved | ToDevices | CloseDevices | InboxArrived
     if kind == "member":
         item = MembershipChanged(int(args[0]))
     elif kind == "mute":
@@ -132,6 +136,8 @@ def _parse(e: list[Any]) -> BusEvent:
         sessions = args[2] if len(args) > 2 else None
         item = CloseDevices(CloseCode(int(args[0])), str(args[1]),
                             None if sessions is None else frozenset(map(str, sessions)))
+    elif kind == "inbox":
+        item = InboxArrived(None if args[0] is None else frozenset(map(str, args[0])))
     elif kind == "push":
         frame = decode_frame(args[0], MAX_FRAME)
         if isinstance(frame, Refusal):

@@ -2,7 +2,8 @@
 
 Every `period` seconds one query asks Postgres, for the users with an actor in this process, which of
 their rooms hold messages past what they have acknowledged, and tells each such user actor the room's
-head (`RoomHead`). A user actor whose devices are behind that head syncs the rest from Postgres, and one
+head (`RoomHead`); likewise, for their devices with to-device messages waiting, the highest id
+(`InboxArrived`). A user actor whose devices are behind that head syncs the rest from Postgres, and one
 that never heard of the room (its `member_added` news was lost) loads the membership. So a lost bus
 message costs at most two periods, and never a message.
 
@@ -20,7 +21,7 @@ from typing import Protocol
 
 import trio
 
-from chatd.actors.items import RoomHead, UserItem
+from chatd.actors.items import InboxArrived, RoomHead, UserItem
 from chatd.persistence.errors import StoreUnavailable
 from chatd.persistence.store import Store
 
@@ -48,6 +49,7 @@ class GapWatch:
                 continue
             try:
                 heads = await self.store.room_heads(users)
+                inboxes = await self.store.to_device_heads(users)
             except StoreUnavailable as exc:
                 log.warning("gap check skipped: %s", exc)
                 continue
@@ -56,3 +58,5 @@ class GapWatch:
                 before = previous.get((user, room))
                 if before is not None:
                     self.users.offer(user, RoomHead(room, min(before, last_seq)))
+            for user, device, head in inboxes:  # to-device messages whose news the bus lost
+                self.users.offer(user, InboxArrived(frozenset({device}), head))

@@ -216,8 +216,26 @@ class CloseDevices:
     sessions: frozenset[str] | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class InboxArrived:
+    """To-device messages were stored for these devices of the user (device ids; None: look at every device):
+    the user actor reads them from Postgres (docs/protocol.md §12.3). `head`: the highest id waiting, when known
+    (the gap watch's look): a device that has been sent that far already has nothing to read."""
+
+    sessions: frozenset[str] | None = None
+    head: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class InboxAcked:
+    """A device acked (and deleted) its to-device messages up to `upto`: the next frame may go."""
+
+    device: Device
+    upto: int
+
+
 UserItem = (Deliver | MembershipChanged | Attach | Detach | AckFrom | ToDevices | SettingsChanged | MuteChanged
-            | ReadMoved | CloseDevices | RoomHead | Crash)
+            | ReadMoved | CloseDevices | RoomHead | InboxArrived | InboxAcked | Crash)
 
 
 # ------------------------------------------------------------------ to the CursorWriter

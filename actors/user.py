@@ -38,6 +38,8 @@ from chatd.actors.items import (
     CursorMoved,
     Deliver,
     Detach,
+    InboxAcked,
+    InboxArrived,
     MembershipChanged,
     MuteChanged,
     ReadMoved,
@@ -51,6 +53,7 @@ from chatd.actors.mailbox import Mailbox
 from chatd.persistence.errors import StoreUnavailable
 from chatd.persistence.records import Membership
 from chatd.persistence.store import Store
+from chatd.protocol.e2ee import ToDevice
 from chatd.protocol.errors import CloseCode
 from chatd.protocol.frames import MAX_BATCH, Frame, Message, Msgs, ReceiptCounts, Status
 from chatd.protocol.rooms import Cursor
@@ -102,6 +105,11 @@ class DeviceState:
     awaiting: dict[int, int] | None = None  # unacked backlog batch: room -> highest seq in it
     acked: dict[int, int] = field(default_factory=dict)
     outgoing: list[Message] = field(default_factory=list)
+    # to-device messages (docs/protocol.md §12.3): read from Postgres when `inbox_pending`, one frame at a time,
+    # the next after the device acked `inbox_awaiting`; `inbox_after`: the highest id sent to this connection
+    inbox_pending: bool = True
+    inbox_after: int = 0
+    inbox_awaiting: int | None = None
 
 
 class UserActor:
@@ -250,6 +258,15 @@ class UserActor:
             view = (await self._room_views()).get(item.room)
             if view is not None:
                 self.counts.muted(item.room, view, item.muted)
+        elif isinstance(item, InboxArrived):
+            for ds in self.devices.values():
+                mine = item.sessions is None or ds.device.session in item.sessions
+                if mine and ds.inbox_after < (item.head or math.inf):
+                    ds.inbox_pending = True
+        elif isinstance(item, InboxAcked):
+            acked = self.devices.get(item.device.id)
+            if acked is not None and acked.inbox_awaiting is not None and item.upto >= acked.inbox_awaiting:
+                acked.inbox_awaiting, acked.inbox_pending = None, True
         else:
             raise RuntimeError(getattr(item, "reason", f"unexpected mailbox item {item!r}"))
 
@@ -426,13 +443,16 @@ class UserActor:
         for ds in self.devices.values():
             for room_id, view in self.rooms.items():
                 ds.pushed.setdefault(room_id, view.joined_seq - 1)
-            ds.syncing = True
+            ds.syncing = ds.inbox_pending = True  # a dropped item may have been an InboxArrived
 
     # ------------------------------------------------------------------ sending
 
     async def _pump(self) -> None:
-        """Send what live devices gathered, then the next backlog batch to syncing devices that may take one."""
+        """Send what live devices gathered, then the next backlog batch to syncing devices that may take one.
+        To-device messages go first: they carry the keys the messages after them may need."""
         for ds in list(self.devices.values()):
+            if ds.inbox_pending and ds.inbox_awaiting is None and ds.device.session and not ds.device.closed:
+                await self._inbox_batch(ds)
             while ds.outgoing:
                 chunk, ds.outgoing = ds.outgoing[:MAX_BATCH], ds.outgoing[MAX_BATCH:]
                 ds.device.enqueue(Msgs(messages=chunk))
@@ -440,6 +460,18 @@ class UserActor:
                 await self._sync_batch(ds)
         for device_id in [i for i, ds in self.devices.items() if ds.device.closed]:
             del self.devices[device_id]
+
+    async def _inbox_batch(self, ds: DeviceState) -> None:
+        try:
+            found = await self.store.to_device_after(ds.device.session, ds.inbox_after, MAX_BATCH)
+        except StoreUnavailable:
+            self.retry_at = trio.current_time() + self.settings.retry_seconds
+            return
+        if not found:
+            ds.inbox_pending = False
+            return
+        ds.inbox_after = ds.inbox_awaiting = found[-1].id
+        ds.device.enqueue(ToDevice(messages=found))
 
     async def _sync_batch(self, ds: DeviceState) -> None:
         rooms = self.rooms or {}

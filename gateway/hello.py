@@ -29,7 +29,7 @@ async def hello(cx: Context, req: f.Hello, reply: Reply) -> None:
     cx.device.user_id = user_id
     cx.device.session = claims.device_id
     reply.send(f.Welcome(id=req.id, version=req.version, user_id=user_id, username=username,
-                         max_frame_bytes=cx.services.config.max_frame_bytes))
+                         max_frame_bytes=cx.services.config.max_frame_bytes, device=claims.device_id or None))
     cx.on_authenticated(claims.expires_at)
     try:
         await cx.services.users.attach(cx.device, req.cursors or {})

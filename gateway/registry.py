@@ -8,10 +8,11 @@ modules import only what is below them (context, checks, services), never this t
 
 from __future__ import annotations
 
-from chatd.gateway import devices, hello, invites, messages, people, qr_login, rooms
+from chatd.gateway import devices, hello, invites, keys, messages, people, qr_login, rooms
 from chatd.gateway.accounts import Accounts, account_request
 from chatd.gateway.context import Route
 from chatd.protocol import devices as d
+from chatd.protocol import e2ee as e
 from chatd.protocol import frames as f
 from chatd.protocol import people as p
 from chatd.protocol import qr
@@ -68,6 +69,16 @@ ROUTES: dict[type[f.Frame], Route] = {
     d.LogoutDevices: Route(devices.logout_devices),
     d.ChangePassword: Route(devices.change_password),
     d.DeleteAccount: Route(devices.delete_account),
+    # end-to-end encryption: keys, to-device messages, key backup
+    e.UploadKeys: Route(keys.upload_keys),
+    e.QueryKeys: Route(keys.query_keys),
+    e.ClaimKeys: Route(keys.claim_keys),
+    e.SendToDevice: Route(keys.send_to_device),
+    e.AckToDevice: Route(keys.ack_to_device),
+    e.CreateBackup: Route(keys.create_backup),
+    e.GetBackup: Route(keys.get_backup),
+    e.PutBackupKeys: Route(keys.put_backup_keys),
+    e.GetBackupKeys: Route(keys.get_backup_keys),
     # approving a QR login of a new device
     qr.QrLoginPreview: Route(qr_login.preview),
     qr.QrLoginAnswer: Route(qr_login.answer),

@@ -19,6 +19,7 @@ import trio
 from chatd.actors.items import CloseDevices
 from chatd.auth import TokenError
 from chatd.auth.tokens import AccessClaims
+from chatd.gateway.keys import devices_changed
 from chatd.gateway.services import Services
 from chatd.persistence.records import RevokedDevices
 from chatd.protocol.errors import CloseCode, ErrorCode, Refusal
@@ -70,6 +71,7 @@ async def close_revoked(services: Services, revoked: RevokedDevices, reason: str
     once, an open socket lives until its next `auth`)."""
     if not revoked.devices:
         return
+    await devices_changed(services, revoked.user_id)
     item = CloseDevices(code, reason, frozenset(revoked.devices))
     services.bus.to_users((revoked.user_id,), item)
     with trio.move_on_after(PUT_SECONDS) as waited:

@@ -36,13 +36,16 @@ _REVOKE = (
     " AND ($4::int IS NULL OR id NOT IN (SELECT id FROM devices WHERE user_id = $1 AND revoked_at IS NULL"
     "  ORDER BY last_seen_at DESC, created_at DESC, id LIMIT $4)) RETURNING id),"
     " t AS (UPDATE refresh_tokens SET revoked_at = now() WHERE revoked_at IS NULL AND device_id IN (SELECT id FROM d))"
+    " , k AS (DELETE FROM device_keys WHERE device_id IN (SELECT id FROM d))"  # its one-time keys go with them
+    " , m AS (DELETE FROM to_device WHERE device_id IN (SELECT id FROM d))"
     " SELECT id FROM d")
 
 
 async def revoke(con: asyncpg.Connection, user_id: int, only: str | None, keep: str | None,
                   keep_newest: int | None = None) -> RevokedDevices:
-    """Revoke the user's live devices (`only` one, all but `keep`, all but the `keep_newest` most recently seen)
-    and their refresh tokens; the caller closes their sockets (gateway/sessions.py close_revoked)."""
+    """Revoke the user's live devices (`only` one, all but `keep`, all but the `keep_newest` most recently seen),
+    their refresh tokens, their published keys and their unread to-device messages; the caller closes their
+    sockets (gateway/sessions.py close_revoked)."""
     rows = await con.fetch(_REVOKE, user_id, only, keep, keep_newest)
     return RevokedDevices(user_id, tuple(str(r["id"]) for r in rows))
 

@@ -13,6 +13,7 @@ import trio
 from chatd.persistence.accounts import AccountQueries
 from chatd.persistence.admin import AdminQueries
 from chatd.persistence.bridge import aio, bridged
+from chatd.persistence.e2ee import KeyQueries
 from chatd.persistence.errors import StoreUnavailable
 from chatd.persistence.invites import InviteQueries
 from chatd.persistence.media import MediaQueries
@@ -38,7 +39,7 @@ async def _keep_session(con: asyncpg.Connection) -> None:
 
 
 class Store(AccountQueries, RoomQueries, MessageQueries, InviteQueries, ProfileQueries, MediaQueries,
-            PushQueries, AdminQueries, SessionQueries, MediaCollectorQueries, UploadQuotaQueries):
+            PushQueries, AdminQueries, SessionQueries, MediaCollectorQueries, UploadQuotaQueries, KeyQueries):
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
 

@@ -122,6 +122,7 @@ class Welcome(Frame, frozen=True, tag="welcome"):
     user_id: Pos
     username: Annotated[str, text(max_len=32)]
     max_frame_bytes: Pos
+    device: Annotated[str, text(max_len=36)] | None = None  # this connection's signed-in device (its id)
 
 
 @frame

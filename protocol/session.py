@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from enum import Enum
 
-from chatd.protocol import devices, people, qr
+from chatd.protocol import devices, e2ee, people, qr
 from chatd.protocol import frames as f
 from chatd.protocol.errors import ErrorCode, Refusal
 
@@ -19,7 +19,7 @@ CLIENT_FRAMES: frozenset[type[f.Frame]] = frozenset[type[f.Frame]]({
     f.SetRole, f.TransferOwnership, f.UpdateRoom, f.Mute, f.Settings,
     f.Send, f.Edit, f.Delete, f.React, f.Unreact, f.GetReceipts, f.Ack, f.Read, f.Typing, f.History,
     f.CreateInvite, f.ListInvites, f.RevokeInvite, f.ListInviteJoins, f.PreviewInvite, f.Join,
-}) | people.REQUESTS | devices.REQUESTS | qr.REQUESTS  # profiles..., devices..., QR approvals (their modules)
+}) | people.REQUESTS | devices.REQUESTS | qr.REQUESTS | e2ee.REQUESTS  # (their modules)
 
 
 class SessionState(Enum):

@@ -5,15 +5,20 @@
  */
 export type ClientFrame =
   | Ack
+  | AckToDevice
   | AddMembers
   | Auth
   | Ban
   | ChangePassword
+  | ClaimKeys
+  | CreateBackup
   | CreateGroup
   | CreateInvite
   | Delete
   | DeleteAccount
   | Edit
+  | GetBackup
+  | GetBackupKeys
   | GetPresence
   | GetProfile
   | GetReceipts
@@ -33,8 +38,10 @@ export type ClientFrame =
   | OpenDirect
   | Ping
   | PreviewInvite
+  | PutBackupKeys
   | QrLoginAnswer
   | QrLoginPreview
+  | QueryKeys
   | React
   | Read
   | Refresh
@@ -42,6 +49,7 @@ export type ClientFrame =
   | RevokeInvite
   | SearchUsers
   | Send
+  | SendToDevice
   | SetRole
   | Settings
   | Signup
@@ -50,20 +58,27 @@ export type ClientFrame =
   | Unban
   | Unreact
   | UpdateProfile
-  | UpdateRoom;
+  | UpdateRoom
+  | UploadKeys;
 /**
  * A frame the server sends.
  */
 export type ServerFrame =
   | AuthOk
+  | Backup
+  | BackupKeys
+  | ClaimedKeys
   | Counts
+  | DeviceKeysList
   | Devices
+  | DevicesChanged
   | Error
   | HistoryPage
   | Invite
   | InviteJoins
   | InvitePreview
   | Invites
+  | KeyCounts
   | LoggedOut
   | Msgs
   | Ok
@@ -77,6 +92,7 @@ export type ServerFrame =
   | Rooms
   | Sent
   | Status
+  | ToDevice
   | TypingChanged
   | Users
   | Welcome;
@@ -95,6 +111,13 @@ export interface Ack {
   t: "ack";
   room: number;
   seq: number;
+}
+/**
+ * Cumulative: delete this device's to-device messages up to `upto`. No reply.
+ */
+export interface AckToDevice {
+  t: "ack_to_device";
+  upto: number;
 }
 export interface AddMembers {
   t: "add_members";
@@ -131,6 +154,24 @@ export interface ChangePassword {
   id: number;
   old_password: string;
   new_password: string;
+}
+export interface ClaimKeys {
+  t: "claim_keys";
+  id: number;
+  /**
+   * @minItems 1
+   * @maxItems 1000
+   */
+  devices: DeviceRef[];
+}
+export interface DeviceRef {
+  user: number;
+  device: string;
+}
+export interface CreateBackup {
+  t: "create_backup";
+  id: number;
+  auth: string;
 }
 export interface CreateGroup {
   t: "create_group";
@@ -175,6 +216,20 @@ export interface Edit {
   room: number;
   seq: number;
   body: string;
+}
+export interface GetBackup {
+  t: "get_backup";
+  id: number;
+}
+export interface GetBackupKeys {
+  t: "get_backup_keys";
+  id: number;
+  version: number;
+  after?: BackupPosition;
+}
+export interface BackupPosition {
+  room: number;
+  session_id: string;
 }
 /**
  * Whether these users are online, or when they were last seen. Reply `presence`.
@@ -313,6 +368,21 @@ export interface PreviewInvite {
   id: number;
   code: string;
 }
+export interface PutBackupKeys {
+  t: "put_backup_keys";
+  id: number;
+  version: number;
+  /**
+   * @minItems 1
+   * @maxItems 1000
+   */
+  keys: BackupKey[];
+}
+export interface BackupKey {
+  room: number;
+  session_id: string;
+  data: string;
+}
 /**
  * Approve (sign the new device in to this account, as a device of its own) or decline.
  */
@@ -329,6 +399,15 @@ export interface QrLoginPreview {
   t: "qr_login_preview";
   id: number;
   code: string;
+}
+export interface QueryKeys {
+  t: "query_keys";
+  id: number;
+  /**
+   * @minItems 1
+   * @maxItems 1000
+   */
+  users: number[];
 }
 /**
  * Put `emoji` on message `target`. Reply `ok` (also when you had already); everyone gets a
@@ -403,6 +482,24 @@ export interface MediaRef {
   duration_ms?: number;
   width?: number;
   height?: number;
+}
+/**
+ * Stored before `ok`; `txn` makes a retry store nothing twice.
+ */
+export interface SendToDevice {
+  t: "send_to_device";
+  id: number;
+  txn: string;
+  /**
+   * @minItems 1
+   * @maxItems 1000
+   */
+  messages: ToDeviceOut[];
+}
+export interface ToDeviceOut {
+  user: number;
+  device: string;
+  body: string;
 }
 /**
  * Promote a member to admin or demote an admin to member (the owner only).
@@ -490,6 +587,26 @@ export interface UpdateRoom {
   icon?: string;
   history_visibility?: "joined" | "shared";
 }
+export interface UploadKeys {
+  t: "upload_keys";
+  id: number;
+  device_keys?: DeviceKeys;
+  /**
+   * @maxItems 100
+   */
+  one_time_keys?: OneTimeKey[];
+  fallback_key?: OneTimeKey;
+}
+export interface DeviceKeys {
+  identity_key: string;
+  signing_key: string;
+  signature: string;
+}
+export interface OneTimeKey {
+  key_id: string;
+  key: string;
+  signature: string;
+}
 export interface AuthOk {
   t: "auth_ok";
   id: number;
@@ -498,6 +615,45 @@ export interface AuthOk {
   access_token: string;
   refresh_token: string;
   expires_in: number;
+}
+export interface Backup {
+  t: "backup";
+  id: number;
+  version: number;
+  auth: string;
+}
+export interface BackupKeys {
+  t: "backup_keys";
+  id: number;
+  /**
+   * @maxItems 1000
+   */
+  keys: StoredBackupKey[];
+  more: boolean;
+}
+/**
+ * A BackupKey as the server sends it back (its own name: the schema keeps what each side sends apart).
+ */
+export interface StoredBackupKey {
+  room: number;
+  session_id: string;
+  data: string;
+}
+export interface ClaimedKeys {
+  t: "claimed_keys";
+  id: number;
+  /**
+   * @maxItems 1000
+   */
+  keys: ClaimedKey[];
+}
+export interface ClaimedKey {
+  user: number;
+  device: string;
+  key_id: string;
+  key: string;
+  signature: string;
+  fallback: boolean;
 }
 /**
  * Server push to every device of a user when a room's unread or mention count changes.
@@ -508,6 +664,22 @@ export interface Counts {
   unread: number;
   mentions: number;
   muted: boolean;
+}
+export interface DeviceKeysList {
+  t: "device_keys";
+  id: number;
+  /**
+   * @maxItems 100000
+   */
+  devices: DeviceKeyInfo[];
+}
+export interface DeviceKeyInfo {
+  user: number;
+  device: string;
+  identity_key: string;
+  signing_key: string;
+  signature: string;
+  name?: string;
 }
 export interface Devices {
   t: "devices";
@@ -526,6 +698,13 @@ export interface DeviceInfo {
   last_seen_ts: number;
   current: boolean;
   name?: string;
+}
+/**
+ * Server push: a device of `user` published keys or was signed out (query_keys again, rotate).
+ */
+export interface DevicesChanged {
+  t: "devices_changed";
+  user: number;
 }
 export interface Error {
   t: "error";
@@ -638,6 +817,12 @@ export interface Invites {
    * @maxItems 1000
    */
   invites: InviteInfo[];
+}
+export interface KeyCounts {
+  t: "key_counts";
+  id: number;
+  one_time_keys: number;
+  fallback: boolean;
 }
 export interface LoggedOut {
   t: "logged_out";
@@ -819,6 +1004,23 @@ export interface Status {
   read_seq?: number;
 }
 /**
+ * Server push: this device's to-device messages in order; the next frame comes after the ack.
+ */
+export interface ToDevice {
+  t: "to_device";
+  /**
+   * @minItems 1
+   * @maxItems 100
+   */
+  messages: ToDeviceIn[];
+}
+export interface ToDeviceIn {
+  id: number;
+  sender: number;
+  sender_device: string;
+  body: string;
+}
+/**
  * Server push to the online members: `user` started or stopped typing in `room`.
  */
 export interface TypingChanged {
@@ -842,4 +1044,5 @@ export interface Welcome {
   user_id: number;
   username: string;
   max_frame_bytes: number;
+  device?: string;
 }

@@ -1,0 +1,280 @@
+"""End-to-end encryption, the server side (docs/protocol.md §12): device keys published, queried and claimed
+(each one-time key once, also under concurrency), device list changes pushed, to-device messages stored
+until their device acks them (across reconnects and processes), and the key backup. The keys here are real
+Ed25519/Curve25519-shaped keys signed with cryptography, as a client would."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import trio
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from msgspec.structs import replace
+
+from chatd.clients.ws import ChatClient
+from chatd.protocol import devices as d
+from chatd.protocol import e2ee as e
+from chatd.protocol import frames as f
+from chatd.protocol.keysign import device_statement, otk_statement
+from tests.conftest import PASSWORD, Backing, Pair, People, Person, start_pair
+
+
+def b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode().rstrip("=")
+
+
+def curve_key() -> str:
+    return b64(X25519PrivateKey.generate().public_key().public_bytes_raw())
+
+
+@dataclass
+class Keyed:
+    """One connected device with an Ed25519 signing key, as a client's Olm account would have."""
+
+    person: Person
+    client: ChatClient
+    device: str
+    signer: Ed25519PrivateKey = field(default_factory=Ed25519PrivateKey.generate)
+    identity_key: str = field(default_factory=curve_key)
+
+    @property
+    def signing_key(self) -> str:
+        return b64(self.signer.public_key().public_bytes_raw())
+
+    def sign(self, statement: bytes) -> str:
+        return b64(self.signer.sign(statement))
+
+    def device_keys(self) -> e.DeviceKeys:
+        statement = device_statement(self.person.user_id, self.device, self.identity_key, self.signing_key)
+        return e.DeviceKeys(identity_key=self.identity_key, signing_key=self.signing_key,
+                            signature=self.sign(statement))
+
+    def otk(self, key_id: str) -> e.OneTimeKey:
+        key = curve_key()
+        return e.OneTimeKey(key_id=key_id, key=key,
+                            signature=self.sign(otk_statement(self.person.user_id, self.device, key_id, key)))
+
+    async def publish(self, otks: int = 0, fallback: bool = False) -> e.KeyCounts:
+        return await self.client.call(e.UploadKeys, device_keys=self.device_keys(),  # type: ignore[no-any-return]
+                                      one_time_keys=[self.otk(f"k{i}") for i in range(otks)],
+                                      fallback_key=self.otk("fb") if fallback else None)
+
+
+async def keyed(people: People, person: Person, node: object = None) -> Keyed:
+    client = await people.raw(node)  # type: ignore[arg-type]
+    welcome = await client.hello(person.access_token)
+    assert welcome.device
+    return Keyed(person, client, welcome.device)
+
+
+async def device_of(people: People, person: Person) -> Keyed:
+    """A new signed-in device of `person` (a login), connected."""
+    client = await people.raw()
+    auth = await client.call(f.Login, username=person.username, password=PASSWORD, device="phone")
+    welcome = await client.hello(auth.access_token)
+    assert welcome.device
+    return Keyed(person, client, welcome.device)
+
+
+async def next_to_device(client: ChatClient, timeout: float = 10) -> e.ToDevice:
+    return await client.next_of(e.ToDevice, timeout)
+
+
+async def nothing_of(client: ChatClient, kind: type[f.Frame], seconds: float = 0.6) -> None:
+    await trio.sleep(seconds)
+    assert not [p for p in client.pending_pushes() if isinstance(p, kind)]
+
+
+@pytest.fixture
+async def pair(nursery: trio.Nursery, backing: Backing, tmp_path: Path) -> Pair:
+    return await start_pair(nursery, backing, tmp_path)
+
+
+async def dm(people: People) -> tuple[Keyed, Keyed, int]:
+    ann, bob = await people.signup("ann"), await people.signup("bob")
+    a, b = await keyed(people, ann), await keyed(people, bob)
+    room = (await a.client.call(f.OpenDirect, user=bob.user_id)).room.room
+    return a, b, room
+
+
+# --------------------------------------------------------------------------- device keys
+
+async def test_published_keys_are_queried_and_each_one_time_key_is_claimed_once(people: People) -> None:
+    a, b, _ = await dm(people)
+    counts = await b.publish(otks=3, fallback=True)
+    assert (counts.one_time_keys, counts.fallback) == (3, True)
+
+    found = (await a.client.call(e.QueryKeys, users=[b.person.user_id])).devices
+    assert [(k.device, k.identity_key, k.signing_key) for k in found] == [(b.device, b.identity_key, b.signing_key)]
+
+    claimed = []
+    for _ in range(4):
+        keys = (await a.client.call(e.ClaimKeys, devices=[{"user": b.person.user_id, "device": b.device}])).keys
+        claimed += keys
+    assert [k.fallback for k in claimed] == [False, False, False, True]
+    assert len({k.key_id for k in claimed[:3]}) == 3
+    assert (await b.client.call(e.UploadKeys)).one_time_keys == 0  # what the server holds for the device now
+
+
+async def test_concurrent_claims_never_hand_out_a_key_twice(people: People) -> None:
+    a, b, _ = await dm(people)
+    await b.client.call(e.UploadKeys, device_keys=b.device_keys(), one_time_keys=[b.otk(f"k{i}") for i in range(30)])
+    claimers = [a.client, b.client, *[await people.connect(a.person) for _ in range(3)]]
+    got: list[str] = []
+
+    async def claim(client: ChatClient) -> None:
+        for _ in range(6):
+            reply = await client.call(e.ClaimKeys, devices=[{"user": b.person.user_id, "device": b.device}])
+            got.extend(k.key_id for k in reply.keys)
+
+    async with trio.open_nursery() as n:
+        for c in claimers:
+            n.start_soon(claim, c)
+    assert len(got) == 30 and len(set(got)) == 30
+
+
+async def test_strangers_see_no_keys_and_cannot_claim(people: People) -> None:
+    a, b, _ = await dm(people)
+    await b.publish(otks=2)
+    stranger = await keyed(people, await people.signup("eve"))
+    assert (await stranger.client.call(e.QueryKeys, users=[b.person.user_id])).devices == []
+    ref = e.DeviceRef(user=b.person.user_id, device=b.device)
+    assert (await stranger.client.call(e.ClaimKeys, devices=[ref])).keys == []
+    assert (await a.client.call(e.QueryKeys, users=[b.person.user_id])).devices  # a member of a shared room does
+
+
+async def test_bad_keys_are_refused_naming_what_is_wrong(people: People) -> None:
+    a, _, _ = await dm(people)
+    otk = a.otk("x")
+    refused = await a.client.request(e.UploadKeys, one_time_keys=[otk])
+    assert isinstance(refused, f.Error) and "device_keys before" in refused.message
+
+    forged = replace(a.device_keys(), signature=b64(Ed25519PrivateKey.generate().sign(b"other")))
+    refused = await a.client.request(e.UploadKeys, device_keys=forged)
+    assert isinstance(refused, f.Error) and refused.message == "device_keys.signature does not verify"
+
+    await a.publish()
+    bad_otk = replace(a.otk("y"), key=curve_key())  # signed for another key
+    refused = await a.client.request(e.UploadKeys, one_time_keys=[a.otk("ok"), bad_otk])
+    assert isinstance(refused, f.Error) and refused.message == "one_time_keys[1].signature does not verify"
+
+    other = Keyed(a.person, a.client, a.device)  # new keys for a device that already published
+    refused = await a.client.request(e.UploadKeys, device_keys=other.device_keys())
+    assert isinstance(refused, f.Error) and refused.code == "conflict" and "sign in again" in refused.message
+    assert (await a.client.call(e.UploadKeys, device_keys=a.device_keys())).one_time_keys == 0  # the same: fine
+
+    short = await a.client.request(e.UploadKeys, one_time_keys=[replace(a.otk("z"), key="abc")])
+    assert isinstance(short, f.Error) and "one_time_keys[0].key" in short.message
+    with pytest.raises(ValueError, match="repeats"):  # the same check runs on the server's decode
+        e.UploadKeys(id=1, one_time_keys=[a.otk("same"), a.otk("same")])
+
+
+async def test_device_list_changes_are_pushed_to_room_peers(people: People) -> None:
+    a, b, _ = await dm(people)
+    await b.publish()
+    assert (await a.client.next_of(e.DevicesChanged)).user == b.person.user_id
+
+    phone = await device_of(people, b.person)
+    await phone.publish()
+    assert (await a.client.next_of(e.DevicesChanged)).user == b.person.user_id
+    assert len((await a.client.call(e.QueryKeys, users=[b.person.user_id])).devices) == 2
+
+    await b.client.call(d.LogoutDevices, device=phone.device)
+    assert (await a.client.next_of(e.DevicesChanged)).user == b.person.user_id
+    assert [k.device for k in (await a.client.call(e.QueryKeys, users=[b.person.user_id])).devices] == [b.device]
+
+
+# --------------------------------------------------------------------------- to-device messages
+
+async def test_to_device_messages_wait_until_acked_and_come_once(people: People) -> None:
+    a, b, _ = await dm(people)
+    txn = str(uuid.uuid4())
+    out = [{"user": b.person.user_id, "device": b.device, "body": f"ciphertext {i}"} for i in range(3)]
+    await a.client.call(e.SendToDevice, txn=txn, messages=out)
+    await a.client.call(e.SendToDevice, txn=txn, messages=out)  # a retry: stored once
+    first = await next_to_device(b.client)
+    assert [m.body for m in first.messages] == ["ciphertext 0", "ciphertext 1", "ciphertext 2"]
+    assert {(m.sender, m.sender_device) for m in first.messages} == {(a.person.user_id, a.device)}
+    await nothing_of(b.client, e.ToDevice)
+
+    await b.client.disconnect()  # not acked: it comes again, with the same ids
+    again = await keyed(people, b.person)
+    assert again.device == b.device
+    second = await next_to_device(again.client)
+    assert [m.id for m in second.messages] == [m.id for m in first.messages]
+    await again.client.send_frame(e.AckToDevice(upto=second.messages[-1].id))
+    await again.client.call(f.Ping)
+    await again.client.disconnect()
+
+    third = await keyed(people, b.person)
+    await nothing_of(third.client, e.ToDevice)
+
+
+async def test_a_long_stream_arrives_in_order_one_acked_frame_at_a_time(people: People) -> None:
+    a, b, _ = await dm(people)
+    await b.client.disconnect()  # offline while it is sent
+    for batch in range(5):
+        await a.client.call(e.SendToDevice, txn=str(uuid.uuid4()), messages=[
+            {"user": b.person.user_id, "device": b.device, "body": f"{batch}-{i}"} for i in range(50)])
+    back = await keyed(people, b.person)
+    bodies: list[str] = []
+    while len(bodies) < 250:
+        frame = await next_to_device(back.client)
+        assert len(frame.messages) <= 100
+        bodies += [m.body for m in frame.messages]
+        await nothing_of(back.client, e.ToDevice, 0.2)  # the next frame waits for the ack
+        await back.client.send_frame(e.AckToDevice(upto=frame.messages[-1].id))
+    assert bodies == [f"{b}-{i}" for b in range(5) for i in range(50)]
+
+
+async def test_to_device_to_strangers_and_signed_out_devices_is_skipped(people: People) -> None:
+    a, b, _ = await dm(people)
+    eve = await keyed(people, await people.signup("eve"))
+    phone = await device_of(people, b.person)
+    await b.client.call(d.LogoutDevices, device=phone.device)
+    await a.client.call(e.SendToDevice, txn=str(uuid.uuid4()), messages=[
+        {"user": eve.person.user_id, "device": eve.device, "body": "spam"},
+        {"user": b.person.user_id, "device": phone.device, "body": "too late"},
+        {"user": b.person.user_id, "device": b.device, "body": "hello"}])
+    assert [m.body for m in (await next_to_device(b.client)).messages] == ["hello"]
+    await nothing_of(eve.client, e.ToDevice)
+
+
+async def test_to_device_reaches_a_device_on_another_process(pair: Pair) -> None:
+    ann, bob = await pair.on_a.signup("ann"), await pair.on_a.signup("bob")
+    a = await keyed(pair.on_a, ann)
+    b = await keyed(pair.on_b, bob, pair.b)
+    await a.client.call(f.OpenDirect, user=bob.user_id)
+    await a.client.call(e.SendToDevice, txn=str(uuid.uuid4()),
+                        messages=[{"user": bob.user_id, "device": b.device, "body": "over the bus"}])
+    assert [m.body for m in (await next_to_device(b.client)).messages] == ["over the bus"]
+
+
+# --------------------------------------------------------------------------- key backup
+
+async def test_key_backup_stores_pages_and_a_new_backup_replaces_the_old(people: People) -> None:
+    a, _, room = await dm(people)
+    missing = await a.client.request(e.GetBackup)
+    assert isinstance(missing, f.Error) and missing.code == "not_found"
+    v1 = await a.client.call(e.CreateBackup, auth="check-1")
+    assert (await a.client.call(e.GetBackup)).version == v1.version
+    keys = [{"room": room, "session_id": f"s{i:04}", "data": f"cipher {i}"} for i in range(1500)]
+    await a.client.call(e.PutBackupKeys, version=v1.version, keys=keys[:1000])
+    await a.client.call(e.PutBackupKeys, version=v1.version, keys=keys[1000:])
+    await a.client.call(e.PutBackupKeys, version=v1.version, keys=[{**keys[0], "data": "newer"}])
+    page = await a.client.call(e.GetBackupKeys, version=v1.version)
+    assert len(page.keys) == 1000 and page.more and page.keys[0].data == "newer"
+    rest = await a.client.call(e.GetBackupKeys, version=v1.version,
+                               after={"room": room, "session_id": page.keys[-1].session_id})
+    assert len(rest.keys) == 500 and not rest.more
+
+    v2 = await a.client.call(e.CreateBackup, auth="check-2")
+    assert v2.version > v1.version
+    stale = await a.client.request(e.PutBackupKeys, version=v1.version, keys=keys[:1])
+    assert isinstance(stale, f.Error) and stale.code == "conflict" and str(v2.version) in stale.message
+    assert (await a.client.call(e.GetBackupKeys, version=v2.version)).keys == []
