@@ -44,6 +44,8 @@ export interface MachineOptions {
 
 interface Meta {
   published: boolean;
+  /** The highest to-device message id handled: a redelivered one (no ack reached the server) is skipped. */
+  to_device_upto?: number;
   server_otks: number;
   backup?: { version: number; recovery_key: string };
 }
@@ -194,6 +196,7 @@ export class CryptoMachine {
   /** Handle a `to_device` push; each message once, in order. A bad one is logged and dropped, never thrown. */
   async receiveToDevice(messages: ToDeviceIn[]): Promise<void> {
     for (const msg of messages) {
+      if (msg.id <= (this.meta.to_device_upto ?? 0)) continue; // handled before the ack was lost
       try {
         const sender = await this.deviceOf(msg.sender, msg.sender_device);
         if (!sender) throw new DropError(`device ${msg.sender_device} of user ${msg.sender} published no keys`);
@@ -203,7 +206,9 @@ export class CryptoMachine {
         if (err instanceof WedgedError) await this.unwedge(msg.sender, msg.sender_device);
         this.log(`dropped to-device message ${msg.id}: ${err instanceof Error ? err.message : String(err)}`);
       }
+      this.meta.to_device_upto = msg.id;
     }
+    await this.saveMeta();
   }
 
   private readonly unwedged = new Map<string, number>();

@@ -76,6 +76,11 @@ export class IdbStore implements RawStore {
     return keys.map((k, i) => [k as string, values[i] as string] as [string, string]);
   }
 
+  /** Empty every kind (a store left by another device of this browser). */
+  async clear(): Promise<void> {
+    for (const kind of KINDS) await this.db.clear(kind);
+  }
+
   close(): void {
     this.db.close();
   }

@@ -4,6 +4,9 @@ import type { InvitePreview, Message, Member, PresenceInfo, Profile, PushFrame, 
 import { Cache, type OutboxItem, type RoomRecord } from "./cache";
 import { advanceCursor, applyEvents, chimeFor, historyRequestFor, mergeBySeq, missingRanges, mergeCounts, mergeReceipt, rejoinedAt } from "./logic";
 import { usersNamedIn } from "./people";
+import { CryptoSession } from "../crypto/session";
+import { Timeline } from "../crypto/timeline";
+import type { CryptoEvent } from "../crypto/machine";
 
 export const PAGE = 50;
 
@@ -43,6 +46,8 @@ export interface State {
   activeRoom: number | null;
   /** room -> the seq of the message the next send answers (the composer shows it above the input) */
   replying: Record<number, number>;
+  /** End-to-end encryption: where this device stands, and a counter that moves when its keys/devices do. */
+  crypto: { status: CryptoSession["status"]; error: string | null; changes: number };
 }
 
 type Listener = () => void;
@@ -93,7 +98,7 @@ export class ChatStore {
     this.cursors = init.cursors;
     this.state = {
       me, conn: "offline", network: browserOnline() ? "online" : "offline", views: {}, uploads: {}, typing: {}, presence: {},
-      activeRoom: null, replying: {},
+      activeRoom: null, replying: {}, crypto: { status: "off", error: null, changes: 0 },
       rooms: Object.fromEntries(init.rooms.map((r) => [r.room, r])),
       profiles: Object.fromEntries(init.profiles.map((p) => [p.user, p])),
       outbox: Object.fromEntries(init.outbox.map((o) => [o.client_id, o])),
@@ -102,11 +107,33 @@ export class ChatStore {
       ...clientOptions,
       cursors: async () => new Map(this.cursors),
       onPush: (f) => void this.onPush(f),
-      onState: (conn) => {
+      onState: (conn, welcome) => {
         this.set({ conn });
         if (conn === "online") void this.onOnline();
+        if (welcome?.device) void this.crypto.start(welcome.device);
       },
     });
+    this.crypto = new CryptoSession(me.userId, this.client);
+    this.crypto.on((e) => {
+      this.bumpCrypto();
+      if (e) this.onCryptoEvent(e);
+      else if (this.crypto.status === "ready") this.timeline.retry();
+    });
+  }
+
+  /** This device's end-to-end encryption (docs/e2ee.md). */
+  readonly crypto: CryptoSession;
+  /** Encrypted messages as the timeline shows them. */
+  readonly timeline = new Timeline(() => this.crypto.machine, () => this.bumpCrypto());
+
+  private bumpCrypto(): void {
+    const c = this.state.crypto;
+    this.set({ crypto: { status: this.crypto.status, error: this.crypto.error, changes: c.changes + 1 } });
+  }
+
+  private onCryptoEvent(e: CryptoEvent): void {
+    if (e.type === "keys") this.timeline.retry(e.session_id);
+    else if (e.type === "search") this.timeline.searched(e.session_id, e.search);
   }
 
   static async open(me: State["me"], clientOptions: Omit<ClientOptions, "cursors" | "onPush" | "onState">): Promise<ChatStore> {
@@ -127,10 +154,12 @@ export class ChatStore {
     this.listeners.forEach((l) => l());
   }
   private setRoom(room: RoomRecord, persist = true): void {
+    if (room.last_message) this.timeline.want([room.last_message]);
     this.set({ rooms: { ...this.state.rooms, [room.room]: room } });
     if (persist) void this.cache.putRoom(room);
   }
   private setView(room: number, patch: Partial<RoomView>): void {
+    if (patch.messages) this.timeline.want(patch.messages);
     const prev = this.state.views[room] ?? { messages: [], loadingOlder: false, atStart: false };
     this.set({ views: { ...this.state.views, [room]: { ...prev, ...patch } } });
   }
@@ -149,6 +178,7 @@ export class ChatStore {
     }
     this.client.stop();
     this.cache.close();
+    this.crypto.stop();
   }
 
   /** The browser says the network went or came back: drop the socket at once (it may linger half-dead
@@ -214,6 +244,7 @@ export class ChatStore {
     const { rooms } = await this.client.request("list_rooms", {});
     const merged: Record<number, RoomRecord> = {};
     for (const s of rooms) merged[s.room] = this.mergeSummary(s);
+    this.timeline.want(rooms.flatMap((s) => (s.last_message ? [s.last_message] : [])));
     this.set({ rooms: merged });
     if (this.state.activeRoom !== null) this.markRead(this.state.activeRoom); // the list's count came after we read
     this.wantProfiles(rooms.flatMap((s) => [...(s.peer ? [s.peer] : []), ...(s.last_message ? usersNamedIn([s.last_message]) : [])]));
@@ -300,6 +331,8 @@ export class ChatStore {
         return;
       }
       case "typing_changed": return this.onTyping(f.room, f.user, f.active);
+      case "to_device": return this.crypto.receive(f.messages);
+      case "devices_changed": return this.crypto.machine?.devicesChanged(f.user);
       case "presence_changed":
         this.set({ presence: { ...this.state.presence, [f.user]: { user: f.user, online: f.online, last_seen: f.last_seen } } });
         return;

@@ -26,7 +26,10 @@ export function ChatView({ room }: { room: number }) {
   const stick = useRef(true);
 
   const hidden = r?.hidden;
-  const messages = useMemo(() => (view?.messages ?? []).filter((m) => !isHiddenEvent(m) && !hidden?.includes(m.seq)), [view?.messages, hidden]);
+  const decrypted = useChat((s) => s.crypto.changes); // a key came: show the messages it decrypts
+  const messages = useMemo(() => (view?.messages ?? []).filter((m) => !isHiddenEvent(m) && !hidden?.includes(m.seq))
+    // eslint-disable-next-line react-hooks/exhaustive-deps -- `decrypted` moves when the timeline's plaintexts do
+    .map((m) => store.timeline.shown(m)), [view?.messages, hidden, store, decrypted]);
   const replying = useChat((s) => s.replying[room]);
   const pending = useMemo(() => Object.values(outbox).filter((o) => o.room === room).sort((a, b) => a.created - b.created), [outbox, room]);
 

@@ -1,5 +1,6 @@
 import { useEffect, useRef, useState, type KeyboardEvent, type MouseEvent, type ReactNode } from "react";
-import { Check, CheckCheck, Clock, Paperclip, type LucideIcon } from "lucide-react";
+import { Check, CheckCheck, Clock, KeyRound, Paperclip, ShieldAlert, type LucideIcon } from "lucide-react";
+import type { E2eeShown } from "../crypto/timeline";
 import type { Message } from "../protocol/types";
 import { editProblem, MAX_BODY, type Tick } from "../store/logic";
 import { fileSize, timeOfDay } from "./format";
@@ -38,13 +39,14 @@ export function MessageBubble({ m, mine, tick, author, actions, context, lead, c
   }, [editing]);
   const stopEditing = () => { refocus.current = true; setEditing(false); };
 
+  const e2ee = (m as { e2ee?: E2eeShown }).e2ee;
   const canAct = actions && !m.deleted;
   const bubble = (
     <article ref={self} className={`msg ${mine ? "mine" : "theirs"}${editing ? " editing" : ""}${cont ? " cont" : ""}`} data-seq={m.seq || undefined}
       tabIndex={canAct ? -1 : undefined} aria-label={mine ? "Your message" : `Message from ${author ?? "them"}`}>
       {author && <p className="author">{author}</p>}
       {m.reply_to !== undefined && !m.deleted && <ReplyQuote room={m.room} seq={m.reply_to} jump={context?.jump} />}
-      {m.deleted ? <p className="body deleted">This message was deleted</p> : (
+      {m.deleted ? <p className="body deleted">This message was deleted</p> : e2ee && e2ee.state !== "ok" ? <Undecrypted e2ee={e2ee} /> : (
         <>
           {m.media && <MediaView m={m} />}
           {editing && actions?.edit
@@ -67,6 +69,23 @@ export function MessageBubble({ m, mine, tick, author, actions, context, lead, c
   );
   if (lead === undefined) return bubble;
   return <div className={`msg-row${cont ? " cont" : ""}`}>{lead ?? <span className="lead-space" aria-hidden="true" />}{bubble}</div>;
+}
+
+/** An encrypted message not readable (yet): waiting while a key may still come, "unable" once none can. */
+function Undecrypted({ e2ee }: { e2ee: Exclude<E2eeShown, { state: "ok" }> }) {
+  if (e2ee.state === "pending") {
+    const where = e2ee.search === "backup" ? " (checking your key backup)" : e2ee.search === "requested" ? " (asking your other devices)" : "";
+    return (
+      <p className="body e2ee-note waiting" data-e2ee="pending">
+        <KeyRound size={15} aria-hidden="true" /> Waiting for the key to decrypt this message{where}…
+      </p>
+    );
+  }
+  return (
+    <p className="body e2ee-note failed" data-e2ee="failed" title={e2ee.reason}>
+      <ShieldAlert size={15} aria-hidden="true" /> Unable to decrypt this message
+    </p>
+  );
 }
 
 function TickIcon({ tick }: { tick: Tick }) {
