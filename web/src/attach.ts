@@ -34,6 +34,10 @@ function probe(file: File, tag: "video" | "audio"): Promise<{ duration_ms?: numb
 
 export async function sendFile(store: ChatStore, room: number, file: File, caption: string): Promise<void> {
   const key = uuid4();
+  if (store.state.rooms[room]?.encrypted) { // never upload a file in clear from an encrypted chat
+    store.setUpload({ key, room, name: file.name, progress: 0, abort: () => undefined, error: "Photos and files cannot be sent in encrypted chats yet." }, key);
+    return;
+  }
   const token = await session.access();
   if (!token) return;
   const handle = upload(file, file.name, token, (progress) => {

@@ -7,6 +7,8 @@ import { usersNamedIn } from "./people";
 import { CryptoSession } from "../crypto/session";
 import { Timeline } from "../crypto/timeline";
 import type { CryptoEvent } from "../crypto/machine";
+import type { MegolmPayload, RoomPlaintext } from "../crypto/wire";
+import type { Requests } from "../protocol/types";
 
 export const PAGE = 50;
 
@@ -117,7 +119,10 @@ export class ChatStore {
     this.crypto.on((e) => {
       this.bumpCrypto();
       if (e) this.onCryptoEvent(e);
-      else if (this.crypto.status === "ready") this.timeline.retry();
+      else if (this.crypto.status === "ready") {
+        this.timeline.retry();
+        if (this.state.conn === "online") for (const item of Object.values(this.state.outbox)) if (!item.error) void this.trySend(item);
+      }
     });
   }
 
@@ -383,7 +388,9 @@ export class ChatStore {
         ["member_added", "member_joined", "member_removed", "member_left", "member_banned", "room_updated"].includes(m.event?.type ?? ""));
       if (joinedNow) this.scheduleListRooms();
       const icon = messages.filter((m) => m.room === room && m.event?.type === "room_updated" && typeof m.event.icon === "string").at(-1)?.event?.icon;
-      const withIcon = typeof icon === "string" ? { ...r, icon: icon || undefined } : r; // "" cleared it
+      const iconed = typeof icon === "string" ? { ...r, icon: icon || undefined } : r; // "" cleared it
+      const turnedOn = messages.some((m) => m.room === room && m.event?.type === "room_updated" && m.event.encrypted === true);
+      const withIcon = turnedOn && !iconed.encrypted ? { ...iconed, encrypted: true } : iconed;
       if (seq >= r.last_seq) this.setRoom({ ...withIcon, last_seq: seq, last_message: last });
       else if (withIcon !== r) this.setRoom(withIcon);
       this.typingStopFor(room, messages);
@@ -629,18 +636,36 @@ export class ChatStore {
     void this.trySend(clean);
   }
 
+  /** The `send` of an item in an encrypted room: its key shared with every current member device first. */
+  private async encryptedSend(item: OutboxItem): Promise<{ fields: Requests["send"]["req"]; content: RoomPlaintext; encrypted: MegolmPayload }> {
+    const machine = this.crypto.machine;
+    if (!machine) throw new ChatError("offline", "encryption is not ready on this device yet");
+    if (item.media) throw new ChatError("bad_request", "Photos and files cannot be sent in encrypted chats yet.");
+    const info = await this.loadRoomInfo(item.room); // the members as they are now: a key for each of their devices
+    if (!info) throw new ChatError("retry", "could not load the members of this chat");
+    const content: RoomPlaintext = { room: item.room, kind: item.kind, body: item.body, ...(item.reply_to !== undefined ? { reply_to: item.reply_to } : {}) };
+    const encrypted = await machine.encrypt(item.room, info.members.map((m) => m.user), content);
+    const fields = { room: item.room, client_id: item.client_id, body: "", kind: "encrypted", encrypted, reply_to: item.reply_to } as unknown as Requests["send"]["req"];
+    return { fields, content, encrypted };
+  }
+
   private async trySend(item: OutboxItem, attempt = 0): Promise<void> {
     if (this.inflight.has(item.client_id)) return;
     this.inflight.add(item.client_id);
     try {
-      const sent = await this.client.request("send", {
+      const e2ee = this.state.rooms[item.room]?.encrypted ? await this.encryptedSend(item) : null;
+      const sent = await this.client.request("send", e2ee?.fields ?? {
         room: item.room, client_id: item.client_id, body: item.body,
         kind: item.kind === "text" ? undefined : item.kind, media: item.media, reply_to: item.reply_to,
       }, 10_000);
-      const msg: Message = {
+      const msg: Message = e2ee ? {
+        room: sent.room, seq: sent.seq, ts: sent.ts, kind: "encrypted" as Message["kind"], sender: this.state.me.userId,
+        client_id: sent.client_id, reply_to: item.reply_to, ...({ encrypted: e2ee.encrypted } as object),
+      } : {
         room: sent.room, seq: sent.seq, ts: sent.ts, kind: item.kind, sender: this.state.me.userId,
         client_id: sent.client_id, body: item.body || undefined, media: item.preview, reply_to: item.reply_to,
       };
+      if (e2ee) this.timeline.know(msg, e2ee.content);
       if (sent.duplicate) {
         const stored = await this.cache.getMessage(sent.room, sent.seq);
         if (stored) Object.assign(msg, stored);
@@ -705,16 +730,24 @@ export class ChatStore {
   }
 
   // ------------------------------------------------------------------ rooms
-  async openDirect(user: string | number): Promise<number> {
-    const { room } = await this.client.request("open_direct", { user });
+  /** `encrypted`: end-to-end encrypted (on an existing plain direct chat, it turns encryption on). */
+  async openDirect(user: string | number, encrypted = false): Promise<number> {
+    const { room } = await this.client.request("open_direct", { user, ...(encrypted ? { encrypted } : {}) });
     await this.adoptRoom(room);
     return room.room;
   }
 
-  async createGroup(name: string, members: string[]): Promise<number> {
-    const { room } = await this.client.request("create_group", { name, members });
+  async createGroup(name: string, members: string[], encrypted = false): Promise<number> {
+    const { room } = await this.client.request("create_group", { name, members, ...(encrypted ? { encrypted } : {}) });
     await this.adoptRoom(room);
     return room.room;
+  }
+
+  /** Turn end-to-end encryption on for good (docs/e2ee.md §3: it cannot be turned off). */
+  async enableEncryption(room: number): Promise<void> {
+    await this.client.request("update_room", { room, encrypted: true } as Requests["update_room"]["req"]);
+    const r = this.state.rooms[room];
+    if (r) this.setRoom({ ...r, encrypted: true });
   }
 
   /** The group an invite code leads to; rejects with the error a join would get (expired, revoked...). */
@@ -736,6 +769,7 @@ export class ChatStore {
       this.setRoom({
         room: info.room, kind: info.kind, name: info.name, last_seq: info.last_seq, delivered_seq: 0, read_seq: 0,
         unread: 0, member: true, peer, members: info.members.length, icon: info.icon,
+        encrypted: (info as { encrypted?: boolean }).encrypted ?? false,
       });
     }
     this.setView(info.room, { members: info.members, info });

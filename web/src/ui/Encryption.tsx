@@ -75,7 +75,7 @@ export function DeviceRow({ d, verify }: { d: DeviceRecord; verify: () => void }
           : <ShieldQuestion className="shield" size={22} aria-hidden="true" />}
       <span className="grow">
         <strong>{name}</strong>{" "}
-        <span className={`badge ${d.changed ? "bad" : d.verified ? "ok" : ""}`}>{d.changed ? "Key changed" : d.verified ? "Verified" : "Not verified"}</span>
+        <span className={`key-badge ${d.changed ? "bad" : d.verified ? "ok" : ""}`}>{d.changed ? "Key changed" : d.verified ? "Verified" : "Not verified"}</span>
         <br /><code className="fingerprint small">{fingerprint(d.signing_key)}</code>
       </span>
       {!d.verified && !d.changed && <button type="button" onClick={verify} aria-label={`Verify ${name}`}>Verify</button>}
