@@ -702,7 +702,7 @@ export class ChatStore {
       const peer = info.kind === "direct" ? info.members.find((m) => m.user !== this.state.me.userId)?.user : undefined;
       this.setRoom({
         room: info.room, kind: info.kind, name: info.name, last_seq: info.last_seq, delivered_seq: 0, read_seq: 0,
-        unread: 0, member: true, peer, members: info.members.length, icon: info.icon,
+        unread: 0, member: true, peer, members: info.members.length, icon: info.icon, encrypted: info.encrypted,
       });
     }
     this.setView(info.room, { members: info.members, info });

@@ -153,7 +153,7 @@ export function tickFor(seq: number | undefined, receipts: Record<number, { deli
 }
 
 /** What a media message is called in a preview (the room list shows an icon of its kind beside it). */
-export const MEDIA_LABEL = { image: "Photo", video: "Video", audio: "Audio", file: "File" } as const;
+export const MEDIA_LABEL = { image: "Photo", video: "Video", audio: "Audio", file: "File", encrypted: "Encrypted message" } as const;
 
 /** Does this message count as the room's visible "last message" preview? */
 export function previewText(m: Message | undefined, name: (user: number) => string): string {
