@@ -111,6 +111,8 @@ class Verification:
         if kind == "verification.cancel":
             self.state, self.cancel_reason = "cancelled", str(content.get("reason") or "cancelled by them")
             return []
+        if kind == "verification.request" and not self.we_started and self.state == "requested":
+            return []  # the request that made this flow; the user's accept answers it
         if kind == "verification.ready" and self.we_started and self.state == "requested":
             self.state = "started"
             return [("verification.start", {"txn": self.txn, "key": self._sas.public_key.to_base64()})]
