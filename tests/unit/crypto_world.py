@@ -76,15 +76,15 @@ class Device:
             me.publish()
         return me
 
-    def publish(self, otks: int = 5) -> None:
+    def publish(self) -> None:
         m = self.machine
         keys = m.device_keys()
         self.server.keys.setdefault(self.user, {})[self.device] = DeviceKeyInfo(
             user=self.user, device=self.device, identity_key=keys.identity_key, signing_key=keys.signing_key,
             signature=keys.signature)
-        self.server.otks[(self.user, self.device)] = [
-            ClaimedKey(user=self.user, device=self.device, key_id=k.key_id, key=k.key, signature=k.signature)
-            for k in m.one_time_keys(otks)]
+        held = self.server.otks.setdefault((self.user, self.device), [])
+        held += [ClaimedKey(user=self.user, device=self.device, key_id=k.key_id, key=k.key, signature=k.signature)
+                 for k in m.one_time_keys(len(held))]
         fb = m.fallback_key()
         self.server.fallback[(self.user, self.device)] = ClaimedKey(
             user=self.user, device=self.device, key_id=fb.key_id, key=fb.key, signature=fb.signature,
@@ -128,8 +128,9 @@ class Device:
         self.server.deliver(self, shares)
         return encrypted
 
-    def read(self, room: int, encrypted: Encrypted, sender: int | None = None) -> Decrypted | None:
-        return self.machine.room_decrypt(room, encrypted, sender)
+    def read(self, room: int, encrypted: Encrypted, sender: int | None = None,
+             seq: int | None = None) -> Decrypted | None:
+        return self.machine.room_decrypt(room, encrypted, sender, seq)
 
     def text(self, room: int, encrypted: Encrypted, sender: int | None = None) -> str | None:
         found = self.read(room, encrypted, sender)

@@ -235,3 +235,39 @@ def test_device_list_junk_never_crashes() -> None:
     assert ann.machine.room_decrypt(DM, {"algorithm": "megolm.v1"}) is None
     assert ann.machine.missing_key(DM, {"nope": 1}) is None
     assert ann.machine.add_claimed([{"user": "x"}]) == []
+
+
+def test_one_time_keys_top_up_and_the_fallback_key_when_they_run_out() -> None:
+    server = Server()
+    ann, bob = Device.new(server, ANN), Device.new(server, BOB)
+    assert len(server.otks[(BOB, bob.device)]) == 25
+    assert bob.machine.one_time_keys(25) == [] and len(bob.machine.one_time_keys(20)) == 5
+    server.otks[(BOB, bob.device)].clear()  # others claimed them all
+    msg = ann.send(DM, [ANN, BOB], "over the fallback key")
+    bob.sync()
+    assert bob.text(DM, msg) == "over the fallback key"
+
+
+def test_a_device_unreachable_at_first_gets_the_key_from_the_next_message_on() -> None:
+    server = Server()
+    ann, bob = Device.new(server, ANN), Device.new(server, BOB)
+    server.otks[(BOB, bob.device)].clear()
+    del server.fallback[(BOB, bob.device)]  # no key to claim: no session, no share
+    first = ann.send(GROUP, [ANN, BOB], "bob cannot get this one")
+    assert not server.inbox.get((BOB, bob.device))
+    bob.publish()
+    second = ann.send(GROUP, [ANN, BOB], "but this one")
+    assert second.session_id == first.session_id  # same devices: no rotation, a late share of the key
+    bob.sync()
+    assert bob.text(GROUP, second) == "but this one"
+    assert bob.text(GROUP, first) is None and bob.machine.missing_key(GROUP, first) is not None
+
+
+def test_a_ciphertext_replayed_at_another_seq_is_dropped() -> None:
+    server = Server()
+    ann, bob = Device.new(server, ANN), Device.new(server, BOB)
+    msg = ann.send(DM, [ANN, BOB], "pay 10 coins")
+    bob.sync()
+    assert bob.read(DM, msg, ANN, seq=5) is not None
+    assert bob.read(DM, msg, ANN, seq=5) is not None  # the same message read again (history)
+    assert bob.read(DM, msg, ANN, seq=9) is None

@@ -58,7 +58,7 @@ log = logging.getLogger("chatd.clients.sdk.crypto")
 
 ROTATE_MESSAGES = 100
 ROTATE_SECONDS = 7 * 24 * 3600
-MAX_UPLOAD_KEYS = 100  # one_time_keys per upload_keys (protocol.md §12.1)
+ONE_TIME_KEYS_TARGET = 25  # kept on the server: half of what a vodozemac account holds (it drops the oldest)
 Device = tuple[int, str]
 
 
@@ -138,14 +138,17 @@ class CryptoMachine:
         return OneTimeKey(key_id=key_id, key=k, signature=self._sign(otk_statement(self.user_id, self.device_id,
                                                                                  key_id, k)))
 
-    def one_time_keys(self, count: int) -> list[OneTimeKey]:
-        """`upload_keys.one_time_keys`: `count` new signed one-time keys (at most 100), plus any made
-        earlier and not yet marked published. Call `mark_published` once the server answered."""
-        wanted = max(0, min(count, MAX_UPLOAD_KEYS) - len(self._account.one_time_keys))
+    def one_time_keys(self, held_by_server: int = 0) -> list[OneTimeKey]:
+        """`upload_keys.one_time_keys`: the signed one-time keys to upload so the server holds 25, given
+        how many it holds now (`key_counts.one_time_keys`); keys made earlier and not yet marked published
+        come again. Call `mark_published` once the server answered. (A vodozemac account keeps the private
+        halves of 50 keys and drops the oldest beyond: uploading more would make claims of old keys fail.)"""
+        unpublished = len(self._account.one_time_keys)
+        wanted = max(0, ONE_TIME_KEYS_TARGET - max(0, held_by_server) - unpublished)
         if wanted:
             self._account.generate_one_time_keys(wanted)
             self._save_account()
-        return [self._signed(i, k) for i, k in sorted(self._account.one_time_keys.items())][:MAX_UPLOAD_KEYS]
+        return [self._signed(i, k) for i, k in sorted(self._account.one_time_keys.items())]
 
     def fallback_key(self) -> OneTimeKey:
         """`upload_keys.fallback_key`: a new signed fallback key (used when the one-time keys run out)."""
@@ -419,11 +422,13 @@ class CryptoMachine:
                               session_id=session.session_id, sender_key=self.identity_key, device=self.device_id)
         return encrypted, shares
 
-    def room_decrypt(self, room: int, encrypted: Any, sender: int | None = None) -> Decrypted | None:
+    def room_decrypt(self, room: int, encrypted: Any, sender: int | None = None,
+                     seq: int | None = None) -> Decrypted | None:
         """Decrypt a room message's `encrypted` map that arrived in `room` (from `sender`, the user the
-        server says sent it: checked against the key's owner). None when it cannot be read: if
-        `missing_key` then names a key, keep the message pending and try again once keys arrive; otherwise
-        it is broken or forged for good."""
+        server says sent it: checked against the key's owner; at `seq`: the same ciphertext at another seq
+        is a replay and dropped). None when it cannot be read: if `missing_key` then names a key, keep the
+        message pending and try again once keys arrive; otherwise it is broken or forged for good. Raises
+        UnknownDevice when `sender` is given and the key's device is unknown (query `sender`, retry)."""
         enc = as_record(encrypted, Encrypted)
         if enc is None or enc.algorithm != MEGOLM_ALGORITHM:
             return None
@@ -448,8 +453,23 @@ class CryptoMachine:
         if origin.device != enc.device or (sender is not None and origin.user != sender):
             log.warning("crypto: a message in room %s claims another sender than its key's: dropped", room)
             return None
+        if seq is not None and not self._first_seen(room, enc.session_id, result.message_index, seq):
+            return None
         return Decrypted(content, origin.user, origin.device, origin.verified, bool(known["forwarded"]),
                          result.message_index)
+
+    def _first_seen(self, room: int, session_id: str, index: int, seq: int) -> bool:
+        """Whether (session, index) was never read at another seq than `seq`: a server replaying an old
+        ciphertext as a new message is caught here."""
+        name = f"{session_id}:{index}"
+        seen = self.store.get("seen", str(room), name)
+        if seen is None:
+            self.store.put("seen", str(room), name, seq)
+            return True
+        if seen != seq:
+            log.warning("crypto: message %s in room %s replays message %s: dropped", seq, room, seen)
+            return False
+        return True
 
     def _origin(self, known: dict[str, Any], enc: Encrypted) -> DeviceRecord | None:
         if known["origin"] and tuple(known["origin"]) == (self.user_id, self.device_id):
