@@ -271,3 +271,26 @@ def test_a_ciphertext_replayed_at_another_seq_is_dropped() -> None:
     assert bob.read(DM, msg, ANN, seq=5) is not None
     assert bob.read(DM, msg, ANN, seq=5) is not None  # the same message read again (history)
     assert bob.read(DM, msg, ANN, seq=9) is None
+
+
+def test_device_lists_to_query_are_the_unfetched_and_the_changed_ones() -> None:
+    server = Server()
+    ann, bob = Device.new(server, ANN), Device.new(server, BOB)
+    assert ann.machine.outdated_users([BOB, ANN, BOB]) == [ANN, BOB]
+    ann.refresh(ANN, BOB)
+    assert ann.machine.outdated_users([ANN, BOB]) == []
+    ann.machine.devices_changed(BOB)
+    assert ann.machine.outdated_users([ANN, BOB]) == [BOB]
+    ann.refresh(BOB)
+    assert ann.machine.outdated_users([BOB]) == [] and bob.machine.outdated_users([ANN]) == [ANN]
+
+
+def test_own_other_devices_get_the_key_even_when_left_out_of_members() -> None:
+    server = Server()
+    ann, ann2, bob = Device.new(server, ANN), Device.new(server, ANN), Device.new(server, BOB)
+    ann.refresh(ANN)
+    assert (ANN, ann2.device) in ann.machine.needs_claim([BOB])
+    msg = ann.send(DM, [BOB], "members named without me")
+    ann2.sync()
+    bob.sync()
+    assert ann2.text(DM, msg) == bob.text(DM, msg) == "members named without me"

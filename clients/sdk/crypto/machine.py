@@ -169,7 +169,17 @@ class CryptoMachine:
         """Take `user`'s devices from a `device_keys` answer (DeviceKeyInfo records or their dicts): forged
         ones are rejected, new ones recorded, a device whose keys CHANGED is reported in `.changed` (show
         it loudly) and never encrypted to, devices left out are treated as signed out."""
-        return self.devices.update(user, list(infos), skip=(self.user_id, self.device_id))
+        with self.store.transaction():
+            self.store.put("fetched", "", str(user), True)
+            return self.devices.update(user, list(infos), skip=(self.user_id, self.device_id))
+
+    def devices_changed(self, user: int) -> None:
+        """A `devices_changed` push for `user`: its device list is stale until the next `update_devices`."""
+        self.store.put("fetched", "", str(user), False)
+
+    def outdated_users(self, users: Iterable[int]) -> list[int]:
+        """Which of `users` to `query_keys` before encrypting to them: never fetched, or changed since."""
+        return [u for u in sorted(set(users)) if not self.store.get("fetched", "", str(u))]
 
     def device(self, user: int, device: str) -> DeviceRecord | None:
         return self.devices.get(user, device)
@@ -192,9 +202,9 @@ class CryptoMachine:
         return [(w["user"], w["device"]) for w in self.store.values("wedged", "")]
 
     def needs_claim(self, users: Iterable[int]) -> list[Device]:
-        """The devices of `users` with no Olm session yet, plus every device whose session is wedged: send
-        them in `claim_keys` and give the answer to `add_claimed`."""
-        wanted = [d for d in self._targets(users) if not self._sessions(self._record(d).identity_key)]
+        """The devices of `users` (and this user's other devices) with no Olm session yet, plus every device
+        whose session is wedged: send them in `claim_keys` and give the answer to `add_claimed`."""
+        wanted = [d for d in self._targets({*users, self.user_id}) if not self._sessions(self._record(d).identity_key)]
         return sorted(set(wanted) | {d for d in self._wedged() if self._usable(d)})
 
     def _record(self, d: Device) -> DeviceRecord:
@@ -395,11 +405,14 @@ class CryptoMachine:
     def room_encrypt(self, room: int, members: Iterable[int], content: dict[str, Any]
                      ) -> tuple[Encrypted, list[ToDeviceOut]]:
         """Encrypt `content` (`kind`, `body`, `media`...; `room` is set here) for `room`, whose current
-        members are `members` (user ids, this user included). Returns the `encrypted` map for `send` and
-        the `room_key` shares to send with `send_to_device` FIRST (only once that answered ok, send the
-        message). Rotates the session when the members' device set changed, after 100 messages or a week.
-        Devices with no Olm session are left out of the shares: `needs_claim(members)` before."""
-        targets = self._targets(members)
+        members are `members` (user ids; this user's other devices get the key too).
+
+        Returns the `encrypted` map for `send` and the `room_key` shares to send with `send_to_device`
+        FIRST: only once that answered ok, send the message. Rotates the session when the members' device
+        set changed, after 100 messages or after a week. Devices with no Olm session are left out of the
+        shares, so before: `query_keys` the `outdated_users(members)`, `claim_keys` the
+        `needs_claim(members)`."""
+        targets = self._targets({*members, self.user_id})
         with self.store.transaction():
             state = self.store.get("outbound", "", str(room))
             if state is not None:
