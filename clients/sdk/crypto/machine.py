@@ -31,6 +31,7 @@ import vodozemac
 
 from chatd.clients.sdk.crypto import backup as bk
 from chatd.clients.sdk.crypto.devices import DeviceBook, DeviceRecord, DeviceUpdate
+from chatd.clients.sdk.crypto.megolm import GroupKeys, InboundKey
 from chatd.clients.sdk.crypto.sas import Verification
 from chatd.clients.sdk.crypto.store import CryptoStore
 from chatd.clients.sdk.crypto.wire import (
@@ -102,6 +103,7 @@ class CryptoMachine:
                  clock: Callable[[], float] = time.time) -> None:
         self.user_id, self.device_id, self.store, self.clock = user_id, device_id, store, clock
         self.devices = DeviceBook(store)
+        self.groups = GroupKeys(store)
         self._key = store.pickle_key
         self._outbox: list[ToDeviceOut] = []
         self._verifications: dict[str, Verification] = {}
@@ -335,9 +337,11 @@ class CryptoMachine:
         kind, content = plaintext.type, plaintext.content
         own_verified = record.user == self.user_id and record.verified
         if kind == "room_key":
-            self._import_room_key(content, record, forwarded=False)
-        elif kind == "forwarded_room_key" and own_verified:
-            self._import_room_key(content, record, forwarded=True)
+            self.groups.add(content.get("room"), content.get("session_id"), content.get("session_key"),
+                            record.identity_key, (record.user, record.device), exported=False)
+        elif kind == "forwarded_room_key" and own_verified and isinstance(content.get("sender_key"), str):
+            self.groups.add(content.get("room"), content.get("session_id"), content.get("session_key"),
+                            content["sender_key"], None, exported=True)
         elif kind == "room_key_request" and own_verified:
             self._answer_key_request(record, content)
         elif kind.startswith("verification."):
@@ -349,52 +353,10 @@ class CryptoMachine:
         return out
 
     # ================================================================ Megolm (rooms)
-    def _inbound(self, room: int, session_id: str) -> dict[str, Any] | None:
-        value = self.store.get("inbound", str(room), session_id)
-        return value if isinstance(value, dict) else None
-
-    def _store_inbound(self, room: int, session: vodozemac.InboundGroupSession, sender_key: str,
-                       origin: Device | None, *, forwarded: bool, backed_up: bool = False) -> bool:
-        """Keep `session` for `room` unless a copy that reaches further back is there; False if not kept."""
-        known = self._inbound(room, session.session_id)
-        if known is not None:
-            if known["sender_key"] != sender_key:
-                log.warning("crypto: a key for session %s claims another sender: ignored", session.session_id)
-                return False
-            if vodozemac.InboundGroupSession.from_pickle(known["pickle"], self._key).first_known_index \
-                    <= session.first_known_index:
-                return False
-            origin = origin or (tuple(known["origin"]) if known["origin"] else None)  # type: ignore[assignment]
-        self.store.put("inbound", str(room), session.session_id, {
-            "room": room, "session_id": session.session_id, "pickle": session.pickle(self._key),
-            "sender_key": sender_key, "origin": list(origin) if origin else None, "forwarded": forwarded,
-            "backed_up": backed_up})
-        return True
-
-    def _import_room_key(self, content: dict[str, Any], record: DeviceRecord, *, forwarded: bool) -> None:
-        room, session_id, key = content.get("room"), content.get("session_id"), content.get("session_key")
-        if not isinstance(room, int) or not isinstance(session_id, str) or not isinstance(key, str):
-            return
-        try:
-            if forwarded:
-                session = vodozemac.InboundGroupSession.import_session(vodozemac.ExportedSessionKey(key))
-            else:
-                session = vodozemac.InboundGroupSession(vodozemac.SessionKey(key))
-        except ValueError:
-            return
-        if session.session_id != session_id:
-            return
-        if forwarded:
-            sender_key = content.get("sender_key")
-            if isinstance(sender_key, str):
-                self._store_inbound(room, session, sender_key, None, forwarded=True)
-        else:
-            self._store_inbound(room, session, record.identity_key, (record.user, record.device), forwarded=False)
-
     def _new_outbound(self, room: int, targets: list[Device]) -> dict[str, Any]:
         session = vodozemac.GroupSession()
         own = vodozemac.InboundGroupSession(session.session_key)  # to read our own messages, and back them up
-        self._store_inbound(room, own, self.identity_key, (self.user_id, self.device_id), forwarded=False)
+        self.groups.keep(room, own, self.identity_key, (self.user_id, self.device_id), forwarded=False)
         return {"pickle": session.pickle(self._key), "session_id": session.session_id, "created": self.clock(),
                 "devices": [list(d) for d in targets], "shared": []}
 
@@ -445,10 +407,10 @@ class CryptoMachine:
         enc = as_record(encrypted, Encrypted)
         if enc is None or enc.algorithm != MEGOLM_ALGORITHM:
             return None
-        known = self._inbound(room, enc.session_id)
-        if known is None or known["sender_key"] != enc.sender_key:
+        known = self.groups.get(room, enc.session_id)
+        if known is None or known.sender_key != enc.sender_key:
             return None
-        session = vodozemac.InboundGroupSession.from_pickle(known["pickle"], self._key)
+        session = self.groups.session(known)
         try:
             result = session.decrypt(vodozemac.MegolmMessage.from_base64(enc.ciphertext))
             content = json.loads(result.plaintext)
@@ -462,33 +424,21 @@ class CryptoMachine:
         if origin is None:
             if sender is not None:
                 raise UnknownDevice(sender, enc.device)
-            return Decrypted(content, None, enc.device, False, bool(known["forwarded"]), result.message_index)
+            return Decrypted(content, None, enc.device, False, known.forwarded, result.message_index)
         if origin.device != enc.device or (sender is not None and origin.user != sender):
             log.warning("crypto: a message in room %s claims another sender than its key's: dropped", room)
             return None
-        if seq is not None and not self._first_seen(room, enc.session_id, result.message_index, seq):
+        if seq is not None and not self.groups.first_seen(room, enc.session_id, result.message_index, seq):
             return None
-        return Decrypted(content, origin.user, origin.device, origin.verified, bool(known["forwarded"]),
+        return Decrypted(content, origin.user, origin.device, origin.verified, known.forwarded,
                          result.message_index)
 
-    def _first_seen(self, room: int, session_id: str, index: int, seq: int) -> bool:
-        """Whether (session, index) was never read at another seq than `seq`: a server replaying an old
-        ciphertext as a new message is caught here."""
-        name = f"{session_id}:{index}"
-        seen = self.store.get("seen", str(room), name)
-        if seen is None:
-            self.store.put("seen", str(room), name, seq)
-            return True
-        if seen != seq:
-            log.warning("crypto: message %s in room %s replays message %s: dropped", seq, room, seen)
-            return False
-        return True
-
-    def _origin(self, known: dict[str, Any], enc: Encrypted) -> DeviceRecord | None:
-        if known["origin"] and tuple(known["origin"]) == (self.user_id, self.device_id):
+    def _origin(self, known: InboundKey, enc: Encrypted) -> DeviceRecord | None:
+        """The device whose session a message is: the one that gave the key, else the identity key's."""
+        if known.origin and tuple(known.origin) == (self.user_id, self.device_id):
             return DeviceRecord(self.user_id, self.device_id, self.identity_key, self.signing_key, verified=True)
-        if known["origin"]:
-            return self.devices.get(*known["origin"])
+        if known.origin:
+            return self.devices.get(known.origin[0], known.origin[1])
         owner = self.devices.owner(enc.sender_key)
         if owner is None and enc.sender_key == self.identity_key:
             return DeviceRecord(self.user_id, self.device_id, self.identity_key, self.signing_key, verified=True)
@@ -503,11 +453,11 @@ class CryptoMachine:
             index = vodozemac.MegolmMessage.from_base64(enc.ciphertext).message_index()
         except ValueError:
             return None
-        known = self._inbound(room, enc.session_id)
+        known = self.groups.get(room, enc.session_id)
         if known is not None:
-            if known["sender_key"] != enc.sender_key:
+            if known.sender_key != enc.sender_key:
                 return None
-            if vodozemac.InboundGroupSession.from_pickle(known["pickle"], self._key).first_known_index <= index:
+            if self.groups.session(known).first_known_index <= index:
                 return None
         return KeyRequest(room, enc.session_id, enc.sender_key)
 
@@ -522,20 +472,12 @@ class CryptoMachine:
         room, session_id = content.get("room"), content.get("session_id")
         if not isinstance(room, int) or not isinstance(session_id, str):
             return
-        known = self._inbound(room, session_id)
-        if known is None or known["sender_key"] != content.get("sender_key"):
+        known = self.groups.get(room, session_id)
+        if known is None or known.sender_key != content.get("sender_key"):
             return
-        forward = self._exported(known)
+        forward = self.groups.export(known)
         if forward is not None:
             self._outbox += self.encrypt_to_device("forwarded_room_key", forward, [(record.user, record.device)])
-
-    def _exported(self, known: dict[str, Any]) -> dict[str, Any] | None:
-        session = vodozemac.InboundGroupSession.from_pickle(known["pickle"], self._key)
-        exported = session.export_at(session.first_known_index)
-        if exported is None:
-            return None
-        return {"room": known["room"], "session_id": known["session_id"], "session_key": exported.to_base64(),
-                "sender_key": known["sender_key"]}
 
     # ================================================================ key backup
     def _recovery_key(self) -> bytes | None:
@@ -543,9 +485,9 @@ class CryptoMachine:
         return None if saved is None else b64decode(saved)
 
     def _reset_backed_up(self) -> None:
-        for known in self.store.values("inbound"):
-            known["backed_up"] = False
-            self.store.put("inbound", str(known["room"]), known["session_id"], known)
+        for known in self.groups.all():
+            known.backed_up = False
+            self.groups.put(known)
 
     def new_backup(self) -> tuple[str, str]:
         """Make a recovery key: returns (what to show the user once, the `auth` for `create_backup`). Every
@@ -577,10 +519,10 @@ class CryptoMachine:
         if key is None:
             return []
         entries: list[BackupEntry] = []
-        for known in self.store.values("inbound"):
+        for known in self.groups.all():
             if len(entries) >= limit:
                 break
-            exported = None if known["backed_up"] else self._exported(known)
+            exported = None if known.backed_up else self.groups.export(known)
             if exported is not None:
                 entries.append(bk.seal_entry(key, bk.BackedUpKey(**exported)))
         return entries
@@ -588,10 +530,10 @@ class CryptoMachine:
     def mark_backed_up(self, entries: Iterable[BackupEntry]) -> None:
         with self.store.transaction():
             for entry in entries:
-                known = self._inbound(entry.room, entry.session_id)
+                known = self.groups.get(entry.room, entry.session_id)
                 if known is not None:
-                    known["backed_up"] = True
-                    self.store.put("inbound", str(entry.room), entry.session_id, known)
+                    known.backed_up = True
+                    self.groups.put(known)
 
     def import_backup(self, entries: Iterable[Any]) -> int:
         """Import `backup_keys` entries (those that do not decrypt for their room are ignored); returns how
@@ -603,15 +545,8 @@ class CryptoMachine:
         with self.store.transaction():
             for entry in entries:
                 found = bk.open_entry(key, entry)
-                if found is None:
-                    continue
-                try:
-                    session = vodozemac.InboundGroupSession.import_session(
-                        vodozemac.ExportedSessionKey(found.session_key))
-                except ValueError:
-                    continue
-                if session.session_id == found.session_id and self._store_inbound(
-                        found.room, session, found.sender_key, None, forwarded=True, backed_up=True):
+                if found is not None and self.groups.add(found.room, found.session_id, found.session_key,
+                                                         found.sender_key, None, exported=True, backed_up=True):
                     imported += 1
         return imported
 
