@@ -198,7 +198,7 @@ class CryptoMachine:
 
     def _save_session(self, identity_key: str, session: vodozemac.Session) -> None:
         self.store.put("olm", identity_key, session.session_id,
-                       {"pickle": session.pickle(self._key), "last_used": self.clock()})
+                       {"pickle": session.pickle(self._key), "last_used": time.time()})
 
     def _wedged(self) -> list[Device]:
         return [(w["user"], w["device"]) for w in self.store.values("wedged", "")]
