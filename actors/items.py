@@ -8,7 +8,7 @@ from typing import Literal
 from chatd.actors.device import Device
 from chatd.actors.reply import Reply
 from chatd.protocol.errors import CloseCode
-from chatd.protocol.frames import Frame, MediaRef, Message
+from chatd.protocol.frames import Encrypted, Frame, MediaRef, Message
 from chatd.protocol.rooms import Cursor, GrantableRole, MessageKind, RoomChanges
 
 
@@ -48,6 +48,7 @@ class SendText(Request):
     kind: MessageKind = "text"
     media: MediaRef | None = None
     reply_to: int | None = None
+    encrypted: Encrypted | None = None  # kind encrypted: the Megolm header and ciphertext
 
 
 # What a ChangeMembers asks for (actors/rules.py decides who may do which).

@@ -14,6 +14,9 @@ room's seq. Roles: owner > admin > member.
 
 from __future__ import annotations
 
+from dataclasses import replace
+from typing import cast
+
 from chatd.actors.items import (
     ChangeMembers,
     ChangeMessage,
@@ -37,7 +40,7 @@ from chatd.persistence.records import (
 from chatd.persistence.seqplan import no_such_message
 from chatd.protocol.errors import ErrorCode, Refusal
 from chatd.protocol.history import readable
-from chatd.protocol.rooms import Role
+from chatd.protocol.rooms import Role, RoomChanges
 
 RANK: dict[Role, int] = {"member": 0, "admin": 1, "owner": 2}
 
@@ -59,20 +62,41 @@ def admit(state: RoomState, item: RoomRequest) -> list[AppendItem]:
     if me is None or not me.current:
         raise Refusal(ErrorCode.FORBIDDEN, not_a_member(state.id))
     if isinstance(item, SendText):
+        if state.encrypted and item.kind != "encrypted":
+            raise Refusal(ErrorCode.BAD_REQUEST, f"room {state.id} is end-to-end encrypted: send kind 'encrypted'")
+        if item.kind == "encrypted" and not state.encrypted:
+            raise Refusal(ErrorCode.BAD_REQUEST, f"room {state.id} is not encrypted")
         if item.reply_to is not None:
             _readable(state, me, item.reply_to)
-        return [NewText(requester, item.client_id, item.body, item.kind, item.media, item.reply_to)]
+        return [NewText(requester, item.client_id, item.body, item.kind, item.media, item.reply_to, item.encrypted)]
     if isinstance(item, ChangeReaction):
         _readable(state, me, item.target)
         return [ReactionChange(requester, item.target, item.emoji, item.add)]
     if isinstance(item, ChangeMessage):
+        if item.body is not None and state.encrypted:
+            raise Refusal(ErrorCode.BAD_REQUEST, "edits are not supported in encrypted rooms")
         any_sender = item.body is None and state.kind == "group" and RANK[me.role] >= RANK["admin"]
         return [MessageChange(requester, item.seq, item.body, any_sender)]
+    if isinstance(item, UpdateRoom) and "encrypted" in item.changes:
+        item = _encrypting(state, item)
+    if state.kind == "direct" and isinstance(item, UpdateRoom) and set(item.changes) == {"encrypted"}:
+        state.encrypted = True  # either member of a direct room may turn encryption on
+        return [RoomUpdate(requester, item.changes)]
     if state.kind == "direct":
         raise Refusal(ErrorCode.BAD_REQUEST, "a direct room has no roles or settings and always its two members")
     if isinstance(item, UpdateRoom):
         return _update(state, me, requester, item)
     return _members(state, me, requester, item)
+
+
+def _encrypting(state: RoomState, item: UpdateRoom) -> UpdateRoom:
+    """An update that turns encryption on: leave that out where it is on already (nothing else left: refused)."""
+    if not state.encrypted:
+        return item
+    changes = cast(RoomChanges, {k: v for k, v in item.changes.items() if k != "encrypted"})
+    if not changes:
+        raise Refusal(ErrorCode.CONFLICT, f"room {state.id} is already end-to-end encrypted")
+    return replace(item, changes=changes)
 
 
 def _readable(state: RoomState, me: MemberState, seq: int) -> None:
@@ -109,6 +133,8 @@ def _update(state: RoomState, me: MemberState, requester: int, item: UpdateRoom)
         state.name = item.changes["name"]
     if "history_visibility" in item.changes:
         state.history_visibility = item.changes["history_visibility"]
+    if "encrypted" in item.changes:
+        state.encrypted = True
     return [RoomUpdate(requester, item.changes)]
 
 

@@ -24,7 +24,8 @@ from chatd.protocol import frames as f
 
 
 async def send(cx: Context, req: f.Send, reply: Reply) -> None:
-    await to_room(cx, req.room, SendText(reply, req.client_id.lower(), req.body, req.kind, req.media, req.reply_to))
+    await to_room(cx, req.room, SendText(reply, req.client_id.lower(), req.body, req.kind, req.media, req.reply_to,
+                                         req.encrypted))
 
 
 async def edit(cx: Context, req: f.Edit, reply: Reply) -> None:

@@ -29,13 +29,13 @@ async def open_direct(cx: Context, req: f.OpenDirect, reply: Reply) -> None:
     (peer,) = await resolve(cx, [req.user])
     if peer == cx.me:
         raise Refusal(ErrorCode.BAD_REQUEST, "a direct chat needs another user")
-    room_id, created = await cx.services.store.get_or_create_direct(cx.me, peer)
+    room_id, created = await cx.services.store.get_or_create_direct(cx.me, peer, req.encrypted)
     reply.send(await _room_reply(cx, req.id, room_id, [cx.me, peer] if created else []))
 
 
 async def create_group(cx: Context, req: f.CreateGroup, reply: Reply) -> None:
     members = [u for u in await resolve(cx, list(req.members or [])) if u != cx.me]
-    room_id = await cx.services.store.create_group(cx.me, req.name, members, req.history_visibility)
+    room_id = await cx.services.store.create_group(cx.me, req.name, members, req.history_visibility, req.encrypted)
     reply.send(await _room_reply(cx, req.id, room_id, [cx.me, *members]))
 
 
@@ -85,7 +85,7 @@ async def leave(cx: Context, req: f.Leave, reply: Reply) -> None:
 
 
 async def update_room(cx: Context, req: f.UpdateRoom, reply: Reply) -> None:
-    changes = room_changes(req.name, req.description, req.icon, req.history_visibility)
+    changes = room_changes(req.name, req.description, req.icon, req.history_visibility, req.encrypted)
     await check_picture(cx, "icon", req.icon)
     await to_room(cx, req.room, UpdateRoom(reply, changes))
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
+import msgspec
 
 from chatd.persistence.bridge import bridged
 from chatd.persistence.errors import StaleRoom
@@ -30,7 +31,7 @@ from chatd.protocol.history import MESSAGE_EVENTS, may_tell, readable, redacted
 from chatd.protocol.mentions import mentioned
 
 MESSAGE_COLUMNS = ("room_id, seq, sender_id, client_id, kind, body, event, created_at, edited_at, deleted, media,"
-                   " reply_to, reactions")
+                   " reply_to, reactions, encrypted")
 
 
 def _as_seen(row: asyncpg.Record) -> Message:
@@ -166,9 +167,9 @@ async def _append_rooms(con: asyncpg.Connection, batch: list[RoomAppend]) -> lis
     if fresh:
         media = {k: v for look in lookups.values() for k, v in look.media.items()}
         rows = await con.fetch(
-            f"INSERT INTO messages (room_id, seq, sender_id, client_id, kind, body, event, media, reply_to)"
+            f"INSERT INTO messages (room_id, seq, sender_id, client_id, kind, body, event, media, reply_to, encrypted)"
             f" SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::uuid[], $5::text[],"
-            f" $6::text[], $7::jsonb[], $8::jsonb[], $9::bigint[]) RETURNING {MESSAGE_COLUMNS}",
+            f" $6::text[], $7::jsonb[], $8::jsonb[], $9::bigint[], $10::jsonb[]) RETURNING {MESSAGE_COLUMNS}",
             *zip(*((room, *_row(seq, item, media)) for room, seq, item in fresh), strict=True))
         stored = {(r["room_id"], r["seq"]): to_message(r) for r in rows}
         for room, seq, item in fresh:
@@ -248,7 +249,8 @@ def _media_json(ref: MediaRef, media: dict[str, StoredMedia]) -> dict[str, Any]:
 def _row(seq: int, item: AppendItem, media: dict[str, StoredMedia]) -> tuple[object, ...]:
     if isinstance(item, NewText):
         meta = _media_json(item.media, media) if item.media is not None else None
-        return seq, item.sender, item.client_id, item.kind, item.body, None, meta, item.reply_to
+        crypt = msgspec.structs.asdict(item.encrypted) if item.encrypted is not None else None
+        return seq, item.sender, item.client_id, item.kind, item.body, None, meta, item.reply_to, crypt
     event: dict[str, Any]
     if isinstance(item, MemberChange):
         event = {"type": EVENT_TYPES[item.action], "user": item.user, "by": item.by}
@@ -267,7 +269,7 @@ def _row(seq: int, item: AppendItem, media: dict[str, StoredMedia]) -> tuple[obj
         event = {"type": "message_edited", "target": item.target, "by": item.by, "body": item.body}
     else:
         event = {"type": "message_deleted", "target": item.target, "by": item.by}
-    return seq, None, None, "system", None, event, None, None
+    return seq, None, None, "system", None, event, None, None, None
 
 
 async def _store_mentions(con: asyncpg.Connection, texts: list[tuple[int, int, NewText]]) -> None:
@@ -288,7 +290,7 @@ async def _apply(con: asyncpg.Connection, room_id: int, seq: int, item: AppendIt
     if isinstance(item, MemberChange):
         await _apply_member_change(con, room_id, seq, item)
     elif isinstance(item, RoomUpdate):
-        columns = [c for c in ("name", "description", "icon", "history_visibility") if c in item.changes]
+        columns = [c for c in ("name", "description", "icon", "history_visibility", "encrypted") if c in item.changes]
         sets = ", ".join(f"{c} = ${i + 2}" for i, c in enumerate(columns))
         given: dict[str, object] = dict(item.changes)
         values = [given[c] or None for c in columns]
@@ -306,7 +308,8 @@ async def _apply(con: asyncpg.Connection, room_id: int, seq: int, item: AppendIt
     elif isinstance(item, MessageChange):
         await con.execute(f"WITH old AS ({_KEEP_VERSION})"
                           " UPDATE messages SET body = $4, deleted = $5, edited_at = now(),"
-                          " media = CASE WHEN $5 THEN NULL ELSE media END"
+                          " media = CASE WHEN $5 THEN NULL ELSE media END,"
+                          " encrypted = CASE WHEN $5 THEN NULL ELSE encrypted END"
                           " WHERE room_id = $1 AND seq = $2", room_id, item.target, seq, item.body, item.body is None)
     elif isinstance(item, ReactionChange):
         await con.execute(f"WITH old AS ({_KEEP_VERSION}) UPDATE messages SET reactions = $4::jsonb"

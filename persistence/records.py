@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from chatd.protocol.errors import Refusal
-from chatd.protocol.frames import Media, MediaRef, Message, Reaction
+from chatd.protocol.frames import Encrypted, Media, MediaRef, Message, Reaction, StoredEncrypted
 from chatd.protocol.rooms import MessageKind, Role, RoomChanges, RoomKind, Visibility
 
 
@@ -31,6 +31,7 @@ class RoomState:
     name: str | None
     history_visibility: Visibility
     last_seq: int
+    encrypted: bool = False  # end-to-end encrypted: only kind `encrypted` may be sent (never turned off)
     members: dict[int, MemberState] = field(default_factory=dict)
     recent_senders: dict[int, int] = field(default_factory=dict)  # seq -> sender of the latest text messages
     banned: set[int] = field(default_factory=set)
@@ -100,6 +101,7 @@ class NewText:
     kind: MessageKind = "text"
     media: MediaRef | None = None
     reply_to: int | None = None  # checked in the commit: a message of the room, not deleted, not a system one
+    encrypted: Encrypted | None = None  # kind encrypted: what the sender's device sent (docs/e2ee.md §3)
 
 
 # What a stored membership change did (each has its system message event type, persistence/messages.py).
@@ -192,4 +194,5 @@ def to_message(row: Any) -> Message:
         media=Media(**row["media"]) if row["media"] is not None and not row["deleted"] else None,
         reply_to=row["reply_to"],
         reactions=[Reaction(**r) for r in row["reactions"]] if row["reactions"] and not row["deleted"] else None,
+        encrypted=StoredEncrypted(**row["encrypted"]) if row["encrypted"] is not None and not row["deleted"] else None,
     )

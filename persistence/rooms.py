@@ -38,15 +38,17 @@ class RoomQueries:
 
     async def _create_room(self, con: asyncpg.Connection, *, kind: RoomKind, name: str | None,
                            direct_key: str | None, creator: int, members: dict[int, Role],
-                           visibility: Visibility) -> int:
+                           visibility: Visibility, encrypted: bool) -> int:
         """Insert a room whose seq 1 is the 'created' system message and whose members join at 1."""
         room_id = await con.fetchval(
-            "INSERT INTO rooms (kind, name, direct_key, history_visibility, last_seq, created_by)"
-            " VALUES ($1, $2, $3, $4, 1, $5) ON CONFLICT (direct_key) DO NOTHING RETURNING id",
-            kind, name, direct_key, visibility, creator)
+            "INSERT INTO rooms (kind, name, direct_key, history_visibility, last_seq, created_by, encrypted)"
+            " VALUES ($1, $2, $3, $4, 1, $5, $6) ON CONFLICT (direct_key) DO NOTHING RETURNING id",
+            kind, name, direct_key, visibility, creator, encrypted)
         if room_id is None:
             return 0
         event = {"type": "created", "by": creator, "name": name, "members": sorted(members)}
+        if encrypted:
+            event["encrypted"] = True
         await con.execute(
             "INSERT INTO messages (room_id, seq, kind, event) VALUES ($1, 1, 'system', $2::jsonb)",
             room_id, event)
@@ -58,8 +60,8 @@ class RoomQueries:
         return room_id  # type: ignore[no-any-return]
 
     @bridged
-    async def get_or_create_direct(self, a: int, b: int) -> tuple[int, bool]:
-        """The one direct room of the pair (a, b): (room id, created now)."""
+    async def get_or_create_direct(self, a: int, b: int, encrypted: bool = False) -> tuple[int, bool]:
+        """The one direct room of the pair (a, b): (room id, created now; `encrypted` applies to a new one)."""
         key = f"{min(a, b)}:{max(a, b)}"
         async with self.pool.acquire() as con:
             for _ in range(2):
@@ -69,25 +71,26 @@ class RoomQueries:
                 async with con.transaction():
                     room_id = await self._create_room(
                         con, kind="direct", name=None, direct_key=key, creator=a,
-                        members={a: "member", b: "member"}, visibility="shared")
+                        members={a: "member", b: "member"}, visibility="shared", encrypted=encrypted)
                 if room_id:
                     return room_id, True
             raise RuntimeError(f"direct room {key} neither found nor created")
 
     @bridged
-    async def create_group(self, owner: int, name: str, members: list[int], visibility: Visibility) -> int:
+    async def create_group(self, owner: int, name: str, members: list[int], visibility: Visibility,
+                           encrypted: bool = False) -> int:
         roles: dict[int, Role] = {uid: "member" for uid in members}
         roles[owner] = "owner"
         async with self.pool.acquire() as con, con.transaction():
             return await self._create_room(con, kind="group", name=name, direct_key=None, creator=owner,
-                                           members=roles, visibility=visibility)
+                                           members=roles, visibility=visibility, encrypted=encrypted)
 
     @bridged
     async def load_room(self, room_id: int, recent: int = 1024) -> RoomState | None:
         """The room, its members, and the senders of its `recent` latest text messages."""
         async with self.pool.acquire() as con:
             room = await con.fetchrow(
-                "SELECT id, kind, name, history_visibility, last_seq FROM rooms WHERE id = $1", room_id)
+                "SELECT id, kind, name, history_visibility, last_seq, encrypted FROM rooms WHERE id = $1", room_id)
             if room is None:
                 return None
             rows = await con.fetch(
@@ -100,6 +103,7 @@ class RoomQueries:
             log = await con.fetch("SELECT from_seq, visibility FROM room_visibility WHERE room_id = $1"
                                   " ORDER BY from_seq", room_id)
         return RoomState(room["id"], room["kind"], room["name"], room["history_visibility"], room["last_seq"],
+                         room["encrypted"],
                          {r["user_id"]: MemberState(r["role"], r["joined_seq"], r["left_seq"]) for r in rows},
                          {r["seq"]: r["sender_id"] for r in senders}, {r["user_id"] for r in banned},
                          {r["user_id"]: (r["delivered_seq"], r["read_seq"]) for r in rows},
@@ -108,8 +112,8 @@ class RoomQueries:
     @bridged
     async def room_info(self, room_id: int) -> RoomInfo | None:
         async with self.pool.acquire() as con:
-            room = await con.fetchrow("SELECT id, kind, name, history_visibility, last_seq, description, icon"
-                                      " FROM rooms WHERE id = $1", room_id)
+            room = await con.fetchrow("SELECT id, kind, name, history_visibility, last_seq, description, icon,"
+                                      " encrypted FROM rooms WHERE id = $1", room_id)
             if room is None:
                 return None
             rows = await con.fetch(
@@ -117,7 +121,7 @@ class RoomQueries:
                 " WHERE rm.room_id = $1 AND rm.left_seq IS NULL ORDER BY rm.joined_seq, u.id", room_id)
         return RoomInfo(room=room["id"], kind=room["kind"], name=room["name"],
                         history_visibility=room["history_visibility"], last_seq=room["last_seq"],
-                        description=room["description"], icon=room["icon"],
+                        description=room["description"], icon=room["icon"], encrypted=room["encrypted"],
                         members=[Member(r["id"], r["username"], r["role"]) for r in rows])
 
     @bridged
@@ -175,7 +179,8 @@ class RoomQueries:
     async def list_rooms(self, user_id: int) -> list[RoomSummary]:
         rows = await self.pool.fetch(
             """
-            SELECT r.id AS room, r.kind, r.name, rm.left_seq, rm.delivered_seq, rm.read_seq, rm.muted,
+            SELECT r.id AS room, r.kind, r.name, r.encrypted AS room_encrypted, rm.left_seq, rm.delivered_seq,
+                   rm.read_seq, rm.muted,
                    vl.vis_from, vl.vis, rm.joined_seq,
                    COALESCE(rm.left_seq, r.last_seq) AS upto,
                    (SELECT o.user_id FROM room_members o
@@ -183,7 +188,7 @@ class RoomQueries:
                    """ + unread_sql("rm.read_seq") + """ AS unread,
                    """ + mentions_sql("rm.read_seq") + """ AS mentions,
                    lm.room_id, lm.seq, lm.sender_id, lm.client_id, lm.kind AS mkind, lm.body, lm.event,
-                   lm.created_at, lm.edited_at, lm.deleted, lm.media, lm.reply_to, lm.reactions
+                   lm.created_at, lm.edited_at, lm.deleted, lm.media, lm.reply_to, lm.reactions, lm.encrypted
               FROM room_members rm
               JOIN rooms r ON r.id = rm.room_id
              CROSS JOIN LATERAL (""" + VISIBILITY_LOG + """ WHERE v.room_id = r.id) vl
@@ -201,7 +206,7 @@ class RoomQueries:
                 room=r["room"], kind=r["kind"], name=r["name"], last_seq=r["upto"],
                 delivered_seq=r["delivered_seq"], read_seq=r["read_seq"], unread=r["unread"],
                 mentions=r["mentions"], muted=r["muted"], member=r["left_seq"] is None, peer=r["peer"],
-                last_message=last))
+                last_message=last, encrypted=r["room_encrypted"]))
         return out
 
     @bridged

@@ -25,7 +25,7 @@ def visibility_log(row: Any) -> list[tuple[int, Visibility]]:
     return list(zip(row["vis_from"] or (), row["vis"] or (), strict=True))
 
 
-VERSIONED = ("body", "edited_at", "deleted", "media", "reactions")  # what an edit, delete or reaction changes
+VERSIONED = ("body", "edited_at", "deleted", "media", "reactions", "encrypted")  # what a change may change
 
 
 def as_of_columns(m: str = "m", e: str = "e") -> str:

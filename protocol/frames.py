@@ -9,7 +9,7 @@ and validates a frame in one pass, and the web client's TypeScript types are gen
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar, TypeVar
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 from msgspec import Meta
 
@@ -191,6 +191,20 @@ class Reaction(Record, frozen=True):
     users: Annotated[list[Annotated[int, num()]], size(min_len=1, max_len=100_000)]
 
 
+class Encrypted(Record, frozen=True):
+    """A Megolm ciphertext and what a member's device needs to find its key (docs/e2ee.md §3)."""
+
+    algorithm: Literal["megolm.v1"]
+    ciphertext: Annotated[str, text(min_len=1, max_len=100_000, pattern=r"^[A-Za-z0-9+/]+$")]
+    session_id: Annotated[str, text(min_len=1, max_len=64, pattern=r"^[A-Za-z0-9+/]+$")]
+    sender_key: Annotated[str, text(pattern=r"^[A-Za-z0-9+/]{43}$")]  # the sending device's identity key
+    device: Annotated[str, text(pattern=UUID_RE)]  # the sending device
+
+
+class StoredEncrypted(Encrypted, frozen=True):
+    """An Encrypted as the server sends it back (its own name: the schema keeps what each side sends apart)."""
+
+
 class Message(Record, frozen=True):
     room: RoomId
     seq: Pos
@@ -206,6 +220,7 @@ class Message(Record, frozen=True):
     media: Media | None = None  # image, video, audio and file messages (None once deleted); body: the caption
     reply_to: Pos | None = None  # the seq of the message this one answers
     reactions: Annotated[list[Reaction], size(max_len=MAX_KINDS)] | None = None  # None: no reactions
+    encrypted: StoredEncrypted | None = None  # kind encrypted (None once deleted)
 
 
 class RoomInfo(Record, frozen=True):
@@ -217,6 +232,7 @@ class RoomInfo(Record, frozen=True):
     last_seq: Nat = always(0)
     description: Annotated[str, text(max_len=MAX_DESCRIPTION)] | None = None
     icon: Annotated[str, text(max_len=MAX_ICON)] | None = None
+    encrypted: bool = always(False)
 
 
 class RoomSummary(Record, frozen=True):
@@ -230,6 +246,7 @@ class RoomSummary(Record, frozen=True):
     mentions: Nat = always(0)  # unread messages that @mention you
     muted: bool = always(False)
     member: bool = always(True)  # False: removed or left, still listed up to the removal point
+    encrypted: bool = always(False)
     peer: Pos | None = None  # direct rooms: the other person
     last_message: Message | None = None
 
@@ -238,6 +255,7 @@ class RoomSummary(Record, frozen=True):
 class OpenDirect(Frame, frozen=True, tag="open_direct"):
     id: ReqId
     user: UserRef
+    encrypted: bool = always(False)  # a room made now is end-to-end encrypted (an existing one: update_room)
 
 
 @frame
@@ -246,6 +264,7 @@ class CreateGroup(Frame, frozen=True, tag="create_group"):
     name: Annotated[str, text(min_len=1, max_len=100)]
     members: Annotated[list[UserRef], size(max_len=1000)] | None = None
     history_visibility: Visibility = always("shared")
+    encrypted: bool = always(False)
 
 
 @frame
@@ -317,6 +336,7 @@ class UpdateRoom(Frame, frozen=True, tag="update_room"):
     description: Annotated[str, text(max_len=MAX_DESCRIPTION)] | None = None
     icon: Annotated[str, text(max_len=MAX_ICON)] | None = None
     history_visibility: Visibility | None = None
+    encrypted: bool | None = None  # True turns end-to-end encryption on (for good); direct rooms too
 
 
 @frame
@@ -454,9 +474,15 @@ class Send(Frame, frozen=True, tag="send"):
     kind: MessageKind = always("text")
     media: MediaRef | None = None  # required for image, video, audio and file; none for text
     reply_to: Pos | None = None  # answer message `reply_to` of this room
+    encrypted: Encrypted | None = None  # kind encrypted: the Megolm ciphertext (body empty)
 
     def __post_init__(self) -> None:
-        if self.kind == "text":
+        if (self.kind == "encrypted") != (self.encrypted is not None):
+            raise SchemaError("field 'encrypted' is needed for kind encrypted, and only for it")
+        if self.kind == "encrypted":
+            if self.body:
+                raise SchemaError("field 'body' must be empty in an encrypted message (the text is in the ciphertext)")
+        elif self.kind == "text":
             if not self.body:
                 raise SchemaError("field 'body' must not be empty in a text message")
             if self.media is not None:

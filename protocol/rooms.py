@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Final, Literal, TypedDict, get_args
 
+from chatd.protocol.errors import ErrorCode, Refusal
+
 # A member's role in a room: owner > admin > member (actors/rules.py ranks them). Direct rooms have two
 # members and no other roles.
 Role = Literal["owner", "admin", "member"]
@@ -24,7 +26,7 @@ Visibility = Literal["shared", "joined"]
 
 MediaKind = Literal["image", "video", "audio", "file"]
 # What a person sends: text or one media item (with a caption).
-MessageKind = Literal["text", MediaKind]
+MessageKind = Literal["text", MediaKind, "encrypted"]  # encrypted: a Megolm ciphertext (docs/e2ee.md)
 # What a stored message is: one a person sent, or a system message (membership, settings, edits...).
 StoredKind = Literal[MessageKind, "system"]
 
@@ -42,10 +44,11 @@ class RoomChanges(TypedDict, total=False):
     description: str
     icon: str
     history_visibility: Visibility
+    encrypted: bool  # only ever True: end-to-end encryption cannot be turned off
 
 
 def room_changes(name: str | None, description: str | None, icon: str | None,
-                 history_visibility: Visibility | None) -> RoomChanges:
+                 history_visibility: Visibility | None, encrypted: bool | None = None) -> RoomChanges:
     """The settings an `update_room` names; a field left out (None) stays as it is."""
     changes = RoomChanges()
     if name is not None:
@@ -56,4 +59,8 @@ def room_changes(name: str | None, description: str | None, icon: str | None,
         changes["icon"] = icon
     if history_visibility is not None:
         changes["history_visibility"] = history_visibility
+    if encrypted is not None:
+        if not encrypted:
+            raise Refusal(ErrorCode.BAD_REQUEST, "encryption cannot be turned off")
+        changes["encrypted"] = True
     return changes

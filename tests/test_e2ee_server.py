@@ -278,3 +278,56 @@ async def test_key_backup_stores_pages_and_a_new_backup_replaces_the_old(people:
     stale = await a.client.request(e.PutBackupKeys, version=v1.version, keys=keys[:1])
     assert isinstance(stale, f.Error) and stale.code == "conflict" and str(v2.version) in stale.message
     assert (await a.client.call(e.GetBackupKeys, version=v2.version)).keys == []
+
+
+# --------------------------------------------------------------------------- encrypted rooms
+
+def megolm(sender: Keyed, text: str = "QmFzZTY0Q2lwaGVydGV4dA") -> f.Encrypted:
+    return f.Encrypted(algorithm="megolm.v1", ciphertext=text, session_id="c2Vzc2lvbg",
+                       sender_key=sender.identity_key, device=sender.device)
+
+
+async def test_an_encrypted_group_takes_only_ciphertext_and_delivers_it_intact(people: People) -> None:
+    a, b, _ = await dm(people)
+    info = (await a.client.call(f.CreateGroup, name="secret", members=[b.person.user_id], encrypted=True)).room
+    assert info.encrypted
+    assert [r.encrypted for r in (await b.client.call(f.ListRooms)).rooms if r.room == info.room] == [True]
+
+    plain = await a.client.request(f.Send, room=info.room, client_id=str(uuid.uuid4()), body="oops")
+    assert isinstance(plain, f.Error) and plain.message == f"room {info.room} is end-to-end encrypted: send kind " \
+                                                           "'encrypted'"
+    sent = await a.client.call(f.Send, room=info.room, client_id=str(uuid.uuid4()), kind="encrypted",
+                               encrypted=megolm(a))
+    got = [m for m in await b.client.collect(info.room, 2) if m.kind == "encrypted"]
+    assert [(m.seq, m.encrypted.ciphertext if m.encrypted else None, m.body) for m in got] == \
+        [(sent.seq, "QmFzZTY0Q2lwaGVydGV4dA", "")]
+    history = (await b.client.call(f.History, room=info.room)).messages
+    assert history[-1].encrypted == got[0].encrypted
+
+    edit = await a.client.request(f.Edit, room=info.room, seq=sent.seq, body="changed")
+    assert isinstance(edit, f.Error) and edit.message == "edits are not supported in encrypted rooms"
+    await a.client.call(f.Delete, room=info.room, seq=sent.seq)
+    gone = (await b.client.call(f.History, room=info.room)).messages
+    assert [(m.deleted, m.encrypted) for m in gone if m.seq == sent.seq] == [(True, None)]
+
+    off = await a.client.request(f.UpdateRoom, room=info.room, encrypted=False)
+    assert isinstance(off, f.Error) and off.message == "encryption cannot be turned off"
+
+
+async def test_a_plain_direct_room_can_be_encrypted_by_either_member_once(people: People) -> None:
+    a, b, room = await dm(people)
+    refused = await a.client.request(f.Send, room=room, client_id=str(uuid.uuid4()), kind="encrypted",
+                                     encrypted=megolm(a))
+    assert isinstance(refused, f.Error) and refused.message == f"room {room} is not encrypted"
+    await b.client.call(f.UpdateRoom, room=room, encrypted=True)
+    event = [m.event for m in await a.client.collect(room, 2) if m.event and m.event["type"] == "room_updated"]
+    assert event == [{"type": "room_updated", "by": b.person.user_id, "encrypted": True}]
+    again = await a.client.request(f.UpdateRoom, room=room, encrypted=True)
+    assert isinstance(again, f.Error) and again.code == "conflict"
+    renamed = await a.client.request(f.UpdateRoom, room=room, name="x")
+    assert isinstance(renamed, f.Error) and "direct room" in renamed.message  # other settings stay group-only
+    await a.client.call(f.Send, room=room, client_id=str(uuid.uuid4()), kind="encrypted", encrypted=megolm(a))
+
+    carol = await keyed(people, await people.signup("carol"))
+    fresh = (await carol.client.call(f.OpenDirect, user=a.person.user_id, encrypted=True)).room
+    assert fresh.encrypted

@@ -9,7 +9,7 @@ import type { MegolmPayload, RoomPlaintext } from "./wire";
 export type E2eeShown = { state: "ok"; verified: boolean } | { state: "pending"; search: KeySearch } | { state: "failed"; reason: string };
 
 export const payloadOf = (m: Message): MegolmPayload | undefined =>
-  (m.kind as string) === "encrypted" ? (m as { encrypted?: MegolmPayload }).encrypted : undefined;
+  m.kind === "encrypted" ? m.encrypted : undefined;
 
 const keyOf = (m: { room: number; seq: number }) => `${m.room}:${m.seq}`;
 

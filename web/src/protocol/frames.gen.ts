@@ -182,6 +182,7 @@ export interface CreateGroup {
    */
   members?: (number | string)[];
   history_visibility?: "joined" | "shared";
+  encrypted?: boolean;
 }
 /**
  * An invite link to a group (owner and admins). Reply `invite`.
@@ -351,6 +352,7 @@ export interface OpenDirect {
   t: "open_direct";
   id: number;
   user: number | string;
+  encrypted?: boolean;
 }
 /**
  * Is this connection alive? Answered with `ok` at once (a client's heartbeat). Needs a hello first.
@@ -469,9 +471,10 @@ export interface Send {
   room: number;
   client_id: string;
   body?: string;
-  kind?: "audio" | "file" | "image" | "text" | "video";
+  kind?: "audio" | "encrypted" | "file" | "image" | "text" | "video";
   media?: MediaRef;
   reply_to?: number;
+  encrypted?: Encrypted;
 }
 /**
  * What a `send` says of the media item it carries: the id its upload returned, and what the server
@@ -482,6 +485,16 @@ export interface MediaRef {
   duration_ms?: number;
   width?: number;
   height?: number;
+}
+/**
+ * A Megolm ciphertext and what a member's device needs to find its key (docs/e2ee.md §3).
+ */
+export interface Encrypted {
+  algorithm: "megolm.v1";
+  ciphertext: string;
+  session_id: string;
+  sender_key: string;
+  device: string;
 }
 /**
  * Stored before `ok`; `txn` makes a retry store nothing twice.
@@ -586,6 +599,7 @@ export interface UpdateRoom {
   description?: string;
   icon?: string;
   history_visibility?: "joined" | "shared";
+  encrypted?: boolean;
 }
 export interface UploadKeys {
   t: "upload_keys";
@@ -730,7 +744,7 @@ export interface Message {
   room: number;
   seq: number;
   ts: number;
-  kind: "audio" | "file" | "image" | "system" | "text" | "video";
+  kind: "audio" | "encrypted" | "file" | "image" | "system" | "text" | "video";
   sender?: number;
   client_id?: string;
   body?: string;
@@ -745,6 +759,7 @@ export interface Message {
    * @maxItems 20
    */
   reactions?: Reaction[];
+  encrypted?: StoredEncrypted;
 }
 /**
  * A message's media item as everyone sees it; download it (and its thumbnail) from the HTTP side.
@@ -769,6 +784,16 @@ export interface Reaction {
    * @maxItems 100000
    */
   users: number[];
+}
+/**
+ * An Encrypted as the server sends it back (its own name: the schema keeps what each side sends apart).
+ */
+export interface StoredEncrypted {
+  algorithm: "megolm.v1";
+  ciphertext: string;
+  session_id: string;
+  sender_key: string;
+  device: string;
 }
 export interface Invite {
   t: "invite";
@@ -956,6 +981,7 @@ export interface RoomInfo {
   last_seq: number;
   description?: string;
   icon?: string;
+  encrypted: boolean;
 }
 export interface Member {
   user: number;
@@ -981,6 +1007,7 @@ export interface RoomSummary {
   mentions: number;
   muted: boolean;
   member: boolean;
+  encrypted: boolean;
   peer?: number;
   last_message?: Message;
 }

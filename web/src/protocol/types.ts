@@ -8,7 +8,7 @@ import type * as gen from "./frames.gen";
 
 export type Role = gen.Member["role"];
 export type MessageKind = gen.Message["kind"];
-export type MediaKind = Exclude<NonNullable<gen.Send["kind"]>, "text">;
+export type MediaKind = Exclude<NonNullable<gen.Send["kind"]>, "text" | "encrypted">;
 export type VisibilityLevel = NonNullable<gen.ProfileInfo["visibility"]>[string];
 export type ProfileField = "display_name" | "about" | "avatar" | "last_seen";
 

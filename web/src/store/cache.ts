@@ -21,8 +21,6 @@ export interface RoomRecord extends RoomSummary {
   icon?: string;
   /** Seqs this user deleted "for me": hidden on this device only. */
   hidden?: number[];
-  /** End-to-end encrypted (docs/e2ee.md §3): only kind `encrypted` is sent there. */
-  encrypted?: boolean;
 }
 
 export interface OutboxItem {

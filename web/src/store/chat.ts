@@ -645,7 +645,7 @@ export class ChatStore {
     if (!info) throw new ChatError("retry", "could not load the members of this chat");
     const content: RoomPlaintext = { room: item.room, kind: item.kind, body: item.body, ...(item.reply_to !== undefined ? { reply_to: item.reply_to } : {}) };
     const encrypted = await machine.encrypt(item.room, info.members.map((m) => m.user), content);
-    const fields = { room: item.room, client_id: item.client_id, body: "", kind: "encrypted", encrypted, reply_to: item.reply_to } as unknown as Requests["send"]["req"];
+    const fields: Requests["send"]["req"] = { room: item.room, client_id: item.client_id, body: "", kind: "encrypted", encrypted, reply_to: item.reply_to };
     return { fields, content, encrypted };
   }
 
@@ -659,8 +659,8 @@ export class ChatStore {
         kind: item.kind === "text" ? undefined : item.kind, media: item.media, reply_to: item.reply_to,
       }, 10_000);
       const msg: Message = e2ee ? {
-        room: sent.room, seq: sent.seq, ts: sent.ts, kind: "encrypted" as Message["kind"], sender: this.state.me.userId,
-        client_id: sent.client_id, reply_to: item.reply_to, ...({ encrypted: e2ee.encrypted } as object),
+        room: sent.room, seq: sent.seq, ts: sent.ts, kind: "encrypted", sender: this.state.me.userId,
+        client_id: sent.client_id, reply_to: item.reply_to, encrypted: e2ee.encrypted,
       } : {
         room: sent.room, seq: sent.seq, ts: sent.ts, kind: item.kind, sender: this.state.me.userId,
         client_id: sent.client_id, body: item.body || undefined, media: item.preview, reply_to: item.reply_to,
@@ -745,7 +745,7 @@ export class ChatStore {
 
   /** Turn end-to-end encryption on for good (docs/e2ee.md §3: it cannot be turned off). */
   async enableEncryption(room: number): Promise<void> {
-    await this.client.request("update_room", { room, encrypted: true } as Requests["update_room"]["req"]);
+    await this.client.request("update_room", { room, encrypted: true });
     const r = this.state.rooms[room];
     if (r) this.setRoom({ ...r, encrypted: true });
   }
@@ -768,8 +768,7 @@ export class ChatStore {
       const peer = info.kind === "direct" ? info.members.find((m) => m.user !== this.state.me.userId)?.user : undefined;
       this.setRoom({
         room: info.room, kind: info.kind, name: info.name, last_seq: info.last_seq, delivered_seq: 0, read_seq: 0,
-        unread: 0, member: true, peer, members: info.members.length, icon: info.icon,
-        encrypted: (info as { encrypted?: boolean }).encrypted ?? false,
+        unread: 0, member: true, peer, members: info.members.length, icon: info.icon, encrypted: info.encrypted,
       });
     }
     this.setView(info.room, { members: info.members, info });

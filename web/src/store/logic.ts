@@ -153,14 +153,13 @@ export function tickFor(seq: number | undefined, receipts: Record<number, { deli
 }
 
 /** What a media message is called in a preview (the room list shows an icon of its kind beside it). */
-export const MEDIA_LABEL = { image: "Photo", video: "Video", audio: "Audio", file: "File" } as const;
+export const MEDIA_LABEL = { image: "Photo", video: "Video", audio: "Audio", file: "File", encrypted: "Encrypted message" } as const;
 
 /** Does this message count as the room's visible "last message" preview? */
 export function previewText(m: Message | undefined, name: (user: number) => string): string {
   if (!m) return "";
   if (m.deleted) return "Message deleted";
   if (m.kind === "system") return describeEvent(m, name);
-  if ((m.kind as string) === "encrypted") return "Encrypted message"; // not decrypted (yet) on this device
   if (m.kind !== "text") {
     const label = MEDIA_LABEL[m.kind];
     return m.body ? `${label}: ${m.body}` : label;
