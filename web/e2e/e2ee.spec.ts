@@ -1,7 +1,7 @@
 // End-to-end encryption in the browser (docs/e2ee.md): two devices of one user verify each other by
 // comparing emoji, the key backup shows its recovery key once and a new device restores from it; two
 // users chat in an encrypted direct chat and an encrypted group and read each other's messages.
-import { test, expect, logIn, shot, T, type User } from "./fixtures";
+import { test, expect, logIn, shot, signUp, T, type User } from "./fixtures";
 import type { Page } from "@playwright/test";
 
 async function openEncryptionSettings(page: Page): Promise<void> {
@@ -69,4 +69,75 @@ test("own devices verify by emoji; the recovery key restores on a new device", a
   await laptop.page.getByRole("button", { name: "Restore" }).click();
   await laptop.page.getByText(/Restored \d+ keys? from your backup/).waitFor({ timeout: T });
   await shot(laptop.page, "44-restored");
+});
+
+/** Every websocket frame `page` receives, as raw bytes (to show the server never relays a plaintext). */
+function receivedBytes(page: Page): Buffer[] {
+  const frames: Buffer[] = [];
+  page.on("websocket", (ws) => ws.on("framereceived", ({ payload }) => frames.push(Buffer.from(payload))));
+  return frames;
+}
+
+async function startEncrypted(page: Page, mode: "direct" | "group", who: string[], name = ""): Promise<number> {
+  const before = new URL(page.url()).pathname;
+  await page.getByRole("button", { name: mode === "direct" ? "New direct chat" : "New group" }).click();
+  const dialog = page.getByRole("dialog");
+  if (mode === "group") await dialog.getByLabel("Group name").fill(name);
+  for (const w of who) {
+    await dialog.getByLabel(mode === "direct" ? "Username" : "Add members (username)").fill(w);
+    if (mode === "group") await dialog.getByLabel("Add members (username)").press("Enter");
+  }
+  await dialog.getByLabel("End-to-end encrypted").check();
+  await dialog.getByRole("button", { name: mode === "direct" ? "Start chat" : "Create group" }).click();
+  await page.waitForURL((u) => /^\/r\/\d+$/.test(u.pathname) && u.pathname !== before, { timeout: T });
+  await page.getByTestId("room-lock").waitFor({ timeout: T });
+  return Number(new URL(page.url()).pathname.split("/")[2]);
+}
+
+const bubble = (page: Page, text: string) => page.locator(".msg .body", { hasText: text });
+
+async function sendText(page: Page, text: string): Promise<void> {
+  await page.getByLabel("Message", { exact: true }).fill(text);
+  await page.getByLabel("Message", { exact: true }).press("Enter");
+  await page.locator(".msg[data-seq]").filter({ has: page.locator(".body", { hasText: text }) }).waitFor({ timeout: T });
+}
+
+test("an encrypted direct chat and an encrypted group: messages decrypt, the server relays ciphertext", async ({ users }) => {
+  const ann = await users.signUp("ann");
+  const bob = await users.open("bob");
+  const bobFrames = receivedBytes(bob.page); // from its first websocket on
+  await signUp(bob.page, bob.name);
+  const carl = await users.signUp("carl");
+
+  const dm = await startEncrypted(ann.page, "direct", [bob.name]);
+  await sendText(ann.page, "secret hello");
+  await bob.page.locator(`[data-room="${dm}"]`).click();
+  await expect(bubble(bob.page, "secret hello")).toBeVisible({ timeout: T });
+  await expect(bob.page.getByTestId("room-lock")).toBeVisible();
+  await sendText(bob.page, "secret reply");
+  await expect(bubble(ann.page, "secret reply")).toBeVisible({ timeout: T });
+  await shot(ann.page, "45-encrypted-direct");
+  expect(bobFrames.some((f) => f.includes("secret hello")), "no frame carried the plaintext").toBe(false);
+  expect(bobFrames.some((f) => f.includes("megolm.v1")), "the message came as Megolm ciphertext").toBe(true);
+
+  const group = await startEncrypted(ann.page, "group", [bob.name, carl.name], "Secret club");
+  await sendText(ann.page, "welcome to the club");
+  for (const u of [bob, carl]) {
+    await u.page.locator(`[data-room="${group}"]`).click();
+    await expect(bubble(u.page, "welcome to the club")).toBeVisible({ timeout: T });
+  }
+  await sendText(carl.page, "glad to be here");
+  await expect(bubble(ann.page, "glad to be here")).toBeVisible({ timeout: T });
+  await expect(bubble(bob.page, "glad to be here")).toBeVisible({ timeout: T });
+  await expect(ann.page.locator("[data-e2ee]")).toHaveCount(0); // nothing left waiting or undecryptable
+  await shot(bob.page, "46-encrypted-group");
+
+  // a reload keeps the keys (the pickle key stays wrapped in this browser) and the history decrypts
+  await bob.page.reload();
+  await expect(bubble(bob.page, "glad to be here")).toBeVisible({ timeout: T });
+  await expect(bubble(bob.page, "welcome to the club")).toBeVisible({ timeout: T });
+  await expect(bob.page.getByRole("form", { name: "Unlock encryption" })).toHaveCount(0);
+  await sendText(bob.page, "still here after a reload");
+  await expect(bubble(carl.page, "still here after a reload")).toBeVisible({ timeout: T });
+  await shot(carl.page, "47-encrypted-group-after-reload");
 });
