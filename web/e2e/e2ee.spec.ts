@@ -10,15 +10,15 @@ async function openEncryptionSettings(page: Page): Promise<void> {
 }
 
 /** A second browser of `user`, logged in (a new device). */
-async function secondDevice(users: { open(prefix: string): Promise<User> }, user: User): Promise<User> {
-  const other = await users.open("dev");
+async function secondDevice(users: { open(prefix: string, opts?: { phone?: boolean }): Promise<User> }, user: User, phone = false): Promise<User> {
+  const other = await users.open("dev", { phone });
   await logIn(other.page, user.name);
   return { ...other, name: user.name };
 }
 
 test("own devices verify by emoji; the recovery key restores on a new device", async ({ users }) => {
   const ann = await users.signUp("ann");
-  const phone = await secondDevice(users, ann);
+  const phone = await secondDevice(users, ann, true);
   await openEncryptionSettings(phone.page);
   await openEncryptionSettings(ann.page);
 
@@ -40,6 +40,7 @@ test("own devices verify by emoji; the recovery key restores on a new device", a
   await expect(emojiA.locator("li")).toHaveCount(7);
   expect(await emojiA.innerText()).toBe(await emojiB.innerText()); // the same 7 emoji on both screens
   await shot(ann.page, "41-verify-emoji");
+  await shot(phone.page, "41-verify-emoji-phone");
   await ann.page.getByRole("button", { name: "They match" }).click();
   await phone.page.getByRole("button", { name: "They match" }).click();
   await ann.page.getByText("is verified").waitFor({ timeout: T });
@@ -119,6 +120,22 @@ test("an encrypted direct chat and an encrypted group: messages decrypt, the ser
   await shot(ann.page, "45-encrypted-direct");
   expect(bobFrames.some((f) => f.includes("secret hello")), "no frame carried the plaintext").toBe(false);
   expect(bobFrames.some((f) => f.includes("megolm.v1")), "the message came as Megolm ciphertext").toBe(true);
+
+  // ann verifies bob's device from the chat's lock: the same emoji on both screens, then marked verified
+  await ann.page.getByRole("button", { name: "Encryption details" }).click();
+  const peer = ann.page.getByRole("region", { name: `Devices of ${bob.name}` }).getByTestId("device-key");
+  await expect(peer).toHaveAttribute("data-verified", "no", { timeout: T });
+  await shot(ann.page, "48-chat-encryption-details");
+  await peer.getByRole("button", { name: /^Verify/ }).click();
+  await bob.page.getByRole("button", { name: "Accept" }).click({ timeout: T });
+  await ann.page.getByTestId("sas-emoji").waitFor({ timeout: T });
+  expect(await ann.page.getByTestId("sas-emoji").innerText()).toBe(await bob.page.getByTestId("sas-emoji").innerText());
+  await bob.page.getByRole("button", { name: "They match" }).click();
+  await ann.page.getByRole("button", { name: "They match" }).click();
+  await ann.page.getByRole("button", { name: "Done" }).click({ timeout: T });
+  await bob.page.getByRole("button", { name: "Done" }).click({ timeout: T });
+  await expect(peer).toHaveAttribute("data-verified", "yes", { timeout: T });
+  await ann.page.keyboard.press("Escape");
 
   const group = await startEncrypted(ann.page, "group", [bob.name, carl.name], "Secret club");
   await sendText(ann.page, "welcome to the club");

@@ -270,13 +270,15 @@ export class CryptoMachine {
 
   /** Keep a new inbound session, back it up, and tell whoever waits for it. */
   private async addInbound(session: GroupInbound, meta: Omit<InboundRecord, "pickle">): Promise<void> {
+    if (meta.backed_up !== undefined && meta.backed_up !== this.meta.backup?.version) delete meta.backed_up;
     if (!(await this.groups.addInbound(session, meta))) return;
     this.searches.delete(`${meta.room}|${meta.session_id}`);
     this.emit({ type: "keys", room: meta.room, session_id: meta.session_id });
     await this.backupPending().catch((err: unknown) => this.log(`backup upload failed: ${String(err)}`));
   }
 
-  private async importExported(room: number, sessionId: string, senderKey: string, exported: string): Promise<void> {
+  /** `backedUp`: the backup version it came from (it need not be uploaded there again). */
+  private async importExported(room: number, sessionId: string, senderKey: string, exported: string, backedUp?: number): Promise<void> {
     let session: GroupInbound;
     try {
       session = GroupInbound.fromExported(exported);
@@ -287,7 +289,7 @@ export class CryptoMachine {
       session.free();
       throw new DropError("session_id is not the key's");
     }
-    await this.addInbound(session, { room, session_id: sessionId, sender_key: senderKey });
+    await this.addInbound(session, { room, session_id: sessionId, sender_key: senderKey, backed_up: backedUp });
   }
 
   // ---- rooms (§3) ----
@@ -451,7 +453,7 @@ export class CryptoMachine {
         const s = await openEntry(keys, e.room, e.session_id, e.data);
         if (!s) continue; // forged or moved: ignored
         try {
-          await this.importExported(s.room, s.session_id, s.sender_key, s.session_key);
+          await this.importExported(s.room, s.session_id, s.sender_key, s.session_key, version);
           n += 1;
         } catch {
           // a damaged entry: the others still count
@@ -473,7 +475,18 @@ export class CryptoMachine {
         room: record.room, session_id: record.session_id,
         data: await sealEntry(keys, { room: record.room, session_id: record.session_id, sender_key: record.sender_key, session_key: session.exportAt(session.firstKnownIndex) }),
       })));
-      await this.opts.transport.putBackupKeys(version, entries);
+      try {
+        await this.opts.transport.putBackupKeys(version, entries);
+      } catch (err) {
+        if ((err as { code?: string }).code === "conflict") { // another device made a new backup: ours is gone
+          delete this.meta.backup;
+          this.backupKeysCache = null;
+          await this.saveMeta();
+          this.emit({ type: "backup" });
+          return;
+        }
+        throw err;
+      }
       for (const e of batch) {
         e.record.backed_up = version;
         await this.groups.saveInbound(e);

@@ -1,4 +1,4 @@
-import { useLayoutEffect, useMemo, useRef } from "react";
+import { useLayoutEffect, useMemo, useRef, useState } from "react";
 import { ArrowLeft, Lock, LockOpen, Settings, X } from "lucide-react";
 import { navigate, useChat, useNow, useStore } from "./hooks";
 import { canActOn, dayKey, describeEvent, isHiddenEvent, tickFor, type SeqCounts } from "../store/logic";
@@ -7,6 +7,7 @@ import { MessageBubble, type BubbleActions, type BubbleContext } from "./Message
 import { snippet } from "./ReplyQuote";
 import { Avatar } from "./Avatar";
 import { Composer } from "./Composer";
+import { RoomSecurityDialog } from "./Encryption";
 import type { Message } from "../protocol/types";
 import type { PendingSend } from "../store/chat";
 
@@ -24,6 +25,7 @@ export function ChatView({ room }: { room: number }) {
   const listRef = useRef<HTMLDivElement>(null);
   const prevFirst = useRef<{ seq: number | undefined; height: number }>({ seq: undefined, height: 0 });
   const stick = useRef(true);
+  const [security, setSecurity] = useState(false);
 
   const hidden = r?.hidden;
   const decrypted = useChat((s) => s.crypto.changes); // a key came: show the messages it decrypts
@@ -83,7 +85,11 @@ export function ChatView({ room }: { room: number }) {
         <Avatar name={title} seed={r.kind === "direct" ? r.peer ?? r.room : `g${r.room}`} size={40}
           image={r.kind === "direct" ? (r.peer ? store.avatarOf(r.peer) : undefined) : r.icon} online={r.kind === "direct" && presence?.online === true} />
         <div className="chat-title">
-          <h2>{r.encrypted && <Lock size={15} className="room-lock" aria-label="end-to-end encrypted" data-testid="room-lock" />}{title}</h2>
+          <h2>{r.encrypted && (
+            <button type="button" className="lock-button" aria-label="Encryption details" title="End-to-end encrypted: see who can read" onClick={() => setSecurity(true)}>
+              <Lock size={15} className="room-lock" aria-hidden="true" data-testid="room-lock" />
+            </button>
+          )}{title}</h2>
           <p className={`subtitle ${connText ? "conn-state" : typingNames.length ? "typing" : ""}`} aria-live="polite" data-testid="chat-subtitle">{subtitle}</p>
         </div>
         {r.kind === "direct" && r.member && !r.encrypted && (
@@ -106,6 +112,7 @@ export function ChatView({ room }: { room: number }) {
       </div>
       {r.member && replying !== undefined && <ReplyBar room={room} seq={replying} />}
       {r.member ? <Composer room={room} /> : <p className="left-note">You are no longer a member of this chat.</p>}
+      {security && <RoomSecurityDialog room={room} onClose={() => setSecurity(false)} />}
     </section>
   );
 }

@@ -296,3 +296,37 @@ function VerificationBody({ v, who, close }: { v: VerificationView; who: string;
       );
   }
 }
+
+/** The chat header's lock: who can read this chat, device by device, each verifiable by emoji. */
+export function RoomSecurityDialog({ room, onClose }: { room: number; onClose: () => void }) {
+  const { store, machine } = useCrypto();
+  const members = useChat((s) => s.views[room]?.members);
+  const me = store.state.me.userId;
+  const users = (members ?? []).map((m) => m.user);
+  const key = users.join(",");
+  useEffect(() => {
+    if (machine && key) void machine.refreshDevices(key.split(",").map(Number), true).catch(() => undefined);
+  }, [machine, key]);
+  return (
+    <Dialog title="Encryption" onClose={onClose} wide>
+      <div className="stack">
+        <p className="small"><Lock size={14} className="inline-icon ok" aria-hidden="true" /> Messages here are end-to-end encrypted: each one is
+          readable only by the devices below. Verify a device by comparing emoji with its owner, in person or on a call.</p>
+        {!machine && <p className="small" role="status">Encryption is not ready on this device yet.</p>}
+        {machine && users.map((u) => {
+          const devices = machine.devices.of(u).filter((d) => !(u === me && d.device === machine.me.device));
+          return (
+            <section key={u} aria-label={`Devices of ${store.name(u)}`}>
+              <h4 className="sub">{u === me ? "Your other devices" : store.name(u)}</h4>
+              {devices.length === 0 ? <p className="small">No device with encryption.</p> : (
+                <ul className="devices">
+                  {devices.map((d) => <DeviceRow key={d.device} d={d} verify={() => void machine.verifications.request(d.user, d.device)} />)}
+                </ul>
+              )}
+            </section>
+          );
+        })}
+      </div>
+    </Dialog>
+  );
+}
