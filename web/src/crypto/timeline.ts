@@ -26,6 +26,7 @@ export class Timeline {
     const payload = payloadOf(m);
     if (!payload || m.deleted) return m;
     const r = this.results.get(keyOf(m));
+    if (!r) this.want([m]); // one not met yet (a reply's original fetched on its own): decrypt it now
     if (!r || r.state === "pending") return { ...m, body: undefined, e2ee: { state: "pending", search: r?.state === "pending" ? r.search : "waiting" } };
     if (r.state === "failed") return { ...m, body: undefined, e2ee: { state: "failed", reason: r.reason } };
     const c: RoomPlaintext = r.content;

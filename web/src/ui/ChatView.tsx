@@ -172,7 +172,9 @@ function MessageRows({ messages, me, receipts, counted, kind, encrypted, jump }:
 /** Above the composer while the next message answers one: what it answers, and a way out. */
 function ReplyBar({ room, seq }: { room: number; seq: number }) {
   const store = useStore();
-  const target = useChat((s) => s.views[room]?.messages.find((m) => m.seq === seq));
+  useChat((s) => s.crypto.changes);
+  const raw = useChat((s) => s.views[room]?.messages.find((m) => m.seq === seq));
+  const target = raw && store.timeline.shown(raw);
   const author = target?.sender !== undefined ? store.name(target.sender) : "";
   return (
     <div className="reply-bar" role="status" aria-label="Replying to a message">
