@@ -1,7 +1,7 @@
 // End-to-end encryption in the browser (docs/e2ee.md): two devices of one user verify each other by
 // comparing emoji, the key backup shows its recovery key once and a new device restores from it; two
 // users chat in an encrypted direct chat and an encrypted group and read each other's messages.
-import { test, expect, logIn, shot, signUp, T, type User } from "./fixtures";
+import { test, expect, logIn, png, shot, signUp, T, type User } from "./fixtures";
 import type { Page } from "@playwright/test";
 
 async function openEncryptionSettings(page: Page): Promise<void> {
@@ -157,4 +157,22 @@ test("an encrypted direct chat and an encrypted group: messages decrypt, the ser
   await sendText(bob.page, "still here after a reload");
   await expect(bubble(carl.page, "still here after a reload")).toBeVisible({ timeout: T });
   await shot(carl.page, "47-encrypted-group-after-reload");
+});
+
+// The server refuses `send {kind: "encrypted", media: {id}}` for an application/octet-stream upload
+// (persistence/seqplan.py refuse_media checks the upload's type against the kind): on once it accepts it.
+test.fixme("a photo in an encrypted chat: encrypted before the upload, decrypted by the recipient", async ({ users }) => {
+  const ann = await users.signUp("ann");
+  const bob = await users.signUp("bob");
+  const dm = await startEncrypted(ann.page, "direct", [bob.name]);
+  await sendText(ann.page, "a photo follows");
+  await ann.page.locator('input[type="file"]').setInputFiles({ name: "dots.png", mimeType: "image/png", buffer: png(64, 48) });
+  await ann.page.getByRole("dialog", { name: "Send 1 file" }).getByRole("button", { name: "Send" }).click();
+  await ann.page.locator(".msg.mine[data-seq] img").waitFor({ timeout: T });
+  await bob.page.locator(`[data-room="${dm}"]`).click();
+  await bob.page.waitForFunction(() => {
+    const i = document.querySelector<HTMLImageElement>(".msg.theirs img");
+    return i && i.complete && i.naturalWidth === 64 && i.src.startsWith("blob:");
+  }, null, { timeout: T });
+  await shot(bob.page, "49-encrypted-photo");
 });

@@ -3,7 +3,7 @@
 // when all of them failed). Messages are decrypted when they come into view and again when their key comes.
 import type { Message } from "../protocol/types";
 import type { CryptoMachine, DecryptResult, KeySearch } from "./machine";
-import type { MegolmPayload, RoomPlaintext } from "./wire";
+import type { EncryptedMedia, MegolmPayload, RoomPlaintext } from "./wire";
 
 /** The client-side view of an encrypted message, on the Message the UI renders. */
 export type E2eeShown = { state: "ok"; verified: boolean } | { state: "pending"; search: KeySearch } | { state: "failed"; reason: string };
@@ -22,7 +22,7 @@ export class Timeline {
   constructor(private readonly machine: () => CryptoMachine | null, private readonly changed: () => void) {}
 
   /** The message as the timeline shows it: its plaintext's kind and body when decrypted. */
-  shown(m: Message): Message & { e2ee?: E2eeShown } {
+  shown(m: Message): Message & { e2ee?: E2eeShown; secret?: EncryptedMedia } {
     const payload = payloadOf(m);
     if (!payload || m.deleted) return m;
     const r = this.results.get(keyOf(m));
@@ -30,7 +30,10 @@ export class Timeline {
     if (!r || r.state === "pending") return { ...m, body: undefined, e2ee: { state: "pending", search: r?.state === "pending" ? r.search : "waiting" } };
     if (r.state === "failed") return { ...m, body: undefined, e2ee: { state: "failed", reason: r.reason } };
     const c: RoomPlaintext = r.content;
-    return { ...m, kind: c.kind, body: c.body || undefined, reply_to: m.reply_to ?? c.reply_to, e2ee: { state: "ok", verified: r.verified } };
+    const e2ee: E2eeShown = { state: "ok", verified: r.verified };
+    const shown = { ...m, kind: c.kind, body: c.body || undefined, reply_to: m.reply_to ?? c.reply_to, e2ee };
+    if (!c.media || c.media.id !== m.media?.id) return { ...shown, media: undefined }; // a file must be the one sent in clear
+    return { ...shown, media: { ...m.media, mime: c.media.mime, size: c.media.size, file_name: c.media.name, thumbnail_id: undefined }, secret: c.media };
   }
 
   /** Our own sent message: its plaintext is known, no need to decrypt it. */

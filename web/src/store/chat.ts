@@ -640,12 +640,18 @@ export class ChatStore {
   private async encryptedSend(item: OutboxItem): Promise<{ fields: Requests["send"]["req"]; content: RoomPlaintext; encrypted: MegolmPayload }> {
     const machine = this.crypto.machine;
     if (!machine) throw new ChatError("offline", "encryption is not ready on this device yet");
-    if (item.media) throw new ChatError("bad_request", "Photos and files cannot be sent in encrypted chats yet.");
+    if (item.media && !item.secret) throw new ChatError("bad_request", "This file was not encrypted: send it again.");
     const info = await this.loadRoomInfo(item.room); // the members as they are now: a key for each of their devices
     if (!info) throw new ChatError("retry", "could not load the members of this chat");
-    const content: RoomPlaintext = { room: item.room, kind: item.kind, body: item.body, ...(item.reply_to !== undefined ? { reply_to: item.reply_to } : {}) };
+    const content: RoomPlaintext = {
+      room: item.room, kind: item.kind, body: item.body,
+      ...(item.reply_to !== undefined ? { reply_to: item.reply_to } : {}), ...(item.secret ? { media: item.secret } : {}),
+    };
     const encrypted = await machine.encrypt(item.room, info.members.map((m) => m.user), content);
-    const fields: Requests["send"]["req"] = { room: item.room, client_id: item.client_id, body: "", kind: "encrypted", encrypted, reply_to: item.reply_to };
+    const fields: Requests["send"]["req"] = {
+      room: item.room, client_id: item.client_id, body: "", kind: "encrypted", encrypted, reply_to: item.reply_to,
+      media: item.secret ? { id: item.secret.id } : undefined, // in clear: who may download it (the bytes are ciphertext)
+    };
     return { fields, content, encrypted };
   }
 
@@ -660,7 +666,7 @@ export class ChatStore {
       }, 10_000);
       const msg: Message = e2ee ? {
         room: sent.room, seq: sent.seq, ts: sent.ts, kind: "encrypted", sender: this.state.me.userId,
-        client_id: sent.client_id, reply_to: item.reply_to, encrypted: e2ee.encrypted,
+        client_id: sent.client_id, reply_to: item.reply_to, encrypted: e2ee.encrypted, media: item.secret ? item.preview : undefined,
       } : {
         room: sent.room, seq: sent.seq, ts: sent.ts, kind: item.kind, sender: this.state.me.userId,
         client_id: sent.client_id, body: item.body || undefined, media: item.preview, reply_to: item.reply_to,

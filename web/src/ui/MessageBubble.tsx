@@ -1,6 +1,8 @@
 import { useEffect, useRef, useState, type KeyboardEvent, type MouseEvent, type ReactNode } from "react";
 import { Check, CheckCheck, Clock, KeyRound, Paperclip, ShieldAlert, type LucideIcon } from "lucide-react";
 import type { E2eeShown } from "../crypto/timeline";
+import type { EncryptedMedia } from "../crypto/wire";
+import { decryptFile } from "../crypto/attachment";
 import type { Message } from "../protocol/types";
 import { editProblem, MAX_BODY, type Tick } from "../store/logic";
 import { fileSize, timeOfDay } from "./format";
@@ -154,7 +156,60 @@ function MediaView({ m }: { m: Message }) {
   const media = m.media!;
   const name = media.file_name ?? "file";
   if (m.seq === 0) return <p className="file"><Paperclip size={16} aria-hidden="true" /> {name} ({fileSize(media.size)})</p>;
-  return <SignedMedia m={m} />;
+  const secret = (m as { secret?: EncryptedMedia }).secret;
+  return secret ? <SecretMedia m={m} secret={secret} /> : <SignedMedia m={m} />;
+}
+
+/** Decrypted files of encrypted rooms, by media id: each is downloaded and decrypted once per tab. */
+const decryptedFiles = new Map<string, Promise<string>>();
+
+function decrypted(url: string, secret: EncryptedMedia): Promise<string> {
+  let p = decryptedFiles.get(secret.id);
+  if (!p) {
+    p = fetch(url).then(async (res) => {
+      if (!res.ok) throw new Error(`download failed (${res.status})`);
+      const bytes = await decryptFile(await res.arrayBuffer(), secret);
+      return URL.createObjectURL(new Blob([bytes], { type: secret.mime }));
+    });
+    p.catch(() => decryptedFiles.delete(secret.id)); // a failed try may be tried again
+    decryptedFiles.set(secret.id, p);
+  }
+  return p;
+}
+
+/** A file of an encrypted room: the ciphertext through its signed link, decrypted here, shown from a blob. */
+function SecretMedia({ m, secret }: { m: Message; secret: EncryptedMedia }) {
+  const { url: signed } = useMediaUrl(secret.id);
+  const [shown, setShown] = useState<{ id: string; url?: string; error?: string } | null>(null);
+  const [open, setOpen] = useState(false);
+  useEffect(() => {
+    if (!signed) return;
+    let live = true;
+    decrypted(signed, secret).then((url) => live && setShown({ id: secret.id, url }), (err: unknown) => live && setShown({ id: secret.id, error: reason(err) }));
+    return () => { live = false; };
+  }, [signed, secret]);
+  const url = shown?.id === secret.id ? shown.url : undefined;
+  const name = secret.name || "file";
+  if (shown?.error) return <p className="file e2ee-note failed" role="alert">{name}: {shown.error}</p>;
+  if (!url) return <p className="file e2ee-note waiting"><Paperclip size={16} aria-hidden="true" /> Decrypting {name}…</p>;
+  if (m.kind === "image") {
+    return (
+      <>
+        <button type="button" className="thumb" aria-label={`Open photo ${name}`} onClick={() => setOpen(true)}>
+          <img src={url} alt={m.body || name} className="secret-photo" />
+        </button>
+        {open && (
+          <Dialog title={name} onClose={() => setOpen(false)} wide>
+            <img className="full" src={url} alt={m.body || name} />
+            <p><a href={url} download={name}>Download ({fileSize(secret.size)})</a></p>
+          </Dialog>
+        )}
+      </>
+    );
+  }
+  if (m.kind === "video") return <video className="video" controls preload="metadata" src={url} aria-label={`Video ${name}`} />;
+  if (m.kind === "audio") return <audio controls preload="metadata" src={url} aria-label={`Audio ${name}`} />;
+  return <a className="file" href={url} download={name}><Paperclip size={16} aria-hidden="true" /> {name} <small>({fileSize(secret.size)})</small></a>;
 }
 
 /** Media shown through signed links (GET /api/media/links): no token in any URL. */

@@ -7,6 +7,8 @@ import { createInterface } from "node:readline";
 import { CryptoMachine, type CryptoEvent } from "../../src/crypto/machine";
 import { loadOlm } from "../../src/crypto/olm";
 import { MemoryStore, SealedStore } from "../../src/crypto/store";
+import { decryptFile } from "../../src/crypto/attachment";
+import { fromBase64, toBase64 } from "../../src/crypto/encoding";
 import type { BackupEntry, BackupInfo, ClaimedKey, CryptoTransport, DeviceKeyInfo, ToDeviceOut } from "../../src/crypto/wire";
 
 const peers: DeviceKeyInfo[] = [];
@@ -106,6 +108,10 @@ const ops: Record<string, (a: Args) => Promise<unknown>> = {
   async set_backup(a) {
     backup = a.backup as typeof backup;
     return null;
+  },
+  async decrypt_file(a) {
+    const bytes = await decryptFile(fromBase64(a.ciphertext as string).buffer, a.media as never);
+    return toBase64(bytes);
   },
   async use_recovery_key(a) {
     return need().useRecoveryKey(a.text as string);
