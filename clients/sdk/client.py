@@ -63,6 +63,7 @@ class Chat:
         self.connected = False
         self.encryption: Encryption | None = None  # enable_encryption()
         self.encrypted_rooms: set[int] = set()
+        self._settings_known: set[int] = set()  # rooms whose encryption setting this client has seen
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -339,6 +340,8 @@ class Chat:
     async def _send(self, room: int, body: str, kind: MessageKind, media: f.MediaRef | None,
                     shown: f.Media | None, client_id: str | None, reply_to: int | None) -> f.Sent:
         client_id = client_id or str(uuid.uuid4())
+        if room not in self._settings_known:  # a room I was added to: is it encrypted?
+            await self.get_room(room)
         if room in self.encrypted_rooms:
             content = {"kind": kind, "body": body, **({"reply_to": reply_to} if reply_to else {})}
             encrypted = await self._crypto().encrypt(room, content)
@@ -400,6 +403,7 @@ class Chat:
         """The room list from the server (it replaces the cached one)."""
         reply: f.Rooms = await self.link.call(f.ListRooms, idempotent=True)
         self.encrypted_rooms |= {r.room for r in reply.rooms if r.encrypted}
+        self._settings_known |= {r.room for r in reply.rooms}
         await self.cache.save_rooms(reply.rooms, replace_all=True)
         return reply.rooms
 
@@ -424,6 +428,7 @@ class Chat:
         return self._seen((await self.link.call(f.GetRoom, idempotent=True, room=room)).room)
 
     def _seen(self, info: f.RoomInfo) -> f.RoomInfo:
+        self._settings_known.add(info.room)
         if info.encrypted:
             self.encrypted_rooms.add(info.room)
         return info
