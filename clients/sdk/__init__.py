@@ -2,10 +2,19 @@
 with a local SQLite cache of messages, cursors, rooms and profiles. See clients/sdk/client.py."""
 
 from chatd.clients.sdk.client import Chat, invite_code
-from chatd.clients.sdk.events import ConnectionChanged, Event, NewMessage, SessionEnded
+from chatd.clients.sdk.events import (
+    ConnectionChanged,
+    Event,
+    MessageDecrypted,
+    NewMessage,
+    SessionEnded,
+    UnableToDecrypt,
+    VerificationChanged,
+)
 from chatd.clients.sdk.link import REQUEST_ERRORS
 from chatd.clients.sdk.qr import QrLogin, start_qr_login, wait_for_approval
 from chatd.clients.ws import ChatError
 
-__all__ = ["REQUEST_ERRORS", "Chat", "ChatError", "ConnectionChanged", "Event", "NewMessage", "QrLogin", "SessionEnded",
-           "invite_code", "start_qr_login", "wait_for_approval"]
+__all__ = ["REQUEST_ERRORS", "Chat", "ChatError", "ConnectionChanged", "Event", "MessageDecrypted", "NewMessage",
+           "QrLogin", "SessionEnded", "UnableToDecrypt", "VerificationChanged", "invite_code", "start_qr_login",
+           "wait_for_approval"]

@@ -15,7 +15,7 @@ import math
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import trio
 from msgspec import structs
@@ -23,15 +23,20 @@ from msgspec import structs
 from chatd.clients.sdk.cache import Cache, open_cache
 from chatd.clients.sdk.events import ConnectionChanged, Event, NewMessage, SessionEnded
 from chatd.clients.sdk.history import History
-from chatd.clients.sdk.link import ClosedForGood, Link, LinkFailed
+from chatd.clients.sdk.link import REQUEST_ERRORS, ClosedForGood, Link, LinkFailed
 from chatd.clients.sdk.media import MediaApi, Upload
 from chatd.clients.sdk.qr import QrLogin, start_qr_login, wait_for_approval
 from chatd.clients.sdk.tokens import NotSignedIn, TokenKeeper, Tokens
 from chatd.protocol import devices as d
+from chatd.protocol import e2ee as e
 from chatd.protocol import frames as f
 from chatd.protocol import people as p
 from chatd.protocol import qr
 from chatd.protocol.rooms import MessageKind
+
+if TYPE_CHECKING:
+    from chatd.clients.sdk.crypto import Decrypted, Verification
+    from chatd.clients.sdk.e2ee import Encryption
 
 Queued = tuple[Event, tuple[int, int] | None]  # an event and the (room, seq) to ack when it is handed over
 
@@ -46,6 +51,7 @@ class Chat:
                  device: str = "chatd-sdk", refresh_fraction: float = 0.8, request_timeout: float = 10.0) -> None:
         self._nursery = nursery
         self.cache = cache
+        self.cache_path: Path | None = None  # set by open(): the crypto store goes next to it
         self.http_url = http_url
         self.device = device
         self.tokens = TokenKeeper(self._save_tokens, refresh_fraction)
@@ -55,6 +61,9 @@ class Chat:
         self._events_in, self._events_out = trio.open_memory_channel[Queued](math.inf)
         self._link_scope: trio.CancelScope | None = None
         self.connected = False
+        self.encryption: Encryption | None = None  # enable_encryption()
+        self.encrypted_rooms: set[int] = set()
+        self._settings_known: set[int] = set()  # rooms whose encryption setting this client has seen
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -65,6 +74,7 @@ class Chat:
         async with open_cache(Path(cache_path), max_per_room=max_per_room, max_total=max_total) as cache, \
                 trio.open_nursery() as nursery:
             chat = cls(nursery, cache, url, http_url, **options)
+            chat.cache_path = Path(cache_path)
             chat.tokens.restore(await cache.get_meta("tokens"))
             try:
                 yield chat
@@ -198,6 +208,67 @@ class Chat:
     def _on_state(self, connected: bool, reason: str) -> None:
         self.connected = connected
         self._events_in.send_nowait((ConnectionChanged(connected, reason), None))
+        if connected and self.encryption is not None:
+            self._nursery.start_soon(self._publish_keys)
+
+    # ------------------------------------------------------------------ end-to-end encryption
+
+    async def enable_encryption(self, password: str, store: Path | str | None = None) -> None:
+        """Turn end-to-end encryption on for this device (needs the `e2ee` extra): open its crypto store,
+        encrypted under a key derived from `password` (WrongPassword: not the one it was made with), next to
+        the cache file unless `store` says where, and publish its keys. Call after signing in."""
+        from chatd.clients.sdk.e2ee import Encryption  # the e2ee extra (vodozemac) only when asked for
+
+        await self.link.ready()
+        welcome = self.link.welcome
+        if welcome is None or welcome.device is None or self.user_id is None:
+            raise RuntimeError("sign in before enabling encryption")
+        path = store if store is not None else self.cache_path.with_suffix(".crypto.sqlite3") if self.cache_path \
+            else None  # None: in memory (a client made without open(), in tests)
+        self.encryption = await Encryption.open(self.link, path, self.user_id, welcome.device, password,
+                                                self._emit)
+        await self.encryption.publish()
+        self._nursery.start_soon(self.encryption.watch_pending)
+
+    async def _publish_keys(self) -> None:
+        if self.encryption is not None:
+            with contextlib.suppress(*REQUEST_ERRORS):
+                await self.encryption.publish()
+
+    def _emit(self, event: object) -> None:
+        self._events_in.send_nowait((event, None))  # type: ignore[arg-type]
+
+    async def create_key_backup(self) -> str:
+        """Back up every room key, encrypted under a new recovery key; returns the key to show the user once."""
+        return await self._crypto().create_backup()
+
+    async def restore_key_backup(self, recovery_key: str) -> int:
+        """On a new device: read the key backup with the user's recovery key; returns the keys imported."""
+        return await self._crypto().restore_backup(recovery_key)
+
+    async def decrypt(self, message: f.Message) -> Decrypted | None:
+        """The plaintext of an encrypted message (from history, say), when this device has its key."""
+        return await self._crypto().read(message)
+
+    async def verify_device(self, user: int, device: str) -> Verification:
+        """Start a SAS verification; follow it in VerificationChanged events, compare `flow.emoji`, then
+        confirm_verification() (or cancel_verification())."""
+        return await self._crypto().start_verification(user, device)
+
+    async def accept_verification(self, txn: str) -> None:
+        await self._crypto().step(self._crypto().machine.accept_verification(txn))
+
+    async def confirm_verification(self, txn: str) -> None:
+        """The emoji match: say so (the device is marked verified once the other side's MAC checks out)."""
+        await self._crypto().step(self._crypto().machine.confirm_verification(txn))
+
+    async def cancel_verification(self, txn: str, reason: str = "the emoji do not match") -> None:
+        await self._crypto().step(self._crypto().machine.cancel_verification(txn, reason))
+
+    def _crypto(self) -> Encryption:
+        if self.encryption is None:
+            raise RuntimeError("end-to-end encryption is not enabled: call enable_encryption(password)")
+        return self.encryption
 
     # ------------------------------------------------------------------ incoming
 
@@ -207,9 +278,17 @@ class Chat:
             await self.cache.store(frame.messages, pushed=True)
             last = {m.room: i for i, m in enumerate(frame.messages)}
             for i, m in enumerate(frame.messages):
-                self._events_in.send_nowait((NewMessage(m, frame.backlog), (m.room, m.seq) if last[m.room] == i
-                                             else None))
+                self._note_encryption(m)
+                decrypted = self.encryption.on_message(m) if self.encryption is not None else None
+                self._events_in.send_nowait((NewMessage(m, frame.backlog, decrypted),
+                                             (m.room, m.seq) if last[m.room] == i else None))
             return
+        if isinstance(frame, e.ToDevice):
+            if self.encryption is not None:  # else left unacked: it waits on the server for encryption
+                await self.encryption.on_to_device(frame)
+            return
+        if isinstance(frame, e.DevicesChanged) and self.encryption is not None:
+            self.encryption.machine.devices_changed(frame.user)
         if isinstance(frame, f.Status):
             await self.cache.save_receipt(frame.room, frame.user, frame.delivered_seq, frame.read_seq)
         elif isinstance(frame, f.Counts):
@@ -221,6 +300,10 @@ class Chat:
             if summary.room == counts.room:
                 await self.cache.save_rooms([structs.replace(summary, unread=counts.unread,
                                                              mentions=counts.mentions, muted=counts.muted)])
+
+    def _note_encryption(self, m: f.Message) -> None:
+        if m.event and m.event.get("encrypted") and m.event.get("type") in ("created", "room_updated"):
+            self.encrypted_rooms.add(m.room)
 
     async def next_event(self) -> Event:
         """The next event; handing over the last message of a room in a `msgs` frame acks that room."""
@@ -257,8 +340,19 @@ class Chat:
     async def _send(self, room: int, body: str, kind: MessageKind, media: f.MediaRef | None,
                     shown: f.Media | None, client_id: str | None, reply_to: int | None) -> f.Sent:
         client_id = client_id or str(uuid.uuid4())
-        sent: f.Sent = await self.link.call(f.Send, idempotent=True, room=room, client_id=client_id, body=body,
-                                            kind=kind, media=media, reply_to=reply_to)
+        if room not in self._settings_known:  # a room I was added to: is it encrypted?
+            await self.get_room(room)
+        if room in self.encrypted_rooms:
+            content = {"kind": kind, "body": body, **({"reply_to": reply_to} if reply_to else {})}
+            encrypted = await self._crypto().encrypt(room, content)
+            sent: f.Sent = await self.link.call(f.Send, idempotent=True, room=room, client_id=client_id,
+                                                kind="encrypted", encrypted=encrypted, reply_to=reply_to)
+            await self.cache.store([f.Message(room=room, seq=sent.seq, ts=sent.ts, kind="encrypted",
+                                              sender=self.user_id, client_id=sent.client_id, body="",
+                                              reply_to=reply_to, encrypted=_stored(encrypted))])
+            return sent
+        sent = await self.link.call(f.Send, idempotent=True, room=room, client_id=client_id, body=body,
+                                    kind=kind, media=media, reply_to=reply_to)
         await self.cache.store([f.Message(room=room, seq=sent.seq, ts=sent.ts, kind=kind, sender=self.user_id,
                                           client_id=sent.client_id, body=body, media=shown, reply_to=reply_to)])
         return sent
@@ -308,21 +402,36 @@ class Chat:
     async def rooms(self) -> list[f.RoomSummary]:
         """The room list from the server (it replaces the cached one)."""
         reply: f.Rooms = await self.link.call(f.ListRooms, idempotent=True)
+        self.encrypted_rooms |= {r.room for r in reply.rooms if r.encrypted}
+        self._settings_known |= {r.room for r in reply.rooms}
         await self.cache.save_rooms(reply.rooms, replace_all=True)
         return reply.rooms
 
     async def cached_rooms(self) -> list[f.RoomSummary]:
         return await self.cache.rooms()
 
-    async def open_direct(self, user: f.UserRef) -> f.RoomInfo:
-        return (await self.link.call(f.OpenDirect, idempotent=True, user=user)).room  # type: ignore[no-any-return]
+    async def open_direct(self, user: f.UserRef, encrypted: bool = False) -> f.RoomInfo:
+        """The direct room with `user`; `encrypted`: made end-to-end encrypted if it is made now."""
+        return self._seen((await self.link.call(f.OpenDirect, idempotent=True, user=user, encrypted=encrypted)).room)
 
-    async def create_group(self, name: str, members: list[f.UserRef] | None = None) -> f.RoomInfo:
-        return (await self.link.call(f.CreateGroup, idempotent=False, name=name,  # type: ignore[no-any-return]
-                                     members=members)).room
+    async def create_group(self, name: str, members: list[f.UserRef] | None = None,
+                           encrypted: bool = False) -> f.RoomInfo:
+        return self._seen((await self.link.call(f.CreateGroup, idempotent=False, name=name, members=members,
+                                                encrypted=encrypted)).room)
+
+    async def encrypt_room(self, room: int) -> None:
+        """Turn end-to-end encryption on for `room` (for good)."""
+        await self.link.call(f.UpdateRoom, idempotent=False, room=room, encrypted=True)
+        self.encrypted_rooms.add(room)
 
     async def get_room(self, room: int) -> f.RoomInfo:
-        return (await self.link.call(f.GetRoom, idempotent=True, room=room)).room  # type: ignore[no-any-return]
+        return self._seen((await self.link.call(f.GetRoom, idempotent=True, room=room)).room)
+
+    def _seen(self, info: f.RoomInfo) -> f.RoomInfo:
+        self._settings_known.add(info.room)
+        if info.encrypted:
+            self.encrypted_rooms.add(info.room)
+        return info
 
     async def create_invite(self, room: int, expires_in: int | None = None, max_uses: int | None = None) -> str:
         """A new invite link for `room` (`<http_url>/i/<code>`, which opens in the web client; the bare code
@@ -350,6 +459,10 @@ class Chat:
 
     async def cached_profiles(self) -> dict[int, p.ProfileInfo]:
         return await self.cache.profiles()
+
+
+def _stored(encrypted: f.Encrypted) -> f.StoredEncrypted:
+    return f.StoredEncrypted(**structs.asdict(encrypted))
 
 
 __all__ = ["Chat", "invite_code"]

@@ -4,15 +4,43 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypeAlias
 
 from chatd.protocol import frames as f
 from chatd.protocol.errors import CloseCode
+
+if TYPE_CHECKING:  # the crypto engine needs the e2ee extra; these events only come when it is enabled
+    from chatd.clients.sdk.crypto import Decrypted, IdentityChanged, Verification
 
 
 @dataclass(frozen=True)
 class NewMessage:
     message: f.Message
     backlog: bool  # True: catch-up after a (re)connect
+    decrypted: Decrypted | None = None  # kind encrypted, when its key was here (else a MessageDecrypted follows)
+
+
+@dataclass(frozen=True)
+class MessageDecrypted:
+    """An encrypted message that arrived before its key can be read now (docs/e2ee.md §3)."""
+
+    message: f.Message
+    decrypted: Decrypted
+
+
+@dataclass(frozen=True)
+class UnableToDecrypt:
+    """An encrypted message whose key none of the to-device stream, the key backup and my other devices had
+    after a while (it still becomes a MessageDecrypted if the key comes later)."""
+
+    message: f.Message
+
+
+@dataclass(frozen=True)
+class VerificationChanged:
+    """A SAS verification moved on (`flow.state`; `flow.emoji` to compare once it is "showing")."""
+
+    flow: Verification
 
 
 @dataclass(frozen=True)
@@ -39,4 +67,5 @@ class SessionEnded:
         return self.close_code == CloseCode.SIGNED_OUT
 
 
-Event = NewMessage | ConnectionChanged | SessionEnded | f.Frame
+Event: TypeAlias = ("NewMessage | MessageDecrypted | UnableToDecrypt | VerificationChanged | IdentityChanged"
+                    " | ConnectionChanged | SessionEnded | f.Frame")

@@ -65,6 +65,7 @@ class Link:
         self.on_state = on_state
         self.request_timeout = request_timeout
         self.client: ChatClient | None = None
+        self.welcome: f.Welcome | None = None  # of the latest hello (names this device)
         self.failure: LinkFailed | None = None
         self.connects = 0  # successful hellos
         self.sent_counts: collections.Counter[str] = collections.Counter()  # frames sent, by type, all connections
@@ -125,12 +126,12 @@ class Link:
         token = await self.tokens.access(client)
         cursors = await self.cursors()
         try:
-            await client.hello(token, cursors or None)
+            self.welcome = await client.hello(token, cursors or None)
         except ChatError as exc:
             if exc.code != "unauthorized" or self.tokens.tokens is None:
                 raise
             await self.tokens.refresh(client)  # our clock said the token was fine; the server's did not
-            await client.hello(self.tokens.tokens.access_token, cursors or None)
+            self.welcome = await client.hello(self.tokens.tokens.access_token, cursors or None)
 
     async def _pump(self, client: ChatClient) -> None:
         try:

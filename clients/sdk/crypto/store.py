@@ -162,12 +162,12 @@ def open_store(path: Path | str | None, user: int, device: str, password: str) -
     pickle_key = derive_pickle_key(password, user, device)
     where: Path | None = None
     if path is None:
-        db = sqlite3.connect(":memory:", isolation_level=None)
+        db = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
     else:
         where = Path(path)
         private_dir(where.parent)
         private_file(where)
-        db = sqlite3.connect(where, isolation_level=None)
+        db = sqlite3.connect(where, isolation_level=None, check_same_thread=False)  # opened in a worker thread
     try:
         db.execute("PRAGMA journal_mode=WAL")
         db.executescript(SCHEMA)
