@@ -176,3 +176,46 @@ test.fixme("a photo in an encrypted chat: encrypted before the upload, decrypted
   }, null, { timeout: T });
   await shot(bob.page, "49-encrypted-photo");
 });
+
+test("a device signed in by QR code unlocks with the password once, restores history, then reads new messages", async ({ users }) => {
+  const ann = await users.signUp("ann");
+  const bob = await users.signUp("bob");
+  const dm = await startEncrypted(ann.page, "direct", [bob.name]);
+  await bob.page.locator(`[data-room="${dm}"]`).click();
+  await sendText(bob.page, "before the new device");
+  await expect(bubble(ann.page, "before the new device")).toBeVisible({ timeout: T });
+  await openEncryptionSettings(ann.page);
+  await ann.page.getByRole("button", { name: "Set up key backup" }).click();
+  const key = (await ann.page.getByTestId("recovery-key").innerText()).trim();
+  await ann.page.getByRole("button", { name: "I saved it" }).click();
+
+  // a fresh browser signs in with a code ann approves: no password was typed there
+  const fresh = await users.open("fresh");
+  await fresh.page.goto("/");
+  await fresh.page.getByRole("tab", { name: "QR code" }).click();
+  const code = (await fresh.page.getByTestId("qr-code-text").textContent({ timeout: T }))!.trim();
+  await ann.page.getByLabel("Or type the code").fill(code);
+  await ann.page.getByRole("button", { name: "Look up" }).click();
+  await ann.page.getByRole("group", { name: "Sign-in request" }).getByRole("button", { name: "Approve" }).click();
+  await fresh.page.locator(".conn.online").waitFor({ timeout: T });
+
+  const unlock = fresh.page.getByRole("form", { name: "Unlock encryption" });
+  await unlock.waitFor({ timeout: T });
+  await shot(fresh.page, "50-unlock-banner");
+  await unlock.getByLabel("Password").fill("not my password");
+  await unlock.getByRole("button", { name: "Unlock" }).click();
+  await expect(unlock).toHaveCount(0, { timeout: T }); // a new device's store opens with what was typed...
+  // ...and the history comes from the backup
+  await openEncryptionSettings(fresh.page);
+  await fresh.page.getByRole("textbox", { name: "Restore from recovery key" }).fill(key);
+  await fresh.page.getByRole("button", { name: "Restore" }).click();
+  await fresh.page.getByText(/Restored [1-9]\d* keys? from your backup/).waitFor({ timeout: T });
+  await fresh.page.locator(`[data-room="${dm}"]`).click();
+  await expect(bubble(fresh.page, "before the new device")).toBeVisible({ timeout: T });
+
+  await sendText(bob.page, "after the new device");
+  await expect(bubble(fresh.page, "after the new device")).toBeVisible({ timeout: T });
+  await ann.page.locator(`[data-room="${dm}"]`).click(); // (ann was in the settings)
+  await expect(bubble(ann.page, "after the new device")).toBeVisible({ timeout: T });
+  await shot(fresh.page, "51-new-device-reads");
+});

@@ -195,7 +195,7 @@ function UnlockForm() {
     <form className="row wrap unlock" onSubmit={(e) => void submit(e)} aria-label="Unlock encryption">
       <Lock size={18} aria-hidden="true" />
       <span className="grow">Type your password once to read and send encrypted messages on this device.</span>
-      <input type="password" autoComplete="current-password" aria-label="Password" required value={password} onChange={(e) => setPassword(e.target.value)} />
+      <input type="password" autoComplete="current-password" aria-label="Password" placeholder="Your password" required value={password} onChange={(e) => setPassword(e.target.value)} />
       <button type="submit" className="primary" disabled={busy}>Unlock</button>
       {error && <p className="error" role="alert">{error}</p>}
     </form>
