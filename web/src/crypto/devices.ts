@@ -14,6 +14,8 @@ export interface DeviceRecord {
   verified: boolean;
   /** The keys the server names now for this device, when they differ from the first ones seen. */
   changed?: { identity_key: string; signing_key: string };
+  /** Signed out: no key goes to it, but what it sent before (a late to-device message) is still checked. */
+  gone?: boolean;
 }
 
 /** What one refresh of a user's devices changed. */
@@ -44,11 +46,21 @@ export class DeviceRegistry {
     this.stale.add(user);
   }
 
+  markAllStale(): void {
+    for (const user of this.users.keys()) this.stale.add(user);
+  }
+
+  /** A device, signed in or gone (`gone`: to check what it sent before it left). */
   get(user: number, device: string): DeviceRecord | undefined {
     return this.users.get(user)?.get(device);
   }
 
+  /** The user's signed-in devices. */
   of(user: number): DeviceRecord[] {
+    return [...(this.users.get(user)?.values() ?? [])].filter((d) => !d.gone);
+  }
+
+  private all(user: number): DeviceRecord[] {
     return [...(this.users.get(user)?.values() ?? [])];
   }
 
@@ -59,7 +71,7 @@ export class DeviceRegistry {
 
   /** Users with a device whose keys changed (the banner names them). */
   changedUsers(): number[] {
-    return [...this.users].filter(([, m]) => [...m.values()].some((d) => d.changed)).map(([u]) => u);
+    return [...this.users].filter(([, m]) => [...m.values()].some((d) => d.changed && !d.gone)).map(([u]) => u);
   }
 
   /** Take a query_keys answer for `asked` users: drop entries with a bad signature, flag changed keys. */
@@ -72,6 +84,7 @@ export class DeviceRegistry {
       for (const info of infos) {
         if (info.user !== user || !verifyDeviceKeys(user, info.device, info)) continue;
         const old = before.get(info.device);
+        if (old?.gone) delete old.gone; // (a device id is never reused: the server lists it again)
         if (!old) {
           after.set(info.device, { user, device: info.device, identity_key: info.identity_key, signing_key: info.signing_key, name: info.name, verified: false });
           diff.added.push(info.device);
@@ -82,7 +95,11 @@ export class DeviceRegistry {
           after.set(info.device, { ...old, name: info.name ?? old.name });
         }
       }
-      for (const device of before.keys()) if (!after.has(device)) diff.removed.push(device);
+      for (const [device, d] of before) {
+        if (after.has(device)) continue;
+        if (!d.gone) diff.removed.push(device);
+        after.set(device, { ...d, gone: true });
+      }
       this.users.set(user, after);
       this.stale.delete(user);
       diffs.set(user, diff);
@@ -96,7 +113,7 @@ export class DeviceRegistry {
     const d = this.get(user, device);
     if (!d || d.changed || d.signing_key !== signingKey) return false;
     d.verified = true;
-    await this.store.put("devices", String(user), this.of(user));
+    await this.store.put("devices", String(user), this.all(user));
     return true;
   }
 
@@ -106,6 +123,6 @@ export class DeviceRegistry {
     if (!d?.changed) return;
     Object.assign(d, d.changed, { verified: false });
     delete d.changed;
-    await this.store.put("devices", String(user), this.of(user));
+    await this.store.put("devices", String(user), this.all(user));
   }
 }

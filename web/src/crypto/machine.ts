@@ -159,6 +159,11 @@ export class CryptoMachine {
     this.emit({ type: "devices", user });
   }
 
+  /** After a reconnect: devices_changed pushes may have been missed, so every list is asked again when used. */
+  reconnected(): void {
+    this.devices.markAllStale();
+  }
+
   /** Make sure we hold the current device lists of `users`. */
   async refreshDevices(users: number[], force = false): Promise<void> {
     const ask = [...new Set(users)].filter((u) => force || !this.devices.known(u));
@@ -314,7 +319,12 @@ export class CryptoMachine {
       await this.addInbound(GroupInbound.fromSessionKey(sessionKey), {
         room, session_id: sessionId, sender_key: this.identityKey, sender: this.opts.me.user, sender_device: this.opts.me.device,
       });
-      await this.sendOlm(targets, "room_key", () => ({ room, session_id: sessionId, session_key: sessionKey }));
+      try {
+        await this.sendOlm(targets, "room_key", () => ({ room, session_id: sessionId, session_key: sessionKey }));
+      } catch (err) {
+        await this.groups.discard(room); // not stored by the server: the next try makes and shares a new one
+        throw err;
+      }
     }
     const ciphertext = out.session.encrypt(JSON.stringify({ ...content, room }));
     out.record.count += 1;

@@ -51,6 +51,7 @@ export class CryptoSession {
   /** After each welcome: the first one opens the store (later ones publish keys again if needed). */
   async start(device: string): Promise<void> {
     if (this.machine) {
+      this.machine.reconnected(); // devices_changed pushes may have been missed meanwhile
       void this.machine.publishKeys().catch(() => undefined);
       void this.drain();
       return;

@@ -3,16 +3,18 @@ import { CryptoMachine, type CryptoEvent } from "../../src/crypto/machine";
 import { loadOlm } from "../../src/crypto/olm";
 import { MemoryStore, SealedStore } from "../../src/crypto/store";
 import { FakeServer } from "./fakeServer";
+import type { CryptoTransport } from "../../src/crypto/wire";
 
 beforeAll(() => loadOlm());
 
 const ROOM = 7;
 let clock = 1_000_000;
 
-async function device(server: FakeServer, user: number, device: string, events: CryptoEvent[] = []) {
+async function device(server: FakeServer, user: number, device: string, events: CryptoEvent[] = [],
+  wrap: (t: CryptoTransport) => CryptoTransport = (t) => t) {
   const store = await SealedStore.open(new MemoryStore(), crypto.getRandomValues(new Uint8Array(32)));
   const m = await CryptoMachine.open({
-    me: { user, device }, store, transport: server.transport(user, device), now: () => clock,
+    me: { user, device }, store, transport: wrap(server.transport(user, device)), now: () => clock,
     streamWaitMs: 5, requestWaitMs: 20, log: () => undefined,
   });
   m.on((e) => events.push(e));
@@ -101,6 +103,34 @@ describe("crypto machine", () => {
     const after = await ann.encrypt(ROOM, [1], text("after carl left"));
     await deliver(server, carl);
     expect((await carl.decrypt(ROOM, 1, after)).state).toBe("pending");
+  });
+
+  it("still reads a key its sender sent before signing out, and sends that device nothing more", async () => {
+    const server = new FakeServer();
+    const ann = await device(server, 1, "a1");
+    const bob = await device(server, 2, "b1");
+    await bob.refreshDevices([1]); // bob knew ann's device before it left
+    const payload = await ann.encrypt(ROOM, [1, 2], text("sent, then signed out"));
+    server.signOut(1, "a1");
+    bob.devicesChanged(1);
+    await bob.refreshDevices([1]);
+    await deliver(server, bob); // the key arrives late
+    expect(await bob.decrypt(ROOM, 1, payload)).toMatchObject({ state: "ok", content: { body: "sent, then signed out" } });
+    server.sent = [];
+    await bob.encrypt(ROOM, [1, 2], text("ann is gone"));
+    expect(server.sent).toEqual([]);
+  });
+
+  it("makes a new session when the key could not be shared, so no message goes out under an unshared key", async () => {
+    const server = new FakeServer();
+    let fail = true;
+    const ann = await device(server, 1, "a1", [], (t) => ({ ...t, sendToDevice: (txn, m) => (fail ? Promise.reject(new Error("offline")) : t.sendToDevice(txn, m)) }));
+    const bob = await device(server, 2, "b1");
+    await expect(ann.encrypt(ROOM, [1, 2], text("no"))).rejects.toThrow("offline");
+    fail = false;
+    const payload = await ann.encrypt(ROOM, [1, 2], text("now"));
+    await deliver(server, bob);
+    expect(await bob.decrypt(ROOM, 1, payload)).toMatchObject({ state: "ok", content: { body: "now" } });
   });
 
   it("flags a device whose identity key changed and sends it no key", async () => {

@@ -52,3 +52,16 @@ describe("the timeline of an encrypted room", () => {
     expect(timeline.shown(plain)).toBe(plain);
   });
 });
+
+import { chunks } from "../../src/crypto/transport";
+
+describe("frames under the server's size limit", () => {
+  it("splits big batches by bytes, small ones by count", () => {
+    const big = Array.from({ length: 10 }, (_, i) => ({ user: i, device: "d", body: "x".repeat(20_000) }));
+    const parts = chunks(big, 65536);
+    expect(parts.length).toBeGreaterThan(3);
+    expect(parts.every((p) => p.length >= 1 && JSON.stringify(p).length < 65536)).toBe(true);
+    expect(parts.flat()).toEqual(big);
+    expect(chunks(Array.from({ length: 2500 }, (_, i) => i), 10_000_000).map((p) => p.length)).toEqual([1000, 1000, 500]);
+  });
+});
