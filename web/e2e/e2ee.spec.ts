@@ -1,7 +1,7 @@
 // End-to-end encryption in the browser (docs/e2ee.md): two devices of one user verify each other by
 // comparing emoji, the key backup shows its recovery key once and a new device restores from it; two
 // users chat in an encrypted direct chat and an encrypted group and read each other's messages.
-import { test, expect, logIn, png, shot, signUp, T, type User } from "./fixtures";
+import { test, expect, logIn, PASSWORD, png, shot, signUp, T, type User } from "./fixtures";
 import type { Page } from "@playwright/test";
 
 async function openEncryptionSettings(page: Page): Promise<void> {
@@ -202,9 +202,13 @@ test("a device signed in by QR code unlocks with the password once, restores his
   const unlock = fresh.page.getByRole("form", { name: "Unlock encryption" });
   await unlock.waitFor({ timeout: T });
   await shot(fresh.page, "50-unlock-banner");
-  await unlock.getByLabel("Password").fill("not my password");
+  await unlock.getByLabel("Password", { exact: true }).fill(PASSWORD);
+  await unlock.getByLabel("Password again").fill(PASSWORD + "!");
   await unlock.getByRole("button", { name: "Unlock" }).click();
-  await expect(unlock).toHaveCount(0, { timeout: T }); // a new device's store opens with what was typed...
+  await unlock.getByRole("alert").filter({ hasText: "do not match" }).waitFor({ timeout: T }); // nothing to check a typo against yet
+  await unlock.getByLabel("Password again").fill(PASSWORD);
+  await unlock.getByRole("button", { name: "Unlock" }).click();
+  await expect(unlock).toHaveCount(0, { timeout: T }); // a new device's store is made...
   // ...and the history comes from the backup
   await openEncryptionSettings(fresh.page);
   await fresh.page.getByRole("textbox", { name: "Restore from recovery key" }).fill(key);

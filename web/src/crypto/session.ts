@@ -22,6 +22,8 @@ export const cryptoDbName = (user: number) => `chatd-crypto-${user}`;
 
 export class CryptoSession {
   status: CryptoStatus = "off";
+  /** While locked: no store yet on this device (the password typed now makes it: ask for it twice). */
+  freshStore = false;
   error: string | null = null;
   machine: CryptoMachine | null = null;
   private device: string | null = null;
@@ -69,7 +71,10 @@ export class CryptoSession {
         await rememberPickleKey(this.db.raw, device, key);
       }
       typedPassword = null;
-      if (!key) return this.setStatus("locked");
+      if (!key) {
+        this.freshStore = (await this.db.get("account", "account")) === undefined;
+        return this.setStatus("locked");
+      }
       await this.open(key);
     } catch (err) {
       this.setStatus("failed", err instanceof Error ? err.message : String(err));
@@ -82,7 +87,7 @@ export class CryptoSession {
     const key = await derivePickleKey(password, this.user, this.device);
     const sealed = await SealedStore.open(this.db, key);
     try {
-      await sealed.get("meta", "meta");
+      await sealed.get("account", "account");
     } catch {
       throw new Error("That is not your password.");
     }

@@ -176,10 +176,13 @@ function RecoveryKeyDialog({ recoveryKey, onClose }: { recoveryKey: string; onCl
 function UnlockForm() {
   const store = useStore();
   const [password, setPassword] = useState("");
+  const [again, setAgain] = useState("");
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  const fresh = store.crypto.freshStore; // nothing to check it against yet: typed twice instead
   async function submit(e: FormEvent) {
     e.preventDefault();
+    if (fresh && password !== again) return setError("The two passwords do not match.");
     setBusy(true);
     setError(null);
     try {
@@ -196,6 +199,7 @@ function UnlockForm() {
       <Lock size={18} aria-hidden="true" />
       <span className="grow">Type your password once to read and send encrypted messages on this device.</span>
       <input type="password" autoComplete="current-password" aria-label="Password" placeholder="Your password" required value={password} onChange={(e) => setPassword(e.target.value)} />
+      {fresh && <input type="password" autoComplete="current-password" aria-label="Password again" placeholder="Again" required value={again} onChange={(e) => setAgain(e.target.value)} />}
       <button type="submit" className="primary" disabled={busy}>Unlock</button>
       {error && <p className="error" role="alert">{error}</p>}
     </form>
