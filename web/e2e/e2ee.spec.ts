@@ -2,7 +2,9 @@
 // comparing emoji, the key backup shows its recovery key once and a new device restores from it; two
 // users chat in an encrypted direct chat and an encrypted group and read each other's messages.
 import { test, expect, logIn, PASSWORD, png, shot, signUp, T, type User } from "./fixtures";
-import type { Page } from "@playwright/test";
+import type { Page, WebSocketRoute } from "@playwright/test";
+import { decode, encode } from "@msgpack/msgpack";
+import { generateKeyPairSync, randomBytes, sign } from "node:crypto";
 
 async function openEncryptionSettings(page: Page): Promise<void> {
   await page.getByRole("button", { name: "Profile and settings" }).click();
@@ -222,4 +224,52 @@ test("a device signed in by QR code unlocks with the password once, restores his
   await ann.page.locator(`[data-room="${dm}"]`).click(); // (ann was in the settings)
   await expect(bubble(ann.page, "after the new device")).toBeVisible({ timeout: T });
   await shot(fresh.page, "51-new-device-reads");
+});
+
+/** Unpadded standard base64 (docs/e2ee.md §1). */
+const b64 = (b: Buffer) => b.toString("base64").replace(/=+$/, "");
+
+test("a server that swaps a contact's keys: a loud banner, and the new keys get nothing", async ({ users }) => {
+  const ann = await users.open("ann");
+  // ann's websocket goes through a relay that, once told to, answers query_keys with other keys for bob's
+  // device, validly self-signed (what a malicious server could do)
+  let swap: number | null = null;
+  const mallory = generateKeyPairSync("ed25519");
+  const malloryKey = b64(Buffer.from(mallory.publicKey.export({ format: "jwk" }).x!, "base64url"));
+  const fakeIdentity = b64(randomBytes(32));
+  const sockets: WebSocketRoute[] = [];
+  await ann.context.routeWebSocket(/.*/, (ws) => {
+    sockets.push(ws);
+    const server = ws.connectToServer();
+    ws.onMessage((m) => server.send(m));
+    server.onMessage((m) => {
+      if (swap === null || typeof m === "string") return ws.send(m);
+      const frame = decode(m) as { t: string; devices?: { user: number; device: string; identity_key: string; signing_key: string; signature: string }[] };
+      if (frame.t !== "device_keys") return ws.send(m);
+      for (const d of frame.devices ?? []) {
+        if (d.user !== swap) continue;
+        Object.assign(d, { identity_key: fakeIdentity, signing_key: malloryKey });
+        d.signature = b64(sign(null, Buffer.from(`chatd-device-keys:v1:${d.user}:${d.device}:${fakeIdentity}:${malloryKey}`), mallory.privateKey));
+      }
+      ws.send(Buffer.from(encode(frame)));
+    });
+  });
+  await signUp(ann.page, ann.name);
+  const bob = await users.signUp("bob");
+  const dm = await startEncrypted(ann.page, "direct", [bob.name]);
+  await sendText(ann.page, "before the swap");
+  await bob.page.locator(`[data-room="${dm}"]`).click();
+  await expect(bubble(bob.page, "before the swap")).toBeVisible({ timeout: T });
+
+  swap = await bob.page.evaluate(() => (JSON.parse(localStorage.getItem("chatd.who")!) as { userId: number }).userId);
+  for (const s of sockets) await s.close(); // ann reconnects and asks for every device list again
+  await ann.page.locator(".conn.online").waitFor({ timeout: T });
+  await sendText(ann.page, "after the swap");
+  const banner = ann.page.getByTestId("identity-warning");
+  await expect(banner).toContainText(`${bob.name}'s security key changed`, { timeout: T });
+  await shot(ann.page, "52-identity-changed");
+  // bob's real device got no key for it: first waiting, then, with nothing left to ask, unable
+  await expect(bob.page.locator("[data-e2ee]")).toHaveCount(1, { timeout: T });
+  await expect(bob.page.locator('[data-e2ee="failed"]')).toHaveText(/Unable to decrypt this message/, { timeout: 30_000 });
+  await shot(bob.page, "53-unable-to-decrypt");
 });
