@@ -306,8 +306,17 @@ export class CryptoMachine {
     return members.flatMap((u) => this.devices.of(u)).filter((d) => !d.changed && !(d.user === me.user && d.device === me.device));
   }
 
-  /** The `encrypted` field of a room message; the key goes to every member device first (send_to_device ok). */
-  async encrypt(room: number, members: number[], content: Omit<RoomPlaintext, "room">): Promise<MegolmPayload> {
+  private readonly roomQueues = new Map<number, Promise<unknown>>();
+
+  /** The `encrypted` field of a room message; the key goes to every member device first (send_to_device ok).
+   * One at a time per room: a second message must not use a session whose key is still on its way. */
+  encrypt(room: number, members: number[], content: Omit<RoomPlaintext, "room">): Promise<MegolmPayload> {
+    const run = (this.roomQueues.get(room) ?? Promise.resolve()).catch(() => undefined).then(() => this.encryptNow(room, members, content));
+    this.roomQueues.set(room, run);
+    return run;
+  }
+
+  private async encryptNow(room: number, members: number[], content: Omit<RoomPlaintext, "room">): Promise<MegolmPayload> {
     const targets = await this.recipients(members);
     const names = targets.map((d) => `${d.user}:${d.device}:${d.identity_key}`).sort();
     let out = this.groups.current(room, names);

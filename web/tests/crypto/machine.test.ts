@@ -94,6 +94,21 @@ describe("crypto machine", () => {
     expect((await ann.encrypt(ROOM, [1, 2], text("b2 gone"))).session_id).not.toBe(s6.session_id);
   });
 
+  it("two messages sent at once share one session, keyed before either is ready to go", async () => {
+    const server = new FakeServer();
+    const order: string[] = [];
+    const ann = await device(server, 1, "a1", [], (t) => ({ ...t, sendToDevice: async (txn, m) => { await t.sendToDevice(txn, m); order.push("key"); } }));
+    const bob = await device(server, 2, "b1");
+    const [a, b] = await Promise.all([
+      ann.encrypt(ROOM, [1, 2], text("one")).then((p) => (order.push("one"), p)),
+      ann.encrypt(ROOM, [1, 2], text("two")).then((p) => (order.push("two"), p)),
+    ]);
+    expect(order).toEqual(["key", "one", "two"]);
+    expect(a.session_id).toBe(b.session_id);
+    await deliver(server, bob);
+    expect(await bob.decrypt(ROOM, 1, b)).toMatchObject({ state: "ok", content: { body: "two" } });
+  });
+
   it("a removed member gets no key for what is sent after", async () => {
     const server = new FakeServer();
     const ann = await device(server, 1, "a1");
