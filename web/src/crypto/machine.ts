@@ -347,7 +347,8 @@ export class CryptoMachine {
   }
 
   /** The plaintext of a room message from `sender`; "pending" starts (or continues) the search for its key. */
-  async decrypt(room: number, sender: number, payload: MegolmPayload): Promise<DecryptResult> {
+  /** `seq`: where the server put it; the same ciphertext at another seq is a replay and refused. */
+  async decrypt(room: number, sender: number, payload: MegolmPayload, seq?: number): Promise<DecryptResult> {
     if (!payload || payload.algorithm !== "megolm.v1" || typeof payload.ciphertext !== "string" || typeof payload.session_id !== "string") {
       return { state: "failed", reason: "not a megolm.v1 message" };
     }
@@ -358,8 +359,9 @@ export class CryptoMachine {
     }
     if (have.record.sender_key !== payload.sender_key) return { state: "failed", reason: "the session belongs to another device" };
     let text: string;
+    let index: number;
     try {
-      text = have.session.decrypt(payload.ciphertext).plaintext;
+      ({ plaintext: text, index } = have.session.decrypt(payload.ciphertext));
     } catch (err) {
       return { state: "failed", reason: `does not decrypt: ${String(err)}` };
     }
@@ -378,6 +380,15 @@ export class CryptoMachine {
     const device = have.record.sender_device === undefined ? await this.deviceOf(sender, payload.device) : this.devices.get(sender, payload.device);
     if (have.record.sender_device === undefined && device && device.identity_key !== have.record.sender_key) {
       return { state: "failed", reason: "the message claims another sender than its key" };
+    }
+    if (seq !== undefined) {
+      const seen = (have.record.seen ??= {});
+      const first = seen[index];
+      if (first !== undefined && first !== seq) return { state: "failed", reason: `a replay of message ${first}` };
+      if (first === undefined) {
+        seen[index] = seq;
+        await this.groups.saveInbound(have);
+      }
     }
     const own = sender === this.opts.me.user && payload.device === this.opts.me.device;
     return { state: "ok", content, device: payload.device, verified: own || !!device?.verified };

@@ -26,6 +26,8 @@ export interface InboundRecord {
   sender_device?: string;
   /** The backup version this session is stored in, if any. */
   backed_up?: number;
+  /** Message index -> the seq it was first seen at (the same ciphertext again elsewhere is a replay). */
+  seen?: Record<number, number>;
 }
 
 export interface Outbound {

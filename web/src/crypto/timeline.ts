@@ -59,7 +59,7 @@ export class Timeline {
     if (!machine || m.sender === undefined) return; // again when the machine is ready
     this.inflight.add(k);
     try {
-      const r = await machine.decrypt(m.room, m.sender, payload);
+      const r = await machine.decrypt(m.room, m.sender, payload, m.seq > 0 ? m.seq : undefined);
       this.results.set(k, r);
       if (r.state !== "pending") list.delete(k);
     } finally {

@@ -109,6 +109,17 @@ describe("crypto machine", () => {
     expect(await bob.decrypt(ROOM, 1, b)).toMatchObject({ state: "ok", content: { body: "two" } });
   });
 
+  it("refuses a message replayed at another place in the room", async () => {
+    const server = new FakeServer();
+    const ann = await device(server, 1, "a1");
+    const bob = await device(server, 2, "b1");
+    const payload = await ann.encrypt(ROOM, [1, 2], text("pay bob 10"));
+    await deliver(server, bob);
+    expect((await bob.decrypt(ROOM, 1, payload, 5)).state).toBe("ok");
+    expect((await bob.decrypt(ROOM, 1, payload, 5)).state).toBe("ok"); // the same message shown again
+    expect(await bob.decrypt(ROOM, 1, payload, 9)).toEqual({ state: "failed", reason: "a replay of message 5" });
+  });
+
   it("a removed member gets no key for what is sent after", async () => {
     const server = new FakeServer();
     const ann = await device(server, 1, "a1");
