@@ -28,8 +28,10 @@ from chatd.httpapi.refused import refusal_response
 from chatd.protocol.errors import ErrorCode, Refusal
 
 DEFAULT_DIST = Path(__file__).resolve().parent.parent / "web" / "dist"
-# The page talks to its own origin (HTTP) and to the websocket on another port of the same host.
-CSP = ("default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' blob: data:; media-src 'self' blob:; "
+# The page talks to its own origin (HTTP) and to the websocket on another port of the same host. Scripts only
+# from the origin; 'wasm-unsafe-eval' lets it compile our own libolm wasm (end-to-end encryption), no eval.
+CSP = ("default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; connect-src 'self' ws: wss:; "
+       "img-src 'self' blob: data:; media-src 'self' blob:; "
        "style-src 'self' 'unsafe-inline'; worker-src 'self'; object-src 'none'; base-uri 'none'; "
        "frame-ancestors 'none'")
 # Pinned: the system's mime.types files, which Python reads, may name another type or none.

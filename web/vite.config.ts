@@ -61,7 +61,7 @@ export default defineConfig({
         rollupFormat: "iife", // a classic worker script, as /sw.js always was
         // and manifest.webmanifest, which the plugin adds. Not the emoji picker's data (half a megabyte):
         // the picker keeps it in localStorage once opened, so it works offline after that.
-        globPatterns: ["**/*.{html,js,css,svg,png}"],
+        globPatterns: ["**/*.{html,js,css,svg,png,wasm}"], // wasm: libolm (end-to-end encryption)
         // index.html is served as "/" (the server has no /index.html)
         manifestTransforms: [async (entries) => ({
           manifest: entries.map((e) => (e.url === "index.html" ? { ...e, url: "/" } : e)),

@@ -4,6 +4,7 @@ import { uuid4 } from "./store/chat";
 import { upload } from "./http";
 import { session } from "./session";
 import type { MediaKind, MediaRef } from "./protocol/types";
+import { encryptFile } from "./crypto/attachment";
 
 export function kindOf(mime: string): MediaKind {
   if (/^image\/(jpeg|png|gif|webp)$/.test(mime)) return "image";
@@ -34,6 +35,7 @@ function probe(file: File, tag: "video" | "audio"): Promise<{ duration_ms?: numb
 
 export async function sendFile(store: ChatStore, room: number, file: File, caption: string): Promise<void> {
   const key = uuid4();
+  if (store.state.rooms[room]?.encrypted) return sendEncryptedFile(store, room, file, caption, key);
   const token = await session.access();
   if (!token) return;
   const handle = upload(file, file.name, token, (progress) => {
@@ -57,6 +59,33 @@ export async function sendFile(store: ChatStore, room: number, file: File, capti
         id: up.id, mime: up.mime, size: up.size, width: up.width ?? media.width, height: up.height ?? media.height,
         duration_ms: media.duration_ms, file_name: up.filename ?? file.name, thumbnail_id: up.thumbnail_id ?? undefined,
       },
+    });
+  } catch (err) {
+    const cur = store.state.uploads[key];
+    if (cur) store.setUpload({ ...cur, error: (err as Error).message }, key);
+  }
+}
+
+/** In an encrypted chat the server gets only ciphertext: no name, no type, no size beyond the upload's own;
+ * the key, the real name and type travel in the message's Megolm plaintext (docs/e2ee.md §3). */
+async function sendEncryptedFile(store: ChatStore, room: number, file: File, caption: string, key: string): Promise<void> {
+  const token = await session.access();
+  if (!token) return;
+  store.setUpload({ key, room, name: file.name, progress: 0, abort: () => undefined }, key);
+  try {
+    const mime = file.type || "application/octet-stream";
+    const { ciphertext, media } = await encryptFile(await file.arrayBuffer(), mime, file.name);
+    const handle = upload(new Blob([ciphertext], { type: "application/octet-stream" }), "encrypted", token, (progress) => {
+      const up = store.state.uploads[key];
+      if (up) store.setUpload({ ...up, progress }, key);
+    });
+    store.setUpload({ key, room, name: file.name, progress: 0, abort: handle.abort }, key);
+    const up = await handle.promise;
+    store.setUpload(null, key);
+    await store.enqueue({
+      client_id: uuid4(), room, body: caption, kind: kindOf(mime), media: { id: up.id }, created: Date.now(),
+      secret: { ...media, id: up.id },
+      preview: { id: up.id, mime, size: file.size, file_name: file.name },
     });
   } catch (err) {
     const cur = store.state.uploads[key];

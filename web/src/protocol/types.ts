@@ -74,7 +74,7 @@ export type ServerFrames = {
 };
 
 export type AnyServerFrame = { [K in ServerFrameType]: ServerFrames[K] & { t: K } }[ServerFrameType];
-export type PushFrame = Extract<AnyServerFrame, { t: "msgs" | "status" | "receipt_counts" | "counts" | "typing_changed" | "presence_changed" | "error" }>;
+export type PushFrame = Extract<AnyServerFrame, { t: "msgs" | "status" | "receipt_counts" | "counts" | "typing_changed" | "presence_changed" | "error" | "to_device" | "devices_changed" }>;
 
 /** A client frame's fields, without `t` and the request `id` the client adds. */
 type Req<K extends gen.ClientFrame["t"]> = Omit<Extract<gen.ClientFrame, { t: K }>, "t" | "id">;
@@ -123,6 +123,15 @@ export interface Requests {
   delete_account: { req: Req<"delete_account">; res: "ok" };
   qr_login_preview: { req: Req<"qr_login_preview">; res: "qr_login_request" };
   qr_login_answer: { req: Req<"qr_login_answer">; res: "ok" };
+  // end-to-end encryption (docs/protocol.md 12)
+  upload_keys: { req: Req<"upload_keys">; res: "key_counts" };
+  query_keys: { req: Req<"query_keys">; res: "device_keys" };
+  claim_keys: { req: Req<"claim_keys">; res: "claimed_keys" };
+  send_to_device: { req: Req<"send_to_device">; res: "ok" };
+  create_backup: { req: Req<"create_backup">; res: "backup" };
+  get_backup: { req: Req<"get_backup">; res: "backup" };
+  put_backup_keys: { req: Req<"put_backup_keys">; res: "ok" };
+  get_backup_keys: { req: Req<"get_backup_keys">; res: "backup_keys" };
 }
 export type RequestType = keyof Requests;
 export type Reply<K extends RequestType> = ServerFrames[Requests[K]["res"]];
@@ -132,4 +141,5 @@ export interface Notices {
   ack: Req<"ack">;
   read: Req<"read">;
   typing: Req<"typing">;
+  ack_to_device: Req<"ack_to_device">;
 }

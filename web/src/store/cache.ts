@@ -3,6 +3,7 @@
 import { openDB, type DBSchema, type IDBPDatabase } from "idb";
 import type { Message, Profile, RoomSummary } from "../protocol/types";
 import type { SeqCounts } from "./logic";
+import type { EncryptedMedia } from "../crypto/wire";
 
 export interface Receipt { delivered_seq: number; read_seq?: number }
 
@@ -34,6 +35,8 @@ export interface OutboxItem {
   preview?: Message["media"];
   /** The seq of the message this one answers. */
   reply_to?: number;
+  /** In an encrypted room: the uploaded ciphertext's key, IV, hash and real name/type (docs/e2ee.md §3). */
+  secret?: EncryptedMedia;
 }
 
 interface Schema extends DBSchema {

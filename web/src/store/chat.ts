@@ -4,6 +4,11 @@ import type { InvitePreview, Message, Member, PresenceInfo, Profile, PushFrame, 
 import { Cache, type OutboxItem, type RoomRecord } from "./cache";
 import { advanceCursor, applyEvents, chimeFor, historyRequestFor, mergeBySeq, missingRanges, mergeCounts, mergeReceipt, rejoinedAt } from "./logic";
 import { usersNamedIn } from "./people";
+import { CryptoSession } from "../crypto/session";
+import { Timeline } from "../crypto/timeline";
+import type { CryptoEvent } from "../crypto/machine";
+import type { MegolmPayload, RoomPlaintext } from "../crypto/wire";
+import type { Requests } from "../protocol/types";
 
 export const PAGE = 50;
 
@@ -43,6 +48,8 @@ export interface State {
   activeRoom: number | null;
   /** room -> the seq of the message the next send answers (the composer shows it above the input) */
   replying: Record<number, number>;
+  /** End-to-end encryption: where this device stands, and a counter that moves when its keys/devices do. */
+  crypto: { status: CryptoSession["status"]; error: string | null; changes: number };
 }
 
 type Listener = () => void;
@@ -93,7 +100,7 @@ export class ChatStore {
     this.cursors = init.cursors;
     this.state = {
       me, conn: "offline", network: browserOnline() ? "online" : "offline", views: {}, uploads: {}, typing: {}, presence: {},
-      activeRoom: null, replying: {},
+      activeRoom: null, replying: {}, crypto: { status: "off", error: null, changes: 0 },
       rooms: Object.fromEntries(init.rooms.map((r) => [r.room, r])),
       profiles: Object.fromEntries(init.profiles.map((p) => [p.user, p])),
       outbox: Object.fromEntries(init.outbox.map((o) => [o.client_id, o])),
@@ -102,11 +109,36 @@ export class ChatStore {
       ...clientOptions,
       cursors: async () => new Map(this.cursors),
       onPush: (f) => void this.onPush(f),
-      onState: (conn) => {
+      onState: (conn, welcome) => {
         this.set({ conn });
         if (conn === "online") void this.onOnline();
+        if (welcome?.device) void this.crypto.start(welcome.device);
       },
     });
+    this.crypto = new CryptoSession(me.userId, this.client);
+    this.crypto.on((e) => {
+      this.bumpCrypto();
+      if (e) this.onCryptoEvent(e);
+      else if (this.crypto.status === "ready") {
+        this.timeline.retry();
+        if (this.state.conn === "online") for (const item of Object.values(this.state.outbox)) if (!item.error) void this.trySend(item);
+      }
+    });
+  }
+
+  /** This device's end-to-end encryption (docs/e2ee.md). */
+  readonly crypto: CryptoSession;
+  /** Encrypted messages as the timeline shows them. */
+  readonly timeline = new Timeline(() => this.crypto.machine, () => this.bumpCrypto());
+
+  private bumpCrypto(): void {
+    const c = this.state.crypto;
+    this.set({ crypto: { status: this.crypto.status, error: this.crypto.error, changes: c.changes + 1 } });
+  }
+
+  private onCryptoEvent(e: CryptoEvent): void {
+    if (e.type === "keys") this.timeline.retry(e.session_id);
+    else if (e.type === "search") this.timeline.searched(e.session_id, e.search);
   }
 
   static async open(me: State["me"], clientOptions: Omit<ClientOptions, "cursors" | "onPush" | "onState">): Promise<ChatStore> {
@@ -127,10 +159,12 @@ export class ChatStore {
     this.listeners.forEach((l) => l());
   }
   private setRoom(room: RoomRecord, persist = true): void {
+    if (room.last_message) this.timeline.want([room.last_message]);
     this.set({ rooms: { ...this.state.rooms, [room.room]: room } });
     if (persist) void this.cache.putRoom(room);
   }
   private setView(room: number, patch: Partial<RoomView>): void {
+    if (patch.messages) this.timeline.want(patch.messages);
     const prev = this.state.views[room] ?? { messages: [], loadingOlder: false, atStart: false };
     this.set({ views: { ...this.state.views, [room]: { ...prev, ...patch } } });
   }
@@ -149,6 +183,7 @@ export class ChatStore {
     }
     this.client.stop();
     this.cache.close();
+    this.crypto.stop();
   }
 
   /** The browser says the network went or came back: drop the socket at once (it may linger half-dead
@@ -214,6 +249,7 @@ export class ChatStore {
     const { rooms } = await this.client.request("list_rooms", {});
     const merged: Record<number, RoomRecord> = {};
     for (const s of rooms) merged[s.room] = this.mergeSummary(s);
+    this.timeline.want(rooms.flatMap((s) => (s.last_message ? [s.last_message] : [])));
     this.set({ rooms: merged });
     if (this.state.activeRoom !== null) this.markRead(this.state.activeRoom); // the list's count came after we read
     this.wantProfiles(rooms.flatMap((s) => [...(s.peer ? [s.peer] : []), ...(s.last_message ? usersNamedIn([s.last_message]) : [])]));
@@ -300,6 +336,8 @@ export class ChatStore {
         return;
       }
       case "typing_changed": return this.onTyping(f.room, f.user, f.active);
+      case "to_device": return this.crypto.receive(f.messages);
+      case "devices_changed": return this.crypto.machine?.devicesChanged(f.user);
       case "presence_changed":
         this.set({ presence: { ...this.state.presence, [f.user]: { user: f.user, online: f.online, last_seen: f.last_seen } } });
         return;
@@ -350,7 +388,9 @@ export class ChatStore {
         ["member_added", "member_joined", "member_removed", "member_left", "member_banned", "room_updated"].includes(m.event?.type ?? ""));
       if (joinedNow) this.scheduleListRooms();
       const icon = messages.filter((m) => m.room === room && m.event?.type === "room_updated" && typeof m.event.icon === "string").at(-1)?.event?.icon;
-      const withIcon = typeof icon === "string" ? { ...r, icon: icon || undefined } : r; // "" cleared it
+      const iconed = typeof icon === "string" ? { ...r, icon: icon || undefined } : r; // "" cleared it
+      const turnedOn = messages.some((m) => m.room === room && m.event?.type === "room_updated" && m.event.encrypted === true);
+      const withIcon = turnedOn && !iconed.encrypted ? { ...iconed, encrypted: true } : iconed;
       if (seq >= r.last_seq) this.setRoom({ ...withIcon, last_seq: seq, last_message: last });
       else if (withIcon !== r) this.setRoom(withIcon);
       this.typingStopFor(room, messages);
@@ -596,18 +636,42 @@ export class ChatStore {
     void this.trySend(clean);
   }
 
+  /** The `send` of an item in an encrypted room: its key shared with every current member device first. */
+  private async encryptedSend(item: OutboxItem): Promise<{ fields: Requests["send"]["req"]; content: RoomPlaintext; encrypted: MegolmPayload }> {
+    const machine = this.crypto.machine;
+    if (!machine) throw new ChatError("offline", "encryption is not ready on this device yet");
+    if (item.media && !item.secret) throw new ChatError("bad_request", "This file was not encrypted: send it again.");
+    const info = await this.loadRoomInfo(item.room); // the members as they are now: a key for each of their devices
+    if (!info) throw new ChatError("retry", "could not load the members of this chat");
+    const content: RoomPlaintext = {
+      room: item.room, kind: item.kind, body: item.body,
+      ...(item.reply_to !== undefined ? { reply_to: item.reply_to } : {}), ...(item.secret ? { media: item.secret } : {}),
+    };
+    const encrypted = await machine.encrypt(item.room, info.members.map((m) => m.user), content);
+    const fields: Requests["send"]["req"] = {
+      room: item.room, client_id: item.client_id, body: "", kind: "encrypted", encrypted, reply_to: item.reply_to,
+      media: item.secret ? { id: item.secret.id } : undefined, // in clear: who may download it (the bytes are ciphertext)
+    };
+    return { fields, content, encrypted };
+  }
+
   private async trySend(item: OutboxItem, attempt = 0): Promise<void> {
     if (this.inflight.has(item.client_id)) return;
     this.inflight.add(item.client_id);
     try {
-      const sent = await this.client.request("send", {
+      const e2ee = this.state.rooms[item.room]?.encrypted ? await this.encryptedSend(item) : null;
+      const sent = await this.client.request("send", e2ee?.fields ?? {
         room: item.room, client_id: item.client_id, body: item.body,
         kind: item.kind === "text" ? undefined : item.kind, media: item.media, reply_to: item.reply_to,
       }, 10_000);
-      const msg: Message = {
+      const msg: Message = e2ee ? {
+        room: sent.room, seq: sent.seq, ts: sent.ts, kind: "encrypted", sender: this.state.me.userId,
+        client_id: sent.client_id, reply_to: item.reply_to, encrypted: e2ee.encrypted, media: item.secret ? item.preview : undefined,
+      } : {
         room: sent.room, seq: sent.seq, ts: sent.ts, kind: item.kind, sender: this.state.me.userId,
         client_id: sent.client_id, body: item.body || undefined, media: item.preview, reply_to: item.reply_to,
       };
+      if (e2ee) this.timeline.know(msg, e2ee.content);
       if (sent.duplicate) {
         const stored = await this.cache.getMessage(sent.room, sent.seq);
         if (stored) Object.assign(msg, stored);
@@ -672,16 +736,24 @@ export class ChatStore {
   }
 
   // ------------------------------------------------------------------ rooms
-  async openDirect(user: string | number): Promise<number> {
-    const { room } = await this.client.request("open_direct", { user });
+  /** `encrypted`: end-to-end encrypted (on an existing plain direct chat, it turns encryption on). */
+  async openDirect(user: string | number, encrypted = false): Promise<number> {
+    const { room } = await this.client.request("open_direct", { user, ...(encrypted ? { encrypted } : {}) });
     await this.adoptRoom(room);
     return room.room;
   }
 
-  async createGroup(name: string, members: string[]): Promise<number> {
-    const { room } = await this.client.request("create_group", { name, members });
+  async createGroup(name: string, members: string[], encrypted = false): Promise<number> {
+    const { room } = await this.client.request("create_group", { name, members, ...(encrypted ? { encrypted } : {}) });
     await this.adoptRoom(room);
     return room.room;
+  }
+
+  /** Turn end-to-end encryption on for good (docs/e2ee.md §3: it cannot be turned off). */
+  async enableEncryption(room: number): Promise<void> {
+    await this.client.request("update_room", { room, encrypted: true });
+    const r = this.state.rooms[room];
+    if (r) this.setRoom({ ...r, encrypted: true });
   }
 
   /** The group an invite code leads to; rejects with the error a join would get (expired, revoked...). */

@@ -182,6 +182,7 @@ export function describeEvent(m: Message, name: (user: number) => string): strin
     case "member_unbanned": return `${by} unbanned ${user}`;
     case "role_changed": return `${by} made ${user} ${ev.role === "admin" ? "an admin" : "a member"}`;
     case "room_updated":
+      if (ev.encrypted === true) return `${by} turned on end-to-end encryption`;
       if (ev.name) return `${by} renamed the group to “${ev.name}”`;
       if (typeof ev.icon === "string") return ev.icon ? `${by} changed the group photo` : `${by} removed the group photo`;
       return `${by} changed the group settings`;

@@ -2,6 +2,7 @@ import { useState, type FormEvent } from "react";
 import * as http from "../http";
 import { adopt, type Who } from "../session";
 import { QrSignIn } from "./QrLogin";
+import { rememberSignInPassword } from "../crypto/session";
 
 /** `notice`: why the last session ended (signed out from another session, say), shown above the form. */
 export function AuthScreen({ onAuthed, inviteCode, notice }: { onAuthed: (who: Who) => void; inviteCode?: string; notice?: string | null }) {
@@ -18,6 +19,7 @@ export function AuthScreen({ onAuthed, inviteCode, notice }: { onAuthed: (who: W
     setError(null);
     try {
       const ok = mode === "signup" ? await http.signup(username, email, password, inviteCode) : await http.login(username, password);
+      rememberSignInPassword(password); // derives this device's pickle key once the device id is known
       onAuthed(adopt(ok));
     } catch (err) {
       setError((err as Error).message);

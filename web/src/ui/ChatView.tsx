@@ -1,5 +1,5 @@
-import { useLayoutEffect, useMemo, useRef } from "react";
-import { ArrowLeft, Settings, X } from "lucide-react";
+import { useLayoutEffect, useMemo, useRef, useState } from "react";
+import { ArrowLeft, Lock, LockOpen, Settings, X } from "lucide-react";
 import { navigate, useChat, useNow, useStore } from "./hooks";
 import { canActOn, dayKey, describeEvent, isHiddenEvent, tickFor, type SeqCounts } from "../store/logic";
 import { connLabel, dayLabel, lastSeen } from "./format";
@@ -7,6 +7,7 @@ import { MessageBubble, type BubbleActions, type BubbleContext } from "./Message
 import { snippet } from "./ReplyQuote";
 import { Avatar } from "./Avatar";
 import { Composer } from "./Composer";
+import { RoomSecurityDialog } from "./Encryption";
 import type { Message } from "../protocol/types";
 import type { PendingSend } from "../store/chat";
 
@@ -24,9 +25,13 @@ export function ChatView({ room }: { room: number }) {
   const listRef = useRef<HTMLDivElement>(null);
   const prevFirst = useRef<{ seq: number | undefined; height: number }>({ seq: undefined, height: 0 });
   const stick = useRef(true);
+  const [security, setSecurity] = useState(false);
 
   const hidden = r?.hidden;
-  const messages = useMemo(() => (view?.messages ?? []).filter((m) => !isHiddenEvent(m) && !hidden?.includes(m.seq)), [view?.messages, hidden]);
+  const decrypted = useChat((s) => s.crypto.changes); // a key came: show the messages it decrypts
+  const messages = useMemo(() => (view?.messages ?? []).filter((m) => !isHiddenEvent(m) && !hidden?.includes(m.seq))
+    // eslint-disable-next-line react-hooks/exhaustive-deps -- `decrypted` moves when the timeline's plaintexts do
+    .map((m) => store.timeline.shown(m)), [view?.messages, hidden, store, decrypted]);
   const replying = useChat((s) => s.replying[room]);
   const pending = useMemo(() => Object.values(outbox).filter((o) => o.room === room).sort((a, b) => a.created - b.created), [outbox, room]);
 
@@ -80,27 +85,40 @@ export function ChatView({ room }: { room: number }) {
         <Avatar name={title} seed={r.kind === "direct" ? r.peer ?? r.room : `g${r.room}`} size={40}
           image={r.kind === "direct" ? (r.peer ? store.avatarOf(r.peer) : undefined) : r.icon} online={r.kind === "direct" && presence?.online === true} />
         <div className="chat-title">
-          <h2>{title}</h2>
+          <h2>{r.encrypted && (
+            <button type="button" className="lock-button" aria-label="Encryption details" title="End-to-end encrypted: see who can read" onClick={() => setSecurity(true)}>
+              <Lock size={15} className="room-lock" aria-hidden="true" data-testid="room-lock" />
+            </button>
+          )}{title}</h2>
           <p className={`subtitle ${connText ? "conn-state" : typingNames.length ? "typing" : ""}`} aria-live="polite" data-testid="chat-subtitle">{subtitle}</p>
         </div>
+        {r.kind === "direct" && r.member && !r.encrypted && (
+          <button type="button" className="icon" aria-label="Turn on end-to-end encryption" title="Turn on end-to-end encryption"
+            onClick={() => window.confirm("Turn on end-to-end encryption for this chat? Only your devices and theirs will read new messages. It cannot be turned off.")
+              && void store.enableEncryption(room).catch((err: unknown) => window.alert((err as Error).message))}>
+            <LockOpen size={20} aria-hidden="true" />
+          </button>
+        )}
         {r.kind === "group" && (
           <button type="button" className="icon" aria-label="Group settings" title="Group settings" onClick={() => navigate(`/r/${room}/settings`)}><Settings size={20} aria-hidden="true" /></button>
         )}
       </header>
       <div className="messages" ref={listRef} onScroll={onScroll} role="log" aria-label="Messages" tabIndex={0}>
+        {r.encrypted && <p className="e2ee-notice" role="note"><Lock size={13} aria-hidden="true" /> Messages in this chat are end-to-end encrypted. Only the people in it can read them.</p>}
         {view?.atStart ? <p className="start">This is the beginning of the chat.</p>
           : view?.loadingOlder ? <p className="start" role="status">Loading older messages…</p> : null}
-        <MessageRows messages={messages} me={me} receipts={r.receipts} counted={r.counted} kind={r.kind} jump={(seq) => void jumpTo(seq)} />
+        <MessageRows messages={messages} me={me} receipts={r.receipts} counted={r.counted} kind={r.kind} encrypted={!!r.encrypted} jump={(seq) => void jumpTo(seq)} />
         {pending.map((p) => <PendingRow key={p.client_id} p={p} />)}
       </div>
       {r.member && replying !== undefined && <ReplyBar room={room} seq={replying} />}
       {r.member ? <Composer room={room} /> : <p className="left-note">You are no longer a member of this chat.</p>}
+      {security && <RoomSecurityDialog room={room} onClose={() => setSecurity(false)} />}
     </section>
   );
 }
 
-function MessageRows({ messages, me, receipts, counted, kind, jump }: {
-  messages: Message[]; me: number; receipts: Parameters<typeof tickFor>[1]; counted?: SeqCounts; kind: "direct" | "group";
+function MessageRows({ messages, me, receipts, counted, kind, encrypted, jump }: {
+  messages: Message[]; me: number; receipts: Parameters<typeof tickFor>[1]; counted?: SeqCounts; kind: "direct" | "group"; encrypted: boolean;
   jump: (seq: number) => void;
 }) {
   const store = useStore();
@@ -114,7 +132,7 @@ function MessageRows({ messages, me, receipts, counted, kind, jump }: {
     },
     react: (emoji) => store.toggleReaction(m.room, m.seq, emoji),
     copyText: m.body || undefined,
-    edit: canActOn(m, me) ? (body) => store.editMessage(m.room, m.seq, body) : undefined,
+    edit: canActOn(m, me) && !encrypted ? (body) => store.editMessage(m.room, m.seq, body) : undefined, // no edits in encrypted rooms
     remove: m.sender === me || (kind === "group" && (myRole === "admin" || myRole === "owner"))
       ? () => store.deleteMessage(m.room, m.seq) : undefined,
     hide: () => store.hideMessage(m.room, m.seq),
@@ -154,7 +172,9 @@ function MessageRows({ messages, me, receipts, counted, kind, jump }: {
 /** Above the composer while the next message answers one: what it answers, and a way out. */
 function ReplyBar({ room, seq }: { room: number; seq: number }) {
   const store = useStore();
-  const target = useChat((s) => s.views[room]?.messages.find((m) => m.seq === seq));
+  useChat((s) => s.crypto.changes);
+  const raw = useChat((s) => s.views[room]?.messages.find((m) => m.seq === seq));
+  const target = raw && store.timeline.shown(raw);
   const author = target?.sender !== undefined ? store.name(target.sender) : "";
   return (
     <div className="reply-bar" role="status" aria-label="Replying to a message">

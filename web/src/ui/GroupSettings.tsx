@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useState, type FormEvent } from "react";
-import { ArrowLeft } from "lucide-react";
+import { ArrowLeft, Lock } from "lucide-react";
 import { navigate, useChat, useNow, useStore } from "./hooks";
 import { QrCode } from "./QrCode";
 import { Avatar } from "./Avatar";
@@ -60,6 +60,17 @@ export function GroupSettings({ room }: { room: number }) {
         </ul>
         {isAdmin && <Invites room={room} invites={invites ?? []} act={act} />}
         <h3>This chat</h3>
+        {r?.encrypted ? (
+          <p className="small e2ee-on"><Lock size={15} className="room-lock" aria-hidden="true" /> Messages in this group are end-to-end encrypted.</p>
+        ) : isAdmin && (
+          <p className="row">
+            <button type="button" onClick={() => {
+              if (window.confirm("Turn on end-to-end encryption? Only the members' devices will read new messages. It cannot be turned off.")) {
+                act(() => store.enableEncryption(room));
+              }
+            }}><Lock size={15} className="inline-icon" aria-hidden="true" /> Turn on end-to-end encryption</button>
+          </p>
+        )}
         <p className="row">
           <button type="button" onClick={() => act(() => store.client.request("mute", { room, muted: !r?.muted }))}>{r?.muted ? "Unmute" : "Mute"} notifications</button>
           <button type="button" className="danger" onClick={() => {

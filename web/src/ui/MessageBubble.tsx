@@ -1,5 +1,8 @@
 import { useEffect, useRef, useState, type KeyboardEvent, type MouseEvent, type ReactNode } from "react";
-import { Check, CheckCheck, Clock, Paperclip, type LucideIcon } from "lucide-react";
+import { Check, CheckCheck, Clock, KeyRound, Paperclip, ShieldAlert, type LucideIcon } from "lucide-react";
+import type { E2eeShown } from "../crypto/timeline";
+import type { EncryptedMedia } from "../crypto/wire";
+import { decryptFile } from "../crypto/attachment";
 import type { Message } from "../protocol/types";
 import { editProblem, MAX_BODY, type Tick } from "../store/logic";
 import { fileSize, timeOfDay } from "./format";
@@ -38,13 +41,14 @@ export function MessageBubble({ m, mine, tick, author, actions, context, lead, c
   }, [editing]);
   const stopEditing = () => { refocus.current = true; setEditing(false); };
 
+  const e2ee = (m as { e2ee?: E2eeShown }).e2ee;
   const canAct = actions && !m.deleted;
   const bubble = (
     <article ref={self} className={`msg ${mine ? "mine" : "theirs"}${editing ? " editing" : ""}${cont ? " cont" : ""}`} data-seq={m.seq || undefined}
       tabIndex={canAct ? -1 : undefined} aria-label={mine ? "Your message" : `Message from ${author ?? "them"}`}>
       {author && <p className="author">{author}</p>}
       {m.reply_to !== undefined && !m.deleted && <ReplyQuote room={m.room} seq={m.reply_to} jump={context?.jump} />}
-      {m.deleted ? <p className="body deleted">This message was deleted</p> : (
+      {m.deleted ? <p className="body deleted">This message was deleted</p> : e2ee && e2ee.state !== "ok" ? <Undecrypted e2ee={e2ee} /> : (
         <>
           {m.media && <MediaView m={m} />}
           {editing && actions?.edit
@@ -67,6 +71,23 @@ export function MessageBubble({ m, mine, tick, author, actions, context, lead, c
   );
   if (lead === undefined) return bubble;
   return <div className={`msg-row${cont ? " cont" : ""}`}>{lead ?? <span className="lead-space" aria-hidden="true" />}{bubble}</div>;
+}
+
+/** An encrypted message not readable (yet): waiting while a key may still come, "unable" once none can. */
+function Undecrypted({ e2ee }: { e2ee: Exclude<E2eeShown, { state: "ok" }> }) {
+  if (e2ee.state === "pending") {
+    const where = e2ee.search === "backup" ? " (checking your key backup)" : e2ee.search === "requested" ? " (asking your other devices)" : "";
+    return (
+      <p className="body e2ee-note waiting" data-e2ee="pending">
+        <KeyRound size={15} aria-hidden="true" /> Waiting for the key to decrypt this message{where}…
+      </p>
+    );
+  }
+  return (
+    <p className="body e2ee-note failed" data-e2ee="failed" title={e2ee.reason}>
+      <ShieldAlert size={15} aria-hidden="true" /> Unable to decrypt this message
+    </p>
+  );
 }
 
 function TickIcon({ tick }: { tick: Tick }) {
@@ -135,7 +156,60 @@ function MediaView({ m }: { m: Message }) {
   const media = m.media!;
   const name = media.file_name ?? "file";
   if (m.seq === 0) return <p className="file"><Paperclip size={16} aria-hidden="true" /> {name} ({fileSize(media.size)})</p>;
-  return <SignedMedia m={m} />;
+  const secret = (m as { secret?: EncryptedMedia }).secret;
+  return secret ? <SecretMedia m={m} secret={secret} /> : <SignedMedia m={m} />;
+}
+
+/** Decrypted files of encrypted rooms, by media id: each is downloaded and decrypted once per tab. */
+const decryptedFiles = new Map<string, Promise<string>>();
+
+function decrypted(url: string, secret: EncryptedMedia): Promise<string> {
+  let p = decryptedFiles.get(secret.id);
+  if (!p) {
+    p = fetch(url).then(async (res) => {
+      if (!res.ok) throw new Error(`download failed (${res.status})`);
+      const bytes = await decryptFile(await res.arrayBuffer(), secret);
+      return URL.createObjectURL(new Blob([bytes], { type: secret.mime }));
+    });
+    p.catch(() => decryptedFiles.delete(secret.id)); // a failed try may be tried again
+    decryptedFiles.set(secret.id, p);
+  }
+  return p;
+}
+
+/** A file of an encrypted room: the ciphertext through its signed link, decrypted here, shown from a blob. */
+function SecretMedia({ m, secret }: { m: Message; secret: EncryptedMedia }) {
+  const { url: signed } = useMediaUrl(secret.id);
+  const [shown, setShown] = useState<{ id: string; url?: string; error?: string } | null>(null);
+  const [open, setOpen] = useState(false);
+  useEffect(() => {
+    if (!signed) return;
+    let live = true;
+    decrypted(signed, secret).then((url) => live && setShown({ id: secret.id, url }), (err: unknown) => live && setShown({ id: secret.id, error: reason(err) }));
+    return () => { live = false; };
+  }, [signed, secret]);
+  const url = shown?.id === secret.id ? shown.url : undefined;
+  const name = secret.name || "file";
+  if (shown?.error) return <p className="file e2ee-note failed" role="alert">{name}: {shown.error}</p>;
+  if (!url) return <p className="file e2ee-note waiting"><Paperclip size={16} aria-hidden="true" /> Decrypting {name}…</p>;
+  if (m.kind === "image") {
+    return (
+      <>
+        <button type="button" className="thumb" aria-label={`Open photo ${name}`} onClick={() => setOpen(true)}>
+          <img src={url} alt={m.body || name} className="secret-photo" />
+        </button>
+        {open && (
+          <Dialog title={name} onClose={() => setOpen(false)} wide>
+            <img className="full" src={url} alt={m.body || name} />
+            <p><a href={url} download={name}>Download ({fileSize(secret.size)})</a></p>
+          </Dialog>
+        )}
+      </>
+    );
+  }
+  if (m.kind === "video") return <video className="video" controls preload="metadata" src={url} aria-label={`Video ${name}`} />;
+  if (m.kind === "audio") return <audio controls preload="metadata" src={url} aria-label={`Audio ${name}`} />;
+  return <a className="file" href={url} download={name}><Paperclip size={16} aria-hidden="true" /> {name} <small>({fileSize(secret.size)})</small></a>;
 }
 
 /** Media shown through signed links (GET /api/media/links): no token in any URL. */

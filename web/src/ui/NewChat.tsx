@@ -1,5 +1,5 @@
 import { useEffect, useState, type FormEvent } from "react";
-import { X } from "lucide-react";
+import { Lock, X } from "lucide-react";
 import { Dialog } from "./Dialog";
 import { navigate, useStore } from "./hooks";
 import type { Profile } from "../protocol/types";
@@ -12,6 +12,7 @@ export function NewChatDialog({ mode, onClose }: { mode: "direct" | "group"; onC
   const [members, setMembers] = useState<string[]>([]);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  const [encrypted, setEncrypted] = useState(false);
 
   const searchable = /^[A-Za-z0-9_.]{1,32}$/.test(query.trim());
   const shownResults = searchable ? results : [];
@@ -42,8 +43,8 @@ export function NewChatDialog({ mode, onClose }: { mode: "direct" | "group"; onC
 
   function submit(e: FormEvent) {
     e.preventDefault();
-    if (mode === "direct") void run(() => store.openDirect(query.trim()));
-    else void run(() => store.createGroup(name.trim(), members));
+    if (mode === "direct") void run(() => store.openDirect(query.trim(), encrypted));
+    else void run(() => store.createGroup(name.trim(), members, encrypted));
   }
 
   const addMember = (username: string) => {
@@ -69,7 +70,7 @@ export function NewChatDialog({ mode, onClose }: { mode: "direct" | "group"; onC
           <ul className="results" aria-label="Matching people">
             {shownResults.map((u) => (
               <li key={u.user}>
-                <button type="button" className="link" onClick={() => mode === "direct" ? void run(() => store.openDirect(u.user)) : addMember(u.username)}>
+                <button type="button" className="link" onClick={() => mode === "direct" ? void run(() => store.openDirect(u.user, encrypted)) : addMember(u.username)}>
                   {u.display_name ? `${u.display_name} (@${u.username})` : `@${u.username}`}
                 </button>
               </li>
@@ -83,6 +84,11 @@ export function NewChatDialog({ mode, onClose }: { mode: "direct" | "group"; onC
             ))}
           </ul>
         )}
+        <label className="row e2ee-toggle">
+          <input type="checkbox" checked={encrypted} onChange={(e) => setEncrypted(e.target.checked)} />
+          <Lock size={16} aria-hidden="true" />
+          <span className="grow">End-to-end encrypted<small className="toggle-hint">Only the members' devices can read the messages. It cannot be turned off later.</small></span>
+        </label>
         {error && <p className="error" role="alert">{error}</p>}
         <button className="primary" type="submit" disabled={busy}>{mode === "direct" ? "Start chat" : "Create group"}</button>
       </form>

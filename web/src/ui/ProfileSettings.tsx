@@ -5,6 +5,7 @@ import type { Profile, VisibilityLevel } from "../protocol/types";
 import { currentSubscription, disablePush, enablePush, pushSupported } from "../push";
 import { session } from "../session";
 import { DeviceSettings } from "./DeviceSettings";
+import { EncryptionSettings } from "./Encryption";
 import { Avatar } from "./Avatar";
 import { PhotoPicker } from "./PhotoPicker";
 import { chime, setSoundEnabled, soundEnabled } from "../sound";
@@ -119,6 +120,7 @@ export function ProfileSettings({ onLogout }: { onLogout: (deleted?: boolean) =>
         {pushSupported() ? (
           <button type="button" onClick={() => void togglePush()}>{push === "on" ? "Turn off push notifications" : "Turn on push notifications"}</button>
         ) : <p className="small">This browser does not support push notifications.</p>}
+        <EncryptionSettings />
         <DeviceSettings onDeleted={() => onLogout(true)} />
         <h3>Account</h3>
         <button type="button" className="danger" onClick={() => void logOut()}>Log out</button>

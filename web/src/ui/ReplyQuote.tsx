@@ -14,7 +14,8 @@ export function ReplyQuote({ room, seq, jump }: { room: number; seq: number; jum
   const store = useStore();
   const key = `${room}:${seq}`;
   const [fetched, setFetched] = useState<{ key: string; message: Message | undefined } | null>(null);
-  const held = store.state.views[room]?.messages.find((m) => m.seq === seq);
+  const raw = store.state.views[room]?.messages.find((m) => m.seq === seq);
+  const held = raw && store.timeline.shown(raw); // an encrypted original: its plaintext
   useEffect(() => {
     if (held) return;
     let live = true;
@@ -22,7 +23,8 @@ export function ReplyQuote({ room, seq, jump }: { room: number; seq: number; jum
     return () => { live = false; };
   }, [store, room, seq, held]);
   // undefined: no such message; null: still looking
-  const target: Message | undefined | null = held ?? (fetched?.key === key ? fetched.message : null);
+  const found = fetched?.key === key ? fetched.message : null;
+  const target: Message | undefined | null = held ?? (found ? store.timeline.shown(found) : found);
   const author = target?.sender !== undefined ? store.name(target.sender) : "";
   const text = target === null ? "…" : snippet(target);
   return (

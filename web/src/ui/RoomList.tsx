@@ -1,5 +1,5 @@
 import { useMemo } from "react";
-import { BellOff, Camera, File, MessageSquarePlus, Music, Users, Video, type LucideIcon } from "lucide-react";
+import { BellOff, Camera, File, Lock, MessageSquarePlus, Music, Users, Video, type LucideIcon } from "lucide-react";
 import { navigate, useChat, useStore } from "./hooks";
 import { previewText, roomsByRecent } from "../store/logic";
 import { badge, shortTime } from "./format";
@@ -10,6 +10,7 @@ export function RoomList({ active }: { active: number | null }) {
   const store = useStore();
   const rooms = useChat((s) => s.rooms);
   useChat((s) => s.profiles); // names
+  useChat((s) => s.crypto.changes); // previews of encrypted messages, once decrypted
   const presence = useChat((s) => s.presence);
   const sorted = useMemo(
     () => roomsByRecent(rooms),
@@ -23,7 +24,7 @@ export function RoomList({ active }: { active: number | null }) {
   );
   return (
     <ul className="rooms" aria-label="Chat list">
-      {sorted.map((r) => (
+      {sorted.map((r) => ({ ...r, last_message: r.last_message && store.timeline.shown(r.last_message) })).map((r) => (
         <RoomRow key={r.room} r={r} title={store.roomTitle(r)} active={r.room === active}
           image={r.kind === "direct" ? (r.peer ? store.avatarOf(r.peer) : undefined) : r.icon}
           online={r.peer !== undefined && presence[r.peer]?.online === true}
@@ -56,6 +57,7 @@ function RoomRow({ r, title, image, active, online, preview, kind, sender }: {
         <Avatar name={title} seed={r.kind === "direct" ? r.peer ?? r.room : `g${r.room}`} image={image} online={online} size={48} />
         <span className="room-main">
           <span className="room-top">
+            {r.encrypted && <Lock size={13} className="room-lock" aria-label="end-to-end encrypted" />}
             <span className="room-title">{title}</span>
             {r.muted && <BellOff size={14} className="muted-icon" aria-label="muted" />}
             {r.last_message && <time className="room-time">{shortTime(r.last_message.ts)}</time>}

@@ -11,6 +11,7 @@ import { SharePicker } from "./SharePicker";
 import { QrApprove } from "./QrLogin";
 import { titleFor, unreadTotal } from "../store/title";
 import { connLabel } from "./format";
+import { CryptoBanners, VerificationDialogs } from "./Encryption";
 
 const LAST_ROOM = "chatd.lastRoom";
 
@@ -72,6 +73,7 @@ export function Shell({ route, onLogout }: { route: Route; onLogout: (deleted?: 
       </aside>
       <main className="main">
         {conn === "offline" && <p className="offline-note" role="status">Offline: showing what this device saved.</p>}
+        <CryptoBanners />
         {route.name === "room" && <ChatView key={route.room} room={route.room} />}
         {route.name === "group" && <GroupSettings key={route.room} room={route.room} />}
         {route.name === "settings" && <ProfileSettings onLogout={onLogout} />}
@@ -81,6 +83,7 @@ export function Shell({ route, onLogout }: { route: Route; onLogout: (deleted?: 
       </main>
       {dialog && <NewChatDialog mode={dialog} onClose={() => setDialog(null)} />}
       <SharePicker />
+      <VerificationDialogs />
     </div>
   );
 }
