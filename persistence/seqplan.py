@@ -138,13 +138,14 @@ def refuse_change(change: MessageChange, target: dict[str, Any] | None) -> Refus
 
 
 def refuse_media(item: NewText, media: dict[str, StoredMedia]) -> Refusal | None:
-    """A message may carry only an upload of its sender's (not a thumbnail) whose type fits its kind."""
+    """A message may carry only an upload of its sender's (not a thumbnail) whose type fits its kind (an encrypted
+    message's upload is ciphertext: any type)."""
     if item.media is None:
         return None
     found = media.get(item.media.id)
     if found is None or found.uploader != item.sender:
         return Refusal("not_found", f"media {item.media.id}: you uploaded no such item")
     mime = found.info.mime
-    if item.kind != "file" and not mime.startswith(f"{item.kind}/"):
+    if item.kind not in ("file", "encrypted") and not mime.startswith(f"{item.kind}/"):
         return Refusal("bad_request", f"media {item.media.id} is {mime}, not {item.kind}: send it as kind 'file'")
     return None

@@ -43,7 +43,7 @@ CREATE TABLE to_device (
 CREATE INDEX to_device_user ON to_device (user_id);
 
 -- Encrypted rooms: once on, never off. Messages of kind 'encrypted' carry their Megolm header here
--- ({algorithm, ciphertext, session_id, sender_key, device}); their body is NULL.
+-- ({algorithm, ciphertext, session_id, sender_key, device}); their body is ''.
 ALTER TABLE rooms ADD COLUMN encrypted boolean NOT NULL DEFAULT false;
 ALTER TABLE messages ADD COLUMN encrypted jsonb;
 ALTER TABLE message_edits ADD COLUMN encrypted jsonb;

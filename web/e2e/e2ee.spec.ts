@@ -163,7 +163,7 @@ test("an encrypted direct chat and an encrypted group: messages decrypt, the ser
 
 // The server refuses `send {kind: "encrypted", media: {id}}` for an application/octet-stream upload
 // (persistence/seqplan.py refuse_media checks the upload's type against the kind): on once it accepts it.
-test.fixme("a photo in an encrypted chat: encrypted before the upload, decrypted by the recipient", async ({ users }) => {
+test("a photo in an encrypted chat: encrypted before the upload, decrypted by the recipient", async ({ users }) => {
   const ann = await users.signUp("ann");
   const bob = await users.signUp("bob");
   const dm = await startEncrypted(ann.page, "direct", [bob.name]);
