@@ -27,9 +27,14 @@ from chatd.protocol.e2ee import (
 )
 from chatd.protocol.errors import ErrorCode, Refusal
 
-# `$1` shares a room (now or in the past) with the user in column `{col}`, or is that user
+# `$1` shares a room (now or in the past) with the user in column `{col}`, or is that user: who may see keys
 _SHARES = ("({col} = $1 OR EXISTS (SELECT 1 FROM room_members a JOIN room_members b ON b.room_id = a.room_id"
            " WHERE a.user_id = $1 AND b.user_id = {col}))")
+# ... a room both are current members of: who may claim one-time keys and send to-device messages (a removed
+# or banned member drains no keys and fills no inbox)
+_SHARES_NOW = ("({col} = $1 OR EXISTS (SELECT 1 FROM room_members a JOIN room_members b ON b.room_id = a.room_id"
+               " AND b.left_seq IS NULL WHERE a.user_id = $1 AND a.left_seq IS NULL AND b.user_id = {col}))")
+MAX_INBOX = 10_000  # unacked to-device messages a device may hold; beyond, senders get `rate_limited`
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,11 +86,12 @@ class KeyQueries:
                     " SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[])"
                     " ON CONFLICT (device_id, is_fallback, key_id) DO NOTHING", device,
                     [k.key_id for k in one_time], [k.key for k in one_time], [k.signature for k in one_time])
-            if fallback is not None:
-                await con.execute("DELETE FROM one_time_keys WHERE device_id = $1 AND is_fallback", device)
+            if fallback is not None:  # replaces the one there (two uploads at once: the later wins, no error)
                 await con.execute(
                     "INSERT INTO one_time_keys (device_id, key_id, is_fallback, key, signature)"
-                    " VALUES ($1, $2, true, $3, $4)", device, fallback.key_id, fallback.key, fallback.signature)
+                    " VALUES ($1, $2, true, $3, $4) ON CONFLICT (device_id) WHERE is_fallback DO UPDATE"
+                    " SET key_id = EXCLUDED.key_id, key = EXCLUDED.key, signature = EXCLUDED.signature",
+                    device, fallback.key_id, fallback.key, fallback.signature)
             row = await con.fetchrow(
                 "SELECT count(*) FILTER (WHERE NOT is_fallback) AS otks, bool_or(is_fallback) AS fallback"
                 " FROM one_time_keys WHERE device_id = $1", device)
@@ -113,7 +119,7 @@ class KeyQueries:
                 "SELECT w.user_id, w.device_id FROM unnest($2::bigint[], $3::uuid[]) AS w(user_id, device_id)"
                 " JOIN device_keys k ON k.device_id = w.device_id AND k.user_id = w.user_id"
                 " JOIN devices d ON d.id = w.device_id AND d.revoked_at IS NULL"
-                f" WHERE {_SHARES.format(col='w.user_id')}", me, [u for u, _ in refs], [d for _, d in refs])
+                f" WHERE {_SHARES_NOW.format(col='w.user_id')}", me, [u for u, _ in refs], [d for _, d in refs])
             owner = {r["device_id"]: r["user_id"] for r in visible}
             if not owner:
                 return []
@@ -153,16 +159,30 @@ class KeyQueries:
     async def send_to_device(self, me: int, my_device: str, txn: str, messages: list[ToDeviceOut]
                              ) -> dict[int, set[str]]:
         """Store the messages for the devices that may receive them; the recipients stored now, by user (a retry
-        of the same `txn` stores nothing again and names nobody)."""
-        rows = await self.pool.fetch(
-            "INSERT INTO to_device (device_id, user_id, sender_id, sender_device, txn, part, body)"
-            " SELECT w.device_id, w.user_id, $1, $2, $3, w.part, w.body"
-            " FROM unnest($4::bigint[], $5::uuid[], $6::text[]) WITH ORDINALITY AS w(user_id, device_id, body, part)"
-            " JOIN devices d ON d.id = w.device_id AND d.user_id = w.user_id AND d.revoked_at IS NULL"
-            f" WHERE {_SHARES.format(col='w.user_id')}"
-            " ORDER BY w.part ON CONFLICT (sender_device, txn, part) DO NOTHING RETURNING user_id, device_id",
-            me, my_device, txn, [m.user for m in messages], [m.device.lower() for m in messages],
-            [m.body for m in messages])
+        of the same `txn` stores nothing again and names nobody).
+
+        The recipient devices' rows are locked (in id order: no deadlock) before the insert takes its ids, so
+        per device the ids follow the commit order: a device reading `id > what it was sent` never skips a
+        row another sender committed later with a lower id, and an ack never deletes a row not yet sent."""
+        devices = sorted({m.device.lower() for m in messages})
+        async with self.pool.acquire() as con, con.transaction():
+            await con.execute("SELECT 1 FROM devices WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE", devices)
+            full = await con.fetchval(
+                "SELECT device_id FROM to_device WHERE device_id = ANY($1::uuid[]) GROUP BY device_id"
+                " HAVING count(*) >= $2 LIMIT 1", devices, MAX_INBOX)
+            if full is not None:
+                raise Refusal(ErrorCode.RATE_LIMITED, f"device {full} holds {MAX_INBOX} unread to-device messages",
+                              retry_after=60.0)
+            rows = await con.fetch(
+                "INSERT INTO to_device (device_id, user_id, sender_id, sender_device, txn, part, body)"
+                " SELECT w.device_id, w.user_id, $1, $2, $3, w.part, w.body"
+                " FROM unnest($4::bigint[], $5::uuid[], $6::text[])"
+                " WITH ORDINALITY AS w(user_id, device_id, body, part)"
+                " JOIN devices d ON d.id = w.device_id AND d.user_id = w.user_id AND d.revoked_at IS NULL"
+                f" WHERE {_SHARES_NOW.format(col='w.user_id')}"
+                " ORDER BY w.part ON CONFLICT (sender_device, txn, part) DO NOTHING RETURNING user_id, device_id",
+                me, my_device, txn, [m.user for m in messages], [m.device.lower() for m in messages],
+                [m.body for m in messages])
         stored: dict[int, set[str]] = {}
         for r in rows:
             stored.setdefault(r["user_id"], set()).add(str(r["device_id"]))
@@ -193,11 +213,11 @@ class KeyQueries:
     @bridged
     async def create_backup(self, user: int, auth: str) -> Backup:
         async with self.pool.acquire() as con, con.transaction():
-            await con.execute("DELETE FROM key_backup_entries WHERE user_id = $1", user)
-            version = await con.fetchval(
+            version = await con.fetchval(  # first: the row lock waits for a put_backup_keys under way (FOR SHARE)
                 "INSERT INTO key_backups (user_id, version, auth) VALUES ($1, nextval('key_backup_versions'), $2)"
                 " ON CONFLICT (user_id) DO UPDATE SET version = EXCLUDED.version, auth = EXCLUDED.auth,"
                 " created_at = now() RETURNING version", user, auth)
+            await con.execute("DELETE FROM key_backup_entries WHERE user_id = $1", user)
         return Backup(version, auth)
 
     @bridged

@@ -189,6 +189,13 @@ class PutBackupKeys(Frame, frozen=True, tag="put_backup_keys"):
     version: Pos
     keys: Annotated[list[BackupKey], size(min_len=1, max_len=MAX_BACKUP_PAGE)]
 
+    def __post_init__(self) -> None:
+        seen = set()
+        for i, k in enumerate(self.keys):
+            if (k.room, k.session_id) in seen:
+                raise SchemaError(f"field 'keys[{i}]' repeats room {k.room} session {k.session_id!r}")
+            seen.add((k.room, k.session_id))
+
 
 class StoredBackupKey(BackupKey, frozen=True):
     """A BackupKey as the server sends it back (its own name: the schema keeps what each side sends apart)."""

@@ -232,9 +232,42 @@ async def test_a_long_stream_arrives_in_order_one_acked_frame_at_a_time(people: 
     assert bodies == [f"{b}-{i}" for b in range(5) for i in range(50)]
 
 
+async def test_concurrent_senders_to_one_device_lose_nothing_and_keep_per_sender_order(people: People) -> None:
+    """Many devices send to one device at once (every member re-sharing keys after a change): the device gets
+    each message once, each sender's in order, acking as it goes; nothing is skipped or deleted unsent."""
+    ann, bob = await people.signup("ann"), await people.signup("bob")
+    b = await keyed(people, bob)
+    senders = [await keyed(people, ann) for _ in range(6)]
+    await senders[0].client.call(f.OpenDirect, user=bob.user_id)
+
+    async def send(k: Keyed, n: int) -> None:
+        for i in range(8):
+            await k.client.call(e.SendToDevice, txn=str(uuid.uuid4()), messages=[
+                {"user": bob.user_id, "device": b.device, "body": f"{n}:{i}:{j}"} for j in range(5)])
+
+    got: list[str] = []
+
+    async def read() -> None:
+        while len(got) < 6 * 8 * 5:
+            frame = await next_to_device(b.client, 20)
+            got.extend(m.body for m in frame.messages)
+            await b.client.send_frame(e.AckToDevice(upto=frame.messages[-1].id))
+
+    async with trio.open_nursery() as n:
+        n.start_soon(read)
+        for i, k in enumerate(senders):
+            n.start_soon(send, k, i)
+    assert len(got) == len(set(got)) == 240
+    for n_ in range(6):
+        mine = [x for x in got if x.startswith(f"{n_}:")]
+        assert mine == sorted(mine, key=lambda x: tuple(map(int, x.split(":"))))
+
+
 async def test_to_device_to_strangers_and_signed_out_devices_is_skipped(people: People) -> None:
-    a, b, _ = await dm(people)
+    a, b, room = await dm(people)
     eve = await keyed(people, await people.signup("eve"))
+    group = (await a.client.call(f.CreateGroup, name="g", members=[eve.person.user_id])).room.room
+    await a.client.call(f.RemoveMember, room=group, user=eve.person.user_id)  # a former co-member: no longer
     phone = await device_of(people, b.person)
     await b.client.call(d.LogoutDevices, device=phone.device)
     await a.client.call(e.SendToDevice, txn=str(uuid.uuid4()), messages=[
@@ -263,10 +296,10 @@ async def test_key_backup_stores_pages_and_a_new_backup_replaces_the_old(people:
     assert isinstance(missing, f.Error) and missing.code == "not_found"
     v1 = await a.client.call(e.CreateBackup, auth="check-1")
     assert (await a.client.call(e.GetBackup)).version == v1.version
-    keys = [{"room": room, "session_id": f"s{i:04}", "data": f"cipher {i}"} for i in range(1500)]
+    keys = [e.BackupKey(room=room, session_id=f"s{i:04}", data=f"cipher {i}") for i in range(1500)]
     await a.client.call(e.PutBackupKeys, version=v1.version, keys=keys[:1000])
     await a.client.call(e.PutBackupKeys, version=v1.version, keys=keys[1000:])
-    await a.client.call(e.PutBackupKeys, version=v1.version, keys=[{**keys[0], "data": "newer"}])
+    await a.client.call(e.PutBackupKeys, version=v1.version, keys=[replace(keys[0], data="newer")])
     page = await a.client.call(e.GetBackupKeys, version=v1.version)
     assert len(page.keys) == 1000 and page.more and page.keys[0].data == "newer"
     rest = await a.client.call(e.GetBackupKeys, version=v1.version,
@@ -278,6 +311,8 @@ async def test_key_backup_stores_pages_and_a_new_backup_replaces_the_old(people:
     stale = await a.client.request(e.PutBackupKeys, version=v1.version, keys=keys[:1])
     assert isinstance(stale, f.Error) and stale.code == "conflict" and str(v2.version) in stale.message
     assert (await a.client.call(e.GetBackupKeys, version=v2.version)).keys == []
+    with pytest.raises(ValueError, match="repeats room"):  # the server's decode runs the same check
+        e.PutBackupKeys(id=1, version=v2.version, keys=[keys[0], keys[0]])
 
 
 # --------------------------------------------------------------------------- encrypted rooms
