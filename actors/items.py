@@ -49,6 +49,7 @@ class SendText(Request):
     media: MediaRef | None = None
     reply_to: int | None = None
     encrypted: Encrypted | None = None  # kind encrypted: the Megolm header and ciphertext
+    members_seq: int | None = None  # kind encrypted: the membership its key was shared for
 
 
 # What a ChangeMembers asks for (actors/rules.py decides who may do which).

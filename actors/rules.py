@@ -66,6 +66,9 @@ def admit(state: RoomState, item: RoomRequest) -> list[AppendItem]:
             raise Refusal(ErrorCode.BAD_REQUEST, f"room {state.id} is end-to-end encrypted: send kind 'encrypted'")
         if item.kind == "encrypted" and not state.encrypted:
             raise Refusal(ErrorCode.BAD_REQUEST, f"room {state.id} is not encrypted")
+        if item.members_seq is not None and state.members_seq() > item.members_seq:
+            raise Refusal(ErrorCode.CONFLICT, f"the members of room {state.id} changed at seq {state.members_seq()}: "
+                                              "share a new key with them and send again")
         if item.reply_to is not None:
             _readable(state, me, item.reply_to)
         return [NewText(requester, item.client_id, item.body, item.kind, item.media, item.reply_to, item.encrypted)]

@@ -25,7 +25,7 @@ from chatd.protocol import frames as f
 
 async def send(cx: Context, req: f.Send, reply: Reply) -> None:
     await to_room(cx, req.room, SendText(reply, req.client_id.lower(), req.body, req.kind, req.media, req.reply_to,
-                                         req.encrypted))
+                                         req.encrypted, req.members_seq))
 
 
 async def edit(cx: Context, req: f.Edit, reply: Reply) -> None:

@@ -38,6 +38,10 @@ class RoomState:
     cursors: dict[int, tuple[int, int | None]] = field(default_factory=dict)  # delivered, read (None: private)
     visibility: list[tuple[int, Visibility]] = field(default_factory=list)  # by seq (protocol/history.py)
 
+    def members_seq(self) -> int:
+        """The seq of the room's latest membership change (a join, a removal, a departure)."""
+        return max((max(m.joined_seq, m.left_seq or 0) for m in self.members.values()), default=0)
+
     def current_members(self) -> list[int]:
         return [uid for uid, m in self.members.items() if m.current]
 

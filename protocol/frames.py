@@ -233,6 +233,7 @@ class RoomInfo(Record, frozen=True):
     description: Annotated[str, text(max_len=MAX_DESCRIPTION)] | None = None
     icon: Annotated[str, text(max_len=MAX_ICON)] | None = None
     encrypted: bool = always(False)
+    members_seq: Nat = always(0)  # the seq of the latest membership change (encrypted sends name it)
 
 
 class RoomSummary(Record, frozen=True):
@@ -475,6 +476,8 @@ class Send(Frame, frozen=True, tag="send"):
     media: MediaRef | None = None  # required for image, video, audio and file; none for text
     reply_to: Pos | None = None  # answer message `reply_to` of this room
     encrypted: Encrypted | None = None  # kind encrypted: the Megolm ciphertext (body empty)
+    # kind encrypted: RoomInfo.members_seq of the member list the key went to; a later change is refused
+    members_seq: Nat | None = None
 
     def __post_init__(self) -> None:
         if (self.kind == "encrypted") != (self.encrypted is not None):

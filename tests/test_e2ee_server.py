@@ -349,6 +349,22 @@ async def test_an_encrypted_group_takes_only_ciphertext_and_delivers_it_intact(p
     assert isinstance(off, f.Error) and off.message == "encryption cannot be turned off"
 
 
+async def test_an_encrypted_send_made_for_an_older_member_list_is_refused(people: People) -> None:
+    """The membership race: a sender that shared its key before a member was removed must not get the message
+    stored (the removed member holds that key); it re-shares for the new list and sends again."""
+    a, b, _ = await dm(people)
+    info = (await a.client.call(f.CreateGroup, name="g", members=[b.person.user_id], encrypted=True)).room
+    before = info.members_seq
+    await a.client.call(f.RemoveMember, room=info.room, user=b.person.user_id)
+    now = (await a.client.call(f.GetRoom, room=info.room)).room.members_seq
+    assert now > before
+    stale = await a.client.request(f.Send, room=info.room, client_id=str(uuid.uuid4()), kind="encrypted",
+                                   encrypted=megolm(a), members_seq=before)
+    assert isinstance(stale, f.Error) and stale.code == "conflict" and f"changed at seq {now}" in stale.message
+    await a.client.call(f.Send, room=info.room, client_id=str(uuid.uuid4()), kind="encrypted", encrypted=megolm(a),
+                        members_seq=now)
+
+
 async def test_a_plain_direct_room_can_be_encrypted_by_either_member_once(people: People) -> None:
     a, b, room = await dm(people)
     refused = await a.client.request(f.Send, room=room, client_id=str(uuid.uuid4()), kind="encrypted",

@@ -27,6 +27,7 @@ from chatd.clients.sdk.link import REQUEST_ERRORS, ClosedForGood, Link, LinkFail
 from chatd.clients.sdk.media import MediaApi, Upload
 from chatd.clients.sdk.qr import QrLogin, start_qr_login, wait_for_approval
 from chatd.clients.sdk.tokens import NotSignedIn, TokenKeeper, Tokens
+from chatd.clients.ws import ChatError
 from chatd.protocol import devices as d
 from chatd.protocol import e2ee as e
 from chatd.protocol import frames as f
@@ -37,6 +38,8 @@ from chatd.protocol.rooms import MessageKind
 if TYPE_CHECKING:
     from chatd.clients.sdk.crypto import Decrypted, Verification
     from chatd.clients.sdk.e2ee import Encryption
+
+MEMBER_RACES = 5  # an encrypted send re-shared after this many membership changes under it gives up
 
 Queued = tuple[Event, tuple[int, int] | None]  # an event and the (room, seq) to ack when it is handed over
 
@@ -344,18 +347,34 @@ class Chat:
             await self.get_room(room)
         if room in self.encrypted_rooms:
             content = {"kind": kind, "body": body, **({"reply_to": reply_to} if reply_to else {})}
-            encrypted = await self._crypto().encrypt(room, content)
-            sent: f.Sent = await self.link.call(f.Send, idempotent=True, room=room, client_id=client_id,
-                                                kind="encrypted", encrypted=encrypted, reply_to=reply_to)
-            await self.cache.store([f.Message(room=room, seq=sent.seq, ts=sent.ts, kind="encrypted",
-                                              sender=self.user_id, client_id=sent.client_id, body="",
-                                              reply_to=reply_to, encrypted=_stored(encrypted))])
-            return sent
+            return await self._send_encrypted(room, client_id, content, reply_to)
         sent = await self.link.call(f.Send, idempotent=True, room=room, client_id=client_id, body=body,
                                     kind=kind, media=media, reply_to=reply_to)
         await self.cache.store([f.Message(room=room, seq=sent.seq, ts=sent.ts, kind=kind, sender=self.user_id,
                                           client_id=sent.client_id, body=body, media=shown, reply_to=reply_to)])
         return sent
+
+    async def _send_encrypted(self, room: int, client_id: str, content: dict[str, Any],
+                              reply_to: int | None) -> f.Sent:
+        """Encrypt for the room's members and send; when the members changed meanwhile (the server says
+        `conflict`), share a key with the new members and send again, with the same client id."""
+        crypto = self._crypto()
+        for _ in range(MEMBER_RACES):
+            encrypted, members_seq = await crypto.encrypt(room, content)
+            try:
+                sent: f.Sent = await self.link.call(f.Send, idempotent=True, room=room, client_id=client_id,
+                                                    kind="encrypted", encrypted=encrypted, reply_to=reply_to,
+                                                    members_seq=members_seq)
+            except ChatError as exc:
+                if exc.code != "conflict":
+                    raise
+                crypto.stale(room)
+                continue
+            await self.cache.store([f.Message(room=room, seq=sent.seq, ts=sent.ts, kind="encrypted",
+                                              sender=self.user_id, client_id=sent.client_id, body="",
+                                              reply_to=reply_to, encrypted=_stored(encrypted))])
+            return sent
+        raise ChatError(f.Error(code="retry", message=f"the members of room {room} keep changing: send again"))
 
     async def edit(self, room: int, seq: int, body: str) -> None:
         """Replace the body (a media message's caption) of your own message `seq`. Every member's client,

@@ -55,7 +55,7 @@ class Encryption:
         self.link = link
         self.machine = machine
         self.emit = emit
-        self.members: dict[int, list[int]] = {}  # room -> current members, until a membership event
+        self.members: dict[int, tuple[list[int], int]] = {}  # room -> (current members, members_seq)
         self.pending: dict[tuple[int, str], list[tuple[f.Message, float]]] = {}  # (room, session) -> waiting
         self.backup_version: int | None = None
         self._room_locks: dict[int, trio.Lock] = {}
@@ -104,21 +104,31 @@ class Encryption:
 
     # ------------------------------------------------------------------ sending
 
-    async def encrypt(self, room: int, content: dict[str, Any]) -> f.Encrypted:
-        """The `encrypted` map of `content` for `room`, once its key is stored for every member device."""
+    async def encrypt(self, room: int, content: dict[str, Any]) -> tuple[f.Encrypted, int]:
+        """The `encrypted` map of `content` for `room`, once its key is stored for every member device, and the
+        `members_seq` of the member list it was shared with (the server refuses the send if that is stale:
+        then `stale(room)` and encrypt again)."""
         lock = self._room_locks.setdefault(room, trio.Lock())
         async with lock:  # a second message must not overtake the key shares of the first
-            members = await self._members(room)
+            members, members_seq = await self._members(room)
             await self._sessions_with(members)
             encrypted, shares = self.machine.room_encrypt(room, members, content)
-            await self._send_to_devices(shares)
+            try:
+                await self._send_to_devices(shares)
+            except BaseException:
+                self.machine.rotate(room)  # some devices may not have this session's key: never use it again
+                raise
         await self._backup_up()
-        return encrypted
+        return encrypted, members_seq
 
-    async def _members(self, room: int) -> list[int]:
+    def stale(self, room: int) -> None:
+        """The room's members changed since they were looked up: look again before the next message."""
+        self.members.pop(room, None)
+
+    async def _members(self, room: int) -> tuple[list[int], int]:
         if room not in self.members:
             info: f.Room = await self._call(f.GetRoom, room=room)
-            self.members[room] = [m.user for m in info.room.members]
+            self.members[room] = ([m.user for m in info.room.members], info.room.members_seq)
         return self.members[room]
 
     # ------------------------------------------------------------------ receiving

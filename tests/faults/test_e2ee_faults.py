@@ -22,7 +22,6 @@ from chatd.protocol import frames as f
 from tests.conftest import PASSWORD, Backing
 from tests.faults.services import ChatdProcess
 
-KNOWN_AFTER = 1.0  # seconds for a membership change to reach every sender's device (a push)
 SETTLE = 40.0  # seconds for late keys to arrive after the load stops (the SDK asks backup and devices at 2 s)
 
 
@@ -56,20 +55,29 @@ async def say(chat: Chat, room: int, count: int, tag: str, sent: Sent) -> None:
         await trio.sleep(0.02)
 
 
-async def readable_seqs(chat: Chat, room: int, upto: int) -> dict[int, str]:
-    """seq -> body of every encrypted message of `room` this device can decrypt (from the server's history)."""
-    out: dict[int, str] = {}
+async def whole_history(chat: Chat, room: int) -> list[f.Message]:
+    """Every message of `room` as the server keeps it (read by a member who was there throughout)."""
+    out: list[f.Message] = []
     before: int | None = None
     while True:
         page: f.HistoryPage = await chat.link.call(f.History, idempotent=True, room=room, before_seq=before, limit=100)
-        for m in page.messages:
-            if m.kind == "encrypted" and m.seq <= upto:
-                found = await chat.decrypt(m)
-                if found is not None:
-                    out[m.seq] = found.content["body"]
+        out[:0] = page.messages
         if not page.has_more or not page.messages:
             return out
         before = page.messages[0].seq
+
+
+async def readable(reader: Chat, messages: list[f.Message]) -> dict[int, str]:
+    """seq -> body of the encrypted messages `reader` can decrypt with its own keys."""
+    out = {}
+    for m in messages:
+        if m.kind == "encrypted" and (found := await reader.decrypt(m)) is not None:
+            out[m.seq] = found.content["body"]
+    return out
+
+
+def event_seq(messages: list[f.Message], kind: str, user: int | None) -> int:
+    return next(m.seq for m in messages if m.event and m.event.get("type") == kind and m.event.get("user") == user)
 
 
 async def test_encrypted_group_through_churn_and_sigkill_has_no_undecryptable_message(
@@ -98,8 +106,6 @@ async def test_encrypted_group_through_churn_and_sigkill_has_no_undecryptable_me
                 await trio.sleep(0.3)
                 await ann.link.call(f.RemoveMember, idempotent=False, room=room, user=cy.user_id)
                 await ann.link.call(f.AddMembers, idempotent=False, room=room, users=[dan.user_id])
-                # what a sender encrypts once the membership news reached it goes to the new member set
-                changed_at = trio.current_time() + KNOWN_AFTER
                 await server.kill9()  # mid-run: the SDK retries every send with its client id
                 await trio.sleep(0.5)
                 await server.start()
@@ -109,15 +115,15 @@ async def test_encrypted_group_through_churn_and_sigkill_has_no_undecryptable_me
                 await say(bob, room, 5, "bob after the new laptop", sent)
                 last = max(seq for _, seq, _ in sent)
 
+                history = [m for m in await whole_history(ann, room) if m.seq <= last]
                 with trio.move_on_after(SETTLE):  # late keys: to-device stream, backup, own devices
                     while True:
-                        views = {who: await readable_seqs(chat, room, last)
+                        views = {who: await readable(chat, history)
                                  for who, chat in (("ann", ann), ("bob", bob), ("laptop", laptop), ("dan", dan))}
-                        if all(len(v) >= expected for v, expected in (
-                                (views["ann"], len(sent)), (views["bob"], len(sent)), (views["laptop"], len(sent)))):
+                        if all(len(views[who]) >= len(sent) for who in ("ann", "bob", "laptop")):
                             break
                         await trio.sleep(1)
-                cy_view = await readable_seqs(cy, room, last)
+                cy_view = await readable(cy, history)  # with her own keys, on what the others were sent
 
         bodies = {seq: body for body, seq, _ in sent}
         assert len(bodies) == len(sent), "every send was stored once"
@@ -125,9 +131,14 @@ async def test_encrypted_group_through_churn_and_sigkill_has_no_undecryptable_me
             missing = sorted(set(bodies) - set(views[who]))
             assert missing == [], f"{who} could not decrypt seqs {missing}"
             assert all(views[who][s] == bodies[s] for s in bodies)
-        dan_owed = {seq for _, seq, started in sent if started > changed_at}
+        # the server refuses an encrypted send shared for an older member list (members_seq): exact bounds
+        removed = event_seq(history, "member_removed", cy.user_id)
+        added = event_seq(history, "member_added", dan.user_id)
+        dan_owed = {seq for seq in bodies if seq > added}
         assert dan_owed and dan_owed <= set(views["dan"]), f"dan missed {sorted(dan_owed - set(views['dan']))}"
-        after_removal = {seq for _, seq, started in sent if started > changed_at}
+        before_removal = {seq for seq in bodies if seq < removed}
+        assert before_removal <= set(cy_view), "cy read what was sent while she was a member"
+        after_removal = {seq for seq in bodies if seq > removed}
         assert after_removal and not after_removal & set(cy_view), "a removed member read what came after"
         assert server.starts == 2
     finally:

@@ -475,6 +475,7 @@ export interface Send {
   media?: MediaRef;
   reply_to?: number;
   encrypted?: Encrypted;
+  members_seq?: number;
 }
 /**
  * What a `send` says of the media item it carries: the id its upload returned, and what the server
@@ -982,6 +983,7 @@ export interface RoomInfo {
   description?: string;
   icon?: string;
   encrypted: boolean;
+  members_seq: number;
 }
 export interface Member {
   user: number;
