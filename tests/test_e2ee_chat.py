@@ -170,3 +170,53 @@ async def _search(database_url: str, secrets: list[str]) -> None:  # asyncio sid
                 assert hit == 0, f"plaintext of {secret!r} found in {col['table_name']}.{col['column_name']}"
     finally:
         await con.close()
+
+
+async def test_keys_waiting_on_the_server_are_read_when_the_sdk_restarts(node: Node, nursery: trio.Nursery,
+                                                                          tmp_path: Path) -> None:
+    """bob is offline while ann starts an encrypted chat: the room key waits on the server as a to-device
+    message. It arrives with bob's next hello, before his crypto store is open; the SDK keeps it unacked until
+    enable_encryption, and the message that came in the same backlog is handed over decrypted."""
+    ann_name, bob_name = name("ann"), name("bob")
+    async with device(node, nursery, tmp_path / "bob.db", bob_name, signup=True) as bob:
+        bob.chat.disconnect()
+    async with device(node, nursery, tmp_path / "ann.db", ann_name, signup=True) as ann:
+        dm = (await ann.chat.open_direct(bob_name, encrypted=True)).room
+        await ann.chat.send(dm, "while you were away")
+    async with Chat.open(node.url, tmp_path / "bob.db", http_url=node.http_url) as chat:
+        assert await chat.resume()
+        await trio.sleep(0.5)  # the to-device frame and the backlog arrive before the store is opened
+        await chat.enable_encryption(PASSWORD)
+        reader = Reader(chat)
+        nursery.start_soon(reader.run)
+        assert await reader.until(dm, 1) == ["while you were away"]
+
+
+async def test_big_key_shares_and_backups_fit_the_frame_limit(backing: Backing, nursery: trio.Nursery,
+                                                              tmp_path: Path) -> None:
+    """With a small max_frame_bytes the key shares of a group with many devices and a backup of many keys
+    go in several requests, and nothing closes the connection."""
+    from tests.conftest import make_config, start_node
+    small = (await start_node(nursery, make_config(backing, tmp_path, max_frame_bytes=8192))).node
+    names = [name(p) for p in ("ann", "bob", "cy")]
+    async with contextlib.AsyncExitStack() as stack:
+        devices = [await stack.enter_async_context(device(small, nursery, tmp_path / f"{n}.db", n, signup=True))
+                   for n in names]
+        for i in range(3):  # three more devices each: 12 in all, a share of ~1.3 KB each
+            for n in names:
+                devices.append(await stack.enter_async_context(
+                    device(small, nursery, tmp_path / f"{n}-{i}.db", n, signup=False)))
+        owner = devices[0]
+        recovery = await owner.chat.create_key_backup()
+        others: list[int | str] = [*names[1:]]
+        group = (await owner.chat.create_group("big", others, encrypted=True)).room
+        for i in range(12):
+            await owner.chat.send(group, f"hello {i}")
+        for d in devices[1:]:
+            assert len(await d.until(group, 12)) == 12
+        rooms = [(await owner.chat.create_group(f"r{i}", others[:1], encrypted=True)).room for i in range(25)]
+        for room in rooms:
+            await owner.chat.send(room, "one key each")
+        assert owner.chat.connected
+        async with device(small, nursery, tmp_path / "new.db", names[0], signup=False) as fresh:
+            assert await fresh.chat.restore_key_backup(recovery) >= 26  # a session per room, in pages

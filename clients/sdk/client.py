@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import math
 import uuid
@@ -21,7 +22,7 @@ import trio
 from msgspec import structs
 
 from chatd.clients.sdk.cache import Cache, open_cache
-from chatd.clients.sdk.events import ConnectionChanged, Event, NewMessage, SessionEnded
+from chatd.clients.sdk.events import ConnectionChanged, Event, MessageDecrypted, NewMessage, SessionEnded
 from chatd.clients.sdk.history import History
 from chatd.clients.sdk.link import REQUEST_ERRORS, ClosedForGood, Link, LinkFailed
 from chatd.clients.sdk.media import MediaApi, Upload
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
     from chatd.clients.sdk.crypto import Decrypted, Verification
     from chatd.clients.sdk.e2ee import Encryption
 
+EARLY_KEPT = 1000  # encrypted messages kept from before enable_encryption, to decrypt once it is on
 MEMBER_RACES = 5  # an encrypted send re-shared after this many membership changes under it gives up
 
 Queued = tuple[Event, tuple[int, int] | None]  # an event and the (room, seq) to ack when it is handed over
@@ -67,6 +69,9 @@ class Chat:
         self.encryption: Encryption | None = None  # enable_encryption()
         self.encrypted_rooms: set[int] = set()
         self._settings_known: set[int] = set()  # rooms whose encryption setting this client has seen
+        # before enable_encryption: the to-device frame the server waits on, encrypted messages to read later
+        self._held_to_device: e.ToDevice | None = None
+        self._early: collections.deque[f.Message] = collections.deque(maxlen=EARLY_KEPT)
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -228,10 +233,18 @@ class Chat:
             raise RuntimeError("sign in before enabling encryption")
         path = store if store is not None else self.cache_path.with_suffix(".crypto.sqlite3") if self.cache_path \
             else None  # None: in memory (a client made without open(), in tests)
-        self.encryption = await Encryption.open(self.link, path, self.user_id, welcome.device, password,
-                                                self._emit)
-        await self.encryption.publish()
-        self._nursery.start_soon(self.encryption.watch_pending)
+        encryption = await Encryption.open(self.link, path, self.user_id, welcome.device, password, self._emit)
+        await encryption.publish()
+        self.encryption = encryption
+        held, self._held_to_device = self._held_to_device, None
+        if held is not None:  # it came with the hello, before the store was open: the server waits on its ack
+            await encryption.on_to_device(held)
+        early, self._early = list(self._early), collections.deque(maxlen=EARLY_KEPT)
+        for m in early:
+            found = encryption.on_message(m)
+            if found is not None:
+                self._emit(MessageDecrypted(m, found))
+        self._nursery.start_soon(encryption.watch_pending)
 
     async def _publish_keys(self) -> None:
         if self.encryption is not None:
@@ -283,12 +296,16 @@ class Chat:
             for i, m in enumerate(frame.messages):
                 self._note_encryption(m)
                 decrypted = self.encryption.on_message(m) if self.encryption is not None else None
+                if self.encryption is None and m.kind == "encrypted":
+                    self._early.append(m)
                 self._events_in.send_nowait((NewMessage(m, frame.backlog, decrypted),
                                              (m.room, m.seq) if last[m.room] == i else None))
             return
         if isinstance(frame, e.ToDevice):
-            if self.encryption is not None:  # else left unacked: it waits on the server for encryption
+            if self.encryption is not None:
                 await self.encryption.on_to_device(frame)
+            else:  # kept unacked (the server sends no more until the ack) until enable_encryption reads it
+                self._held_to_device = frame
             return
         if isinstance(frame, e.DevicesChanged) and self.encryption is not None:
             self.encryption.machine.devices_changed(frame.user)
@@ -430,8 +447,13 @@ class Chat:
         return await self.cache.rooms()
 
     async def open_direct(self, user: f.UserRef, encrypted: bool = False) -> f.RoomInfo:
-        """The direct room with `user`; `encrypted`: made end-to-end encrypted if it is made now."""
-        return self._seen((await self.link.call(f.OpenDirect, idempotent=True, user=user, encrypted=encrypted)).room)
+        """The direct room with `user`; `encrypted`: end-to-end encrypted (an existing plain one is turned)."""
+        info = self._seen((await self.link.call(f.OpenDirect, idempotent=True, user=user, encrypted=encrypted)).room)
+        if encrypted and not info.encrypted:
+            with contextlib.suppress(ChatError):  # `conflict`: the other member turned it on just now
+                await self.encrypt_room(info.room)
+            info = await self.get_room(info.room)
+        return info
 
     async def create_group(self, name: str, members: list[f.UserRef] | None = None,
                            encrypted: bool = False) -> f.RoomInfo:

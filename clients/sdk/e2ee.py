@@ -15,12 +15,13 @@ derived from the password) and keeps the device's keys published. From then on:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import trio
 
@@ -34,6 +35,7 @@ from chatd.clients.sdk.crypto import (
     open_store,
 )
 from chatd.clients.sdk.events import MessageDecrypted, UnableToDecrypt, VerificationChanged
+from chatd.clients.sdk.link import REQUEST_ERRORS
 from chatd.clients.ws import ChatError
 from chatd.protocol import e2ee as e
 from chatd.protocol import frames as f
@@ -42,6 +44,7 @@ if TYPE_CHECKING:
     from chatd.clients.sdk.link import Link
 
 log = logging.getLogger("chatd.sdk.e2ee")
+T = TypeVar("T")
 
 ASK_AFTER = 2.0  # seconds a message waits for its key before the backup and my other devices are asked
 GIVE_UP_AFTER = 30.0  # ... and before it is reported unable to decrypt
@@ -58,6 +61,7 @@ class Encryption:
         self.members: dict[int, tuple[list[int], int]] = {}  # room -> (current members, members_seq)
         self.pending: dict[tuple[int, str], list[tuple[f.Message, float]]] = {}  # (room, session) -> waiting
         self.backup_version: int | None = None
+        self.tracked: set[int] = set()  # users whose devices this device fetched: fetched again at reconnect
         self._room_locks: dict[int, trio.Lock] = {}
         self._wake = trio.Event()
 
@@ -70,7 +74,11 @@ class Encryption:
     # ------------------------------------------------------------------ keys
 
     async def publish(self) -> None:
-        """Publish this device's keys (once) and keep its one-time keys topped up (at every connect)."""
+        """Publish this device's keys (once) and keep its one-time keys topped up (at every connect). The device
+        lists of everyone tracked are fetched again before the next send: a `devices_changed` push missed
+        while offline (pushes are best-effort) costs nothing then."""
+        for user in self.tracked:
+            self.machine.devices_changed(user)
         counts: e.KeyCounts = await self._call(e.UploadKeys, device_keys=self.machine.device_keys())
         extra = self.machine.one_time_keys(held_by_server=counts.one_time_keys)
         fallback = None if counts.fallback else self.machine.fallback_key()
@@ -80,6 +88,8 @@ class Encryption:
         await self._backup_up()
 
     async def _refresh(self, users: Iterable[int]) -> None:
+        users = set(users)
+        self.tracked |= users
         stale = self.machine.outdated_users(users)
         if stale:
             found: e.DeviceKeysList = await self._call(e.QueryKeys, users=sorted(set(stale)))
@@ -99,8 +109,25 @@ class Encryption:
         await self._send_to_devices(self.machine.take_outgoing())
 
     async def _send_to_devices(self, messages: list[ToDeviceOut]) -> None:
-        for start in range(0, len(messages), e.MAX_TO_DEVICE):
-            await self._call(e.SendToDevice, txn=str(uuid.uuid4()), messages=messages[start:start + e.MAX_TO_DEVICE])
+        for batch in self._batches(messages, lambda m: len(m.body) + len(m.device) + 32, e.MAX_TO_DEVICE):
+            await self._call(e.SendToDevice, txn=str(uuid.uuid4()), messages=batch)
+
+    def _batches(self, items: list[T], size: Callable[[T], int], most: int) -> Iterator[list[T]]:
+        """`items` in requests that fit the server's frame limit (welcome.max_frame_bytes, with room to spare)
+        and its count limit `most`: a big group's key shares or a big backup go in several requests."""
+        welcome = self.link.welcome
+        budget = (welcome.max_frame_bytes if welcome else 65536) * 3 // 4
+        batch: list[T] = []
+        used = 0
+        for item in items:
+            cost = size(item)
+            if batch and (used + cost > budget or len(batch) == most):
+                yield batch
+                batch, used = [], 0
+            batch.append(item)
+            used += cost
+        if batch:
+            yield batch
 
     # ------------------------------------------------------------------ sending
 
@@ -147,14 +174,26 @@ class Encryption:
                 flow = self.machine.verification(txn) if isinstance(txn, str) else None
                 if flow is not None:
                     self.emit(VerificationChanged(flow))
-        await self._send_to_devices(self.machine.take_outgoing())
+        # what the engine answers (SAS steps, dummies, forwarded keys) is best-effort: the keys this frame
+        # brought are in the store already, so the ack goes even when a refusal stops the rest
+        with self._refusals_logged("answering to-device messages"):
+            await self._send_to_devices(self.machine.take_outgoing())
         await self.link.send_quietly(e.AckToDevice(upto=frame.messages[-1].id))
-        if any('"type":0' in m.body for m in frame.messages):  # a pre-key message used a one-time key
-            await self.publish()
-        elif keys_came:
-            await self._backup_up()
-        if keys_came:
-            await self.retry_pending()
+        with self._refusals_logged("after to-device messages"):
+            if any('"type":0' in m.body for m in frame.messages):  # a pre-key message used a one-time key
+                await self.publish()
+            elif keys_came:
+                await self._backup_up()
+            if keys_came:
+                await self.retry_pending()
+
+    @contextlib.contextmanager
+    def _refusals_logged(self, what: str) -> Iterator[None]:
+        """A refusal here must not end the connection (this runs in the push loop): log it and go on."""
+        try:
+            yield
+        except REQUEST_ERRORS as exc:
+            log.warning("%s: %s", what, exc)
 
     async def _decrypt_to_device(self, message: e.ToDeviceIn) -> dict[str, Any] | None:
         try:
@@ -220,24 +259,33 @@ class Encryption:
                 del self.pending[key]
 
     async def watch_pending(self) -> None:
-        """Runs while connected: a message waiting ASK_AFTER for its key asks the backup and my other devices;
-        one still waiting GIVE_UP_AFTER is reported unable to decrypt (and still decrypts if a key comes)."""
+        """Runs while encryption is on. A key a message has waited ASK_AFTER for is asked of the backup and my
+        other devices (once per session); a message still waiting GIVE_UP_AFTER is reported unable to decrypt
+        (once; it still becomes a MessageDecrypted if its key comes later)."""
         asked: set[tuple[int, str]] = set()
+        reported: set[tuple[int, int]] = set()
         while True:
-            oldest = min((since for waiting in self.pending.values() for _, since in waiting), default=math.inf)
-            with trio.move_on_at(min(oldest + ASK_AFTER, oldest + GIVE_UP_AFTER)):
+            now = trio.current_time()
+            deadlines = [since + (GIVE_UP_AFTER if key in asked else ASK_AFTER)
+                         for key, waiting in self.pending.items() for m, since in waiting
+                         if (m.room, m.seq) not in reported]
+            with trio.move_on_at(min(deadlines, default=math.inf)):
                 await self._wake.wait()
             self._wake = trio.Event()
-            await self.retry_pending()
             now = trio.current_time()
-            for (room, session), waiting in list(self.pending.items()):
-                if (room, session) not in asked and now - waiting[0][1] >= ASK_AFTER:
-                    asked.add((room, session))
-                    await self._ask_for(room, waiting[0][0])
+            for key, waiting in list(self.pending.items()):
+                if key not in asked and now - waiting[0][1] >= ASK_AFTER:
+                    asked.add(key)
+                    with self._refusals_logged("asking for a missing key"):
+                        await self._ask_for(key[0], waiting[0][0])
+            with self._refusals_logged("retrying messages that wait for keys"):
+                await self.retry_pending()
+            now = trio.current_time()
+            for key, waiting in self.pending.items():
                 for message, since in waiting:
-                    if now - since >= GIVE_UP_AFTER:
+                    if key in asked and now - since >= GIVE_UP_AFTER and (message.room, message.seq) not in reported:
+                        reported.add((message.room, message.seq))
                         self.emit(UnableToDecrypt(message))
-            await self.retry_pending()
 
     async def _ask_for(self, room: int, message: f.Message) -> None:
         assert message.encrypted is not None
@@ -284,12 +332,21 @@ class Encryption:
         return imported
 
     async def _version(self) -> int | None:
-        if self.backup_version is None:
+        """The current backup's version, if the recovery key this device knows opens it. A backup replaced
+        under another recovery key (made on another device) is never written with the old key: the key is
+        forgotten and this device stops backing up until the user types the new one (restore_backup)."""
+        if self.backup_version is None and self.machine.has_recovery_key:
             try:
-                self.backup_version = (await self._call(e.GetBackup)).version
+                backup: e.Backup = await self._call(e.GetBackup)
             except ChatError as exc:
                 if exc.code != "not_found":
                     raise
+                return None
+            if not self.machine.backup_opens(backup.auth):
+                log.warning("the key backup was replaced under another recovery key: not backing up to it")
+                self.machine.forget_recovery_key()
+                return None
+            self.backup_version = backup.version
         return self.backup_version
 
     async def _backup_up(self) -> None:
@@ -297,8 +354,17 @@ class Encryption:
         if not self.machine.has_recovery_key or await self._version() is None:
             return
         while entries := self.machine.backup_entries():
-            await self._call(e.PutBackupKeys, version=self.backup_version, keys=entries)
-            self.machine.mark_backed_up(entries)
+            for batch in self._batches(entries, lambda k: len(k.data) + len(k.session_id) + 32, e.MAX_BACKUP_PAGE):
+                try:
+                    await self._call(e.PutBackupKeys, version=self.backup_version, keys=batch)
+                except ChatError as exc:
+                    if exc.code not in ("conflict", "not_found"):
+                        raise
+                    self.backup_version = None  # replaced or deleted: look again (and check it is still ours)
+                    if await self._version() is None:
+                        return
+                    break
+                self.machine.mark_backed_up(batch)
 
     # ------------------------------------------------------------------ verification
 

@@ -484,6 +484,15 @@ class CryptoMachine:
         saved = self.store.get("meta", "", "recovery_key")
         return None if saved is None else b64decode(saved)
 
+    def backup_opens(self, auth: str) -> bool:
+        """Whether the recovery key this device knows opens the backup whose `auth` the server holds now."""
+        key = self._recovery_key()
+        return key is not None and bk.matches_auth(key, auth)
+
+    def forget_recovery_key(self) -> None:
+        """The backup was replaced by one under another recovery key: stop writing to it with this one."""
+        self.store.delete("meta", "", "recovery_key")
+
     def _reset_backed_up(self) -> None:
         for known in self.groups.all():
             known.backed_up = False
