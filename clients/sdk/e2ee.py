@@ -163,7 +163,10 @@ class Encryption:
     async def on_to_device(self, frame: e.ToDevice) -> None:
         """Decrypt and act on each message, send what the engine answers, then ack (the store has them)."""
         keys_came = False
+        done = self.machine.store.get("meta", "", "to_device_done") or 0
         for message in frame.messages:
+            if message.id <= done:  # sent again after a reconnect before our ack: already in the store
+                continue
             plain = await self._decrypt_to_device(message)
             if plain is None:
                 continue
@@ -176,6 +179,7 @@ class Encryption:
                     self.emit(VerificationChanged(flow))
         # what the engine answers (SAS steps, dummies, forwarded keys) is best-effort: the keys this frame
         # brought are in the store already, so the ack goes even when a refusal stops the rest
+        self.machine.store.put("meta", "", "to_device_done", max(done, frame.messages[-1].id))
         with self._refusals_logged("answering to-device messages"):
             await self._send_to_devices(self.machine.take_outgoing())
         await self.link.send_quietly(e.AckToDevice(upto=frame.messages[-1].id))

@@ -280,13 +280,19 @@ class CryptoMachine:
         it is dropped (forged, not for this device, or undecryptable: then the session is marked wedged and
         `needs_claim` names the device). Raises UnknownDevice, consuming nothing, when the sender's keys
         are not known yet."""
+        with self.store.transaction():  # the ratcheted session and what the message brought: both or neither
+            return self._decrypt_to_device(sender, sender_device, body)
+
+    def _decrypt_to_device(self, sender: int, sender_device: str, body: str) -> dict[str, Any] | None:
         envelope = parse_json(body, OlmEnvelope)
         if envelope is None or envelope.algorithm != OLM_ALGORITHM:
             return None
         record = self.devices.get(sender, sender_device)
         if record is None:
             raise UnknownDevice(sender, sender_device)
-        if not record.usable or envelope.sender_key != record.identity_key:
+        # a device signed out since (not `active`) is still believed for what it sent before: the server
+        # refuses sends from a signed-out device, so this was stored while it was signed in
+        if record.changed is not None or envelope.sender_key != record.identity_key:
             log.warning("crypto: to-device message from %s/%s with a key it did not publish: dropped",
                         sender, sender_device)
             return None
@@ -407,8 +413,8 @@ class CryptoMachine:
         enc = as_record(encrypted, Encrypted)
         if enc is None or enc.algorithm != MEGOLM_ALGORITHM:
             return None
-        known = self.groups.get(room, enc.session_id)
-        if known is None or known.sender_key != enc.sender_key:
+        known = self.groups.get(room, enc.session_id, enc.sender_key)
+        if known is None:
             return None
         session = self.groups.session(known)
         try:
@@ -453,12 +459,9 @@ class CryptoMachine:
             index = vodozemac.MegolmMessage.from_base64(enc.ciphertext).message_index()
         except ValueError:
             return None
-        known = self.groups.get(room, enc.session_id)
-        if known is not None:
-            if known.sender_key != enc.sender_key:
-                return None
-            if self.groups.session(known).first_known_index <= index:
-                return None
+        known = self.groups.get(room, enc.session_id, enc.sender_key)
+        if known is not None and self.groups.session(known).first_known_index <= index:
+            return None
         return KeyRequest(room, enc.session_id, enc.sender_key)
 
     def request_key(self, missing: KeyRequest) -> list[ToDeviceOut]:
@@ -472,8 +475,9 @@ class CryptoMachine:
         room, session_id = content.get("room"), content.get("session_id")
         if not isinstance(room, int) or not isinstance(session_id, str):
             return
-        known = self.groups.get(room, session_id)
-        if known is None or known.sender_key != content.get("sender_key"):
+        sender_key = content.get("sender_key")
+        known = self.groups.get(room, session_id, sender_key) if isinstance(sender_key, str) else None
+        if known is None:
             return
         forward = self.groups.export(known)
         if forward is not None:
@@ -538,9 +542,9 @@ class CryptoMachine:
 
     def mark_backed_up(self, entries: Iterable[BackupEntry]) -> None:
         with self.store.transaction():
-            for entry in entries:
-                known = self.groups.get(entry.room, entry.session_id)
-                if known is not None:
+            done = {(entry.room, entry.session_id) for entry in entries}
+            for known in self.groups.all():
+                if (known.room, known.session_id) in done:
                     known.backed_up = True
                     self.groups.put(known)
 

@@ -1,10 +1,12 @@
 """The Megolm keys a device holds for reading rooms (inbound group sessions), in the crypto store.
 
-One record per (room, session id), whatever brought it: a `room_key` from the sender (`origin` is then the
-sending device, known for sure), a `forwarded_room_key` from an own device or a backup entry (`forwarded`:
-the sender is only known by its identity key). A key for a session that is already held is kept only if it
-reaches further back (a lower first known index) and names the same sender key: a second sender claiming a
-session is ignored.
+One record per (room, sender key, session id), whatever brought it: a `room_key` from the sender (`origin`
+is then the sending device, known for sure), a `forwarded_room_key` from an own device or a backup entry
+(`forwarded`: the sender is only known by its identity key). A key for a session already held under the
+same sender key is kept only if it reaches further back (a lower first known index). The sender key is
+part of the name: a member who forwards someone else's session under their own key first stores a record
+of their own, and the real sender's key, coming later, is still kept (and is what that sender's messages,
+which name the real sender key, are decrypted with).
 """
 
 from __future__ import annotations
@@ -36,12 +38,12 @@ class GroupKeys:
         self.store = store
         self._key = store.pickle_key
 
-    def get(self, room: int, session_id: str) -> InboundKey | None:
-        value = self.store.get("inbound", str(room), session_id)
+    def get(self, room: int, session_id: str, sender_key: str) -> InboundKey | None:
+        value = self.store.get("inbound", str(room), f"{sender_key}:{session_id}")
         return InboundKey(**value) if isinstance(value, dict) else None
 
     def put(self, key: InboundKey) -> None:
-        self.store.put("inbound", str(key.room), key.session_id, asdict(key))
+        self.store.put("inbound", str(key.room), f"{key.sender_key}:{key.session_id}", asdict(key))
 
     def all(self) -> list[InboundKey]:
         return [InboundKey(**v) for v in self.store.values("inbound") if isinstance(v, dict)]
@@ -52,11 +54,8 @@ class GroupKeys:
     def keep(self, room: int, session: vodozemac.InboundGroupSession, sender_key: str,
              origin: tuple[int, str] | None, *, forwarded: bool, backed_up: bool = False) -> bool:
         """Keep `session` for `room` unless a copy reaching as far back is held; False if not kept."""
-        known = self.get(room, session.session_id)
+        known = self.get(room, session.session_id, sender_key)
         if known is not None:
-            if known.sender_key != sender_key:
-                log.warning("crypto: a key for session %s claims another sender: ignored", session.session_id)
-                return False
             if self.session(known).first_known_index <= session.first_known_index:
                 return False
             if origin is None and known.origin:
