@@ -220,3 +220,20 @@ async def test_big_key_shares_and_backups_fit_the_frame_limit(backing: Backing, 
         assert owner.chat.connected
         async with device(small, nursery, tmp_path / "new.db", names[0], signup=False) as fresh:
             assert await fresh.chat.restore_key_backup(recovery) >= 26  # a session per room, in pages
+
+
+async def test_a_file_in_an_encrypted_chat_reaches_the_server_only_as_ciphertext(node: Node, nursery: trio.Nursery,
+                                                                                tmp_path: Path) -> None:
+    ann_name, bob_name = name("ann"), name("bob")
+    photo = b"\x89PNG\r\n\x1a\n" + uuid.uuid4().bytes * 64
+    async with device(node, nursery, tmp_path / "ann.db", ann_name, signup=True) as ann, \
+            device(node, nursery, tmp_path / "bob.db", bob_name, signup=True) as bob:
+        dm = (await ann.chat.open_direct(bob_name, encrypted=True)).room
+        upload, sent = await ann.chat.send_file(dm, photo, caption="the cat", filename="cat.png")
+        assert upload.mime == "application/octet-stream" and upload.filename is None  # nothing said in clear
+        assert bob.chat.media is not None and await bob.chat.media.download(upload.id) != photo
+        assert await bob.until(dm, 1) == ["the cat"]
+        [message] = [m for m in (await bob.chat.history(dm)) if m.seq == sent.seq]
+        found = await bob.chat.decrypt(message)
+        assert found is not None and found.content["kind"] == "image" and found.content["media"]["name"] == "cat.png"
+        assert await bob.chat.download_file(found) == photo

@@ -13,6 +13,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import math
+import mimetypes
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -353,9 +354,42 @@ class Chat:
         """Upload a file over HTTP, then send an image/video/audio/file message referring to it."""
         if self.media is None:
             raise RuntimeError("this client was opened without http_url")
+        if room not in self._settings_known:
+            await self.get_room(room)
+        if room in self.encrypted_rooms:
+            return await self._send_encrypted_file(room, source, caption, filename)
         upload = await self.media.upload(source, filename)
         sent = await self._send(room, caption, upload.kind, upload.ref(), upload.shown(), None, None)
         return upload, sent
+
+    async def _send_encrypted_file(self, room: int, source: bytes | Path, caption: str,
+                                   filename: str | None) -> tuple[Upload, f.Sent]:
+        """Encrypt the file here (the server gets ciphertext with no name and no type), upload it, and send its
+        key, type and name inside the Megolm message (docs/e2ee.md §3)."""
+        from chatd.clients.sdk.crypto.attachment import encrypt_file
+
+        assert self.media is not None
+        if isinstance(source, Path):
+            filename = filename or source.name
+            source = await trio.Path(source).read_bytes()
+        name = filename or "file"
+        mime = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        kind = next((k for k in ("image", "video", "audio") if mime.startswith(f"{k}/")), "file")
+        ciphertext, keys = encrypt_file(source)
+        upload = await self.media.upload(ciphertext)
+        media = {"id": upload.id, **keys, "mime": mime, "name": name, "size": len(source)}
+        sent = await self._send_encrypted(room, str(uuid.uuid4()), {"kind": kind, "body": caption, "media": media},
+                                          None, f.MediaRef(id=upload.id))
+        return upload, sent
+
+    async def download_file(self, decrypted: Decrypted) -> bytes:
+        """The bytes of the file an encrypted message carries (downloaded, checked and decrypted here)."""
+        from chatd.clients.sdk.crypto.attachment import decrypt_file
+
+        media = decrypted.content.get("media")
+        if self.media is None or not isinstance(media, dict):
+            raise ValueError("this message carries no file")
+        return decrypt_file(await self.media.download(str(media["id"])), media)
 
     async def _send(self, room: int, body: str, kind: MessageKind, media: f.MediaRef | None,
                     shown: f.Media | None, client_id: str | None, reply_to: int | None) -> f.Sent:
@@ -364,7 +398,7 @@ class Chat:
             await self.get_room(room)
         if room in self.encrypted_rooms:
             content = {"kind": kind, "body": body, **({"reply_to": reply_to} if reply_to else {})}
-            return await self._send_encrypted(room, client_id, content, reply_to)
+            return await self._send_encrypted(room, client_id, content, reply_to, None)
         sent = await self.link.call(f.Send, idempotent=True, room=room, client_id=client_id, body=body,
                                     kind=kind, media=media, reply_to=reply_to)
         await self.cache.store([f.Message(room=room, seq=sent.seq, ts=sent.ts, kind=kind, sender=self.user_id,
@@ -372,7 +406,7 @@ class Chat:
         return sent
 
     async def _send_encrypted(self, room: int, client_id: str, content: dict[str, Any],
-                              reply_to: int | None) -> f.Sent:
+                              reply_to: int | None, media: f.MediaRef | None) -> f.Sent:
         """Encrypt for the room's members and send; when the members changed meanwhile (the server says
         `conflict`), share a key with the new members and send again, with the same client id."""
         crypto = self._crypto()
@@ -381,7 +415,7 @@ class Chat:
             try:
                 sent: f.Sent = await self.link.call(f.Send, idempotent=True, room=room, client_id=client_id,
                                                     kind="encrypted", encrypted=encrypted, reply_to=reply_to,
-                                                    members_seq=members_seq)
+                                                    members_seq=members_seq, media=media)
             except ChatError as exc:
                 if exc.code != "conflict":
                     raise
