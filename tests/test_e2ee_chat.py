@@ -14,7 +14,7 @@ import asyncpg
 import trio
 
 from chatd.clients.sdk import Chat
-from chatd.clients.sdk.events import MessageDecrypted, NewMessage, UnableToDecrypt, VerificationChanged
+from chatd.clients.sdk.events import DevicesAdded, MessageDecrypted, NewMessage, UnableToDecrypt, VerificationChanged
 from chatd.node import Node
 from chatd.protocol import frames as f
 from tests.conftest import PASSWORD, Backing
@@ -28,6 +28,7 @@ class Reader:
         self.read: dict[int, list[str]] = {}
         self.undecryptable: list[int] = []
         self.flows: list[VerificationChanged] = []
+        self.new_devices: list[DevicesAdded] = []
         self.changed = trio.Event()
 
     async def run(self) -> None:
@@ -38,6 +39,8 @@ class Reader:
                 self.undecryptable.append(event.message.seq)
             elif isinstance(event, VerificationChanged):
                 self.flows.append(event)
+            elif isinstance(event, DevicesAdded):
+                self.new_devices.append(event)
             self.changed.set()
             self.changed = trio.Event()
 
@@ -121,6 +124,9 @@ async def test_a_new_device_reads_history_from_the_key_backup(node: Node, nurser
             history = await laptop.chat.history(dm)
             readable = [await laptop.chat.decrypt(m) for m in history if m.kind == "encrypted"]
             assert [d.content["body"] for d in readable if d] == ["before the new laptop"]
+            await bob.chat.send(dm, "hello laptop")  # bob fetches ann's devices again: a new one is shown
+            assert [(d.user, d.devices) for d in bob.new_devices] == \
+                [(ann.chat.user_id, [laptop.chat.link.welcome.device if laptop.chat.link.welcome else ""])]
 
 
 async def test_two_users_verify_each_others_device_by_emoji(node: Node, nursery: trio.Nursery,

@@ -4,6 +4,7 @@ with a local SQLite cache of messages, cursors, rooms and profiles. See clients/
 from chatd.clients.sdk.client import Chat, invite_code
 from chatd.clients.sdk.events import (
     ConnectionChanged,
+    DevicesAdded,
     Event,
     MessageDecrypted,
     NewMessage,
@@ -15,6 +16,6 @@ from chatd.clients.sdk.link import REQUEST_ERRORS
 from chatd.clients.sdk.qr import QrLogin, start_qr_login, wait_for_approval
 from chatd.clients.ws import ChatError
 
-__all__ = ["REQUEST_ERRORS", "Chat", "ChatError", "ConnectionChanged", "Event", "MessageDecrypted", "NewMessage",
-           "QrLogin", "SessionEnded", "UnableToDecrypt", "VerificationChanged", "invite_code", "start_qr_login",
-           "wait_for_approval"]
+__all__ = ["REQUEST_ERRORS", "Chat", "ChatError", "ConnectionChanged", "DevicesAdded", "Event", "MessageDecrypted",
+           "NewMessage", "QrLogin", "SessionEnded", "UnableToDecrypt", "VerificationChanged", "invite_code",
+           "start_qr_login", "wait_for_approval"]

@@ -34,7 +34,7 @@ from chatd.clients.sdk.crypto import (
     Verification,
     open_store,
 )
-from chatd.clients.sdk.events import MessageDecrypted, UnableToDecrypt, VerificationChanged
+from chatd.clients.sdk.events import DevicesAdded, MessageDecrypted, UnableToDecrypt, VerificationChanged
 from chatd.clients.sdk.link import REQUEST_ERRORS
 from chatd.clients.ws import ChatError
 from chatd.protocol import e2ee as e
@@ -89,6 +89,7 @@ class Encryption:
 
     async def _refresh(self, users: Iterable[int]) -> None:
         users = set(users)
+        known_before = self.tracked & users
         self.tracked |= users
         stale = self.machine.outdated_users(users)
         if stale:
@@ -97,6 +98,8 @@ class Encryption:
                 update = self.machine.update_devices(user, [d for d in found.devices if d.user == user])
                 for changed in update.changed:
                     self.emit(changed)  # an identity key changed: shown loudly, never encrypted to
+                if user in known_before and update.added:
+                    self.emit(DevicesAdded(user, [device for _, device in update.added]))
 
     async def _sessions_with(self, users: Iterable[int]) -> None:
         users = list(users)

@@ -37,6 +37,15 @@ class UnableToDecrypt:
 
 
 @dataclass(frozen=True)
+class DevicesAdded:
+    """A user this device already knew signed in a new device (or the server claims so: device keys are
+    self-signed). Show it; verify it (SAS) before trusting it (docs/security.md)."""
+
+    user: int
+    devices: list[str]
+
+
+@dataclass(frozen=True)
 class VerificationChanged:
     """A SAS verification moved on (`flow.state`; `flow.emoji` to compare once it is "showing")."""
 
@@ -68,4 +77,4 @@ class SessionEnded:
 
 
 Event: TypeAlias = ("NewMessage | MessageDecrypted | UnableToDecrypt | VerificationChanged | IdentityChanged"
-                    " | ConnectionChanged | SessionEnded | f.Frame")
+                    " | DevicesAdded | ConnectionChanged | SessionEnded | f.Frame")
