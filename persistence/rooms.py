@@ -116,11 +116,13 @@ class RoomQueries:
                                       " encrypted FROM rooms WHERE id = $1", room_id)
             if room is None:
                 return None
+            # first: a change between the two reads then gives a list newer than its seq (a harmless
+            # `conflict` at the next encrypted send), never an old list under a new seq
+            members_seq = await con.fetchval(
+                "SELECT max(greatest(joined_seq, COALESCE(left_seq, 0))) FROM room_members WHERE room_id = $1", room_id)
             rows = await con.fetch(
                 "SELECT u.id, u.username, rm.role FROM room_members rm JOIN users u ON u.id = rm.user_id"
                 " WHERE rm.room_id = $1 AND rm.left_seq IS NULL ORDER BY rm.joined_seq, u.id", room_id)
-            members_seq = await con.fetchval(
-                "SELECT max(greatest(joined_seq, COALESCE(left_seq, 0))) FROM room_members WHERE room_id = $1", room_id)
         return RoomInfo(room=room["id"], kind=room["kind"], name=room["name"],
                         history_visibility=room["history_visibility"], last_seq=room["last_seq"],
                         description=room["description"], icon=room["icon"], encrypted=room["encrypted"],

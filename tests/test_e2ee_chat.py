@@ -242,4 +242,4 @@ async def test_a_file_in_an_encrypted_chat_reaches_the_server_only_as_ciphertext
         [message] = [m for m in (await bob.chat.history(dm)) if m.seq == sent.seq]
         found = await bob.chat.decrypt(message)
         assert found is not None and found.content["kind"] == "image" and found.content["media"]["name"] == "cat.png"
-        assert await bob.chat.download_file(found) == photo
+        assert await bob.chat.download_file(message, found) == photo

@@ -263,6 +263,27 @@ async def test_concurrent_senders_to_one_device_lose_nothing_and_keep_per_sender
         assert mine == sorted(mine, key=lambda x: tuple(map(int, x.split(":"))))
 
 
+async def test_a_device_that_never_reads_is_skipped_not_waited_on(people: People,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """A forgotten phone fills up: what is sent to it beyond the cap is skipped, and the sender goes on."""
+    import chatd.persistence.e2ee as queries
+    monkeypatch.setattr(queries, "MAX_INBOX", 3)
+    a, b, _ = await dm(people)
+    raw = await people.raw()
+    auth = await raw.call(f.Login, username=b.person.username, password=PASSWORD, device="phone")
+    phone = (await raw.hello(auth.access_token)).device
+    await raw.disconnect()
+    for i in range(5):
+        await a.client.call(e.SendToDevice, txn=str(uuid.uuid4()),
+                            messages=[{"user": b.person.user_id, "device": phone, "body": f"share {i}"}])
+    back = await people.raw()
+    await back.hello(auth.access_token)
+    frame = await next_to_device(back)
+    assert [m.body for m in frame.messages] == ["share 0", "share 1", "share 2"]
+    await back.send_frame(e.AckToDevice(upto=frame.messages[-1].id))
+    await nothing_of(back, e.ToDevice)
+
+
 async def test_to_device_to_strangers_and_signed_out_devices_is_skipped(people: People) -> None:
     a, b, room = await dm(people)
     eve = await keyed(people, await people.signup("eve"))

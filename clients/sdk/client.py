@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import logging
 import math
 import mimetypes
 import uuid
@@ -42,7 +43,9 @@ if TYPE_CHECKING:
     from chatd.clients.sdk.e2ee import Encryption
 
 EARLY_KEPT = 1000  # encrypted messages kept from before enable_encryption, to decrypt once it is on
+log = logging.getLogger("chatd.sdk")
 MEMBER_RACES = 5  # an encrypted send re-shared after this many membership changes under it gives up
+MEMBERS_CHANGED = "the members of room"  # the start of the server's refusal of a stale members_seq
 
 Queued = tuple[Event, tuple[int, int] | None]  # an event and the (room, seq) to ack when it is handed over
 
@@ -70,8 +73,11 @@ class Chat:
         self.encryption: Encryption | None = None  # enable_encryption()
         self.encrypted_rooms: set[int] = set()
         self._settings_known: set[int] = set()  # rooms whose encryption setting this client has seen
-        # before enable_encryption: the to-device frame the server waits on, encrypted messages to read later
-        self._held_to_device: e.ToDevice | None = None
+        # to-device frames go to their own task (handling them makes requests, which must not wait in the push
+        # loop); it starts once encryption is on (until then the server waits on the first frame's ack)
+        self._to_device_in, self._to_device_out = trio.open_memory_channel[e.ToDevice](math.inf)
+        self._encryption_on = trio.Event()
+        # encrypted messages that came before enable_encryption, to read once it is on
         self._early: collections.deque[f.Message] = collections.deque(maxlen=EARLY_KEPT)
 
     @classmethod
@@ -84,6 +90,7 @@ class Chat:
                 trio.open_nursery() as nursery:
             chat = cls(nursery, cache, url, http_url, **options)
             chat.cache_path = Path(cache_path)
+            nursery.start_soon(chat._to_device_worker)
             chat.tokens.restore(await cache.get_meta("tokens"))
             try:
                 yield chat
@@ -237,15 +244,24 @@ class Chat:
         encryption = await Encryption.open(self.link, path, self.user_id, welcome.device, password, self._emit)
         await encryption.publish()
         self.encryption = encryption
-        held, self._held_to_device = self._held_to_device, None
-        if held is not None:  # it came with the hello, before the store was open: the server waits on its ack
-            await encryption.on_to_device(held)
+        self._encryption_on.set()  # the to-device frames held so far go now
         early, self._early = list(self._early), collections.deque(maxlen=EARLY_KEPT)
         for m in early:
             found = encryption.on_message(m)
             if found is not None:
                 self._emit(MessageDecrypted(m, found))
         self._nursery.start_soon(encryption.watch_pending)
+
+    async def _to_device_worker(self) -> None:
+        """Hand each to-device frame to the encryption, in order, once it is on. A frame sent again after a
+        reconnect is handled once (Encryption skips what it has handled)."""
+        async for frame in self._to_device_out:
+            await self._encryption_on.wait()
+            assert self.encryption is not None
+            try:
+                await self.encryption.on_to_device(frame)
+            except REQUEST_ERRORS as exc:  # not acked: the server sends it again at the next connection
+                log.warning("to-device messages left for the next connection: %s", exc)
 
     async def _publish_keys(self) -> None:
         if self.encryption is not None:
@@ -303,10 +319,7 @@ class Chat:
                                              (m.room, m.seq) if last[m.room] == i else None))
             return
         if isinstance(frame, e.ToDevice):
-            if self.encryption is not None:
-                await self.encryption.on_to_device(frame)
-            else:  # kept unacked (the server sends no more until the ack) until enable_encryption reads it
-                self._held_to_device = frame
+            self._to_device_in.send_nowait(frame)  # one at a time: the server sends the next after our ack
             return
         if isinstance(frame, e.DevicesChanged) and self.encryption is not None:
             self.encryption.machine.devices_changed(frame.user)
@@ -382,13 +395,16 @@ class Chat:
                                           None, f.MediaRef(id=upload.id))
         return upload, sent
 
-    async def download_file(self, decrypted: Decrypted) -> bytes:
-        """The bytes of the file an encrypted message carries (downloaded, checked and decrypted here)."""
+    async def download_file(self, message: f.Message, decrypted: Decrypted) -> bytes:
+        """The bytes of the file an encrypted `message` carries (downloaded, checked and decrypted here);
+        `decrypted`: what `decrypt(message)` gave."""
         from chatd.clients.sdk.crypto.attachment import decrypt_file
 
         media = decrypted.content.get("media")
         if self.media is None or not isinstance(media, dict):
             raise ValueError("this message carries no file")
+        if message.media is None or message.media.id != media.get("id"):
+            raise ValueError("the file named inside the message is not the one it carries")
         return decrypt_file(await self.media.download(str(media["id"])), media)
 
     async def _send(self, room: int, body: str, kind: MessageKind, media: f.MediaRef | None,
@@ -410,16 +426,17 @@ class Chat:
         """Encrypt for the room's members and send; when the members changed meanwhile (the server says
         `conflict`), share a key with the new members and send again, with the same client id."""
         crypto = self._crypto()
-        for _ in range(MEMBER_RACES):
+        for attempt in range(MEMBER_RACES):
             encrypted, members_seq = await crypto.encrypt(room, content)
             try:
                 sent: f.Sent = await self.link.call(f.Send, idempotent=True, room=room, client_id=client_id,
                                                     kind="encrypted", encrypted=encrypted, reply_to=reply_to,
                                                     members_seq=members_seq, media=media)
             except ChatError as exc:
-                if exc.code != "conflict":
+                if exc.code != "conflict" or not exc.error.message.startswith(MEMBERS_CHANGED):
                     raise
                 crypto.stale(room)
+                await trio.sleep(0.05 * attempt)  # members changing under us: a moment for the news to settle
                 continue
             await self.cache.store([f.Message(room=room, seq=sent.seq, ts=sent.ts, kind="encrypted",
                                               sender=self.user_id, client_id=sent.client_id, body="",

@@ -61,7 +61,6 @@ class Encryption:
         self.members: dict[int, tuple[list[int], int]] = {}  # room -> (current members, members_seq)
         self.pending: dict[tuple[int, str], list[tuple[f.Message, float]]] = {}  # (room, session) -> waiting
         self.backup_version: int | None = None
-        self.tracked: set[int] = set()  # users whose devices this device fetched: fetched again at reconnect
         self._room_locks: dict[int, trio.Lock] = {}
         self._wake = trio.Event()
 
@@ -75,10 +74,9 @@ class Encryption:
 
     async def publish(self) -> None:
         """Publish this device's keys (once) and keep its one-time keys topped up (at every connect). The device
-        lists of everyone tracked are fetched again before the next send: a `devices_changed` push missed
-        while offline (pushes are best-effort) costs nothing then."""
-        for user in self.tracked:
-            self.machine.devices_changed(user)
+        lists of everyone known are fetched again before the next send: a `devices_changed` push missed
+        while offline or while this program was not running (pushes are best-effort) costs nothing then."""
+        self.machine.forget_fetched()
         counts: e.KeyCounts = await self._call(e.UploadKeys, device_keys=self.machine.device_keys())
         extra = self.machine.one_time_keys(held_by_server=counts.one_time_keys)
         fallback = None if counts.fallback else self.machine.fallback_key()
@@ -89,8 +87,7 @@ class Encryption:
 
     async def _refresh(self, users: Iterable[int]) -> None:
         users = set(users)
-        known_before = self.tracked & users
-        self.tracked |= users
+        known_before = {u for u in users if self.machine.devices.of(u)}
         stale = self.machine.outdated_users(users)
         if stale:
             found: e.DeviceKeysList = await self._call(e.QueryKeys, users=sorted(set(stale)))
@@ -104,10 +101,9 @@ class Encryption:
     async def _sessions_with(self, users: Iterable[int]) -> None:
         users = list(users)
         await self._refresh(users)
-        need = self.machine.needs_claim(users)
-        if need:
-            claimed: e.ClaimedKeys = await self._call(
-                e.ClaimKeys, devices=[e.DeviceRef(user=u, device=d) for u, d in need])
+        need = [e.DeviceRef(user=u, device=d) for u, d in self.machine.needs_claim(users)]
+        for batch in self._batches(need, lambda _: 64, 1000):
+            claimed: e.ClaimedKeys = await self._call(e.ClaimKeys, devices=batch)
             self.machine.add_claimed(claimed.keys)
         await self._send_to_devices(self.machine.take_outgoing())
 
@@ -148,6 +144,7 @@ class Encryption:
             except BaseException:
                 self.machine.rotate(room)  # some devices may not have this session's key: never use it again
                 raise
+            self.machine.confirm_shared(room)
         await self._backup_up()
         return encrypted, members_seq
 
@@ -164,12 +161,10 @@ class Encryption:
     # ------------------------------------------------------------------ receiving
 
     async def on_to_device(self, frame: e.ToDevice) -> None:
-        """Decrypt and act on each message, send what the engine answers, then ack (the store has them)."""
+        """Decrypt and act on each message, send what the engine answers, then ack (the store has them).
+        Runs in one task (Chat's to-device worker), one frame at a time: the server sends the next after the ack."""
         keys_came = False
-        done = self.machine.store.get("meta", "", "to_device_done") or 0
         for message in frame.messages:
-            if message.id <= done:  # sent again after a reconnect before our ack: already in the store
-                continue
             plain = await self._decrypt_to_device(message)
             if plain is None:
                 continue
@@ -182,7 +177,6 @@ class Encryption:
                     self.emit(VerificationChanged(flow))
         # what the engine answers (SAS steps, dummies, forwarded keys) is best-effort: the keys this frame
         # brought are in the store already, so the ack goes even when a refusal stops the rest
-        self.machine.store.put("meta", "", "to_device_done", max(done, frame.messages[-1].id))
         with self._refusals_logged("answering to-device messages"):
             await self._send_to_devices(self.machine.take_outgoing())
         await self.link.send_quietly(e.AckToDevice(upto=frame.messages[-1].id))
@@ -203,16 +197,33 @@ class Encryption:
             log.warning("%s: %s", what, exc)
 
     async def _decrypt_to_device(self, message: e.ToDeviceIn) -> dict[str, Any] | None:
+        """Decrypt one message once: whether it was handled is kept in the same store transaction as what it
+        brought, so one sent again (after a reconnect before our ack, or a crash) is skipped, not decrypted
+        twice (which would break a healthy Olm session)."""
         try:
-            return self.machine.decrypt_to_device(message.sender, message.sender_device, message.body)
-        except UnknownDevice:
+            return self._decrypt_once(message)
+        except UnknownDevice:  # nothing consumed: fetch the sender's devices and try again
             self.machine.devices_changed(message.sender)
-            await self._refresh([message.sender])
+            with self._refusals_logged("fetching a sender's devices"):
+                await self._refresh([message.sender])
             try:
-                return self.machine.decrypt_to_device(message.sender, message.sender_device, message.body)
+                return self._decrypt_once(message)
             except UnknownDevice:
                 log.warning("to-device message from an unknown device of user %s: dropped", message.sender)
+                with self.machine.store.transaction():
+                    self._mark_done(message.id)
                 return None
+
+    def _decrypt_once(self, message: e.ToDeviceIn) -> dict[str, Any] | None:
+        with self.machine.store.transaction():
+            if message.id <= (self.machine.store.get("meta", "", "to_device_done") or 0):
+                return None  # handled before
+            plain = self.machine.decrypt_to_device(message.sender, message.sender_device, message.body)
+            self._mark_done(message.id)
+            return plain
+
+    def _mark_done(self, message_id: int) -> None:
+        self.machine.store.put("meta", "", "to_device_done", message_id)
 
     def on_message(self, message: f.Message) -> Decrypted | None:
         """A room message arrived: the membership cache follows its events; an encrypted one is decrypted now,

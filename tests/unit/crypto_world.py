@@ -126,6 +126,7 @@ class Device:
         self.connect(*members)
         encrypted, shares = self.machine.room_encrypt(room, members, {"kind": "text", "body": body})
         self.server.deliver(self, shares)
+        self.machine.confirm_shared(room)  # the server stored them
         return encrypted
 
     def read(self, room: int, encrypted: Encrypted, sender: int | None = None,

@@ -78,6 +78,19 @@ def test_rotation_after_100_messages_and_after_a_week() -> None:
     assert [bob.text(GROUP, m) for m in (sent[99], sent[100], late)] == ["m99", "m100", "a week later"]
 
 
+def test_a_session_whose_shares_were_never_confirmed_is_not_used_again() -> None:
+    """A crash between room_encrypt and the server storing its key shares: the next message starts a new
+    session, so no device is left holding messages of a session it never got the key of."""
+    server = Server()
+    ann, bob = Device.new(server, ANN), Device.new(server, BOB)
+    ann.connect(ANN, BOB)
+    first, _shares = ann.machine.room_encrypt(GROUP, [ANN, BOB], {"kind": "text", "body": "lost"})  # never sent
+    second = ann.send(GROUP, [ANN, BOB], "next")
+    assert second.session_id != first.session_id
+    bob.sync()
+    assert bob.text(GROUP, second) == "next"
+
+
 def test_messages_out_of_order_and_late_keys_decrypt_once_the_key_arrives() -> None:
     server = Server()
     ann, bob = Device.new(server, ANN), Device.new(server, BOB)

@@ -107,6 +107,7 @@ class CryptoMachine:
         self._key = store.pickle_key
         self._outbox: list[ToDeviceOut] = []
         self._verifications: dict[str, Verification] = {}
+        self._in_backup: dict[tuple[int, str], str] = {}  # the last backup_entries: (room, session) -> sender key
         saved = store.get("account", "", "")
         if saved is None:
             self._account = vodozemac.Account()
@@ -366,6 +367,20 @@ class CryptoMachine:
         return {"pickle": session.pickle(self._key), "session_id": session.session_id, "created": self.clock(),
                 "devices": [list(d) for d in targets], "shared": []}
 
+    def confirm_shared(self, room: int) -> None:
+        """The shares `room_encrypt` returned are stored on the server: the session may be used on."""
+        with self.store.transaction():
+            state = self.store.get("outbound", "", str(room))
+            if state is not None and state.get("unconfirmed"):
+                state["unconfirmed"] = False
+                self.store.put("outbound", "", str(room), state)
+
+    def forget_fetched(self) -> None:
+        """Every device list fetched so far is stale (at a reconnect: pushes missed meanwhile are lost)."""
+        with self.store.transaction():
+            for user in {record["user"] for record in self.store.values("device") if isinstance(record, dict)}:
+                self.devices_changed(user)
+
     def rotate(self, room: int) -> None:
         """Never use the room's current outbound session again (the next message makes a new one)."""
         self.store.delete("outbound", "", str(room))
@@ -386,6 +401,7 @@ class CryptoMachine:
             if state is not None:
                 session = vodozemac.GroupSession.from_pickle(state["pickle"], self._key)
                 if ({tuple(d) for d in state["devices"]} != set(targets)
+                        or state.get("unconfirmed")  # its last shares may never have reached the server
                         or session.message_index >= ROTATE_MESSAGES
                         or self.clock() - state["created"] >= ROTATE_SECONDS):
                     state = None
@@ -396,6 +412,7 @@ class CryptoMachine:
             key = {"room": room, "session_id": session.session_id, "session_key": session.session_key.to_base64()}
             shares = self.encrypt_to_device("room_key", key, [d for d in targets if d not in shared])
             state["shared"] = sorted(shared | {(s.user, s.device) for s in shares})
+            state["unconfirmed"] = bool(shares)  # until confirm_shared: a crash before the send rotates
             message = session.encrypt(json.dumps({**content, "room": room}).encode())
             state["pickle"] = session.pickle(self._key)
             self.store.put("outbound", "", str(room), state)
@@ -532,19 +549,32 @@ class CryptoMachine:
         if key is None:
             return []
         entries: list[BackupEntry] = []
-        for known in self.groups.all():
+        self._in_backup = {}
+        for known in sorted(self.groups.all(), key=self._trust):
             if len(entries) >= limit:
                 break
-            exported = None if known.backed_up else self.groups.export(known)
+            if known.backed_up or (known.room, known.session_id) in self._in_backup:
+                continue  # the backup holds one key per (room, session): the most trusted record's
+            exported = self.groups.export(known)
             if exported is not None:
                 entries.append(bk.seal_entry(key, bk.BackedUpKey(**exported)))
+                self._in_backup[(known.room, known.session_id)] = known.sender_key
         return entries
 
+    def _trust(self, known: InboundKey) -> int:
+        """Records given by the session's own sender first, then those whose sender key has a known owner."""
+        if known.origin and not known.forwarded:
+            return 0
+        return 1 if self.devices.owner(known.sender_key) is not None else 2
+
     def mark_backed_up(self, entries: Iterable[BackupEntry]) -> None:
+        """The entries `backup_entries` returned are stored. Other records of the same (room, session) under
+        another sender key count as done too: they are left out of the backup on purpose (one key per
+        session there, the most trusted one)."""
+        done = {(e.room, e.session_id) for e in entries} & self._in_backup.keys()
         with self.store.transaction():
-            done = {(entry.room, entry.session_id) for entry in entries}
             for known in self.groups.all():
-                if (known.room, known.session_id) in done:
+                if (known.room, known.session_id) in done and not known.backed_up:
                     known.backed_up = True
                     self.groups.put(known)
 
