@@ -2,6 +2,7 @@
 // comparing emoji, the key backup shows its recovery key once and a new device restores from it; two
 // users chat in an encrypted direct chat and an encrypted group and read each other's messages.
 import { test, expect, logIn, PASSWORD, png, shot, signUp, T, type User } from "./fixtures";
+import { bubble, sendText, startEncrypted } from "./encrypted";
 import type { Page, WebSocketRoute } from "@playwright/test";
 import { decode, encode } from "@msgpack/msgpack";
 import { generateKeyPairSync, randomBytes, sign } from "node:crypto";
@@ -79,30 +80,6 @@ function receivedBytes(page: Page): Buffer[] {
   const frames: Buffer[] = [];
   page.on("websocket", (ws) => ws.on("framereceived", ({ payload }) => frames.push(Buffer.from(payload))));
   return frames;
-}
-
-async function startEncrypted(page: Page, mode: "direct" | "group", who: string[], name = ""): Promise<number> {
-  const before = new URL(page.url()).pathname;
-  await page.getByRole("button", { name: mode === "direct" ? "New direct chat" : "New group" }).click();
-  const dialog = page.getByRole("dialog");
-  if (mode === "group") await dialog.getByLabel("Group name").fill(name);
-  for (const w of who) {
-    await dialog.getByLabel(mode === "direct" ? "Username" : "Add members (username)").fill(w);
-    if (mode === "group") await dialog.getByLabel("Add members (username)").press("Enter");
-  }
-  await dialog.getByLabel("End-to-end encrypted").check();
-  await dialog.getByRole("button", { name: mode === "direct" ? "Start chat" : "Create group" }).click();
-  await page.waitForURL((u) => /^\/r\/\d+$/.test(u.pathname) && u.pathname !== before, { timeout: T });
-  await page.getByTestId("room-lock").waitFor({ timeout: T });
-  return Number(new URL(page.url()).pathname.split("/")[2]);
-}
-
-const bubble = (page: Page, text: string) => page.locator(".msg .body", { hasText: text });
-
-async function sendText(page: Page, text: string): Promise<void> {
-  await page.getByLabel("Message", { exact: true }).fill(text);
-  await page.getByLabel("Message", { exact: true }).press("Enter");
-  await page.locator(".msg[data-seq]").filter({ has: page.locator(".body", { hasText: text }) }).waitFor({ timeout: T });
 }
 
 test("an encrypted direct chat and an encrypted group: messages decrypt, the server relays ciphertext", async ({ users }) => {

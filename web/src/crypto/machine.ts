@@ -16,6 +16,12 @@ import type { CryptoTransport, MegolmPayload, OlmPlaintext, RoomPlaintext, ToDev
 export const ONE_TIME_KEYS = 50; // kept on the server
 const KINDS = new Set(["text", "image", "video", "audio", "file"]);
 
+/** A room's members as `get_room` gave them: the users, and the `members_seq` of that list. */
+export interface RoomMembers {
+  users: number[];
+  seq: number;
+}
+
 export type KeySearch = "waiting" | "backup" | "requested" | "failed";
 
 export type DecryptResult =
@@ -308,20 +314,21 @@ export class CryptoMachine {
 
   private readonly roomQueues = new Map<number, Promise<unknown>>();
 
-  /** The `encrypted` field of a room message; the key goes to every member device first (send_to_device ok).
+  /** The `encrypted` field of a room message; the key goes to every device of `members` first (send_to_device
+   * ok). Send it with `members.seq` as `members_seq`: the session is one shared for exactly that member list.
    * One at a time per room: a second message must not use a session whose key is still on its way. */
-  encrypt(room: number, members: number[], content: Omit<RoomPlaintext, "room">): Promise<MegolmPayload> {
+  encrypt(room: number, members: RoomMembers, content: Omit<RoomPlaintext, "room">): Promise<MegolmPayload> {
     const run = (this.roomQueues.get(room) ?? Promise.resolve()).catch(() => undefined).then(() => this.encryptNow(room, members, content));
     this.roomQueues.set(room, run);
     return run;
   }
 
-  private async encryptNow(room: number, members: number[], content: Omit<RoomPlaintext, "room">): Promise<MegolmPayload> {
-    const targets = await this.recipients(members);
+  private async encryptNow(room: number, members: RoomMembers, content: Omit<RoomPlaintext, "room">): Promise<MegolmPayload> {
+    const targets = await this.recipients(members.users);
     const names = targets.map((d) => `${d.user}:${d.device}:${d.identity_key}`).sort();
-    let out = this.groups.current(room, names);
+    let out = this.groups.current(room, names, members.seq);
     if (!out) {
-      out = await this.groups.create(room, names);
+      out = await this.groups.create(room, names, members.seq);
       const sessionKey = out.session.sessionKey;
       const sessionId = out.session.sessionId;
       // our own copy, so this device reads its own messages (and backs the session up)
@@ -331,7 +338,8 @@ export class CryptoMachine {
       try {
         await this.sendOlm(targets, "room_key", () => ({ room, session_id: sessionId, session_key: sessionKey }));
       } catch (err) {
-        await this.groups.discard(room); // not stored by the server: the next try makes and shares a new one
+        // some devices may hold the key and others not: never use it, the next try makes and shares a new one
+        await this.groups.discard(room);
         throw err;
       }
     }

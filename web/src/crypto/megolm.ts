@@ -1,6 +1,6 @@
 // Megolm sessions (docs/e2ee.md §3): this device's outbound session per room, with the rotation rules (a
-// member left, was removed or added, a member's device list changed, 100 messages, one week), and the
-// inbound sessions of every sender, by room and session id.
+// member left, was removed or added: the list's members_seq moved; a member's device list changed; 100
+// messages; one week), and the inbound sessions of every sender, by room and session id.
 import { GroupInbound, GroupOutbound } from "./olm";
 import type { SealedStore } from "./store";
 
@@ -13,6 +13,9 @@ interface OutboundRecord {
   count: number;
   /** "user:device:identity key" of every device the key went to, sorted: who may read this session. */
   recipients: string[];
+  /** The `members_seq` of the room's member list the key went to (docs/protocol.md §12.4): a session shared
+   * for another list (a member left, was removed or added since) is never used again. */
+  members_seq?: number;
 }
 
 export interface InboundRecord {
@@ -52,21 +55,22 @@ export class GroupSessions {
     }
   }
 
-  /** The room's outbound session, when it may still be used for a message to `recipients`. */
-  current(room: number, recipients: string[]): Outbound | null {
+  /** The room's outbound session, when it may still be used for a message to `recipients`, the devices of
+   * the member list at `membersSeq`. */
+  current(room: number, recipients: string[], membersSeq: number): Outbound | null {
     const out = this.outbound.get(room);
     if (!out) return null;
     const r = out.record;
     const same = r.recipients.length === recipients.length && r.recipients.every((x, i) => x === recipients[i]);
-    if (!same || r.count >= ROTATE_MESSAGES || this.now() - r.created >= ROTATE_MS) return null;
+    if (!same || r.members_seq !== membersSeq || r.count >= ROTATE_MESSAGES || this.now() - r.created >= ROTATE_MS) return null;
     return out;
   }
 
   /** A new outbound session for the room (the old one is never used again). */
-  async create(room: number, recipients: string[]): Promise<Outbound> {
+  async create(room: number, recipients: string[], membersSeq: number): Promise<Outbound> {
     this.outbound.get(room)?.session.free();
     const session = GroupOutbound.create();
-    const out = { session, record: { pickle: "", created: this.now(), count: 0, recipients } };
+    const out = { session, record: { pickle: "", created: this.now(), count: 0, recipients, members_seq: membersSeq } };
     this.outbound.set(room, out);
     await this.saveOutbound(room, out);
     return out;

@@ -8,7 +8,8 @@ import { CryptoSession } from "../crypto/session";
 import { Timeline } from "../crypto/timeline";
 import type { CryptoEvent } from "../crypto/machine";
 import type { MegolmPayload, RoomPlaintext } from "../crypto/wire";
-import type { Requests } from "../protocol/types";
+import type { Reply } from "../protocol/types";
+import { sendEncrypted } from "./encryptedSend";
 
 export const PAGE = 50;
 
@@ -636,23 +637,29 @@ export class ChatStore {
     void this.trySend(clean);
   }
 
-  /** The `send` of an item in an encrypted room: its key shared with every current member device first. */
-  private async encryptedSend(item: OutboxItem): Promise<{ fields: Requests["send"]["req"]; content: RoomPlaintext; encrypted: MegolmPayload }> {
+  /** The `send` of an item in an encrypted room: its key shared with every current member device first, sent
+   * again for a new member list when the server says the members changed (src/store/encryptedSend.ts). */
+  private async encryptedSend(item: OutboxItem): Promise<{ sent: Reply<"send">; content: RoomPlaintext; encrypted: MegolmPayload }> {
     const machine = this.crypto.machine;
     if (!machine) throw new ChatError("offline", "encryption is not ready on this device yet");
     if (item.media && !item.secret) throw new ChatError("bad_request", "This file was not encrypted: send it again.");
-    const info = await this.loadRoomInfo(item.room); // the members as they are now: a key for each of their devices
-    if (!info) throw new ChatError("retry", "could not load the members of this chat");
     const content: RoomPlaintext = {
       room: item.room, kind: item.kind, body: item.body,
       ...(item.reply_to !== undefined ? { reply_to: item.reply_to } : {}), ...(item.secret ? { media: item.secret } : {}),
     };
-    const encrypted = await machine.encrypt(item.room, info.members.map((m) => m.user), content);
-    const fields: Requests["send"]["req"] = {
-      room: item.room, client_id: item.client_id, body: "", kind: "encrypted", encrypted, reply_to: item.reply_to,
-      media: item.secret ? { id: item.secret.id } : undefined, // in clear: who may download it (the bytes are ciphertext)
-    };
-    return { fields, content, encrypted };
+    const { sent, encrypted } = await sendEncrypted(item.room, {
+      members: async () => {
+        const info = await this.loadRoomInfo(item.room); // the members as they are now: a key for each of their devices
+        if (!info) throw new ChatError("retry", "could not load the members of this chat");
+        return { users: info.members.map((m) => m.user), seq: info.members_seq };
+      },
+      encrypt: (members) => machine.encrypt(item.room, members, content),
+      send: (encrypted, members_seq) => this.client.request("send", {
+        room: item.room, client_id: item.client_id, body: "", kind: "encrypted", encrypted, reply_to: item.reply_to, members_seq,
+        media: item.secret ? { id: item.secret.id } : undefined, // in clear: who may download it (the bytes are ciphertext)
+      }, 10_000),
+    });
+    return { sent, content, encrypted };
   }
 
   private async trySend(item: OutboxItem, attempt = 0): Promise<void> {
@@ -660,7 +667,7 @@ export class ChatStore {
     this.inflight.add(item.client_id);
     try {
       const e2ee = this.state.rooms[item.room]?.encrypted ? await this.encryptedSend(item) : null;
-      const sent = await this.client.request("send", e2ee?.fields ?? {
+      const sent = e2ee?.sent ?? await this.client.request("send", {
         room: item.room, client_id: item.client_id, body: item.body,
         kind: item.kind === "text" ? undefined : item.kind, media: item.media, reply_to: item.reply_to,
       }, 10_000);

@@ -7,6 +7,7 @@ import { Copy, KeyRound, Lock, ShieldAlert, ShieldCheck, ShieldQuestion } from "
 import { useChat, useStore } from "./hooks";
 import { Dialog } from "./Dialog";
 import type { DeviceRecord } from "../crypto/devices";
+import type { CryptoMachine } from "../crypto/machine";
 import type { VerificationView } from "../crypto/verification";
 
 /** A key shown for comparing by eye: groups of four characters. */
@@ -22,12 +23,22 @@ function useCrypto() {
   return { store, status, machine: store.crypto.machine };
 }
 
+/** The device lists of `users` as fresh as shown: asked again when the view opens, and whenever a
+ * devices_changed push made one stale while it is open (a device that published its keys just after). */
+function useFreshDevices(machine: CryptoMachine | null, users: number[]) {
+  const changes = useChat((s) => s.crypto.changes);
+  const key = users.join(",");
+  useEffect(() => {
+    if (machine && key) void machine.refreshDevices(key.split(",").map(Number), true).catch(() => undefined);
+  }, [machine, key]);
+  useEffect(() => {
+    if (machine && key) void machine.refreshDevices(key.split(",").map(Number)).catch(() => undefined); // only the stale ones
+  }, [machine, key, changes]);
+}
+
 export function EncryptionSettings() {
   const { store, status, machine } = useCrypto();
-  const me = store.state.me.userId;
-  useEffect(() => {
-    void machine?.refreshDevices([me], true).catch(() => undefined); // the list is fresh when the page opens
-  }, [machine, me]);
+  useFreshDevices(machine, [store.state.me.userId]);
 
   return (
     <section className="stack" aria-labelledby="e2ee-title">
@@ -307,10 +318,7 @@ export function RoomSecurityDialog({ room, onClose }: { room: number; onClose: (
   const members = useChat((s) => s.views[room]?.members);
   const me = store.state.me.userId;
   const users = (members ?? []).map((m) => m.user);
-  const key = users.join(",");
-  useEffect(() => {
-    if (machine && key) void machine.refreshDevices(key.split(",").map(Number), true).catch(() => undefined);
-  }, [machine, key]);
+  useFreshDevices(machine, users);
   return (
     <Dialog title="Encryption" onClose={onClose} wide>
       <div className="stack">

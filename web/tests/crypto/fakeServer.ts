@@ -1,5 +1,6 @@
 // An in-memory chatd for the crypto machine's tests: the §12 frames as plain method calls, with per-device
 // to-device queues the test delivers when it wants (keys may come late, like on the real streams).
+import type { RoomMembers } from "../../src/crypto/machine";
 import type { DeviceKeys, OneTimeKey } from "../../src/crypto/statements";
 import type { BackupEntry, BackupInfo, ClaimedKey, CryptoTransport, DeviceKeyInfo, ToDeviceIn, ToDeviceOut } from "../../src/crypto/wire";
 
@@ -83,3 +84,6 @@ export class FakeServer {
     };
   }
 }
+
+/** A room's members as `get_room` gives them (`seq`: their `members_seq`). */
+export const roomMembers = (users: number[], seq = 0): RoomMembers => ({ users, seq });

@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { CryptoMachine, type CryptoEvent } from "../../src/crypto/machine";
 import { loadOlm } from "../../src/crypto/olm";
 import { MemoryStore, SealedStore } from "../../src/crypto/store";
-import { FakeServer } from "./fakeServer";
+import { FakeServer, roomMembers } from "./fakeServer";
 import type { CryptoTransport } from "../../src/crypto/wire";
 
 beforeAll(() => loadOlm());
@@ -33,7 +33,7 @@ describe("crypto machine", () => {
     const server = new FakeServer();
     const ann = await device(server, 1, "a1");
     const bob = await device(server, 2, "b1");
-    const payload = await ann.encrypt(ROOM, [1, 2], text("hello bob"));
+    const payload = await ann.encrypt(ROOM, roomMembers([1, 2]), text("hello bob"));
     expect(server.sent.map((m) => m.device)).toEqual(["b1"]); // the key went out before the message existed
     await deliver(server, bob);
     const r = await bob.decrypt(ROOM, 1, payload);
@@ -46,7 +46,7 @@ describe("crypto machine", () => {
     const ann = await device(server, 1, "a1");
     const events: CryptoEvent[] = [];
     const bob = await device(server, 2, "b1", events);
-    const payload = await ann.encrypt(ROOM, [1, 2], text("late key"));
+    const payload = await ann.encrypt(ROOM, roomMembers([1, 2]), text("late key"));
     expect(await bob.decrypt(ROOM, 1, payload)).toEqual({ state: "pending", search: "waiting" });
     await deliver(server, bob);
     expect(events).toContainEqual({ type: "keys", room: ROOM, session_id: payload.session_id });
@@ -58,7 +58,7 @@ describe("crypto machine", () => {
     const ann = await device(server, 1, "a1");
     const events: CryptoEvent[] = [];
     const bob = await device(server, 2, "b1", events);
-    const payload = await ann.encrypt(ROOM, [1, 2], text("lost"));
+    const payload = await ann.encrypt(ROOM, roomMembers([1, 2]), text("lost"));
     server.take(2, "b1"); // the key is lost
     expect((await bob.decrypt(ROOM, 1, payload)).state).toBe("pending");
     await new Promise((r) => setTimeout(r, 60));
@@ -70,28 +70,38 @@ describe("crypto machine", () => {
     const server = new FakeServer();
     const ann = await device(server, 1, "a1");
     await device(server, 2, "b1");
-    const first = await ann.encrypt(ROOM, [1, 2], text("0"));
-    for (let i = 1; i < 100; i++) expect((await ann.encrypt(ROOM, [1, 2], text(String(i)))).session_id).toBe(first.session_id);
-    const s2 = (await ann.encrypt(ROOM, [1, 2], text("100"))).session_id;
+    const first = await ann.encrypt(ROOM, roomMembers([1, 2]), text("0"));
+    for (let i = 1; i < 100; i++) expect((await ann.encrypt(ROOM, roomMembers([1, 2]), text(String(i)))).session_id).toBe(first.session_id);
+    const s2 = (await ann.encrypt(ROOM, roomMembers([1, 2]), text("100"))).session_id;
     expect(s2).not.toBe(first.session_id);
 
     clock += 7 * 24 * 3600 * 1000;
-    const s3 = (await ann.encrypt(ROOM, [1, 2], text("a week later"))).session_id;
+    const s3 = (await ann.encrypt(ROOM, roomMembers([1, 2]), text("a week later"))).session_id;
     expect(s3).not.toBe(s2);
 
     await device(server, 3, "c1");
-    const s4 = (await ann.encrypt(ROOM, [1, 2, 3], text("carl joined"))).session_id;
+    const s4 = (await ann.encrypt(ROOM, roomMembers([1, 2, 3]), text("carl joined"))).session_id;
     expect(s4).not.toBe(s3);
-    const s5 = (await ann.encrypt(ROOM, [1, 2], text("carl left"))).session_id;
+    const s5 = (await ann.encrypt(ROOM, roomMembers([1, 2]), text("carl left"))).session_id;
     expect(s5).not.toBe(s4);
 
     await device(server, 2, "b2"); // bob signs in on a second device
     ann.devicesChanged(2);
-    const s6 = await ann.encrypt(ROOM, [1, 2], text("bob's new phone"));
+    const s6 = await ann.encrypt(ROOM, roomMembers([1, 2]), text("bob's new phone"));
     expect(s6.session_id).not.toBe(s5);
     server.signOut(2, "b2");
     ann.devicesChanged(2);
-    expect((await ann.encrypt(ROOM, [1, 2], text("b2 gone"))).session_id).not.toBe(s6.session_id);
+    expect((await ann.encrypt(ROOM, roomMembers([1, 2]), text("b2 gone"))).session_id).not.toBe(s6.session_id);
+  });
+
+  it("uses a session only for the member list it was shared with, even when the devices are the same", async () => {
+    const server = new FakeServer();
+    const ann = await device(server, 1, "a1");
+    await device(server, 2, "b1");
+    const first = await ann.encrypt(ROOM, roomMembers([1, 2, 4], 10), text("dan has no devices"));
+    expect((await ann.encrypt(ROOM, roomMembers([1, 2, 4], 10), text("same list"))).session_id).toBe(first.session_id);
+    const after = await ann.encrypt(ROOM, roomMembers([1, 2], 11), text("dan was removed"));
+    expect(after.session_id).not.toBe(first.session_id);
   });
 
   it("two messages sent at once share one session, keyed before either is ready to go", async () => {
@@ -100,8 +110,8 @@ describe("crypto machine", () => {
     const ann = await device(server, 1, "a1", [], (t) => ({ ...t, sendToDevice: async (txn, m) => { await t.sendToDevice(txn, m); order.push("key"); } }));
     const bob = await device(server, 2, "b1");
     const [a, b] = await Promise.all([
-      ann.encrypt(ROOM, [1, 2], text("one")).then((p) => (order.push("one"), p)),
-      ann.encrypt(ROOM, [1, 2], text("two")).then((p) => (order.push("two"), p)),
+      ann.encrypt(ROOM, roomMembers([1, 2]), text("one")).then((p) => (order.push("one"), p)),
+      ann.encrypt(ROOM, roomMembers([1, 2]), text("two")).then((p) => (order.push("two"), p)),
     ]);
     expect(order).toEqual(["key", "one", "two"]);
     expect(a.session_id).toBe(b.session_id);
@@ -113,7 +123,7 @@ describe("crypto machine", () => {
     const server = new FakeServer();
     const ann = await device(server, 1, "a1");
     const bob = await device(server, 2, "b1");
-    const payload = await ann.encrypt(ROOM, [1, 2], text("pay bob 10"));
+    const payload = await ann.encrypt(ROOM, roomMembers([1, 2]), text("pay bob 10"));
     await deliver(server, bob);
     expect((await bob.decrypt(ROOM, 1, payload, 5)).state).toBe("ok");
     expect((await bob.decrypt(ROOM, 1, payload, 5)).state).toBe("ok"); // the same message shown again
@@ -124,9 +134,9 @@ describe("crypto machine", () => {
     const server = new FakeServer();
     const ann = await device(server, 1, "a1");
     const carl = await device(server, 3, "c1");
-    await ann.encrypt(ROOM, [1, 3], text("before"));
+    await ann.encrypt(ROOM, roomMembers([1, 3]), text("before"));
     await deliver(server, carl);
-    const after = await ann.encrypt(ROOM, [1], text("after carl left"));
+    const after = await ann.encrypt(ROOM, roomMembers([1]), text("after carl left"));
     await deliver(server, carl);
     expect((await carl.decrypt(ROOM, 1, after)).state).toBe("pending");
   });
@@ -136,14 +146,14 @@ describe("crypto machine", () => {
     const ann = await device(server, 1, "a1");
     const bob = await device(server, 2, "b1");
     await bob.refreshDevices([1]); // bob knew ann's device before it left
-    const payload = await ann.encrypt(ROOM, [1, 2], text("sent, then signed out"));
+    const payload = await ann.encrypt(ROOM, roomMembers([1, 2]), text("sent, then signed out"));
     server.signOut(1, "a1");
     bob.devicesChanged(1);
     await bob.refreshDevices([1]);
     await deliver(server, bob); // the key arrives late
     expect(await bob.decrypt(ROOM, 1, payload)).toMatchObject({ state: "ok", content: { body: "sent, then signed out" } });
     server.sent = [];
-    await bob.encrypt(ROOM, [1, 2], text("ann is gone"));
+    await bob.encrypt(ROOM, roomMembers([1, 2]), text("ann is gone"));
     expect(server.sent).toEqual([]);
   });
 
@@ -152,9 +162,9 @@ describe("crypto machine", () => {
     let fail = true;
     const ann = await device(server, 1, "a1", [], (t) => ({ ...t, sendToDevice: (txn, m) => (fail ? Promise.reject(new Error("offline")) : t.sendToDevice(txn, m)) }));
     const bob = await device(server, 2, "b1");
-    await expect(ann.encrypt(ROOM, [1, 2], text("no"))).rejects.toThrow("offline");
+    await expect(ann.encrypt(ROOM, roomMembers([1, 2]), text("no"))).rejects.toThrow("offline");
     fail = false;
-    const payload = await ann.encrypt(ROOM, [1, 2], text("now"));
+    const payload = await ann.encrypt(ROOM, roomMembers([1, 2]), text("now"));
     await deliver(server, bob);
     expect(await bob.decrypt(ROOM, 1, payload)).toMatchObject({ state: "ok", content: { body: "now" } });
   });
@@ -163,13 +173,13 @@ describe("crypto machine", () => {
     const server = new FakeServer();
     const ann = await device(server, 1, "a1");
     await device(server, 2, "b1");
-    await ann.encrypt(ROOM, [1, 2], text("hi"));
+    await ann.encrypt(ROOM, roomMembers([1, 2]), text("hi"));
     expect(ann.identityWarnings()).toEqual([]);
     const mallory = await device(new FakeServer(), 2, "b1"); // other keys under bob's device id
     server.tamper = (infos) => infos.map((i) => (i.user === 2 ? { ...i, identity_key: mallory.identityKey, signing_key: mallory.signingKey, signature: signOf(mallory) } : i));
     ann.devicesChanged(2);
     server.sent = [];
-    await ann.encrypt(ROOM, [1, 2], text("who is this"));
+    await ann.encrypt(ROOM, roomMembers([1, 2]), text("who is this"));
     expect(ann.identityWarnings()).toEqual([2]);
     expect(server.sent).toEqual([]);
   });
@@ -179,7 +189,7 @@ describe("crypto machine", () => {
     const ann = await device(server, 1, "a1");
     const bob = await device(server, 2, "b1");
     const bob2 = await device(server, 2, "b2");
-    const payload = await ann.encrypt(ROOM, [1, 2], text("for bob's devices"));
+    const payload = await ann.encrypt(ROOM, roomMembers([1, 2]), text("for bob's devices"));
     const [toB1] = server.take(2, "b1");
     server.take(2, "b2");
     await bob2.receiveToDevice([toB1!]); // the server replays b1's copy to b2
@@ -192,7 +202,7 @@ describe("crypto machine", () => {
     const server = new FakeServer();
     const ann = await device(server, 1, "a1");
     const bob = await device(server, 2, "b1");
-    const old = await ann.encrypt(ROOM, [1, 2], text("before the backup"));
+    const old = await ann.encrypt(ROOM, roomMembers([1, 2]), text("before the backup"));
     const recovery = await bob.createBackup(); // bob's a1-less history: his device received the key
     await deliver(server, bob);
     expect(recovery).toMatch(/^(\w{4} )+\w{1,4}$/);
@@ -232,7 +242,7 @@ describe("crypto machine", () => {
     expect(laptop.devices.get(2, "b2")?.verified).toBe(true);
     expect(phone.devices.get(2, "b1")?.verified).toBe(true);
 
-    const payload = await ann.encrypt(ROOM, [1, 2], text("for both"));
+    const payload = await ann.encrypt(ROOM, roomMembers([1, 2]), text("for both"));
     server.take(2, "b2"); // the phone lost its copy
     await deliver(server, laptop);
     expect((await phone.decrypt(ROOM, 1, payload)).state).toBe("pending");

@@ -4,7 +4,7 @@ import { loadOlm } from "../../src/crypto/olm";
 import { MemoryStore, SealedStore } from "../../src/crypto/store";
 import { Timeline } from "../../src/crypto/timeline";
 import type { Message } from "../../src/protocol/types";
-import { FakeServer } from "./fakeServer";
+import { FakeServer, roomMembers } from "./fakeServer";
 
 beforeAll(() => loadOlm());
 
@@ -25,7 +25,7 @@ describe("the timeline of an encrypted room", () => {
     let changes = 0;
     const timeline = new Timeline(() => bob, () => changes++);
     bob.on((e) => e.type === "keys" && timeline.retry(e.session_id));
-    const encrypted = await ann.encrypt(7, [1, 2], { kind: "text", body: "hi bob" });
+    const encrypted = await ann.encrypt(7, roomMembers([1, 2]), { kind: "text", body: "hi bob" });
     const m: Message = { room: 7, seq: 3, ts: 0, kind: "encrypted", sender: 1, encrypted };
     timeline.want([m]);
     await settle();
@@ -42,7 +42,7 @@ describe("the timeline of an encrypted room", () => {
     const bob = await device(server, 2, "b1");
     const timeline = new Timeline(() => bob, () => undefined);
     bob.on((e) => e.type === "search" && timeline.searched(e.session_id, e.search));
-    const encrypted = await ann.encrypt(7, [1, 2], { kind: "text", body: "lost" });
+    const encrypted = await ann.encrypt(7, roomMembers([1, 2]), { kind: "text", body: "lost" });
     server.take(2, "b1");
     const m: Message = { room: 7, seq: 4, ts: 0, kind: "encrypted", sender: 1, encrypted };
     timeline.want([m]);

@@ -84,7 +84,8 @@ const ops: Record<string, (a: Args) => Promise<unknown>> = {
     return drain();
   },
   async encrypt(a) {
-    const payload = await need().encrypt(a.room as number, a.members as number[], a.content as never);
+    const members = { users: a.members as number[], seq: (a.members_seq as number | undefined) ?? 0 };
+    const payload = await need().encrypt(a.room as number, members, a.content as never);
     return { payload, ...drain() };
   },
   async decrypt(a) {
