@@ -2,26 +2,15 @@
 // checks them before it stores a key; a client checks them again after query_keys and claim_keys, so a
 // server that swaps a key is caught.
 import { verifyEd25519, type Account } from "./olm";
+import type { DeviceKeys, OneTimeKey } from "./wire";
+
+export type { DeviceKeys, OneTimeKey } from "./wire";
 
 export const deviceKeysStatement = (user: number, device: string, identityKey: string, signingKey: string): string =>
   `chatd-device-keys:v1:${user}:${device}:${identityKey}:${signingKey}`;
 
 export const oneTimeKeyStatement = (user: number, device: string, keyId: string, key: string): string =>
   `chatd-otk:v1:${user}:${device}:${keyId}:${key}`;
-
-/** DeviceKeys of docs/protocol.md §12.1. */
-export interface DeviceKeys {
-  identity_key: string;
-  signing_key: string;
-  signature: string;
-}
-
-/** OneTimeKey of docs/protocol.md §12.1 (one-time or fallback). */
-export interface OneTimeKey {
-  key_id: string;
-  key: string;
-  signature: string;
-}
 
 export function signDeviceKeys(account: Account, user: number, device: string): DeviceKeys {
   const identity_key = account.identityKey;

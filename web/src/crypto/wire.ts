@@ -1,45 +1,20 @@
 // The shapes the crypto machine exchanges with the server (docs/protocol.md §12) and with other devices
 // (docs/e2ee.md §2–3), and the transport it needs: the websocket client implements it (src/crypto/transport.ts).
-import type { DeviceKeys, OneTimeKey } from "./statements";
+import type * as gen from "../protocol/frames.gen";
 
-export interface DeviceKeyInfo {
-  user: number;
-  device: string;
-  identity_key: string;
-  signing_key: string;
-  signature: string;
-  name?: string | null;
-}
-
-export interface ClaimedKey extends OneTimeKey {
-  user: number;
-  device: string;
-  fallback: boolean;
-}
-
-export interface ToDeviceOut {
-  user: number;
-  device: string;
-  body: string;
-}
-
+// The records of the server's frames are the generated ones (one definition: protocol/e2ee.py on the server).
+export type DeviceKeys = gen.DeviceKeys;
+export type OneTimeKey = gen.OneTimeKey;
+export type DeviceKeyInfo = gen.DeviceKeyInfo;
+export type ClaimedKey = gen.ClaimedKey;
+export type ToDeviceOut = gen.ToDeviceOut;
 /** A to-device message as the server delivers it (its `body` the envelope below). */
-export interface ToDeviceIn {
-  id: number;
-  sender: number;
-  sender_device: string;
-  body: string;
-}
+export type ToDeviceIn = gen.ToDeviceIn;
+export type BackupEntry = gen.BackupKey;
 
 export interface BackupInfo {
   version: number;
   auth: string;
-}
-
-export interface BackupEntry {
-  room: number;
-  session_id: string;
-  data: string;
 }
 
 /** What the machine asks of the server. Every call may throw (offline, refused): the machine retries later. */
