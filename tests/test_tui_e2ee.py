@@ -1,0 +1,151 @@
+"""End-to-end encryption in the terminal client (docs/e2ee.md), driven by Textual's pilot against a real server:
+a TUI user and an SDK user chat in an encrypted DM both ways, verify each other's device by emoji, and the TUI's
+key backup opens on a new device; plus how locked messages, lock marks and the new commands read."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import trio
+from textual.widgets import Static
+
+from chatd.clients.sdk import Chat
+from chatd.clients.tui.app import ChatApp
+from chatd.clients.tui.commands import Command, CommandError, parse
+from chatd.clients.tui.e2ee import RecoveryKeyScreen, crypto_store_path
+from chatd.clients.tui.render import LOCKED, UNDECRYPTABLE, WAITING, message_line, readable, room_line, title_line
+from chatd.protocol import frames as f
+from tests.conftest import PASSWORD, Backing
+from tests.test_e2ee_chat import Reader
+from tests.tui_support import ServerThread, drive, lines, log_in, open_room, sign_up, text_of, type_line, until
+
+
+@pytest.fixture(scope="module")
+def server(backing: Backing, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
+    with ServerThread(backing, tmp_path_factory.mktemp("server")) as server:
+        yield server
+
+
+def sdk_device(server: ServerThread, path: Path, username: str, *, signup: bool) -> Reader:
+    """An SDK device with encryption on, living in the server's thread until the server stops."""
+    async def hold(task_status: trio.TaskStatus[Reader]) -> None:
+        async with Chat.open(server.url, path, http_url=server.http_url) as chat:
+            if signup:
+                await chat.signup(username, f"{username}@example.com", PASSWORD)
+            else:
+                await chat.login(username, PASSWORD)
+            await chat.enable_encryption(PASSWORD)
+            reader = Reader(chat)
+            task_status.started(reader)
+            await reader.run()
+
+    async def start() -> Reader:
+        assert server.nursery is not None
+        return await server.nursery.start(hold)  # type: ignore[no-any-return]
+    return server.run(start)
+
+
+def test_an_encrypted_dm_with_an_sdk_user_both_ways_with_emoji_verification_and_backup(
+        server: ServerThread, tmp_path: Path) -> None:
+    ann = sign_up(server, "ann")
+    bob = sdk_device(server, tmp_path / "bob.sqlite3", f"bob_{uuid.uuid4().hex[:6]}", signup=True)
+    bob_name = bob.chat.username
+    assert bob_name is not None and bob.chat.user_id is not None
+
+    async def scenario() -> None:
+        app = ChatApp(server.url, server.http_url, tmp_path / "client")
+        async with app.run_test(size=(120, 40)) as pilot:
+            await log_in(app, pilot, ann.username)
+            await until(pilot, lambda: app._unlocking is not None and app._unlocking.is_finished,
+                        "encryption turned on in the background (its keys published)")
+            assert app.chat is not None and app.chat.encryption is not None
+            assert not app.query("#locked")
+
+            dm = (await server.call(bob.chat.open_direct, ann.username, True)).room
+            await server.call(bob.chat.send, dm, "the plans are in the blue folder")
+            await open_room(app, pilot, bob_name)
+            await until(pilot, lambda: any(t.endswith(f"{bob_name}: the plans are in the blue folder")
+                                           for t in lines(app)), "bob's message decrypted")
+            assert "🔒" in text_of(app, "#title")[0]
+            assert any(bob_name in t and "🔒" in t for t in text_of(app, "#rooms Static"))
+
+            await type_line(pilot, "got it, burning the folder")
+            await until(pilot, lambda: any("me: got it, burning the folder" in t for t in lines(app)), "mine")
+            assert await server.call(bob.until, dm, 1) == ["got it, burning the folder"]  # the SDK decrypts mine
+            await type_line(pilot, "/edit never mind")  # an edit would go to the server in clear
+            await until(pilot, lambda: any("not available in end-to-end encrypted rooms" in str(n.message)
+                                           for n in app._notifications), "edits refused")
+
+            # emoji verification, started from the terminal
+            await type_line(pilot, f"/verify {bob_name}")
+            await until(pilot, lambda: bool(bob.flows), "bob's device asked")
+            txn = bob.flows[-1].flow.txn
+            await server.call(bob.chat.accept_verification, txn)
+            await until(pilot, lambda: "Do these emoji show" in "".join(text_of(app, "#verification-text")),
+                        "the emoji in the terminal")
+            theirs = next(x.flow for x in bob.flows if x.flow.state == "showing")
+            shown = "".join(text_of(app, "#verification-text"))
+            assert len(theirs.emoji) == 7 and all(f"{e} {n}" in shown for e, n in theirs.emoji)
+            await type_line(pilot, "/verify confirm")
+            await server.call(bob.chat.confirm_verification, txn)
+            await until(pilot, lambda: "is verified" in "".join(text_of(app, "#verification-text")), "verified")
+            assert app.chat is not None and app.chat.encryption is not None
+            record = app.chat.encryption.machine.device(bob.chat.user_id, theirs.me[1])  # type: ignore[arg-type]
+            assert record is not None and record.verified
+
+            # the key backup made in the terminal opens on a new device of ann's
+            await type_line(pilot, "/backup")
+            await until(pilot, lambda: isinstance(app.screen, RecoveryKeyScreen), "the recovery key, once")
+            recovery = str(app.screen.query_one("#recovery-key", Static).render())
+            await pilot.click("#recovery-done")
+            laptop = sdk_device(server, tmp_path / "laptop.sqlite3", ann.username, signup=False)
+            assert await server.call(laptop.chat.restore_key_backup, recovery) >= 1
+            history = await server.call(laptop.chat.history, dm)
+            read = [await server.call(laptop.chat.decrypt, m) for m in history if m.kind == "encrypted"]
+            assert {"the plans are in the blue folder", "got it, burning the folder"} <= \
+                {d.content["body"] for d in read if d is not None}
+    drive(scenario, timeout=120)
+
+
+def test_a_second_sign_in_on_the_same_account_gets_a_store_of_its_own(tmp_path: Path) -> None:
+    cache = tmp_path / "ann.sqlite3"
+    first, second = crypto_store_path(cache, "0f1e-aa"), crypto_store_path(cache, "77ab-bb")
+    assert first != second and first.parent == second.parent == tmp_path
+    assert crypto_store_path(cache, "../../etc/passwd").parent == tmp_path  # an id is never a path
+
+
+def test_locked_messages_lock_marks_and_decrypted_text_read_as_they_should() -> None:
+    stored = f.StoredEncrypted(algorithm="megolm.v1", ciphertext="c", session_id="s", sender_key="k", device="d")
+    m = f.Message(room=1, seq=5, ts=0, kind="encrypted", sender=2, client_id="x", body="", encrypted=stored)
+    names = {2: "bob"}
+    assert str(message_line(m, 1, names)).endswith(f"bob: {WAITING}")
+    assert str(message_line(m, 1, names, locked=UNDECRYPTABLE)).endswith("bob: 🔒 unable to decrypt")
+    assert str(message_line(m, 1, names, locked=LOCKED)).endswith(f"bob: {LOCKED}")
+    assert str(message_line(readable(m, {"kind": "text", "body": "[b]hi[/b]", "room": 1}), 1, names)) \
+        .endswith("bob: [b]hi[/b]")
+    assert readable(m, {"kind": "system", "body": 3}).kind == "text"  # what a sender put there is never trusted
+    summary = f.RoomSummary(room=1, kind="direct", peer=2, encrypted=True)
+    assert str(room_line(summary, names, None)).strip() == "bob 🔒"
+    info = f.RoomInfo(room=1, kind="group", name="plans", members=[], encrypted=True)
+    assert str(title_line(info, names, 1, None)) == "plans  🔒 encrypted"
+
+
+def test_the_encryption_commands_parse_and_explain_their_usage() -> None:
+    assert parse("/dm bob --encrypted") == Command("dm", ("bob",), encrypted=True)
+    assert parse("/dm -e bob") == Command("dm", ("bob",), encrypted=True)
+    assert parse("/dm bob") == Command("dm", ("bob",))
+    assert parse('/group "Book club" bob carol --encrypted') == Command("group", ("Book club", "bob", "carol"),
+                                                                       encrypted=True)
+    assert parse("/verify bob") == Command("verify", ("bob",))
+    assert parse("/verify bob 1a2b") == Command("verify", ("bob", "1a2b"))
+    assert parse("/verify accept") == Command("verify", ("accept",), text="step")
+    assert parse("/verify @accept") == Command("verify", ("@accept",))  # a user called accept
+    assert parse("/restore EsTc LW2K abcd") == Command("restore", (), "EsTc LW2K abcd")
+    assert parse("/devices bob") == Command("devices", ("bob",))
+    for bad in ("/dm bob carol", "/dm --encrypted", "/verify", "/verify confirm now", "/restore", "/encrypt x",
+                "/backup now", "/devices"):
+        with pytest.raises(CommandError, match="usage"):
+            parse(bad)
