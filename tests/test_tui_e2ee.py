@@ -10,17 +10,32 @@ from pathlib import Path
 
 import pytest
 import trio
-from textual.widgets import Static
+from msgspec import structs
+from textual.widgets import Input, Label, Static
 
 from chatd.clients.sdk import Chat
+from chatd.clients.sdk.crypto import Decrypted
+from chatd.clients.sdk.events import MessageDecrypted, UnableToDecrypt
 from chatd.clients.tui.app import ChatApp
 from chatd.clients.tui.commands import Command, CommandError, parse
-from chatd.clients.tui.e2ee import RecoveryKeyScreen, crypto_store_path
+from chatd.clients.tui.e2ee import RecoveryKeyScreen, UnlockScreen, crypto_store_path
+from chatd.clients.tui.qr_login import QrLoginScreen
 from chatd.clients.tui.render import LOCKED, UNDECRYPTABLE, WAITING, message_line, readable, room_line, title_line
 from chatd.protocol import frames as f
 from tests.conftest import PASSWORD, Backing
 from tests.test_e2ee_chat import Reader
-from tests.tui_support import ServerThread, drive, lines, log_in, open_room, sign_up, text_of, type_line, until
+from tests.tui_support import (
+    ServerThread,
+    click,
+    drive,
+    lines,
+    log_in,
+    open_room,
+    sign_up,
+    text_of,
+    type_line,
+    until,
+)
 
 
 @pytest.fixture(scope="module")
@@ -107,6 +122,86 @@ def test_an_encrypted_dm_with_an_sdk_user_both_ways_with_emoji_verification_and_
             read = [await server.call(laptop.chat.decrypt, m) for m in history if m.kind == "encrypted"]
             assert {"the plans are in the blue folder", "got it, burning the folder"} <= \
                 {d.content["body"] for d in read if d is not None}
+    drive(scenario, timeout=120)
+
+
+def test_a_device_signed_in_by_qr_code_is_locked_until_the_password_then_restores_history(
+        server: ServerThread, tmp_path: Path) -> None:
+    ann_name = f"ann_{uuid.uuid4().hex[:6]}"
+    phone = sdk_device(server, tmp_path / "phone.sqlite3", ann_name, signup=True)
+    bob = sdk_device(server, tmp_path / "bob.sqlite3", f"bob_{uuid.uuid4().hex[:6]}", signup=True)
+    bob_name = bob.chat.username
+    assert bob_name is not None
+    recovery = server.run(phone.chat.create_key_backup)
+    dm = server.run(bob.chat.open_direct, ann_name, True).room
+    server.run(bob.chat.send, dm, "sent before the terminal")
+    assert server.run(phone.until, dm, 1) == ["sent before the terminal"]  # the phone backs its key up
+
+    def shows(text: str) -> bool:
+        return any(t.endswith(f"{bob_name}: {text}") for t in lines(app))
+
+    app = ChatApp(server.url, server.http_url, tmp_path / "client")
+
+    async def scenario() -> None:
+        async with app.run_test(size=(120, 50)) as pilot:
+            await pilot.click("#qr")
+            await until(pilot, lambda: isinstance(app.screen, QrLoginScreen) and app.screen.request is not None,
+                        "the QR code")
+            assert isinstance(app.screen, QrLoginScreen) and app.screen.request is not None
+            await server.call(phone.chat.answer_qr_login, app.screen.request.code, True)
+            await until(pilot, lambda: bool(app.query("#locked")), "the banner: encryption is locked, no password")
+            await open_room(app, pilot, bob_name)
+            await until(pilot, lambda: shows(LOCKED), "the message locked")
+            await type_line(pilot, "can you read this?")  # nothing goes out unencrypted
+            await until(pilot, lambda: any("/unlock" in str(n.message) for n in app._notifications), "why not")
+            assert not any("can you read this" in t for t in lines(app))
+
+            await click(pilot, "#unlock")
+            await until(pilot, lambda: isinstance(app.screen, UnlockScreen), "the password dialog")
+            app.screen.query_one("#unlock-password", Input).value = PASSWORD
+            app.screen.query_one("#unlock-again", Input).value = PASSWORD + "!"  # no store yet: typed twice
+            await click(pilot, "#unlock-ok")
+            assert "differ" in str(app.screen.query_one("#unlock-error", Label).render())
+            again = app.screen.query_one("#unlock-again", Input)
+            again.value = PASSWORD
+            again.focus()
+            await pilot.press("enter")
+            await until(pilot, lambda: not app.query("#locked") and app._unlocking is not None
+                        and app._unlocking.is_finished, "unlocked")
+            await until(pilot, lambda: shows(WAITING), "its key not on this device yet")
+            assert app.query_one("#compose", Input).value == "can you read this?"  # kept: Enter sends it now
+            app.query_one("#compose", Input).focus()
+            await pilot.press("enter")
+            await until(pilot, lambda: any("me: can you read this?" in t for t in lines(app)), "sent encrypted")
+            assert "can you read this?" in await server.call(bob.until, dm, 1)
+
+            [old] = [m for m in app.shown.values() if m.kind == "encrypted" and m.sender == bob.chat.user_id]
+            await app._handle_event(UnableToDecrypt(old))  # as the SDK reports it after asking everywhere
+            await until(pilot, lambda: shows(UNDECRYPTABLE), "unable to decrypt")
+
+            await type_line(pilot, f"/restore {recovery[:-1]}x")
+            await until(pilot, lambda: any("does not open your backup" in str(n.message) for n in app._notifications),
+                        "a mistyped recovery key explained")
+            app.query_one("#compose", Input).value = ""
+            await type_line(pilot, f"/restore {recovery}")
+            await until(pilot, lambda: shows("sent before the terminal"), "history read from the key backup")
+            assert any("restored" in str(n.message) for n in app._notifications)
+            await server.call(bob.chat.send, dm, "after the unlock")
+            await until(pilot, lambda: shows("after the unlock"), "a new message, live")
+
+            # a key that comes late (the SDK's MessageDecrypted): the locked line, and a reply quoting it, redraw
+            stored = f.StoredEncrypted(algorithm="megolm.v1", ciphertext="c", session_id="s", sender_key="k",
+                                       device="d")
+            late = f.Message(room=dm, seq=900, ts=0, kind="encrypted", sender=bob.chat.user_id, body="",
+                             encrypted=stored)
+            reply = structs.replace(late, seq=901, reply_to=900)
+            await app._show_messages([late, reply])
+            await until(pilot, lambda: shows(WAITING), "waiting for its key")
+            await app._handle_event(MessageDecrypted(late, Decrypted({"kind": "text", "body": "late but here",
+                                                                      "room": dm}, bob.chat.user_id, "d", False,
+                                                                     False, 0)))
+            await until(pilot, lambda: shows("late but here") and any(f"┌ {bob_name}: late but here" in t
+                                                                       for t in lines(app)), "redrawn")
     drive(scenario, timeout=120)
 
 

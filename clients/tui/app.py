@@ -304,8 +304,8 @@ class ChatApp(LiteralApp):
             return
         waiting = [m for m in [*self.shown.values(), *self.quotes.values()] if (m.room, m.seq) not in self.plain]
         await self._decrypt(waiting)
-        for m in waiting:
-            if (m.room, m.seq) in self.plain:
+        for m in waiting:  # read now, or locked for another reason (unlocked: waiting for its key)
+            if m.kind == "encrypted":
                 self._redraw_with_replies(m.room, m.seq)
 
     def _redraw_with_replies(self, room: int, seq: int) -> None:
