@@ -14,7 +14,7 @@ from msgspec import structs
 from textual.widgets import Input, Label, Static
 
 from chatd.clients.sdk import Chat
-from chatd.clients.sdk.crypto import Decrypted
+from chatd.clients.sdk.crypto import Decrypted, IdentityChanged
 from chatd.clients.sdk.events import MessageDecrypted, UnableToDecrypt
 from chatd.clients.tui.app import ChatApp
 from chatd.clients.tui.commands import Command, CommandError, parse
@@ -111,6 +111,21 @@ def test_an_encrypted_dm_with_an_sdk_user_both_ways_with_emoji_verification_and_
             record = app.chat.encryption.machine.device(bob.chat.user_id, theirs.me[1])  # type: ignore[arg-type]
             assert record is not None and record.verified
 
+            # and the other way: bob's device asks, the terminal announces it and accepts
+            await click(pilot, "#sas-close")
+            ann_device = app.chat.link.welcome.device if app.chat.link.welcome else ""
+            flow = await server.call(bob.chat.verify_device, ann.user_id, ann_device)
+            await until(pilot, lambda: any("asks to verify this device: /verify accept" in str(n.message)
+                                           for n in app._notifications), "the request announced")
+            await click(pilot, "#sas-accept")
+            await until(pilot, lambda: flow.state == "showing" and "Do these emoji show" in
+                        "".join(text_of(app, "#verification-text")), "the emoji on both sides")
+            assert all(f"{e} {n}" in "".join(text_of(app, "#verification-text")) for e, n in flow.emoji)
+            await click(pilot, "#sas-confirm")
+            await server.call(bob.chat.confirm_verification, flow.txn)
+            await until(pilot, lambda: flow.verified and "is verified" in "".join(text_of(app, "#verification-text")),
+                        "verified both ways")
+
             # the key backup made in the terminal opens on a new device of ann's
             await type_line(pilot, "/backup")
             await until(pilot, lambda: isinstance(app.screen, RecoveryKeyScreen), "the recovery key, once")
@@ -125,13 +140,47 @@ def test_an_encrypted_dm_with_an_sdk_user_both_ways_with_emoji_verification_and_
     drive(scenario, timeout=120)
 
 
+def test_groups_made_encrypted_or_turned_encrypted_from_the_terminal(server: ServerThread, tmp_path: Path) -> None:
+    ann = sign_up(server, "ann")
+    bob = sdk_device(server, tmp_path / "bob.sqlite3", f"bob_{uuid.uuid4().hex[:6]}", signup=True)
+    bob_name = bob.chat.username
+
+    async def scenario() -> None:
+        app = ChatApp(server.url, server.http_url, tmp_path / "client")
+        async with app.run_test(size=(120, 40)) as pilot:
+            await log_in(app, pilot, ann.username)
+            await until(pilot, lambda: app._unlocking is not None and app._unlocking.is_finished, "encryption on")
+            await type_line(pilot, f'/group "Secret plans" {bob_name} --encrypted')
+            await until(pilot, lambda: text_of(app, "#title") == ["Secret plans  🔒 encrypted"], "an encrypted group")
+            await type_line(pilot, "meet at noon")
+            await until(pilot, lambda: any("me: meet at noon" in t for t in lines(app)), "sent")
+            assert app.room is not None
+            assert await server.call(bob.until, app.room, 1) == ["meet at noon"]
+
+            await type_line(pilot, f'/group "Open plans" {bob_name}')
+            await until(pilot, lambda: text_of(app, "#title") == ["Open plans"], "a plain group")
+            await type_line(pilot, "/encrypt")
+            await until(pilot, lambda: "end-to-end encryption" in "".join(text_of(app, "#question")), "asked first")
+            await pilot.press("y")
+            await until(pilot, lambda: text_of(app, "#title") == ["Open plans  🔒 encrypted"]
+                        and any(t.strip() == "Open plans 🔒" for t in text_of(app, "#rooms Static")), "locked now")
+            await type_line(pilot, "/encrypt")
+            await until(pilot, lambda: any("encrypted already" in str(n.message) for n in app._notifications),
+                        "once is enough")
+            app.query_one("#compose", Input).value = ""
+            await type_line(pilot, "now it is secret")
+            assert await server.call(bob.until, app.room, 1) == ["now it is secret"]
+    drive(scenario, timeout=120)
+
+
 def test_a_device_signed_in_by_qr_code_is_locked_until_the_password_then_restores_history(
         server: ServerThread, tmp_path: Path) -> None:
     ann_name = f"ann_{uuid.uuid4().hex[:6]}"
     phone = sdk_device(server, tmp_path / "phone.sqlite3", ann_name, signup=True)
     bob = sdk_device(server, tmp_path / "bob.sqlite3", f"bob_{uuid.uuid4().hex[:6]}", signup=True)
     bob_name = bob.chat.username
-    assert bob_name is not None
+    assert bob_name is not None and bob.chat.user_id is not None
+    bob_id = bob.chat.user_id
     recovery = server.run(phone.chat.create_key_backup)
     dm = server.run(bob.chat.open_direct, ann_name, True).room
     server.run(bob.chat.send, dm, "sent before the terminal")
@@ -180,14 +229,20 @@ def test_a_device_signed_in_by_qr_code_is_locked_until_the_password_then_restore
             await until(pilot, lambda: shows(UNDECRYPTABLE), "unable to decrypt")
 
             await type_line(pilot, f"/restore {recovery[:-1]}x")
-            await until(pilot, lambda: any("does not open your backup" in str(n.message) for n in app._notifications),
+            await until(pilot, lambda: any(str(n.message).startswith("/restore: ") for n in app._notifications),
                         "a mistyped recovery key explained")
+            assert shows(UNDECRYPTABLE)
             app.query_one("#compose", Input).value = ""
             await type_line(pilot, f"/restore {recovery}")
             await until(pilot, lambda: shows("sent before the terminal"), "history read from the key backup")
             assert any("restored" in str(n.message) for n in app._notifications)
             await server.call(bob.chat.send, dm, "after the unlock")
             await until(pilot, lambda: shows("after the unlock"), "a new message, live")
+
+            await app._handle_event(IdentityChanged(bob_id, "d0d0d0d0-1", "old", "new"))
+            await until(pilot, lambda: any(n.title == "⚠ SECURITY WARNING" and f"{bob_name}'s device d0d0d0d0 now "
+                                           "presents another identity key" in str(n.message)
+                                           for n in app._notifications), "a loud warning")
 
             # a key that comes late (the SDK's MessageDecrypted): the locked line, and a reply quoting it, redraw
             stored = f.StoredEncrypted(algorithm="megolm.v1", ciphertext="c", session_id="s", sender_key="k",

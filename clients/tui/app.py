@@ -348,6 +348,7 @@ class ChatApp(LiteralApp):
             await self._show_flow(flow)
 
     async def on_verification_bar_step(self, message: VerificationBar.Step) -> None:
+        self.query_one("#compose", Input).focus()  # a button pressed: the keyboard goes back to the input line
         try:
             await self._verification_step(message.step)
         except CommandError as exc:
@@ -430,7 +431,7 @@ class ChatApp(LiteralApp):
         try:
             count = await self.trio.call(chat.restore_key_backup, recovery_key)
         except BadRecoveryKey as exc:
-            raise CommandError(f"that recovery key does not open your backup: {exc}") from None
+            raise CommandError(f"/restore: {exc}") from None  # the SDK's words: mistyped, or not this backup's
         self.notify(f"restored {count} message key{'s' if count != 1 else ''} from your key backup")
         await self._decrypt_shown()
 
