@@ -14,7 +14,7 @@ from msgspec import structs
 from textual.widgets import Input, Label, Static
 
 from chatd.clients.sdk import Chat
-from chatd.clients.sdk.crypto import Decrypted, IdentityChanged
+from chatd.clients.sdk.crypto import Decrypted, IdentityChanged, StoreError
 from chatd.clients.sdk.events import MessageDecrypted, UnableToDecrypt
 from chatd.clients.tui.app import ChatApp
 from chatd.clients.tui.commands import Command, CommandError, parse
@@ -258,6 +258,31 @@ def test_a_device_signed_in_by_qr_code_is_locked_until_the_password_then_restore
             await until(pilot, lambda: shows("late but here") and any(f"┌ {bob_name}: late but here" in t
                                                                        for t in lines(app)), "redrawn")
     drive(scenario, timeout=120)
+
+
+def test_when_encryption_cannot_start_it_says_so_and_plain_chat_goes_on(server: ServerThread, tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    ann, bob = sign_up(server, "ann"), sign_up(server, "bob")
+
+    async def broken_store(chat: Chat, password: str, store: object = None) -> None:
+        raise StoreError("not a crypto store: file is not a database")
+    monkeypatch.setattr(Chat, "enable_encryption", broken_store)
+
+    async def scenario() -> None:
+        app = ChatApp(server.url, server.http_url, tmp_path / "client")
+        async with app.run_test(size=(120, 40)) as pilot:
+            await log_in(app, pilot, ann.username)
+            await until(pilot, lambda: any("end-to-end encryption is off on this device: not a crypto store"
+                                           in str(n.message) for n in app._notifications), "the failure, said")
+            assert app.query("#locked")
+            await type_line(pilot, f"/dm {bob.username}")
+            await until(pilot, lambda: text_of(app, "#title")[0].startswith(bob.username), "a plain room")
+            await type_line(pilot, "plain still works")
+            await until(pilot, lambda: any("me: plain still works" in t for t in lines(app)), "sent")
+            await type_line(pilot, "/backup")
+            await until(pilot, lambda: any("/unlock with your password first" in str(n.message)
+                                           for n in app._notifications), "encryption commands explain")
+    drive(scenario)
 
 
 def test_a_second_sign_in_on_the_same_account_gets_a_store_of_its_own(tmp_path: Path) -> None:

@@ -6,6 +6,10 @@ line) selects the newest message and Up/Down move the selection; on a selected m
 `d` deletes it (after a yes/no), `r` replies to it, `+` starts a /react; Esc goes back to the input line.
 Ctrl+O loads older messages. The sign-in screen's QR code button signs in by a code another device
 approves (clients/tui/qr_login.py); /approve CODE is that other side.
+
+End-to-end encryption (docs/e2ee.md, the widgets in clients/tui/e2ee.py): turned on in the background after a
+sign-in with a password, or by /unlock on a device signed in by QR code; encrypted lines show their text once
+this device has the key, a lock placeholder until then.
 """
 
 from __future__ import annotations
@@ -35,7 +39,14 @@ from textual.worker import Worker
 from chatd import __version__
 from chatd.clients.literal import LiteralApp, literal
 from chatd.clients.sdk import REQUEST_ERRORS, Chat, ChatError, ConnectionChanged, Event, NewMessage, SessionEnded
-from chatd.clients.sdk.crypto import BadRecoveryKey, IdentityChanged, StoreError, Verification, WrongPassword
+from chatd.clients.sdk.crypto import (
+    BadRecoveryKey,
+    IdentityChanged,
+    StoreError,
+    UnknownDevice,
+    Verification,
+    WrongPassword,
+)
 from chatd.clients.sdk.events import MessageDecrypted, UnableToDecrypt, VerificationChanged
 from chatd.clients.sdk.private import private_dir
 from chatd.clients.sdk.receipts import tick
@@ -235,10 +246,15 @@ class ChatApp(LiteralApp):
             await self._show_locked()
             return
         except (StoreError, RuntimeError, *REQUEST_ERRORS) as exc:
-            self.notify(f"end-to-end encryption is off on this device: {error_text(exc)}. Chat works; encrypted "
-                        "messages stay locked (/unlock to try again).", severity="error", timeout=15)
-            await self._show_locked()
-            return
+            reason = str(exc) if isinstance(exc, StoreError) else error_text(exc)  # a StoreError is in words already
+            if chat.encryption is not None:  # the store opened; publishing its keys failed: the next connection does
+                self.notify(f"this device's encryption keys are not published yet ({reason}): they will "
+                            "be when the connection comes back", severity="warning", timeout=15)
+            else:
+                self.notify(f"end-to-end encryption is off on this device: {reason}. Chat works; "
+                            "encrypted messages stay locked (/unlock to try again).", severity="error", timeout=15)
+                await self._show_locked()
+                return
         await self.query("#locked").remove()
         await self._decrypt_shown()
 
@@ -256,8 +272,8 @@ class ChatApp(LiteralApp):
         chat = self.chat
         if chat is None:
             return
-        if chat.encryption is not None:
-            self.notify("encryption is unlocked on this device already")
+        if chat.encryption is not None or (self._unlocking is not None and self._unlocking.is_running):
+            self.notify("encryption is unlocked on this device already" if chat.encryption else "unlocking…")
             return
         store = self._store_path(chat)
 
@@ -357,11 +373,11 @@ class ChatApp(LiteralApp):
             self.notify(error_text(exc), severity="error")
 
     async def _verification_step(self, step: str) -> None:
-        chat, flow = self._crypto_on(), self.flow
         if step == "close":
             self.flow = None
             await self.query(VerificationBar).remove()
             return
+        chat, flow = self._crypto_on(), self.flow
         if flow is None or flow.state in ("done", "cancelled"):
             raise CommandError("no verification under way: /verify USER starts one")
         if step == "accept":
@@ -410,7 +426,12 @@ class ChatApp(LiteralApp):
         if len(devices) > 1:
             raise CommandError(f"{who_} has {len(devices)} devices: " + ", ".join(device_label(d.device, d.name)
                                for d in devices) + f". Say which: /verify {who_} DEVICE")
-        await self._show_flow(await self.trio.call(chat.verify_device, user, devices[0].device))
+        try:
+            flow = await self.trio.call(chat.verify_device, user, devices[0].device)
+        except UnknownDevice:  # its keys were refused (forged, or changed since first seen)
+            raise CommandError(f"{who_}'s device {device_label(devices[0].device)} cannot be verified: its keys "
+                               "did not check out") from None
+        await self._show_flow(flow)
 
     async def _encrypt_room(self, room: int) -> None:
         async def answered(yes: bool | None) -> None:
@@ -476,7 +497,7 @@ class ChatApp(LiteralApp):
         self._reset()
         await self.query_one("#rooms", ListView).clear()
         await self.query_one("#messages", Conversation).remove_children()
-        await self.query("#invite").remove()
+        await self.query("#invite, #locked, #verification").remove()  # they were about the session that ended
         for name in ("title", "typing"):
             self.query_one(f"#{name}", Static).update("")
         self._set_mode(None)
