@@ -111,6 +111,10 @@ def test_an_encrypted_dm_with_an_sdk_user_both_ways_with_emoji_verification_and_
             record = app.chat.encryption.machine.device(bob.chat.user_id, theirs.me[1])  # type: ignore[arg-type]
             assert record is not None and record.verified
 
+            await type_line(pilot, f"/devices {bob_name}")
+            await until(pilot, lambda: any(f"{theirs.me[1][:8]} (chatd-sdk): ✓ verified" in str(n.message)
+                                           for n in app._notifications), "bob's device listed as verified")
+
             # and the other way: bob's device asks, the terminal announces it and accepts
             await click(pilot, "#sas-close")
             ann_device = app.chat.link.welcome.device if app.chat.link.welcome else ""
