@@ -306,6 +306,8 @@ def test_locked_messages_lock_marks_and_decrypted_text_read_as_they_should() -> 
     assert str(message_line(readable(m, {"kind": "text", "body": "[b]hi[/b]", "room": 1}), 1, names)) \
         .endswith("bob: [b]hi[/b]")
     assert readable(m, {"kind": "system", "body": 3}).kind == "text"  # what a sender put there is never trusted
+    photo = {"kind": "image", "body": "our cat", "media": {"id": "m1", "name": "cat.png", "size": 1234}}
+    assert str(message_line(readable(m, photo), 1, names)).endswith("bob: [image: cat.png, 1234 bytes] our cat")
     summary = f.RoomSummary(room=1, kind="direct", peer=2, encrypted=True)
     assert str(room_line(summary, names, None)).strip() == "bob 🔒"
     info = f.RoomInfo(room=1, kind="group", name="plans", members=[], encrypted=True)

@@ -48,9 +48,12 @@ def readable(m: f.Message, content: Mapping[str, object] | None) -> f.Message:
     every line, quote and preview then reads it like any other. Unchanged when there is no content."""
     if m.kind != "encrypted" or content is None or m.deleted:
         return m
-    kind = content.get("kind")
-    body = content.get("body")
-    return structs.replace(m, kind=kind if kind in PLAIN_KINDS else "text", body=body if isinstance(body, str) else "")
+    kind = content.get("kind") if content.get("kind") in PLAIN_KINDS else "text"
+    body = content.get("body") if isinstance(content.get("body"), str) else ""
+    media = content.get("media")
+    if isinstance(media, dict):  # an encrypted file (the web client sends them): named, not fetched here
+        body = f"[{kind}: {media.get('name') or 'file'}, {media.get('size', '?')} bytes] {body}".strip()
+    return structs.replace(m, kind=kind, body=body)
 
 
 def message_line(m: f.Message, me: int | None, names: Mapping[int, str], tick: Tick | None = None,
