@@ -14,7 +14,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"chat {__version__}")
         return
     try:
-        require_extra("tui", "The terminal client", "textual", "segno")
+        require_extra("tui", "The terminal client", "textual", "segno", "vodozemac")  # vodozemac: encryption
     except MissingExtra as exc:
         print(f"chat: {exc}", file=sys.stderr)
         sys.exit(2)

@@ -6,6 +6,10 @@ line) selects the newest message and Up/Down move the selection; on a selected m
 `d` deletes it (after a yes/no), `r` replies to it, `+` starts a /react; Esc goes back to the input line.
 Ctrl+O loads older messages. The sign-in screen's QR code button signs in by a code another device
 approves (clients/tui/qr_login.py); /approve CODE is that other side.
+
+End-to-end encryption (docs/e2ee.md, the widgets in clients/tui/e2ee.py): turned on in the background after a
+sign-in with a password, or by /unlock on a device signed in by QR code; encrypted lines show their text once
+this device has the key, a lock placeholder until then.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import re
 import time
 from collections.abc import Awaitable
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import trio
@@ -28,31 +33,53 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Input, ListItem, ListView, Static
+from textual.widgets import Button, Footer, Header, Input, ListItem, ListView, Static
 from textual.worker import Worker
 
 from chatd import __version__
 from chatd.clients.literal import LiteralApp, literal
 from chatd.clients.sdk import REQUEST_ERRORS, Chat, ChatError, ConnectionChanged, Event, NewMessage, SessionEnded
+from chatd.clients.sdk.crypto import (
+    BadRecoveryKey,
+    IdentityChanged,
+    StoreError,
+    UnknownDevice,
+    Verification,
+    WrongPassword,
+)
+from chatd.clients.sdk.events import MessageDecrypted, UnableToDecrypt, VerificationChanged
 from chatd.clients.sdk.private import private_dir
 from chatd.clients.sdk.receipts import tick
 from chatd.clients.tui.bridge import TrioGuest
 from chatd.clients.tui.commands import HELP, Command, CommandError, parse
 from chatd.clients.tui.conversation import SELECTABLE, Conversation
 from chatd.clients.tui.dialogs import Confirm, InviteBar
+from chatd.clients.tui.e2ee import (
+    LockedBanner,
+    RecoveryKeyScreen,
+    UnlockScreen,
+    VerificationBar,
+    crypto_store_path,
+    device_label,
+)
 from chatd.clients.tui.login import Credentials, LoginScreen, QrWanted
 from chatd.clients.tui.qr_login import ApproveScreen, QrLoginScreen
 from chatd.clients.tui.render import (
+    LOCKED,
+    UNDECRYPTABLE,
+    WAITING,
     ended_text,
     is_shown,
     message_line,
     preview,
     quote_text,
+    readable,
     room_line,
     room_title,
     title_line,
     typing_line,
 )
+from chatd.protocol import e2ee as e
 from chatd.protocol import frames as f
 from chatd.protocol import people as p
 
@@ -119,6 +146,10 @@ class ChatApp(LiteralApp):
         self.quotes: dict[int, f.Message] = {}  # messages answered by shown ones but not shown themselves
         self._typing_sent = 0.0
         self._draft = ""  # the input line's text when an edit began
+        self.plain: dict[tuple[int, int], dict[str, Any]] = {}  # (room, seq) -> a decrypted message's content
+        self.undecryptable: set[tuple[int, int]] = set()  # reported unable to decrypt (until a key comes)
+        self.flow: Verification | None = None  # the emoji verification in the bar
+        self._unlocking: Worker[object] | None = None  # enabling encryption, in the background
 
     def get_default_screen(self) -> Screen[None]:
         return ChatScreen(id="_default")
@@ -182,6 +213,10 @@ class ChatApp(LiteralApp):
         self.query_one("#compose", Input).focus()
         self._session.append(self.run_worker(self._guarded(self._events()), group="events"))
         self._session.append(self.run_worker(self._guarded(self._first_rooms(chat)), group="rooms"))
+        if c.password:  # in the background: the chat screen is up meanwhile, and a failure only locks encryption
+            self._unlock(chat, c.password)
+        else:  # signed in by QR code: no password yet
+            await self._show_locked()
 
     async def _guarded(self, work: Awaitable[None]) -> None:
         """A worker's body (all but the trio one): widgets going away under it as the app closes is no error."""
@@ -190,6 +225,236 @@ class ChatApp(LiteralApp):
         except NoMatches:
             if self.is_running:
                 raise
+
+    # ------------------------------------------------------------------ end-to-end encryption
+
+    def _unlock(self, chat: Chat, password: str) -> None:
+        self._unlocking = self.run_worker(self._guarded(self._enable_encryption(chat, password)), group="crypto")
+        self._session.append(self._unlocking)
+
+    async def _enable_encryption(self, chat: Chat, password: str) -> None:
+        """Open this device's crypto store with the password and publish its keys; on failure say so (the
+        chat goes on unencrypted where it can, encrypted rooms stay locked)."""
+        store = self._store_path(chat)
+        try:
+            if store is None:
+                raise StoreError("this device has no id yet")
+            await self.trio.call(chat.enable_encryption, password, store)
+        except WrongPassword:
+            self.notify("wrong password: encrypted messages stay locked (/unlock to try again)", severity="error",
+                        timeout=15)
+            await self._show_locked()
+            return
+        except (StoreError, RuntimeError, *REQUEST_ERRORS) as exc:
+            reason = str(exc) if isinstance(exc, StoreError) else error_text(exc)  # a StoreError is in words already
+            if chat.encryption is not None:  # the store opened; publishing its keys failed: the next connection does
+                self.notify(f"this device's encryption keys are not published yet ({reason}): they will "
+                            "be when the connection comes back", severity="warning", timeout=15)
+            else:
+                self.notify(f"end-to-end encryption is off on this device: {reason}. Chat works; "
+                            "encrypted messages stay locked (/unlock to try again).", severity="error", timeout=15)
+                await self._show_locked()
+                return
+        await self.query("#locked").remove()
+        await self._decrypt_shown()
+
+    def _store_path(self, chat: Chat) -> Path | None:
+        welcome = chat.link.welcome
+        if chat.cache_path is None or welcome is None or welcome.device is None:
+            return None
+        return crypto_store_path(chat.cache_path, welcome.device)
+
+    async def _show_locked(self) -> None:
+        if self.chat is not None and self.chat.encryption is None and not self.query("#locked"):
+            await self.query_one("#pane", Vertical).mount(LockedBanner(), before="#typing")
+
+    def _ask_password(self) -> None:
+        chat = self.chat
+        if chat is None:
+            return
+        if chat.encryption is not None or (self._unlocking is not None and self._unlocking.is_running):
+            self.notify("encryption is unlocked on this device already" if chat.encryption else "unlocking…")
+            return
+        store = self._store_path(chat)
+
+        def answered(password: str | None) -> None:
+            if password and self.chat is chat:
+                self._unlock(chat, password)
+        self.push_screen(UnlockScreen(twice=store is None or not store.exists()), answered)
+
+    def _crypto_on(self) -> Chat:
+        """The chat, its encryption unlocked (else a CommandError saying how)."""
+        if self.chat is None or self.chat.encryption is None:
+            raise CommandError("end-to-end encryption is locked on this device: /unlock with your password first")
+        return self.chat
+
+    async def _await_unlocking(self) -> None:
+        if self._unlocking is not None and self._unlocking.is_running:
+            await self._unlocking.wait()
+
+    def _encrypted(self, room: int) -> bool:
+        summary = self.rooms.get(room)
+        return bool((self.chat is not None and room in self.chat.encrypted_rooms)
+                    or (summary is not None and summary.encrypted)
+                    or (self.info is not None and self.info.room == room and self.info.encrypted))
+
+    async def _decrypt(self, messages: list[f.Message]) -> None:
+        """Decrypt what these hold that is not read yet (history, the cache, quotes), when the keys are here."""
+        chat = self.chat
+        if chat is None or chat.encryption is None:
+            return
+        for m in messages:
+            key = (m.room, m.seq)
+            if m.kind == "encrypted" and m.encrypted is not None and key not in self.plain:
+                try:
+                    found = await self.trio.call(chat.decrypt, m)
+                except REQUEST_ERRORS:
+                    found = None  # the sender's devices could not be fetched: it stays locked for now
+                if found is not None:
+                    self.plain[key] = found.content
+                    self.undecryptable.discard(key)
+
+    async def _decrypt_shown(self) -> None:
+        """Keys may have come (unlocked, a backup restored): read what the open conversation still shows locked."""
+        if self.room is None:
+            return
+        waiting = [m for m in [*self.shown.values(), *self.quotes.values()] if (m.room, m.seq) not in self.plain]
+        await self._decrypt(waiting)
+        for m in waiting:  # read now, or locked for another reason (unlocked: waiting for its key)
+            if m.kind == "encrypted":
+                self._redraw_with_replies(m.room, m.seq)
+
+    def _redraw_with_replies(self, room: int, seq: int) -> None:
+        if room != self.room:
+            return
+        for shown_seq, shown in self.shown.items():
+            if shown_seq == seq or shown.reply_to == seq:
+                self._redraw(shown_seq)
+
+    def _read_key(self, m: f.Message, content: dict[str, Any]) -> None:
+        self.plain[(m.room, m.seq)] = content
+        self.undecryptable.discard((m.room, m.seq))
+        self._redraw_with_replies(m.room, m.seq)
+
+    def _identity_changed(self, event: IdentityChanged) -> None:
+        self.bell()
+        self.notify(f"{self.names.get(event.user, f'user {event.user}')}'s device {device_label(event.device)} now "
+                    "presents another identity key. Nothing will be encrypted to it: someone may be impersonating "
+                    "it. Check with them in person before you trust it.",
+                    title="⚠ SECURITY WARNING", severity="error", timeout=120)
+
+    async def _show_flow(self, flow: Verification) -> None:
+        self.flow = flow
+        bars = self.query(VerificationBar)
+        if bars and bars.first().flow.txn == flow.txn:
+            bars.first().show(flow)
+            return
+        await bars.remove()
+        await self.query_one("#pane", Vertical).mount(VerificationBar(flow, self.names), before="#typing")
+
+    async def _verification_changed(self, flow: Verification) -> None:
+        if self.flow is not None and self.flow.txn == flow.txn:
+            await self._show_flow(flow)
+            if flow.state == "done" and flow.verified:
+                self.notify(f"{self.names.get(flow.them[0], 'their')} device {device_label(flow.them[1])} is verified")
+        elif flow.state == "requested" and not flow.we_started:
+            them = f"{self.names.get(flow.them[0], f'user {flow.them[0]}')}'s device {device_label(flow.them[1])}"
+            self.notify(f"{them} asks to verify this device: /verify accept (or Accept above the input line)",
+                        title="Verification request", timeout=30)
+            await self._show_flow(flow)
+
+    async def on_verification_bar_step(self, message: VerificationBar.Step) -> None:
+        self.query_one("#compose", Input).focus()  # a button pressed: the keyboard goes back to the input line
+        try:
+            await self._verification_step(message.step)
+        except CommandError as exc:
+            self.notify(str(exc), severity="warning")
+        except REQUEST_ERRORS as exc:
+            self.notify(error_text(exc), severity="error")
+
+    async def _verification_step(self, step: str) -> None:
+        if step == "close":
+            self.flow = None
+            await self.query(VerificationBar).remove()
+            return
+        chat, flow = self._crypto_on(), self.flow
+        if flow is None or flow.state in ("done", "cancelled"):
+            raise CommandError("no verification under way: /verify USER starts one")
+        if step == "accept":
+            await self.trio.call(chat.accept_verification, flow.txn)
+        elif step == "confirm":
+            if flow.state != "showing":
+                raise CommandError("there are no emoji to compare yet")
+            await self.trio.call(chat.confirm_verification, flow.txn)
+        else:
+            reason = "the emoji do not match" if flow.state == "showing" else "cancelled by the user"
+            await self.trio.call(chat.cancel_verification, flow.txn, reason)
+        await self._show_flow(flow)
+
+    async def _their_devices(self, chat: Chat, name: str) -> tuple[int, list[e.DeviceKeyInfo]]:
+        """A user's devices that take part in encryption (this one left out), by their user name."""
+        profile = await self.trio.call(chat.profile, name.removeprefix("@"))
+        self.names[profile.user] = profile.username
+        found: e.DeviceKeysList = await self.trio.call(
+            functools.partial(chat.link.call, e.QueryKeys, idempotent=True, users=[profile.user]))
+        mine = chat.link.welcome.device if chat.link.welcome else None
+        return profile.user, [d for d in found.devices if d.user == profile.user and d.device != mine]
+
+    async def _list_devices(self, name: str) -> None:
+        chat = self._crypto_on()
+        user, devices = await self._their_devices(chat, name)
+        assert chat.encryption is not None
+        parts = []
+        for info in devices:
+            record = chat.encryption.machine.device(user, info.device)
+            mark = "⚠ keys changed" if record and record.changed else \
+                "✓ verified" if record and record.verified else "unverified"
+            parts.append(f"{device_label(info.device, info.name)}: {mark}")
+        who_ = self.names.get(user, name)
+        self.notify("\n".join(parts) + f"\n(/verify {who_} DEVICE to compare emoji)" if parts
+                    else f"{who_} has no other device with encryption", title=f"{who_}'s devices", timeout=30)
+
+    async def _start_verification(self, name: str, device: str | None) -> None:
+        chat = self._crypto_on()
+        user, devices = await self._their_devices(chat, name)
+        if device is not None:
+            devices = [d for d in devices if d.device.startswith(device)]
+        who_ = self.names.get(user, name)
+        if not devices:
+            raise CommandError(f"{who_} has no {'such ' if device else 'other '}device with encryption"
+                               + (" (/devices " + who_ + " lists them)" if device else ""))
+        if len(devices) > 1:
+            raise CommandError(f"{who_} has {len(devices)} devices: " + ", ".join(device_label(d.device, d.name)
+                               for d in devices) + f". Say which: /verify {who_} DEVICE")
+        try:
+            flow = await self.trio.call(chat.verify_device, user, devices[0].device)
+        except UnknownDevice:  # its keys were refused (forged, or changed since first seen)
+            raise CommandError(f"{who_}'s device {device_label(devices[0].device)} cannot be verified: its keys "
+                               "did not check out") from None
+        await self._show_flow(flow)
+
+    async def _encrypt_room(self, room: int) -> None:
+        async def answered(yes: bool | None) -> None:
+            if yes and self.chat is not None:
+                try:
+                    await self.trio.call(self.chat.encrypt_room, room)
+                    await self._open_new(room)
+                except REQUEST_ERRORS as exc:
+                    self.notify(error_text(exc), severity="error")
+        if self._encrypted(room):
+            raise CommandError("this room is end-to-end encrypted already")
+        self.push_screen(Confirm("Turn on end-to-end encryption for this room?",
+                                 "This cannot be undone. From now on only the members' devices can read new messages; "
+                                 "edits and files are not available in it from this client.", "Encrypt"), answered)
+
+    async def _restore(self, recovery_key: str) -> None:
+        chat = self._crypto_on()
+        try:
+            count = await self.trio.call(chat.restore_key_backup, recovery_key)
+        except BadRecoveryKey as exc:
+            raise CommandError(f"/restore: {exc}") from None  # the SDK's words: mistyped, or not this backup's
+        self.notify(f"restored {count} message key{'s' if count != 1 else ''} from your key backup")
+        await self._decrypt_shown()
 
     async def _first_rooms(self, chat: Chat) -> None:
         with contextlib.suppress(*REQUEST_ERRORS):  # a session that ends already is reported by _events
@@ -232,7 +497,7 @@ class ChatApp(LiteralApp):
         self._reset()
         await self.query_one("#rooms", ListView).clear()
         await self.query_one("#messages", Conversation).remove_children()
-        await self.query("#invite").remove()
+        await self.query("#invite, #locked, #verification").remove()  # they were about the session that ended
         for name in ("title", "typing"):
             self.query_one(f"#{name}", Static).update("")
         self._set_mode(None)
@@ -375,6 +640,7 @@ class ChatApp(LiteralApp):
         for m in messages:
             self.shown[m.seq] = m
         await self._find_quotes(messages)
+        await self._decrypt([*messages, *(self.quotes[m.reply_to] for m in messages if m.reply_to in self.quotes)])
         for m in messages:
             if not is_shown(m):
                 continue
@@ -402,7 +668,14 @@ class ChatApp(LiteralApp):
 
     def _line(self, m: f.Message) -> Text:
         quoted = (self.shown.get(m.reply_to) or self.quotes.get(m.reply_to)) if m.reply_to else None
-        return message_line(m, self._me(), self.names, tick(m.seq, self.members, self.receipts), quoted)
+        locked = LOCKED if self.chat is None or self.chat.encryption is None \
+            else UNDECRYPTABLE if (m.room, m.seq) in self.undecryptable else WAITING
+        return message_line(self._readable(m), self._me(), self.names, tick(m.seq, self.members, self.receipts),
+                            self._readable(quoted) if quoted else None, locked)
+
+    def _readable(self, m: f.Message) -> f.Message:
+        """`m` with its decrypted text in place when it is an encrypted message this device has read."""
+        return readable(m, self.plain.get((m.room, m.seq)))
 
     async def _find_quotes(self, messages: list[f.Message]) -> None:
         """The messages these answer that are not on screen, from the cache when it has them."""
@@ -437,7 +710,7 @@ class ChatApp(LiteralApp):
 
     def _selected(self) -> f.Message | None:
         seq = self.query_one("#messages", Conversation).selected
-        return self.shown.get(seq) if seq is not None else None
+        return self._readable(self.shown[seq]) if seq is not None and seq in self.shown else None
 
     def _target(self, *, mine: bool) -> f.Message:
         """The selected message, or else the newest one (mine: my newest) that is not deleted."""
@@ -448,7 +721,7 @@ class ChatApp(LiteralApp):
                  and (m.sender == self._me() or not mine)]
         if not found:
             raise CommandError("select a message first (Up)")
-        return max(found, key=lambda m: m.seq)
+        return self._readable(max(found, key=lambda m: m.seq))
 
     def action_select_newest(self) -> None:
         if self.focused is self.query_one("#compose", Input):
@@ -478,6 +751,8 @@ class ChatApp(LiteralApp):
     def _start_editing(self, m: f.Message) -> None:
         if m.sender != self._me():
             self.notify("you can only edit your own messages", severity="warning")
+        elif self._encrypted(m.room):  # an edit would go to the server in clear
+            self.notify("edits are not available in end-to-end encrypted rooms", severity="warning")
         elif m.deleted:
             self.notify("that message was deleted", severity="warning")
         else:
@@ -580,9 +855,14 @@ class ChatApp(LiteralApp):
         assert self.chat is not None
         name, words = command.name, command.words
         if name == "dm":
-            await self._open_new((await self.trio.call(self.chat.open_direct, words[0])).room)
+            info = await self.trio.call(self.chat.open_direct, words[0], command.encrypted)
+            await self._open_new(info.room)
+            if command.encrypted and not info.encrypted:
+                self.notify("this direct room existed already, not encrypted: /encrypt turns encryption on",
+                            severity="warning", timeout=15)
         elif name == "group":
-            await self._open_new((await self.trio.call(self.chat.create_group, words[0], list(words[1:]))).room)
+            info = await self.trio.call(self.chat.create_group, words[0], list(words[1:]), command.encrypted)
+            await self._open_new(info.room)
         elif name == "open":
             await self.open_room(self._room_named(command.text))
         elif name == "join":
@@ -595,16 +875,32 @@ class ChatApp(LiteralApp):
             self.push_screen(ApproveScreen(asking), lambda approve: self._answer_qr(asking.code, bool(approve)))
         elif name == "help":
             self.notify(HELP, title="Commands", timeout=30)
+        elif name == "unlock":
+            self._ask_password()
+        elif name == "backup":
+            self.push_screen(RecoveryKeyScreen(await self.trio.call(self._crypto_on().create_key_backup)))
+        elif name == "restore":
+            await self._restore(command.text)
+        elif name == "devices":
+            await self._list_devices(words[0])
+        elif name == "verify" and command.text == "step":
+            await self._verification_step(words[0])
+        elif name == "verify":
+            await self._start_verification(words[0], words[1] if len(words) > 1 else None)
         elif self.room is None:
             raise CommandError("open a room first")
+        elif name == "encrypt":
+            await self._encrypt_room(self.room)
         elif name == "invite":
             await self._show_invite(await self.trio.call(self.chat.create_invite, self.room))
         elif name == "file":
+            if self._encrypted(self.room):  # the SDK cannot encrypt files yet: the upload would go in clear
+                raise CommandError("files cannot be sent in end-to-end encrypted rooms from this client yet")
             await self.trio.call(self.chat.send_file, self.room, user_path(words[0]), command.text)
             await self._show_messages(await self.trio.call(self.chat.cached_history, self.room, None, 1))
         elif name == "edit":
             target = self._target(mine=True)
-            if target.sender != self._me() or target.deleted:
+            if target.sender != self._me() or target.deleted or self._encrypted(self.room):
                 self._start_editing(target)  # says why not
             else:
                 await self.trio.call(self.chat.edit, self.room, target.seq, command.text)
@@ -617,6 +913,10 @@ class ChatApp(LiteralApp):
             await self.trio.call(act, self.room, self._target(mine=False).seq, words[0])
             self.query_one("#messages", Conversation).select(None)
 
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "unlock":  # the locked banner's
+            self._ask_password()
+
     async def _answer_qr(self, code: str, approve: bool) -> None:
         assert self.chat is not None
         try:
@@ -628,9 +928,18 @@ class ChatApp(LiteralApp):
 
     async def _send(self, text: str, reply_to: int | None) -> None:
         assert self.chat is not None and self.room is not None
+        room = self.room
         self._typing_sent = 0.0
-        await self.trio.call(functools.partial(self.chat.send, self.room, text, reply_to=reply_to))
-        await self._show_messages(await self.trio.call(self.chat.cached_history, self.room, None, 1))
+        if self._encrypted(room):
+            await self._await_unlocking()  # signed in a moment ago: encryption is being turned on
+            self._crypto_on()
+        try:
+            sent = await self.trio.call(functools.partial(self.chat.send, room, text, reply_to=reply_to))
+        except RuntimeError as exc:  # the SDK found the room encrypted only now, and encryption is locked
+            raise CommandError(f"{exc}: /unlock with your password first") from None
+        if self._encrypted(room):  # the cache keeps the ciphertext: what I typed is what I sent
+            self.plain[(room, sent.seq)] = {"kind": "text", "body": text}
+        await self._show_messages(await self.trio.call(self.chat.cached_history, room, None, 1))
 
     async def _open_new(self, room: int) -> None:
         assert self.chat is not None
@@ -646,7 +955,18 @@ class ChatApp(LiteralApp):
 
     async def _handle_event(self, event: Event) -> None:
         if isinstance(event, NewMessage):
+            if event.decrypted is not None:
+                self.plain[(event.message.room, event.message.seq)] = event.decrypted.content
             await self._handle_message(event.message)
+        elif isinstance(event, MessageDecrypted):  # its key came late: the line shows the text now
+            self._read_key(event.message, event.decrypted.content)
+        elif isinstance(event, UnableToDecrypt):
+            self.undecryptable.add((event.message.room, event.message.seq))
+            self._redraw_with_replies(event.message.room, event.message.seq)
+        elif isinstance(event, VerificationChanged):
+            await self._verification_changed(event.flow)
+        elif isinstance(event, IdentityChanged):
+            self._identity_changed(event)
         elif isinstance(event, f.Status) and event.room == self.room:
             self.receipts[event.user] = (max(event.delivered_seq, self.receipts.get(event.user, (0, 0))[0]),
                                          max(event.read_seq or 0, self.receipts.get(event.user, (0, 0))[1]))
@@ -676,6 +996,12 @@ class ChatApp(LiteralApp):
         assert self.chat is not None
         if m.room not in self.rooms:
             await self._show_rooms(await self.trio.call(self.chat.rooms))
+        if (m.event or {}).get("encrypted") and m.room in self.rooms:  # encryption turned on: the lock marks
+            self.rooms[m.room] = structs.replace(self.rooms[m.room], encrypted=True)
+            self._redraw_room(m.room)
+            if self.info is not None and self.info.room == m.room:
+                self.info = structs.replace(self.info, encrypted=True)
+                self.query_one("#title", Static).update(self._title(self.info))
         if m.room != self.room:
             return
         self.typing_in.get(m.room, set()).discard(m.sender or 0)

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from chatd.protocol.reactions import emoji_problem
 
 USAGE = {
-    "dm": "/dm USER",
-    "group": '/group NAME USER...  (a name with spaces in quotes: /group "Team Rocket" bob carol)',
+    "dm": "/dm USER [--encrypted]",
+    "group": '/group NAME USER... [--encrypted]  (a name with spaces in quotes: /group "Team Rocket" bob carol)',
     "open": "/open ROOM NAME",
     "invite": "/invite",
     "join": "/join LINK",
@@ -22,6 +22,12 @@ USAGE = {
     "react": "/react EMOJI",
     "unreact": "/unreact EMOJI",
     "approve": "/approve CODE  (sign another device in by its QR login code)",
+    "encrypt": "/encrypt  (turn end-to-end encryption on for the open room, for good)",
+    "unlock": "/unlock  (type your password to read and send encrypted messages on this device)",
+    "backup": "/backup  (back up your message keys; shows a recovery key once)",
+    "restore": "/restore RECOVERY KEY  (read your encrypted history on this device from the key backup)",
+    "devices": "/devices USER  (their devices, and which ones you verified)",
+    "verify": "/verify USER [DEVICE] · /verify accept · /verify confirm · /verify cancel  (compare emoji)",
     "older": "/older",
     "help": "/help",
 }
@@ -38,6 +44,11 @@ class Command:
     name: str  # "dm", "group", ... (the keys of USAGE)
     words: tuple[str, ...] = ()  # user names, a path, a link, a group name: each one argument
     text: str = ""  # free text: a caption, an edit's new body, a room name
+    encrypted: bool = False  # /dm and /group with --encrypted: the room is made end-to-end encrypted
+
+
+ENCRYPTED_FLAGS = ("--encrypted", "-e")  # never a user name (those are letters, digits, _ and .)
+VERIFY_STEPS = ("accept", "confirm", "cancel")  # /verify STEP acts on the verification under way
 
 
 def first_word(text: str) -> tuple[str, str]:
@@ -59,16 +70,28 @@ def parse(line: str) -> Command:
     if name not in USAGE:
         raise CommandError(f"unknown command /{name}: /help lists the commands")
     usage = CommandError(f"usage: {USAGE[name]}")
-    if name in ("dm", "join"):
+    if name == "dm":
+        words = [w for w in rest.split() if w not in ENCRYPTED_FLAGS]
+        if len(words) != 1:
+            raise usage
+        return Command(name, (words[0],), encrypted=len(words) < len(rest.split()))
+    if name in ("join", "devices"):
         word, more = first_word(rest)
         if not word or more:
             raise usage
         return Command(name, (word,))
     if name == "group":
         group, more = first_word(rest)
-        if not group.strip():
+        if not group.strip() or group in ENCRYPTED_FLAGS:
             raise usage
-        return Command(name, (group, *[m for m in re.split(r"[\s,]+", more) if m]))
+        members = [m for m in re.split(r"[\s,]+", more) if m]
+        flagged = [m for m in members if m in ENCRYPTED_FLAGS]
+        return Command(name, (group, *[m for m in members if m not in ENCRYPTED_FLAGS]), encrypted=bool(flagged))
+    if name == "verify":
+        words = rest.split()
+        if not 1 <= len(words) <= 2 or (words[0] in VERIFY_STEPS and len(words) > 1):
+            raise usage
+        return Command(name, tuple(words), text="step" if words[0] in VERIFY_STEPS else "")
     if name == "file":
         path, caption = first_word(rest)
         if not path:
@@ -81,7 +104,7 @@ def parse(line: str) -> Command:
         if (problem := emoji_problem(emoji)) is not None:
             raise CommandError(f"/{name}: the reaction {problem}")
         return Command(name, (emoji,))
-    if name in ("open", "edit", "reply", "approve"):
+    if name in ("open", "edit", "reply", "approve", "restore"):
         if not rest:
             raise usage
         return Command(name, (), rest)

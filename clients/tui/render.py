@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Mapping
 
+from msgspec import structs
 from rich.text import Text
 
 from chatd.clients.literal import Part, literal
@@ -22,6 +23,11 @@ SYSTEM_TEXT = {"created": "created the chat", "member_added": "added {user}", "m
                "message_edited": "edited a message", "message_deleted": "deleted a message",
                "member_banned": "banned {user}", "member_unbanned": "unbanned {user}"}
 HIDDEN_EVENTS = ("message_edited", "message_deleted", "reaction_added", "reaction_removed")
+LOCK = "🔒"
+WAITING = f"{LOCK} waiting for this message's key"  # an encrypted message this device cannot read (yet)
+UNDECRYPTABLE = f"{LOCK} unable to decrypt"  # ... and nothing that could bring its key has it
+LOCKED = f"{LOCK} locked: /unlock with your password to read"  # encryption is not unlocked on this device
+PLAIN_KINDS = ("text", "image", "video", "audio", "file")
 
 
 def who(user: object, names: Mapping[int, str]) -> str:
@@ -37,10 +43,24 @@ def clock(ts_ms: int | None) -> str:
         return "--:--"
 
 
+def readable(m: f.Message, content: Mapping[str, object] | None) -> f.Message:
+    """An encrypted message as if it had been sent in clear, from its decrypted `content` (docs/e2ee.md §3):
+    every line, quote and preview then reads it like any other. Unchanged when there is no content."""
+    if m.kind != "encrypted" or content is None or m.deleted:
+        return m
+    kind = content.get("kind") if content.get("kind") in PLAIN_KINDS else "text"
+    body = content.get("body") if isinstance(content.get("body"), str) else ""
+    media = content.get("media")
+    if isinstance(media, dict):  # an encrypted file (the web client sends them): named, not fetched here
+        body = f"[{kind}: {media.get('name') or 'file'}, {media.get('size', '?')} bytes] {body}".strip()
+    return structs.replace(m, kind=kind, body=body)
+
+
 def message_line(m: f.Message, me: int | None, names: Mapping[int, str], tick: Tick | None = None,
-                 quoted: f.Message | None = None) -> Text:
+                 quoted: f.Message | None = None, locked: str = WAITING) -> Text:
     """A message as the conversation shows it: the message it answers quoted above it (`quoted`, when the
-    client holds it), the reactions under it."""
+    client holds it), the reactions under it. An encrypted message not decrypted (see `readable`) shows
+    `locked` (why it cannot be read) instead of a body."""
     at = clock(m.ts)
     if m.kind == "system":
         event = m.event or {}
@@ -53,6 +73,9 @@ def message_line(m: f.Message, me: int | None, names: Mapping[int, str], tick: T
     quote = literal(("       ┌ " + quote_text(quoted, me, names) + "\n", "dim")) if m.reply_to else literal()
     if m.deleted:
         return quote + literal(f"{at}  ", (sender, "bold"), ": ", ("message deleted", "italic dim"))
+    if m.kind == "encrypted":
+        line = literal(f"{at}  ", (sender, "bold"), ": ", (locked, "italic dim"))
+        return quote + line + reaction_line(m.reactions, me)
     body = m.body or ""
     if m.media is not None:
         label = f"[{m.kind}: {m.media.file_name or m.media.id}, {m.media.size} bytes]"
@@ -65,6 +88,8 @@ def message_line(m: f.Message, me: int | None, names: Mapping[int, str], tick: T
 def quote_text(quoted: f.Message | None, me: int | None, names: Mapping[int, str]) -> str:
     if quoted is None:
         return "an earlier message"
+    if quoted.kind == "encrypted" and not quoted.deleted:
+        return f"{'me' if quoted.sender == me else who(quoted.sender, names)}: {LOCK}"
     return f"{'me' if quoted.sender == me else who(quoted.sender, names)}: {preview(quoted)}"
 
 
@@ -91,13 +116,14 @@ def room_title(room: f.RoomSummary | f.RoomInfo, names: Mapping[int, str], me: i
 def room_line(room: f.RoomSummary, names: Mapping[int, str], online: bool | None) -> Text:
     dot = "● " if online else "○ " if online is False else "  "
     badges = (f" ({room.unread})" if room.unread else "") + (f" @{room.mentions}" if room.mentions else "")
-    return literal(dot, room_title(room, names), badges)
+    return literal(dot, room_title(room, names), f" {LOCK}" if room.encrypted else "", badges)
 
 
 def title_line(info: f.RoomInfo, names: Mapping[int, str], me: int | None, peer_online: bool | None) -> Text:
-    """The open conversation's heading: its name, and for a direct room whether the peer is online."""
+    """The open conversation's heading: its name, a lock if it is end-to-end encrypted, and for a direct room
+    whether the peer is online."""
     state = "" if peer_online is None else "  · online" if peer_online else "  · offline"
-    return literal((room_title(info, names, me), "bold"), state)
+    return literal((room_title(info, names, me), "bold"), f"  {LOCK} encrypted" if info.encrypted else "", state)
 
 
 def typing_line(people: Iterable[str]) -> Text:
@@ -109,6 +135,8 @@ def preview(m: f.Message, width: int = 60) -> str:
     """One line of a message for a question or a mode line: its body (or file name), cut at `width`."""
     if m.deleted:
         return "message deleted"
+    if m.kind == "encrypted":
+        return LOCK
     text = " ".join(((m.media.file_name or m.kind) if m.media else "").split() + (m.body or "").split())
     return text if len(text) <= width else text[:width - 1] + "…"
 
