@@ -894,8 +894,8 @@ class ChatApp(LiteralApp):
         elif name == "invite":
             await self._show_invite(await self.trio.call(self.chat.create_invite, self.room))
         elif name == "file":
-            if self._encrypted(self.room):  # the SDK cannot encrypt files yet: the upload would go in clear
-                raise CommandError("files cannot be sent in end-to-end encrypted rooms from this client yet")
+            if self._encrypted(self.room):  # the SDK encrypts the file before the upload: it needs the keys
+                self._crypto_on()
             await self.trio.call(self.chat.send_file, self.room, user_path(words[0]), command.text)
             await self._show_messages(await self.trio.call(self.chat.cached_history, self.room, None, 1))
         elif name == "edit":
