@@ -7,7 +7,7 @@ verified, and a backup entry written by one side and read by the other. The same
 own engine (clients/sdk/crypto): room messages both ways, SAS between the two, each reading the other's backup.
 
 The web side runs as one node process (web/tests/interop/peer.ts, bundled with esbuild from web's own
-node_modules) answering one JSON request per line. Skipped only when web/node_modules is missing.
+node_modules, installed here when missing) answering one JSON request per line. Skipped only without node.
 """
 
 from __future__ import annotations
@@ -30,6 +30,8 @@ import vodozemac as vz
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from tests.web_modules import node_modules
 
 WEB = Path(__file__).resolve().parent.parent / "web"
 BUNDLE = WEB / "node_modules" / ".cache" / "chatd-interop" / "peer.mjs"
@@ -95,9 +97,9 @@ class Peer:
 
 @pytest.fixture(scope="module")
 def bundle() -> Path:
-    node = shutil.which("node")
-    if not node or not (WEB / "node_modules" / ".bin" / "esbuild").exists():
-        pytest.skip("web/node_modules is missing (cd web && npm ci): the web side of the interop test needs it")
+    missing = node_modules()
+    if missing:
+        pytest.skip(missing)
     result = subprocess.run(
         [str(WEB / "node_modules" / ".bin" / "esbuild"), "tests/interop/peer.ts", "--bundle", "--platform=node",
          "--format=esm", "--external:@towns-protocol/olm", f"--outfile={BUNDLE}", "--log-level=warning"],

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.web_modules import node_modules
+
 WEB = Path(__file__).resolve().parent.parent / "web"
 BUDGET = 480.0  # seconds for the whole test, the one-time npm ci / chromium install aside (a shared 2-core box)
 
@@ -46,11 +48,11 @@ def chromium() -> str | None:
 
 
 def test_web_client() -> None:
-    npm, node = shutil.which("npm"), shutil.which("node")
-    if not npm or not node:
-        pytest.skip("node/npm are not installed: the web client's tests need them")
-    if not (WEB / "node_modules").is_dir():
-        ok(run([npm, "ci", "--no-audit", "--no-fund"], 300), "npm ci")
+    missing = node_modules()
+    if missing:
+        pytest.skip(missing)
+    npm = shutil.which("npm")
+    assert npm is not None
     browser = chromium()
     if browser is None:
         pytest.skip("no Chromium at /usr/bin/chromium ($CHROMIUM_PATH) and apt-get could not install one")
