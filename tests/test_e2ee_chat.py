@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
+import pytest
 import trio
 
 from chatd.clients.sdk import Chat
@@ -70,7 +72,8 @@ def name(prefix: str) -> str:
 
 
 async def test_encrypted_dm_and_group_between_sdk_devices(node: Node, backing: Backing, nursery: trio.Nursery,
-                                                          tmp_path: Path) -> None:
+                                                          tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)  # everything the server (in this process) logs, at every level
     ann_name, bob_name, cy_name = name("ann"), name("bob"), name("cy")
     secrets: list[str] = []
     async with device(node, nursery, tmp_path / "ann.db", ann_name, signup=True) as ann, \
@@ -106,6 +109,8 @@ async def test_encrypted_dm_and_group_between_sdk_devices(node: Node, backing: B
             assert who.chat.encryption is not None and not who.chat.encryption.pending  # nothing left waiting
 
     await assert_no_plaintext(backing.database_url, [*secrets, after])
+    logged = caplog.text
+    assert logged and not [s for s in [*secrets, after] if s.rsplit(" ", 1)[-1] in logged], "plaintext in the logs"
 
 
 async def test_a_new_device_reads_history_from_the_key_backup(node: Node, nursery: trio.Nursery,
