@@ -1,0 +1,310 @@
+"""Storage at scale (issue 20, docs/storage.md): fill a fresh database with a realistic chat history and time
+the server's own queries against it.
+
+    python -m bench.storage run --messages 10000000          # generate, then measure; appends to bench/storage.json
+
+The data: users, rooms of which 80% are direct (two members) and 20% groups (members Zipf-distributed,
+3..2000), and messages spread over the rooms Zipf-like (s = 1.1: a few rooms hold most of them, most rooms a
+few), written with COPY, so 10M messages take minutes, not hours. Each room's members have read most of it.
+
+What is timed is the server's own code (persistence/, the Store the server runs) on that database:
+history pages (the newest page and deep pages), backlog range reads, `list_rooms` with its unread counts,
+the node-wide append (`append_rooms`, the CommitWriter's one transaction for many rooms) and cursor moves
+(`save_cursors`), plus the bytes each message costs (heap and indexes) and what autovacuum did about the
+cursor updates. Not part of CI: it takes minutes and wants the box quiet.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import statistics
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import trio
+
+from chatd.persistence.messages import RoomAppend
+from chatd.persistence.migrate import apply_migrations
+from chatd.persistence.records import NewText
+from chatd.persistence.store import Store
+
+ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
+RESULTS = Path(__file__).parent / "storage.json"
+ZIPF_S = 1.1
+WORDS = ("ok", "see you", "lunch?", "the build is green again", "can you look at the PR", "haha",
+         "running late, 10 min", "thanks!", "where is the doc for the release", "shipping it now")
+
+
+@dataclass(frozen=True)
+class Shape:
+    messages: int
+    users: int
+    rooms: int
+    seed: int = 7
+
+    @classmethod
+    def for_messages(cls, messages: int) -> Shape:
+        """Tens of thousands of rooms at 10M (one room per ~300 messages), a user per ~200 messages."""
+        return cls(messages, max(1000, messages // 200), max(500, messages // 300))
+
+
+def zipf_counts(total: int, n: int, s: float, rng: random.Random) -> list[int]:
+    """`total` split over `n` buckets with Zipf(s) weights, shuffled; every bucket gets at least one."""
+    weights = [1 / (i + 1) ** s for i in range(n)]
+    scale = (total - n) / sum(weights)
+    counts = [1 + int(w * scale) for w in weights]
+    counts[0] += total - sum(counts)
+    rng.shuffle(counts)
+    return counts
+
+
+# --------------------------------------------------------------------------- generate (asyncio, asyncpg)
+
+async def generate(dsn: str, shape: Shape) -> dict[str, Any]:
+    rng = random.Random(shape.seed)
+    con = await asyncpg.connect(dsn)
+    started = time.monotonic()
+    try:
+        await apply_migrations(con)
+        await con.execute("ALTER TABLE messages SET (autovacuum_enabled = false)")  # the load, then VACUUM
+        await con.copy_records_to_table(
+            "users", columns=["id", "username", "email", "password_hash"],
+            records=((u, f"user{u}", f"user{u}@example.com", "x") for u in range(1, shape.users + 1)))
+        await con.execute("SELECT setval('users_id_seq', $1)", shape.users)
+        counts = zipf_counts(shape.messages, shape.rooms, ZIPF_S, rng)
+        members: list[list[int]] = []
+        for _ in range(shape.rooms):
+            size = 2 if rng.random() < 0.8 else min(2000, 3 + int(rng.paretovariate(1.2)))
+            members.append(rng.sample(range(1, shape.users + 1), size))
+        await con.copy_records_to_table(
+            "rooms", columns=["id", "kind", "name", "direct_key", "last_seq", "created_by"],
+            records=((r + 1, "direct" if len(m) == 2 else "group", None if len(m) == 2 else f"group {r + 1}",
+                      f"{min(m)}:{max(m)}:{r + 1}" if len(m) == 2 else None, counts[r], m[0])
+                     for r, m in enumerate(members)))
+        await con.execute("SELECT setval('rooms_id_seq', $1)", shape.rooms)
+        await con.copy_records_to_table(
+            "room_visibility", columns=["room_id", "from_seq", "visibility"],
+            records=((r + 1, 1, "shared") for r in range(shape.rooms)))
+        await con.copy_records_to_table(
+            "room_members", columns=["room_id", "user_id", "role", "joined_seq", "delivered_seq", "read_seq"],
+            records=_members(members, counts, rng))
+        loaded = time.monotonic()
+        await con.copy_records_to_table(
+            "messages", columns=["room_id", "seq", "sender_id", "client_id", "kind", "body", "created_at"],
+            records=_messages(members, counts, rng))
+        copied = time.monotonic()
+        await con.execute("VACUUM ANALYZE")
+        await con.execute("ALTER TABLE messages RESET (autovacuum_enabled)")
+    finally:
+        await con.close()
+    done = time.monotonic()
+    return {"rooms_and_members_s": round(loaded - started, 1), "copy_messages_s": round(copied - loaded, 1),
+            "copy_rate_per_s": round(shape.messages / (copied - loaded)), "vacuum_analyze_s": round(done - copied, 1)}
+
+
+def _members(members: list[list[int]], counts: list[int], rng: random.Random) -> Iterator[tuple[object, ...]]:
+    for r, room in enumerate(members):
+        for i, user in enumerate(room):
+            read = counts[r] if rng.random() < 0.7 else max(0, counts[r] - rng.randint(1, 40))
+            yield r + 1, user, "owner" if i == 0 and len(room) > 2 else "member", 1, counts[r], read
+
+
+def _messages(members: list[list[int]], counts: list[int], rng: random.Random) -> Iterator[tuple[object, ...]]:
+    start = time.time() - 365 * 86400
+    from datetime import UTC, datetime
+    for r, room in enumerate(members):
+        n = counts[r]
+        step = 365 * 86400 / (n + 1)
+        for seq in range(1, n + 1):
+            yield (r + 1, seq, rng.choice(room), uuid.UUID(int=rng.getrandbits(128), version=4), "text",
+                   rng.choice(WORDS), datetime.fromtimestamp(start + seq * step, UTC))
+
+
+# --------------------------------------------------------------------------- measure (trio, the server's Store)
+
+@dataclass
+class Timings:
+    samples: list[float]
+
+    def summary(self) -> dict[str, float]:
+        ordered = sorted(self.samples)
+        p = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000  # noqa: E731
+        return {"n": len(ordered), "p50_ms": round(p(0.50), 2), "p99_ms": round(p(0.99), 2),
+                "mean_ms": round(statistics.fmean(ordered) * 1000, 2)}
+
+
+async def timed(n: int, call: Callable[[int], Awaitable[object]]) -> Timings:
+    samples = []
+    for i in range(n):
+        t = time.perf_counter()
+        await call(i)
+        samples.append(time.perf_counter() - t)
+    return Timings(samples)
+
+
+async def measure(dsn: str, shape: Shape, samples: int) -> dict[str, Any]:
+    rng = random.Random(shape.seed + 1)
+    store = await Store.open(dsn, migrate=False, max_size=4)
+    out: dict[str, Any] = {}
+    try:
+        pool = await _sample_rooms(store, rng, max(samples, 2000))  # (room, member, last_seq), weighted by activity
+        rooms = pool[:samples]
+        out["history_first_page"] = (await timed(samples, lambda i: store.history(
+            rooms[i][1], rooms[i][0], None, 50))).summary()
+        out["history_deep_page"] = (await timed(samples, lambda i: store.history(
+            rooms[i][1], rooms[i][0], max(2, rng.randint(1, rooms[i][2])), 50))).summary()
+        out["backlog_batch"] = (await timed(samples, lambda i: store.messages_after(
+            rooms[i][1], [(rooms[i][0], max(0, rooms[i][2] - 200), rooms[i][2])], 100))).summary()
+        busiest = await _busy_users(store, samples)
+        out["list_rooms_unread"] = (await timed(samples, lambda i: store.list_rooms(busiest[i % len(busiest)])
+                                                )).summary()
+        out["append"] = await _append(store, pool, rng)
+        out["cursors"] = await _cursors(store, pool, rng)
+        out["bytes"] = await _bytes(store, shape)
+    finally:
+        await store.close()
+    return out
+
+
+async def _sample_rooms(store: Store, rng: random.Random, n: int) -> list[tuple[int, int, int]]:
+    rows = await _fetch(store, "SELECT r.id, r.last_seq, (SELECT m.user_id FROM room_members m WHERE m.room_id = r.id"
+                               " LIMIT 1) AS member FROM rooms r TABLESAMPLE SYSTEM (20) WHERE r.last_seq > 0")
+    weights = [r["last_seq"] for r in rows]  # a room is read as often as it is written to
+    picked = rng.choices(rows, weights=weights, k=n)
+    return [(r["id"], r["member"], r["last_seq"]) for r in picked]
+
+
+async def _busy_users(store: Store, n: int) -> list[int]:
+    rows = await _fetch(store, f"SELECT user_id FROM room_members GROUP BY user_id ORDER BY count(*) DESC LIMIT {n}")
+    return [r["user_id"] for r in rows]
+
+
+async def _append(store: Store, rooms: list[tuple[int, int, int]], rng: random.Random) -> dict[str, float]:
+    """The CommitWriter's path: batches of one message for each of 200 rooms, in one transaction each."""
+    batches, per, stored = 20, 200, 0
+    started = time.perf_counter()
+    for _ in range(batches):
+        chosen = {room: member for room, member, _ in rng.sample(rooms, min(per, len(rooms)))}
+        batch = [RoomAppend(room, [NewText(member, str(uuid.uuid4()), "appended by the storage bench")])
+                 for room, member in sorted(chosen.items())]
+        for outcome in await store.append_rooms(batch):
+            if isinstance(outcome, list):
+                stored += sum(1 for a in outcome if a.message is not None)
+    seconds = time.perf_counter() - started
+    return {"messages": stored, "transactions": batches, "messages_per_s": round(stored / seconds),
+            "ms_per_transaction": round(seconds / batches * 1000, 1)}
+
+
+async def _cursors(store: Store, rooms: list[tuple[int, int, int]], rng: random.Random) -> dict[str, Any]:
+    """The CursorWriter's path: 500 cursor moves per statement, repeated, then what autovacuum made of it."""
+    before = await _fetch(store, "SELECT n_dead_tup, autovacuum_count FROM pg_stat_user_tables"
+                                 " WHERE relname = 'room_members'")
+    rounds, per = 40, 500
+    started = time.perf_counter()
+    for _ in range(rounds):
+        moves = [(member, room, rng.randint(1, last)) for room, member, last in rng.sample(rooms, min(per, len(rooms)))]
+        await store.save_cursors("read", moves)
+    seconds = time.perf_counter() - started
+    await trio.sleep(2)  # the statistics collector reports a moment after the transactions
+    after = await _fetch(store, "SELECT n_dead_tup, autovacuum_count FROM pg_stat_user_tables"
+                                " WHERE relname = 'room_members'")
+    return {"moves_per_s": round(rounds * per / seconds), "ms_per_statement": round(seconds / rounds * 1000, 1),
+            "dead_tuples_before": before[0]["n_dead_tup"], "dead_tuples_after": after[0]["n_dead_tup"],
+            "autovacuums": after[0]["autovacuum_count"] - before[0]["autovacuum_count"]}
+
+
+async def _bytes(store: Store, shape: Shape) -> dict[str, Any]:
+    rows = await _fetch(store, "SELECT pg_relation_size('messages') AS heap,"
+                               " pg_indexes_size('messages') AS indexes, pg_total_relation_size('messages') AS total")
+    r = rows[0]
+    return {"heap_per_message": round(r["heap"] / shape.messages, 1),
+            "indexes_per_message": round(r["indexes"] / shape.messages, 1),
+            "total_per_message": round(r["total"] / shape.messages, 1), "total_mb": round(r["total"] / 2**20)}
+
+
+async def _fetch(store: Store, sql: str) -> list[Any]:
+    from chatd.persistence.bridge import aio
+    return await aio(store.pool.fetch)(sql)  # type: ignore[no-any-return]
+
+
+# --------------------------------------------------------------------------- command line
+
+async def _recreate(name: str) -> str:
+    con = await asyncpg.connect(ADMIN_URL)
+    try:
+        await con.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await con.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await con.close()
+    return ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+
+
+def table(records: list[dict[str, Any]]) -> str:
+    """The markdown table of docs/storage.md: one column per size (the latest run of each)."""
+    latest = {r["messages"]: r for r in records if "measure" in r}
+    runs = [latest[n] for n in sorted(latest)]
+    rows: list[tuple[str, Callable[[dict[str, Any]], object]]] = [
+        ("rooms / users", lambda r: f"{r['rooms']:,} / {r['users']:,}"),
+        ("COPY load, messages/s", lambda r: f"{r['generate']['copy_rate_per_s']:,}"),
+        ("history, newest page of 50: p50 / p99 ms", lambda r: _pp(r, "history_first_page")),
+        ("history, a deep page of 50: p50 / p99 ms", lambda r: _pp(r, "history_deep_page")),
+        ("backlog batch (100 after a cursor): p50 / p99 ms", lambda r: _pp(r, "backlog_batch")),
+        ("list_rooms with unread counts, busiest users: p50 / p99 ms", lambda r: _pp(r, "list_rooms_unread")),
+        ("append, one message per room, many rooms per transaction: messages per transaction",
+         lambda r: round(r["measure"]["append"]["messages"] / r["measure"]["append"]["transactions"])),
+        ("append: ms per transaction", lambda r: r["measure"]["append"]["ms_per_transaction"]),
+        ("append: messages/s", lambda r: f"{r['measure']['append']['messages_per_s']:,}"),
+        ("cursor moves (500 per statement): moves/s", lambda r: f"{r['measure']['cursors']['moves_per_s']:,}"),
+        ("bytes per message: heap + indexes = total", lambda r: "{heap_per_message} + {indexes_per_message} = "
+         "{total_per_message}".format(**r["measure"]["bytes"])),
+        ("messages table with its indexes, MB", lambda r: f"{r['measure']['bytes']['total_mb']:,}"),
+    ]
+    head = "| | " + " | ".join(f"{r['messages']:,} messages" for r in runs) + " |"
+    lines = [head, "|---" * (len(runs) + 1) + "|"]
+    lines += ["| " + name + " | " + " | ".join(str(get(r)) for r in runs) + " |" for name, get in rows]
+    return "\n".join(lines)
+
+
+def _pp(r: dict[str, Any], key: str) -> str:
+    m = r["measure"][key]
+    return f"{m['p50_ms']} / {m['p99_ms']}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.storage", description=__doc__.split("\n")[0])
+    p.add_argument("command", choices=["generate", "measure", "run", "table"])
+    p.add_argument("--messages", type=int, default=1_000_000)
+    p.add_argument("--samples", type=int, default=300, help="timed calls per read query (default 300)")
+    p.add_argument("--database", default=None, help="database name (default chatd_storage_<messages>)")
+    args = p.parse_args(argv)
+    if args.command == "table":
+        print(table(json.loads(RESULTS.read_text())))
+        return 0
+    shape = Shape.for_messages(args.messages)
+    name = args.database or f"chatd_storage_{args.messages}"
+    dsn = ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    record: dict[str, Any] = {"messages": shape.messages, "users": shape.users, "rooms": shape.rooms,
+                              "when": time.strftime("%Y-%m-%d %H:%M"),
+                              "command": f"python -m bench.storage {args.command} --messages {args.messages}"}
+    if args.command in ("generate", "run"):
+        dsn = asyncio.run(_recreate(name))
+        record["generate"] = asyncio.run(generate(dsn, shape))
+        print(json.dumps(record["generate"]))
+    if args.command in ("measure", "run"):
+        record["measure"] = trio.run(measure, dsn, shape, args.samples)
+        print(json.dumps(record["measure"], indent=1))
+        history = json.loads(RESULTS.read_text()) if RESULTS.exists() else []
+        RESULTS.write_text(json.dumps([*history, record], indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
