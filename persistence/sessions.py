@@ -33,8 +33,8 @@ def _ms(row: asyncpg.Record, key: str) -> int:
 _REVOKE = (
     "WITH d AS (UPDATE devices SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL"
     " AND ($2::uuid IS NULL OR id = $2) AND ($3::uuid IS NULL OR id <> $3)"
-    # keep_newest: the kept device ($3, a login's new one) and the newest others up to the cap; the new one is
-    # counted in whatever its timestamps say (a login that waited for the lock began before ones that did not)
+    # keep_newest: the kept device ($3, a login's new one) always, and the newest others up to the cap, whatever
+    # its timestamps say (a login that waited for the lock began, and stamped its device, before ones that did not)
     " AND ($4::int IS NULL OR id NOT IN (SELECT id FROM devices WHERE user_id = $1 AND revoked_at IS NULL"
     "  AND ($3::uuid IS NULL OR id <> $3)"
     "  ORDER BY last_seen_at DESC, created_at DESC, id LIMIT $4 - CASE WHEN $3::uuid IS NULL THEN 0 ELSE 1 END))"

@@ -236,6 +236,7 @@ def test_a_device_signed_in_by_qr_code_is_locked_until_the_password_then_restore
             await until(pilot, lambda: any(str(n.message).startswith("/restore: ") for n in app._notifications),
                         "a mistyped recovery key explained")
             assert shows(UNDECRYPTABLE)
+            assert app.query_one("#compose", Input).value == "/restore "  # the key typed is not left on screen
             app.query_one("#compose", Input).value = ""
             await type_line(pilot, f"/restore {recovery}")
             await until(pilot, lambda: shows("sent before the terminal"), "history read from the key backup")

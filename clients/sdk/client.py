@@ -242,8 +242,9 @@ class Chat:
         path = store if store is not None else self.cache_path.with_suffix(".crypto.sqlite3") if self.cache_path \
             else None  # None: in memory (a client made without open(), in tests)
         encryption = await Encryption.open(self.link, path, self.user_id, welcome.device, password, self._emit)
-        await encryption.publish()
-        self.encryption = encryption
+        self.encryption = encryption  # on even if publishing fails now: it is tried again at every connect
+        with contextlib.suppress(*REQUEST_ERRORS):
+            await encryption.publish()
         self._encryption_on.set()  # the to-device frames held so far go now
         early, self._early = list(self._early), collections.deque(maxlen=EARLY_KEPT)
         for m in early:

@@ -846,7 +846,8 @@ class ChatApp(LiteralApp):
                 self._set_mode(None)
                 await self._send(text, reply_to)
         except CommandError as exc:
-            self._focus_input(text)  # kept, to be put right
+            # kept, to be put right; a recovery key is never put back on screen
+            self._focus_input("/restore " if text.lstrip().startswith("/restore") else text)
             self.notify(str(exc), severity="warning", timeout=10)
         except REQUEST_ERRORS as exc:
             self.notify(error_text(exc), severity="error")
