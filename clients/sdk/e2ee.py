@@ -85,6 +85,13 @@ class Encryption:
         self.machine.mark_published()
         await self._backup_up()
 
+    async def refresh(self, users: Iterable[int]) -> None:
+        """Fetch these users' devices now (a device list shown to a person must be the server's latest, its
+        keys checked against what this device saw before)."""
+        for user in users:
+            self.machine.devices_changed(user)
+        await self._refresh(users)
+
     async def _refresh(self, users: Iterable[int]) -> None:
         users = set(users)
         known_before = {u for u in users if self.machine.devices.of(u)}
