@@ -57,14 +57,19 @@ class Reader:
 async def device(node: Node, nursery: trio.Nursery, path: Path, username: str, *,
                  signup: bool) -> AsyncIterator[Reader]:
     async with Chat.open(node.url, path, http_url=node.http_url) as chat:
-        if signup:
-            await chat.signup(username, f"{username}@example.com", PASSWORD)
-        else:
-            await chat.login(username, PASSWORD)
-        await chat.enable_encryption(PASSWORD)
+        await sign_in_encrypted(chat, username, signup=signup)
         reader = Reader(chat)
         nursery.start_soon(reader.run)
         yield reader
+
+
+async def sign_in_encrypted(chat: Chat, username: str, *, signup: bool) -> None:
+    """Sign up (or in, as a new device) and turn end-to-end encryption on, as an app does."""
+    if signup:
+        await chat.signup(username, f"{username}@example.com", PASSWORD)
+    else:
+        await chat.login(username, PASSWORD)
+    await chat.enable_encryption(PASSWORD)
 
 
 def name(prefix: str) -> str:

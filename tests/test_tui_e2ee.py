@@ -23,7 +23,7 @@ from chatd.clients.tui.qr_login import QrLoginScreen
 from chatd.clients.tui.render import LOCKED, UNDECRYPTABLE, WAITING, message_line, readable, room_line, title_line
 from chatd.protocol import frames as f
 from tests.conftest import PASSWORD, Backing
-from tests.test_e2ee_chat import Reader
+from tests.test_e2ee_chat import Reader, sign_in_encrypted
 from tests.tui_support import (
     ServerThread,
     click,
@@ -48,11 +48,7 @@ def sdk_device(server: ServerThread, path: Path, username: str, *, signup: bool)
     """An SDK device with encryption on, living in the server's thread until the server stops."""
     async def hold(task_status: trio.TaskStatus[Reader]) -> None:
         async with Chat.open(server.url, path, http_url=server.http_url) as chat:
-            if signup:
-                await chat.signup(username, f"{username}@example.com", PASSWORD)
-            else:
-                await chat.login(username, PASSWORD)
-            await chat.enable_encryption(PASSWORD)
+            await sign_in_encrypted(chat, username, signup=signup)
             reader = Reader(chat)
             task_status.started(reader)
             await reader.run()

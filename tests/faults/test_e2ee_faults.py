@@ -19,8 +19,9 @@ import trio
 from chatd.clients.sdk import Chat
 from chatd.clients.sdk.link import REQUEST_ERRORS
 from chatd.protocol import frames as f
-from tests.conftest import PASSWORD, Backing
+from tests.conftest import Backing
 from tests.faults.services import ChatdProcess
+from tests.test_e2ee_chat import sign_in_encrypted
 
 SETTLE = 40.0  # seconds for late keys to arrive after the load stops (the SDK asks backup and devices at 2 s)
 
@@ -28,11 +29,7 @@ SETTLE = 40.0  # seconds for late keys to arrive after the load stops (the SDK a
 @contextlib.asynccontextmanager
 async def member(server: ChatdProcess, path: Path, username: str, signup: bool) -> AsyncIterator[Chat]:
     async with Chat.open(server.url, path) as chat:
-        if signup:
-            await chat.signup(username, f"{username}@example.com", PASSWORD)
-        else:
-            await chat.login(username, PASSWORD)
-        await chat.enable_encryption(PASSWORD)
+        await sign_in_encrypted(chat, username, signup=signup)
         async with trio.open_nursery() as nursery:
             nursery.start_soon(_drain_events, chat)
             yield chat
