@@ -10,7 +10,8 @@ room row's lock, whoever writes) and Redis pub/sub carries the news between proc
   goes to that user's actor in every process where they have devices.
 
 Publishing never blocks an actor: events go through this actor's bounded mailbox and are published in
-batches (one PUBLISH per batch). Pub/sub is at most once: when Redis is down, or a process falls behind,
+batches (one round trip per batch: a PUBLISH on each shard channel it touches, persistence/pubsub.py;
+SPUBLISH on a Redis Cluster). Pub/sub is at most once: when Redis is down, or a process falls behind,
 events are dropped. That costs latency, not messages: user actors order by seq and fill gaps from
 Postgres, and actors/gaps.py finds every room where Postgres is ahead of what a process heard.
 """
@@ -92,8 +93,13 @@ class Bus:
         self.settings = settings
         self.mailbox = Mailbox[BusEvent](settings.mailbox_size)  # outlives restarts of run()
         self.subscribed = trio.Event()
-        self.published = self.received = self.dropped = 0
+        self.published = self.received = self.dropped = 0  # events
+        self.published_bytes = self.received_bytes = 0  # payloads sent to Redis, and heard from it (our own too)
         self._last_warning = 0.0
+
+    def counts(self) -> dict[str, int]:
+        return {"published_events": self.published, "received_events": self.received, "dropped_events": self.dropped,
+                "published_bytes": self.published_bytes, "received_bytes": self.received_bytes}
 
     def to_room(self, room: int, item: RoomNews, /) -> None:
         if not self.mailbox.offer(ToRoom(room, item)):
@@ -116,14 +122,31 @@ class Bus:
         while True:
             batch = await self.mailbox.next_batch(self.settings.batch_limit)
             try:
-                await self.pubsub.publish(encode(self.node, batch))
+                payloads = {shard: encode(self.node, events) for shard, events in self._by_shard(batch).items()}
+                await self.pubsub.publish(payloads)
                 self.published += len(batch)
+                self.published_bytes += sum(map(len, payloads.values()))
             except BusError as exc:
                 self.dropped += len(batch)
                 self._warn(f"bus publish failed, {len(batch)} events dropped (gaps are filled from Postgres): {exc}")
 
+    def _by_shard(self, batch: list[BusEvent]) -> dict[int, list[BusEvent]]:
+        """The batch split by channel: a room's events on its room's, a user's on theirs (in order)."""
+        shards: dict[int, list[BusEvent]] = {}
+        for event in batch:
+            if isinstance(event, ToRoom):
+                shards.setdefault(self.pubsub.shard(event.room), []).append(event)
+                continue
+            users: dict[int, list[int]] = {}
+            for user in event.users:
+                users.setdefault(self.pubsub.shard(user), []).append(user)
+            for shard, some in users.items():
+                shards.setdefault(shard, []).append(event if len(users) == 1 else ToUsers(tuple(some), event.item))
+        return shards
+
     async def _listen(self, inbox: trio.MemorySendChannel[bytes]) -> None:
         def on_message(data: bytes) -> None:
+            self.received_bytes += len(data)
             if sender(data) == self.node:  # our own publish, heard back
                 return
             try:

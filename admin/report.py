@@ -115,9 +115,9 @@ async def database(ctx: AdminContext) -> Json:
 
 async def redis(ctx: AdminContext) -> Json:
     ok, ms = await timed(ctx.cache.ping)
-    pool = ctx.cache.client.connection_pool
+    pool = getattr(ctx.cache.client, "connection_pool", None)  # a cluster client has one per node
     in_use = getattr(pool, "_in_use_connections", None)
-    return {"status": "ok" if ok else "down", "latency_ms": ms,
+    return {"status": "ok" if ok else "down", "latency_ms": ms, "cluster": ctx.cache.cluster,
             "pool": {"max": getattr(pool, "max_connections", None),
                      "in_use": len(in_use) if in_use is not None else None}}
 

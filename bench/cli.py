@@ -38,6 +38,10 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--processes", type=int, default=1,
                    help="chatd processes sharing one port (SO_REUSEPORT, issue 9); with pinning, process i runs on "
                         "core i mod #cores, so with 2 the second shares the load generator's core (default 1)")
+    p.add_argument("--redis-cluster", action="store_true",
+                   help="run chatd on a local Redis Cluster (3 masters with a replica each, redis-server 7) started "
+                        "for the run, instead of the Redis at 127.0.0.1; with --processes N, each process's bus "
+                        "traffic is reported")
     p.add_argument("--chatd-env", action="append", metavar="CHAT_X=VALUE",
                    help="a setting for chatd (repeatable), e.g. CHAT_CLUSTER=false for an A/B of one setting")
 
@@ -60,7 +64,7 @@ def scenario_args(name: str, common: argparse.Namespace, quick: bool) -> argpars
     sp = argparse.ArgumentParser()
     SCENARIOS[name].add_arguments(sp)
     args = sp.parse_args([])
-    for k in ("workers", "peers", "no_pin", "processes", "chatd_env"):
+    for k in ("workers", "peers", "no_pin", "processes", "chatd_env", "redis_cluster"):
         setattr(args, k, getattr(common, k))
     if quick:
         for k, v in QUICK[name].items():

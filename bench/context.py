@@ -35,7 +35,8 @@ class Context:
     def chatd(self, what: str) -> ChatdSystem:
         settings = dict(kv.split("=", 1) for kv in getattr(self.args, "chatd_env", None) or [])
         return ChatdSystem(self.pool, self.server_core, self.tag(what), processes=getattr(self.args, "processes", 1),
-                           pinned=not getattr(self.args, "no_pin", False), settings=settings)
+                           pinned=not getattr(self.args, "no_pin", False), settings=settings,
+                           redis_cluster=getattr(self.args, "redis_cluster", False))
 
     def peers(self) -> list[str]:
         return [p.strip() for p in str(getattr(self.args, "peers", "relays")).split(",") if p.strip()]

@@ -8,13 +8,15 @@ driven by the same worker pool and the same code (fanout and dm below), so only 
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import sys
 import time
+import urllib.request
 from array import array
 from collections.abc import Iterator
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -371,22 +373,33 @@ def chatd_env(services: Services, data_dir: Path) -> dict[str, str]:
     return env
 
 
+BUS_METRIC = re.compile(r'^chatd_bus\{what="([a-z_]+)"\} ([0-9.e+]+)$', re.M)
+
+
 class ChatdSystem(LocalSystem):
     name = "chatd"
     scenarios = {"fanout", "dm", "connections", "backlog", "history"}
     signup = True
 
     def __init__(self, pool: WorkerPool, core: int | None, tag: str, processes: int = 1, pinned: bool = True,
-                 settings: dict[str, str] | None = None) -> None:
+                 settings: dict[str, str] | None = None, redis_cluster: bool = False) -> None:
         super().__init__(pool, core, tag)
         self.settings = settings or {}  # CHAT_* overrides (--chatd-env), e.g. for an A/B of one setting
         self.services: Services | None = None
         self.command = ""
         self.processes = processes
         self.pinned = pinned
+        self.redis_cluster = redis_cluster  # a local Redis Cluster (3 masters, 3 replicas) instead of one Redis
+        self.http_ports: list[int] = []  # each process's own (its /metrics), when there are several
+        self._bus_start: list[dict[str, float]] = []
+        self.last_bus: dict[str, Any] = {}  # per process: bus traffic per second over the last window
 
     def start_server(self) -> ServerProcess | ServerGroup:
         self.services = self._stack.enter_context(fresh_services())
+        if self.redis_cluster:
+            from tests.redis_cluster import redis_cluster
+            cluster = self._stack.enter_context(redis_cluster(WORK / f"{self.tag}-redis-cluster"))
+            self.services = replace(self.services, redis_url=cluster.url)
         if self.services.database_url is None or self.services.redis_url is None:
             if self.processes > 1:
                 raise RuntimeError("--processes needs the Postgres and Redis at 127.0.0.1 (embedded ones are "
@@ -401,14 +414,37 @@ class ChatdSystem(LocalSystem):
             self.command = " ".join([*(f"{k}={v}" for k, v in sorted(env.items())
                                        if k.startswith("CHAT_") and k != "CHAT_JWT_SECRET"), *argv])
             return ServerProcess("chatd", argv, env, "chatd ready", self.core, WORK / f"{self.tag}-chatd.log")
-        env.update({"CHAT_REUSE_PORT": "true", "CHAT_HTTP_PORT": str(free_port())})
+        env.update({"CHAT_REUSE_PORT": "true"})
+        self.http_ports = [free_port() for _ in range(self.processes)]  # each its own: its bus figures
         on = sorted(os.sched_getaffinity(0)) if self.pinned else []
         self.command = " ".join([*(f"{k}={v}" for k, v in sorted(env.items())
                                    if k.startswith("CHAT_") and k != "CHAT_JWT_SECRET"), *argv,
-                                 f"(x{self.processes}, CHAT_NODE_NAME=bench-i, each pinned to core i mod {len(on)})"])
-        return ServerGroup([ServerProcess(f"chatd-{i}", argv, {**env, "CHAT_NODE_NAME": f"bench-{i}"}, "chatd ready",
-                                          on[i % len(on)] if on else None, WORK / f"{self.tag}-chatd-{i}.log")
+                                 f"(x{self.processes}, CHAT_NODE_NAME=bench-i, CHAT_HTTP_PORT its own, each pinned to "
+                                 f"core i mod {len(on)})"])
+        return ServerGroup([ServerProcess(f"chatd-{i}", argv, {**env, "CHAT_NODE_NAME": f"bench-{i}",
+                                                               "CHAT_HTTP_PORT": str(self.http_ports[i])},
+                                          "chatd ready", on[i % len(on)] if on else None,
+                                          WORK / f"{self.tag}-chatd-{i}.log")
                             for i in range(self.processes)])
+
+    def bus_counts(self) -> list[dict[str, float]]:
+        """Each process's bus counters (`chatd_bus` on its /metrics); empty with one process."""
+        out = []
+        for port in self.http_ports:
+            text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+            out.append({m.group(1): float(m.group(2)) for m in BUS_METRIC.finditer(text)})
+        return out
+
+    def window(self) -> Window:
+        self._bus_start = self.bus_counts()
+        return super().window()
+
+    def close_window(self, start: Window) -> tuple[float, str]:
+        cpu, note = super().close_window(start)
+        wall = max(1e-9, time.monotonic() - start.wall)
+        self.last_bus = {f"chatd-{i}": {k: round((v - before.get(k, 0.0)) / wall, 1) for k, v in after.items()}
+                         for i, (before, after) in enumerate(zip(self._bus_start, self.bus_counts(), strict=True))}
+        return cpu, note
 
 
 class RelaySystem(LocalSystem):

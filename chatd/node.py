@@ -86,7 +86,7 @@ class Node:
         cfg = self.config
         assert cfg.database_url and cfg.redis_url and cfg.jwt_secret and cfg.push_vapid_key
         store = await Store.open(cfg.database_url, max_size=cfg.db_pool_size)
-        cache = Cache.open(cfg.redis_url, cfg.redis_prefix)
+        cache = await Cache.open(cfg.redis_url, cfg.redis_prefix)
         try:
             commits = self.commits = CommitWriter(store)
             rooms = RoomDirectory(store, commits, RoomSettings(idle_seconds=cfg.room_idle_seconds,
@@ -120,6 +120,8 @@ class Node:
             self.gateway = Gateway(self.services, http_port)
             gateway = self.gateway
             metrics.watch(lambda: gateway.connections, {"room": rooms.count, "user": users.count})
+            if self.bus is not None:
+                metrics.watch_bus(self.bus.counts)
             self.http = HttpServer(make_app(self.services, metrics, lambda: gateway.port), cfg.host, cfg.http_port,
                                    cfg.reuse_port)
             self.admin = AdminContext(cfg.node_name, self.root, rooms, users, gateway, store, cache)

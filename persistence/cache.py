@@ -9,23 +9,50 @@ CacheUnavailable, and password checks and signups are refused with `retry` until
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
 
 import redis.asyncio as aredis
-from redis.exceptions import RedisError
 
 from chatd.persistence.bridge import aio
-from chatd.persistence.errors import CacheUnavailable
+from chatd.persistence.errors import REDIS_ERRORS, CacheUnavailable
 from chatd.persistence.qr_logins import SCRIPTS as QR_SCRIPTS
 from chatd.persistence.qr_logins import QrLoginCache
 
 log = logging.getLogger("chatd.cache")
 
-REDIS_POOL_SIZE = 64
+REDIS_POOL_SIZE = 64  # connections per Redis server (per node of a cluster)
+PRESENCE_BUCKETS = 64  # a cluster's presence keys spread over this many slots
+_TIMEOUTS: dict[str, Any] = {"socket_timeout": 2.0, "socket_connect_timeout": 2.0}
+
+
+async def _connect(url: str) -> aredis.Redis | aredis.RedisCluster:
+    # a bounded pool that makes callers wait for a free connection (redis-py's default pool raises
+    # "Too many connections" past 100 callers, which would fail rate limits open under load)
+    pool = aredis.BlockingConnectionPool.from_url(url, max_connections=REDIS_POOL_SIZE, timeout=2.0, **_TIMEOUTS)
+    single = aredis.Redis(connection_pool=pool)
+    try:
+        info = await single.info("cluster")
+    except REDIS_ERRORS as exc:
+        log.warning("redis at %s did not say whether it is a cluster (%s): using it as one server",
+                    _redacted(url), exc)
+        return single
+    if not int(info.get("cluster_enabled", 0)):
+        return single
+    await single.aclose(close_connection_pool=True)
+    parts = urlsplit(url)
+    return aredis.RedisCluster.from_url(urlunsplit(parts._replace(path="")), max_connections=REDIS_POOL_SIZE,
+                                        **_TIMEOUTS)
+
+
+def _redacted(url: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,24 +84,44 @@ LoginOutcome = Literal["ok", "fail", "undo"]  # how a password check ended (Cach
 
 
 class Cache(QrLoginCache):
-    def __init__(self, client: aredis.Redis, prefix: str = "chat:") -> None:
-        self.client = client
+    """Redis, one server or a Redis Cluster (`cluster`): open() asks the server which it is.
+
+    On a cluster every multi-key operation stays in one slot: a user's presence key carries the hash tag
+    of its bucket (user id mod PRESENCE_BUCKETS), so a presence script runs once per bucket and the users
+    spread over that many slots; the login throttle's keys share the one tag {login}, because one script
+    updates an account's and an address's counters together (its rate is bounded by the password hasher's
+    queue, far below what one shard serves). Rate limits, slots and QR logins are one key each."""
+
+    def __init__(self, client: aredis.Redis | aredis.RedisCluster, prefix: str = "chat:", url: str = "") -> None:
+        self.client: Any = client
         self.prefix = prefix
+        self.url = url
+        self.cluster = isinstance(client, aredis.RedisCluster)
         self._last_warning = 0.0
         self._scripts = {name: client.register_script(src)
                          for name, src in (("touch", _TOUCH), ("leave", _LEAVE), ("read", _READ),
                                                   ("slot", _SLOT), ("login", _LOGIN), *QR_SCRIPTS.items())}
 
     @classmethod
-    def open(cls, url: str, prefix: str = "chat:") -> Cache:
-        # a bounded pool that makes callers wait for a free connection (redis-py's default pool raises
-        # "Too many connections" past 100 callers, which would fail rate limits open under load)
-        pool = aredis.BlockingConnectionPool.from_url(url, max_connections=REDIS_POOL_SIZE, timeout=2.0,
-                                                     socket_timeout=2.0, socket_connect_timeout=2.0)
-        return cls(aredis.Redis(connection_pool=pool), prefix)
+    async def open(cls, url: str, prefix: str = "chat:") -> Cache:
+        """A client for the Redis at `url`: a cluster client if that server runs in cluster mode (any of the
+        cluster's nodes will do as `url`), else a pooled client of that one server. If the server does not
+        answer now, it is taken as one server (logged)."""
+        return cls(await aio(_connect)(url), prefix, url)
+
+    def node_client(self, host: str, port: int) -> aredis.Redis:
+        """A client of one node of the cluster, with the credentials and options of `url` (the bus's shard
+        subscriptions are read from each master directly)."""
+        parts = urlsplit(self.url)
+        auth = parts.netloc.rpartition("@")[0]
+        netloc = f"{auth}@{host}:{port}" if auth else f"{host}:{port}"
+        return aredis.Redis.from_url(urlunsplit(parts._replace(netloc=netloc)), **_TIMEOUTS)
 
     async def close(self) -> None:
-        await aio(self.client.aclose)(close_connection_pool=True)
+        if self.cluster:
+            await aio(self.client.aclose)()
+        else:
+            await aio(self.client.aclose)(close_connection_pool=True)
 
     def _degraded(self, what: str, exc: Exception) -> None:
         now = time.monotonic()
@@ -85,7 +132,7 @@ class Cache(QrLoginCache):
     async def ping(self) -> bool:
         try:
             return bool(await aio(self.client.ping)())
-        except (RedisError, OSError) as exc:
+        except REDIS_ERRORS as exc:
             self._degraded("ping", exc)
             return False
 
@@ -105,7 +152,7 @@ class Cache(QrLoginCache):
                 return int(n), int(ttl)
         try:
             n, ttl = await aio(count)()
-        except (RedisError, OSError) as exc:
+        except REDIS_ERRORS as exc:
             self._degraded("rate limit", exc)
             if not fail_open:
                 raise CacheUnavailable(str(exc)) from exc
@@ -145,7 +192,7 @@ class Cache(QrLoginCache):
             pass
 
     async def _login(self, op: LoginOutcome | Literal["begin"], keys: LoginKeys, limits: LoginLimits) -> int:
-        p = f"{self.prefix}login:"
+        p = f"{self.prefix}login:{{login}}:"  # one slot on a cluster: the script updates them together
         redis_keys = [f"{p}pair:{keys.account}:{keys.address}", f"{p}addr:{keys.address}", f"{p}acct:{keys.account}",
                       f"{p}known:{keys.account}:{keys.address}", f"{p}busy:{keys.account}"]
         args = [op, int(limits.window * 1000), limits.per_pair, limits.per_address, limits.free_per_account,
@@ -153,7 +200,7 @@ class Cache(QrLoginCache):
                 keys.check, LOGIN_RESERVATION_MS]
         try:
             return int(await aio(self._scripts["login"])(keys=redis_keys, args=args))
-        except (RedisError, OSError) as exc:
+        except REDIS_ERRORS as exc:
             self._degraded("login throttle", exc)
             raise CacheUnavailable(str(exc)) from exc
 
@@ -169,14 +216,14 @@ class Cache(QrLoginCache):
         try:
             taken = await aio(script)(keys=[f"{self.prefix}slots:{key}"], args=[holder, limit, int(ttl * 1000)])
             return bool(int(taken))
-        except (RedisError, OSError) as exc:
+        except REDIS_ERRORS as exc:
             self._degraded("slot", exc)
             return True
 
     async def drop_slot(self, key: str, holder: str) -> None:
         try:
             await aio(self.client.zrem)(f"{self.prefix}slots:{key}", holder)
-        except (RedisError, OSError) as exc:
+        except REDIS_ERRORS as exc:
             self._degraded("slot", exc)
 
     # ------------------------------------------------------------------ presence
@@ -197,39 +244,46 @@ class Cache(QrLoginCache):
 
     async def presence(self, users: list[int], ttl: float) -> dict[int, Seen] | None:
         """Every user's presence; None when Redis is unavailable (presence is unknown then)."""
-        if not users:
-            return {}
-        script = self._scripts["read"]
-
-        async def read() -> list[int]:
-            return [int(v) for v in await script(keys=[self._online_key(u) for u in users])]
-        try:
-            now, *scores = await aio(read)()
-        except (RedisError, OSError) as exc:
-            self._degraded("presence", exc)
+        results = await self._per_group("read", users, [])
+        if results is None:
             return None
         ttl_ms = int(ttl * 1000)
-        return {u: Seen(True, None) if s > now else Seen(False, s - ttl_ms if s > 0 else None)
-                for u, s in zip(users, scores, strict=True)}
+        out: dict[int, Seen] = {}
+        for group, (now, *scores) in results:  # each group's script read the Redis time of its own node
+            out.update((u, Seen(True, None) if s > now else Seen(False, s - ttl_ms if s > 0 else None))
+                       for u, s in zip(group, scores, strict=True))
+        return out
 
     def _online_key(self, user: int) -> str:
-        return f"{self.prefix}online:{user}"
+        return f"{self.prefix}online:{{{user % PRESENCE_BUCKETS}}}:{user}"
 
     async def _presence_script(self, name: str, users: list[int], args: list[str | int]) -> dict[int, bool] | None:
-        script = self._scripts[name]
+        results = await self._per_group(name, users, args)
+        if results is None:
+            return None
+        return {u: bool(f) for group, flags in results for u, f in zip(group, flags, strict=True)}
 
-        async def run() -> dict[int, bool]:
-            out: dict[int, bool] = {}
-            for i in range(0, len(users), SCRIPT_KEYS):  # bounded work per script: Redis does nothing else meanwhile
-                chunk = users[i:i + SCRIPT_KEYS]
-                flags = await script(keys=[self._online_key(u) for u in chunk], args=args)
-                out.update((u, bool(int(f))) for u, f in zip(chunk, flags, strict=True))
-            return out
-        if not users:
-            return {}
+    async def _per_group(self, name: str, users: list[int],
+                         args: list[str | int]) -> list[tuple[list[int], list[int]]] | None:
+        """Run a presence script over `users`' keys in groups it may take at once: one group on one server,
+        one per bucket on a cluster (one slot), each at most SCRIPT_KEYS long (bounded work per script:
+        Redis does nothing else meanwhile); the groups run concurrently. None when Redis is unavailable."""
+        script = self._scripts[name]
+        buckets: dict[int, list[int]] = {}
+        for user in users:
+            buckets.setdefault(user % PRESENCE_BUCKETS if self.cluster else 0, []).append(user)
+        groups = [b[i:i + SCRIPT_KEYS] for b in buckets.values() for i in range(0, len(b), SCRIPT_KEYS)]
+
+        async def one(group: list[int]) -> list[int]:
+            return [int(v) for v in await script(keys=[self._online_key(u) for u in group], args=args)]
+
+        async def run() -> list[list[int]]:
+            return list(await asyncio.gather(*(one(g) for g in groups)))
+        if not groups:
+            return []
         try:
-            return await aio(run)()
-        except (RedisError, OSError) as exc:
+            return list(zip(groups, await aio(run)(), strict=True))
+        except REDIS_ERRORS as exc:
             self._degraded("presence", exc)
             return None
 

@@ -1,5 +1,7 @@
 """Errors the store raises; callers never see asyncpg or redis exception types."""
 
+from redis.exceptions import RedisClusterException, RedisError
+
 
 class StoreError(Exception):
     pass
@@ -35,3 +37,8 @@ class DeviceSignedOut(StoreError):
 
 class CacheUnavailable(Exception):
     """Redis did not answer a check that must fail closed."""
+
+
+# What a Redis call raises when Redis (or, on a cluster, every node it tried) does not answer: the cluster
+# client's "cannot connect to any node" is a RedisClusterException, which is not a RedisError.
+REDIS_ERRORS: tuple[type[Exception], ...] = (RedisError, RedisClusterException, OSError)

@@ -17,10 +17,9 @@ from dataclasses import dataclass
 from typing import Any, Final, Literal, TypeVar, get_args
 
 import redis.asyncio as aredis
-from redis.exceptions import RedisError
 
 from chatd.persistence.bridge import aio
-from chatd.persistence.errors import CacheUnavailable
+from chatd.persistence.errors import REDIS_ERRORS, CacheUnavailable
 
 ANSWER_KEEP_MS = 30_000  # an answered request lives at least this much longer, for its device to collect
 
@@ -65,7 +64,7 @@ class QrLoginCache:
     async def _qr(self, call: Any, *args: Any, **kwargs: Any) -> Any:
         try:
             return await aio(call)(*args, **kwargs)
-        except (RedisError, OSError) as exc:
+        except REDIS_ERRORS as exc:
             self._degraded("qr login", exc)
             raise CacheUnavailable(str(exc)) from exc
 

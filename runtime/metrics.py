@@ -34,6 +34,13 @@ class Metrics:
         for kind, count in actors.items():
             self.actors.labels(kind=kind).set_function(lambda count=count: float(count()))  # type: ignore[misc]
 
+    def watch_bus(self, counts: Callable[[], dict[str, int]]) -> None:
+        """The bus's traffic (actors/bus.py): events and bytes published, received and dropped."""
+        family = Gauge("chatd_bus", "Bus traffic since start: events and bytes (a counter read at scrape)",
+                       ["what"], registry=self.registry)
+        for what in counts():
+            family.labels(what=what).set_function(lambda what=what: float(counts()[what]))  # type: ignore[misc]
+
     def frame_written(self, frame: f.Frame) -> None:
         """Called by a connection's writer for every frame it sent."""
         if isinstance(frame, f.Msgs):

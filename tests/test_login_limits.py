@@ -326,7 +326,7 @@ async def test_waiting_a_names_backoff_out_forgives_nothing_a_quiet_window_every
     """Guessing as each wait ends keeps doubling the wait; a window without failures after the last wait
     forgets them all (the owner is not held back for long once the guessing stops)."""
     assert config.redis_url
-    cache = Cache.open(config.redis_url, f"{config.redis_prefix}{uuid.uuid4().hex[:6]}:")
+    cache = await Cache.open(config.redis_url, f"{config.redis_prefix}{uuid.uuid4().hex[:6]}:")
     limits = LoginLimits(window=1.0, per_pair=100, per_address=100, free_per_account=2, backoff=0.5,
                          backoff_max=60)
     keys = LoginKeys(account="ann", address="198.51.100.1")

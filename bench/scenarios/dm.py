@@ -40,6 +40,8 @@ def run(ctx: Context) -> Outcome:
             continue
         report(result)
         outcome.results.append(result)
+        if isinstance(system, ChatdSystem) and system.last_bus:
+            outcome.summary["bus_per_process_per_s"] = system.last_bus  # --processes N: each one's bus traffic
         if name == "chatd" and ctx.args.profile:
             _profile(ctx, params, outcome)
     ours = next((r for r in outcome.results if r["peer"] == "chatd"), None)
