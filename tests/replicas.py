@@ -23,6 +23,8 @@ from pathlib import Path
 
 import asyncpg
 
+from tests.faults.services import free_port
+
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 DATABASE = "chat"
 SERVER_SETTINGS = ("listen_addresses=127.0.0.1", "fsync=off", "full_page_writes=off",
@@ -42,14 +44,6 @@ def missing() -> str | None:
         if shutil.which("setpriv") is None:
             return "running as root and setpriv (util-linux) is absent"
     return None
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _as_owner(argv: list[str]) -> list[str]:
@@ -136,8 +130,8 @@ def replicated_postgres() -> Iterator[ReplicatedPostgres]:
     if os.geteuid() == 0:
         owner = pwd.getpwnam("postgres")
         os.chown(root, owner.pw_uid, owner.pw_gid)
-    primary = PgServer(root / "primary", _free_port(), root)
-    standby = PgServer(root / "standby", _free_port(), root)
+    primary = PgServer(root / "primary", free_port(), root)
+    standby = PgServer(root / "standby", free_port(), root)
     try:
         _run([str(PG_BIN / "initdb"), "-D", str(primary.data), "-U", "postgres", "-A", "trust", "--no-sync",
               "-E", "UTF8", "--locale=C"])

@@ -20,7 +20,8 @@ from chatd.node import Node
 from chatd.persistence.replica import ReplicaCounts
 from chatd.protocol import frames as f
 from tests.conftest import Backing, People, Person, make_config, start_node
-from tests.replicas import ReplicatedPostgres, missing, replicated_postgres
+from tests.faults.services import free_port
+from tests.replicas import DATABASE, ReplicatedPostgres, missing, replicated_postgres
 
 
 @pytest.fixture(scope="module")
@@ -130,3 +131,16 @@ async def test_a_stopped_replica_leaves_reads_to_the_primary(
     finally:
         await trio.to_thread.run_sync(replicated.standby.start)
         await trio.to_thread.run_sync(replicated.caught_up)
+
+
+async def test_a_replica_that_never_answered_delays_nothing(
+        nursery: trio.Nursery, backing: Backing, tmp_path: Path, replicated: ReplicatedPostgres) -> None:
+    nowhere = f"postgresql://postgres@127.0.0.1:{free_port()}/{DATABASE}"  # a port nothing listens on
+    config = make_config(backing, tmp_path, database_url=replicated.primary_url, database_replica_url=nowhere)
+    node = (await start_node(nursery, config)).node  # its pool connects on first use: the node starts
+    people = People(nursery, node)
+    ann_c, rid, _, bob_c = await _room_of_two(people)
+    said = await _talk(ann_c, bob_c, rid, 2)
+    assert [m.body for m in (await ann_c.call(f.History, room=rid)).messages[1:]] == said
+    counts = _counts(node)
+    assert counts.replica == 0 and counts.failed >= 1
