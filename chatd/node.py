@@ -85,7 +85,7 @@ class Node:
     async def run(self, *, task_status: trio.TaskStatus[Node] = trio.TASK_STATUS_IGNORED) -> None:
         cfg = self.config
         assert cfg.database_url and cfg.redis_url and cfg.jwt_secret and cfg.push_vapid_key
-        store = await Store.open(cfg.database_url, max_size=cfg.db_pool_size)
+        store = await Store.open(cfg.database_url, max_size=cfg.db_pool_size, replica_dsn=cfg.database_replica_url)
         cache = await Cache.open(cfg.redis_url, cfg.redis_prefix)
         try:
             commits = self.commits = CommitWriter(store)
@@ -119,7 +119,8 @@ class Node:
 
             self.gateway = Gateway(self.services, http_port)
             gateway = self.gateway
-            metrics.watch(lambda: gateway.connections, {"room": rooms.count, "user": users.count})
+            metrics.watch(lambda: gateway.connections, {"room": rooms.count, "user": users.count},
+                          store.replica_counts.served if cfg.database_replica_url else None)
             if self.bus is not None:
                 metrics.watch_bus(self.bus.counts)
             self.http = HttpServer(make_app(self.services, metrics, lambda: gateway.port), cfg.host, cfg.http_port,

@@ -23,6 +23,7 @@ from chatd.persistence.records import (
     RoomUpdate,
     to_message,
 )
+from chatd.persistence.replica import ReplicaReads
 from chatd.persistence.seqplan import Lookups, plan_room, text_key
 from chatd.persistence.versions import VERSIONED, VISIBILITY_LOG, as_of_join, as_of_select, visibility_log
 from chatd.protocol.errors import ErrorCode, Refusal
@@ -45,6 +46,7 @@ def _as_seen(row: asyncpg.Record) -> Message:
 
 class MessageQueries:
     pool: asyncpg.Pool
+    reads: ReplicaReads
 
     @bridged
     async def append_rooms(self, batch: list[RoomAppend]) -> list[RoomOutcome]:
@@ -71,11 +73,15 @@ class MessageQueries:
 
         As `user_id` may see them: within their membership as Postgres has it (a user actor's view may be
         behind a change made by another process), a former member's as they stood at the removal, and
-        edits of messages they may not read redacted (protocol/history.py)."""
+        edits of messages they may not read redacted (protocol/history.py). On the read replica when it has
+        every room up to its `upto` (the caller's head), else on the primary (persistence/replica.py)."""
         if not ranges:
             return []
         rooms, afters, uptos = (list(col) for col in zip(*ranges, strict=True))
-        rows = await self.pool.fetch(
+        need: dict[int, int] = {}
+        for room, upto in zip(rooms, uptos, strict=True):
+            need[room] = max(need.get(room, upto), upto)
+        rows = await self.reads.read(need, lambda con: con.fetch(
             f"SELECT {as_of_select()}, rm.joined_seq, rm.left_seq, vl.vis_from, vl.vis"
             f" FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS r(room_id, after, upto)"
             f" JOIN room_members rm ON rm.room_id = r.room_id AND rm.user_id = $5"
@@ -84,12 +90,15 @@ class MessageQueries:
             f" AND m.seq > GREATEST(r.after, rm.joined_seq - 1)"
             f" AND m.seq <= LEAST(r.upto, COALESCE(rm.left_seq, r.upto))"
             f" ORDER BY m.seq LIMIT $4) m{as_of_join('rm.left_seq')}"
-            f" ORDER BY m.room_id, m.seq LIMIT $4", rooms, afters, uptos, limit, user_id)
+            f" ORDER BY m.room_id, m.seq LIMIT $4", rooms, afters, uptos, limit, user_id))
         return [_as_seen(r) for r in rows]
 
     @bridged
     async def messages_between(self, room_id: int, after: int, before: int, limit: int) -> list[Message]:
-        """The room's messages with after < seq < before, ascending, at most `limit` (the first ones)."""
+        """The room's messages with after < seq < before, ascending, at most `limit` (the first ones).
+
+        Always on the primary: the room actor asks right after its own commit at `before`, which a replica
+        has next to never replayed yet."""
         async with self.pool.acquire() as con:
             rows = await con.fetch(f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE room_id = $1 AND seq > $2"
                                    " AND seq < $3 ORDER BY seq LIMIT $4", room_id, after, before, limit)
@@ -101,32 +110,45 @@ class MessageQueries:
         """A page of what `user_id` may see, ascending; a Refusal when the room does not exist or they were never in it.
 
         The window (protocol/history.py `readable`) is a few seq ranges: each is read newest first from the
-        primary key, at most `limit` rows apiece. A former member's page is as it stood at their removal."""
-        async with self.pool.acquire() as con:
-            row = await con.fetchrow(
-                f"SELECT r.last_seq, rm.joined_seq, rm.left_seq, vl.vis_from, vl.vis"
-                f" FROM rooms r LEFT JOIN room_members rm ON rm.room_id = r.id AND rm.user_id = $2"
-                f" CROSS JOIN LATERAL ({VISIBILITY_LOG} WHERE v.room_id = r.id) vl"
-                f" WHERE r.id = $1", room_id, user_id)
-            if row is None:
-                raise Refusal(ErrorCode.NOT_FOUND, f"room {room_id} does not exist")
-            if row["joined_seq"] is None:
-                raise Refusal(ErrorCode.FORBIDDEN, f"you are not a member of room {room_id}")
-            left = row["left_seq"]
-            window = readable(visibility_log(row), row["joined_seq"], left if left is not None else row["last_seq"])
-            shown = window.below(before_seq) if before_seq is not None else window
-            if not shown.ranges:
-                return [], False
-            rows = await con.fetch(
-                f"SELECT {as_of_select() if left is not None else 'm.*'}"
-                f" FROM unnest($2::bigint[], $3::bigint[]) AS w(lo, hi)"
-                f" CROSS JOIN LATERAL (SELECT {MESSAGE_COLUMNS} FROM messages m WHERE m.room_id = $1"
-                f" AND m.seq BETWEEN w.lo AND w.hi ORDER BY m.seq DESC LIMIT $4) m"
-                f"{as_of_join('$5::bigint') if left is not None else ''}"
-                f" ORDER BY m.seq DESC LIMIT $4", room_id, [lo for lo, _ in shown.ranges],
-                [hi for _, hi in shown.ranges], limit, *([left] if left is not None else []))
-        page = [redacted(to_message(r), window) for r in reversed(rows)]
-        return page, bool(page) and page[0].seq > (window.lowest or 0)
+        primary key, at most `limit` rows apiece. A former member's page is as it stood at their removal.
+        With a read replica, the primary is asked for the room's head (one primary-key lookup): the page comes
+        from the replica if it has replayed that far, else from the primary (persistence/replica.py)."""
+        need = None
+        if self.reads.replica is not None:
+            head = await self.pool.fetchval("SELECT last_seq FROM rooms WHERE id = $1", room_id)
+            need = {room_id: head} if head is not None else None  # no such room: the primary says so
+
+        async def page(con: asyncpg.Connection) -> tuple[list[Message], bool]:
+            return await _history_page(con, user_id, room_id, before_seq, limit)
+        return await self.reads.read(need, page)
+
+
+async def _history_page(con: asyncpg.Connection, user_id: int, room_id: int, before_seq: int | None, limit: int
+                        ) -> tuple[list[Message], bool]:
+    row = await con.fetchrow(
+        f"SELECT r.last_seq, rm.joined_seq, rm.left_seq, vl.vis_from, vl.vis"
+        f" FROM rooms r LEFT JOIN room_members rm ON rm.room_id = r.id AND rm.user_id = $2"
+        f" CROSS JOIN LATERAL ({VISIBILITY_LOG} WHERE v.room_id = r.id) vl"
+        f" WHERE r.id = $1", room_id, user_id)
+    if row is None:
+        raise Refusal(ErrorCode.NOT_FOUND, f"room {room_id} does not exist")
+    if row["joined_seq"] is None:
+        raise Refusal(ErrorCode.FORBIDDEN, f"you are not a member of room {room_id}")
+    left = row["left_seq"]
+    window = readable(visibility_log(row), row["joined_seq"], left if left is not None else row["last_seq"])
+    shown = window.below(before_seq) if before_seq is not None else window
+    if not shown.ranges:
+        return [], False
+    rows = await con.fetch(
+        f"SELECT {as_of_select() if left is not None else 'm.*'}"
+        f" FROM unnest($2::bigint[], $3::bigint[]) AS w(lo, hi)"
+        f" CROSS JOIN LATERAL (SELECT {MESSAGE_COLUMNS} FROM messages m WHERE m.room_id = $1"
+        f" AND m.seq BETWEEN w.lo AND w.hi ORDER BY m.seq DESC LIMIT $4) m"
+        f"{as_of_join('$5::bigint') if left is not None else ''}"
+        f" ORDER BY m.seq DESC LIMIT $4", room_id, [lo for lo, _ in shown.ranges],
+        [hi for _, hi in shown.ranges], limit, *([left] if left is not None else []))
+    page = [redacted(to_message(r), window) for r in reversed(rows)]
+    return page, bool(page) and page[0].seq > (window.lowest or 0)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,11 +1,15 @@
 """The store: an asyncpg pool (asyncio side) exposed to trio through bridged methods.
 
+With a read replica configured, a second pool on it serves history pages and backlog batches when it has
+replayed what they need (persistence/replica.py); everything else uses the primary's pool.
+
 Every SQL statement of the server lives in persistence/; nothing else imports asyncpg.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable
 
 import asyncpg
 import trio
@@ -22,6 +26,7 @@ from chatd.persistence.messages import MessageQueries
 from chatd.persistence.migrate import apply_migrations
 from chatd.persistence.profiles import ProfileQueries
 from chatd.persistence.push import PushQueries
+from chatd.persistence.replica import ReplicaCounts, ReplicaReads
 from chatd.persistence.rooms import RoomQueries
 from chatd.persistence.sessions import SessionQueries
 from chatd.persistence.upload_quota import UploadQuotaQueries
@@ -40,24 +45,36 @@ async def _keep_session(con: asyncpg.Connection) -> None:
 
 class Store(AccountQueries, RoomQueries, MessageQueries, InviteQueries, ProfileQueries, MediaQueries,
             PushQueries, AdminQueries, SessionQueries, MediaCollectorQueries, UploadQuotaQueries, KeyQueries):
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, replica: asyncpg.Pool | None = None) -> None:
         self.pool = pool
+        self.replica = replica
+        self.reads = ReplicaReads(pool, replica)
 
     @classmethod
-    async def open(cls, dsn: str, *, min_size: int = 2, max_size: int = 10,
-                   command_timeout: float = 10.0, migrate: bool = True) -> Store:
-        """Connect (from trio) and apply pending migrations."""
-        async def connect() -> asyncpg.Pool:
-            pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size,
-                                             command_timeout=command_timeout, init=_init_connection,
-                                             reset=_keep_session)
+    async def open(cls, dsn: str, *, min_size: int = 2, max_size: int = 10, command_timeout: float = 10.0,
+                   migrate: bool = True, replica_dsn: str | None = None) -> Store:
+        """Connect (from trio) and apply pending migrations. The replica's pool connects on first use, so a
+        replica that is down when the server starts only sends its reads to the primary."""
+        def pool_on(url: str, min_size: int) -> Awaitable[asyncpg.Pool]:
+            return asyncpg.create_pool(url, min_size=min_size, max_size=max_size, command_timeout=command_timeout,
+                                       init=_init_connection, reset=_keep_session)
+
+        async def connect() -> tuple[asyncpg.Pool, asyncpg.Pool | None]:
+            pool = await pool_on(dsn, min_size)
             if migrate:
                 async with pool.acquire() as con:
                     await apply_migrations(con)
-            return pool
-        return cls(await bridged(connect)())
+            return pool, (await pool_on(replica_dsn, 0) if replica_dsn else None)
+        return cls(*await bridged(connect)())
+
+    @property
+    def replica_counts(self) -> ReplicaCounts:
+        """Where the reads a replica may serve went (all to the primary when none is configured)."""
+        return self.reads.counts
 
     async def close(self) -> None:
+        if self.replica is not None:
+            await aio(self.replica.close)()
         await aio(self.pool.close)()
 
     @bridged

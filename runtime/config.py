@@ -42,6 +42,7 @@ class Config:
     http_port: int = 8766  # the HTTP side (JSON auth, /healthz, /metrics); 0: any free port
     data_dir: Path = Path(".chatd-data")
     database_url: str | None = None  # None: embedded Postgres under data_dir
+    database_replica_url: str | None = None  # a streaming replica for history and backlog reads; None: the primary
     redis_url: str | None = None  # None: embedded Redis under data_dir
     redis_prefix: str = "chat:"
     jwt_secret: str | None = None  # None: generated once and kept in data_dir/jwt-secret
@@ -206,11 +207,15 @@ class Config:
              "must be 0.1..60 seconds (proxies close idle requests after about a minute)")
         need(self.db_pool_size >= 2, "db_pool_size", "must be at least 2")
         need(self.argon2_memory_kib >= 8, "argon2_memory_kib", "must be at least 8")
-        for var in ("database_url", "redis_url"):
+        for var in ("database_url", "database_replica_url", "redis_url"):
             url = getattr(self, var)
-            schemes = ("postgres://", "postgresql://") if var == "database_url" else \
+            schemes = ("postgres://", "postgresql://") if var.startswith("database") else \
                 ("redis://", "rediss://", "unix://")
             need(url is None or url.startswith(schemes), var, f"must start with {' or '.join(schemes)}")
+        need(self.database_replica_url is None or self.database_url is not None, "database_replica_url",
+             "a replica streams from a Postgres you run: set CHAT_DATABASE_URL to its primary too")
+        need(self.database_replica_url is None or self.database_replica_url != self.database_url,
+             "database_replica_url", "must name the replica, not the primary (CHAT_DATABASE_URL)")
         need(self.jwt_secret is None or len(self.jwt_secret) >= 32, "jwt_secret", "needs at least 32 characters")
         return self
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -29,10 +29,19 @@ class Metrics:
             buckets=LATENCY_BUCKETS, registry=self.registry)
         self._out = {backlog: self.messages_out.labels(backlog=str(backlog).lower()) for backlog in (False, True)}
 
-    def watch(self, connections: Callable[[], int], actors: dict[str, Callable[[], int]]) -> None:
+        self.replica_reads = Gauge(
+            "chatd_replica_reads", "History and backlog reads since start, by where they went (docs/architecture.md)",
+            ["served"], registry=self.registry)
+
+    def watch(self, connections: Callable[[], int], actors: dict[str, Callable[[], int]],
+              replica_reads: Callable[[], Mapping[str, int]] | None = None) -> None:
         self.connections.set_function(lambda: float(connections()))
         for kind, count in actors.items():
             self.actors.labels(kind=kind).set_function(lambda count=count: float(count()))  # type: ignore[misc]
+        if replica_reads is not None:
+            for served in replica_reads():
+                self.replica_reads.labels(served=served).set_function(
+                    lambda served=served: float(replica_reads()[served]))  # type: ignore[misc]
 
     def watch_bus(self, counts: Callable[[], dict[str, int]]) -> None:
         """The bus's traffic (actors/bus.py): events and bytes published, received and dropped."""

@@ -39,6 +39,11 @@ URLS = {"CHAT_DATABASE_URL": "postgresql://db/chat", "CHAT_REDIS_URL": "redis://
     ({"CHAT_LOGIN_KNOWN_ADDRESS_DAYS": "nan"}, "CHAT_LOGIN_KNOWN_ADDRESS_DAYS: must be 0..3650"),
     ({"CHAT_PREHELLO_FRAMES": "0"}, "CHAT_PREHELLO_FRAMES: must be 1..10000"),
     ({"CHAT_MAX_PREHELLO_CONNECTIONS": "0"}, "CHAT_MAX_PREHELLO_CONNECTIONS: must be at least 1"),
+    ({"CHAT_DATABASE_REPLICA_URL": "mysql://replica/chat", **URLS},
+     "CHAT_DATABASE_REPLICA_URL: must start with postgres:// or postgresql://"),
+    ({"CHAT_DATABASE_REPLICA_URL": "postgresql://replica/chat"}, "CHAT_DATABASE_REPLICA_URL: a replica streams from"),
+    ({"CHAT_DATABASE_REPLICA_URL": URLS["CHAT_DATABASE_URL"], **URLS},
+     "CHAT_DATABASE_REPLICA_URL: must name the replica"),
 ])
 def test_bad_values_are_refused_naming_the_variable(env: dict[str, str], named: str) -> None:
     with pytest.raises(ConfigError, match=named.replace("(", r"\(").replace(".", r"\.")):
@@ -50,6 +55,12 @@ def test_a_cluster_member_on_a_shared_port() -> None:
                               "CHAT_NODE_NAME": "web-3", **URLS})
     assert config.reuse_port and config.cluster and config.node_name == "web-3"
     assert Config.from_env({"CHAT_CLUSTER": "off"}).cluster is False
+
+
+def test_a_replica_is_optional() -> None:
+    assert Config.from_env(URLS).database_replica_url is None  # every read on the primary
+    replica = "postgresql://chat@replica.internal/chat"
+    assert Config.from_env({"CHAT_DATABASE_REPLICA_URL": replica, **URLS}).database_replica_url == replica
 
 
 def test_trusted_proxies_take_cidrs_and_addresses_of_both_families() -> None:
