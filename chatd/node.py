@@ -85,7 +85,7 @@ class Node:
     async def run(self, *, task_status: trio.TaskStatus[Node] = trio.TASK_STATUS_IGNORED) -> None:
         cfg = self.config
         assert cfg.database_url and cfg.redis_url and cfg.jwt_secret and cfg.push_vapid_key
-        store = await Store.open(cfg.database_url, max_size=cfg.db_pool_size)
+        store = await Store.open(cfg.database_url, max_size=cfg.db_pool_size, partitions=cfg.db_partitions)
         cache = Cache.open(cfg.redis_url, cfg.redis_prefix)
         try:
             commits = self.commits = CommitWriter(store)

@@ -19,7 +19,7 @@ from chatd.persistence.invites import InviteQueries
 from chatd.persistence.media import MediaQueries
 from chatd.persistence.media_gc import MediaCollectorQueries
 from chatd.persistence.messages import MessageQueries
-from chatd.persistence.migrate import apply_migrations
+from chatd.persistence.migrate import DEFAULT_PARTITIONS, apply_migrations
 from chatd.persistence.profiles import ProfileQueries
 from chatd.persistence.push import PushQueries
 from chatd.persistence.rooms import RoomQueries
@@ -45,15 +45,16 @@ class Store(AccountQueries, RoomQueries, MessageQueries, InviteQueries, ProfileQ
 
     @classmethod
     async def open(cls, dsn: str, *, min_size: int = 2, max_size: int = 10,
-                   command_timeout: float = 10.0, migrate: bool = True) -> Store:
-        """Connect (from trio) and apply pending migrations."""
+                   command_timeout: float = 10.0, migrate: bool = True,
+                   partitions: int = DEFAULT_PARTITIONS) -> Store:
+        """Connect (from trio) and apply pending migrations (`partitions`: CHAT_DB_PARTITIONS, for 0017)."""
         async def connect() -> asyncpg.Pool:
             pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size,
                                              command_timeout=command_timeout, init=_init_connection,
                                              reset=_keep_session)
             if migrate:
                 async with pool.acquire() as con:
-                    await apply_migrations(con)
+                    await apply_migrations(con, partitions=partitions)
             return pool
         return cls(await bridged(connect)())
 

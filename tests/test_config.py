@@ -39,6 +39,9 @@ URLS = {"CHAT_DATABASE_URL": "postgresql://db/chat", "CHAT_REDIS_URL": "redis://
     ({"CHAT_LOGIN_KNOWN_ADDRESS_DAYS": "nan"}, "CHAT_LOGIN_KNOWN_ADDRESS_DAYS: must be 0..3650"),
     ({"CHAT_PREHELLO_FRAMES": "0"}, "CHAT_PREHELLO_FRAMES: must be 1..10000"),
     ({"CHAT_MAX_PREHELLO_CONNECTIONS": "0"}, "CHAT_MAX_PREHELLO_CONNECTIONS: must be at least 1"),
+    ({"CHAT_DB_PARTITIONS": "-1"}, "CHAT_DB_PARTITIONS: must be 0..1024"),
+    ({"CHAT_DB_PARTITIONS": "2048"}, "CHAT_DB_PARTITIONS: must be 0..1024"),
+    ({"CHAT_DB_PARTITIONS": "16 partitions"}, "CHAT_DB_PARTITIONS: expected int"),
 ])
 def test_bad_values_are_refused_naming_the_variable(env: dict[str, str], named: str) -> None:
     with pytest.raises(ConfigError, match=named.replace("(", r"\(").replace(".", r"\.")):
