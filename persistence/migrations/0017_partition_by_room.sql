@@ -25,6 +25,7 @@ DECLARE
     setting    text := current_setting('chatd.partitions', true);
     partitions int;
     targets    text[] := ARRAY['messages', 'room_members', 'mentions', 'message_edits'];
+    oids       oid[];   -- the same tables, as the catalog names them
     keys       text[];  -- ALTER TABLE ... ADD CONSTRAINT, primary and unique keys before foreign keys
     drops      text[];  -- the foreign keys to drop before the tables are swapped
     indexes    text[];  -- CREATE INDEX of the indexes no constraint owns
@@ -46,6 +47,8 @@ BEGIN
         RETURN;
     END IF;
 
+    SELECT array_agg(t::regclass::oid) INTO oids FROM unnest(targets) t;
+
     SELECT array_agg(format('ALTER TABLE %s ADD CONSTRAINT %I %s', c.conrelid::regclass, c.conname,
                             pg_get_constraintdef(c.oid))
                      ORDER BY c.contype = 'f', c.conrelid::regclass::text, c.conname),
@@ -54,12 +57,12 @@ BEGIN
       INTO keys, drops
       FROM pg_constraint c
      WHERE c.contype IN ('p', 'u', 'f')
-       AND (c.conrelid::regclass::text = ANY (targets) OR c.confrelid::regclass::text = ANY (targets));
+       AND (c.conrelid = ANY (oids) OR c.confrelid = ANY (oids));
 
     SELECT array_agg(pg_get_indexdef(x.indexrelid) ORDER BY x.indexrelid::regclass::text)
       INTO indexes
       FROM pg_index x
-     WHERE x.indrelid::regclass::text = ANY (targets)
+     WHERE x.indrelid = ANY (oids)
        AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conrelid = x.indrelid AND c.conindid = x.indexrelid);
 
     FOREACH stmt IN ARRAY coalesce(drops, '{}') LOOP
