@@ -1,7 +1,8 @@
 """Storage at scale (issue 20, docs/storage.md): fill a fresh database with a realistic chat history and time
 the server's own queries against it.
 
-    python -m bench.storage run --messages 10000000          # generate, then measure; appends to bench/storage.json
+    python -m bench.storage run --messages 10000000 --partitions 16   # generate, then measure; to bench/storage.json
+    python -m bench.storage cursors --database chatd_storage_10000000 --seconds 300   # sustained cursor load
 
 The data: users, rooms of which 80% are direct (two members) and 20% groups (members Zipf-distributed,
 3..2000), and messages spread over the rooms Zipf-like (s = 1.1: a few rooms hold most of them, most rooms a
@@ -11,7 +12,12 @@ What is timed is the server's own code (persistence/, the Store the server runs)
 history pages (the newest page and deep pages), backlog range reads, `list_rooms` with its unread counts,
 the node-wide append (`append_rooms`, the CommitWriter's one transaction for many rooms) and cursor moves
 (`save_cursors`), plus the bytes each message costs (heap and indexes) and what autovacuum did about the
-cursor updates. Not part of CI: it takes minutes and wants the box quiet.
+cursor updates. `--partitions N` is CHAT_DB_PARTITIONS for the database it makes (migration 0017; 0: the
+tables unpartitioned), so `run --partitions 0` and `run --partitions 16` are the side-by-side.
+
+`cursors` keeps the CursorWriter's statement going on an existing bench database for minutes and samples
+pg_stat_user_tables every 10 s (updates, HOT updates, dead rows, autovacuum runs), so what autovacuum does
+under a sustained cursor load is visible. Not part of CI: it takes minutes and wants the box quiet.
 """
 
 from __future__ import annotations
@@ -32,7 +38,7 @@ import asyncpg
 import trio
 
 from chatd.persistence.messages import RoomAppend
-from chatd.persistence.migrate import apply_migrations
+from chatd.persistence.migrate import DEFAULT_PARTITIONS, apply_migrations, check_partitions
 from chatd.persistence.records import NewText
 from chatd.persistence.store import Store
 
@@ -51,7 +57,8 @@ class Shape:
     users: int
     rooms: int
     seed: int = 7
-    fillfactor: int = 100  # room_members' (the cursors' table): below 100 leaves room on each page for HOT updates
+    partitions: int = DEFAULT_PARTITIONS  # CHAT_DB_PARTITIONS when the database is made (0: unpartitioned)
+    fillfactor: int = 90  # room_members' (the cursors' table), 0017's: below 100 leaves room on each page for HOT
 
     @classmethod
     def for_messages(cls, messages: int) -> Shape:
@@ -76,10 +83,10 @@ async def generate(dsn: str, shape: Shape) -> dict[str, Any]:
     con = await asyncpg.connect(dsn)
     started = time.monotonic()
     try:
-        await apply_migrations(con)
-        await con.execute("ALTER TABLE messages SET (autovacuum_enabled = false)")  # the load, then VACUUM
-        if shape.fillfactor != 100:
-            await con.execute(f"ALTER TABLE room_members SET (fillfactor = {int(shape.fillfactor)})")
+        await apply_migrations(con, partitions=shape.partitions)
+        await _set_on_leaves(con, "messages", "autovacuum_enabled = false")  # the load, then VACUUM
+        if shape.fillfactor != 90:
+            await _set_on_leaves(con, "room_members", f"fillfactor = {int(shape.fillfactor)}")
         await con.copy_records_to_table(
             "users", columns=["id", "username", "email", "password_hash"],
             records=((u, f"user{u}", f"user{u}@example.com", "x") for u in range(1, shape.users + 1)))
@@ -111,12 +118,33 @@ async def generate(dsn: str, shape: Shape) -> dict[str, Any]:
             records=_messages(members, counts, rng))
         copied = time.monotonic()
         await con.execute("VACUUM ANALYZE")
-        await con.execute("ALTER TABLE messages RESET (autovacuum_enabled)")
+        await _set_on_leaves(con, "messages", "autovacuum_enabled", reset=True)
     finally:
         await con.close()
     done = time.monotonic()
     return {"rooms_and_members_s": round(loaded - started, 1), "copy_messages_s": round(copied - loaded, 1),
             "copy_rate_per_s": round(shape.messages / (copied - loaded)), "vacuum_analyze_s": round(done - copied, 1)}
+
+
+def leaves(table: str) -> str:
+    """SQL for the oids of the tables that hold `table`'s rows: its partitions, or itself when it has none (a
+    partitioned parent stores nothing and carries no storage parameters or table statistics)."""
+    return (f"(SELECT oid FROM pg_class WHERE relkind = 'r' AND (oid = '{table}'::regclass"
+            f" OR oid IN (SELECT relid FROM pg_partition_tree('{table}'))))")
+
+
+async def _set_on_leaves(con: asyncpg.Connection, table: str, option: str, reset: bool = False) -> None:
+    for leaf in await con.fetch(f"SELECT oid::regclass::text AS name FROM pg_class WHERE oid IN {leaves(table)}"):
+        await con.execute(f"ALTER TABLE {leaf['name']} {'RESET' if reset else 'SET'} ({option})")
+
+
+async def layout(con: asyncpg.Connection) -> dict[str, int]:
+    """What the database is, as the catalog says: messages' partitions (0: a plain table) and room_members'
+    fillfactor (100 when none is set)."""
+    partitions = await con.fetchval("SELECT count(*) FROM pg_inherits WHERE inhparent = 'messages'::regclass")
+    options = await con.fetchval(f"SELECT reloptions FROM pg_class WHERE oid IN {leaves('room_members')} LIMIT 1")
+    fillfactor = next((int(o.split("=")[1]) for o in options or [] if o.startswith("fillfactor=")), 100)
+    return {"partitions": partitions, "fillfactor": fillfactor}
 
 
 def _members(members: list[list[int]], counts: list[int], rng: random.Random) -> Iterator[tuple[object, ...]]:
@@ -229,9 +257,7 @@ async def _cursors(store: Store, rng: random.Random) -> dict[str, Any]:
     behind = await _fetch(store, "SELECT m.user_id, m.room_id, m.read_seq, r.last_seq FROM room_members m"
                                  " TABLESAMPLE SYSTEM (50) REPEATABLE (7) JOIN rooms r ON r.id = m.room_id"
                                  " WHERE m.read_seq < r.last_seq LIMIT 20000")
-    stats = ("SELECT n_tup_upd, n_tup_hot_upd, n_dead_tup, autovacuum_count FROM pg_stat_user_tables"
-             " WHERE relname = 'room_members'")
-    before = (await _fetch(store, stats))[0]
+    before = (await _fetch(store, CURSOR_STATS))[0]
     per = 500
     rounds = max(1, len(behind) // per)
     started = time.perf_counter()
@@ -241,7 +267,7 @@ async def _cursors(store: Store, rng: random.Random) -> dict[str, Any]:
                                                                           + rng.randint(1, 40))) for r in chunk])
     seconds = time.perf_counter() - started
     await trio.sleep(11)  # a backend reports its statistics within about 10 s (PostgreSQL 15)
-    after = (await _fetch(store, stats))[0]
+    after = (await _fetch(store, CURSOR_STATS))[0]
     updated = after["n_tup_upd"] - before["n_tup_upd"]
     return {"rows_moved_per_s": round(rounds * per / seconds), "ms_per_statement": round(seconds / rounds * 1000, 1),
             "updates_seen": updated, "hot_share": round((after["n_tup_hot_upd"] - before["n_tup_hot_upd"])
@@ -250,9 +276,18 @@ async def _cursors(store: Store, rng: random.Random) -> dict[str, Any]:
             "autovacuums": after["autovacuum_count"] - before["autovacuum_count"]}
 
 
+# room_members' statistics, summed over its partitions (a partitioned parent has none of its own)
+CURSOR_STATS = ("SELECT sum(n_tup_upd)::bigint AS n_tup_upd, sum(n_tup_hot_upd)::bigint AS n_tup_hot_upd,"
+                " sum(n_dead_tup)::bigint AS n_dead_tup, sum(n_live_tup)::bigint AS n_live_tup,"
+                " sum(autovacuum_count)::bigint AS autovacuum_count, max(last_autovacuum) AS last_autovacuum"
+                f" FROM pg_stat_user_tables WHERE relid IN {leaves('room_members')}")
+
+
 async def _bytes(store: Store, shape: Shape) -> dict[str, Any]:
-    rows = await _fetch(store, "SELECT pg_relation_size('messages') AS heap,"
-                               " pg_indexes_size('messages') AS indexes, pg_total_relation_size('messages') AS total")
+    rows = await _fetch(store, "SELECT sum(pg_relation_size(oid))::bigint AS heap,"
+                               " sum(pg_indexes_size(oid))::bigint AS indexes,"
+                               " sum(pg_total_relation_size(oid))::bigint AS total"
+                               f" FROM pg_class WHERE oid IN {leaves('messages')}")
     r = rows[0]
     return {"heap_per_message": round(r["heap"] / shape.messages, 1),
             "indexes_per_message": round(r["indexes"] / shape.messages, 1),
@@ -262,6 +297,96 @@ async def _bytes(store: Store, shape: Shape) -> dict[str, Any]:
 async def _fetch(store: Store, sql: str) -> list[Any]:
     from chatd.persistence.bridge import aio
     return await aio(store.pool.fetch)(sql)  # type: ignore[no-any-return]
+
+
+# --------------------------------------------------------------------------- sustained cursor load (trio)
+
+async def cursor_load(dsn: str, seconds: float, per: int, every: float, seed: int = 7) -> dict[str, Any]:
+    """The CursorWriter's statement (`save_cursors`: `per` distinct members' read markers in one UPDATE) back to
+    back from one task for `seconds`, as a node under a steady stream of acks runs it, while room_members'
+    statistics are sampled every `every` seconds: updates, how many were HOT, dead rows, autovacuum runs.
+
+    The members are a sample of all memberships, taken in turn; each move is 1..40 past the marker, up to the
+    room's end. A marker already at the end is written again all the same (Postgres makes a new row version
+    for every row an UPDATE matches), so the table's churn is that of the ack rate whatever the markers hold.
+    """
+    rng = random.Random(seed)
+    store = await Store.open(dsn, migrate=False, max_size=4)
+    try:
+        from chatd.persistence.bridge import aio
+        shape = await aio(_with_con)(store, layout)
+        members = [[r["user_id"], r["room_id"], r["read_seq"], r["last_seq"]] for r in await _fetch(
+            store, "SELECT m.user_id, m.room_id, m.read_seq, r.last_seq FROM room_members m TABLESAMPLE SYSTEM (50)"
+                   " REPEATABLE (7) JOIN rooms r ON r.id = m.room_id LIMIT 100000")]
+        rng.shuffle(members)
+        if len(members) < per:
+            raise SystemExit(f"the database has {len(members)} memberships sampled, fewer than --per {per}")
+        settings = {r["name"]: r["setting"] for r in await _fetch(
+            store, "SELECT name, setting FROM pg_settings WHERE name IN ('autovacuum', 'autovacuum_naptime',"
+                   " 'autovacuum_vacuum_scale_factor', 'autovacuum_vacuum_threshold', 'autovacuum_vacuum_cost_limit',"
+                   " 'autovacuum_vacuum_cost_delay', 'shared_buffers')")}
+        if settings.get("autovacuum") != "on":
+            print("note: autovacuum is off on this server: the samples show the load without it", flush=True)
+        moved = 0
+        samples: list[dict[str, Any]] = []
+        started = time.monotonic()
+
+        async def sample(at: float, last: dict[str, Any] | None) -> dict[str, Any]:
+            """The statistics now; rows/s and the HOT share over the interval since `last` (None when the
+            interval holds no load: the first sample, and the last one, taken after the load stopped)."""
+            row = dict((await _fetch(store, CURSOR_STATS))[0])
+            since = min(at, seconds) - (last["t_s"] if last else 0.0)
+            out = {"t_s": round(at, 1), "rows_moved": moved,
+                   "rows_per_s": round((moved - last["rows_moved"]) / since) if last and since >= 1 else None,
+                   **{k: row[k] for k in ("n_tup_upd", "n_tup_hot_upd", "n_dead_tup", "n_live_tup",
+                                          "autovacuum_count")},
+                   "last_autovacuum": row["last_autovacuum"].isoformat() if row["last_autovacuum"] else None}
+            updated = out["n_tup_upd"] - last["n_tup_upd"] if last else 0
+            out["hot_share"] = round((out["n_tup_hot_upd"] - last["n_tup_hot_upd"]) / updated, 2) \
+                if last and updated > 0 else None
+            print(json.dumps(out), flush=True)
+            return out
+
+        samples.append(await sample(0.0, None))
+        async with trio.open_nursery() as nursery:
+            async def write() -> None:
+                nonlocal moved
+                k = 0
+                while time.monotonic() - started < seconds:
+                    chunk = [members[(k + i) % len(members)] for i in range(per)]
+                    k = (k + per) % len(members)
+                    for m in chunk:
+                        m[2] = min(m[3], m[2] + rng.randint(1, 40))
+                    await store.save_cursors("read", [(m[0], m[1], m[2]) for m in chunk])
+                    moved += per
+                nursery.cancel_scope.cancel()
+
+            async def watch() -> None:
+                while True:
+                    await trio.sleep(every - (time.monotonic() - started) % every)
+                    samples.append(await sample(time.monotonic() - started, samples[-1]))
+
+            nursery.start_soon(write)
+            nursery.start_soon(watch)
+        elapsed = time.monotonic() - started
+        await trio.sleep(2)  # the writer's last statistics reach the shared counters within a second or so
+        samples.append(await sample(time.monotonic() - started, samples[-1]))
+    finally:
+        await store.close()
+    first, last = samples[0], samples[-1]
+    updated = last["n_tup_upd"] - first["n_tup_upd"]
+    return {**shape, "seconds": round(elapsed, 1), "per_statement": per, "memberships_sampled": len(members),
+            "settings": settings, "samples": samples,
+            "summary": {"rows_moved_per_s": round(moved / elapsed), "updates": updated,
+                        "hot_share": round((last["n_tup_hot_upd"] - first["n_tup_hot_upd"]) / max(1, updated), 2),
+                        "autovacuums": last["autovacuum_count"] - first["autovacuum_count"],
+                        "dead_tuples_max": max(x["n_dead_tup"] for x in samples),
+                        "dead_tuples_end": last["n_dead_tup"]}}
+
+
+async def _with_con(store: Store, work: Callable[[asyncpg.Connection], Awaitable[Any]]) -> Any:
+    async with store.pool.acquire() as con:
+        return await work(con)
 
 
 # --------------------------------------------------------------------------- command line
@@ -276,13 +401,22 @@ async def _recreate(name: str) -> str:
     return ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
 
 
-def table(records: list[dict[str, Any]]) -> str:
-    """The markdown table of docs/storage.md: one column per size (the latest run of each)."""
-    latest = {r["messages"]: r for r in records if "measure" in r and r.get("fillfactor", 100) == 100}
-    runs = [latest[n] for n in sorted(latest)]
+def table(records: list[dict[str, Any]], partitions: int | None = None, fillfactor: int | None = None) -> str:
+    """The markdown table of docs/storage.md: one column per size and layout (the latest run of each), those with
+    the given partitions / fillfactor only if given. Records from before either was recorded were unpartitioned
+    with fillfactor 100."""
+    runs_of = {}
+    for r in records:
+        if "measure" in r:
+            r = {"partitions": 0, "fillfactor": 100, **r}
+            if partitions in (None, r["partitions"]) and fillfactor in (None, r["fillfactor"]):
+                runs_of[(r["messages"], r["partitions"], r["fillfactor"])] = r
+    runs = [runs_of[k] for k in sorted(runs_of)]
     rows: list[tuple[str, Callable[[dict[str, Any]], object]]] = [
         ("rooms / users", lambda r: f"{r['rooms']:,} / {r['users']:,}"),
-        ("COPY load, messages/s", lambda r: f"{r['generate']['copy_rate_per_s']:,}"),
+        ("hash partitions by room (CHAT_DB_PARTITIONS)", lambda r: r["partitions"] or "none"),
+        ("room_members fillfactor", lambda r: r["fillfactor"]),
+        ("COPY load, messages/s", lambda r: f"{r['generate']['copy_rate_per_s']:,}" if "generate" in r else "-"),
         ("history, newest page of 50: p50 / p99 ms", lambda r: _pp(r, "history_first_page")),
         ("history, a deep page of 50: p50 / p99 ms", lambda r: _pp(r, "history_deep_page")),
         ("backlog batch (100 after a cursor): p50 / p99 ms", lambda r: _pp(r, "backlog_batch")),
@@ -310,34 +444,75 @@ def _pp(r: dict[str, Any], key: str) -> str:
     return f"{m['p50_ms']} / {m['p99_ms']}"
 
 
+def _partitions(raw: str) -> int:
+    try:
+        return check_partitions(int(raw))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+async def _layout_of(dsn: str) -> dict[str, int]:
+    con = await asyncpg.connect(dsn)
+    try:
+        return await layout(con)
+    finally:
+        await con.close()
+
+
+def _append_result(path: Path, record: dict[str, Any]) -> None:
+    history = json.loads(path.read_text()) if path.exists() else []
+    path.write_text(json.dumps([*history, record], indent=1) + "\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.storage", description=__doc__.split("\n")[0])
-    p.add_argument("command", choices=["generate", "measure", "run", "table"])
+    p.add_argument("command", choices=["generate", "measure", "run", "table", "cursors"])
     p.add_argument("--messages", type=int, default=1_000_000)
     p.add_argument("--samples", type=int, default=300, help="timed calls per read query (default 300)")
     p.add_argument("--database", default=None, help="database name (default chatd_storage_<messages>)")
-    p.add_argument("--fillfactor", type=int, default=100, help="room_members' fillfactor, for an A/B (default 100)")
+    p.add_argument("--partitions", type=_partitions, default=None,
+                   help=f"CHAT_DB_PARTITIONS for the database generated (default {DEFAULT_PARTITIONS};"
+                        " 0: unpartitioned); with `table`: only runs with this many")
+    p.add_argument("--fillfactor", type=int, default=None,
+                   help="room_members' fillfactor, for an A/B (default 90, what migration 0017 sets);"
+                        " with `table`: only runs with this one")
+    p.add_argument("--seconds", type=float, default=300, help="cursors: how long the load runs (default 300)")
+    p.add_argument("--per", type=int, default=500, help="cursors: memberships moved per statement (default 500)")
+    p.add_argument("--every", type=float, default=10, help="cursors: seconds between samples (default 10)")
+    p.add_argument("--results", type=Path, default=RESULTS, help=f"where results are appended (default {RESULTS})")
     args = p.parse_args(argv)
     if args.command == "table":
-        print(table(json.loads(RESULTS.read_text())))
+        print(table(json.loads(args.results.read_text()), args.partitions, args.fillfactor))
         return 0
-    shape = replace(Shape.for_messages(args.messages), fillfactor=args.fillfactor)
     name = args.database or f"chatd_storage_{args.messages}"
     dsn = ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    record: dict[str, Any] = {"messages": shape.messages, "users": shape.users, "rooms": shape.rooms,
-                              "when": time.strftime("%Y-%m-%d %H:%M"),
-                              "fillfactor": shape.fillfactor,
+    when = time.strftime("%Y-%m-%d %H:%M")
+    if args.command == "cursors":
+        if args.seconds <= 0 or args.every <= 0 or args.per < 1:
+            p.error("--seconds and --every must be > 0 and --per at least 1")
+        result = trio.run(cursor_load, dsn, args.seconds, args.per, args.every)
+        _append_result(args.results, {
+            "scenario": "cursors", "database": name, "when": when,
+            "command": f"python -m bench.storage cursors --database {name} --seconds {args.seconds:g}"
+                       f" --per {args.per} --every {args.every:g}", **result})
+        print(json.dumps(result["summary"], indent=1))
+        return 0
+    shape = replace(Shape.for_messages(args.messages),
+                    partitions=DEFAULT_PARTITIONS if args.partitions is None else args.partitions,
+                    fillfactor=90 if args.fillfactor is None else args.fillfactor)
+    record: dict[str, Any] = {"messages": shape.messages, "users": shape.users, "rooms": shape.rooms, "when": when,
                               "command": f"python -m bench.storage {args.command} --messages {args.messages}"
-                              + (f" --fillfactor {args.fillfactor}" if args.fillfactor != 100 else "")}
+                              f" --partitions {shape.partitions}"
+                              + (f" --fillfactor {shape.fillfactor}" if shape.fillfactor != 90 else "")}
     if args.command in ("generate", "run"):
         dsn = asyncio.run(_recreate(name))
         record["generate"] = asyncio.run(generate(dsn, shape))
         print(json.dumps(record["generate"]))
+    record.update(asyncio.run(_layout_of(dsn)))  # partitions and fillfactor, as the database has them
     if args.command in ("measure", "run"):
         record["measure"] = trio.run(measure, dsn, shape, args.samples)
         print(json.dumps(record["measure"], indent=1))
-        history = json.loads(RESULTS.read_text()) if RESULTS.exists() else []
-        RESULTS.write_text(json.dumps([*history, record], indent=1) + "\n")
+        _append_result(args.results, record)
     return 0
 
 

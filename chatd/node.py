@@ -85,7 +85,8 @@ class Node:
     async def run(self, *, task_status: trio.TaskStatus[Node] = trio.TASK_STATUS_IGNORED) -> None:
         cfg = self.config
         assert cfg.database_url and cfg.redis_url and cfg.jwt_secret and cfg.push_vapid_key
-        store = await Store.open(cfg.database_url, max_size=cfg.db_pool_size, replica_dsn=cfg.database_replica_url)
+        store = await Store.open(cfg.database_url, max_size=cfg.db_pool_size, replica_dsn=cfg.database_replica_url,
+                                 partitions=cfg.db_partitions)
         cache = await Cache.open(cfg.redis_url, cfg.redis_prefix)
         try:
             commits = self.commits = CommitWriter(store)

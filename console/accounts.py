@@ -10,13 +10,15 @@ import re
 import asyncpg
 
 from chatd.auth.passwords import PasswordHasher, check_email, check_password_rules
-from chatd.persistence.migrate import apply_migrations
+from chatd.persistence.migrate import DEFAULT_PARTITIONS, apply_migrations
 from chatd.persistence.sessions import create_account
 from chatd.protocol.frames import USERNAME_RE
 
 
-def create_user(database_url: str, username: str, email: str, password: str) -> int:
-    """The new account's id; ValueError naming what is wrong (a rule, or a name or email already taken)."""
+def create_user(database_url: str, username: str, email: str, password: str,
+                partitions: int = DEFAULT_PARTITIONS) -> int:
+    """The new account's id; ValueError naming what is wrong (a rule, or a name or email already taken).
+    `partitions`: CHAT_DB_PARTITIONS, for the migrations applied first."""
     if not re.fullmatch(USERNAME_RE, username):
         raise ValueError("username must be 3..32 letters, digits, '_' or '.'")
     problem = check_email(email) or check_password_rules(username, password)
@@ -27,7 +29,7 @@ def create_user(database_url: str, username: str, email: str, password: str) -> 
     async def run() -> int | None:
         con = await asyncpg.connect(database_url)
         try:
-            await apply_migrations(con)
+            await apply_migrations(con, partitions=partitions)
             return await create_account(con, username, email.lower(), password_hash)
         finally:
             await con.close()

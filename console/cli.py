@@ -80,11 +80,12 @@ class NoDatabase(Exception):
 
 
 @contextlib.contextmanager
-def database(args: argparse.Namespace, *, existing: bool) -> Iterator[str]:
+def database(args: argparse.Namespace, *, existing: bool) -> Iterator[tuple[str, int]]:
     """The URL of the database chatd uses with this environment: --database-url, CHAT_DATABASE_URL, else its
     embedded Postgres in the data directory (pgserver attaches to the one a running chatd started, or starts it
-    and stops it again after). `existing`: the command needs data already there, so a data directory that
-    holds no database yet is an error rather than a fresh, empty one."""
+    and stops it again after); and CHAT_DB_PARTITIONS, for the migrations the command applies first.
+    `existing`: the command needs data already there, so a data directory that holds no database yet is an
+    error rather than a fresh, empty one."""
     try:
         config = Config.from_env(database_url=args.database_url, data_dir=args.data_dir)
         if not config.database_url:
@@ -92,14 +93,14 @@ def database(args: argparse.Namespace, *, existing: bool) -> Iterator[str]:
     except (ConfigError, MissingExtra) as exc:
         raise NoDatabase(str(exc)) from None
     if config.database_url:
-        yield config.database_url
+        yield config.database_url, config.db_partitions
         return
     if existing and not (config.data_dir / "postgres" / "PG_VERSION").exists():
         raise NoDatabase(f"no CHAT_DATABASE_URL is set and there is no embedded Postgres in "
                          f"{config.data_dir.resolve()} yet: start chatd there first, or give --data-dir "
                          "(CHAT_DATA_DIR) or --database-url (CHAT_DATABASE_URL)")
     with embedded_postgres(config.data_dir) as url:
-        yield url
+        yield url, config.db_partitions
 
 
 def connect(args: argparse.Namespace) -> AdminClient:
@@ -139,8 +140,8 @@ def text(args: argparse.Namespace, answer: Json) -> str:
 
 def grant(args: argparse.Namespace) -> int:
     from chatd.console.grant import grant_admin
-    with database(args, existing=True) as url:
-        done = grant_admin(url, args.username, not args.revoke)
+    with database(args, existing=True) as (url, partitions):
+        done = grant_admin(url, args.username, not args.revoke, partitions=partitions)
     verb = "revoked from" if args.revoke else "granted to"
     print(json.dumps({"username": args.username, "admin": not args.revoke, "found": done}) if args.json
           else f"admin role {verb} {args.username}" if done else f"no such user: {args.username}")
@@ -153,8 +154,8 @@ def create_user(args: argparse.Namespace) -> int:
     from chatd.console.accounts import create_user as create
     password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass("password: ")
     try:
-        with database(args, existing=False) as url:
-            user_id = create(url, args.username, args.email, password)
+        with database(args, existing=False) as (url, partitions):
+            user_id = create(url, args.username, args.email, password, partitions=partitions)
     except ValueError as exc:
         print(f"chatctl: {exc}", file=sys.stderr)
         return 1

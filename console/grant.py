@@ -8,15 +8,16 @@ import asyncio
 import asyncpg
 
 from chatd.persistence.admin import set_admin
-from chatd.persistence.migrate import apply_migrations
+from chatd.persistence.migrate import DEFAULT_PARTITIONS, apply_migrations
 
 
-def grant_admin(database_url: str, username: str, admin: bool = True) -> bool:
-    """Grant (or revoke) the admin role; False if there is no such user."""
+def grant_admin(database_url: str, username: str, admin: bool = True, partitions: int = DEFAULT_PARTITIONS) -> bool:
+    """Grant (or revoke) the admin role; False if there is no such user. `partitions`: CHAT_DB_PARTITIONS, for
+    the migrations applied first."""
     async def run() -> bool:
         con = await asyncpg.connect(database_url)
         try:
-            await apply_migrations(con)
+            await apply_migrations(con, partitions=partitions)
             return await set_admin(con, username, admin)
         finally:
             await con.close()

@@ -23,13 +23,20 @@ from chatd.persistence.invites import InviteQueries
 from chatd.persistence.media import MediaQueries
 from chatd.persistence.media_gc import MediaCollectorQueries
 from chatd.persistence.messages import MessageQueries
-from chatd.persistence.migrate import apply_migrations
+from chatd.persistence.migrate import DEFAULT_PARTITIONS, apply_migrations
 from chatd.persistence.profiles import ProfileQueries
 from chatd.persistence.push import PushQueries
 from chatd.persistence.replica import ReplicaCounts, ReplicaReads
 from chatd.persistence.rooms import RoomQueries
 from chatd.persistence.sessions import SessionQueries
 from chatd.persistence.upload_quota import UploadQuotaQueries
+
+# Every statement of the server is a short one on a few index entries. JIT compilation (on by default in
+# Postgres, for plans whose estimated cost passes jit_above_cost) costs 100-300 ms per execution and saves
+# nothing here; and a statement over partitioned tables (0017) is costed as the sum over every partition
+# and every subquery's partitions, so list_rooms' unread counts passed the threshold and took 40 ms
+# instead of 1 (measured on 16 partitions). Set at connection start, so it is no SET the pool must reset.
+SESSION_SETTINGS = {"jit": "off"}
 
 
 async def _init_connection(con: asyncpg.Connection) -> None:
@@ -52,18 +59,20 @@ class Store(AccountQueries, RoomQueries, MessageQueries, InviteQueries, ProfileQ
 
     @classmethod
     async def open(cls, dsn: str, *, min_size: int = 2, max_size: int = 10, command_timeout: float = 10.0,
-                   migrate: bool = True, replica_dsn: str | None = None) -> Store:
-        """Connect (from trio) and apply pending migrations. The replica's pool connects on first use, so a
-        replica that is down when the server starts only sends its reads to the primary."""
+                   migrate: bool = True, replica_dsn: str | None = None,
+                   partitions: int = DEFAULT_PARTITIONS) -> Store:
+        """Connect (from trio) and apply pending migrations (`partitions`: CHAT_DB_PARTITIONS, for 0017). The
+        replica's pool connects on first use, so a replica that is down when the server starts only sends its
+        reads to the primary."""
         def pool_on(url: str, min_size: int) -> Awaitable[asyncpg.Pool]:
             return asyncpg.create_pool(url, min_size=min_size, max_size=max_size, command_timeout=command_timeout,
-                                       init=_init_connection, reset=_keep_session)
+                                       init=_init_connection, reset=_keep_session, server_settings=SESSION_SETTINGS)
 
         async def connect() -> tuple[asyncpg.Pool, asyncpg.Pool | None]:
             pool = await pool_on(dsn, min_size)
             if migrate:
                 async with pool.acquire() as con:
-                    await apply_migrations(con)
+                    await apply_migrations(con, partitions=partitions)
             return pool, (await pool_on(replica_dsn, 0) if replica_dsn else None)
         return cls(*await bridged(connect)())
 

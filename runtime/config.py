@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Final, Literal, get_args
 from urllib.parse import urlsplit
 
+from chatd.persistence.migrate import DEFAULT_PARTITIONS, MAX_PARTITIONS
 from chatd.protocol.frames import MAX_BATCH
 from chatd.runtime.client_address import HEADERS as FORWARDING_HEADERS
 from chatd.runtime.client_address import IPNetwork, parse_networks
@@ -82,6 +83,7 @@ class Config:
     qr_wait_seconds: float = 25.0  # one wait answers "pending" after this (the client asks again)
     registration: Registration = "open"  # open: anyone signs up; invite: with a valid invite code; closed: chatctl only
     db_pool_size: int = 10
+    db_partitions: int = DEFAULT_PARTITIONS  # hash partitions by room of the per-room tables (0017); 0: none
     argon2_time_cost: int = 2
     argon2_memory_kib: int = 19 * 1024
     room_idle_seconds: float = 300.0
@@ -206,6 +208,8 @@ class Config:
         need(0.1 <= self.qr_wait_seconds <= 60, "qr_wait_seconds",
              "must be 0.1..60 seconds (proxies close idle requests after about a minute)")
         need(self.db_pool_size >= 2, "db_pool_size", "must be at least 2")
+        need(0 <= self.db_partitions <= MAX_PARTITIONS, "db_partitions",
+             f"must be 0..{MAX_PARTITIONS} (0: unpartitioned), got {self.db_partitions}")
         need(self.argon2_memory_kib >= 8, "argon2_memory_kib", "must be at least 8")
         for var in ("database_url", "database_replica_url", "redis_url"):
             url = getattr(self, var)
