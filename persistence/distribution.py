@@ -25,6 +25,11 @@ The rules Citus enforces on them, which the test checks mechanically:
 4. A FOREIGN KEY from a distributed table to a reference table is fine, and so is one between reference
    tables; a reference table may not reference a distributed table (its copy on every node could not check it).
 
+One more rule is this repository's convention, not Citus's, and checked with them:
+
+5. A distributed table has a primary key, and it leads with the distribution column (a room's rows lie
+   together in the index, and every per-room table is keyed the same way).
+
 Declarative hash partitioning by the same column (migration 0017) enforces rule 2 in plain Postgres as well:
 a unique key of a partitioned table must include the partition key.
 """
@@ -68,12 +73,12 @@ TABLES: dict[str, Layout] = {
     "room_bans": _room(),
     "invite_links": _room("keyed (room_id, code) since 0018: a join names its room (from invite_codes first)"),
     "invite_joins": _room("keyed (room_id, code, user_id, seq) since 0018, referencing invite_links within the room"),
-    "media_refs": _room("written in the room's commit; its key (media_id, room_id, seq) includes room_id, and its "
-                        "foreign key goes to media, a reference table. A download's lookup by media_id reads "
-                        "every shard (an index on each), which is a read, not a constraint"),
+    "media_refs": _room("written in the room's commit; keyed (room_id, seq, media_id) since 0018, and its foreign "
+                        "key goes to media, a reference table. A download's lookup by media_id reads every shard "
+                        "(an index on each), which is a read, not a constraint"),
     "push_marks": _room("keyed (room_id, user_id) like the room_members row it references, in the same shard"),
-    "push_outbox": _room("one job per (user, room), written by the scan of the room's messages; its key "
-                         "(user_id, room_id) includes room_id. The sender's claim of due jobs across rooms is a "
+    "push_outbox": _room("one job per (user, room), written by the scan of the room's messages; keyed "
+                         "(room_id, user_id) since 0018. The sender's claim of due jobs across rooms is a "
                          "multi-shard row lock (docs/storage.md section 5)"),
     # per user
     "direct_rooms": Distributed("user_low", "user", "one direct room per pair (0018): keyed by the pair's lower "

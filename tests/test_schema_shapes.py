@@ -36,6 +36,7 @@ class Key:
     table: str
     name: str
     columns: list[str | None]  # None: an expression
+    primary: bool = False
 
 
 @dataclass(frozen=True)
@@ -71,9 +72,10 @@ async def read_schema(con: asyncpg.Connection, schema: str) -> Schema:
     def names(oid: int, attnums: list[int]) -> list[str | None]:
         return [by_oid[oid].columns[a][0] if a else None for a in attnums]
 
-    keys = [Key(by_oid[r["conrelid"]].name, r["conname"], names(r["conrelid"], list(r["conkey"])))
+    keys = [Key(by_oid[r["conrelid"]].name, r["conname"], names(r["conrelid"], list(r["conkey"])),
+                r["contype"] == b"p")
             for r in await con.fetch(
-                "SELECT conrelid, conname, conkey FROM pg_constraint"
+                "SELECT conrelid, conname, conkey, contype FROM pg_constraint"
                 " WHERE contype IN ('p', 'u', 'x') AND conparentid = 0 AND conrelid = ANY($1::oid[])", list(by_oid))]
     keys += [Key(by_oid[r["indrelid"]].name, r["relname"],
                  names(r["indrelid"], [int(a) for a in r["indkey"].split()][:r["indnkeyatts"]]))
@@ -117,6 +119,12 @@ def violations(schema: Schema, layout: Mapping[str, Layout]) -> Iterator[str]:
         place = layout.get(key.table)
         if isinstance(place, Distributed) and place.column not in key.columns:
             yield f"{key.table}: unique key {key.name} {key.columns} lacks distribution column {place.column}"
+        elif isinstance(place, Distributed) and key.primary and key.columns[0] != place.column:
+            yield f"{key.table}: primary key {key.name} {key.columns} does not lead with {place.column}"
+    keyed = {key.table for key in schema.keys if key.primary}
+    for name in sorted(schema.tables):
+        if isinstance(layout.get(name), Distributed) and name not in keyed:
+            yield f"{name}: distributed table without a primary key"
     for fk in schema.foreign_keys:
         source, target = layout.get(fk.table), layout.get(fk.target)
         if isinstance(source, Reference) and isinstance(target, Distributed):
@@ -192,6 +200,7 @@ CREATE TABLE part_0 PARTITION OF part FOR VALUES WITH (MODULUS 2, REMAINDER 0);
 CREATE TABLE part_1 PARTITION OF part FOR VALUES WITH (MODULUS 2, REMAINDER 1);
 CREATE TABLE uclass (room_id bigint NOT NULL, seq bigint NOT NULL UNIQUE);
 CREATE TABLE refs (user_id bigint REFERENCES users (id), room_id bigint REFERENCES rooms (id));
+CREATE TABLE late (user_id bigint, room_id bigint NOT NULL, PRIMARY KEY (user_id, room_id));
 """
 
 
@@ -200,7 +209,7 @@ def test_the_checker_finds_each_kind_of_break(backing: Backing) -> None:
     room = Distributed("room_id", "room")
     layout: dict[str, Layout] = {
         "rooms": Distributed("id", "room"), "members": room, "users": Reference("r"), "links": room, "joins": room,
-        "notes": Distributed("user_id", "user"), "part": room, "uclass": room, "refs": Reference("r"),
+        "notes": Distributed("user_id", "user"), "part": room, "uclass": room, "refs": Reference("r"), "late": room,
         "gone": Reference("r")}
     assert backing.database_url
     with fresh_database(backing.database_url) as url:
@@ -219,6 +228,10 @@ def test_the_checker_finds_each_kind_of_break(backing: Backing) -> None:
         "notes: foreign key notes_room_id_fkey to rooms crosses co-location groups (user -> room)",
         "uclass: unique key uclass_seq_key ['seq'] lacks distribution column room_id",
         "refs: reference table's foreign key refs_room_id_fkey points into distributed rooms",
+        "late: primary key late_pkey ['user_id', 'room_id'] does not lead with room_id",
+        "joins: distributed table without a primary key",
+        "notes: distributed table without a primary key",
+        "uclass: distributed table without a primary key",
     ])
 
 
@@ -243,11 +256,15 @@ async def _up_to_0017(con: asyncpg.Connection) -> None:
         INSERT INTO to_device (device_id, user_id, sender_id, sender_device, txn, part, body) VALUES
             ('00000000-0000-0000-0000-000000000001', 12, 7, '00000000-0000-0000-0000-000000000002',
              '00000000-0000-0000-0000-000000000003', 1, 'sealed');
+        INSERT INTO media (id, uploader, sha256, mime, size) VALUES ('pic', 7, repeat('a', 64), 'image/png', 3);
+        INSERT INTO media_refs (media_id, room_id, seq) VALUES ('pic', 102, 3);
+        INSERT INTO push_outbox (user_id, room_id, count, last_seq) VALUES (30, 102, 1, 3);
     """)
 
 
 def test_0018_converts_existing_rows_in_place(backing: Backing) -> None:
-    """Direct rooms keep their pair, old invite codes still lead to their link, and the join audit stays."""
+    """Direct rooms keep their pair, old invite codes still lead to their link, and the join audit, to-device
+    messages, media references and pending pushes stay."""
     async def convert(con: asyncpg.Connection) -> dict[str, Any]:
         await _up_to_0017(con)
         applied = await apply_migrations(con)
@@ -260,6 +277,8 @@ def test_0018_converts_existing_rows_in_place(backing: Backing) -> None:
             "unknown": await link_by_code(con, "no-such-code"),
             "joins": [tuple(r) for r in await con.fetch("SELECT room_id, code, user_id, seq FROM invite_joins")],
             "inbox": await con.fetchval("SELECT count(*) FROM to_device"),
+            "refs": [tuple(r) for r in await con.fetch("SELECT room_id, seq, media_id FROM media_refs")],
+            "outbox": [tuple(r) for r in await con.fetch("SELECT room_id, user_id, count FROM push_outbox")],
         }
     with fresh_database(backing.database_url) as url:
         got = run(url, convert)
@@ -270,3 +289,4 @@ def test_0018_converts_existing_rows_in_place(backing: Backing) -> None:
     assert isinstance(link, dict) and (link["room_id"], link["max_uses"], link["use_count"]) == (102, 5, 1)
     assert got["unknown"] is None
     assert got["joins"] == [(102, "old-code-one", 30, 2)] and got["inbox"] == 1
+    assert got["refs"] == [(102, 3, "pic")] and got["outbox"] == [(102, 30, 1)]

@@ -43,3 +43,12 @@ ALTER TABLE invite_joins ADD CONSTRAINT invite_joins_link_fkey
 -- includes it. A part of one send goes to one device, so a retry conflicts exactly as before.
 ALTER TABLE to_device DROP CONSTRAINT to_device_sender_device_txn_part_key;
 ALTER TABLE to_device ADD CONSTRAINT to_device_once UNIQUE (device_id, sender_device, txn, part);
+
+-- Every per-room table's primary key leads with room_id, like the others (a room's rows together in the index;
+-- Citus itself needs only inclusion). media_refs and push_outbox had it further back; downloads and the media
+-- collector look media_refs up by item, so that gets its own index.
+ALTER TABLE media_refs DROP CONSTRAINT media_refs_pkey;
+ALTER TABLE media_refs ADD PRIMARY KEY (room_id, seq, media_id);
+CREATE INDEX media_refs_media ON media_refs (media_id);
+ALTER TABLE push_outbox DROP CONSTRAINT push_outbox_pkey;
+ALTER TABLE push_outbox ADD PRIMARY KEY (room_id, user_id);
