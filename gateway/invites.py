@@ -48,7 +48,7 @@ async def revoke_invite(cx: Context, req: f.RevokeInvite, reply: Reply) -> None:
     if not req.remove_joined:
         reply.send(f.Ok(id=req.id))
         return
-    joiners = await cx.services.store.invite_joiners(req.code)
+    joiners = await cx.services.store.invite_joiners(req.room, req.code)
     await cx.services.rooms.put(req.room, ChangeMembers(reply, "remove_invited", tuple(joiners)))  # the room
     # replies `ok` once the removals are committed
 

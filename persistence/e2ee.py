@@ -176,7 +176,8 @@ class KeyQueries:
                 f" WHERE {_SHARES_NOW.format(col='w.user_id')}"
                 " AND (SELECT count(*) FROM (SELECT 1 FROM to_device t WHERE t.device_id = w.device_id"
                 f"  LIMIT {MAX_INBOX}) held) < {MAX_INBOX}"  # a device that never reads is skipped, not waited on
-                " ORDER BY w.part ON CONFLICT (sender_device, txn, part) DO NOTHING RETURNING user_id, device_id",
+                " ORDER BY w.part ON CONFLICT (device_id, sender_device, txn, part) DO NOTHING"
+                " RETURNING user_id, device_id",
                 me, my_device, txn, [m.user for m in messages], [m.device.lower() for m in messages],
                 [m.body for m in messages])
         stored: dict[int, set[str]] = {}

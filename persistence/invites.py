@@ -2,6 +2,9 @@
 
 Joining itself is part of the room's group commit (persistence/messages.py), so the use count and the
 membership change together, under the link's row lock.
+
+A link is keyed (room_id, code) in its room; `invite_codes` maps a code to its room for whoever knows only
+the code (migration 0018, docs/storage.md section 5): the room is found there first, then the link in the room.
 """
 
 from __future__ import annotations
@@ -45,6 +48,19 @@ def refuse_join(room_id: int, link: dict[str, Any] | None) -> Refusal | None:
     return None
 
 
+async def room_of_code(db: asyncpg.Pool | asyncpg.Connection, code: str) -> int | None:
+    """The room of an invite code, or None: the first step of every lookup by code alone."""
+    return await db.fetchval("SELECT room_id FROM invite_codes WHERE code = $1", code)  # type: ignore[no-any-return]
+
+
+async def link_by_code(db: asyncpg.Pool | asyncpg.Connection, code: str) -> dict[str, Any] | None:
+    """The invite_links row of `code` with `now`, found in its room; None if there is no such link."""
+    room = await room_of_code(db, code)
+    row = None if room is None else await db.fetchrow(
+        "SELECT *, now() AS now FROM invite_links WHERE room_id = $1 AND code = $2", room, code)
+    return dict(row) if row is not None else None
+
+
 class InviteQueries:
     pool: asyncpg.Pool
 
@@ -55,9 +71,10 @@ class InviteQueries:
             "SELECT l.room_id, l.expires_at, l.max_uses, l.use_count, l.revoked_at, now() AS now,"
             " r.name, r.description, r.icon,"
             " (SELECT count(*) FROM room_members m WHERE m.room_id = l.room_id AND m.left_seq IS NULL) AS members,"
-            " EXISTS (SELECT 1 FROM room_members m WHERE m.room_id = l.room_id AND m.user_id = $2"
+            " EXISTS (SELECT 1 FROM room_members m WHERE m.room_id = l.room_id AND m.user_id = $3"
             "         AND m.left_seq IS NULL) AS member"
-            " FROM invite_links l JOIN rooms r ON r.id = l.room_id WHERE l.code = $1", code, user_id)
+            " FROM invite_links l JOIN rooms r ON r.id = l.room_id WHERE l.room_id = $1 AND l.code = $2",
+            await room_of_code(self.pool, code), code, user_id)
         refusal = refuse_join(row["room_id"] if row else 0, dict(row) if row else None)
         if refusal is not None:
             raise refusal
@@ -74,9 +91,12 @@ class InviteQueries:
     @bridged
     async def create_invite(self, room_id: int, by: int, expires_in: int | None, max_uses: int | None) -> InviteInfo:
         expires = datetime.now(UTC) + timedelta(seconds=expires_in) if expires_in else None
-        row = await self.pool.fetchrow(
-            "INSERT INTO invite_links (code, room_id, created_by, expires_at, max_uses) VALUES ($1, $2, $3, $4, $5)"
-            " RETURNING *", secrets.token_urlsafe(CODE_BYTES), room_id, by, expires, max_uses)
+        code = secrets.token_urlsafe(CODE_BYTES)
+        async with self.pool.acquire() as con, con.transaction():
+            await con.execute("INSERT INTO invite_codes (code, room_id) VALUES ($1, $2)", code, room_id)
+            row = await con.fetchrow(
+                "INSERT INTO invite_links (code, room_id, created_by, expires_at, max_uses)"
+                " VALUES ($1, $2, $3, $4, $5) RETURNING *", code, room_id, by, expires, max_uses)
         return _info(row)
 
     @bridged
@@ -94,14 +114,15 @@ class InviteQueries:
 
     @bridged
     async def invite_room(self, code: str) -> int | None:
-        return await self.pool.fetchval("SELECT room_id FROM invite_links WHERE code = $1", code)  # type: ignore[no-any-return]
+        return await room_of_code(self.pool, code)
 
     @bridged
-    async def invite_joiners(self, code: str) -> list[int]:
-        """Current members who joined through this link."""
+    async def invite_joiners(self, room_id: int, code: str) -> list[int]:
+        """Current members who joined the room through this link."""
         rows = await self.pool.fetch(
             "SELECT DISTINCT j.user_id FROM invite_joins j JOIN room_members rm"
-            " ON rm.room_id = j.room_id AND rm.user_id = j.user_id AND rm.left_seq IS NULL WHERE j.code = $1", code)
+            " ON rm.room_id = j.room_id AND rm.user_id = j.user_id AND rm.left_seq IS NULL"
+            " WHERE j.room_id = $1 AND j.code = $2", room_id, code)
         return [r["user_id"] for r in rows]
 
     @bridged

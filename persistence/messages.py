@@ -237,11 +237,12 @@ async def _lookups(con: asyncpg.Connection, batch: list[RoomAppend]) -> dict[int
                 " IN (SELECT * FROM unnest($1::bigint[], $2::bigint[])) ORDER BY room_id, seq FOR UPDATE",
                 *zip(*changes, strict=True)):
             found[r["room_id"]].targets[r["seq"]] = dict(r)
-    codes = [i.code for a in batch for i in a.items if isinstance(i, InviteJoin)]
+    codes = [(a.room_id, i.code) for a in batch for i in a.items if isinstance(i, InviteJoin)]
     if codes:  # locked until the commit, so a last use goes to one joiner
         invites = {r["code"]: dict(r) for r in await con.fetch(
-            "SELECT code, room_id, expires_at, max_uses, use_count, revoked_at, now() AS now"
-            " FROM invite_links WHERE code = ANY($1::text[]) ORDER BY code FOR UPDATE", codes)}
+            "SELECT code, room_id, expires_at, max_uses, use_count, revoked_at, now() AS now FROM invite_links"
+            " WHERE (room_id, code) IN (SELECT * FROM unnest($1::bigint[], $2::text[]))"
+            " ORDER BY room_id, code FOR UPDATE", *zip(*codes, strict=True))}
         for look in found.values():
             look.invites = invites  # one dict: a code is used by one room, and its use count is shared
     media_ids = [i.media.id for _, i in texts if i.media is not None]
@@ -324,7 +325,8 @@ async def _apply(con: asyncpg.Connection, room_id: int, seq: int, item: AppendIt
             await con.execute(f"UPDATE rooms SET {sets} WHERE id = $1", room_id, *values)
     elif isinstance(item, InviteJoin):
         await _apply_member_change(con, room_id, seq, MemberChange("added", item.user, item.user))
-        await con.execute("UPDATE invite_links SET use_count = use_count + 1 WHERE code = $1", item.code)
+        await con.execute("UPDATE invite_links SET use_count = use_count + 1 WHERE room_id = $1 AND code = $2",
+                          room_id, item.code)
         await con.execute("INSERT INTO invite_joins (code, room_id, user_id, seq) VALUES ($1, $2, $3, $4)",
                           item.code, room_id, item.user, seq)
     elif isinstance(item, MessageChange):

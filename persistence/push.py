@@ -98,7 +98,7 @@ WITH cand AS (
 ), jobs AS (
     INSERT INTO push_outbox (user_id, room_id, count, last_seq, last_sender)
     SELECT user_id, room_id, n, last_seq, last_sender FROM per WHERE due
-    ON CONFLICT (user_id, room_id) DO UPDATE SET count = push_outbox.count + excluded.count,
+    ON CONFLICT (room_id, user_id) DO UPDATE SET count = push_outbox.count + excluded.count,
         last_seq = excluded.last_seq, last_sender = excluded.last_sender, only_subscriptions = NULL,
         updated_at = now()
     RETURNING 1

@@ -14,6 +14,8 @@ from chatd.protocol.history import readable, redacted
 from chatd.protocol.rooms import CURSORS, Cursor, Role, RoomKind, Visibility
 
 UNREAD_CAP = 1000  # unread counts stop at this (clients show "999+")
+_NEW_ROOM_ID = "nextval(pg_get_serial_sequence('rooms', 'id'))"
+_DIRECT_ROOM = "SELECT room_id FROM direct_rooms WHERE user_low = $1 AND user_high = $2"
 
 
 def unread_sql(read: str) -> str:
@@ -36,16 +38,15 @@ def mentions_sql(read: str) -> str:
 class RoomQueries:
     pool: asyncpg.Pool
 
-    async def _create_room(self, con: asyncpg.Connection, *, kind: RoomKind, name: str | None,
-                           direct_key: str | None, creator: int, members: dict[int, Role],
+    async def _create_room(self, con: asyncpg.Connection, *, room_id: int | None = None, kind: RoomKind,
+                           name: str | None, direct_key: str | None, creator: int, members: dict[int, Role],
                            visibility: Visibility, encrypted: bool) -> int:
-        """Insert a room whose seq 1 is the 'created' system message and whose members join at 1."""
+        """Insert a room (with `room_id` when given, else a new id) whose seq 1 is the 'created' system message
+        and whose members join at 1."""
         room_id = await con.fetchval(
-            "INSERT INTO rooms (kind, name, direct_key, history_visibility, last_seq, created_by, encrypted)"
-            " VALUES ($1, $2, $3, $4, 1, $5, $6) ON CONFLICT (direct_key) DO NOTHING RETURNING id",
-            kind, name, direct_key, visibility, creator, encrypted)
-        if room_id is None:
-            return 0
+            "INSERT INTO rooms (id, kind, name, direct_key, history_visibility, last_seq, created_by, encrypted)"
+            f" VALUES (COALESCE($1::bigint, {_NEW_ROOM_ID}), $2, $3, $4, $5, 1, $6, $7) RETURNING id",
+            room_id, kind, name, direct_key, visibility, creator, encrypted)
         event = {"type": "created", "by": creator, "name": name, "members": sorted(members)}
         if encrypted:
             event["encrypted"] = True
@@ -61,20 +62,28 @@ class RoomQueries:
 
     @bridged
     async def get_or_create_direct(self, a: int, b: int, encrypted: bool = False) -> tuple[int, bool]:
-        """The one direct room of the pair (a, b): (room id, created now; `encrypted` applies to a new one)."""
-        key = f"{min(a, b)}:{max(a, b)}"
+        """The one direct room of the pair (a, b): (room id, created now; `encrypted` applies to a new one).
+
+        The pair's direct_rooms row is claimed before the room is created, in the same transaction: a
+        concurrent creator of the same pair waits on that row, then finds it taken and reads the room."""
+        low, high = min(a, b), max(a, b)
         async with self.pool.acquire() as con:
-            for _ in range(2):
-                existing = await con.fetchval("SELECT id FROM rooms WHERE direct_key = $1", key)
-                if existing:
-                    return existing, False
-                async with con.transaction():
-                    room_id = await self._create_room(
-                        con, kind="direct", name=None, direct_key=key, creator=a,
+            existing = await con.fetchval(_DIRECT_ROOM, low, high)
+            if existing:
+                return existing, False
+            async with con.transaction():
+                room_id = await con.fetchval(
+                    "INSERT INTO direct_rooms (user_low, user_high, room_id)"
+                    f" VALUES ($1, $2, {_NEW_ROOM_ID}) ON CONFLICT DO NOTHING RETURNING room_id", low, high)
+                if room_id is not None:
+                    await self._create_room(
+                        con, room_id=room_id, kind="direct", name=None, direct_key=f"{low}:{high}", creator=a,
                         members={a: "member", b: "member"}, visibility="shared", encrypted=encrypted)
-                if room_id:
                     return room_id, True
-            raise RuntimeError(f"direct room {key} neither found nor created")
+            existing = await con.fetchval(_DIRECT_ROOM, low, high)  # the other creator committed it
+            if existing:
+                return existing, False
+            raise RuntimeError(f"direct room {low}:{high} neither found nor created")
 
     @bridged
     async def create_group(self, owner: int, name: str, members: list[int], visibility: Visibility,

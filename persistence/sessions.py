@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import asyncpg
 
 from chatd.persistence.bridge import bridged
-from chatd.persistence.invites import refuse_join
+from chatd.persistence.invites import link_by_code, refuse_join
 from chatd.persistence.records import RevokedDevices
 from chatd.protocol.devices import DeviceInfo
 from chatd.protocol.errors import Refusal
@@ -98,8 +98,8 @@ class SessionQueries:
     @bridged
     async def signup_invite(self, code: str) -> Refusal | None:
         """Why `code` cannot admit a signup (CHAT_REGISTRATION=invite), or None: a live invite link's code."""
-        row = await self.pool.fetchrow("SELECT *, now() AS now FROM invite_links WHERE code = $1", code)
-        return refuse_join(row["room_id"] if row else 0, dict(row) if row else None)
+        link = await link_by_code(self.pool, code)
+        return refuse_join(link["room_id"] if link else 0, link)
 
     @bridged
     async def current_groups(self, user_id: int) -> list[int]:

@@ -6,6 +6,7 @@ import uuid
 
 import trio
 
+from chatd.clients.ws import ChatClient
 from chatd.protocol import frames as f
 from tests.conftest import People
 from tests.scenarios import SENDERS, thousand_messages_into_one_room
@@ -29,6 +30,26 @@ async def test_direct_chat_in_real_time(people: People) -> None:
     assert [m.body for m in got_ann] == [None, "hello ann"] and got_ann[1].seq == reply.seq == sent.seq + 1
     # the sending connection gets `sent`, never its own message back
     assert all(m.sender != ann.user_id for m in got_ann)
+
+
+async def test_concurrent_openers_of_one_pair_get_one_room(people: People) -> None:
+    """Both people, on two devices each, open their direct chat at the same moment: one room, one 'created'."""
+    ann, ann_c = await people.new("ann")
+    bob, bob_c = await people.new("bob")
+    clients: list[tuple[ChatClient, int | str]] = [
+        (ann_c, bob.user_id), (await people.connect(ann), bob.username),
+        (bob_c, ann.user_id), (await people.connect(bob), ann.username)]
+    rooms: list[int] = []
+
+    async def open_direct(client: ChatClient, peer: int | str) -> None:
+        rooms.append((await client.call(f.OpenDirect, user=peer)).room.room)
+    async with trio.open_nursery() as n:
+        for client, peer in clients:
+            n.start_soon(open_direct, client, peer)
+    assert len(rooms) == 4 and len(set(rooms)) == 1
+    listed = [r for r in (await ann_c.call(f.ListRooms)).rooms if r.kind == "direct"]
+    assert [(r.room, r.peer) for r in listed] == [(rooms[0], bob.user_id)]
+    assert [m.seq for m in await bob_c.collect(rooms[0], 1)] == [1]
 
 
 async def test_other_devices_of_the_sender_get_the_message(people: People) -> None:
