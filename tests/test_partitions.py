@@ -139,7 +139,7 @@ def test_a_database_with_chats_in_it_is_converted_keeping_every_row_and_rule(dat
         await apply_migrations(con, upto=BEFORE)
         await fill(con)
         before = await snapshot(con)
-        assert await apply_migrations(con, partitions=8) == [17]
+        assert await apply_migrations(con, partitions=8, upto=17) == [17]
         assert await partitions_of(con) == {t: ("h:room_id", 8) for t in PER_ROOM}
         assert await snapshot(con) == before
         assert await fillfactors(con, "room_members") == {"90"}
