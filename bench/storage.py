@@ -401,6 +401,9 @@ async def _recreate(name: str) -> str:
     return ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
 
 
+PLOT = Path(__file__).resolve().parent.parent / "docs" / "storage-latency.png"
+
+
 def table(records: list[dict[str, Any]], partitions: int | None = None, fillfactor: int | None = None) -> str:
     """The markdown table of docs/storage.md: one column per size and layout (the latest run of each), those with
     the given partitions / fillfactor only if given. Records from before either was recorded were unpartitioned
@@ -466,7 +469,7 @@ def _append_result(path: Path, record: dict[str, Any]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.storage", description=__doc__.split("\n")[0])
-    p.add_argument("command", choices=["generate", "measure", "run", "table", "cursors"])
+    p.add_argument("command", choices=["generate", "measure", "run", "table", "plot", "cursors"])
     p.add_argument("--messages", type=int, default=1_000_000)
     p.add_argument("--samples", type=int, default=300, help="timed calls per read query (default 300)")
     p.add_argument("--database", default=None, help="database name (default chatd_storage_<messages>)")
@@ -483,6 +486,10 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.command == "table":
         print(table(json.loads(args.results.read_text()), args.partitions, args.fillfactor))
+        return 0
+    if args.command == "plot":
+        from bench.storage_plot import latency_by_size
+        print(latency_by_size(json.loads(args.results.read_text()), PLOT))
         return 0
     name = args.database or f"chatd_storage_{args.messages}"
     dsn = ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
