@@ -373,7 +373,7 @@ def chatd_env(services: Services, data_dir: Path) -> dict[str, str]:
     return env
 
 
-BUS_METRIC = re.compile(r'^chatd_bus\{what="([a-z_]+)"\} ([0-9.e+]+)$', re.M)
+BUS_METRIC = re.compile(r'^chatd_(?:bus\{what="([a-z_]+)"\}|(connections)) ([0-9.e+]+)$', re.M)
 
 
 class ChatdSystem(LocalSystem):
@@ -432,7 +432,7 @@ class ChatdSystem(LocalSystem):
         out = []
         for port in self.http_ports:
             text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
-            out.append({m.group(1): float(m.group(2)) for m in BUS_METRIC.finditer(text)})
+            out.append({m.group(1) or m.group(2): float(m.group(3)) for m in BUS_METRIC.finditer(text)})
         return out
 
     def window(self) -> Window:
@@ -440,10 +440,12 @@ class ChatdSystem(LocalSystem):
         return super().window()
 
     def close_window(self, start: Window) -> tuple[float, str]:
+        at_start = self._bus_start  # (the base class's close_window takes a window() of its own)
         cpu, note = super().close_window(start)
         wall = max(1e-9, time.monotonic() - start.wall)
-        self.last_bus = {f"chatd-{i}": {k: round((v - before.get(k, 0.0)) / wall, 1) for k, v in after.items()}
-                         for i, (before, after) in enumerate(zip(self._bus_start, self.bus_counts(), strict=True))}
+        self.last_bus = {f"chatd-{i}": {"connections": after.pop("connections", 0.0),
+                                        **{k: round((v - before.get(k, 0.0)) / wall, 1) for k, v in after.items()}}
+                         for i, (before, after) in enumerate(zip(at_start, self.bus_counts(), strict=True))}
         return cpu, note
 
 
