@@ -474,8 +474,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--samples", type=int, default=300, help="timed calls per read query (default 300)")
     p.add_argument("--database", default=None, help="database name (default chatd_storage_<messages>)")
     p.add_argument("--partitions", type=_partitions, default=None,
-                   help=f"CHAT_DB_PARTITIONS for the database generated (default {DEFAULT_PARTITIONS};"
-                        " 0: unpartitioned); with `table`: only runs with this many")
+                   help=f"CHAT_DB_PARTITIONS for the database generated (default {DEFAULT_PARTITIONS}, as"
+                        " chatd's: unpartitioned); with `table`: only runs with this many")
     p.add_argument("--fillfactor", type=int, default=None,
                    help="room_members' fillfactor, for an A/B (default 90, what migration 0017 sets);"
                         " with `table`: only runs with this one")

@@ -4,10 +4,11 @@
     chatctl --token $TOKEN --json restart room 42
     chatctl grant-admin alice
     CHAT_DATABASE_URL=postgresql://... chatctl create-user alice alice@example.com
+    chatctl partition-rooms 16 --yes
 
-`grant-admin` and `create-user` work on the database itself and find it as `chatd` does: CHAT_DATABASE_URL
-(or --database-url), else the embedded Postgres in the data directory (CHAT_DATA_DIR or --data-dir, default
-.chatd-data), shared with a chatd running on it or started for the command and stopped after.
+`grant-admin`, `create-user` and `partition-rooms` work on the database itself and find it as `chatd` does:
+CHAT_DATABASE_URL (or --database-url), else the embedded Postgres in the data directory (CHAT_DATA_DIR or
+--data-dir, default .chatd-data), shared with a chatd running on it or started for the command and stopped after.
 """
 
 from __future__ import annotations
@@ -68,7 +69,12 @@ def parser() -> argparse.ArgumentParser:
     create.add_argument("username")
     create.add_argument("email")
     create.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
-    for command in (grant, create):
+    part = sub.add_parser("partition-rooms", help="convert the per-room tables (messages, memberships, mentions, "
+                                                  "edits) of the database into N hash partitions by room, in one "
+                                                  "transaction that locks them: a maintenance window's job")
+    part.add_argument("partitions", type=int, metavar="N", help="how many partitions (1..1024)")
+    part.add_argument("--yes", action="store_true", help="proceed without asking (needed when stdin is no terminal)")
+    for command in (grant, create, part):
         command.add_argument("--database-url", help="the server's database (default CHAT_DATABASE_URL)")
         command.add_argument("--data-dir", type=Path, help="where the embedded Postgres is, when there is no "
                                                            "database URL (CHAT_DATA_DIR, default .chatd-data)")
@@ -164,6 +170,34 @@ def create_user(args: argparse.Namespace) -> int:
     return 0
 
 
+LOCK_WARNING = ("partition-rooms rewrites messages, room_members, mentions and message_edits and holds an exclusive "
+                "lock on all four until it commits: sends, history and read markers wait for the whole conversion "
+                "(minutes for a large database). Run it in a maintenance window.")
+
+
+def partition_rooms(args: argparse.Namespace) -> int:
+    from chatd.console.partition import Refused, check_count, check_unpartitioned
+    from chatd.console.partition import partition_rooms as convert
+    try:
+        check_count(args.partitions)
+        with database(args, existing=True) as (url, partitions):
+            check_unpartitioned(url, partitions)
+            if not args.yes:
+                print(LOCK_WARNING, file=sys.stderr)
+                if not sys.stdin.isatty():
+                    raise Refused("stdin is not a terminal to ask on: pass --yes to proceed without a prompt")
+                if input(f"convert into {args.partitions} partitions now? [y/N] ").strip().lower() not in ("y", "yes"):
+                    raise Refused("not confirmed; nothing was changed")
+            done = convert(url, args.partitions, partitions)
+    except Refused as exc:
+        print(f"chatctl: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps({"partitions": done.partitions, "seconds": round(done.seconds, 3)}) if args.json
+          else f"partitioned messages, room_members, mentions and message_edits into {done.partitions} hash "
+               f"partitions by room in {done.seconds:.1f} s")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
@@ -171,6 +205,8 @@ def main(argv: list[str] | None = None) -> int:
             return grant(args)
         if args.command == "create-user":
             return create_user(args)
+        if args.command == "partition-rooms":
+            return partition_rooms(args)
     except NoDatabase as exc:
         print(f"chatctl: {exc}", file=sys.stderr)
         return 2

@@ -4,7 +4,8 @@ Each file runs in its own transaction together with its row in ``schema_migratio
 advisory lock serialises concurrent starters, so two processes starting at once apply each file once.
 
 Deployment settings a migration reads are passed as transaction-local settings: `chatd.partitions`, how
-many hash partitions by room the per-room tables get (0017, CHAT_DB_PARTITIONS; 0: none).
+many hash partitions by room the per-room tables get when 0017 runs (CHAT_DB_PARTITIONS; 0, the default:
+none; later, `chatctl partition-rooms N` converts a database in use).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import asyncpg
 
 MIGRATION_LOCK_KEY = 0x43686174  # "Chat"
 FILE_RE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
-DEFAULT_PARTITIONS = 16  # CHAT_DB_PARTITIONS' default (and 0017's when nothing is passed)
+DEFAULT_PARTITIONS = 0  # CHAT_DB_PARTITIONS' default (and 0017's when nothing is passed): unpartitioned
 MAX_PARTITIONS = 1024
 
 

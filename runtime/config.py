@@ -83,7 +83,7 @@ class Config:
     qr_wait_seconds: float = 25.0  # one wait answers "pending" after this (the client asks again)
     registration: Registration = "open"  # open: anyone signs up; invite: with a valid invite code; closed: chatctl only
     db_pool_size: int = 10
-    db_partitions: int = DEFAULT_PARTITIONS  # hash partitions by room of the per-room tables (0017); 0: none
+    db_partitions: int = DEFAULT_PARTITIONS  # hash partitions by room made by 0017 (default 0: none)
     argon2_time_cost: int = 2
     argon2_memory_kib: int = 19 * 1024
     room_idle_seconds: float = 300.0

@@ -66,6 +66,11 @@ def test_a_replica_is_optional() -> None:
     assert Config.from_env({"CHAT_DATABASE_REPLICA_URL": replica, **URLS}).database_replica_url == replica
 
 
+def test_the_per_room_tables_are_unpartitioned_unless_asked() -> None:
+    assert Config.from_env(URLS).db_partitions == 0  # opt-in: docs/storage.md section 4
+    assert Config.from_env({"CHAT_DB_PARTITIONS": "16", **URLS}).db_partitions == 16
+
+
 def test_trusted_proxies_take_cidrs_and_addresses_of_both_families() -> None:
     config = Config.from_env({"CHAT_TRUSTED_PROXIES": " 10.0.0.1/8 ,127.0.0.1, fd00::/8,::1"})
     assert [str(n) for n in config.trusted_networks] == ["10.0.0.0/8", "127.0.0.1/32", "fd00::/8", "::1/128"]

@@ -1,5 +1,6 @@
 """Partitioning by room (migration 0017, CHAT_DB_PARTITIONS): what an operator's database looks like after it,
-whether fresh or converted from one that already holds chats, on a real Postgres."""
+fresh (unpartitioned unless the setting says otherwise) or converted by chatd_partition_by_room (what
+`chatctl partition-rooms` runs) from one that already holds chats, on a real Postgres."""
 
 from __future__ import annotations
 
@@ -57,20 +58,24 @@ async def fillfactors(con: asyncpg.Connection, table: str) -> set[str | None]:
     return {next((o.split("=")[1] for o in r["reloptions"] or [] if o.startswith("fillfactor=")), None) for r in rows}
 
 
-def test_a_fresh_database_has_its_per_room_tables_hash_partitioned_by_room(database: str) -> None:
+def test_a_fresh_database_is_unpartitioned_by_default_and_cursors_get_room_on_each_page(database: str) -> None:
     async def work(con: asyncpg.Connection) -> None:
-        assert 17 in await apply_migrations(con, partitions=4)
-        assert await partitions_of(con) == {t: ("h:room_id", 4) for t in PER_ROOM}
+        assert 17 in await apply_migrations(con)
+        assert await partitions_of(con) == {t: ("plain", 0) for t in PER_ROOM}
         assert await fillfactors(con, "room_members") == {"90"}
-        assert await fillfactors(con, "messages") == {None}
+        assert await con.fetchval("SELECT to_regprocedure('chatd_partition_by_room(int)')") is not None
     on(database, work)
 
 
-def test_with_no_partitions_the_tables_stay_plain_and_cursors_get_room_on_each_page(database: str) -> None:
+def test_with_the_setting_at_the_first_migration_the_tables_are_hash_partitioned_by_room(database: str) -> None:
     async def work(con: asyncpg.Connection) -> None:
-        await apply_migrations(con, partitions=0)
-        assert await partitions_of(con) == {t: ("plain", 0) for t in PER_ROOM}
+        assert 17 in await apply_migrations(con, partitions=16)
+        assert await partitions_of(con) == {t: ("h:room_id", 16) for t in PER_ROOM}
         assert await fillfactors(con, "room_members") == {"90"}
+        assert await fillfactors(con, "messages") == {None}
+        analyzed = await con.fetchval("SELECT count(*) FROM pg_stat_user_tables WHERE relname = ANY($1)"
+                                      " AND last_analyze IS NOT NULL", list(PER_ROOM))
+        assert analyzed >= len(PER_ROOM)  # the parents too, which autovacuum never analyzes
     on(database, work)
 
 
@@ -97,7 +102,7 @@ ROOMS, USERS, PER_ROOM_MESSAGES = 12, 6, 30
 
 
 async def fill(con: asyncpg.Connection) -> None:
-    """Chats as 0001..0016 keep them: users, rooms with members and messages, mentions, edits, push marks."""
+    """Chats as the migrated schema keeps them: users, rooms with members and messages, mentions, edits, push marks."""
     await con.execute(
         f"INSERT INTO users (id, username, email, password_hash)"
         f" SELECT g, 'user' || g, 'user' || g || '@example.com', 'x' FROM generate_series(1, {USERS}) g;"
@@ -134,15 +139,22 @@ async def snapshot(con: asyncpg.Connection) -> dict[str, Any]:
     return {"rows": rows, "constraints": constraints, "indexes": indexes, "columns": columns}
 
 
+def convert(con: asyncpg.Connection, partitions: int) -> Awaitable[str]:
+    """What `chatctl partition-rooms` runs, in its one transaction."""
+    return con.execute("SELECT chatd_partition_by_room($1)", partitions)
+
+
 def test_a_database_with_chats_in_it_is_converted_keeping_every_row_and_rule(database: str) -> None:
     async def work(con: asyncpg.Connection) -> None:
-        await apply_migrations(con, upto=BEFORE)
+        await apply_migrations(con)  # every migration, unpartitioned, as a deployment now starts
         await fill(con)
         before = await snapshot(con)
-        assert await apply_migrations(con, partitions=8, upto=17) == [17]
+        async with con.transaction():
+            await convert(con, 8)
         assert await partitions_of(con) == {t: ("h:room_id", 8) for t in PER_ROOM}
         assert await snapshot(con) == before
         assert await fillfactors(con, "room_members") == {"90"}
+        assert await fillfactors(con, "messages") == {None}
 
         # the retry key still refuses a second copy of a send
         sender, client = await con.fetchrow("SELECT sender_id, client_id FROM messages WHERE room_id = 5 AND seq = 7")
@@ -174,6 +186,23 @@ def test_a_database_with_chats_in_it_is_converted_keeping_every_row_and_rule(dat
         row = await con.fetchrow("INSERT INTO messages (room_id, seq, sender_id, client_id, body)"
                                  " VALUES (1, 31, 2, $1, 'new') RETURNING kind, deleted, created_at", uuid.uuid4())
         assert (row["kind"], row["deleted"]) == ("text", False) and row["created_at"] is not None
+    on(database, work)
+
+
+def test_a_second_conversion_and_a_count_out_of_range_are_refused_changing_nothing(database: str) -> None:
+    async def work(con: asyncpg.Connection) -> None:
+        await apply_migrations(con)
+        await fill(con)
+        for bad in (0, -1, 1025):
+            with pytest.raises(asyncpg.InvalidParameterValueError, match=rf"partitions must be 1\.\.1024, got {bad}"):
+                await convert(con, bad)
+        assert await partitions_of(con) == {t: ("plain", 0) for t in PER_ROOM}
+        await convert(con, 4)
+        before = await snapshot(con)
+        with pytest.raises(asyncpg.ObjectNotInPrerequisiteStateError, match=r"already partitioned \(4 partitions\)"):
+            await convert(con, 8)
+        assert await partitions_of(con) == {t: ("h:room_id", 4) for t in PER_ROOM}
+        assert await snapshot(con) == before
     on(database, work)
 
 

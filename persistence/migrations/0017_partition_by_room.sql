@@ -1,18 +1,22 @@
 -- Partition by room (issue 20, docs/storage.md section 4): the per-room tables that grow with traffic,
--- messages, room_members, mentions and message_edits, become declarative HASH partitions of room_id. Every
--- query that names a room reads one partition: smaller indexes per partition, vacuum and rebuilds per
--- partition. Their primary and unique keys already lead with room_id, as Postgres requires.
+-- messages, room_members, mentions and message_edits, can become declarative HASH partitions of room_id.
+-- Every query that names a room then reads one partition: smaller indexes per partition, vacuum and rebuilds
+-- per partition. Their primary and unique keys already lead with room_id, as Postgres requires. It is opt-in:
+-- measured on one box at 10M messages (docs/storage.md section 2), 16 partitions cost more than they give
+-- while the tables fit in RAM (group commit, cursor moves, list_rooms and history p99 all slower); they pay
+-- off when operating multi-terabyte tables.
 --
--- The number of partitions is a deployment setting, read when this migration runs: CHAT_DB_PARTITIONS
--- (runtime/config.py), which persistence/migrate.py passes as `chatd.partitions` (unset: 16). 0 leaves the
--- tables as they are. Changing the setting later changes nothing: it is read once, here.
+-- This migration makes the function that converts the tables, chatd_partition_by_room(partitions), and calls
+-- it if the deployment setting CHAT_DB_PARTITIONS (runtime/config.py), which persistence/migrate.py passes as
+-- `chatd.partitions`, is above 0 (unset: 0, the tables stay as they are). The setting is read once, here;
+-- later, `chatctl partition-rooms N` (console/partition.py) calls the same function on a database in use.
 --
--- An existing database is converted in place, in this one transaction: each table is renamed, a partitioned
--- table LIKE it (columns, defaults, NOT NULL and CHECK constraints) takes its name, the rows are copied, the
--- old table is dropped, and then its primary, unique and foreign keys, the foreign keys of other tables that
--- point at it (mentions and message_edits -> messages, push_marks -> room_members) and its other indexes are
--- made again from their definitions in the catalog, under the same names. The tables are locked (ACCESS
--- EXCLUSIVE) until the commit: a large database is rewritten and reindexed, so run it in a maintenance window.
+-- The conversion runs in the caller's one transaction: each table is renamed, a partitioned table LIKE it
+-- (columns, defaults, NOT NULL and CHECK constraints) takes its name, the rows are copied, the old table is
+-- dropped, and then its primary, unique and foreign keys, the foreign keys of other tables that point at it
+-- (mentions and message_edits -> messages, push_marks -> room_members) and its other indexes are made again
+-- from their definitions in the catalog, under the same names. The tables are locked (ACCESS EXCLUSIVE) until
+-- the commit: a large database is rewritten and reindexed, so run it in a maintenance window.
 --
 -- room_members (the read and delivery cursors, updated on every ack) gets fillfactor 90: room on each page
 -- for the next version of a row, so a cursor move is a HOT update that touches no index (measured at 10M
@@ -20,12 +24,12 @@
 -- parameters, so each partition gets it; unpartitioned, the table does (for pages written from now on:
 -- VACUUM FULL room_members applies it to the existing ones).
 
-DO $migration$
+CREATE OR REPLACE FUNCTION chatd_partition_by_room(partitions int) RETURNS void
+LANGUAGE plpgsql AS $function$
 DECLARE
-    setting    text := current_setting('chatd.partitions', true);
-    partitions int;
     targets    text[] := ARRAY['messages', 'room_members', 'mentions', 'message_edits'];
     oids       oid[];   -- the same tables, as the catalog names them
+    already    int;     -- partitions of messages, if it is partitioned already
     keys       text[];  -- ALTER TABLE ... ADD CONSTRAINT, primary and unique keys before foreign keys
     drops      text[];  -- the foreign keys to drop before the tables are swapped
     indexes    text[];  -- CREATE INDEX of the indexes no constraint owns
@@ -34,20 +38,18 @@ DECLARE
     stmt       text;
     i          int;
 BEGIN
-    IF setting IS NULL OR setting = '' THEN
-        partitions := 16;
-    ELSIF setting ~ '^[0-9]{1,4}$' AND setting::int <= 1024 THEN
-        partitions := setting::int;
-    ELSE
-        RAISE EXCEPTION 'chatd.partitions must be a whole number 0..1024 (0: unpartitioned), got %', setting;
-    END IF;
-
-    IF partitions = 0 THEN
-        ALTER TABLE room_members SET (fillfactor = 90);
-        RETURN;
+    IF partitions IS NULL OR partitions NOT BETWEEN 1 AND 1024 THEN
+        RAISE EXCEPTION 'chatd_partition_by_room: partitions must be 1..1024, got %', coalesce(partitions::text, 'NULL')
+            USING ERRCODE = 'invalid_parameter_value';
     END IF;
 
     SELECT array_agg(t::regclass::oid) INTO oids FROM unnest(targets) t;
+
+    IF EXISTS (SELECT 1 FROM pg_class WHERE oid = ANY (oids) AND relkind = 'p') THEN
+        SELECT count(*) INTO already FROM pg_inherits WHERE inhparent = 'messages'::regclass;
+        RAISE EXCEPTION 'chatd_partition_by_room: the per-room tables are already partitioned (% partitions)',
+            already USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
 
     SELECT array_agg(format('ALTER TABLE %s ADD CONSTRAINT %I %s', c.conrelid::regclass, c.conname,
                             pg_get_constraintdef(c.oid))
@@ -80,15 +82,41 @@ BEGIN
                            CASE WHEN tbl = 'room_members' THEN ' WITH (fillfactor = 90)' ELSE '' END);
         END LOOP;
         EXECUTE format('INSERT INTO %I SELECT * FROM %I', tbl, old);
-        EXECUTE format('DROP TABLE %I', old);  -- not CASCADE: anything else depending on it stops the migration
+        EXECUTE format('DROP TABLE %I', old);  -- not CASCADE: anything else depending on it stops the conversion
     END LOOP;
 
     FOREACH stmt IN ARRAY coalesce(keys, '{}') || coalesce(indexes, '{}') LOOP
         EXECUTE stmt;
     END LOOP;
+END
+$function$;
 
+COMMENT ON FUNCTION chatd_partition_by_room(int) IS
+    'Convert messages, room_members, mentions and message_edits to N hash partitions by room_id (1..1024), in '
+    'the calling transaction; refuses if they are partitioned already. chatctl partition-rooms N calls it.';
+
+DO $migration$
+DECLARE
+    setting    text := current_setting('chatd.partitions', true);
+    partitions int;
+    tbl        text;
+BEGIN
+    IF setting IS NULL OR setting = '' THEN
+        partitions := 0;
+    ELSIF setting ~ '^[0-9]{1,4}$' AND setting::int <= 1024 THEN
+        partitions := setting::int;
+    ELSE
+        RAISE EXCEPTION 'chatd.partitions must be a whole number 0..1024 (0: unpartitioned), got %', setting;
+    END IF;
+
+    IF partitions = 0 THEN
+        ALTER TABLE room_members SET (fillfactor = 90);
+        RETURN;
+    END IF;
+
+    PERFORM chatd_partition_by_room(partitions);
     -- autovacuum never analyzes a partitioned parent; the planner's estimates of a join over one want it
-    FOREACH tbl IN ARRAY targets LOOP
+    FOREACH tbl IN ARRAY ARRAY['messages', 'room_members', 'mentions', 'message_edits'] LOOP
         EXECUTE format('ANALYZE %I', tbl);
     END LOOP;
 END
