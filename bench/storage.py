@@ -416,6 +416,7 @@ def table(records: list[dict[str, Any]], partitions: int | None = None, fillfact
                 runs_of[(r["messages"], r["partitions"], r["fillfactor"])] = r
     runs = [runs_of[k] for k in sorted(runs_of)]
     rows: list[tuple[str, Callable[[dict[str, Any]], object]]] = [
+        ("measured at", lambda r: r["when"]),
         ("rooms / users", lambda r: f"{r['rooms']:,} / {r['users']:,}"),
         ("hash partitions by room (CHAT_DB_PARTITIONS)", lambda r: r["partitions"] or "none"),
         ("room_members fillfactor", lambda r: r["fillfactor"]),
