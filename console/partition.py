@@ -19,6 +19,8 @@ from chatd.persistence.migrate import MAX_PARTITIONS, apply_migrations
 
 PER_ROOM_TABLES = ("messages", "room_members", "mentions", "message_edits")
 ALREADY_PARTITIONED = "55000"  # object_not_in_prerequisite_state, raised by chatd_partition_by_room
+LOCK_NOT_AVAILABLE = "55P03"
+LOCK_TIMEOUT = "10s"
 
 
 class Refused(Exception):
@@ -82,11 +84,17 @@ def partition_rooms(database_url: str, partitions: int, migrate_partitions: int)
             started = time.monotonic()
             try:
                 async with con.transaction():
+                    # the function locks the four tables first; traffic holding them makes it wait this long
+                    # at most, so sends and reads are not queued behind it for ever
+                    await con.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
                     await con.execute("SELECT chatd_partition_by_room($1)", partitions)
             except asyncpg.PostgresError as exc:
                 if exc.sqlstate == ALREADY_PARTITIONED:
                     _refuse_if_partitioned(await partition_count(con))
-                raise
+                if exc.sqlstate == LOCK_NOT_AVAILABLE:
+                    raise Refused(f"the per-room tables stayed in use for {LOCK_TIMEOUT}; nothing was changed:"
+                                  " try again when chatd is quieter (or stopped)") from exc
+                raise Refused(f"the conversion failed and was rolled back, nothing was changed: {exc}") from exc
             for table in PER_ROOM_TABLES:  # after the commit: ANALYZE blocks no reads or writes
                 await con.execute(f"ANALYZE {table}")
             return Converted(await partition_count(con), time.monotonic() - started)

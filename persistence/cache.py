@@ -18,6 +18,8 @@ from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 import redis.asyncio as aredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 from chatd.persistence.bridge import aio
 from chatd.persistence.errors import REDIS_ERRORS, CacheUnavailable
@@ -26,7 +28,8 @@ from chatd.persistence.qr_logins import QrLoginCache
 
 log = logging.getLogger("chatd.cache")
 
-REDIS_POOL_SIZE = 64  # connections per Redis server (per node of a cluster)
+REDIS_POOL_SIZE = 64  # connections to one Redis server (callers past that wait for one)
+CLUSTER_POOL_SIZE = 1024  # connections per node of a Redis Cluster (past that a call fails: degraded, logged)
 PRESENCE_BUCKETS = 64  # a cluster's presence keys spread over this many slots
 _TIMEOUTS: dict[str, Any] = {"socket_timeout": 2.0, "socket_connect_timeout": 2.0}
 
@@ -46,7 +49,9 @@ async def _connect(url: str) -> aredis.Redis | aredis.RedisCluster:
         return single
     await single.aclose(close_connection_pool=True)
     parts = urlsplit(url)
-    return aredis.RedisCluster.from_url(urlunsplit(parts._replace(path="")), max_connections=REDIS_POOL_SIZE,
+    # A cluster node's pool raises when it runs out instead of waiting, so it gets room for every caller
+    # a process has at once (rate-limit checks of its connections, presence scripts of its buckets).
+    return aredis.RedisCluster.from_url(urlunsplit(parts._replace(path="")), max_connections=CLUSTER_POOL_SIZE,
                                         **_TIMEOUTS)
 
 
@@ -110,12 +115,15 @@ class Cache(QrLoginCache):
         return cls(await aio(_connect)(url), prefix, url)
 
     def node_client(self, host: str, port: int) -> aredis.Redis:
-        """A client of one node of the cluster, with the credentials and options of `url` (the bus's shard
-        subscriptions are read from each master directly)."""
+        """A client of one node of the cluster, with the credentials and TLS of `url` (the bus's shard
+        subscriptions are read from each master directly). It never retries: a master that fails ends the
+        subscription at once, and the bus asks the cluster afresh who serves what."""
         parts = urlsplit(self.url)
         auth = parts.netloc.rpartition("@")[0]
-        netloc = f"{auth}@{host}:{port}" if auth else f"{host}:{port}"
-        return aredis.Redis.from_url(urlunsplit(parts._replace(netloc=netloc)), **_TIMEOUTS)
+        address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        netloc = f"{auth}@{address}" if auth else address
+        return aredis.Redis.from_url(urlunsplit(parts._replace(netloc=netloc, path="")),
+                                     retry=Retry(NoBackoff(), 0), **_TIMEOUTS)
 
     async def close(self) -> None:
         if self.cluster:
@@ -278,7 +286,12 @@ class Cache(QrLoginCache):
             return [int(v) for v in await script(keys=[self._online_key(u) for u in group], args=args)]
 
         async def run() -> list[list[int]]:
-            return list(await asyncio.gather(*(one(g) for g in groups)))
+            try:
+                async with asyncio.TaskGroup() as tasks:  # a failure cancels the others
+                    running = [tasks.create_task(one(g)) for g in groups]
+            except ExceptionGroup as failed:
+                raise failed.exceptions[0] from failed  # raised once, as one call's error
+            return [task.result() for task in running]
         if not groups:
             return []
         try:

@@ -21,7 +21,7 @@ from pathlib import Path
 import redis
 
 MASTERS = 3
-NODE_TIMEOUT_MS = 1500  # how long a master may be silent before its replica takes over
+NODE_TIMEOUT_MS = 3000  # how long a master may be silent before its replica takes over (a loaded box stalls)
 
 
 def cluster_binaries() -> tuple[str, str] | str:

@@ -136,7 +136,10 @@ async def snapshot(con: asyncpg.Connection) -> dict[str, Any]:
     columns = sorted(tuple(r) for r in await con.fetch(
         "SELECT table_name, column_name, data_type, is_nullable, column_default FROM information_schema.columns"
         " WHERE table_name = ANY($1)", list(PER_ROOM)))
-    return {"rows": rows, "constraints": constraints, "indexes": indexes, "columns": columns}
+    access = sorted(tuple(r) for r in await con.fetch(  # who owns each table and who else may use it
+        "SELECT relname, pg_get_userbyid(relowner), relacl::text FROM pg_class WHERE relname = ANY($1)",
+        list(PER_ROOM)))
+    return {"rows": rows, "constraints": constraints, "indexes": indexes, "columns": columns, "access": access}
 
 
 def convert(con: asyncpg.Connection, partitions: int) -> Awaitable[str]:
@@ -148,11 +151,16 @@ def test_a_database_with_chats_in_it_is_converted_keeping_every_row_and_rule(dat
     async def work(con: asyncpg.Connection) -> None:
         await apply_migrations(con)  # every migration, unpartitioned, as a deployment now starts
         await fill(con)
+        reader = f"chatd_reader_{uuid.uuid4().hex[:8]}"  # a replica's read-only role, say
+        await con.execute(f"CREATE ROLE {reader}; GRANT SELECT ON messages, room_members TO {reader}")
         before = await snapshot(con)
         async with con.transaction():
             await convert(con, 8)
+        after = await snapshot(con)
+        await con.execute(f"REVOKE ALL ON messages, room_members FROM {reader}; DROP ROLE {reader}")
         assert await partitions_of(con) == {t: ("h:room_id", 8) for t in PER_ROOM}
-        assert await snapshot(con) == before
+        assert after == before, "rows, keys, indexes, columns, owner and grants are as they were"
+        assert any(reader in (acl or "") for _, _, acl in after["access"])
         assert await fillfactors(con, "room_members") == {"90"}
         assert await fillfactors(con, "messages") == {None}
 

@@ -94,11 +94,20 @@ async def test_two_processes_chat_over_shard_channels(nursery: trio.Nursery, on_
     assert isinstance(wrong, f.Error) and wrong.code == "unauthorized"
 
 
-async def test_a_master_killed_mid_run_loses_nothing(nursery: trio.Nursery, on_cluster: Backing,
-                                                     cluster: RedisCluster, tmp_path: Path) -> None:
+@pytest.fixture
+def own_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisCluster]:
+    """A cluster of its own, for a test that kills one of its masters."""
+    with redis_cluster(tmp_path_factory.mktemp("redis-cluster-killed")) as running:
+        yield running
+
+
+async def test_a_master_killed_mid_run_loses_nothing(nursery: trio.Nursery, backing: Backing,
+                                                     own_cluster: RedisCluster, tmp_path: Path) -> None:
     """Senders on two chatd processes in one room; the master serving the room's bus channel is killed
     (SIGKILL) while they send, and its replica takes over: every message confirmed is stored once,
     everyone gets all of them once, in seq order."""
+    cluster = own_cluster
+    on_cluster = replace(backing, redis_url=cluster.url)
     for name in ("a", "b"):
         (tmp_path / name).mkdir()
     a, b = (ChatdProcess(on_cluster, tmp_path / name, node_name=name, gap_check_seconds=str(GAP_CHECK))

@@ -36,6 +36,7 @@ DECLARE
     tbl        text;
     old        text;
     stmt       text;
+    owner      text;    -- the owner of the table being converted
     i          int;
 BEGIN
     IF partitions IS NULL OR partitions NOT BETWEEN 1 AND 1024 THEN
@@ -50,6 +51,9 @@ BEGIN
         RAISE EXCEPTION 'chatd_partition_by_room: the per-room tables are already partitioned (% partitions)',
             already USING ERRCODE = 'object_not_in_prerequisite_state';
     END IF;
+
+    -- every lock at once, in one order: traffic that touches two of these tables waits, never deadlocks
+    LOCK TABLE messages, room_members, mentions, message_edits IN ACCESS EXCLUSIVE MODE;
 
     SELECT array_agg(format('ALTER TABLE %s ADD CONSTRAINT %I %s', c.conrelid::regclass, c.conname,
                             pg_get_constraintdef(c.oid))
@@ -76,10 +80,23 @@ BEGIN
         EXECUTE format('ALTER TABLE %I RENAME TO %I', tbl, old);
         EXECUTE format('CREATE TABLE %I (LIKE %I INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE'
                        ' INCLUDING COMMENTS) PARTITION BY HASH (room_id)', tbl, old);
+        -- the new table keeps the old one's owner and grants (whoever runs the conversion, chatd's role and
+        -- a replica's read-only role keep what they had)
+        SELECT pg_get_userbyid(relowner) INTO owner FROM pg_class WHERE oid = old::regclass;
+        EXECUTE format('ALTER TABLE %I OWNER TO %I', tbl, owner);
+        FOR stmt IN
+            SELECT format('GRANT %s ON %I TO %s', a.privilege_type, tbl,
+                          CASE a.grantee WHEN 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(a.grantee)) END)
+              FROM pg_class c, aclexplode(c.relacl) a
+             WHERE c.oid = old::regclass AND a.grantee <> c.relowner
+        LOOP
+            EXECUTE stmt;
+        END LOOP;
         FOR i IN 0 .. partitions - 1 LOOP
             EXECUTE format('CREATE TABLE %I PARTITION OF %I FOR VALUES WITH (MODULUS %s, REMAINDER %s)%s',
                            tbl || '_p' || i, tbl, partitions, i,
                            CASE WHEN tbl = 'room_members' THEN ' WITH (fillfactor = 90)' ELSE '' END);
+            EXECUTE format('ALTER TABLE %I OWNER TO %I', tbl || '_p' || i, owner);
         END LOOP;
         EXECUTE format('INSERT INTO %I SELECT * FROM %I', tbl, old);
         EXECUTE format('DROP TABLE %I', old);  -- not CASCADE: anything else depending on it stops the conversion
