@@ -42,6 +42,8 @@ def imported(paths: Iterable[Path]) -> set[str]:
     names: set[str] = set()
     for path in paths:
         for file in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
+            if any(part.startswith(".") for part in file.relative_to(ROOT).parts):
+                continue  # a work directory such as bench/.work (the bench's peers' virtualenv), not our code
             for node in ast.walk(ast.parse(file.read_text(), str(file))):
                 if isinstance(node, ast.Import):
                     names.update(alias.name.split(".")[0] for alias in node.names)
