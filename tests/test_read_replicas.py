@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -32,9 +33,23 @@ def replicated() -> Iterator[ReplicatedPostgres]:
         yield pair
 
 
-async def _node(nursery: trio.Nursery, backing: Backing, data_dir: Path, pair: ReplicatedPostgres) -> Node:
+@dataclass
+class Chat:
+    """A node on the replicated pair, and two people in a direct room on it."""
+
+    node: Node
+    people: People
+    ann_c: ChatClient
+    rid: int
+    bob: Person
+    bob_c: ChatClient
+
+
+async def _chat(nursery: trio.Nursery, backing: Backing, data_dir: Path, pair: ReplicatedPostgres) -> Chat:
     config = make_config(backing, data_dir, database_url=pair.primary_url, database_replica_url=pair.standby_url)
-    return (await start_node(nursery, config)).node
+    node = (await start_node(nursery, config)).node
+    people = People(nursery, node)
+    return Chat(node, people, *await _room_of_two(people))
 
 
 def _counts(node: Node) -> ReplicaCounts:
@@ -63,9 +78,8 @@ async def _talk(ann_c: ChatClient, bob_c: ChatClient, rid: int, n: int) -> list[
 
 async def test_a_paused_replica_never_hides_an_acknowledged_message(
         nursery: trio.Nursery, backing: Backing, tmp_path: Path, replicated: ReplicatedPostgres) -> None:
-    node = await _node(nursery, backing, tmp_path, replicated)
-    people = People(nursery, node)
-    ann_c, rid, bob, bob_c = await _room_of_two(people)
+    chat = await _chat(nursery, backing, tmp_path, replicated)
+    node, people, ann_c, rid, bob, bob_c = chat.node, chat.people, chat.ann_c, chat.rid, chat.bob, chat.bob_c
     await trio.to_thread.run_sync(replicated.caught_up)
     await trio.to_thread.run_sync(replicated.pause_replay)
     try:
@@ -88,9 +102,8 @@ async def test_a_paused_replica_never_hides_an_acknowledged_message(
 
 async def test_a_caught_up_replica_serves_history_and_backlog(
         nursery: trio.Nursery, backing: Backing, tmp_path: Path, replicated: ReplicatedPostgres) -> None:
-    node = await _node(nursery, backing, tmp_path, replicated)
-    people = People(nursery, node)
-    ann_c, rid, bob, bob_c = await _room_of_two(people)
+    chat = await _chat(nursery, backing, tmp_path, replicated)
+    node, people, ann_c, rid, bob, bob_c = chat.node, chat.people, chat.ann_c, chat.rid, chat.bob, chat.bob_c
     said = await _talk(ann_c, bob_c, rid, 3)
     await bob_c.disconnect()
     await trio.to_thread.run_sync(replicated.caught_up)
@@ -109,9 +122,8 @@ async def test_a_caught_up_replica_serves_history_and_backlog(
 
 async def test_a_stopped_replica_leaves_reads_to_the_primary(
         nursery: trio.Nursery, backing: Backing, tmp_path: Path, replicated: ReplicatedPostgres) -> None:
-    node = await _node(nursery, backing, tmp_path, replicated)
-    people = People(nursery, node)
-    ann_c, rid, bob, bob_c = await _room_of_two(people)
+    chat = await _chat(nursery, backing, tmp_path, replicated)
+    node, people, ann_c, rid, bob, bob_c = chat.node, chat.people, chat.ann_c, chat.rid, chat.bob, chat.bob_c
     await trio.to_thread.run_sync(replicated.caught_up)
     assert (await ann_c.call(f.History, room=rid)).messages
     before = _counts(node)
