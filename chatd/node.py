@@ -87,7 +87,7 @@ class Node:
         assert cfg.database_url and cfg.redis_url and cfg.jwt_secret and cfg.push_vapid_key
         store = await Store.open(cfg.database_url, max_size=cfg.db_pool_size, replica_dsn=cfg.database_replica_url,
                                  partitions=cfg.db_partitions)
-        cache = await Cache.open(cfg.redis_url, cfg.redis_prefix)
+        cache = await Cache.open(cfg.redis_url, cfg.redis_prefix, cfg.redis_cluster)
         try:
             commits = self.commits = CommitWriter(store)
             rooms = RoomDirectory(store, commits, RoomSettings(idle_seconds=cfg.room_idle_seconds,

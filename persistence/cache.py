@@ -34,19 +34,22 @@ PRESENCE_BUCKETS = 64  # a cluster's presence keys spread over this many slots
 _TIMEOUTS: dict[str, Any] = {"socket_timeout": 2.0, "socket_connect_timeout": 2.0}
 
 
-async def _connect(url: str) -> aredis.Redis | aredis.RedisCluster:
+async def _connect(url: str, mode: Literal["auto", "yes", "no"]) -> aredis.Redis | aredis.RedisCluster:
     # a bounded pool that makes callers wait for a free connection (redis-py's default pool raises
     # "Too many connections" past 100 callers, which would fail rate limits open under load)
     pool = aredis.BlockingConnectionPool.from_url(url, max_connections=REDIS_POOL_SIZE, timeout=2.0, **_TIMEOUTS)
     single = aredis.Redis(connection_pool=pool)
-    try:
-        info = await single.info("cluster")
-    except REDIS_ERRORS as exc:
-        log.warning("redis at %s did not say whether it is a cluster (%s): using it as one server",
-                    _redacted(url), exc)
+    if mode == "no":
         return single
-    if not int(info.get("cluster_enabled", 0)):
-        return single
+    if mode == "auto":
+        try:
+            info = await single.info("cluster")
+        except REDIS_ERRORS as exc:
+            log.warning("redis at %s did not say whether it is a cluster (%s): using it as one server (set "
+                        "CHAT_REDIS_CLUSTER=yes for a cluster)", _redacted(url), exc)
+            return single
+        if not int(info.get("cluster_enabled", 0)):
+            return single
     await single.aclose(close_connection_pool=True)
     parts = urlsplit(url)
     # A cluster node's pool raises when it runs out instead of waiting, so it gets room for every caller
@@ -108,11 +111,12 @@ class Cache(QrLoginCache):
                                                   ("slot", _SLOT), ("login", _LOGIN), *QR_SCRIPTS.items())}
 
     @classmethod
-    async def open(cls, url: str, prefix: str = "chat:") -> Cache:
-        """A client for the Redis at `url`: a cluster client if that server runs in cluster mode (any of the
-        cluster's nodes will do as `url`), else a pooled client of that one server. If the server does not
-        answer now, it is taken as one server (logged)."""
-        return cls(await aio(_connect)(url), prefix, url)
+    async def open(cls, url: str, prefix: str = "chat:", cluster: Literal["auto", "yes", "no"] = "auto") -> Cache:
+        """A client for the Redis at `url` (CHAT_REDIS_CLUSTER): `yes`, a cluster client (any of the cluster's
+        nodes will do as `url`); `no`, a pooled client of that one server; `auto`, the one that the server
+        says it is, asked now (if it does not answer, it is taken as one server, logged: a deployment on a
+        cluster says `yes`)."""
+        return cls(await aio(_connect)(url, cluster), prefix, url)
 
     def node_client(self, host: str, port: int) -> aredis.Redis:
         """A client of one node of the cluster, with the credentials and TLS of `url` (the bus's shard

@@ -33,6 +33,8 @@ class ConfigError(ValueError):
 PUSH_SERVICE_HOSTS = ("fcm.googleapis.com", "push.services.mozilla.com", "push.apple.com", "notify.windows.com")
 Registration = Literal["open", "invite", "closed"]  # who may sign up (CHAT_REGISTRATION)
 REGISTRATION_MODES: Final[tuple[Registration, ...]] = get_args(Registration)
+RedisMode = Literal["auto", "yes", "no"]  # is CHAT_REDIS_URL a Redis Cluster (CHAT_REDIS_CLUSTER)
+REDIS_MODES: Final[tuple[RedisMode, ...]] = get_args(RedisMode)
 P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 
 
@@ -46,6 +48,7 @@ class Config:
     database_replica_url: str | None = None  # a streaming replica for history and backlog reads; None: the primary
     redis_url: str | None = None  # None: embedded Redis under data_dir
     redis_prefix: str = "chat:"
+    redis_cluster: RedisMode = "auto"  # auto: ask the server at start; yes / no: a cluster or one server, no asking
     jwt_secret: str | None = None  # None: generated once and kept in data_dir/jwt-secret
     access_ttl: int = 900
     refresh_ttl: int = 30 * 24 * 3600
@@ -186,6 +189,8 @@ class Config:
         need(self.push_vapid_key is None or vapid_key_ok(self.push_vapid_key), "push_vapid_key",
              "must be a base64url P-256 private key (32 bytes)")
         need(self.log_format in ("text", "json"), "log_format", f"must be text or json, got {self.log_format!r}")
+        need(self.redis_cluster in REDIS_MODES, "redis_cluster",
+             f"must be one of {', '.join(REDIS_MODES)}, got {self.redis_cluster!r}")
         need(self.registration in REGISTRATION_MODES, "registration",
              f"must be one of {', '.join(REGISTRATION_MODES)}, got {self.registration!r}")
         need(self.login_attempts >= 1, "login_attempts", "must be at least 1")

@@ -44,6 +44,7 @@ URLS = {"CHAT_DATABASE_URL": "postgresql://db/chat", "CHAT_REDIS_URL": "redis://
     ({"CHAT_DATABASE_REPLICA_URL": "postgresql://replica/chat"}, "CHAT_DATABASE_REPLICA_URL: a replica streams from"),
     ({"CHAT_DATABASE_REPLICA_URL": URLS["CHAT_DATABASE_URL"], **URLS},
      "CHAT_DATABASE_REPLICA_URL: must name the replica"),
+    ({"CHAT_REDIS_CLUSTER": "maybe"}, "CHAT_REDIS_CLUSTER: must be one of auto, yes, no"),
     ({"CHAT_DB_PARTITIONS": "-1"}, "CHAT_DB_PARTITIONS: must be 0..1024"),
     ({"CHAT_DB_PARTITIONS": "2048"}, "CHAT_DB_PARTITIONS: must be 0..1024"),
     ({"CHAT_DB_PARTITIONS": "16 partitions"}, "CHAT_DB_PARTITIONS: expected int"),

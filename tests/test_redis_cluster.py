@@ -16,12 +16,13 @@ import redis
 import trio
 
 from chatd.clients.ws import ChatClient
+from chatd.persistence.cache import Cache
 from chatd.persistence.pubsub import BUS_SHARDS
 from chatd.protocol import frames as f
 from chatd.protocol import people as p
 from tests.conftest import PASSWORD, Backing, Pair, start_pair
 from tests.faults.load import PER_SENDER, confirmed, drain, group_under_load, verify, wait_until
-from tests.faults.services import ChatdProcess
+from tests.faults.services import ChatdProcess, free_port
 from tests.redis_cluster import RedisCluster, cluster_binaries, redis_cluster
 
 GAP_CHECK = 0.2
@@ -62,7 +63,8 @@ def subscribers(cluster: RedisCluster, backing: Backing) -> tuple[dict[str, int]
 
 async def test_two_processes_chat_over_shard_channels(nursery: trio.Nursery, on_cluster: Backing,
                                                       cluster: RedisCluster, tmp_path: Path) -> None:
-    pair: Pair = await start_pair(nursery, on_cluster, tmp_path, gap_check_seconds=GAP_CHECK, presence_ttl=2.0)
+    pair: Pair = await start_pair(nursery, on_cluster, tmp_path, gap_check_seconds=GAP_CHECK, presence_ttl=2.0,
+                                  redis_cluster="yes")
     assert pair.a.services is not None and pair.a.services.cache.cluster, "CHAT_REDIS_URL named a cluster node"
     assert pair.a.bus is not None and pair.b.bus is not None
     with trio.fail_after(10):
@@ -141,3 +143,23 @@ async def test_a_master_killed_mid_run_loses_nothing(nursery: trio.Nursery, back
     finally:
         await a.stop()
         await b.stop()
+
+
+async def test_a_cluster_that_does_not_answer_at_start(on_cluster: Backing) -> None:
+    """Asked (`auto`), a server that does not answer is taken as one server, as the log says; told (`yes`),
+    chatd makes a cluster client anyway, which degrades (a rate limit fails open) until the cluster answers."""
+    down = f"redis://127.0.0.1:{free_port()}/0"
+    told = await Cache.open(down, "x:", "yes")
+    asked = await Cache.open(down, "x:", "auto")
+    try:
+        assert told.cluster and not asked.cluster
+        assert await told.hit("probe", limit=1, window_seconds=10) is None
+        assert await told.presence([1, 2], ttl=1.0) is None, "presence is unknown, not a crash"
+    finally:
+        await told.close()
+        await asked.close()
+    up = await Cache.open(on_cluster.redis_url, "x:", "auto")  # asked, a cluster node says it is one
+    try:
+        assert up.cluster and await up.hit("probe", limit=1, window_seconds=10) is None
+    finally:
+        await up.close()
