@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, ParamSpec, TypeVar
 
 import asyncpg
@@ -151,3 +151,19 @@ def aio(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
     async def call(*args: Any, **kwargs: Any) -> Any:
         return await loop_thread().call(fn, *args, **kwargs)
     return call
+
+
+async def concurrently(calls: Iterable[Awaitable[T]]) -> list[T]:
+    """Await `calls` at once on the loop thread (an asyncio TaskGroup: the first failure cancels the rest)
+    and return their results in order; a failure is raised as itself, not as an ExceptionGroup, so callers
+    catch a library's errors as they would from one call."""
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(_awaited(call)) for call in calls]
+    except ExceptionGroup as failed:
+        raise failed.exceptions[0] from failed
+    return [task.result() for task in tasks]
+
+
+async def _awaited(call: Awaitable[T]) -> T:
+    return await call

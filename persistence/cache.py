@@ -9,7 +9,6 @@ CacheUnavailable, and password checks and signups are refused with `retry` until
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 import uuid
@@ -21,7 +20,7 @@ import redis.asyncio as aredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from chatd.persistence.bridge import aio
+from chatd.persistence.bridge import aio, concurrently
 from chatd.persistence.errors import REDIS_ERRORS, CacheUnavailable
 from chatd.persistence.qr_logins import SCRIPTS as QR_SCRIPTS
 from chatd.persistence.qr_logins import QrLoginCache
@@ -290,12 +289,7 @@ class Cache(QrLoginCache):
             return [int(v) for v in await script(keys=[self._online_key(u) for u in group], args=args)]
 
         async def run() -> list[list[int]]:
-            try:
-                async with asyncio.TaskGroup() as tasks:  # a failure cancels the others
-                    running = [tasks.create_task(one(g)) for g in groups]
-            except ExceptionGroup as failed:
-                raise failed.exceptions[0] from failed  # raised once, as one call's error
-            return [task.result() for task in running]
+            return await concurrently(one(g) for g in groups)
         if not groups:
             return []
         try:

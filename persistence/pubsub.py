@@ -23,8 +23,9 @@ from typing import Any
 import redis.asyncio as aredis
 import trio
 from redis.exceptions import RedisError
+from redis.utils import str_if_bytes
 
-from chatd.persistence.bridge import aio
+from chatd.persistence.bridge import aio, concurrently
 from chatd.persistence.cache import Cache
 from chatd.persistence.errors import REDIS_ERRORS
 
@@ -123,25 +124,18 @@ class PubSub:
                     await pubsub.ssubscribe(channel)
                 while True:
                     message = await _next(pubsub)
-                    kind = _text(message["type"]) if message is not None else None
+                    kind = message["type"] if message is not None else None  # redis-py gives it as str
                     if kind == "smessage":
                         deliver(message["data"])  # type: ignore[index]
                     elif kind == "ssubscribe":
                         confirmed()
                     elif kind == "sunsubscribe":
-                        raise ShardMoved(f"{host}:{port} no longer serves {_text(message['channel'])}")  # type: ignore[index]
+                        raise ShardMoved(f"{host}:{port} no longer serves {str_if_bytes(message['channel'])}")  # type: ignore[index]
             finally:
                 await pubsub.aclose()
                 await client.aclose()
-        try:
-            async with asyncio.TaskGroup() as group:
-                for (host, port), channels in by_node.items():
-                    group.create_task(one(host, port, channels))
-        except ExceptionGroup as failed:  # the first Redis failure, as the classic listener raises it
-            first = failed.subgroup(lambda exc: isinstance(exc, BusError))
-            if first is None:
-                raise
-            raise _leaf(first) from failed
+        # the first failure is raised as itself, as the classic listener raises it
+        await concurrently(one(host, port, channels) for (host, port), channels in by_node.items())
 
 
 async def _next(pubsub: aredis.client.PubSub) -> dict[str, Any] | None:
@@ -152,17 +146,6 @@ async def _next(pubsub: aredis.client.PubSub) -> dict[str, Any] | None:
     if task is not None and task.cancelling():
         raise asyncio.CancelledError
     return message
-
-
-def _leaf(group: BaseExceptionGroup[BaseException]) -> BaseException:
-    exc: BaseException = group
-    while isinstance(exc, BaseExceptionGroup):
-        exc = exc.exceptions[0]
-    return exc
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _safely(fn: Callable[..., None], *args: object) -> None:
