@@ -11,10 +11,10 @@ import asyncio
 import contextlib
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -53,6 +53,20 @@ def fresh_database(server_url: str) -> Iterator[str]:
         yield urlunsplit(parts._replace(path=f"/{name}"))
     finally:
         asyncio.run(admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+
+
+T = TypeVar("T")
+
+
+def on_connection(database_url: str, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+    """`work` on one connection of its own to `database_url`, from synchronous test code; its result."""
+    async def run() -> T:
+        con = await asyncpg.connect(database_url)
+        try:
+            return await work(con)
+        finally:
+            await con.close()
+    return asyncio.run(run())
 
 
 @pytest.fixture(scope="session")

@@ -12,8 +12,8 @@ import asyncpg
 import pytest
 
 from chatd.persistence.migrate import apply_migrations
-from tests.conftest import Backing, fresh_database
-from tests.test_partitions import PER_ROOM, fill, on, partitions_of
+from tests.conftest import Backing, fresh_database, on_connection
+from tests.test_partitions import PER_ROOM, fill, partitions_of
 
 
 @pytest.fixture
@@ -23,7 +23,7 @@ def database(backing: Backing) -> Iterator[str]:
         await apply_migrations(con)
         await fill(con)
     with fresh_database(backing.database_url) as url:
-        on(url, prepare)
+        on_connection(url, prepare)
         yield url
 
 
@@ -36,11 +36,11 @@ def chatctl(url: str, *argv: str) -> subprocess.CompletedProcess[str]:
 def counts(url: str) -> dict[str, int]:
     async def work(con: asyncpg.Connection) -> dict[str, int]:
         return {t: await con.fetchval(f"SELECT count(*) FROM {t}") for t in (*PER_ROOM, "push_marks")}
-    return on(url, work)
+    return on_connection(url, work)
 
 
 def layout(url: str) -> dict[str, tuple[str, int]]:
-    return on(url, partitions_of)
+    return on_connection(url, partitions_of)
 
 
 def test_partition_rooms_converts_a_database_in_use_once(database: str) -> None:

@@ -20,7 +20,7 @@ from chatd.protocol import people as p
 from tests.admin_support import http, new_admin
 from tests.conftest import Backing, Pair, People, make_config, start_node, start_pair
 from tests.faults.load import PER_SENDER, confirmed, drain, group_under_load, verify, wait_until
-from tests.faults.services import ChatdProcess, free_port
+from tests.faults.services import ChatdProcess, free_port, two_processes
 from tests.scenarios import SENDERS, thousand_messages_into_one_room
 from tests.test_people import sql
 
@@ -152,19 +152,12 @@ async def test_what_the_bus_lost_is_fetched_from_postgres(pair: Pair, backing: B
 
 async def test_kill_9_of_one_process_its_clients_reconnect_to_the_other_and_lose_nothing(
         nursery: trio.Nursery, backing: Backing, tmp_path: Path) -> None:
-    for name in ("a", "b"):
-        (tmp_path / name).mkdir()
-    a, b = (ChatdProcess(backing, tmp_path / name, node_name=name, gap_check_seconds=str(GAP_CHECK))
-            for name in ("a", "b"))
-    await a.start()
-    await b.start()
     dead: list[ChatdProcess] = []
+    async with two_processes(backing, tmp_path, gap_check_seconds=str(GAP_CHECK)) as (a, b):
+        def url(i: int) -> str:
+            server = a if i % 2 == 0 and a not in dead else b
+            return server.url
 
-    def url(i: int) -> str:
-        server = a if i % 2 == 0 and a not in dead else b
-        return server.url
-
-    try:
         room, users = await group_under_load(nursery, b, "kill", lambda i: lambda: url(i))
         async with trio.open_nursery() as n:
             for user in users:
@@ -181,9 +174,6 @@ async def test_kill_9_of_one_process_its_clients_reconnect_to_the_other_and_lose
         assert last == 1 + len(users) * PER_SENDER
         moved = [u for i, u in enumerate(users) if i % 2 == 0]
         assert all(u.log.connections >= 2 for u in moved), "a's clients were cut off and went to b"
-    finally:
-        await a.stop()
-        await b.stop()
 
 
 async def test_two_processes_share_one_port(nursery: trio.Nursery, backing: Backing, tmp_path: Path) -> None:

@@ -4,10 +4,9 @@ fresh (unpartitioned unless the setting says otherwise) or converted by chatd_pa
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Iterator
 from typing import Any
 
 import asyncpg
@@ -15,7 +14,7 @@ import pytest
 
 from chatd.persistence.messages import MESSAGE_COLUMNS
 from chatd.persistence.migrate import apply_migrations, check_partitions, migration_files
-from tests.conftest import Backing, fresh_database
+from tests.conftest import Backing, fresh_database, on_connection
 
 PER_ROOM = ("messages", "room_members", "mentions", "message_edits")
 BEFORE = 16  # the last migration before 0017
@@ -25,16 +24,6 @@ BEFORE = 16  # the last migration before 0017
 def database(backing: Backing) -> Iterator[str]:
     with fresh_database(backing.database_url) as url:
         yield url
-
-
-def on(url: str, work: Callable[[asyncpg.Connection], Awaitable[Any]]) -> Any:
-    async def run() -> Any:
-        con = await asyncpg.connect(url)
-        try:
-            return await work(con)
-        finally:
-            await con.close()
-    return asyncio.run(run())
 
 
 async def partitions_of(con: asyncpg.Connection) -> dict[str, tuple[str, int]]:
@@ -64,7 +53,7 @@ def test_a_fresh_database_is_unpartitioned_by_default_and_cursors_get_room_on_ea
         assert await partitions_of(con) == {t: ("plain", 0) for t in PER_ROOM}
         assert await fillfactors(con, "room_members") == {"90"}
         assert await con.fetchval("SELECT to_regprocedure('chatd_partition_by_room(int)')") is not None
-    on(database, work)
+    on_connection(database, work)
 
 
 def test_with_the_setting_at_the_first_migration_the_tables_are_hash_partitioned_by_room(database: str) -> None:
@@ -76,7 +65,7 @@ def test_with_the_setting_at_the_first_migration_the_tables_are_hash_partitioned
         analyzed = await con.fetchval("SELECT count(*) FROM pg_stat_user_tables WHERE relname = ANY($1)"
                                       " AND last_analyze IS NOT NULL", list(PER_ROOM))
         assert analyzed >= len(PER_ROOM)  # the parents too, which autovacuum never analyzes
-    on(database, work)
+    on_connection(database, work)
 
 
 def test_a_partition_count_out_of_range_is_refused_before_anything_runs(database: str) -> None:
@@ -93,7 +82,7 @@ def test_a_partition_count_out_of_range_is_refused_before_anything_runs(database
             await con.execute("SET LOCAL chatd.partitions = 'many'")
             with pytest.raises(asyncpg.RaiseError, match=r"chatd\.partitions must be a whole number 0\.\.1024"):
                 await con.execute(next(sql for v, _, sql in migration_files() if v == 17))
-    on(database, work)
+    on_connection(database, work)
 
 
 # --------------------------------------------------------------------------- converting a database in use
@@ -194,7 +183,7 @@ def test_a_database_with_chats_in_it_is_converted_keeping_every_row_and_rule(dat
         row = await con.fetchrow("INSERT INTO messages (room_id, seq, sender_id, client_id, body)"
                                  " VALUES (1, 31, 2, $1, 'new') RETURNING kind, deleted, created_at", uuid.uuid4())
         assert (row["kind"], row["deleted"]) == ("text", False) and row["created_at"] is not None
-    on(database, work)
+    on_connection(database, work)
 
 
 def test_a_second_conversion_and_a_count_out_of_range_are_refused_changing_nothing(database: str) -> None:
@@ -211,7 +200,7 @@ def test_a_second_conversion_and_a_count_out_of_range_are_refused_changing_nothi
             await convert(con, 8)
         assert await partitions_of(con) == {t: ("h:room_id", 4) for t in PER_ROOM}
         assert await snapshot(con) == before
-    on(database, work)
+    on_connection(database, work)
 
 
 # --------------------------------------------------------------------------- queries read one partition
@@ -254,4 +243,4 @@ def test_a_history_page_and_the_commits_retry_lookup_read_one_partition(database
                 " IN (SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::uuid[]))",
                 [room for _, room in two], [1, 2], [uuid.uuid4(), uuid.uuid4()])
         assert sorted(retry) == [p for p, _ in two], retry
-    on(database, work)
+    on_connection(database, work)

@@ -22,7 +22,7 @@ from chatd.protocol import frames as f
 from chatd.protocol import people as p
 from tests.conftest import PASSWORD, Backing, Pair, start_pair
 from tests.faults.load import PER_SENDER, confirmed, drain, group_under_load, verify, wait_until
-from tests.faults.services import ChatdProcess, free_port
+from tests.faults.services import free_port, two_processes
 from tests.redis_cluster import RedisCluster, cluster_binaries, redis_cluster
 
 GAP_CHECK = 0.2
@@ -110,13 +110,7 @@ async def test_a_master_killed_mid_run_loses_nothing(nursery: trio.Nursery, back
     everyone gets all of them once, in seq order."""
     cluster = own_cluster
     on_cluster = replace(backing, redis_url=cluster.url)
-    for name in ("a", "b"):
-        (tmp_path / name).mkdir()
-    a, b = (ChatdProcess(on_cluster, tmp_path / name, node_name=name, gap_check_seconds=str(GAP_CHECK))
-            for name in ("a", "b"))
-    await a.start()
-    await b.start()
-    try:
+    async with two_processes(on_cluster, tmp_path, gap_check_seconds=str(GAP_CHECK)) as (a, b):
         room, users = await group_under_load(nursery, b, "failover", lambda i: lambda: (a if i % 2 else b).url)
         channel = bus_channel(on_cluster, room)
         async with trio.open_nursery() as n:
@@ -140,9 +134,6 @@ async def test_a_master_killed_mid_run_loses_nothing(nursery: trio.Nursery, back
         with trio.fail_after(10):  # both processes subscribed again, on the master that took over
             while await trio.to_thread.run_sync(listeners) != 2:  # noqa: ASYNC110 - polling another server
                 await trio.sleep(0.2)
-    finally:
-        await a.stop()
-        await b.stop()
 
 
 async def test_a_cluster_that_does_not_answer_at_start(on_cluster: Backing) -> None:

@@ -6,8 +6,7 @@ on the real schema after all migrations: the rules a sharded Postgres would refu
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -17,7 +16,7 @@ import pytest
 from chatd.persistence.distribution import TABLES, Distributed, Layout, Reference
 from chatd.persistence.invites import link_by_code
 from chatd.persistence.migrate import apply_migrations, migration_files
-from tests.conftest import Backing, fresh_database
+from tests.conftest import Backing, fresh_database, on_connection
 
 T = TypeVar("T")
 
@@ -145,22 +144,12 @@ def violations(schema: Schema, layout: Mapping[str, Layout]) -> Iterator[str]:
             yield f"{where}: ON UPDATE {fk.on_update} would change the distribution column"
 
 
-def run(database_url: str, body: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
-    async def go() -> T:
-        con = await asyncpg.connect(database_url)
-        try:
-            return await body(con)
-        finally:
-            await con.close()
-    return asyncio.run(go())
-
-
 @pytest.fixture(scope="module")
 def migrated(backing: Backing) -> Schema:
     async def read(con: asyncpg.Connection) -> Schema:
         await apply_migrations(con)  # what a starting node does (no-op if one did)
         return await read_schema(con, "public")
-    return run(backing.database_url, read)
+    return on_connection(backing.database_url, read)
 
 
 def test_every_table_is_classified_and_exists(migrated: Schema) -> None:
@@ -216,7 +205,7 @@ def test_the_checker_finds_each_kind_of_break(backing: Backing) -> None:
         async def probe(con: asyncpg.Connection) -> Schema:
             await con.execute(PROBE)
             return await read_schema(con, "public")
-        found = sorted(violations(run(url, probe), layout))
+        found = sorted(violations(on_connection(url, probe), layout))
     assert found == sorted([
         "audit: not classified in persistence/distribution.py",
         "gone: classified in persistence/distribution.py but no such table",
@@ -281,7 +270,7 @@ def test_0018_converts_existing_rows_in_place(backing: Backing) -> None:
             "outbox": [tuple(r) for r in await con.fetch("SELECT room_id, user_id, count FROM push_outbox")],
         }
     with fresh_database(backing.database_url) as url:
-        got = run(url, convert)
+        got = on_connection(url, convert)
     assert got["applied"][:1] == [18]
     assert got["direct"] == [(7, 12, 100), (12, 30, 101)]
     assert got["codes"] == [("old-code-one", 102), ("old-code-two", 102)]

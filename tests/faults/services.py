@@ -11,7 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import trio
@@ -79,6 +79,22 @@ class ChatdProcess:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             raise
+
+
+@contextlib.asynccontextmanager
+async def two_processes(backing: Backing, data_dir: Path, **settings: str
+                        ) -> AsyncIterator[tuple[ChatdProcess, ChatdProcess]]:
+    """chatd processes `a` and `b` on one Postgres and Redis, each with a data directory of its own under
+    `data_dir`, started; both stopped at the end (one the test killed is left as it is)."""
+    a, b = (ChatdProcess(backing, data_dir / name, node_name=name, **settings) for name in ("a", "b"))
+    try:
+        for process in (a, b):
+            process.data_dir.mkdir()
+            await process.start()
+        yield a, b
+    finally:
+        await a.stop()
+        await b.stop()
 
 
 @contextlib.contextmanager
